@@ -1,0 +1,95 @@
+//! The tuning of one consensus core: its id, its timers in ticks, its switches and its limits.
+
+use super::error::ConfigError;
+use super::types::NodeId;
+
+/// A deliberate bug, switched on only by tests, to show that the simulation's safety checker catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedBug {
+    /// Commit an entry of an earlier term as soon as a majority holds it (the Figure 8 mistake of the paper).
+    CommitPreviousTermByCount,
+    /// Grant a vote to every candidate of a term, not only the first (two leaders in one term).
+    VoteTwiceInOneTerm,
+    /// Grant votes without the up-to-date log check (a leader may lack committed entries).
+    IgnoreLogUpToDateCheck,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    /// An election timeout is drawn uniformly from `election_ticks_min..=election_ticks_max` at each reset.
+    pub election_ticks_min: u32,
+    pub election_ticks_max: u32,
+    pub heartbeat_ticks: u32,
+    /// Ask for pre-votes before starting an election (thesis 9.6).
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum within an election timeout steps down, and followers that
+    /// hear from a leader ignore vote requests for an election timeout (thesis 6.2 and 4.2.3).
+    pub check_quorum: bool,
+    /// At most this many append messages in flight to one follower.
+    pub max_inflight_messages: usize,
+    /// At most this many entry bytes in flight to one follower.
+    pub max_inflight_bytes: u64,
+    /// At most this many entry bytes in one append message (one entry larger than this still goes alone).
+    pub max_message_bytes: u64,
+    /// At most this many of this node's own proposals may wait for commit.
+    pub max_pending_proposals: usize,
+    /// A proposal of this node that has not committed after this many ticks is sent to the leader again.
+    pub proposal_retry_ticks: u32,
+    /// Seeds the randomized election timeouts; a simulation with equal seeds replays exactly.
+    pub seed: u64,
+    pub injected_bug: Option<InjectedBug>,
+}
+
+impl Config {
+    /// Defaults in the spirit of etcd: 10 ticks per election timeout (randomized up to 20), heartbeat every tick.
+    pub fn new(id: NodeId) -> Config {
+        Config {
+            id,
+            election_ticks_min: 10,
+            election_ticks_max: 20,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            max_inflight_messages: 256,
+            max_inflight_bytes: 16 * 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
+            max_pending_proposals: 1_000_000,
+            proposal_retry_ticks: 20,
+            seed: id,
+            injected_bug: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.id == 0 {
+            return Err(ConfigError::ZeroNodeId);
+        }
+        let ticks_ok = self.heartbeat_ticks >= 1
+            && self.heartbeat_ticks < self.election_ticks_min
+            && self.election_ticks_min <= self.election_ticks_max;
+        if !ticks_ok {
+            return Err(ConfigError::ElectionTicks {
+                min: self.election_ticks_min,
+                max: self.election_ticks_max,
+                heartbeat: self.heartbeat_ticks,
+            });
+        }
+        if self.max_inflight_messages == 0 {
+            return Err(ConfigError::ZeroLimit("max_inflight_messages"));
+        }
+        if self.max_inflight_bytes == 0 {
+            return Err(ConfigError::ZeroLimit("max_inflight_bytes"));
+        }
+        if self.max_message_bytes == 0 {
+            return Err(ConfigError::ZeroLimit("max_message_bytes"));
+        }
+        if self.max_pending_proposals == 0 {
+            return Err(ConfigError::ZeroLimit("max_pending_proposals"));
+        }
+        if self.proposal_retry_ticks == 0 {
+            return Err(ConfigError::ZeroLimit("proposal_retry_ticks"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! The messages nodes exchange. Every field arrives from the network and is untrusted: the core validates a
+//! message before acting on it (see `Raft::step`). Messages are serde-serializable so that any channel can carry them.
+
+use super::types::{Entry, Index, NodeId, Proposal, Term};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    /// The sender's term (for `PreVote`, the term the sender would campaign in).
+    pub term: Term,
+    pub body: MessageBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageBody {
+    /// "Would you vote for me if I campaigned?" Changes no state on the receiver.
+    PreVote { last_index: Index, last_term: Term },
+    PreVoteReply { granted: bool },
+    /// RequestVote. `transfer` is set when the leader asked the sender to campaign (leadership transfer), so
+    /// voters skip the check-quorum lease.
+    Vote { last_index: Index, last_term: Term, transfer: bool },
+    VoteReply { granted: bool },
+    /// AppendEntries: `entries` follow the entry at `prev_index`, whose term is `prev_term`.
+    Append { prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index },
+    /// The answer to `Append`. On success `index` is the follower's last index known to match the leader's log.
+    /// On rejection `index` is the rejected `prev_index`, and `hint_index`/`hint_term` let the leader skip a
+    /// whole term of conflicting entries at once (the last entry at or below `index` whose term is at most the
+    /// leader's `prev_term`).
+    AppendReply { success: bool, index: Index, hint_index: Index, hint_term: Term },
+    /// The leader's keep-alive. Carries a commit index the follower is known to have (min of its match and the
+    /// leader's commit), so it needs no log check.
+    Heartbeat { commit: Index },
+    HeartbeatReply,
+    /// Proposals forwarded from a follower to the leader. Term-agnostic: any leader takes them.
+    Propose { proposals: Vec<Proposal> },
+    /// Sent by a leader transferring leadership: the receiver campaigns at once.
+    TimeoutNow,
+}
+
+impl MessageBody {
+    /// A short name for logs and counters.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            MessageBody::PreVote { .. } => "PreVote",
+            MessageBody::PreVoteReply { .. } => "PreVoteReply",
+            MessageBody::Vote { .. } => "Vote",
+            MessageBody::VoteReply { .. } => "VoteReply",
+            MessageBody::Append { .. } => "Append",
+            MessageBody::AppendReply { .. } => "AppendReply",
+            MessageBody::Heartbeat { .. } => "Heartbeat",
+            MessageBody::HeartbeatReply => "HeartbeatReply",
+            MessageBody::Propose { .. } => "Propose",
+            MessageBody::TimeoutNow => "TimeoutNow",
+        }
+    }
+}

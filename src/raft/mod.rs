@@ -1,0 +1,28 @@
+//! The sans-IO Raft consensus core: no clock, no network, no files, no randomness but a seeded one.
+//! A driver feeds it ticks, messages and proposals and carries out the `Ready` work it returns.
+
+mod config;
+mod error;
+mod log;
+mod message;
+mod progress;
+mod proposals;
+mod quorum;
+#[allow(clippy::module_inception)]
+mod raft;
+mod ready;
+mod rng;
+mod stats;
+mod tracker;
+mod types;
+
+pub use config::{Config, InjectedBug};
+pub use error::{ConfigError, DropReason, ProposeError, TransferError};
+pub use log::RaftLog;
+pub use message::{Message, MessageBody};
+pub use quorum::{JointConfig, MajorityConfig, VoteResult};
+pub use raft::{Raft, RestoredState};
+pub use ready::{PersistRequest, Ready, SoftState};
+pub use stats::Stats;
+pub use tracker::Membership;
+pub use types::{Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Term};

@@ -1,0 +1,966 @@
+//! The Raft state machine: one node's roles, timers, elections, replication and commitment, with no I/O.
+//!
+//! Inputs are `tick`, `step` (a message from a peer), `propose`, `campaign` and `transfer_leadership`; output is
+//! collected by `ready`. Section numbers in comments refer to the Raft paper (Ongaro and Ousterhout, 2014) and,
+//! where marked "thesis", to Ongaro's dissertation.
+
+use super::config::{Config, InjectedBug};
+use super::error::{ConfigError, DropReason, ProposeError, TransferError};
+use super::log::RaftLog;
+use super::message::{Message, MessageBody};
+use super::progress::ProgressState;
+use super::proposals::LocalProposals;
+use super::quorum::VoteResult;
+use super::ready::{PersistRequest, Ready, SoftState};
+use super::rng::SplitMix64;
+use super::stats::Stats;
+use super::tracker::{Membership, ProgressTracker};
+use super::types::{Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Term};
+use std::collections::VecDeque;
+
+/// The most committed bytes handed out in one `Ready`, so that one call never blocks the caller for long.
+const MAX_APPLY_BYTES_PER_READY: u64 = 64 * 1024 * 1024;
+
+/// What a node restarts from: the last persisted hard state, membership and log.
+#[derive(Clone, Debug, Default)]
+pub struct RestoredState {
+    pub hard_state: HardState,
+    pub membership: Membership,
+    pub snapshot_index: Index,
+    pub snapshot_term: Term,
+    pub entries: Vec<Entry>,
+}
+
+impl RestoredState {
+    /// A brand-new node of a cluster with these voters.
+    pub fn new_cluster(voters: impl IntoIterator<Item = NodeId>) -> RestoredState {
+        RestoredState { membership: Membership::with_voters(voters), ..RestoredState::default() }
+    }
+}
+
+/// A write handed to storage and not yet acknowledged.
+#[derive(Debug)]
+struct PendingWrite {
+    token: u64,
+    last_index: Index,
+    last_term: Term,
+}
+
+pub struct Raft {
+    config: Config,
+    id: NodeId,
+    term: Term,
+    vote: Option<NodeId>,
+    role: Role,
+    leader: Option<NodeId>,
+    log: RaftLog,
+    tracker: ProgressTracker,
+    rng: SplitMix64,
+
+    /// Ticks since the last election timer reset (followers, candidates) or quorum check (leader).
+    election_elapsed: u32,
+    heartbeat_elapsed: u32,
+    randomized_election_timeout: u32,
+    /// Ticks since the node started; the clock of proposal retries.
+    ticks: u64,
+
+    /// Messages that may be sent at once.
+    outbox: Vec<Message>,
+    /// Messages that depend on state not yet handed to storage; they get the next write's token in `ready`.
+    unsequenced: Vec<Message>,
+    /// Messages waiting for the write with the given token to be acknowledged.
+    held: VecDeque<(u64, Message)>,
+    writes_in_flight: VecDeque<PendingWrite>,
+    last_issued_token: u64,
+    last_acked_token: u64,
+    /// The hard state last handed to storage.
+    handed_hard_state: HardState,
+    last_soft_state: Option<SoftState>,
+
+    proposals: LocalProposals,
+    /// Proposals to forward to the leader in the next `ready`.
+    forward_buffer: Vec<Proposal>,
+    lead_transferee: Option<NodeId>,
+    /// Set when something happened that may let the leader send appends.
+    replication_dirty: bool,
+    stats: Stats,
+}
+
+impl Raft {
+    pub fn new(config: Config, restored: RestoredState) -> Result<Raft, ConfigError> {
+        config.validate()?;
+        if restored.membership.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        if !restored.membership.contains(config.id) {
+            return Err(ConfigError::SelfNotMember);
+        }
+        check_restored_entries(&restored)?;
+        let hard_state = restored.hard_state;
+        let log = RaftLog::restore(
+            restored.snapshot_index,
+            restored.snapshot_term,
+            restored.entries,
+            hard_state.commit,
+        );
+        if log.last_term() > hard_state.term {
+            return Err(ConfigError::RestoredStateInvalid(format!(
+                "the log's last term {} is above the persisted term {}",
+                log.last_term(),
+                hard_state.term
+            )));
+        }
+        let id = config.id;
+        let mut raft = Raft {
+            rng: SplitMix64::new(config.seed),
+            id,
+            term: hard_state.term,
+            vote: hard_state.vote,
+            role: Role::Follower,
+            leader: None,
+            tracker: ProgressTracker::new(id, restored.membership),
+            log,
+            election_elapsed: 0,
+            heartbeat_elapsed: 0,
+            randomized_election_timeout: 0,
+            ticks: 0,
+            outbox: Vec::new(),
+            unsequenced: Vec::new(),
+            held: VecDeque::new(),
+            writes_in_flight: VecDeque::new(),
+            last_issued_token: 0,
+            last_acked_token: 0,
+            handed_hard_state: HardState { commit: 0, ..hard_state },
+            last_soft_state: None,
+            proposals: LocalProposals::default(),
+            forward_buffer: Vec::new(),
+            lead_transferee: None,
+            replication_dirty: false,
+            stats: Stats::default(),
+            config,
+        };
+        raft.handed_hard_state.commit = raft.log.committed;
+        raft.reset_election_timer();
+        Ok(raft)
+    }
+
+    // ---- observers -------------------------------------------------------------------------------------
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    pub fn vote(&self) -> Option<NodeId> {
+        self.vote
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+    pub fn membership(&self) -> &Membership {
+        self.tracker.membership()
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn pending_proposals(&self) -> usize {
+        self.proposals.len()
+    }
+    pub fn hard_state(&self) -> HardState {
+        HardState { term: self.term, vote: self.vote, commit: self.log.committed }
+    }
+    pub fn lead_transferee(&self) -> Option<NodeId> {
+        self.lead_transferee
+    }
+    /// The replication state of a peer, as the leader sees it: (matched, next, replicating).
+    pub fn peer_progress(&self, id: NodeId) -> Option<(Index, Index, bool)> {
+        self.tracker.get(id).map(|p| (p.matched, p.next, p.state == ProgressState::Replicate))
+    }
+
+    // ---- inputs ----------------------------------------------------------------------------------------
+
+    /// Advances the logical clock by one tick.
+    pub fn tick(&mut self) {
+        self.ticks += 1;
+        self.election_elapsed = self.election_elapsed.saturating_add(1);
+        if self.role == Role::Leader {
+            self.tick_leader();
+        } else if self.election_elapsed >= self.randomized_election_timeout {
+            self.election_elapsed = 0;
+            if self.tracker.is_voter(self.id) {
+                self.start_election(false);
+            }
+        }
+        if self.ticks % u64::from(self.config.proposal_retry_ticks.div_ceil(4)) == 0 {
+            self.retry_due_proposals();
+        }
+    }
+
+    fn tick_leader(&mut self) {
+        self.heartbeat_elapsed += 1;
+        if self.election_elapsed >= self.config.election_ticks_min {
+            self.election_elapsed = 0;
+            if self.config.check_quorum && !self.tracker.quorum_recently_active() {
+                // Thesis 6.2: a leader cut off from a majority steps down, so clients find the real leader.
+                self.stats.check_quorum_step_downs += 1;
+                self.become_follower(self.term, None);
+                return;
+            }
+            if self.lead_transferee.take().is_some() {
+                // The transfer did not finish within an election timeout: take proposals again.
+                self.resubmit_pending_proposals();
+            }
+        }
+        if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
+            self.heartbeat_elapsed = 0;
+            self.broadcast_heartbeats();
+        }
+    }
+
+    /// Starts an election now (after a pre-vote round when pre-vote is on), as if the timer had fired.
+    pub fn campaign(&mut self) {
+        if self.role != Role::Leader && self.tracker.is_voter(self.id) {
+            self.start_election(false);
+        }
+    }
+
+    /// Proposes application data under an idempotency id. Pending until committed; retried across leader changes.
+    pub fn propose(&mut self, id: ProposalId, data: Payload) -> Result<(), ProposeError> {
+        let proposal = Proposal { id, data };
+        let bytes = proposal.size_bytes();
+        if bytes > self.config.max_message_bytes {
+            return Err(ProposeError::TooLarge { bytes, limit: self.config.max_message_bytes });
+        }
+        if self.proposals.len() >= self.config.max_pending_proposals {
+            return Err(ProposeError::TooManyPending { limit: self.config.max_pending_proposals });
+        }
+        if self.proposals.contains(&proposal.id) {
+            return Err(ProposeError::DuplicateId);
+        }
+        self.proposals.add(proposal.id.clone(), proposal.data.clone());
+        self.submit(proposal);
+        Ok(())
+    }
+
+    /// Starts handing leadership to `target` (thesis 3.10): it is brought up to date, then told to campaign.
+    pub fn transfer_leadership(&mut self, target: NodeId) -> Result<(), TransferError> {
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader);
+        }
+        if target == self.id {
+            return Err(TransferError::ToSelf);
+        }
+        if !self.tracker.is_voter(target) {
+            return Err(TransferError::NotAVoter(target));
+        }
+        self.lead_transferee = Some(target);
+        self.election_elapsed = 0;
+        let caught_up = self.tracker.get(target).is_some_and(|p| p.matched == self.log.last_index());
+        if caught_up {
+            self.send_timeout_now(target);
+        } else {
+            self.replication_dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Handles a message from a peer. A message that makes no sense is dropped, counted, and reported as `Err`.
+    pub fn step(&mut self, message: Message) -> Result<(), DropReason> {
+        let result = self.step_checked(message);
+        if let Err(reason) = result {
+            self.stats.count_drop(reason);
+        }
+        result
+    }
+
+    fn step_checked(&mut self, m: Message) -> Result<(), DropReason> {
+        if m.to != self.id || m.from == self.id {
+            return Err(DropReason::Misaddressed);
+        }
+        if !self.tracker.is_member(m.from) {
+            return Err(DropReason::UnknownSender);
+        }
+        validate_body(&m)?;
+        if let MessageBody::Propose { proposals } = m.body {
+            return self.handle_forwarded_proposals(proposals);
+        }
+
+        if m.term > self.term {
+            match m.body {
+                MessageBody::PreVote { .. } | MessageBody::Vote { .. } => {
+                    let transfer = matches!(m.body, MessageBody::Vote { transfer: true, .. });
+                    if !transfer && self.in_leader_lease() {
+                        // Thesis 4.2.3: while we hear from a leader, a disruptive candidate is ignored.
+                        self.stats.votes_ignored_in_lease += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            match m.body {
+                // A pre-vote does not change anyone's term; a granted pre-vote reply carries the future term.
+                MessageBody::PreVote { .. } => {}
+                MessageBody::PreVoteReply { granted: true } => {}
+                MessageBody::Append { .. } | MessageBody::Heartbeat { .. } => {
+                    self.become_follower(m.term, Some(m.from));
+                }
+                _ => self.become_follower(m.term, None),
+            }
+        } else if m.term < self.term {
+            return self.answer_stale(&m);
+        }
+
+        match m.body {
+            MessageBody::PreVote { last_index, last_term } => {
+                self.handle_vote_request(m.from, m.term, last_index, last_term, true);
+                Ok(())
+            }
+            MessageBody::Vote { last_index, last_term, .. } => {
+                self.handle_vote_request(m.from, m.term, last_index, last_term, false);
+                Ok(())
+            }
+            _ => match self.role {
+                Role::Leader => self.step_leader(m),
+                Role::Candidate | Role::PreCandidate => self.step_candidate(m),
+                Role::Follower => self.step_follower(m),
+            },
+        }
+    }
+
+    /// A message from an older term. Most are ignored; a stale leader is told our term so it steps down
+    /// (otherwise, with pre-vote, a partitioned old leader could stay leader forever), and a stale pre-candidate
+    /// gets a rejection so it stops waiting.
+    fn answer_stale(&mut self, m: &Message) -> Result<(), DropReason> {
+        match m.body {
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. }
+                if self.config.check_quorum || self.config.pre_vote =>
+            {
+                self.send_now(m.from, MessageBody::AppendReply {
+                    success: false,
+                    index: 0,
+                    hint_index: 0,
+                    hint_term: 0,
+                });
+                Ok(())
+            }
+            MessageBody::PreVote { .. } => {
+                self.send_now(m.from, MessageBody::PreVoteReply { granted: false });
+                Ok(())
+            }
+            _ => Err(DropReason::StaleTerm),
+        }
+    }
+
+    /// Raft paper 5.2 and 5.4.1: one vote per term, only for a candidate whose log is at least as up-to-date.
+    fn handle_vote_request(&mut self, from: NodeId, term: Term, last_index: Index, last_term: Term, pre_vote: bool) {
+        let bug = self.config.injected_bug;
+        let free_to_vote = self.vote == Some(from)
+            || (self.vote.is_none() && self.leader.is_none())
+            || (pre_vote && term > self.term)
+            || bug == Some(InjectedBug::VoteTwiceInOneTerm);
+        let log_ok =
+            self.log.is_up_to_date(last_index, last_term) || bug == Some(InjectedBug::IgnoreLogUpToDateCheck);
+        let granted = free_to_vote && log_ok;
+        if pre_vote {
+            // A granted pre-vote answers in the future term, so that the pre-candidate does not see it as stale.
+            let reply_term = if granted { term } else { self.term };
+            self.send_with_term(from, reply_term, MessageBody::PreVoteReply { granted }, false);
+            return;
+        }
+        if granted {
+            self.vote = Some(from);
+            self.election_elapsed = 0;
+        }
+        // The vote must be on disk before the candidate hears of it.
+        self.send_after_persist(from, MessageBody::VoteReply { granted });
+    }
+
+    fn step_leader(&mut self, m: Message) -> Result<(), DropReason> {
+        let from = m.from;
+        let last_index = self.log.last_index();
+        let Some(progress) = self.tracker.get_mut(from) else {
+            return Err(DropReason::UnknownSender);
+        };
+        progress.recent_active = true;
+        match m.body {
+            MessageBody::AppendReply { success: true, index, .. } => {
+                if index > last_index {
+                    return Err(DropReason::Malformed);
+                }
+                if progress.acknowledge(index) {
+                    if progress.state == ProgressState::Probe {
+                        progress.become_replicate();
+                    }
+                    self.maybe_commit();
+                }
+                self.replication_dirty = true;
+                if self.lead_transferee == Some(from) && self.tracker.get(from).is_some_and(|p| p.matched == last_index)
+                {
+                    self.send_timeout_now(from);
+                }
+                Ok(())
+            }
+            MessageBody::AppendReply { success: false, index, hint_index, hint_term } => {
+                // Fast back-off (paper 5.3, last paragraphs): skip to where the terms may agree.
+                let (agree_index, _) = self.log.find_conflict_by_term(hint_index, hint_term);
+                if progress.reject(index, agree_index + 1) {
+                    self.replication_dirty = true;
+                }
+                Ok(())
+            }
+            MessageBody::HeartbeatReply => {
+                progress.probe_sent = false;
+                if progress.matched < last_index {
+                    if progress.state == ProgressState::Replicate {
+                        // An append may have been lost: an empty one at the send point makes the follower say
+                        // where it really is.
+                        self.send_empty_append(from);
+                    } else {
+                        self.replication_dirty = true;
+                    }
+                }
+                Ok(())
+            }
+            MessageBody::VoteReply { .. } | MessageBody::PreVoteReply { .. } => Ok(()),
+            // Two leaders in one term cannot happen between correct nodes.
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::TimeoutNow => {
+                Err(DropReason::Unexpected)
+            }
+            MessageBody::PreVote { .. } | MessageBody::Vote { .. } | MessageBody::Propose { .. } => Ok(()),
+        }
+    }
+
+    fn step_candidate(&mut self, m: Message) -> Result<(), DropReason> {
+        match m.body {
+            MessageBody::PreVoteReply { granted } if self.role == Role::PreCandidate => {
+                if m.term != self.term + 1 && granted {
+                    return Err(DropReason::Unexpected);
+                }
+                self.tracker.record_vote(m.from, granted);
+                match self.tracker.vote_result() {
+                    VoteResult::Won => self.become_candidate_and_request_votes(false),
+                    VoteResult::Lost => self.become_follower(self.term, None),
+                    VoteResult::Pending => {}
+                }
+                Ok(())
+            }
+            MessageBody::VoteReply { granted } if self.role == Role::Candidate => {
+                self.tracker.record_vote(m.from, granted);
+                match self.tracker.vote_result() {
+                    VoteResult::Won => self.become_leader(),
+                    VoteResult::Lost => self.become_follower(self.term, None),
+                    VoteResult::Pending => {}
+                }
+                Ok(())
+            }
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } => {
+                // Paper 5.2: a candidate that hears from a leader of its term returns to follower.
+                self.become_follower(m.term, Some(m.from));
+                self.step_follower(m)
+            }
+            MessageBody::TimeoutNow => Err(DropReason::Unexpected),
+            _ => Err(DropReason::Unexpected),
+        }
+    }
+
+    fn step_follower(&mut self, m: Message) -> Result<(), DropReason> {
+        match m.body {
+            MessageBody::Append { prev_index, prev_term, entries, commit } => {
+                self.election_elapsed = 0;
+                self.set_leader(Some(m.from));
+                self.handle_append(m.from, prev_index, prev_term, &entries, commit);
+                Ok(())
+            }
+            MessageBody::Heartbeat { commit } => {
+                self.election_elapsed = 0;
+                self.set_leader(Some(m.from));
+                self.log.commit_to(commit);
+                self.send_now(m.from, MessageBody::HeartbeatReply);
+                Ok(())
+            }
+            MessageBody::TimeoutNow => {
+                if self.tracker.is_voter(self.id) {
+                    self.stats.transfers_received += 1;
+                    self.start_election(true);
+                }
+                Ok(())
+            }
+            _ => Err(DropReason::Unexpected),
+        }
+    }
+
+    /// Paper 5.3: accept entries that follow a matching entry, drop a conflicting suffix, and reply.
+    fn handle_append(&mut self, leader: NodeId, prev_index: Index, prev_term: Term, entries: &[Entry], commit: Index) {
+        if prev_index < self.log.committed {
+            // Everything up to our commit index matches any correct leader's log.
+            let index = self.log.committed;
+            self.send_after_persist(leader, MessageBody::AppendReply { success: true, index, hint_index: 0, hint_term: 0 });
+            return;
+        }
+        match self.log.try_append(prev_index, prev_term, entries) {
+            Some(last_new) => {
+                self.log.commit_to(commit.min(last_new));
+                self.send_after_persist(leader, MessageBody::AppendReply {
+                    success: true,
+                    index: last_new,
+                    hint_index: 0,
+                    hint_term: 0,
+                });
+            }
+            None => {
+                let (hint_index, hint_term) = self.log.find_conflict_by_term(prev_index, prev_term);
+                self.stats.append_rejections += 1;
+                self.send_after_persist(leader, MessageBody::AppendReply {
+                    success: false,
+                    index: prev_index,
+                    hint_index,
+                    hint_term,
+                });
+            }
+        }
+    }
+
+    fn handle_forwarded_proposals(&mut self, proposals: Vec<Proposal>) -> Result<(), DropReason> {
+        if self.role != Role::Leader || self.lead_transferee.is_some() {
+            // The proposer keeps its proposals and sends them to the next leader it learns of.
+            self.stats.forwarded_proposals_dropped += proposals.len() as u64;
+            return Ok(());
+        }
+        for proposal in proposals {
+            self.append_proposal(proposal);
+        }
+        Ok(())
+    }
+
+    // ---- elections -------------------------------------------------------------------------------------
+
+    fn start_election(&mut self, transfer: bool) {
+        self.stats.elections_started += 1;
+        if self.config.pre_vote && !transfer {
+            self.become_pre_candidate();
+        } else {
+            self.become_candidate_and_request_votes(transfer);
+        }
+    }
+
+    fn become_pre_candidate(&mut self) {
+        self.role = Role::PreCandidate;
+        self.set_leader(None);
+        self.tracker.reset_votes();
+        self.tracker.record_vote(self.id, true);
+        self.reset_election_timer();
+        if self.tracker.vote_result() == VoteResult::Won {
+            self.become_candidate_and_request_votes(false);
+            return;
+        }
+        let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
+        for peer in self.tracker.voter_peer_ids() {
+            self.send_with_term(peer, self.term + 1, MessageBody::PreVote { last_index, last_term }, false);
+        }
+    }
+
+    fn become_candidate_and_request_votes(&mut self, transfer: bool) {
+        self.term += 1;
+        self.vote = Some(self.id);
+        self.role = Role::Candidate;
+        self.set_leader(None);
+        self.tracker.reset_votes();
+        self.tracker.record_vote(self.id, true);
+        self.reset_election_timer();
+        if self.tracker.vote_result() == VoteResult::Won {
+            self.become_leader();
+            return;
+        }
+        let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
+        for peer in self.tracker.voter_peer_ids() {
+            // Our own vote must be durable before we ask for others'.
+            self.send_after_persist(peer, MessageBody::Vote { last_index, last_term, transfer });
+        }
+    }
+
+    fn become_leader(&mut self) {
+        self.role = Role::Leader;
+        self.set_leader(Some(self.id));
+        self.lead_transferee = None;
+        self.election_elapsed = 0;
+        self.heartbeat_elapsed = 0;
+        self.tracker.reset_progress(self.log.last_index() + 1);
+        // Section 8: an empty entry of the new term lets earlier entries commit without waiting for a client.
+        let noop = Entry {
+            term: self.term,
+            index: self.log.last_index() + 1,
+            kind: EntryKind::Noop,
+            id: None,
+            data: Payload::from(Vec::new()),
+        };
+        self.log.append_new(noop);
+        self.replication_dirty = true;
+        self.maybe_commit();
+        self.resubmit_pending_proposals();
+    }
+
+    fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if term > self.term {
+            self.term = term;
+            self.vote = None;
+        }
+        self.role = Role::Follower;
+        self.lead_transferee = None;
+        self.reset_election_timer();
+        self.set_leader(leader);
+    }
+
+    fn set_leader(&mut self, leader: Option<NodeId>) {
+        if self.leader == leader {
+            return;
+        }
+        self.leader = leader;
+        if let Some(leader) = leader {
+            self.stats.leader_changes += 1;
+            if leader != self.id {
+                self.resubmit_pending_proposals();
+            }
+        }
+    }
+
+    fn reset_election_timer(&mut self) {
+        self.election_elapsed = 0;
+        let span = u64::from(self.config.election_ticks_max - self.config.election_ticks_min) + 1;
+        self.randomized_election_timeout = self.config.election_ticks_min + (self.rng.next() % span) as u32;
+    }
+
+    fn in_leader_lease(&self) -> bool {
+        self.config.check_quorum
+            && self.leader.is_some()
+            && self.election_elapsed < self.config.election_ticks_min
+    }
+
+    // ---- replication -----------------------------------------------------------------------------------
+
+    fn submit(&mut self, proposal: Proposal) {
+        self.proposals.mark_sent(&proposal.id, self.ticks);
+        match (self.role, self.leader) {
+            (Role::Leader, _) if self.lead_transferee.is_none() => self.append_proposal(proposal),
+            (Role::Leader, _) => {}
+            (_, Some(_)) => self.forward_buffer.push(proposal),
+            (_, None) => {}
+        }
+    }
+
+    fn resubmit_pending_proposals(&mut self) {
+        for proposal in self.proposals.take_all_for_resend(self.ticks) {
+            self.submit(proposal);
+        }
+    }
+
+    fn retry_due_proposals(&mut self) {
+        if self.proposals.is_empty() || self.leader.is_none() {
+            return;
+        }
+        let due = self.proposals.take_due_for_retry(self.ticks, u64::from(self.config.proposal_retry_ticks));
+        for proposal in due {
+            self.stats.proposal_retries += 1;
+            self.submit(proposal);
+        }
+    }
+
+    /// The leader appends a proposal unless its log already holds that id.
+    fn append_proposal(&mut self, proposal: Proposal) {
+        if self.log.index_of_proposal(&proposal.id).is_some() {
+            self.stats.duplicate_proposals += 1;
+            return;
+        }
+        let entry = Entry {
+            term: self.term,
+            index: self.log.last_index() + 1,
+            kind: EntryKind::Normal,
+            id: Some(proposal.id),
+            data: proposal.data,
+        };
+        self.log.append_new(entry);
+        self.replication_dirty = true;
+    }
+
+    /// Paper 5.3 and 5.4.2: commit the highest index a majority holds, but only if it is of the current term.
+    fn maybe_commit(&mut self) {
+        let quorum_index = self.tracker.committed_index(self.log.stable_index());
+        if quorum_index <= self.log.committed {
+            return;
+        }
+        let bug = self.config.injected_bug == Some(InjectedBug::CommitPreviousTermByCount);
+        if self.log.term(quorum_index) == Some(self.term) || bug {
+            self.log.commit_to(quorum_index);
+            // Followers learn the new commit index with the next append or heartbeat.
+            self.replication_dirty = true;
+        }
+    }
+
+    fn broadcast_heartbeats(&mut self) {
+        for peer in self.tracker.peer_ids() {
+            let Some(progress) = self.tracker.get(peer) else { continue };
+            // Never tell a follower to commit beyond what it is known to hold.
+            let commit = progress.matched.min(self.log.committed);
+            self.send_now(peer, MessageBody::Heartbeat { commit });
+        }
+    }
+
+    /// Sends each follower what it lacks, as far as its flow control allows.
+    fn send_appends(&mut self) {
+        for peer in self.tracker.peer_ids() {
+            self.send_appends_to(peer);
+        }
+    }
+
+    fn send_appends_to(&mut self, peer: NodeId) {
+        let max_inflight = self.config.max_inflight_messages;
+        let max_inflight_bytes = self.config.max_inflight_bytes;
+        let max_message_bytes = self.config.max_message_bytes;
+        loop {
+            let Some(progress) = self.tracker.get(peer) else { return };
+            if progress.is_paused(max_inflight, max_inflight_bytes) {
+                return;
+            }
+            let next = progress.next;
+            let last_index = self.log.last_index();
+            let in_probe = progress.state == ProgressState::Probe;
+            // In replicate, an append with no entries only matters to carry a newer commit index.
+            let commit_news = progress.commit_sent < self.log.committed;
+            if next > last_index && !in_probe && !commit_news {
+                return;
+            }
+            let prev_index = next - 1;
+            let Some(prev_term) = self.log.term(prev_index) else {
+                // The entries the follower needs were compacted away: it needs a snapshot (durability issue).
+                self.stats.snapshot_needed += 1;
+                return;
+            };
+            let entries = self.log.entries_from(next, max_message_bytes);
+            let bytes: u64 = entries.iter().map(Entry::size_bytes).sum();
+            let sent_last = prev_index + entries.len() as Index;
+            let commit = self.log.committed;
+            let empty = entries.is_empty();
+            if let Some(progress) = self.tracker.get_mut(peer) {
+                progress.sent_entries(sent_last, bytes);
+                progress.commit_sent = commit;
+            }
+            self.send_now(peer, MessageBody::Append { prev_index, prev_term, entries, commit });
+            if empty || in_probe {
+                return;
+            }
+        }
+    }
+
+    /// An append with no entries at the follower's send point, outside flow control.
+    fn send_empty_append(&mut self, peer: NodeId) {
+        let Some(progress) = self.tracker.get_mut(peer) else { return };
+        let prev_index = progress.next - 1;
+        let commit = self.log.committed;
+        progress.commit_sent = commit;
+        if let Some(prev_term) = self.log.term(prev_index) {
+            self.send_now(peer, MessageBody::Append { prev_index, prev_term, entries: Vec::new(), commit });
+        }
+    }
+
+    fn send_timeout_now(&mut self, target: NodeId) {
+        self.send_now(target, MessageBody::TimeoutNow);
+    }
+
+    // ---- output ----------------------------------------------------------------------------------------
+
+    fn send_now(&mut self, to: NodeId, body: MessageBody) {
+        self.send_with_term(to, self.term, body, false);
+    }
+
+    fn send_after_persist(&mut self, to: NodeId, body: MessageBody) {
+        self.send_with_term(to, self.term, body, true);
+    }
+
+    fn send_with_term(&mut self, to: NodeId, term: Term, body: MessageBody, after_persist: bool) {
+        let message = Message { from: self.id, to, term, body };
+        if after_persist {
+            self.unsequenced.push(message);
+        } else {
+            self.outbox.push(message);
+        }
+    }
+
+    /// Whether `ready` would return anything.
+    pub fn has_ready(&self) -> bool {
+        !self.outbox.is_empty()
+            || !self.unsequenced.is_empty()
+            || !self.forward_buffer.is_empty()
+            || self.log.has_unpersisted()
+            || self.log.has_committed_to_apply()
+            || self.hard_state_changed()
+            || self.soft_state() != self.last_soft_state
+            || (self.replication_dirty && self.role == Role::Leader)
+            || self.held.front().is_some_and(|(token, _)| *token <= self.last_acked_token)
+    }
+
+    fn hard_state_changed(&self) -> bool {
+        self.term != self.handed_hard_state.term || self.vote != self.handed_hard_state.vote
+    }
+
+    fn soft_state(&self) -> Option<SoftState> {
+        Some(SoftState { role: self.role, leader: self.leader, term: self.term })
+    }
+
+    /// Collects everything the driver must do now. Call after each batch of inputs, and after `persisted`.
+    pub fn ready(&mut self) -> Ready {
+        if self.role == Role::Leader && self.replication_dirty {
+            self.replication_dirty = false;
+            self.send_appends();
+        }
+        self.flush_forward_buffer();
+
+        let entries = self.log.take_unpersisted();
+        let persist = if !entries.is_empty() || self.hard_state_changed() {
+            self.last_issued_token += 1;
+            let token = self.last_issued_token;
+            if let Some(last) = entries.last() {
+                self.writes_in_flight.push_back(PendingWrite { token, last_index: last.index, last_term: last.term });
+            }
+            let hard_state = self.hard_state();
+            self.handed_hard_state = hard_state;
+            Some(PersistRequest { token, hard_state: Some(hard_state), entries })
+        } else {
+            None
+        };
+
+        // Messages that depend on state take the token of the last write that holds it.
+        let token = self.last_issued_token;
+        for message in self.unsequenced.drain(..) {
+            self.held.push_back((token, message));
+        }
+        let mut messages = std::mem::take(&mut self.outbox);
+        while self.held.front().is_some_and(|(token, _)| *token <= self.last_acked_token) {
+            if let Some((_, message)) = self.held.pop_front() {
+                messages.push(message);
+            }
+        }
+
+        let committed = self.log.take_committed(MAX_APPLY_BYTES_PER_READY);
+        for entry in &committed {
+            if let Some(id) = &entry.id {
+                self.proposals.committed(id);
+            }
+        }
+
+        let soft_state = self.soft_state();
+        let soft_state = if soft_state != self.last_soft_state {
+            self.last_soft_state = soft_state;
+            soft_state
+        } else {
+            None
+        };
+        Ready { messages, persist, committed, soft_state }
+    }
+
+    /// Storage made the write with this token (and every earlier one) durable.
+    pub fn persisted(&mut self, token: u64) {
+        if token <= self.last_acked_token || token > self.last_issued_token {
+            return;
+        }
+        self.last_acked_token = token;
+        while self.writes_in_flight.front().is_some_and(|write| write.token <= token) {
+            if let Some(write) = self.writes_in_flight.pop_front() {
+                self.log.stable_to(write.last_index, write.last_term);
+            }
+        }
+        if self.role == Role::Leader {
+            self.maybe_commit();
+        }
+    }
+
+    fn flush_forward_buffer(&mut self) {
+        if self.forward_buffer.is_empty() {
+            return;
+        }
+        let Some(leader) = self.leader.filter(|&leader| leader != self.id) else {
+            // No leader to forward to: the proposals stay pending and are resubmitted when one is known.
+            self.forward_buffer.clear();
+            return;
+        };
+        let limit = self.config.max_message_bytes;
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        for proposal in std::mem::take(&mut self.forward_buffer) {
+            let bytes = proposal.size_bytes();
+            if !batch.is_empty() && batch_bytes + bytes > limit {
+                self.send_now(leader, MessageBody::Propose { proposals: std::mem::take(&mut batch) });
+                batch_bytes = 0;
+            }
+            batch_bytes += bytes;
+            batch.push(proposal);
+        }
+        if !batch.is_empty() {
+            self.send_now(leader, MessageBody::Propose { proposals: batch });
+        }
+    }
+}
+
+/// Restored entries must be contiguous after the snapshot, with terms that never decrease.
+fn check_restored_entries(restored: &RestoredState) -> Result<(), ConfigError> {
+    let mut expected = restored.snapshot_index + 1;
+    let mut previous_term = restored.snapshot_term;
+    for entry in &restored.entries {
+        if entry.index != expected || entry.term < previous_term || entry.term == 0 {
+            return Err(ConfigError::RestoredStateInvalid(format!(
+                "entry {} (term {}) does not follow index {} (term {})",
+                entry.index,
+                entry.term,
+                expected - 1,
+                previous_term
+            )));
+        }
+        expected += 1;
+        previous_term = entry.term;
+    }
+    Ok(())
+}
+
+/// Checks what can be checked of a message without the node's state.
+fn validate_body(m: &Message) -> Result<(), DropReason> {
+    match &m.body {
+        MessageBody::Append { prev_index, prev_term, entries, commit } => {
+            if *prev_term > m.term || prev_index.checked_add(entries.len() as Index).is_none() {
+                return Err(DropReason::Malformed);
+            }
+            let mut expected_index = prev_index + 1;
+            let mut previous_term = *prev_term;
+            for entry in entries {
+                let bad_kind = entry.kind == EntryKind::Normal && entry.id.is_none();
+                if entry.index != expected_index
+                    || entry.term < previous_term
+                    || entry.term > m.term
+                    || entry.term == 0
+                    || bad_kind
+                {
+                    return Err(DropReason::Malformed);
+                }
+                expected_index += 1;
+                previous_term = entry.term;
+            }
+            let _ = commit;
+            Ok(())
+        }
+        MessageBody::Vote { last_term, .. } | MessageBody::PreVote { last_term, .. } => {
+            if *last_term > m.term {
+                Err(DropReason::Malformed)
+            } else {
+                Ok(())
+            }
+        }
+        MessageBody::AppendReply { success: false, hint_index, index, .. } if hint_index > index => {
+            Err(DropReason::Malformed)
+        }
+        _ => Ok(()),
+    }
+}

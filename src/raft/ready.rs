@@ -1,0 +1,40 @@
+//! What the core hands to its driver after a batch of inputs: messages to send, state to persist, entries to
+//! apply and role changes. The driver persists, sends, applies, then acknowledges the write with `persisted`.
+
+use super::message::Message;
+use super::types::{Entry, HardState, NodeId, Role, Term};
+
+/// Work for storage. `entries` replace any stored entries from `entries[0].index` on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PersistRequest {
+    /// Acknowledge with `Raft::persisted(token)` once durable. Tokens increase; acknowledge them in order.
+    pub token: u64,
+    pub hard_state: Option<HardState>,
+    pub entries: Vec<Entry>,
+}
+
+/// The part of a node's state that is not persisted but that observers care about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftState {
+    pub role: Role,
+    pub leader: Option<NodeId>,
+    pub term: Term,
+}
+
+#[derive(Debug, Default)]
+pub struct Ready {
+    /// Safe to send now: messages that depended on a write were held back until it was acknowledged.
+    pub messages: Vec<Message>,
+    pub persist: Option<PersistRequest>,
+    /// Committed and locally durable entries, in order, to apply (including the engine's own entries:
+    /// check `Entry::is_user_data`).
+    pub committed: Vec<Entry>,
+    /// Set when the role, leader or term changed since the last `Ready`.
+    pub soft_state: Option<SoftState>,
+}
+
+impl Ready {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.persist.is_none() && self.committed.is_empty() && self.soft_state.is_none()
+    }
+}

@@ -1,0 +1,43 @@
+//! Counters a node keeps about itself: dropped messages by reason, elections, retries. Exposed by `status()`.
+
+use super::error::DropReason;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub dropped_misaddressed: u64,
+    pub dropped_unknown_sender: u64,
+    pub dropped_malformed: u64,
+    pub dropped_stale_term: u64,
+    pub dropped_unexpected: u64,
+    pub elections_started: u64,
+    pub leader_changes: u64,
+    pub check_quorum_step_downs: u64,
+    pub votes_ignored_in_lease: u64,
+    pub append_rejections: u64,
+    pub proposal_retries: u64,
+    pub duplicate_proposals: u64,
+    pub forwarded_proposals_dropped: u64,
+    pub transfers_received: u64,
+    pub snapshot_needed: u64,
+}
+
+impl Stats {
+    pub fn count_drop(&mut self, reason: DropReason) {
+        let counter = match reason {
+            DropReason::Misaddressed => &mut self.dropped_misaddressed,
+            DropReason::UnknownSender => &mut self.dropped_unknown_sender,
+            DropReason::Malformed => &mut self.dropped_malformed,
+            DropReason::StaleTerm => &mut self.dropped_stale_term,
+            DropReason::Unexpected => &mut self.dropped_unexpected,
+        };
+        *counter += 1;
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_misaddressed
+            + self.dropped_unknown_sender
+            + self.dropped_malformed
+            + self.dropped_stale_term
+            + self.dropped_unexpected
+    }
+}

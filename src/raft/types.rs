@@ -1,0 +1,84 @@
+//! The vocabulary of the consensus core: node ids, terms, log indices, entries and the hard state that must
+//! survive a crash. Indices are 1-based; index 0 and term 0 mean "nothing" (an empty log).
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A node's identity inside the core. The node layer maps names (strings on the wire) to these.
+pub type NodeId = u64;
+/// A Raft term. Term 0 is the term of the empty log.
+pub type Term = u64;
+/// A 1-based log index. Index 0 is "before the first entry".
+pub type Index = u64;
+
+/// A proposal's idempotency key: a proposal retried under the same id commits at most once.
+pub type ProposalId = Arc<str>;
+/// Opaque application bytes carried by an entry. Shared, so that sending one entry to many peers copies no bytes.
+pub type Payload = Arc<[u8]>;
+
+/// What an entry is for. Only `Normal` entries are the application's; the others are the engine's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// Application data, handed to the user when committed.
+    Normal,
+    /// The empty entry a new leader appends so that entries of earlier terms can commit (Raft paper, section 8).
+    Noop,
+    /// A membership change; its payload is a serialized `Membership`.
+    ConfChange,
+}
+
+/// One record of the replicated log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: Term,
+    pub index: Index,
+    pub kind: EntryKind,
+    /// The proposal id of a `Normal` entry; `None` for the engine's own entries.
+    pub id: Option<ProposalId>,
+    pub data: Payload,
+}
+
+impl Entry {
+    /// The bytes this entry counts for in flow control and message size limits.
+    pub fn size_bytes(&self) -> u64 {
+        // A fixed overhead keeps empty entries from being free, so a message can never hold unbounded entries.
+        32 + self.data.len() as u64 + self.id.as_ref().map_or(0, |id| id.len() as u64)
+    }
+
+    /// Whether the application sees this entry when it commits.
+    pub fn is_user_data(&self) -> bool {
+        self.kind == EntryKind::Normal
+    }
+}
+
+/// The state that must be on stable storage before the node answers any message that depends on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: Term,
+    /// The candidate this node voted for in `term`, if any.
+    pub vote: Option<NodeId>,
+    pub commit: Index,
+}
+
+/// The role a node plays in its current term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Follower,
+    /// A node that asks for pre-votes before it dares to increase its term (Raft thesis, section 9.6).
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// A new application proposal: an id for idempotency and the application's bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub data: Payload,
+}
+
+impl Proposal {
+    pub fn size_bytes(&self) -> u64 {
+        32 + self.data.len() as u64 + self.id.len() as u64
+    }
+}
