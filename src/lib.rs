@@ -1,4 +1,7 @@
 //! flotilla: a Raft consensus engine for Node.js. The consensus core (`raft`) is pure and deterministic; the
-//! layers above it drive it with timers, storage and a network, and expose it to JavaScript.
+//! node layer drives it with storage and a wire format; the binding exposes it to JavaScript.
 
+pub mod binding;
+pub mod node;
 pub mod raft;
+pub mod storage;

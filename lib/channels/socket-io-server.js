@@ -1,0 +1,36 @@
+// Turns an HTTP server into the relay that socket.io channels talk through: every 'msg' a client sends is
+// emitted to every client of the same channel, sender included. Returns teardown([callback]).
+'use strict'
+
+const { Server } = require('socket.io')
+
+function enhanceServerForSocketIOChannel (httpServer) {
+  const io = new Server(httpServer, { serveClient: false })
+
+  io.on('connection', (socket) => {
+    let channel = null
+    const join = (name) => {
+      if (typeof name !== 'string' || name === channel) return
+      if (channel !== null) socket.leave(channel)
+      channel = name
+      socket.join(name)
+    }
+
+    join(socket.handshake.auth.channel)
+    socket.on('declareChannel', join)
+    socket.on('msg', (message) => {
+      // A client that never named its channel is asked to, as gaggle's client expects.
+      if (channel === null) socket.emit('unknownChannel')
+      else io.to(channel).emit('msg', message)
+    })
+  })
+
+  // Like gaggle's, this closes the HTTP server too; unlike gaggle's, it calls back once that is done.
+  return function teardown (callback) {
+    io.close((error) => {
+      if (typeof callback === 'function') callback(error)
+    })
+  }
+}
+
+module.exports = enhanceServerForSocketIOChannel

@@ -1,0 +1,59 @@
+// Checks channel constructor options and words the first failure as gaggle 2.1.4 did (Joi 6), because callers
+// match on those texts, e.g. 'Invalid options: "channelName" is required'.
+'use strict'
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+const TYPES = {
+  string: { test: (value) => typeof value === 'string', problem: 'must be a string' },
+  function: { test: (value) => typeof value === 'function', problem: 'must be a Function' },
+  object: { test: isObject, problem: 'must be an object' },
+}
+
+function invalid (problem) {
+  return new Error('Invalid options: ' + problem)
+}
+
+// Joi 6 checked the declared keys in declaration order, then the unknown ones, and treated undefined as absent.
+function assertKeys (object, rules, { allowUnknown = false } = {}) {
+  for (const [key, rule] of Object.entries(rules)) {
+    const value = object[key]
+    if (value === undefined) {
+      if (rule.required) throw invalid(`"${key}" is required`)
+      continue
+    }
+    if (!TYPES[rule.type].test(value)) throw invalid(`"${key}" ${TYPES[rule.type].problem}`)
+    if (value === '') throw invalid(`"${key}" is not allowed to be empty`)
+  }
+  if (!allowUnknown) {
+    const unknown = Object.keys(object).find((key) => !Object.hasOwn(rules, key))
+    if (unknown !== undefined) throw invalid(`"${unknown}" is not allowed`)
+  }
+}
+
+const BASE_RULES = {
+  id: { type: 'string', required: true },
+  logFunction: { type: 'function' },
+  channelOptions: { type: 'object' },
+}
+
+// Validates what every channel takes: {id, logFunction, channelOptions}. Returns the options object.
+function assertBaseOptions (opts) {
+  const options = opts == null ? {} : opts
+  if (!isObject(options)) throw invalid('"value" must be an object')
+  assertKeys(options, BASE_RULES)
+  return options
+}
+
+// Validates a channel's own keys inside channelOptions, once the base options passed. Returns channelOptions.
+function assertChannelOptions (opts, rules, { required = true, allowUnknown = false } = {}) {
+  const channelOptions = opts.channelOptions
+  if (channelOptions === undefined) {
+    if (required) throw invalid('"channelOptions" is required')
+    return {}
+  }
+  assertKeys(channelOptions, rules, { allowUnknown })
+  return channelOptions
+}
+
+module.exports = { assertBaseOptions, assertChannelOptions }

@@ -1,0 +1,152 @@
+// gaggle's `dispatchOnLeader`: run a named function of `opts.rpc` on the current leader and return its callback
+// values. Not part of the replicated log, so it lives here, beside the engine: requests are sent again when the
+// leader changes and periodically until answered, and the leader remembers recent replies by request id, so a
+// request sent twice runs once.
+'use strict'
+
+const RETRY_MS = 500
+const REPLY_CACHE_SIZE = 10000
+const CLOSED = 'The node was closed before the rpc method returned'
+
+function serializeError (error) {
+  return { message: error.message, stack: error.stack, isSerializedError: true }
+}
+
+function deserializeError (value) {
+  if (value !== null && typeof value === 'object' && value.isSerializedError === true) {
+    const error = new Error(String(value.message))
+    if (typeof value.stack === 'string') error.stack = value.stack
+    return error
+  }
+  return value
+}
+
+class DispatchLink {
+  constructor (node) {
+    this._node = node
+    this._pending = new Map() // rpc id -> {name, args, resolve, reject, timer}
+    this._running = new Set() // rpc ids the leader is running now
+    this._replies = new Map() // rpc id -> returnValues, oldest first
+    this._retryTimer = null
+  }
+
+  get pendingCount () {
+    return this._pending.size
+  }
+
+  // Starts a call; the promise settles with the rpc's values (after its error slot) or its error.
+  request ({ name, args, timeoutMs }) {
+    return new Promise((resolve, reject) => {
+      if (this._node._closePromise) return reject(new Error(CLOSED))
+      const id = this._node._newRpcId()
+      const call = { name, args, resolve, reject, timer: null }
+      if (timeoutMs !== null) {
+        call.timer = setTimeout(() => {
+          this._pending.delete(id)
+          this._stopRetryIfIdle()
+          reject(new Error('Timed out before the rpc method returned'))
+        }, Math.min(timeoutMs, 2147483647))
+      }
+      this._pending.set(id, call)
+      this._send(id, call)
+      this._armRetry()
+    })
+  }
+
+  // A DISPATCH or DISPATCH_REPLY from the channel. Returns false when the message is malformed.
+  receive (from, message) {
+    if (typeof message.id !== 'string') return false
+    if (message.type === 'DISPATCH') {
+      if (typeof message.methodName !== 'string' || !Array.isArray(message.args)) return false
+      this._serve(message.id, message.methodName, message.args, (values) => {
+        this._node._sendMessage(from, { type: 'DISPATCH_REPLY', term: this._node._currentTerm, id: message.id, returnValues: values })
+      })
+      return true
+    }
+    if (!Array.isArray(message.returnValues)) return false
+    this._settle(message.id, message.returnValues)
+    return true
+  }
+
+  leaderChanged () {
+    for (const [id, call] of this._pending) this._send(id, call)
+  }
+
+  close () {
+    clearInterval(this._retryTimer)
+    this._retryTimer = null
+    for (const call of this._pending.values()) {
+      clearTimeout(call.timer)
+      call.reject(new Error(CLOSED))
+    }
+    this._pending.clear()
+  }
+
+  _send (id, call) {
+    const node = this._node
+    if (node.isLeader()) {
+      this._serve(id, call.name, call.args, (values) => this._settle(id, values))
+    } else {
+      const leader = node._leader
+      if (leader !== null) {
+        node._sendMessage(leader, { type: 'DISPATCH', term: node._currentTerm, id, methodName: call.name, args: call.args })
+      }
+    }
+  }
+
+  // Runs the rpc as gaggle did: `fn.apply(leaderInstance, args.concat(callback))`, once per request id.
+  _serve (id, name, args, reply) {
+    const node = this._node
+    if (!node.isLeader()) return
+    if (this._replies.has(id)) return reply(this._replies.get(id))
+    if (this._running.has(id)) return
+    const remember = (values) => {
+      this._running.delete(id)
+      this._replies.set(id, values)
+      if (this._replies.size > REPLY_CACHE_SIZE) this._replies.delete(this._replies.keys().next().value)
+      reply(values)
+    }
+    const rpc = node._rpc
+    const fn = Object.prototype.hasOwnProperty.call(rpc, name) ? rpc[name] : undefined
+    if (typeof fn !== 'function') {
+      return remember([serializeError({ message: 'The RPC method ' + name + ' does not exist', stack: 'Gaggle.prototype._dispatchOnLeader' })])
+    }
+    this._running.add(id)
+    let answered = false
+    const callback = (...values) => {
+      if (answered) return
+      answered = true
+      if (values[0] instanceof Error) values[0] = serializeError(values[0])
+      remember(values)
+    }
+    try {
+      fn.apply(node, args.concat(callback))
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  _settle (id, returnValues) {
+    const call = this._pending.get(id)
+    if (call === undefined) return
+    this._pending.delete(id)
+    clearTimeout(call.timer)
+    if (returnValues[0] != null) call.reject(deserializeError(returnValues[0]))
+    else call.resolve(returnValues.slice(1))
+    this._stopRetryIfIdle()
+  }
+
+  _stopRetryIfIdle () {
+    if (this._pending.size > 0) return
+    clearInterval(this._retryTimer)
+    this._retryTimer = null
+  }
+
+  // Requests (or their replies) can be lost on the way: ask again until answered.
+  _armRetry () {
+    if (this._retryTimer !== null) return
+    this._retryTimer = setInterval(() => this.leaderChanged(), RETRY_MS)
+  }
+}
+
+module.exports = { DispatchLink }

@@ -1,0 +1,276 @@
+// The gaggle 2.1.4 face on the native engine: the same constructor, methods, events and state fields, so an
+// application swaps `require('gaggle')` for flotilla and keeps its code. Consensus runs in Rust; this class
+// shapes arguments, moves messages between the channel and the engine, and settles promises.
+'use strict'
+
+const { EventEmitter } = require('node:events')
+const { randomUUID } = require('node:crypto')
+const { NativeNode } = require('../native')
+const { validateInstanceOptions } = require('./options')
+const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
+const { DispatchLink } = require('./dispatch')
+
+const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
+const RPC_TYPE = {
+  REQUEST_VOTE: 'REQUEST_VOTE',
+  REQUEST_VOTE_REPLY: 'REQUEST_VOTE_REPLY',
+  APPEND_ENTRIES: 'APPEND_ENTRIES',
+  APPEND_ENTRIES_REPLY: 'APPEND_ENTRIES_REPLY',
+  APPEND_ENTRY: 'APPEND_ENTRY',
+  DISPATCH: 'DISPATCH',
+  DISPATCH_REPLY: 'DISPATCH_REPLY'
+}
+
+const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
+
+function isChannel (channel) {
+  return channel !== null && typeof channel === 'object' &&
+    ['connect', 'disconnect', 'send', 'broadcast', 'on', 'removeListener'].every((m) => typeof channel[m] === 'function')
+}
+
+// The native engine's options, from validated gaggle options.
+function nativeOptions (options) {
+  const native = {
+    id: options.id,
+    clusterSize: options.clusterSize,
+    electionTimeoutMin: options.electionTimeout.min,
+    electionTimeoutMax: options.electionTimeout.max,
+    heartbeatInterval: options.heartbeatInterval,
+    preVote: options.preVote,
+    checkQuorum: options.checkQuorum,
+    maxInflightMessages: options.maxInflightMessages,
+    maxInflightBytes: options.maxInflightBytes,
+    maxMessageBytes: options.maxMessageBytes
+  }
+  if (options.seed !== undefined) native.seed = options.seed
+  return native
+}
+
+class Gaggle extends EventEmitter {
+  constructor (opts) {
+    super()
+    const options = validateInstanceOptions(opts)
+    if (!isChannel(options.channel)) {
+      throw new Error('Invalid options: "channel" must be a channel instance (see channels/channel-interface)')
+    }
+    if (!Number.isInteger(options.clusterSize) || options.clusterSize > 1024) {
+      throw new Error('Invalid options: "clusterSize" must be a whole number from 1 to 1024')
+    }
+    this.id = options.id
+    this._clusterSize = options.clusterSize
+    this._rpc = options.rpc
+    this._channel = options.channel
+    this._native = new NativeNode(JSON.stringify(nativeOptions(options)))
+    this._commitIndex = -1
+    this._lastApplied = -1
+    this._knownLeader = null
+    this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
+    this._flushScheduled = false
+    this._closePromise = null
+    this._droppedInJs = 0
+    this._dispatch = new DispatchLink(this)
+
+    this._onRecieved = this._onRecieved.bind(this)
+    this._flush = this._flush.bind(this)
+    this._channel.on('recieved', this._onRecieved)
+    this._channel.connect()
+    this._native.start(() => {
+      this._native.tick()
+      this._flush()
+    })
+    this._scheduleFlush()
+  }
+
+  // ---- gaggle's state fields (read-only views of the engine) ----
+
+  get _state () { return this._native.state }
+  get _currentTerm () { return this._native.term }
+  get _votedFor () { return this._native.votedFor }
+  get _log () { return this.getLog() }
+  get _leader () {
+    const leader = this._native.leader
+    return leader === this.id ? null : leader
+  }
+
+  // ---- methods ----
+
+  append (data, timeout, cb) {
+    const call = parseAppendArgs(data, timeout, cb)
+    const promise = new Promise((resolve, reject) => {
+      if (this._closePromise) return reject(new Error(CLOSED_BEFORE_COMMIT))
+      let json
+      try {
+        json = JSON.stringify(call.data)
+      } catch (error) {
+        return reject(new Error('The data cannot be serialized to JSON: ' + error.message))
+      }
+      let id
+      try {
+        id = this._native.propose(json)
+      } catch (error) {
+        return reject(new Error(error.message))
+      }
+      const pending = { resolve, reject, timer: null }
+      if (call.timeoutMs !== null) {
+        pending.timer = setTimeout(() => {
+          this._pendingAppends.delete(id)
+          reject(new Error('Timed out before the entry was committed'))
+        }, Math.min(call.timeoutMs, 2147483647))
+      }
+      this._pendingAppends.set(id, pending)
+      this._scheduleFlush()
+    })
+    return settle(promise, call.callback)
+  }
+
+  dispatchOnLeader (name, args, timeout, cb) {
+    const call = parseDispatchArgs(name, args, timeout, cb)
+    return settleSpread(this._dispatch.request(call), call.callback)
+  }
+
+  getLog () {
+    return JSON.parse(this._native.logJson())
+  }
+
+  getCommitIndex () {
+    return this._commitIndex
+  }
+
+  isLeader () {
+    return this._native.state === STATES.LEADER
+  }
+
+  hasUncommittedEntriesInPreviousTerms () {
+    return this._native.hasUncommittedEntriesInPreviousTerms()
+  }
+
+  // Hands leadership to another node (it catches up, then campaigns at once). Resolves when started.
+  transferLeadership (nodeId) {
+    if (typeof nodeId !== 'string') throw new TypeError('Invalid arguments: "nodeId" must be a string')
+    this._native.transferLeadership(nodeId)
+    this._scheduleFlush()
+  }
+
+  // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages.
+  status () {
+    const status = JSON.parse(this._native.statusJson())
+    status.dropped.malformed += this._droppedInJs
+    status.dropped.total += this._droppedInJs
+    status.pendingAppends = this._pendingAppends.size
+    status.pendingDispatches = this._dispatch.pendingCount
+    return status
+  }
+
+  close (cb) {
+    const call = parseCloseArgs(cb)
+    if (!this._closePromise) this._closePromise = this._shutDown()
+    return settle(this._closePromise, call.callback)
+  }
+
+  _shutDown () {
+    this._native.close()
+    this._channel.removeListener('recieved', this._onRecieved)
+    for (const pending of this._pendingAppends.values()) {
+      clearTimeout(pending.timer)
+      pending.reject(new Error(CLOSED_BEFORE_COMMIT))
+    }
+    this._pendingAppends.clear()
+    this._dispatch.close()
+    return new Promise((resolve) => {
+      const state = this._channel.state
+      if (state && state.connected === false) return resolve()
+      this._channel.once('disconnected', () => resolve())
+      this._channel.disconnect()
+    })
+  }
+
+  // ---- plumbing between the channel and the engine ----
+
+  _onRecieved (originNodeId, data) {
+    if (this._closePromise) return
+    if (typeof originNodeId !== 'string' || originNodeId === '' || data === null || typeof data !== 'object') {
+      this._droppedInJs++
+      return
+    }
+    if (data.type === RPC_TYPE.DISPATCH || data.type === RPC_TYPE.DISPATCH_REPLY) {
+      if (!this._dispatch.receive(originNodeId, data)) this._droppedInJs++
+      return
+    }
+    let json
+    try {
+      json = JSON.stringify(data)
+    } catch {
+      this._droppedInJs++
+      return
+    }
+    this._native.receive(originNodeId, json)
+    this._scheduleFlush()
+  }
+
+  _scheduleFlush () {
+    if (this._flushScheduled) return
+    this._flushScheduled = true
+    queueMicrotask(this._flush)
+  }
+
+  // Carries out what the engine decided: send, then report appends and commits, then role changes.
+  _flush () {
+    this._flushScheduled = false
+    if (this._closePromise) return
+    const text = this._native.flush()
+    if (text === null) return
+    const output = JSON.parse(text)
+    if (output.send) {
+      for (const [to, message] of output.send) this._send(to, message)
+    }
+    if (output.appended && this.listenerCount('appended') > 0) {
+      for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
+    }
+    if (output.committed) this._onCommitted(output.committed)
+    if (output.state) this._onStateChange()
+  }
+
+  _send (to, message) {
+    try {
+      if (to === null) this._channel.broadcast(message)
+      else this._channel.send(to, message)
+    } catch (error) {
+      // A channel that cannot send now (disconnected, reconnecting) loses the message; Raft resends.
+      this._sendFailures = (this._sendFailures || 0) + 1
+    }
+  }
+
+  _onCommitted (committed) {
+    const announce = this.listenerCount('committed') > 0
+    for (const [index, term, id, data] of committed) {
+      this._commitIndex = index
+      this._lastApplied = index
+      const pending = this._pendingAppends.get(id)
+      if (pending !== undefined) {
+        this._pendingAppends.delete(id)
+        clearTimeout(pending.timer)
+        pending.resolve()
+      }
+      if (announce) this.emit('committed', { term, data, id }, index)
+    }
+  }
+
+  _onStateChange () {
+    const leader = this._native.leader
+    if (leader !== null && leader !== this._knownLeader) {
+      this._knownLeader = leader
+      this._dispatch.leaderChanged()
+      this.emit('leaderElected')
+    } else if (leader === null) {
+      this._knownLeader = null
+    }
+  }
+
+  // Used by DispatchLink.
+  _sendMessage (to, message) { this._send(to, message) }
+  _newRpcId () { return randomUUID() }
+}
+
+module.exports = Gaggle
+module.exports._STATES = { ...STATES }
+module.exports._RPC_TYPE = { ...RPC_TYPE }

@@ -1,0 +1,7 @@
+//! The napi-rs classes that put the engine into Node.js. Conversion only: every decision is made below, in the
+//! node layer and the core. Bad arguments become thrown JS `Error`s; nothing here panics on input.
+
+mod native_node;
+mod options;
+
+pub use native_node::NativeNode;

@@ -1,0 +1,146 @@
+//! `NativeNode`: one Raft node for JS. Inputs (`receive`, `propose`, `tick`) only feed the engine; `flush`
+//! runs the ready loop and returns everything to do as one JSON text, so that a burst of inputs costs one
+//! round of output. A tokio interval pings JS at every tick through a threadsafe function; `close` stops it,
+//! which releases the event loop.
+
+use super::options;
+use crate::node::NodeDriver;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use std::time::Duration;
+
+#[napi]
+pub struct NativeNode {
+    driver: NodeDriver,
+    tick_ms: u32,
+    timer: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn js_error(message: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, message.to_string())
+}
+
+#[napi]
+impl NativeNode {
+    /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval, ...}`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options_json: String) -> Result<NativeNode> {
+        let options = options::parse(&options_json).map_err(js_error)?;
+        let tick_ms = options.ticks.tick_ms;
+        let driver = NodeDriver::new(options).map_err(js_error)?;
+        Ok(NativeNode { driver, tick_ms, timer: None })
+    }
+
+    /// Starts the clock: `onTick` is called on the JS thread once per tick until `close`.
+    #[napi(catch_unwind)]
+    pub fn start(&mut self, on_tick: Function<(), ()>) -> Result<()> {
+        if self.timer.is_some() {
+            return Err(js_error("the node is already started"));
+        }
+        let tsfn = on_tick.build_threadsafe_function().callee_handled::<false>().build()?;
+        let period = Duration::from_millis(u64::from(self.tick_ms));
+        self.timer = Some(napi::bindgen_prelude::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                if tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                    return;
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    #[napi(getter)]
+    pub fn tick_ms(&self) -> u32 {
+        self.tick_ms
+    }
+
+    #[napi(catch_unwind)]
+    pub fn tick(&mut self) {
+        self.driver.tick();
+    }
+
+    /// A message from the channel: `from` is the sender's id, `json` the message as JSON text.
+    #[napi(catch_unwind)]
+    pub fn receive(&mut self, from: String, json: String) {
+        self.driver.receive(&from, &json);
+    }
+
+    /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id.
+    #[napi(catch_unwind)]
+    pub fn propose(&mut self, data_json: Option<String>) -> Result<String> {
+        self.driver.propose(data_json.as_deref()).map_err(js_error)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn transfer_leadership(&mut self, to: String) -> Result<()> {
+        self.driver.transfer_leadership(&to).map_err(js_error)
+    }
+
+    /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null.
+    #[napi(catch_unwind)]
+    pub fn flush(&mut self) -> Option<String> {
+        self.driver.flush()
+    }
+
+    #[napi(getter)]
+    pub fn state(&self) -> String {
+        self.driver.role_name().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn term(&self) -> f64 {
+        self.driver.raft().term() as f64
+    }
+
+    #[napi(getter)]
+    pub fn leader(&self) -> Option<String> {
+        self.driver.leader_name().map(str::to_string)
+    }
+
+    #[napi(getter)]
+    pub fn voted_for(&self) -> Option<String> {
+        self.driver.voted_for_name().map(str::to_string)
+    }
+
+    #[napi(getter)]
+    pub fn commit_index(&self) -> f64 {
+        self.driver.commit_index() as f64
+    }
+
+    #[napi(catch_unwind)]
+    pub fn log_json(&self) -> String {
+        self.driver.log_json()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
+        self.driver.has_uncommitted_entries_in_previous_terms()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn status_json(&self) -> String {
+        self.driver.status_json()
+    }
+
+    /// Stops the clock and all input. Safe to call twice.
+    #[napi]
+    pub fn close(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        self.driver.close();
+    }
+}
+
+impl Drop for NativeNode {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
+//! here, strictly, so that no JS input can reach the engine unchecked.
+
+use crate::node::{Members, NodeOptions, TimingMs};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NativeOptions {
+    id: String,
+    cluster_size: Option<u32>,
+    members: Option<Vec<String>>,
+    election_timeout_min: f64,
+    election_timeout_max: f64,
+    heartbeat_interval: f64,
+    #[serde(default = "yes")]
+    pre_vote: bool,
+    #[serde(default = "yes")]
+    check_quorum: bool,
+    #[serde(default = "default_inflight_messages")]
+    max_inflight_messages: u32,
+    #[serde(default = "default_inflight_bytes")]
+    max_inflight_bytes: u64,
+    #[serde(default = "default_message_bytes")]
+    max_message_bytes: u64,
+    seed: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_inflight_messages() -> u32 {
+    256
+}
+fn default_inflight_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+fn default_message_bytes() -> u64 {
+    1024 * 1024
+}
+
+/// The largest cluster a node accepts: far beyond what Raft is used for, small enough to allocate.
+const MAX_CLUSTER_SIZE: u32 = 1024;
+
+pub fn parse(json: &str) -> Result<NodeOptions, String> {
+    let options: NativeOptions = serde_json::from_str(json).map_err(|e| format!("Invalid options: {e}"))?;
+    if options.id.is_empty() {
+        return Err("Invalid options: \"id\" is not allowed to be empty".into());
+    }
+    let members = match (options.cluster_size, options.members) {
+        (Some(size), None) if (1..=MAX_CLUSTER_SIZE).contains(&size) => Members::Discover { cluster_size: size as usize },
+        (Some(size), None) => {
+            return Err(format!("Invalid options: \"clusterSize\" must be between 1 and {MAX_CLUSTER_SIZE}, not {size}"))
+        }
+        (None, Some(names)) if !names.is_empty() && names.len() <= MAX_CLUSTER_SIZE as usize => Members::Named(names),
+        _ => return Err("Invalid options: give either \"clusterSize\" or a non-empty \"members\" list".into()),
+    };
+    if options.max_inflight_messages == 0 || options.max_inflight_bytes == 0 || options.max_message_bytes == 0 {
+        return Err("Invalid options: flow-control limits must be at least 1".into());
+    }
+    let timing = TimingMs {
+        election_min: options.election_timeout_min,
+        election_max: options.election_timeout_max,
+        heartbeat: options.heartbeat_interval,
+    };
+    Ok(NodeOptions {
+        name: options.id,
+        members,
+        ticks: timing.to_ticks(),
+        pre_vote: options.pre_vote,
+        check_quorum: options.check_quorum,
+        max_inflight_messages: options.max_inflight_messages as usize,
+        max_inflight_bytes: options.max_inflight_bytes,
+        max_message_bytes: options.max_message_bytes,
+        seed: options.seed,
+    })
+}

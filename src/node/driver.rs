@@ -1,0 +1,349 @@
+//! Drives one consensus core: feeds it ticks, peer messages and proposals, and carries out its `Ready` work in
+//! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
+//! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
+
+use super::output::Output;
+use super::peers::{PeerDirectory, SELF_ID};
+use super::timing::Ticks;
+use super::wire::{self, Inbound};
+use crate::raft::{
+    Config, ConfigError, Entry, EntryKind, Membership, NodeId, ProposeError, Raft, RestoredState, Role, Stats,
+    TransferError,
+};
+use crate::storage::{Storage, Submitted, VolatileStorage};
+
+/// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
+#[derive(Clone, Debug)]
+pub enum Members {
+    Discover { cluster_size: usize },
+    Named(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    pub name: String,
+    pub members: Members,
+    pub ticks: Ticks,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub max_inflight_messages: usize,
+    pub max_inflight_bytes: u64,
+    pub max_message_bytes: u64,
+    pub seed: Option<u64>,
+}
+
+/// Counters of the layer above the core: messages that never reached it.
+#[derive(Clone, Debug, Default)]
+pub struct WireStats {
+    pub malformed: u64,
+    /// From a name that fits no slot (the cluster already has `cluster_size` members).
+    pub unknown_sender: u64,
+}
+
+pub struct NodeDriver {
+    raft: Raft,
+    peers: PeerDirectory,
+    storage: Box<dyn Storage>,
+    output: Output,
+    wire_stats: WireStats,
+    /// How many user entries have been handed out as committed: the gaggle index of the next one.
+    committed_user_entries: u64,
+    /// On the leader: how many user entries its log holds, for the index of `appended` events.
+    leader_user_entries: Option<u64>,
+    hello_every_ticks: u32,
+    ticks_since_hello: u32,
+    last_reported_state: Option<(Role, u64, Option<NodeId>, Option<NodeId>)>,
+    closed: bool,
+}
+
+impl NodeDriver {
+    pub fn new(options: NodeOptions) -> Result<NodeDriver, ConfigError> {
+        let peers = match &options.members {
+            Members::Discover { cluster_size } => PeerDirectory::discovering(&options.name, *cluster_size),
+            Members::Named(names) => {
+                let others: Vec<String> = names.iter().filter(|n| **n != options.name).cloned().collect();
+                PeerDirectory::with_members(&options.name, &others)
+            }
+        };
+        let mut config = Config::new(SELF_ID);
+        config.election_ticks_min = options.ticks.election_min;
+        config.election_ticks_max = options.ticks.election_max;
+        config.heartbeat_ticks = options.ticks.heartbeat;
+        config.pre_vote = options.pre_vote;
+        config.check_quorum = options.check_quorum;
+        config.max_inflight_messages = options.max_inflight_messages;
+        config.max_inflight_bytes = options.max_inflight_bytes;
+        config.max_message_bytes = options.max_message_bytes;
+        config.proposal_retry_ticks = options.ticks.election_min;
+        config.seed = options.seed.unwrap_or_else(rand::random);
+        let membership = Membership::with_voters(peers.ids());
+        let raft = Raft::new(config, RestoredState { membership, ..RestoredState::default() })?;
+        let mut driver = NodeDriver {
+            raft,
+            peers,
+            storage: Box::new(VolatileStorage),
+            output: Output::default(),
+            wire_stats: WireStats::default(),
+            committed_user_entries: 0,
+            leader_user_entries: None,
+            hello_every_ticks: options.ticks.election_min,
+            ticks_since_hello: 0,
+            last_reported_state: None,
+            closed: false,
+        };
+        driver.say_hello_if_discovering();
+        driver.process_ready();
+        Ok(driver)
+    }
+
+    pub fn name(&self) -> &str {
+        self.peers.self_name()
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).
+    pub fn flush(&mut self) -> Option<String> {
+        self.process_ready();
+        self.report_state_change();
+        self.output.take_json()
+    }
+
+    pub fn tick(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.raft.tick();
+        self.ticks_since_hello += 1;
+        if self.ticks_since_hello >= self.hello_every_ticks {
+            self.say_hello_if_discovering();
+        }
+    }
+
+    /// A message from the channel. Anything that does not make sense is dropped and counted.
+    pub fn receive(&mut self, from_name: &str, json: &str) {
+        if self.closed || from_name == self.peers.self_name() {
+            // Broadcasts reach their sender too.
+            return;
+        }
+        let known_before = self.peers.id_of(from_name).is_some();
+        let Some(from) = self.peers.bind(from_name) else {
+            self.wire_stats.unknown_sender += 1;
+            return;
+        };
+        if !known_before {
+            // Introduce ourselves to a node we just met, so that it can reach us too.
+            self.output.send(Some(from_name), wire::encode_hello(self.peers.self_name()));
+        }
+        match wire::decode(json, from, SELF_ID, from_name) {
+            Ok(Inbound::Hello) => {}
+            Ok(Inbound::Raft(message)) => {
+                let _ = self.raft.step(message);
+            }
+            Err(_) => self.wire_stats.malformed += 1,
+        }
+    }
+
+    /// Proposes application data (JSON text) under a fresh id `<name>_<uuid>`, which it returns.
+    pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
+        let id = format!("{}_{}", self.peers.self_name(), uuid_v4());
+        self.raft.propose(id.as_str().into(), wire::payload_from_json(data_json))?;
+        Ok(id)
+    }
+
+    pub fn transfer_leadership(&mut self, to_name: &str) -> Result<(), TransferError> {
+        let Some(target) = self.peers.id_of(to_name) else {
+            return Err(TransferError::NotAVoter(0));
+        };
+        self.raft.transfer_leadership(target)?;
+        Ok(())
+    }
+
+    /// Stops taking input; pending proposals stay unsettled in the core (the JS side rejects them).
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    fn say_hello_if_discovering(&mut self) {
+        self.ticks_since_hello = 0;
+        if self.peers.has_unbound_slots() {
+            self.output.send(None, wire::encode_hello(self.peers.self_name()));
+        }
+    }
+
+    /// Runs the ready loop until the core has nothing more to say.
+    fn process_ready(&mut self) {
+        while self.raft.has_ready() {
+            let ready = self.raft.ready();
+            if let Some(soft_state) = ready.soft_state {
+                if soft_state.role == Role::Leader && self.leader_user_entries.is_none() {
+                    self.leader_user_entries = Some(self.count_user_entries_in_log());
+                } else if soft_state.role != Role::Leader {
+                    self.leader_user_entries = None;
+                }
+            }
+            if let Some(request) = ready.persist {
+                if self.raft.role() == Role::Leader {
+                    self.report_appended(&request.entries);
+                }
+                if let Submitted::Done(token) = self.storage.submit(request) {
+                    self.raft.persisted(token);
+                }
+            }
+            for message in &ready.messages {
+                if let Some(to) = self.peers.name_of(message.to) {
+                    let json = wire::encode(message, self.peers.self_name());
+                    self.output.send(Some(to), json);
+                }
+            }
+            for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
+                self.output.committed(self.committed_user_entries, entry);
+                self.committed_user_entries += 1;
+            }
+        }
+    }
+
+    /// Marks the output when anything of the gaggle-visible state (role, term, leader, vote) changed.
+    fn report_state_change(&mut self) {
+        let now = (self.raft.role(), self.raft.term(), self.raft.leader(), self.raft.vote());
+        if self.last_reported_state != Some(now) {
+            self.last_reported_state = Some(now);
+            self.output.state_changed();
+        }
+    }
+
+    fn report_appended(&mut self, entries: &[Entry]) {
+        let term = self.raft.term();
+        let Some(count) = self.leader_user_entries.as_mut() else { return };
+        for entry in entries.iter().filter(|e| e.term == term && e.kind == EntryKind::Normal) {
+            self.output.appended(*count, entry);
+            *count += 1;
+        }
+    }
+
+    fn count_user_entries_in_log(&self) -> u64 {
+        let log = self.raft.log();
+        let uncommitted_user = (self.raft.log().applied + 1..=log.last_index())
+            .filter(|&i| log.entry(i).is_some_and(Entry::is_user_data))
+            .count() as u64;
+        self.committed_user_entries + uncommitted_user
+    }
+
+    // ---- the gaggle view ---------------------------------------------------------------------------------
+
+    pub fn role_name(&self) -> &'static str {
+        match self.raft.role() {
+            Role::Follower => "FOLLOWER",
+            Role::PreCandidate | Role::Candidate => "CANDIDATE",
+            Role::Leader => "LEADER",
+        }
+    }
+
+    pub fn leader_name(&self) -> Option<&str> {
+        self.raft.leader().and_then(|id| self.peers.name_of(id))
+    }
+
+    pub fn voted_for_name(&self) -> Option<&str> {
+        self.raft.vote().and_then(|id| self.peers.name_of(id))
+    }
+
+    /// The gaggle index of the last committed user entry that was handed out (-1 when none).
+    pub fn commit_index(&self) -> i64 {
+        self.committed_user_entries as i64 - 1
+    }
+
+    /// The user entries of the log, in order, as a JSON array of `{term, data, id}`.
+    pub fn log_json(&self) -> String {
+        let log = self.raft.log();
+        let mut w = super::json::JsonWriter::new();
+        w.begin_array();
+        for index in log.first_index()..=log.last_index() {
+            if let Some(entry) = log.entry(index).filter(|e| e.is_user_data()) {
+                w.begin_object().key("term").uint(entry.term).key("data").raw(wire::payload_text(&entry.data));
+                w.key("id").opt_string(entry.id.as_deref()).end_object();
+            }
+        }
+        w.end_array();
+        w.finish()
+    }
+
+    /// gaggle's `hasUncommittedEntriesInPreviousTerms`: a user entry of an older term above the commit index.
+    pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
+        let log = self.raft.log();
+        let term = self.raft.term();
+        (log.committed + 1..=log.last_index())
+            .any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
+    }
+
+    pub fn status_json(&self) -> String {
+        let raft = &self.raft;
+        let log = raft.log();
+        let stats: &Stats = raft.stats();
+        let mut w = super::json::JsonWriter::new();
+        w.begin_object();
+        w.key("id").string(self.peers.self_name());
+        w.key("state").string(self.role_name());
+        w.key("preCandidate").bool(raft.role() == Role::PreCandidate);
+        w.key("term").uint(raft.term());
+        w.key("leader").opt_string(self.leader_name());
+        w.key("votedFor").opt_string(self.voted_for_name());
+        w.key("commitIndex").int(self.commit_index());
+        w.key("raftFirstIndex").uint(log.first_index());
+        w.key("raftLastIndex").uint(log.last_index());
+        w.key("raftCommitIndex").uint(log.committed);
+        w.key("raftAppliedIndex").uint(log.applied);
+        w.key("pendingProposals").uint(raft.pending_proposals() as u64);
+        w.key("peers").begin_array();
+        for id in self.peers.ids().filter(|&id| id != SELF_ID) {
+            match self.peers.name_of(id) {
+                Some(name) => {
+                    w.begin_object().key("id").string(name);
+                    if let Some((matched, next, replicating)) = raft.peer_progress(id) {
+                        w.key("matchIndex").uint(matched).key("nextIndex").uint(next).key("replicating").bool(replicating);
+                    }
+                    w.end_object();
+                }
+                None => {
+                    w.null();
+                }
+            }
+        }
+        w.end_array();
+        let dropped_total = stats.dropped_total() + self.wire_stats.malformed + self.wire_stats.unknown_sender;
+        w.key("dropped").begin_object();
+        w.key("total").uint(dropped_total);
+        w.key("malformed").uint(stats.dropped_malformed + self.wire_stats.malformed);
+        w.key("unknownSender").uint(stats.dropped_unknown_sender + self.wire_stats.unknown_sender);
+        w.key("misaddressed").uint(stats.dropped_misaddressed);
+        w.key("staleTerm").uint(stats.dropped_stale_term);
+        w.key("unexpected").uint(stats.dropped_unexpected);
+        w.end_object();
+        w.key("stats").begin_object();
+        w.key("electionsStarted").uint(stats.elections_started);
+        w.key("leaderChanges").uint(stats.leader_changes);
+        w.key("checkQuorumStepDowns").uint(stats.check_quorum_step_downs);
+        w.key("votesIgnoredInLease").uint(stats.votes_ignored_in_lease);
+        w.key("appendRejections").uint(stats.append_rejections);
+        w.key("proposalRetries").uint(stats.proposal_retries);
+        w.key("duplicateProposals").uint(stats.duplicate_proposals);
+        w.end_object();
+        w.end_object();
+        w.finish()
+    }
+
+    /// The node id the core uses for a peer name (tests and diagnostics).
+    pub fn peer_id(&self, name: &str) -> Option<NodeId> {
+        self.peers.id_of(name)
+    }
+}
+
+/// A random (version 4) UUID in its usual text form.
+fn uuid_v4() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}

@@ -1,0 +1,154 @@
+//! A small JSON text writer for the hot path: messages and outputs are written straight into one string, with
+//! application data (already valid JSON text) copied in raw rather than parsed and re-encoded.
+
+use std::fmt::Write;
+
+pub struct JsonWriter {
+    out: String,
+    /// True right after an opening bracket or a key: the next value takes no comma.
+    first: bool,
+}
+
+impl Default for JsonWriter {
+    fn default() -> Self {
+        JsonWriter::new()
+    }
+}
+
+impl JsonWriter {
+    pub fn new() -> JsonWriter {
+        JsonWriter { out: String::with_capacity(256), first: true }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn comma(&mut self) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+    }
+
+    pub fn begin_object(&mut self) -> &mut Self {
+        self.comma();
+        self.out.push('{');
+        self.first = true;
+        self
+    }
+
+    pub fn end_object(&mut self) -> &mut Self {
+        self.out.push('}');
+        self.first = false;
+        self
+    }
+
+    pub fn begin_array(&mut self) -> &mut Self {
+        self.comma();
+        self.out.push('[');
+        self.first = true;
+        self
+    }
+
+    pub fn end_array(&mut self) -> &mut Self {
+        self.out.push(']');
+        self.first = false;
+        self
+    }
+
+    /// Writes an object key; the value written next belongs to it.
+    pub fn key(&mut self, key: &str) -> &mut Self {
+        self.comma();
+        write_escaped(&mut self.out, key);
+        self.out.push(':');
+        self.first = true;
+        self
+    }
+
+    pub fn string(&mut self, value: &str) -> &mut Self {
+        self.comma();
+        write_escaped(&mut self.out, value);
+        self
+    }
+
+    pub fn int(&mut self, value: i64) -> &mut Self {
+        self.comma();
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    pub fn uint(&mut self, value: u64) -> &mut Self {
+        self.comma();
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    pub fn bool(&mut self, value: bool) -> &mut Self {
+        self.comma();
+        self.out.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    pub fn null(&mut self) -> &mut Self {
+        self.comma();
+        self.out.push_str("null");
+        self
+    }
+
+    /// Copies JSON text that is known to be valid (empty text is written as null).
+    pub fn raw(&mut self, json: &str) -> &mut Self {
+        self.comma();
+        self.out.push_str(if json.is_empty() { "null" } else { json });
+        self
+    }
+
+    pub fn opt_string(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.string(value),
+            None => self.null(),
+        }
+    }
+}
+
+fn write_escaped(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_nested_values_with_commas_in_the_right_places() {
+        let mut w = JsonWriter::new();
+        w.begin_object().key("a").int(-1).key("b").begin_array().string("x\"y").null().raw("{\"k\":[1]}").end_array();
+        w.key("c").begin_object().end_object().key("d").bool(true).end_object();
+        let text = w.finish();
+        assert_eq!(text, r#"{"a":-1,"b":["x\"y",null,{"k":[1]}],"c":{},"d":true}"#);
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed["b"][0], "x\"y");
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        let mut w = JsonWriter::new();
+        w.string("\u{1}\n");
+        let parsed: String = serde_json::from_str(&w.finish()).expect("valid JSON");
+        assert_eq!(parsed, "\u{1}\n");
+    }
+}

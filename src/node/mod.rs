@@ -1,0 +1,13 @@
+//! The node layer: drives one consensus core with its storage, speaks the wire, and keeps the gaggle view of
+//! the log. Everything here runs on the caller's thread; the binding supplies the clock.
+
+mod driver;
+pub mod json;
+mod output;
+mod peers;
+mod timing;
+pub mod wire;
+
+pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
+pub use peers::{PeerDirectory, SELF_ID};
+pub use timing::{Ticks, TimingMs};

@@ -1,0 +1,395 @@
+//! The JSON form of the core's messages on gaggle's channels. gaggle's own RPC names and fields are kept
+//! (REQUEST_VOTE, APPEND_ENTRIES, ... with 0-based indices, -1 for none) so tools that read the wire keep working;
+//! what gaggle lacks (pre-vote, heartbeats, conflict hints, forwarded batches, leadership transfer, discovery)
+//! is added beside them. Everything decoded here is untrusted: a bad field is an error, never a panic.
+
+use super::json::JsonWriter;
+use crate::raft::{Entry, EntryKind, Index, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, Term};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+/// The largest integer a JS number holds exactly; anything above it on the wire is rejected.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A decoded message: for the core, or the node layer's own discovery greeting.
+#[derive(Debug)]
+pub enum Inbound {
+    Raft(Message),
+    /// "I exist": sent by a node that has not yet met every member of its cluster.
+    Hello,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+fn bad(why: impl Into<String>) -> WireError {
+    WireError(why.into())
+}
+
+/// Every field any message may carry. Unknown fields are ignored; each message checks the ones it needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireIn<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    term: Option<i64>,
+    candidate_id: Option<String>,
+    leader_id: Option<String>,
+    last_log_index: Option<i64>,
+    last_log_term: Option<i64>,
+    vote_granted: Option<bool>,
+    transfer: Option<bool>,
+    prev_log_index: Option<i64>,
+    prev_log_term: Option<i64>,
+    #[serde(borrow)]
+    entries: Option<Vec<WireEntryIn<'a>>>,
+    leader_commit: Option<i64>,
+    heartbeat: Option<bool>,
+    success: Option<bool>,
+    reject_index: Option<i64>,
+    hint_index: Option<i64>,
+    hint_term: Option<i64>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    id: Option<String>,
+    #[serde(borrow)]
+    batch: Option<Vec<WireProposalIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct WireEntryIn<'a> {
+    index: i64,
+    term: i64,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    id: Option<String>,
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireProposalIn<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    id: String,
+}
+
+/// A wire index (0-based, -1 for none) as a core index (1-based, 0 for none).
+fn index_in(value: Option<i64>, field: &str) -> Result<Index, WireError> {
+    match value {
+        Some(v) if (-1..MAX_SAFE_INTEGER).contains(&v) => Ok((v + 1) as Index),
+        Some(v) => Err(bad(format!("{field} {v} is out of range"))),
+        None => Err(bad(format!("{field} is missing"))),
+    }
+}
+
+/// A wire log term (-1 or 0 for "no entry") as a core term.
+fn log_term_in(value: Option<i64>, field: &str) -> Result<Term, WireError> {
+    match value {
+        Some(v) if (-1..=MAX_SAFE_INTEGER).contains(&v) => Ok(v.max(0) as Term),
+        Some(v) => Err(bad(format!("{field} {v} is out of range"))),
+        None => Err(bad(format!("{field} is missing"))),
+    }
+}
+
+fn term_in(value: Option<i64>) -> Result<Term, WireError> {
+    match value {
+        Some(v) if (0..=MAX_SAFE_INTEGER).contains(&v) => Ok(v as Term),
+        Some(v) => Err(bad(format!("term {v} is out of range"))),
+        None => Err(bad("term is missing")),
+    }
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, WireError> {
+    value.ok_or_else(|| bad(format!("{field} is missing")))
+}
+
+fn payload_in(data: Option<&RawValue>) -> Payload {
+    Payload::from(data.map_or("null", RawValue::get).as_bytes())
+}
+
+fn proposal_id_in(id: &str, max_len: usize) -> Result<ProposalId, WireError> {
+    if id.is_empty() || id.len() > max_len {
+        return Err(bad("a proposal id is empty or too long"));
+    }
+    Ok(ProposalId::from(id))
+}
+
+/// The longest proposal id accepted from the wire.
+const MAX_ID_BYTES: usize = 256;
+
+/// Decodes a message from `from` (already resolved from the channel's origin) to `to` (this node).
+/// `name_of` resolves ids back to names, to check the names a message repeats (candidateId, leaderId).
+pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<Inbound, WireError> {
+    let wire: WireIn = serde_json::from_str(json).map_err(|e| bad(format!("not a message: {e}")))?;
+    let named_sender_ok = |claimed: &Option<String>| claimed.as_deref().is_none_or(|name| name == from_name);
+    let body = match wire.kind.as_str() {
+        "HELLO" => return Ok(Inbound::Hello),
+        "PRE_VOTE" | "REQUEST_VOTE" => {
+            if !named_sender_ok(&wire.candidate_id) {
+                return Err(bad("candidateId is not the sender"));
+            }
+            let last_index = index_in(wire.last_log_index, "lastLogIndex")?;
+            let last_term = log_term_in(wire.last_log_term, "lastLogTerm")?;
+            if wire.kind == "PRE_VOTE" {
+                MessageBody::PreVote { last_index, last_term }
+            } else {
+                MessageBody::Vote { last_index, last_term, transfer: wire.transfer.unwrap_or(false) }
+            }
+        }
+        "PRE_VOTE_REPLY" => MessageBody::PreVoteReply { granted: required(wire.vote_granted, "voteGranted")? },
+        "REQUEST_VOTE_REPLY" => MessageBody::VoteReply { granted: required(wire.vote_granted, "voteGranted")? },
+        "APPEND_ENTRIES" => {
+            if !named_sender_ok(&wire.leader_id) {
+                return Err(bad("leaderId is not the sender"));
+            }
+            let commit = index_in(wire.leader_commit, "leaderCommit")?;
+            if wire.heartbeat == Some(true) {
+                MessageBody::Heartbeat { commit }
+            } else {
+                let entries = required(wire.entries, "entries")?
+                    .into_iter()
+                    .map(entry_in)
+                    .collect::<Result<Vec<Entry>, WireError>>()?;
+                MessageBody::Append {
+                    prev_index: index_in(wire.prev_log_index, "prevLogIndex")?,
+                    prev_term: log_term_in(wire.prev_log_term, "prevLogTerm")?,
+                    entries,
+                    commit,
+                }
+            }
+        }
+        "APPEND_ENTRIES_REPLY" => {
+            let success = required(wire.success, "success")?;
+            if wire.heartbeat == Some(true) {
+                MessageBody::HeartbeatReply
+            } else if success {
+                let index = index_in(wire.last_log_index, "lastLogIndex")?;
+                MessageBody::AppendReply { success, index, hint_index: 0, hint_term: 0 }
+            } else {
+                MessageBody::AppendReply {
+                    success,
+                    index: index_in(wire.reject_index.or(Some(-1)), "rejectIndex")?,
+                    hint_index: index_in(wire.hint_index.or(Some(-1)), "hintIndex")?,
+                    hint_term: log_term_in(wire.hint_term.or(Some(0)), "hintTerm")?,
+                }
+            }
+        }
+        "APPEND_ENTRY" => {
+            let proposals = match wire.batch {
+                Some(batch) => batch
+                    .into_iter()
+                    .map(|p| Ok(Proposal { id: proposal_id_in(&p.id, MAX_ID_BYTES)?, data: payload_in(p.data) }))
+                    .collect::<Result<Vec<Proposal>, WireError>>()?,
+                None => {
+                    let id = proposal_id_in(&required(wire.id, "id")?, MAX_ID_BYTES)?;
+                    vec![Proposal { id, data: payload_in(wire.data) }]
+                }
+            };
+            MessageBody::Propose { proposals }
+        }
+        "TIMEOUT_NOW" => MessageBody::TimeoutNow,
+        other => return Err(bad(format!("unknown message type {other:?}"))),
+    };
+    // gaggle's APPEND_ENTRY carried no term; forwarded proposals are term-agnostic.
+    let term = match body {
+        MessageBody::Propose { .. } => wire.term.map_or(Ok(0), |t| term_in(Some(t)))?,
+        _ => term_in(wire.term)?,
+    };
+    Ok(Inbound::Raft(Message { from, to, term, body }))
+}
+
+fn entry_in(entry: WireEntryIn) -> Result<Entry, WireError> {
+    let index = index_in(Some(entry.index), "entries[].index")?;
+    let term = term_in(Some(entry.term))?;
+    let kind = match entry.kind.as_deref() {
+        None | Some("data") => EntryKind::Normal,
+        Some("noop") => EntryKind::Noop,
+        Some("config") => EntryKind::ConfChange,
+        Some(other) => return Err(bad(format!("unknown entry kind {other:?}"))),
+    };
+    let id = match entry.id {
+        Some(id) => Some(proposal_id_in(&id, MAX_ID_BYTES)?),
+        None => None,
+    };
+    Ok(Entry { term, index, kind, id, data: payload_in(entry.data) })
+}
+
+/// Encodes a core message in gaggle's wire form; `sender` is this node's name and `name_of` names peers.
+pub fn encode(message: &Message, sender: &str) -> String {
+    let mut w = JsonWriter::new();
+    w.begin_object();
+    let wire_index = |index: Index| index as i64 - 1;
+    let wire_log_term = |index: Index, term: Term| if index == 0 { -1 } else { term as i64 };
+    match &message.body {
+        MessageBody::PreVote { last_index, last_term } | MessageBody::Vote { last_index, last_term, .. } => {
+            let kind = if matches!(message.body, MessageBody::PreVote { .. }) { "PRE_VOTE" } else { "REQUEST_VOTE" };
+            w.key("type").string(kind).key("term").uint(message.term).key("candidateId").string(sender);
+            w.key("lastLogIndex").int(wire_index(*last_index));
+            w.key("lastLogTerm").int(wire_log_term(*last_index, *last_term));
+            if let MessageBody::Vote { transfer: true, .. } = message.body {
+                w.key("transfer").bool(true);
+            }
+        }
+        MessageBody::PreVoteReply { granted } | MessageBody::VoteReply { granted } => {
+            let kind =
+                if matches!(message.body, MessageBody::PreVoteReply { .. }) { "PRE_VOTE_REPLY" } else { "REQUEST_VOTE_REPLY" };
+            w.key("type").string(kind).key("term").uint(message.term).key("voteGranted").bool(*granted);
+        }
+        MessageBody::Append { prev_index, prev_term, entries, commit } => {
+            w.key("type").string("APPEND_ENTRIES").key("term").uint(message.term).key("leaderId").string(sender);
+            w.key("prevLogIndex").int(wire_index(*prev_index));
+            w.key("prevLogTerm").int(wire_log_term(*prev_index, *prev_term));
+            w.key("entries").begin_array();
+            for entry in entries {
+                write_entry(&mut w, entry);
+            }
+            w.end_array();
+            w.key("leaderCommit").int(wire_index(*commit));
+        }
+        MessageBody::Heartbeat { commit } => {
+            w.key("type").string("APPEND_ENTRIES").key("term").uint(message.term).key("leaderId").string(sender);
+            w.key("heartbeat").bool(true).key("prevLogIndex").int(-1).key("prevLogTerm").int(-1);
+            w.key("entries").begin_array().end_array();
+            w.key("leaderCommit").int(wire_index(*commit));
+        }
+        MessageBody::AppendReply { success, index, hint_index, hint_term } => {
+            w.key("type").string("APPEND_ENTRIES_REPLY").key("term").uint(message.term).key("success").bool(*success);
+            if *success {
+                w.key("lastLogIndex").int(wire_index(*index));
+            } else {
+                w.key("rejectIndex").int(wire_index(*index));
+                w.key("hintIndex").int(wire_index(*hint_index));
+                w.key("hintTerm").uint(*hint_term);
+            }
+        }
+        MessageBody::HeartbeatReply => {
+            w.key("type").string("APPEND_ENTRIES_REPLY").key("term").uint(message.term);
+            w.key("success").bool(true).key("heartbeat").bool(true);
+        }
+        MessageBody::Propose { proposals } => {
+            w.key("type").string("APPEND_ENTRY").key("term").uint(message.term);
+            if let [single] = proposals.as_slice() {
+                w.key("data").raw(payload_text(&single.data)).key("id").string(&single.id);
+            } else {
+                w.key("batch").begin_array();
+                for proposal in proposals {
+                    w.begin_object().key("data").raw(payload_text(&proposal.data)).key("id").string(&proposal.id);
+                    w.end_object();
+                }
+                w.end_array();
+            }
+        }
+        MessageBody::TimeoutNow => {
+            w.key("type").string("TIMEOUT_NOW").key("term").uint(message.term);
+        }
+    }
+    w.end_object();
+    w.finish()
+}
+
+/// The discovery greeting.
+pub fn encode_hello(sender: &str) -> String {
+    let mut w = JsonWriter::new();
+    w.begin_object().key("type").string("HELLO").key("from").string(sender).end_object();
+    w.finish()
+}
+
+fn write_entry(w: &mut JsonWriter, entry: &Entry) {
+    w.begin_object();
+    w.key("index").int(entry.index as i64 - 1).key("term").uint(entry.term);
+    w.key("data").raw(payload_text(&entry.data));
+    w.key("id").opt_string(entry.id.as_deref());
+    match entry.kind {
+        EntryKind::Normal => {}
+        EntryKind::Noop => {
+            w.key("kind").string("noop");
+        }
+        EntryKind::ConfChange => {
+            w.key("kind").string("config");
+        }
+    }
+    w.end_object();
+}
+
+/// Payloads made by this layer are JSON text; anything else is written as null rather than as broken JSON.
+pub fn payload_text(data: &Payload) -> &str {
+    std::str::from_utf8(data).unwrap_or("null")
+}
+
+/// A payload from JSON text produced by `JSON.stringify` (or `undefined`, which becomes null).
+pub fn payload_from_json(json: Option<&str>) -> Payload {
+    Arc::from(json.unwrap_or("null").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(body: MessageBody) -> MessageBody {
+        let message = Message { from: 2, to: 1, term: 7, body };
+        let json = encode(&message, "b");
+        match decode(&json, 2, 1, "b") {
+            Ok(Inbound::Raft(decoded)) => {
+                assert_eq!(decoded.term, 7, "{json}");
+                decoded.body
+            }
+            other => panic!("{json} decoded as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_message_survives_the_wire() {
+        let entry = Entry { term: 7, index: 5, kind: EntryKind::Normal, id: Some("b_1".into()), data: Payload::from(&b"{\"x\":[1,2]}"[..]) };
+        let noop = Entry { term: 7, index: 6, kind: EntryKind::Noop, id: None, data: Payload::from(&b"null"[..]) };
+        let proposal = Proposal { id: "b_2".into(), data: Payload::from(&b"\"s\""[..]) };
+        let bodies = vec![
+            MessageBody::PreVote { last_index: 0, last_term: 0 },
+            MessageBody::PreVoteReply { granted: true },
+            MessageBody::Vote { last_index: 4, last_term: 3, transfer: true },
+            MessageBody::VoteReply { granted: false },
+            MessageBody::Append { prev_index: 4, prev_term: 3, entries: vec![entry, noop], commit: 4 },
+            MessageBody::AppendReply { success: true, index: 6, hint_index: 0, hint_term: 0 },
+            MessageBody::AppendReply { success: false, index: 6, hint_index: 2, hint_term: 1 },
+            MessageBody::Heartbeat { commit: 3 },
+            MessageBody::HeartbeatReply,
+            MessageBody::Propose { proposals: vec![proposal.clone()] },
+            MessageBody::Propose { proposals: vec![proposal.clone(), proposal] },
+            MessageBody::TimeoutNow,
+        ];
+        for body in bodies {
+            assert_eq!(round_trip(body.clone()), body);
+        }
+    }
+
+    #[test]
+    fn gaggle_messages_decode() {
+        let vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#;
+        assert!(matches!(decode(vote, 2, 1, "b"), Ok(Inbound::Raft(Message { body: MessageBody::Vote { last_index: 0, last_term: 0, transfer: false }, .. }))));
+        let append_entry = r#"{"type":"APPEND_ENTRY","data":{"a":1},"id":"b_x"}"#;
+        assert!(matches!(decode(append_entry, 2, 1, "b"), Ok(Inbound::Raft(Message { term: 0, body: MessageBody::Propose { .. }, .. }))));
+    }
+
+    #[test]
+    fn hostile_fields_are_errors() {
+        let cases = [
+            "",
+            "null",
+            "[]",
+            r#"{"type":"REQUEST_VOTE"}"#,
+            r#"{"type":"REQUEST_VOTE","term":-1,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1.5,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1e300,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"lastLogIndex":-2,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"mallory","lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"leaderCommit":0,"entries":"x"}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"leaderCommit":0,"entries":[{"index":9007199254740993,"term":1}]}"#,
+            r#"{"type":"APPEND_ENTRY","id":""}"#,
+            r#"{"type":"NOPE","term":1}"#,
+            r#"{"type":7}"#,
+        ];
+        for case in cases {
+            assert!(decode(case, 2, 1, "b").is_err(), "{case} should be rejected");
+        }
+    }
+}

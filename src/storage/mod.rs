@@ -1,0 +1,22 @@
+//! Where a node's persistent state goes. The driver hands every `PersistRequest` to a `Storage` and acknowledges
+//! it to the core only once the storage says it is durable. The volatile store (the default, as in gaggle) keeps
+//! nothing; the durable write-ahead log arrives with the durability work and implements the same trait.
+
+mod volatile;
+
+pub use volatile::VolatileStorage;
+
+use crate::raft::PersistRequest;
+
+/// What became of a submitted write.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// Durable already (as far as this store promises): acknowledge the token now.
+    Done(u64),
+    /// Accepted; the store reports completion later (off the JS thread).
+    Pending,
+}
+
+pub trait Storage: Send {
+    fn submit(&mut self, request: PersistRequest) -> Submitted;
+}
