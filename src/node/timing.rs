@@ -19,13 +19,13 @@ pub struct Ticks {
 }
 
 impl TimingMs {
-    /// A tick fine enough to randomize election timeouts over about ten steps, and never coarser than the
+    /// A tick fine enough to randomize election timeouts over about twenty steps, and never coarser than the
     /// heartbeat; the core needs heartbeat < election minimum, which is enforced here.
     pub fn to_ticks(self) -> Ticks {
         let finite = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
         let (election_min, election_max, heartbeat) =
             (finite(self.election_min), finite(self.election_max), finite(self.heartbeat));
-        let mut tick = (election_min / 10.0).floor().clamp(1.0, 1000.0);
+        let mut tick = (election_min / 20.0).floor().clamp(1.0, 1000.0);
         if heartbeat >= 1.0 {
             tick = tick.min(heartbeat.floor());
         }
@@ -43,9 +43,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gaggle_defaults_become_ten_millisecond_ticks() {
+    fn gaggle_defaults_become_fifteen_millisecond_ticks() {
         let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
-        assert_eq!(ticks, Ticks { tick_ms: 10, election_min: 30, election_max: 50, heartbeat: 5 });
+        assert_eq!(ticks, Ticks { tick_ms: 15, election_min: 20, election_max: 33, heartbeat: 3 });
     }
 
     #[test]

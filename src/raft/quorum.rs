@@ -140,7 +140,9 @@ mod tests {
         let joint = JointConfig { incoming: MajorityConfig::new([1, 2, 3]), outgoing: MajorityConfig::new([3, 4, 5]) };
         let acked: HashMap<NodeId, Index> = [(1, 10), (2, 10), (3, 4), (4, 6), (5, 2)].into_iter().collect();
         assert_eq!(joint.committed_index(|id| acked.get(&id).copied()), 4);
-        let votes: HashMap<NodeId, bool> = [(1, true), (2, true), (3, false), (4, false)].into_iter().collect();
+        let votes: HashMap<NodeId, bool> = [(1, true), (2, true), (3, false), (4, true)].into_iter().collect();
         assert_eq!(joint.vote_result(|id| votes.get(&id).copied()), VoteResult::Pending);
+        let votes: HashMap<NodeId, bool> = [(1, true), (2, true), (3, false), (4, false)].into_iter().collect();
+        assert_eq!(joint.vote_result(|id| votes.get(&id).copied()), VoteResult::Lost);
     }
 }
