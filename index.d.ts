@@ -1,0 +1,240 @@
+// Types of flotilla's public API: the gaggle face (factory, constructor, channels) and the status it reports.
+// The brig face is typed in lib/brig/index.d.ts (`require('flotilla/brig')`).
+
+import { EventEmitter } from 'node:events'
+
+declare namespace gaggle {
+  /** gaggle's roles; values equal keys. A pre-candidate (PreVote round) reports CANDIDATE. */
+  type State = 'FOLLOWER' | 'CANDIDATE' | 'LEADER'
+
+  /** One user entry of the replicated log. `id` is `<id of the node where append was called>_<uuid>`. */
+  interface Entry<T = unknown> {
+    term: number
+    data: T
+    id: string
+  }
+
+  interface ElectionTimeout {
+    /** ms, >= 0. Default 300. */
+    min?: number
+    /** ms, >= min. Default 500. */
+    max?: number
+  }
+
+  /** Options of a node, as gaggle had them, plus flotilla's own (all optional). */
+  interface NodeOptions {
+    /** This node's id: a non-empty string, unique in the cluster. */
+    id: string
+    /** How many nodes the cluster has; a majority of it decides (2 of 3, 3 of 4, 1 of 1). */
+    clusterSize: number
+    electionTimeout?: ElectionTimeout
+    /** ms between the leader's heartbeats. Default 50. */
+    heartbeatInterval?: number
+    /** Accepted for compatibility; flotilla always replicates appends at once. */
+    accelerateHeartbeats?: boolean
+    /** Functions `dispatchOnLeader` can run on the leader: `fn.apply(leader, args.concat(callback))`. */
+    rpc?: Record<string, (this: GaggleNode, ...args: any[]) => void>
+    /** Ask for pre-votes before an election, so a rejoining node does not disturb a healthy leader. Default true. */
+    preVote?: boolean
+    /** A leader that cannot hear a majority steps down; voters ignore candidates while a leader is heard. Default true. */
+    checkQuorum?: boolean
+    /** Append messages in flight to one follower. Default 256. */
+    maxInflightMessages?: number
+    /** Entry bytes in flight to one follower. Default 16 MiB. */
+    maxInflightBytes?: number
+    /** Entry bytes in one message; also the largest entry accepted. Default 1 MiB. */
+    maxMessageBytes?: number
+    /** Seeds the randomized election timeouts (tests). */
+    seed?: number
+  }
+
+  interface MemoryChannelOptions {
+    name: 'memory'
+    /** Nodes only hear nodes of the same namespace (default: one shared namespace, as in gaggle). */
+    namespace?: string
+  }
+
+  interface RedisChannelOptions {
+    name: 'redis'
+    /** The pub/sub channel the cluster talks on. */
+    channelName: string
+    /** e.g. `redis://127.0.0.1:6379` (default: the client's default). */
+    connectionString?: string
+  }
+
+  interface SocketIOChannelOptions {
+    name: 'socket.io'
+    /** e.g. `http://localhost:9000`: a server prepared by `enhanceServerForSocketIOChannel`. */
+    host: string
+    /** The room the cluster talks in. */
+    channel: string
+  }
+
+  type ChannelSpec = MemoryChannelOptions | RedisChannelOptions | SocketIOChannelOptions
+
+  interface FactoryOptions extends NodeOptions {
+    channel: ChannelSpec
+  }
+
+  interface ConstructorOptions extends NodeOptions {
+    /** A channel instance (a ChannelInterface subclass). */
+    channel: ChannelInterfaceClass
+  }
+
+  interface Packet<T = unknown> {
+    data: T
+    sequence: number
+  }
+
+  interface ChannelConstructorOptions {
+    id: string
+    logFunction?: (...args: any[]) => void
+    channelOptions?: Record<string, unknown>
+  }
+
+  interface PeerStatus {
+    id: string
+    matchIndex?: number
+    nextIndex?: number
+    replicating?: boolean
+  }
+
+  /** What `status()` reports: the engine's view of this node and its counters. */
+  interface Status {
+    id: string
+    state: State
+    preCandidate: boolean
+    term: number
+    leader: string | null
+    votedFor: string | null
+    /** gaggle's 0-based index of the last committed user entry (-1 when none). */
+    commitIndex: number
+    /** The engine's own 1-based log positions (engine entries included). */
+    raftFirstIndex: number
+    raftLastIndex: number
+    raftCommitIndex: number
+    raftAppliedIndex: number
+    pendingProposals: number
+    pendingAppends: number
+    pendingDispatches: number
+    /** Peers by slot; null for a member not heard from yet. */
+    peers: Array<PeerStatus | null>
+    /** Messages dropped because they made no sense, by reason. */
+    dropped: {
+      total: number
+      malformed: number
+      unknownSender: number
+      misaddressed: number
+      staleTerm: number
+      unexpected: number
+    }
+    stats: {
+      electionsStarted: number
+      leaderChanges: number
+      checkQuorumStepDowns: number
+      votesIgnoredInLease: number
+      appendRejections: number
+      proposalRetries: number
+      duplicateProposals: number
+    }
+  }
+
+  /** A promise with bluebird's `.spread`, as gaggle's dispatch promises had. */
+  interface SpreadPromise<T extends unknown[]> extends Promise<T> {
+    spread<R>(fn: (...values: T) => R | PromiseLike<R>): Promise<R>
+  }
+
+  type Callback<T = void> = (error: Error | null, value?: T) => void
+
+  interface ChannelsMap {
+    memory: typeof ChannelInterfaceClass
+    redis: typeof ChannelInterfaceClass
+    'socket.io': typeof ChannelInterfaceClass
+  }
+}
+
+/** The channel base class (gaggle's `channels/channel-interface`): subclass it for a custom transport. */
+declare class ChannelInterfaceClass extends EventEmitter {
+  constructor (options: gaggle.ChannelConstructorOptions)
+  id: string
+  state: { connected: boolean, isReconnecting: boolean }
+  connect (): void
+  disconnect (): void
+  broadcast (data: unknown): void
+  send (nodeId: string, data: unknown): void
+  protected _connect (): void
+  protected _disconnect (): void
+  protected _broadcast (packet: gaggle.Packet): void
+  protected _send (nodeId: string, packet: gaggle.Packet): void
+  protected _connected (): void
+  protected _disconnected (): void
+  /** gaggle's spelling. Drops a packet whose sequence is not above the last seen from that origin. */
+  protected _recieved (originNodeId: string, packet: gaggle.Packet): void
+  on (event: 'connected' | 'disconnected', listener: () => void): this
+  on (event: 'recieved', listener: (originNodeId: string, data: unknown) => void): this
+  on (event: string | symbol, listener: (...args: any[]) => void): this
+}
+
+/** A node of a gaggle cluster (gaggle's `lib/gaggle`). Events: `appended`, `committed`, `leaderElected`. */
+declare class GaggleNode extends EventEmitter {
+  constructor (options: gaggle.ConstructorOptions)
+  readonly id: string
+  readonly _state: gaggle.State
+  readonly _currentTerm: number
+  /** The leader's id; null on the leader itself and when unknown. */
+  readonly _leader: string | null
+  readonly _votedFor: string | null
+  /** A fresh copy of the log's user entries. */
+  readonly _log: gaggle.Entry[]
+  readonly _commitIndex: number
+  readonly _lastApplied: number
+  readonly _channel: ChannelInterfaceClass
+
+  /** Appends `data` (any JSON value) from any node; settles when this node sees it committed. */
+  append (data: unknown, timeout?: number): Promise<void>
+  append (data: unknown, callback: gaggle.Callback): void
+  append (data: unknown, timeout: number | undefined, callback: gaggle.Callback): void
+  /** Runs `rpc[name]` on the leader; resolves with the values its callback passed after the error. */
+  dispatchOnLeader<T extends unknown[] = unknown[]> (name: string, args: unknown[], timeout?: number): gaggle.SpreadPromise<T>
+  dispatchOnLeader (name: string, args: unknown[], callback: (error: Error | null, ...values: any[]) => void): void
+  dispatchOnLeader (name: string, args: unknown[], timeout: number | undefined, callback: (error: Error | null, ...values: any[]) => void): void
+  getLog (): gaggle.Entry[]
+  getCommitIndex (): number
+  isLeader (): boolean
+  hasUncommittedEntriesInPreviousTerms (): boolean
+  /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */
+  transferLeadership (nodeId: string): void
+  status (): gaggle.Status
+  /** Stops the node and disconnects its channel; pending appends and dispatches reject. Safe to call twice. */
+  close (): Promise<void>
+  close (callback: gaggle.Callback): void
+
+  on (event: 'appended' | 'committed', listener: (entry: gaggle.Entry, index: number) => void): this
+  on (event: 'leaderElected', listener: () => void): this
+  on (event: string | symbol, listener: (...args: any[]) => void): this
+  once (event: 'appended' | 'committed', listener: (entry: gaggle.Entry, index: number) => void): this
+  once (event: 'leaderElected', listener: () => void): this
+  once (event: string | symbol, listener: (...args: any[]) => void): this
+
+  static _STATES: { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
+  static _RPC_TYPE: Record<'REQUEST_VOTE' | 'REQUEST_VOTE_REPLY' | 'APPEND_ENTRIES' | 'APPEND_ENTRIES_REPLY' | 'APPEND_ENTRY' | 'DISPATCH' | 'DISPATCH_REPLY', string>
+}
+
+/** gaggle's factory: builds the named channel, then the node. */
+declare function gaggle (options: gaggle.FactoryOptions): GaggleNode
+
+declare namespace gaggle {
+  /** Prepares an http server to relay the socket.io channel; returns a teardown function. */
+  function enhanceServerForSocketIOChannel (server: import('node:http').Server): () => void
+  const _STATES: typeof GaggleNode._STATES
+  const _RPC_TYPE: typeof GaggleNode._RPC_TYPE
+  const channels: ChannelsMap
+  /** The node class, for `new Gaggle({..., channel: instance})` with a custom channel. */
+  const Gaggle: typeof GaggleNode
+  type Gaggle = GaggleNode
+  /** The channel base class. */
+  const ChannelInterface: typeof ChannelInterfaceClass
+  type ChannelInterface = ChannelInterfaceClass
+}
+
+export = gaggle
