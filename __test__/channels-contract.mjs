@@ -7,6 +7,9 @@ import { randomUUID } from 'node:crypto'
 
 export const uniqueName = (prefix) => `${prefix}-${randomUUID()}`
 
+// A packet that never arrives fails its test instead of hanging the run.
+export const WITHIN = { timeout: 10_000 }
+
 export async function connectAll (channels) {
   await Promise.all(channels.map((channel) => {
     const connected = once(channel, 'connected')
@@ -60,7 +63,7 @@ export function channelContract (makeChannel) {
     return { channels, group, track }
   }
 
-  it('emits connected and disconnected, and tracks state.connected', async (t) => {
+  it('emits connected and disconnected, and tracks state.connected', WITHIN, async (t) => {
     const channel = trackChannels(t)(makeChannel(uniqueName('solo'), uniqueName('group')))
     assert.deepEqual(channel.state, { connected: false, isReconnecting: false })
     await connectAll([channel])
@@ -69,7 +72,7 @@ export function channelContract (makeChannel) {
     assert.equal(channel.state.connected, false)
   })
 
-  it('delivers send() to the addressed node only', async (t) => {
+  it('delivers send() to the addressed node only', WITHIN, async (t) => {
     const { channels: [a, b, c] } = await cluster(t, 3)
     const atB = collect(b, 1)
     const atC = collect(c, 1)
@@ -80,21 +83,21 @@ export function channelContract (makeChannel) {
     assert.deepEqual(await atC, [[a.id, { bar: [1, 2] }]])
   })
 
-  it('delivers send() to the sender itself', async (t) => {
+  it('delivers send() to the sender itself', WITHIN, async (t) => {
     const { channels: [a] } = await cluster(t, 1)
     const atA = collect(a, 1)
     a.send(a.id, 'to myself')
     assert.deepEqual(await atA, [[a.id, 'to myself']])
   })
 
-  it('delivers broadcast() to every node, the sender included', async (t) => {
+  it('delivers broadcast() to every node, the sender included', WITHIN, async (t) => {
     const { channels } = await cluster(t, 3)
     const received = Promise.all(channels.map((channel) => collect(channel, 1)))
     channels[0].broadcast({ term: 1 })
     assert.deepEqual(await received, channels.map(() => [[channels[0].id, { term: 1 }]]))
   })
 
-  it('keeps the packets from one node to another in order, dropping none', async (t) => {
+  it('keeps the packets from one node to another in order, dropping none', WITHIN, async (t) => {
     const { channels: [a, b] } = await cluster(t, 2)
     const count = 1000
     const atB = collect(b, count)
@@ -105,7 +108,7 @@ export function channelContract (makeChannel) {
     assert.deepEqual((await atB).map(([, data]) => data), Array.from({ length: count }, (_, i) => i))
   })
 
-  it('keeps groups apart', async (t) => {
+  it('keeps groups apart', WITHIN, async (t) => {
     const { channels: [a, b] } = await cluster(t, 2)
     const { channels: [stranger] } = await cluster(t, 1)
     const heardByStranger = []
@@ -120,7 +123,7 @@ export function channelContract (makeChannel) {
     assert.deepEqual(heardByStranger, ['own group'])
   })
 
-  it('hears a node restarted under the same id from its first packet', async (t) => {
+  it('hears a node restarted under the same id from its first packet', WITHIN, async (t) => {
     const { channels: [a, b], group, track } = await cluster(t, 2)
     const before = collect(b, 5)
     for (let i = 0; i < 5; i++) a.send(b.id, i)
@@ -134,7 +137,7 @@ export function channelContract (makeChannel) {
     assert.deepEqual(await after, [[a.id, 'back']])
   })
 
-  it('sends and receives nothing once disconnect() was called, and works again after connect()', async (t) => {
+  it('sends and receives nothing once disconnect() was called, and works again after connect()', WITHIN, async (t) => {
     const { channels: [a, b] } = await cluster(t, 2)
     let received = 0
     b.on('recieved', () => received++)
@@ -152,7 +155,7 @@ export function channelContract (makeChannel) {
     assert.equal(received, 1)
   })
 
-  it('reports disconnected when disconnect() comes before the connection', async (t) => {
+  it('reports disconnected when disconnect() comes before the connection', WITHIN, async (t) => {
     const channel = trackChannels(t)(makeChannel(uniqueName('hasty'), uniqueName('group')))
     let connected = false
     channel.on('connected', () => { connected = true })

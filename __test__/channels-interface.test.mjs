@@ -54,6 +54,7 @@ describe('channel options', () => {
     [{ id: 'a', channelOptions: [] }, '"channelOptions" must be an object'],
     [{ id: 'a', foo: 1 }, '"foo" is not allowed'],
     [{ id: 'a', foo: undefined }, '"foo" is not allowed'],
+    [{ id: 'a', foo: 1, channelOptions: {}, bar: 2 }, '"foo" is not allowed, "bar" is not allowed'],
     [{ id: 'a', foo: 1, channelOptions: 2 }, '"channelOptions" must be an object'],
   ]
 
@@ -81,6 +82,7 @@ describe('channel options', () => {
       [{ id: 'a', channelOptions: { channelName: null } }, '"channelName" must be a string'],
       [{ id: 'a', channelOptions: { channelName: '' } }, '"channelName" is not allowed to be empty'],
       [{ id: 'a', channelOptions: { channelName: 'x', foo: 1 } }, '"foo" is not allowed'],
+      [{ id: 'a', channelOptions: { channelName: 'x', foo: 1, bar: 2 } }, '"foo" is not allowed, "bar" is not allowed'],
       [{ id: 'a', channelOptions: { channelName: 'x', connectionString: 3 } }, '"connectionString" must be a string'],
       [{ id: 'a', channelOptions: { channelName: 'x', connectionString: '' } }, '"connectionString" is not allowed to be empty'],
       [{ id: 'a', channelOptions: { connectionString: 3 } }, '"connectionString" must be a string'],

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { channelContract, collect, connectAll, trackChannels, uniqueName } from './channels-contract.mjs'
+import { WITHIN, channelContract, collect, connectAll, trackChannels, uniqueName } from './channels-contract.mjs'
 
 const require = createRequire(import.meta.url)
 const MemoryChannel = require('../lib/channels/memory.js')
@@ -18,7 +18,7 @@ describe('memory channel: contract', () => {
 })
 
 describe('memory channel', () => {
-  it('delivers 10,000 packets each way between two nodes, in order, none dropped', async (t) => {
+  it('delivers 10,000 packets each way between two nodes, in order, none dropped', WITHIN, async (t) => {
     const make = inNamespace(t, uniqueName('bulk'))
     const a = make('a')
     const b = make('b')
@@ -35,7 +35,7 @@ describe('memory channel', () => {
     assert.deepEqual((await atA).map(([, data]) => data), expected.map((i) => -i))
   })
 
-  it('delivers asynchronously, never inside the call that sent', async (t) => {
+  it('delivers asynchronously, never inside the call that sent', WITHIN, async (t) => {
     const make = inNamespace(t, uniqueName('async'))
     const a = make('a')
     const b = make('b')
@@ -65,7 +65,7 @@ describe('memory channel', () => {
     assert.equal(reentered, false)
   })
 
-  it('keeps namespaces apart, even for the same node ids', async (t) => {
+  it('keeps namespaces apart, even for the same node ids', WITHIN, async (t) => {
     const [red, blue] = [inNamespace(t, uniqueName('red')), inNamespace(t, uniqueName('blue'))]
     const redA = red('a')
     const redB = red('b')
@@ -82,7 +82,7 @@ describe('memory channel', () => {
     assert.deepEqual((await atBlueB).map(([, data]) => data), ['blue 1', 'blue 2'])
   })
 
-  it('shares one default namespace between channels given none, as gaggle did', async (t) => {
+  it('shares one default namespace between channels given none, as gaggle did', WITHIN, async (t) => {
     const track = trackChannels(t)
     const a = track(new MemoryChannel({ id: uniqueName('default-a') }))
     const b = track(new MemoryChannel({ id: uniqueName('default-b'), channelOptions: {} }))
@@ -92,7 +92,7 @@ describe('memory channel', () => {
     assert.deepEqual(await atB, [[a.id, 'hello']])
   })
 
-  it('drops packets for nodes that are not connected, without complaint', async (t) => {
+  it('drops packets for nodes that are not connected, without complaint', WITHIN, async (t) => {
     const make = inNamespace(t, uniqueName('absent'))
     const a = make('a')
     const late = make('late')

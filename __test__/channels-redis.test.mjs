@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { channelContract, collect, connectAll, disconnectAll, trackChannels, uniqueName } from './channels-contract.mjs'
+import { WITHIN, channelContract, collect, connectAll, disconnectAll, trackChannels, uniqueName } from './channels-contract.mjs'
 
 const require = createRequire(import.meta.url)
 const RedisChannel = require('../lib/channels/redis.js')
@@ -71,7 +71,7 @@ describe('redis channel: contract', () => {
 })
 
 describe('redis channel', () => {
-  it("publishes gaggle's envelope {from, to?, data: packet} on channelName", async (t) => {
+  it("publishes gaggle's envelope {from, to?, data: packet} on channelName", WITHIN, async (t) => {
     const channelName = uniqueName('wire')
     const a = trackChannels(t)(makeChannel('a', channelName))
     await connectAll([a])
@@ -94,7 +94,7 @@ describe('redis channel', () => {
     ])
   })
 
-  it('hears envelopes from gaggle nodes and ignores what is not an envelope for it', async (t) => {
+  it('hears envelopes from gaggle nodes and ignores what is not an envelope for it', WITHIN, async (t) => {
     const channelName = uniqueName('foreign')
     const b = trackChannels(t)(makeChannel('b', channelName))
     await connectAll([b])
@@ -111,7 +111,7 @@ describe('redis channel', () => {
     assert.deepEqual(await atB, [['gaggle-node', 'for b'], ['gaggle-node', 'for all']])
   })
 
-  it('logs connection errors and still reports disconnected when Redis cannot be reached', async (t) => {
+  it('logs connection errors and still reports disconnected when Redis cannot be reached', WITHIN, async (t) => {
     const errors = []
     const channel = trackChannels(t)(new RedisChannel({
       id: 'lonely',

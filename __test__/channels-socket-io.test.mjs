@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { once } from 'node:events'
 import http from 'node:http'
-import { channelContract, collect, connectAll, disconnectAll, trackChannels, uniqueName } from './channels-contract.mjs'
+import { WITHIN, channelContract, collect, connectAll, disconnectAll, trackChannels, uniqueName } from './channels-contract.mjs'
 
 const require = createRequire(import.meta.url)
 const SocketIOChannel = require('../lib/channels/socket.io.js')
@@ -33,7 +33,7 @@ describe('socket.io channel: contract', () => {
 })
 
 describe('socket.io channel', () => {
-  it("relays for clients that name their channel gaggle's way, with declareChannel", async (t) => {
+  it("relays for clients that name their channel gaggle's way, with declareChannel", WITHIN, async (t) => {
     const channel = uniqueName('declared')
     const a = trackChannels(t)(makeChannel('a', channel))
     await connectAll([a])
@@ -54,7 +54,7 @@ describe('socket.io channel', () => {
     assert.deepEqual(await atClient, [{ from: 'old', to: 'a', data: { data: 'placed', sequence: 1 } }])
   })
 
-  it('teardown closes the HTTP server and calls back', async (t) => {
+  it('teardown closes the HTTP server and calls back', WITHIN, async (t) => {
     const own = await startRelay()
     const a = trackChannels(t)(new SocketIOChannel({ id: 'a', channelOptions: { host: own.host, channel: 'c' } }))
     await connectAll([a])

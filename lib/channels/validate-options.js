@@ -14,7 +14,8 @@ function invalid (problem) {
   return new Error('Invalid options: ' + problem)
 }
 
-// Joi 6 checked the declared keys in declaration order, then the unknown ones, and treated undefined as absent.
+// Joi 6 checked the declared keys in declaration order, then the unknown ones, which it reported all together;
+// it treated undefined as absent.
 function assertKeys (object, rules, { allowUnknown = false } = {}) {
   for (const [key, rule] of Object.entries(rules)) {
     const value = object[key]
@@ -26,8 +27,8 @@ function assertKeys (object, rules, { allowUnknown = false } = {}) {
     if (value === '') throw invalid(`"${key}" is not allowed to be empty`)
   }
   if (!allowUnknown) {
-    const unknown = Object.keys(object).find((key) => !Object.hasOwn(rules, key))
-    if (unknown !== undefined) throw invalid(`"${unknown}" is not allowed`)
+    const unknown = Object.keys(object).filter((key) => !Object.hasOwn(rules, key))
+    if (unknown.length > 0) throw invalid(unknown.map((key) => `"${key}" is not allowed`).join(', '))
   }
 }
 
