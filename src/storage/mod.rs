@@ -2,9 +2,18 @@
 //! it to the core only once the storage says it is durable. The volatile store (the default, as in gaggle) keeps
 //! nothing; the durable write-ahead log arrives with the durability work and implements the same trait.
 
+mod codec;
+mod error;
+mod segment;
 mod volatile;
+mod wal;
+mod writer;
 
+pub use codec::Record;
+pub use error::StorageError;
 pub use volatile::VolatileStorage;
+pub use wal::{Recovered, Wal};
+pub use writer::{WalWriter, WriterEvent};
 
 use crate::raft::PersistRequest;
 

@@ -1,0 +1,337 @@
+//! The segmented write-ahead log: records appended to numbered segment files, each bounded in size; a new
+//! segment starts with the current hard state, peers and compaction point, so that old segments can be deleted
+//! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
+
+use super::codec::{self, Record};
+use super::error::StorageError;
+use super::segment;
+use crate::raft::{Entry, HardState, Index, Term};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What a node restarts from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recovered {
+    pub hard_state: HardState,
+    pub peers: Vec<String>,
+    /// The index and term the last compaction (snapshot) covers; entries start right after it.
+    pub compacted_index: Index,
+    pub compacted_term: Term,
+    pub entries: Vec<Entry>,
+    /// Where a torn tail was cut off, if one was: (file, offset).
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+struct SegmentInfo {
+    sequence: u64,
+    path: PathBuf,
+    /// The highest entry index written to this segment (0 if none).
+    max_index: Index,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    segments: Vec<SegmentInfo>,
+    active: File,
+    active_bytes: u64,
+    segment_bytes: u64,
+    buffer: Vec<u8>,
+    hard_state: HardState,
+    peers: Vec<String>,
+    compacted: (Index, Term),
+}
+
+fn segment_name(sequence: u64) -> String {
+    format!("segment-{sequence:016}.wal")
+}
+
+fn parse_segment_name(name: &str) -> Option<u64> {
+    name.strip_prefix("segment-")?.strip_suffix(".wal")?.parse().ok()
+}
+
+/// Makes a directory entry (a created or removed file) durable.
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log in `dir` and replays it.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Recovered), StorageError> {
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let mut sequences: Vec<u64> = fs::read_dir(dir)
+            .map_err(|e| StorageError::io(dir, e))?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| parse_segment_name(&entry.file_name().to_string_lossy()))
+            .collect();
+        sequences.sort_unstable();
+
+        let mut recovered = Recovered::default();
+        let mut segments = Vec::new();
+        for (position, &sequence) in sequences.iter().enumerate() {
+            let path = dir.join(segment_name(sequence));
+            let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+            let is_newest = position + 1 == sequences.len();
+            let scanned = segment::scan(&path, &bytes, is_newest)?;
+            if let Some(offset) = scanned.torn_at {
+                // Cut the torn write off for good, so that new records follow valid ones.
+                let file = OpenOptions::new().write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+                file.set_len(scanned.valid_len).and_then(|_| file.sync_all()).map_err(|e| StorageError::io(&path, e))?;
+                recovered.torn_tail = Some((path.clone(), offset));
+            }
+            let mut max_index = 0;
+            for record in scanned.records {
+                if let Record::Entries(entries) = &record {
+                    max_index = max_index.max(entries.last().map_or(0, |e| e.index));
+                }
+                apply(&mut recovered, record).map_err(|why| StorageError::other(&path, why))?;
+            }
+            segments.push(SegmentInfo { sequence, path, max_index });
+        }
+        let expected_first = recovered.compacted_index + 1;
+        if let Some(first) = recovered.entries.first() {
+            if first.index != expected_first {
+                return Err(StorageError::other(
+                    dir,
+                    format!("the log starts at index {} but the compaction point is {}", first.index, expected_first - 1),
+                ));
+            }
+        }
+
+        let mut wal = match segments.pop() {
+            Some(last) => {
+                let active = OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
+                let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
+                let mut wal = Wal::new_handle(dir, segments, active, active_bytes, segment_bytes, &recovered);
+                wal.segments.push(last);
+                wal
+            }
+            None => {
+                let (path, active) = create_segment(dir, 1)?;
+                let mut wal = Wal::new_handle(dir, segments, active, 0, segment_bytes, &recovered);
+                wal.segments.push(SegmentInfo { sequence: 1, path, max_index: 0 });
+                wal.write_segment_header()?;
+                wal.sync()?;
+                wal
+            }
+        };
+        wal.buffer.clear();
+        Ok((wal, recovered))
+    }
+
+    fn new_handle(dir: &Path, segments: Vec<SegmentInfo>, active: File, active_bytes: u64, segment_bytes: u64, recovered: &Recovered) -> Wal {
+        Wal {
+            dir: dir.to_path_buf(),
+            segments,
+            active,
+            active_bytes,
+            segment_bytes: segment_bytes.max(4096),
+            buffer: Vec::with_capacity(64 * 1024),
+            hard_state: recovered.hard_state,
+            peers: recovered.peers.clone(),
+            compacted: (recovered.compacted_index, recovered.compacted_term),
+        }
+    }
+
+    /// Appends records (not yet durable: call `sync`). Starts a new segment when the active one is full.
+    pub fn append(&mut self, records: &[Record]) -> Result<(), StorageError> {
+        if self.active_bytes >= self.segment_bytes {
+            self.roll()?;
+        }
+        self.buffer.clear();
+        for record in records {
+            match record {
+                Record::HardState(hard_state) => self.hard_state = *hard_state,
+                Record::Peers(peers) => self.peers = peers.clone(),
+                Record::Compacted { index, term } => self.compacted = (*index, *term),
+                Record::Entries(entries) => {
+                    if let (Some(last), Some(active)) = (entries.last(), self.segments.last_mut()) {
+                        active.max_index = active.max_index.max(last.index);
+                    }
+                }
+            }
+            codec::encode(record, &mut self.buffer);
+        }
+        self.write_buffer()
+    }
+
+    fn write_buffer(&mut self) -> Result<(), StorageError> {
+        let path = &self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        self.active.write_all(&self.buffer).map_err(|e| StorageError::io(path, e))?;
+        self.active_bytes += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        self.active.sync_data().map_err(|e| StorageError::io(&path, e))
+    }
+
+    /// Records that a snapshot covers entries up to `index`, and deletes the segments it makes useless.
+    pub fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        self.append(&[Record::Compacted { index, term }])?;
+        self.sync()?;
+        let active_sequence = self.segments.last().map_or(0, |s| s.sequence);
+        let mut removed = false;
+        let mut kept = Vec::new();
+        for segment in self.segments.drain(..) {
+            if segment.sequence != active_sequence && segment.max_index <= index {
+                fs::remove_file(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
+                removed = true;
+            } else {
+                kept.push(segment);
+            }
+        }
+        self.segments = kept;
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn roll(&mut self) -> Result<(), StorageError> {
+        self.sync()?;
+        let sequence = self.segments.last().map_or(1, |s| s.sequence + 1);
+        let (path, file) = create_segment(&self.dir, sequence)?;
+        self.active = file;
+        self.active_bytes = 0;
+        self.segments.push(SegmentInfo { sequence, path, max_index: 0 });
+        self.write_segment_header()
+    }
+
+    /// The state a segment must carry for older segments to be deletable.
+    fn write_segment_header(&mut self) -> Result<(), StorageError> {
+        self.buffer.clear();
+        codec::encode(&Record::HardState(self.hard_state), &mut self.buffer);
+        codec::encode(&Record::Peers(self.peers.clone()), &mut self.buffer);
+        codec::encode(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer);
+        self.write_buffer()
+    }
+}
+
+fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageError> {
+    let path = dir.join(segment_name(sequence));
+    let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+    sync_dir(dir)?;
+    Ok((path, file))
+}
+
+/// Replays one record onto the recovered state.
+fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
+    match record {
+        Record::HardState(hard_state) => state.hard_state = hard_state,
+        Record::Peers(peers) => state.peers = peers,
+        Record::Compacted { index, term } => {
+            if index >= state.compacted_index {
+                state.compacted_index = index;
+                state.compacted_term = term;
+                state.entries.retain(|e| e.index > index);
+            }
+        }
+        Record::Entries(entries) => {
+            let Some(first) = entries.first().map(|e| e.index) else { return Ok(()) };
+            for pair in entries.windows(2) {
+                if pair[1].index != pair[0].index + 1 {
+                    return Err(format!("entries {} and {} are not contiguous", pair[0].index, pair[1].index));
+                }
+            }
+            match (state.entries.first().map(|e| e.index), state.entries.last().map(|e| e.index)) {
+                (Some(start), Some(last)) if first > start => {
+                    if first > last + 1 {
+                        return Err(format!("entry {first} follows entry {last}: a gap"));
+                    }
+                    state.entries.truncate((first - start) as usize);
+                }
+                _ => state.entries.clear(),
+            }
+            state.entries.extend(entries.into_iter().filter(|e| e.index > state.compacted_index));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::{EntryKind, Payload};
+
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry { term, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(&b"{\"v\":1}"[..]) }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("flotilla-wal-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn what_was_synced_comes_back_after_reopening() {
+        let dir = temp_dir("reopen");
+        {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
+            assert_eq!(recovered, Recovered::default());
+            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            wal.append(&[Record::Entries((1..=5).map(|i| entry(i, 1)).collect())]).unwrap();
+            wal.append(&[Record::Entries(vec![entry(4, 2)]), Record::HardState(HardState { term: 2, vote: Some(2), commit: 3 })]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.peers, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(recovered.hard_state, HardState { term: 2, vote: Some(2), commit: 3 });
+        let terms: Vec<(Index, Term)> = recovered.entries.iter().map(|e| (e.index, e.term)).collect();
+        assert_eq!(terms, vec![(1, 1), (2, 1), (3, 1), (4, 2)], "the later write replaced entries from index 4 on");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn segments_roll_and_compaction_deletes_covered_ones() {
+        let dir = temp_dir("compact");
+        let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+        for i in 1..=400 {
+            wal.append(&[Record::Entries(vec![entry(i, 1)])]).unwrap();
+        }
+        wal.sync().unwrap();
+        let before = wal.segment_count();
+        assert!(before > 3, "{before} segments");
+        wal.compact(300, 1).unwrap();
+        assert!(wal.segment_count() < before);
+        drop(wal);
+        let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
+        assert_eq!((recovered.compacted_index, recovered.compacted_term), (300, 1));
+        assert_eq!(recovered.entries.first().map(|e| e.index), Some(301));
+        assert_eq!(recovered.entries.last().map(|e| e.index), Some(400));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_the_log_goes_on() {
+        let dir = temp_dir("torn");
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.append(&[Record::Entries(vec![entry(1, 1), entry(2, 1)])]).unwrap();
+            wal.append(&[Record::Entries(vec![entry(3, 1)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let path = dir.join(segment_name(1));
+        let len = fs::metadata(&path).unwrap().len();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("torn tail recovered");
+            assert!(recovered.torn_tail.is_some());
+            assert_eq!(recovered.entries.len(), 2);
+            wal.append(&[Record::Entries(vec![entry(3, 2)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.entries.iter().map(|e| e.term).collect::<Vec<_>>(), vec![1, 1, 2]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
