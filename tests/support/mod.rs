@@ -154,3 +154,53 @@ impl Cluster {
         self.nodes[&id].applied.iter().filter(|e| e.is_user_data()).map(|e| e.data.to_vec()).collect()
     }
 }
+
+// ---- added for the paper-rule tests: clusters restored from given states, message editing, crash-restart ----
+
+impl Cluster {
+    /// A cluster whose nodes restart from the given states; each node's storage starts with what it restores.
+    pub fn from_states(states: impl IntoIterator<Item = (Config, RestoredState)>) -> Cluster {
+        let nodes = states
+            .into_iter()
+            .map(|(config, restored)| {
+                let id = config.id;
+                let storage = MemoryStorage { hard_state: restored.hard_state, entries: restored.entries.clone() };
+                let raft = Raft::new(config, restored).expect("valid restored state");
+                (id, TestNode { raft, storage, applied: Vec::new() })
+            })
+            .collect();
+        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
+    }
+
+    /// Like `settle`, but each message passes through `edit` before delivery, which may change it or drop it
+    /// (by returning `None`). Isolated nodes still hear nothing.
+    pub fn settle_with(&mut self, mut edit: impl FnMut(Message) -> Option<Message>) {
+        for _ in 0..100_000 {
+            self.process_ready();
+            let Some(message) = self.in_flight.pop_front() else { return };
+            if self.isolated.contains(&message.from) || self.isolated.contains(&message.to) {
+                continue;
+            }
+            let Some(message) = edit(message) else { continue };
+            if let Some(node) = self.nodes.get_mut(&message.to) {
+                let _ = node.raft.step(message);
+            }
+        }
+        panic!("the cluster did not settle");
+    }
+
+    /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
+    /// its state machine starts empty (it re-applies the log as it learns the commit index again).
+    pub fn restart(&mut self, id: NodeId, config: Config) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let restored = RestoredState {
+            hard_state: node.storage.hard_state,
+            membership: node.raft.membership().clone(),
+            entries: node.storage.entries.clone(),
+            ..RestoredState::default()
+        };
+        node.raft = Raft::new(config, restored).expect("valid restored state");
+        node.applied.clear();
+        self.in_flight.retain(|m| m.from != id && m.to != id);
+    }
+}
