@@ -1,0 +1,537 @@
+// brig's consensus module on the flotilla engine: `Peer(id, tx)`, `Cluster`, and the timing constants.
+//
+// A Cluster owns one native engine node, created by join() with every member named (this node and its peers).
+// The engine decides everything (elections, replication, commits); this class only moves messages between the
+// user's transport and the engine and reports what happened in brig's events:
+//   - out: the engine's messages become brig message objects (lib/brig/wire.js) handed to `peer.send(msg)`,
+//     which calls the user's `tx(id, msg)`; a transport reads the RPC name as `msg.constructor.method`;
+//   - in: createProtocolMapping() gives the RPC server one handler per method; a handler rebuilds the message
+//     with `Message.from`, gives it to the engine, calls back, and emits the message's event;
+//   - state: `cluster.state` becomes a read-only view of the engine (lib/brig/log.js), and RoleChanged,
+//     LeaderChanged and LogCommit report the engine's changes in the order they happened.
+// What brig had and we fix: a strict majority in every cluster size, no exception on a refused append,
+// broadcasts kept in order until a leader is known (the engine keeps them; before join() this class does), and
+// close(). Membership is fixed at join(): peers must be added before it (membership changes are a later issue).
+'use strict'
+
+const { EventEmitter } = require('node:events')
+const {
+  ElectionTimeout,
+  ReplicationTimeout,
+  VoteRequest,
+  VoteResponse,
+  LogRequest,
+  LogResponse,
+  Broadcast,
+  LogCommit,
+  RoleChanged,
+  LeaderChanged,
+  MessageQueued,
+  Debug
+} = require('./events')
+const { Follower, Candidate, Leader } = require('./roles')
+const {
+  Message,
+  VoteRequestMessage,
+  VoteResponseMessage,
+  LogRequestMessage,
+  LogResponseMessage,
+  BroadcastMessage,
+  MESSAGE_TYPES
+} = require('./messages')
+const { LogState, LogEntry, EngineLog } = require('./log')
+const { toBrig, toEngine } = require('./wire')
+
+const ROLE_OF_STATE = { FOLLOWER: Follower, CANDIDATE: Candidate, LEADER: Leader }
+
+// The brig event a received message is announced with; the classes brig lacks have none.
+const EVENT_OF_TYPE = new Map([
+  [VoteRequestMessage, VoteRequest],
+  [VoteResponseMessage, VoteResponse],
+  [LogRequestMessage, LogRequest],
+  [LogResponseMessage, LogResponse],
+  [BroadcastMessage, Broadcast]
+])
+
+class Peer extends EventEmitter {
+  /**
+   * @param {string} id - the peer's node id
+   * @param {(id: string, msg: Message) => void} tx - sends `msg` to the node `id`
+   */
+  constructor (id, tx) {
+    super()
+    this.id = id
+    this.tx = tx
+  }
+
+  /** Emits MessageQueued(id, msg), hands the message to `tx`, and returns the peer. */
+  send (msg) {
+    this.emit(MessageQueued, this.id, msg)
+    const sent = this.tx(this.id, msg)
+    if (sent !== null && typeof sent === 'object' && typeof sent.then === 'function') {
+      // An asynchronous tx that fails loses the message, which Raft sends again; it must not crash the process.
+      sent.then(undefined, (error) => this.emit(Debug, ['tx failed for peer', this.id, error]))
+    }
+    return this
+  }
+}
+
+// The timing in milliseconds, read from the exported constants when join() is called.
+function readTiming () {
+  const timing = {}
+  for (const name of ['ELECTION_T_MIN', 'ELECTION_T_MAX', 'REPLICATE_T']) {
+    const value = module.exports[name]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new Error(`flotilla/brig: consensus.${name} must be a positive number of milliseconds, not ${value}`)
+    }
+    timing[name] = value
+  }
+  if (timing.ELECTION_T_MAX < timing.ELECTION_T_MIN) {
+    throw new Error('flotilla/brig: consensus.ELECTION_T_MAX must not be less than consensus.ELECTION_T_MIN')
+  }
+  return timing
+}
+
+function isNodeId (id) {
+  return typeof id === 'string' && id !== ''
+}
+
+class Cluster extends EventEmitter {
+  /** A random election timeout between ELECTION_T_MIN and ELECTION_T_MAX, in ms (the engine draws its own). */
+  static getElectionTimeoutMs () {
+    const min = module.exports.ELECTION_T_MIN
+    const max = module.exports.ELECTION_T_MAX
+    return min + Math.floor(Math.random() * (max - min))
+  }
+
+  /** The leader's replication (heartbeat) interval, in ms. */
+  static getReplicateTimeoutMs () {
+    return module.exports.REPLICATE_T
+  }
+
+  /**
+   * @param {string} id - this node's id
+   * @param {Peer[]} [peers=[]] - the other nodes (this node may be among them; it is skipped)
+   * @param {LogState} [logState] - the state object to use; it must be fresh (restoring a saved state is not
+   *   supported yet)
+   */
+  constructor (id, peers = [], logState) {
+    super()
+    this.id = id
+    this.state = logState || new LogState()
+    this.peers = peers
+    this._native = null
+    this._closed = false
+    this._closePromise = null
+    this._broadcastsBeforeJoin = [] // JSON texts, proposed in order at join()
+    this._flushScheduled = false
+    this._flush = this._flush.bind(this)
+    this._memberIds = null
+    this._role = Follower
+    this._leader = null
+    this._electionsStarted = 0
+    this._votesReceived = new Set()
+    this._votesTerm = -1
+    this._engineVersion = 0 // bumped by every input that may change the engine's log
+    this._logView = null
+    this._logViewVersion = -1
+    this._droppedInJs = 0
+    this._listenerError = null
+    this._flushing = false
+  }
+
+  // ---- brig's methods ----
+
+  /** Starts this node: creates the engine with every member named, starts its clock. Returns the cluster. */
+  join () {
+    if (this._closed) throw new Error('flotilla/brig: this cluster was closed; create a new Cluster to join again')
+    if (this._native !== null) return this
+    if (!isNodeId(this.id)) throw new TypeError('flotilla/brig: the cluster id must be a non-empty string')
+    if (!Array.isArray(this.peers)) throw new TypeError('flotilla/brig: peers must be an array of Peer')
+    for (const peer of this.peers) {
+      if (peer === null || typeof peer !== 'object' || !isNodeId(peer.id) || typeof peer.send !== 'function') {
+        throw new TypeError('flotilla/brig: every peer must be a Peer with a non-empty string id')
+      }
+    }
+    if (!(this.state instanceof LogState)) throw new TypeError('flotilla/brig: the state must be a LogState')
+    if (!this.state._isFresh()) {
+      throw new Error('flotilla/brig: starting from a saved LogState (term, vote or log entries) is not supported; ' +
+        'the engine starts from an empty log')
+    }
+    const timing = readTiming()
+    const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
+    const { NativeNode } = require('../native')
+    this._native = new NativeNode(JSON.stringify({
+      id: this.id,
+      members,
+      electionTimeoutMin: timing.ELECTION_T_MIN,
+      electionTimeoutMax: timing.ELECTION_T_MAX,
+      heartbeatInterval: timing.REPLICATE_T
+    }))
+    this._memberIds = new Set(members)
+    this.state._bindView(this._engineView())
+    this.state.on(RoleChanged, (oldRole, newRole) => this.emit(RoleChanged, oldRole, newRole))
+    this.state.on(LeaderChanged, (oldLeader, newLeader) => this.emit(LeaderChanged, oldLeader, newLeader))
+    for (const json of this._broadcastsBeforeJoin.splice(0)) this._proposeJson(json)
+    this._native.start(() => {
+      this._native.tick()
+      this._engineVersion++
+      this._flush()
+    })
+    this._scheduleFlush()
+    return this
+  }
+
+  /** Stops this node: its clock, its input and its output. The process can exit once its transport is closed. */
+  close () {
+    if (this._closePromise === null) {
+      this._closed = true
+      if (this._native !== null) this._native.close()
+      this._broadcastsBeforeJoin = []
+      this._closePromise = Promise.resolve()
+    }
+    return this._closePromise
+  }
+
+  /** The RPC server's handler map: `{[method]: (plainMsg, callback) => void}` for every message class. */
+  createProtocolMapping () {
+    const mapping = {}
+    for (const type of MESSAGE_TYPES) {
+      mapping[type.method] = (plainMsg, callback) => this._onRpc(plainMsg, callback)
+    }
+    return mapping
+  }
+
+  /**
+   * Appends `payload` to the replicated log (as a LogEntry whose data is `{payload}`), through the leader,
+   * in the order of the calls. Returns true when the entry was taken (it commits once a leader is known),
+   * false when the node is closed or the engine refused it (see the Debug event).
+   */
+  broadcast (payload) {
+    if (this._closed) return false
+    const message = new BroadcastMessage(payload === undefined ? null : payload)
+    const json = dataJson(message.payload)
+    this._emitToListeners(Broadcast, message)
+    return this._proposeJson(json)
+  }
+
+  /** Starts an election now, as if the election timer had fired (a leader ignores it). */
+  startElection () {
+    if (this._native !== null && !this._closed) {
+      this._native.campaign()
+      this._engineVersion++
+      this._scheduleFlush()
+    }
+    return this
+  }
+
+  getPeer (id) {
+    for (const peer of this.peers) {
+      if (peer.id === id) return peer
+    }
+    return null
+  }
+
+  /**
+   * Adds a peer before join(). After join() only a peer that is already a member may be given again (to replace
+   * its Peer object, e.g. with a new tx); a new member is an Error: membership changes are not supported yet.
+   */
+  addPeer (peer) {
+    if (this._native !== null) {
+      const id = peer && peer.id
+      if (!this._memberIds.has(id) || id === this.id) {
+        throw new Error(`flotilla/brig: cannot add peer "${id}" after join(): the members are fixed when the ` +
+          'cluster joins (add every peer before calling join())')
+      }
+      const index = this.peers.findIndex((p) => p.id === id)
+      if (index === -1) this.peers.push(peer)
+      else this.peers[index] = peer
+      return peer
+    }
+    this.peers.push(peer)
+    return this.getPeer(peer.id)
+  }
+
+  // The handlers brig exposed: each gives one received message to the engine (as the protocol mapping does,
+  // without the event). They accept a message object or the plain object a transport delivered.
+  handleVoteRequest (vReq) { return this.handleMessage(vReq) }
+  handleVoteResponse (vRes) { return this.handleMessage(vRes) }
+  handleLogRequest (lReq) { return this.handleMessage(lReq) }
+  handleLogResponse (lRes) { return this.handleMessage(lRes) }
+  handleBroadcast (bCast) { return this.handleMessage(bCast) }
+
+  // ---- flotilla's additions ----
+
+  /**
+   * Gives a received message of any class to the engine. Returns false when it was not taken (not joined,
+   * closed, or malformed: dropped and counted in status().dropped.malformed).
+   */
+  handleMessage (msg) {
+    if (this._native === null || this._closed) return false
+    let message = msg
+    if (!(msg instanceof Message)) {
+      try {
+        message = Message.from(msg)
+      } catch (error) {
+        return this._drop('not a brig message', error)
+      }
+    }
+    if (message instanceof BroadcastMessage && message.relayerId === undefined) {
+      // A brig broadcast relayed to us: we append it as our own, and the engine takes it to the leader.
+      try {
+        return this._proposeJson(dataJson(message.payload))
+      } catch (error) {
+        return this._drop('a relayed payload that cannot be serialized', error)
+      }
+    }
+    let engine
+    try {
+      engine = toEngine(message)
+    } catch (error) {
+      return this._drop('a message the engine cannot take', error)
+    }
+    this._native.receive(engine.from, engine.json)
+    this._engineVersion++
+    if (message instanceof VoteResponseMessage) this._countVote(message)
+    this._scheduleFlush()
+    return true
+  }
+
+  /** Hands leadership to the member `peerId` (this node must be the leader). */
+  transferLeadership (peerId) {
+    if (this._native === null || this._closed) throw new Error('flotilla/brig: the cluster has not joined or is closed')
+    if (typeof peerId !== 'string') throw new TypeError('flotilla/brig: peerId must be a string')
+    this._native.transferLeadership(peerId)
+    this._scheduleFlush()
+  }
+
+  /** The engine's view of this node (role, term, leader, indices, peers' progress, dropped messages), or null before join(). */
+  status () {
+    if (this._native === null) return null
+    const status = JSON.parse(this._native.statusJson())
+    status.dropped.malformed += this._droppedInJs
+    status.dropped.total += this._droppedInJs
+    return status
+  }
+
+  // ---- plumbing ----
+
+  _onRpc (plainMsg, callback) {
+    const done = typeof callback === 'function' ? callback : () => {}
+    let message
+    try {
+      message = Message.from(plainMsg)
+    } catch (error) {
+      this._droppedInJs++
+      return done(error)
+    }
+    this.handleMessage(message)
+    done()
+    if (this._closed) return
+    const event = EVENT_OF_TYPE.get(message.constructor)
+    if (event !== undefined) this.emit(event, message)
+  }
+
+  _drop (why, error) {
+    this._droppedInJs++
+    this._debug('Dropped ' + why + ':', error && error.message)
+    return false
+  }
+
+  _proposeJson (json) {
+    if (this._native === null) {
+      this._broadcastsBeforeJoin.push(json)
+      return true
+    }
+    try {
+      this._native.propose(json)
+    } catch (error) {
+      this._debug('The engine refused a broadcast:', error.message)
+      return false
+    }
+    this._engineVersion++
+    this._scheduleFlush()
+    return true
+  }
+
+  // A granted vote for this node's current candidacy, for the votesReceived view.
+  _countVote (message) {
+    if (message.granted === true && message.term === this._native.term && this._native.votedFor === this.id) {
+      this._votesReceived.add(message.voterId)
+    }
+  }
+
+  _scheduleFlush () {
+    if (this._flushScheduled) return
+    this._flushScheduled = true
+    queueMicrotask(this._flush)
+  }
+
+  // Carries out what the engine decided, and reports it: timer events, role and leader changes, messages to
+  // send, then committed entries. Listeners run in between; one that throws does not stop the rest (its error
+  // is rethrown afterwards), so no message or commit is lost to it.
+  _flush () {
+    this._flushScheduled = false
+    if (this._closed || this._native === null) return
+    const text = this._native.flush()
+    if (text === null) return
+    this._engineVersion++
+    this._flushing = true
+    try {
+      this._carryOut(JSON.parse(text))
+    } finally {
+      this._flushing = false
+    }
+    this._rethrowListenerError()
+  }
+
+  _carryOut (output) {
+    const sends = output.send || []
+    let electionSent = false
+    let heartbeatSent = false
+    for (const [, message] of sends) {
+      if (message.type === 'PRE_VOTE' || message.type === 'REQUEST_VOTE') electionSent = true
+      else if (message.type === 'APPEND_ENTRIES' && message.heartbeat === true) heartbeatSent = true
+    }
+    if (output.state || electionSent) this._reportElections()
+    if (heartbeatSent) this._emitToListeners(ReplicationTimeout)
+    if (output.state) this._reportStateChange()
+    for (const [to, message] of sends) {
+      if (this._closed) break
+      this._sendEngineMessage(to, message)
+    }
+    if (output.committed) {
+      for (const [, term, , data] of output.committed) {
+        if (this._closed) break
+        this._emitToListeners(LogCommit, new LogEntry(data, term))
+      }
+    }
+  }
+
+  _reportElections () {
+    const started = JSON.parse(this._native.statusJson()).stats.electionsStarted
+    if (started > this._electionsStarted) {
+      this._electionsStarted = started
+      this._emitToListeners(ElectionTimeout)
+    }
+  }
+
+  _reportStateChange () {
+    const native = this._native
+    const role = ROLE_OF_STATE[native.state]
+    const leader = native.leader
+    const term = native.term
+    if (native.votedFor === this.id && term !== this._votesTerm) {
+      this._votesTerm = term
+      this._votesReceived.clear()
+      this._votesReceived.add(this.id)
+    }
+    if (role !== this._role) {
+      const oldRole = this._role
+      this._role = role
+      this._emitToListeners(RoleChanged, oldRole, role, this.state)
+    }
+    if (leader !== this._leader) {
+      const oldLeader = this._leader
+      this._leader = leader
+      this._emitToListeners(LeaderChanged, oldLeader, leader, this.state)
+    }
+  }
+
+  _sendEngineMessage (to, engineMessage) {
+    if (to === null) return // a discovery greeting; every member is named, so there is nobody to discover
+    const peer = this.getPeer(to)
+    if (peer === null) {
+      this._debug('No peer to send to:', to)
+      return
+    }
+    for (const message of toBrig(engineMessage, this.id)) {
+      try {
+        peer.send(message)
+      } catch (error) {
+        // A transport that cannot send now loses the message; Raft sends again.
+        this._debug('tx failed for peer', to, error)
+      }
+    }
+  }
+
+  // Emits on `emitter` (the cluster unless given), keeping the first listener error for after the flush.
+  _emitToListeners (event, a, b, emitter = this) {
+    try {
+      if (event === RoleChanged || event === LeaderChanged) emitter.emit(event, a, b)
+      else if (a === undefined) emitter.emit(event)
+      else emitter.emit(event, a)
+    } catch (error) {
+      if (this._listenerError === null) this._listenerError = error
+    }
+  }
+
+  _rethrowListenerError () {
+    const error = this._listenerError
+    if (error === null) return
+    this._listenerError = null
+    // Thrown from a fresh tick, as an exception in a listener of a timer event would be.
+    process.nextTick(() => { throw error })
+  }
+
+  _debug (...args) {
+    if (this.listenerCount(Debug) === 0) return
+    if (this._flushing) this._emitToListeners(Debug, args)
+    else this.emit(Debug, args)
+  }
+
+  // The object behind `cluster.state` once joined: each field read from the engine when asked.
+  _engineView () {
+    const cluster = this
+    const native = this._native
+    const progress = (field) => {
+      const map = new Map()
+      if (native.state !== 'LEADER') return map
+      for (const peer of JSON.parse(native.statusJson()).peers) {
+        if (peer !== null && peer.matchIndex !== undefined) {
+          map.set(peer.id, field === 'sent' ? peer.nextIndex - 1 : peer.matchIndex)
+        }
+      }
+      return map
+    }
+    return {
+      get currentTerm () { return native.term },
+      get votedFor () { return native.votedFor },
+      get currentRole () { return ROLE_OF_STATE[native.state] },
+      get currentLeader () { return native.leader },
+      get votesReceived () { return cluster._votesReceived },
+      get log () { return cluster._engineLog() },
+      get commitLength () { return native.commitIndex + 1 },
+      get sentLength () { return progress('sent') },
+      get ackedLength () { return progress('acked') }
+    }
+  }
+
+  // The engine's log of broadcast entries, read again only when the engine may have changed since last time.
+  _engineLog () {
+    if (this._logView === null || this._logViewVersion !== this._engineVersion) {
+      const entries = JSON.parse(this._native.logJson()).map((entry) => new LogEntry(entry.data, entry.term))
+      this._logView = new EngineLog(entries)
+      this._logViewVersion = this._engineVersion
+    }
+    return this._logView
+  }
+}
+
+// The engine's data for a broadcast: `{payload}` as JSON, as brig stored it.
+function dataJson (payload) {
+  try {
+    return JSON.stringify({ payload })
+  } catch (error) {
+    throw new TypeError('flotilla/brig: the payload cannot be serialized to JSON: ' + error.message)
+  }
+}
+
+module.exports = {
+  Peer,
+  Cluster,
+  // Timing in milliseconds, read when join() is called: a user may change them before.
+  ELECTION_T_MIN: 150,
+  ELECTION_T_MAX: 300,
+  REPLICATE_T: 50
+}

@@ -1,0 +1,297 @@
+// Types of the brig face: `require('flotilla/brig')` (brig.js at the package root re-exports lib/brig).
+/// <reference types="node" />
+import { EventEmitter } from 'node:events'
+
+export declare namespace roles {
+  const Follower: unique symbol
+  const Candidate: unique symbol
+  const Leader: unique symbol
+  type Role = typeof Follower | typeof Candidate | typeof Leader
+}
+
+export declare namespace events {
+  /** A node's election timer fired and it started an election (a pre-vote round first). */
+  const ElectionTimeout: unique symbol
+  /** The leader's replication timer fired and it sent heartbeats. */
+  const ReplicationTimeout: unique symbol
+  /** `(msg: VoteRequestMessage)`, received through the protocol mapping. */
+  const VoteRequest: unique symbol
+  /** `(msg: VoteResponseMessage)` */
+  const VoteResponse: unique symbol
+  /** `(msg: LogRequestMessage)`, heartbeats included (`msg.heartbeat === true`). */
+  const LogRequest: unique symbol
+  /** `(msg: LogResponseMessage)` */
+  const LogResponse: unique symbol
+  /** `(msg: BroadcastMessage)`: a local broadcast() or a relayed one received. */
+  const Broadcast: unique symbol
+  /** `(entry: LogEntry)`: once per committed entry, in log order. */
+  const LogCommit: unique symbol
+  /** `(oldRole, newRole)` on the LogState and the Cluster. */
+  const RoleChanged: unique symbol
+  /** `(oldLeaderId: string | null, newLeaderId: string | null)` on the LogState and the Cluster. */
+  const LeaderChanged: unique symbol
+  /** `(peerId: string, msg: messages.Message)` on a Peer, on every send. */
+  const MessageQueued: unique symbol
+  /** `(args: unknown[])` on the Cluster. */
+  const Debug: unique symbol
+}
+
+export declare namespace messages {
+  class Message {
+    /** The RPC name a transport uses: `msg.constructor.method`. */
+    static readonly method: string
+    /** brig's fields, in brig's order. */
+    static readonly fields: string[]
+    /** The extra key sets the engine may add to `fields`. */
+    static readonly extensions: string[][]
+    static readonly VoteRequestOptions: string[]
+    static readonly VoteResponseOptions: string[]
+    static readonly LogRequestOptions: string[]
+    static readonly LogResponseOptions: string[]
+    static readonly BroadcastOptions: string[]
+    /** The message whose class has exactly `obj`'s keys; throws `Error('Failed to detect message type from keys: ...')`. */
+    static from (obj: object): AnyMessage
+    /** `JSON.stringify(this)` */
+    serialize (): string
+  }
+
+  class VoteRequestMessage extends Message {
+    static readonly method: 'REQUEST_VOTE'
+    constructor (params?: Partial<VoteRequestMessage>)
+    candidateId: string
+    currentTerm: number
+    currentLogLength: number
+    currentLogLastTerm: number
+    /** Present (true) on the vote asked for at the end of a leadership transfer. */
+    transfer?: true
+  }
+
+  class VoteResponseMessage extends Message {
+    static readonly method: 'CAST_VOTE'
+    constructor (params?: Partial<VoteResponseMessage>)
+    voterId: string
+    term: number
+    granted: boolean
+  }
+
+  interface SuffixEntry {
+    data: unknown
+    term: number
+    /** The engine's entry id (null for the no-op entry a new leader appends). */
+    id?: string | null
+    /** `'noop'` or `'config'` for the engine's own entries; absent for broadcast entries. */
+    kind?: 'noop' | 'config'
+  }
+
+  class LogRequestMessage extends Message {
+    static readonly method: 'APPEND_LOG'
+    constructor (params?: Partial<LogRequestMessage>)
+    leaderId: string
+    term: number
+    prefixLength: number
+    prefixTerm: number
+    /** The leader's commit length. */
+    leaderCommit: number
+    suffix: SuffixEntry[]
+    /** Present (true) on a heartbeat: no entries, no prefix check. */
+    heartbeat?: true
+  }
+
+  class LogResponseMessage extends Message {
+    static readonly method: 'ACK_APPEND'
+    constructor (params?: Partial<LogResponseMessage>)
+    followerId: string
+    term: number
+    ack: number
+    success: boolean
+    /** Present (true) on the answer to a heartbeat. */
+    heartbeat?: true
+    /** On a refused append: the prefix length refused, and where the follower's log may match. */
+    rejectedLength?: number
+    hintLength?: number
+    hintTerm?: number
+  }
+
+  class BroadcastMessage extends Message {
+    static readonly method: 'REQUEST_LOG_RELAY'
+    constructor (payload: unknown)
+    payload: unknown
+    /** Present when the engine relays a broadcast to the leader: the relaying node and the entry's id. */
+    relayerId?: string
+    id?: string
+  }
+
+  /** Not in brig: a pre-vote request ("would you vote for me in proposedTerm?"). */
+  class PreVoteRequestMessage extends Message {
+    static readonly method: 'REQUEST_PRE_VOTE'
+    constructor (params?: Partial<PreVoteRequestMessage>)
+    candidateId: string
+    proposedTerm: number
+    currentLogLength: number
+    currentLogLastTerm: number
+  }
+
+  /** Not in brig: the answer to a pre-vote. */
+  class PreVoteResponseMessage extends Message {
+    static readonly method: 'CAST_PRE_VOTE'
+    constructor (params?: Partial<PreVoteResponseMessage>)
+    voterId: string
+    term: number
+    preVoteGranted: boolean
+  }
+
+  /** Not in brig: the leader tells the target of a leadership transfer to campaign now. */
+  class TimeoutNowMessage extends Message {
+    static readonly method: 'TIMEOUT_NOW'
+    constructor (params?: Partial<TimeoutNowMessage>)
+    leaderId: string
+    term: number
+  }
+
+  type AnyMessage = VoteRequestMessage | VoteResponseMessage | LogRequestMessage | LogResponseMessage |
+    BroadcastMessage | PreVoteRequestMessage | PreVoteResponseMessage | TimeoutNowMessage
+
+  /** Every message class, as createProtocolMapping() serves them. */
+  const MESSAGE_TYPES: Array<typeof Message>
+}
+
+export declare namespace log {
+  class LogEntry {
+    /** For a broadcast, `data` is `{payload}`. */
+    constructor (payload?: unknown, term?: number)
+    data: any
+    term: number
+  }
+
+  class Log {
+    constructor (entries?: LogEntry[])
+    entries: LogEntry[]
+    /** Throws `TypeError('Invalid LogEntry.')` for anything but a LogEntry. */
+    append (entry: LogEntry): this
+    getEntriesAfterIndex (index: number): LogEntry[]
+    getEntryByIndex (index: number): LogEntry | undefined
+  }
+
+  /** The log of a joined cluster: a read-only snapshot of the engine's log; append() throws. */
+  class EngineLog extends Log {}
+
+  interface LogStateOptions {
+    currentTerm?: number
+    votedFor?: string | null
+    currentRole?: roles.Role
+    currentLeader?: string | null
+    votesReceived?: Set<string>
+    log?: LogEntry[] | Log
+    commitLength?: number
+    sentLength?: Map<string, number>
+    ackedLength?: Map<string, number>
+  }
+
+  /**
+   * brig's node state. Once its Cluster has joined, a read-only view of the engine: reading a field reads the
+   * engine, setting one throws. `sentLength`/`ackedLength` are the leader's per-peer progress in engine log
+   * positions (empty Maps on a follower).
+   */
+  class LogState extends EventEmitter {
+    constructor (nodeState?: LogStateOptions)
+    /** Setting a non-integer throws `TypeError('Invalid value "<v>".')`. */
+    currentTerm: number
+    votedFor: string | null
+    currentRole: roles.Role
+    currentLeader: string | null
+    votesReceived: Set<string>
+    log: Log
+    commitLength: number
+    sentLength: Map<string, number>
+    ackedLength: Map<string, number>
+    readonly lastTerm: number
+    toNextTerm (): this
+    /** Throws `Error('Invalid role.')` for anything but a role Symbol. */
+    setCurrentRole (role: roles.Role): roles.Role
+    voteFor (id: string | null): this
+    toJSON (): {
+      currentTerm: number
+      votedFor: string | null
+      currentLeader: string | null
+      votesReceived: Array<[string, string]>
+      log: LogEntry[]
+      commitLength: number
+      sentLength: Array<[string, number]>
+      ackedLength: Array<[string, number]>
+    }
+    /** JSON in brig's key order, as a Buffer. */
+    serialize (): Buffer
+    static deserialize (buffer: Buffer | string): LogState
+  }
+}
+
+export declare namespace consensus {
+  /** Election timeout bounds and the replication interval, in ms; read when join() is called. */
+  let ELECTION_T_MIN: number
+  let ELECTION_T_MAX: number
+  let REPLICATE_T: number
+
+  type Transmit = (id: string, msg: messages.AnyMessage) => unknown
+
+  class Peer extends EventEmitter {
+    constructor (id: string, tx: Transmit)
+    id: string
+    tx: Transmit
+    /**
+     * Emits MessageQueued(id, msg), calls `tx(id, msg)`, returns the peer. When `tx` returns a promise that
+     * rejects, the peer emits `Debug([why, id, error])` (the message is lost; Raft sends again).
+     */
+    send (msg: messages.AnyMessage): this
+  }
+
+  type ProtocolMapping = Record<string, (plainMsg: object, callback?: (error?: Error | null) => void) => void>
+
+  interface Status {
+    id: string
+    state: 'FOLLOWER' | 'CANDIDATE' | 'LEADER'
+    preCandidate: boolean
+    term: number
+    leader: string | null
+    votedFor: string | null
+    commitIndex: number
+    raftFirstIndex: number
+    raftLastIndex: number
+    raftCommitIndex: number
+    raftAppliedIndex: number
+    pendingProposals: number
+    peers: Array<{ id: string, matchIndex?: number, nextIndex?: number, replicating?: boolean } | null>
+    dropped: { total: number, malformed: number, unknownSender: number, misaddressed: number, staleTerm: number, unexpected: number }
+    stats: Record<string, number>
+  }
+
+  class Cluster extends EventEmitter {
+    static getElectionTimeoutMs (): number
+    static getReplicateTimeoutMs (): number
+    constructor (id: string, peers?: Peer[], logState?: log.LogState)
+    id: string
+    state: log.LogState
+    peers: Peer[]
+    /** Starts the node with every member named; the members are fixed from here on. */
+    join (): this
+    /** Stops the node (clock, input, output). */
+    close (): Promise<void>
+    createProtocolMapping (): ProtocolMapping
+    /** Appends `{payload}` to the replicated log, in call order; false when closed or refused by the engine. */
+    broadcast (payload: unknown): boolean
+    startElection (): this
+    getPeer (id: string): Peer | null
+    /** Before join(); after it only to replace a member's Peer (a new member throws). */
+    addPeer (peer: Peer): Peer
+    handleVoteRequest (msg: messages.VoteRequestMessage | object): boolean
+    handleVoteResponse (msg: messages.VoteResponseMessage | object): boolean
+    handleLogRequest (msg: messages.LogRequestMessage | object): boolean
+    handleLogResponse (msg: messages.LogResponseMessage | object): boolean
+    handleBroadcast (msg: messages.BroadcastMessage | object): boolean
+    /** Any received message to the engine; false when not taken (not joined, closed, malformed). */
+    handleMessage (msg: messages.AnyMessage | object): boolean
+    /** Hands leadership to a member (this node must be the leader). */
+    transferLeadership (peerId: string): void
+    /** The engine's view of this node; null before join(). */
+    status (): Status | null
+  }
+}
