@@ -1,0 +1,211 @@
+//! Deterministic simulation of the consensus core: seeded clusters of 1, 2, 3, 5 and 7 nodes on a network that
+//! drops, duplicates, delays, reorders and partitions, with disks that acknowledge late and nodes that crash and
+//! restart from what they persisted. Raft's safety properties are checked after every step; once the faults heal,
+//! the cluster must elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
+//!
+//! `cargo test --release --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty steps each,
+//! and shows that the checker finds each of the core's `InjectedBug`s. Environment variables:
+//! `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
+//! `FLOTILLA_SIM_SEED=<seed>` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event, and
+//! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test). A failure prints its replay
+//! command. Files: `simulation/world.rs` (the event loop), `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`,
+//! `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a seed means), `outcome.rs`.
+
+mod support;
+
+#[path = "simulation/checker.rs"]
+mod checker;
+#[path = "simulation/clients.rs"]
+mod clients;
+#[path = "simulation/network.rs"]
+mod network;
+#[path = "simulation/outcome.rs"]
+mod outcome;
+#[path = "simulation/scenario.rs"]
+mod scenario;
+#[path = "simulation/storage.rs"]
+mod storage;
+#[path = "simulation/tuning.rs"]
+mod tuning;
+#[path = "simulation/world.rs"]
+mod world;
+
+use checker::{Invariant, Violation};
+use flotilla::raft::InjectedBug;
+use outcome::Outcome;
+use scenario::{Scenario, SIZES};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+use world::World;
+
+const DEFAULT_SEEDS: u64 = 2_000;
+const DEFAULT_STEPS: u64 = 10_000;
+/// Injected bugs show once histories are long enough to hold diverging suffixes of several terms.
+const BUG_STEPS: u64 = 20_000;
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name} must be a number, not {value:?}")))
+}
+
+fn steps() -> u64 {
+    env_u64("FLOTILLA_SIM_STEPS").unwrap_or(DEFAULT_STEPS)
+}
+
+/// The command that replays a seed exactly.
+fn replay_command(seed: u64, bug: Option<InjectedBug>) -> String {
+    let steps = match (env_u64("FLOTILLA_SIM_STEPS"), bug) {
+        (Some(steps), _) => format!("FLOTILLA_SIM_STEPS={steps} "),
+        (None, Some(_)) => format!("FLOTILLA_SIM_STEPS={BUG_STEPS} "),
+        (None, None) => String::new(),
+    };
+    let bug = bug.map_or(String::new(), |bug| format!("FLOTILLA_SIM_BUG={bug:?} "));
+    format!("FLOTILLA_SIM_SEED={seed} {bug}{steps}cargo test --release --test simulation -- --nocapture")
+}
+
+/// Runs one scenario; a panic of the core is reported as a violation too.
+fn run(scenario: Scenario) -> Result<Outcome, Violation> {
+    let result = catch_unwind(AssertUnwindSafe(|| World::new(scenario).run()));
+    result.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".to_string());
+        Err(Violation::new(Invariant::Panic, message))
+    })
+}
+
+fn replaying() -> bool {
+    env_u64("FLOTILLA_SIM_SEED").is_some()
+}
+
+/// Replays `FLOTILLA_SIM_SEED` (with `FLOTILLA_SIM_BUG`, a seed of a bug-finding test), printing every event when
+/// `FLOTILLA_SIM_TRACE` is set. Does nothing otherwise.
+#[test]
+fn replay_one_seed() {
+    let Some(seed) = env_u64("FLOTILLA_SIM_SEED") else { return };
+    let mut scenario = match std::env::var("FLOTILLA_SIM_BUG") {
+        Ok(name) => {
+            let bug =
+                Scenario::bug_named(&name).unwrap_or_else(|| panic!("FLOTILLA_SIM_BUG: no injected bug {name:?}"));
+            Scenario::with_bug(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS), bug)
+        }
+        Err(_) => Scenario::for_seed(seed, steps()),
+    };
+    scenario.trace = std::env::var("FLOTILLA_SIM_TRACE").is_ok_and(|value| value != "0");
+    let description = scenario.describe();
+    match run(scenario) {
+        Ok(outcome) => println!("seed {seed} ({description}) passed: {outcome:?}"),
+        Err(violation) => panic!("seed {seed} ({description}) failed: {violation}"),
+    }
+}
+
+/// Runs the seeds of one cluster size (`SIZES[size_index]`): seeds 0..FLOTILLA_SIM_SEEDS that are `size_index`
+/// modulo the number of sizes.
+fn simulate_size(size_index: u64) {
+    if replaying() {
+        return;
+    }
+    let started = Instant::now();
+    let sizes = SIZES.len() as u64;
+    let seeds = env_u64("FLOTILLA_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
+    let seeds: Vec<u64> = (0..seeds).filter(|seed| seed % sizes == size_index).collect();
+    let mut total = Outcome::default();
+    let mut slowest = (0, 0);
+    for &seed in &seeds {
+        let scenario = Scenario::for_seed(seed, steps());
+        let description = scenario.describe();
+        match run(scenario) {
+            Ok(outcome) => {
+                if outcome.ticks_to_recover >= slowest.1 {
+                    slowest = (seed, outcome.ticks_to_recover);
+                }
+                total.add(&outcome);
+            }
+            Err(violation) => panic!(
+                "simulation seed {seed} ({description}) failed: {violation}\nreplay: {}",
+                replay_command(seed, None)
+            ),
+        }
+    }
+    println!(
+        "{} seeds of {} node(s) in {:.1}s: {} steps, {} entries committed, {} leader terms, {} proposals, {} \
+         acknowledged, {} crashes, at most {} ticks to recover (seed {})\n  core counters: {:?}",
+        seeds.len(),
+        SIZES[size_index as usize],
+        started.elapsed().as_secs_f64(),
+        total.steps,
+        total.committed,
+        total.leader_terms,
+        total.proposed,
+        total.acknowledged,
+        total.crashes,
+        slowest.1,
+        slowest.0,
+        total.core
+    );
+}
+
+#[test]
+fn one_node_clusters_are_safe_and_live() {
+    simulate_size(0);
+}
+
+#[test]
+fn two_node_clusters_are_safe_and_live() {
+    simulate_size(1);
+}
+
+#[test]
+fn three_node_clusters_are_safe_and_live() {
+    simulate_size(2);
+}
+
+#[test]
+fn five_node_clusters_are_safe_and_live() {
+    simulate_size(3);
+}
+
+#[test]
+fn seven_node_clusters_are_safe_and_live() {
+    simulate_size(4);
+}
+
+// ---- the checker catches deliberate bugs ---------------------------------------------------------------
+
+/// Runs seeds with `bug` in every node until the checker reports a safety violation; fails if none does.
+/// (`BUG_STEPS` steps per seed, so that a replay of a found seed needs `FLOTILLA_SIM_STEPS`.)
+fn find_injected_bug(bug: InjectedBug, max_seeds: u64) -> Violation {
+    for seed in 0..max_seeds {
+        let steps = env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS);
+        if let Err(violation) = run(Scenario::with_bug(seed, steps, bug)) {
+            if violation.is_safety() {
+                println!("{bug:?} found by seed {seed}: {violation}\nreplay: {}", replay_command(seed, Some(bug)));
+                return violation;
+            }
+        }
+    }
+    panic!("the simulation did not find the injected bug {bug:?} in {max_seeds} seeds");
+}
+
+#[test]
+fn finds_commit_of_previous_term_entries_by_counting() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::CommitPreviousTermByCount, 1_000);
+    }
+}
+
+#[test]
+fn finds_two_votes_in_one_term() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::VoteTwiceInOneTerm, 100);
+    }
+}
+
+#[test]
+fn finds_votes_granted_without_the_log_check() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::IgnoreLogUpToDateCheck, 100);
+    }
+}
