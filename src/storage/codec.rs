@@ -10,8 +10,10 @@ pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    /// Entries that replace every stored entry from the first one's index on.
-    Entries(Vec<Entry>),
+    /// One persist request, atomically: entries that replace every stored entry from the first one's index on,
+    /// then the hard state. One record, one checksum: a crash keeps both or neither, so a restarted node never
+    /// finds entries of a term its hard state has not reached, nor a commit index over entries it lost.
+    Write { hard_state: Option<HardState>, entries: Vec<Entry> },
     HardState(HardState),
     /// The names bound to the node's slots, in slot order (slot 1 first): what a vote for a slot means.
     Peers(Vec<String>),
@@ -19,7 +21,7 @@ pub enum Record {
     Compacted { index: Index, term: u64 },
 }
 
-const ENTRIES: u8 = 1;
+const WRITE: u8 = 1;
 const HARD_STATE: u8 = 2;
 const PEERS: u8 = 3;
 const COMPACTED: u8 = 4;
@@ -29,8 +31,15 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     match record {
-        Record::Entries(entries) => {
-            out.push(ENTRIES);
+        Record::Write { hard_state, entries } => {
+            out.push(WRITE);
+            match hard_state {
+                Some(hard_state) => {
+                    out.push(1);
+                    put_hard_state(out, hard_state);
+                }
+                None => out.push(0),
+            }
             put_u32(out, entries.len() as u32);
             for entry in entries {
                 put_u64(out, entry.index);
@@ -49,9 +58,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
         }
         Record::HardState(hard_state) => {
             out.push(HARD_STATE);
-            put_u64(out, hard_state.term);
-            put_u64(out, hard_state.vote.unwrap_or(0));
-            put_u64(out, hard_state.commit);
+            put_hard_state(out, hard_state);
         }
         Record::Peers(names) => {
             out.push(PEERS);
@@ -77,7 +84,12 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
 pub fn decode(payload: &[u8]) -> Result<Record, String> {
     let mut reader = Reader { bytes: payload, at: 0 };
     let record = match reader.u8()? {
-        ENTRIES => {
+        WRITE => {
+            let hard_state = match reader.u8()? {
+                0 => None,
+                1 => Some(reader.hard_state()?),
+                other => return Err(format!("bad hard-state flag {other}")),
+            };
             let count = reader.u32()? as usize;
             // Each entry takes at least 25 bytes: a count beyond that is damage, not an allocation to attempt.
             if count > payload.len() / 25 {
@@ -105,14 +117,9 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
                 let data = Payload::from(reader.bytes(data_len)?);
                 entries.push(Entry { term, index, kind, id, data });
             }
-            Record::Entries(entries)
+            Record::Write { hard_state, entries }
         }
-        HARD_STATE => {
-            let term = reader.u64()?;
-            let vote = reader.u64()?;
-            let commit = reader.u64()?;
-            Record::HardState(HardState { term, vote: (vote != 0).then_some(vote), commit })
-        }
+        HARD_STATE => Record::HardState(reader.hard_state()?),
         PEERS => {
             let count = reader.u32()? as usize;
             if count > payload.len() / 4 {
@@ -133,6 +140,12 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
         return Err(format!("{} bytes left over after the record", payload.len() - reader.at));
     }
     Ok(record)
+}
+
+fn put_hard_state(out: &mut Vec<u8>, hard_state: &HardState) {
+    put_u64(out, hard_state.term);
+    put_u64(out, hard_state.vote.unwrap_or(0));
+    put_u64(out, hard_state.commit);
 }
 
 fn put_u32(out: &mut Vec<u8>, value: u32) {
@@ -172,6 +185,13 @@ impl Reader<'_> {
         buf.copy_from_slice(self.bytes(8)?);
         Ok(u64::from_le_bytes(buf))
     }
+
+    fn hard_state(&mut self) -> Result<HardState, String> {
+        let term = self.u64()?;
+        let vote = self.u64()?;
+        let commit = self.u64()?;
+        Ok(HardState { term, vote: (vote != 0).then_some(vote), commit })
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +205,8 @@ mod tests {
             Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
         ];
         let records = vec![
-            Record::Entries(entries),
+            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), entries: entries.clone() },
+            Record::Write { hard_state: None, entries },
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
             Record::HardState(HardState { term: 4, vote: None, commit: 0 }),
             Record::Peers(vec!["a".into(), "bé".into()]),
@@ -214,6 +235,6 @@ mod tests {
                 .collect();
             let _ = decode(&bytes);
         }
-        assert!(decode(&[ENTRIES, 255, 255, 255, 255]).is_err());
+        assert!(decode(&[WRITE, 0, 255, 255, 255, 255]).is_err());
     }
 }

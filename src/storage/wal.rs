@@ -81,7 +81,7 @@ impl Wal {
             }
             let mut max_index = 0;
             for record in scanned.records {
-                if let Record::Entries(entries) = &record {
+                if let Record::Write { entries, .. } = &record {
                     max_index = max_index.max(entries.last().map_or(0, |e| e.index));
                 }
                 apply(&mut recovered, record).map_err(|why| StorageError::other(&path, why))?;
@@ -144,7 +144,10 @@ impl Wal {
                 Record::HardState(hard_state) => self.hard_state = *hard_state,
                 Record::Peers(peers) => self.peers = peers.clone(),
                 Record::Compacted { index, term } => self.compacted = (*index, *term),
-                Record::Entries(entries) => {
+                Record::Write { hard_state, entries } => {
+                    if let Some(hard_state) = hard_state {
+                        self.hard_state = *hard_state;
+                    }
                     if let (Some(last), Some(active)) = (entries.last(), self.segments.last_mut()) {
                         active.max_index = active.max_index.max(last.index);
                     }
@@ -234,7 +237,10 @@ fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
                 state.entries.retain(|e| e.index > index);
             }
         }
-        Record::Entries(entries) => {
+        Record::Write { hard_state, entries } => {
+            if let Some(hard_state) = hard_state {
+                state.hard_state = hard_state;
+            }
             let Some(first) = entries.first().map(|e| e.index) else { return Ok(()) };
             for pair in entries.windows(2) {
                 if pair[1].index != pair[0].index + 1 {
@@ -265,6 +271,10 @@ mod tests {
         Entry { term, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(&b"{\"v\":1}"[..]) }
     }
 
+    fn write(entries: Vec<Entry>) -> Record {
+        Record::Write { hard_state: None, entries }
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("flotilla-wal-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -278,8 +288,9 @@ mod tests {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
             assert_eq!(recovered, Recovered::default());
             wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
-            wal.append(&[Record::Entries((1..=5).map(|i| entry(i, 1)).collect())]).unwrap();
-            wal.append(&[Record::Entries(vec![entry(4, 2)]), Record::HardState(HardState { term: 2, vote: Some(2), commit: 3 })]).unwrap();
+            wal.append(&[Record::Write { hard_state: None, entries: (1..=5).map(|i| entry(i, 1)).collect() }]).unwrap();
+            let hard_state = Some(HardState { term: 2, vote: Some(2), commit: 3 });
+            wal.append(&[Record::Write { hard_state, entries: vec![entry(4, 2)] }]).unwrap();
             wal.sync().unwrap();
         }
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
@@ -295,7 +306,7 @@ mod tests {
         let dir = temp_dir("compact");
         let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
         for i in 1..=400 {
-            wal.append(&[Record::Entries(vec![entry(i, 1)])]).unwrap();
+            wal.append(&[write(vec![entry(i, 1)])]).unwrap();
         }
         wal.sync().unwrap();
         let before = wal.segment_count();
@@ -315,8 +326,8 @@ mod tests {
         let dir = temp_dir("torn");
         {
             let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
-            wal.append(&[Record::Entries(vec![entry(1, 1), entry(2, 1)])]).unwrap();
-            wal.append(&[Record::Entries(vec![entry(3, 1)])]).unwrap();
+            wal.append(&[write(vec![entry(1, 1), entry(2, 1)])]).unwrap();
+            wal.append(&[write(vec![entry(3, 1)])]).unwrap();
             wal.sync().unwrap();
         }
         let path = dir.join(segment_name(1));
@@ -326,7 +337,7 @@ mod tests {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("torn tail recovered");
             assert!(recovered.torn_tail.is_some());
             assert_eq!(recovered.entries.len(), 2);
-            wal.append(&[Record::Entries(vec![entry(3, 2)])]).unwrap();
+            wal.append(&[write(vec![entry(3, 2)])]).unwrap();
             wal.sync().unwrap();
         }
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
