@@ -12,6 +12,16 @@ function serializeError (error) {
   return { message: error.message, stack: error.stack, isSerializedError: true }
 }
 
+// Why `value` has no JSON form, or null when it has one.
+function jsonError (value) {
+  try {
+    JSON.stringify(value)
+    return null
+  } catch (error) {
+    return error.message
+  }
+}
+
 function deserializeError (value) {
   if (value !== null && typeof value === 'object' && value.isSerializedError === true) {
     const error = new Error(String(value.message))
@@ -38,6 +48,9 @@ class DispatchLink {
   request ({ name, args, timeoutMs }) {
     return new Promise((resolve, reject) => {
       if (this._node._closePromise) return reject(new Error(CLOSED))
+      // A channel that cannot send the request would lose it on every retry: say so now, whatever the channel.
+      const unserializable = jsonError(args)
+      if (unserializable) return reject(new Error('The arguments cannot be serialized to JSON: ' + unserializable))
       const id = this._node._newRpcId()
       const call = { name, args, resolve, reject, timer: null }
       if (timeoutMs !== null) {
@@ -117,6 +130,11 @@ class DispatchLink {
       if (answered) return
       answered = true
       if (values[0] instanceof Error) values[0] = serializeError(values[0])
+      const unserializable = jsonError(values)
+      if (unserializable) {
+        values = [serializeError(new Error('The values of the RPC method ' + name + ' cannot be serialized to JSON: ' +
+          unserializable))]
+      }
       remember(values)
     }
     try {

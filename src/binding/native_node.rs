@@ -4,7 +4,7 @@
 //! which releases the event loop.
 
 use super::options;
-use crate::node::NodeDriver;
+use crate::node::{NodeDriver, Wanted};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -70,10 +70,22 @@ impl NativeNode {
         self.driver.receive(&from, &json);
     }
 
+    /// Whether `name` is a member this node has met (itself excluded): messages the JS side handles are checked with it.
+    #[napi(catch_unwind)]
+    pub fn is_peer(&self, name: String) -> bool {
+        self.driver.is_peer(&name)
+    }
+
     /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id.
     #[napi(catch_unwind)]
     pub fn propose(&mut self, data_json: Option<String>) -> Result<String> {
         self.driver.propose(data_json.as_deref()).map_err(js_error)
+    }
+
+    /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.
+    #[napi(catch_unwind)]
+    pub fn campaign(&mut self) {
+        self.driver.campaign();
     }
 
     #[napi(catch_unwind)]
@@ -81,10 +93,22 @@ impl NativeNode {
         self.driver.transfer_leadership(&to).map_err(js_error)
     }
 
-    /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null.
+    /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null. `appended` false
+    /// leaves out appended entries and `committedData` false the term and data of committed ones (nobody
+    /// listens for them); both default to true. `messageSpans` adds where each message sits in the text.
     #[napi(catch_unwind)]
-    pub fn flush(&mut self) -> Option<String> {
-        self.driver.flush()
+    pub fn flush(
+        &mut self,
+        appended: Option<bool>,
+        committed_data: Option<bool>,
+        message_spans: Option<bool>,
+    ) -> Option<String> {
+        let wanted = Wanted {
+            appended: appended.unwrap_or(true),
+            committed_data: committed_data.unwrap_or(true),
+            message_spans: message_spans.unwrap_or(false),
+        };
+        self.driver.flush_wanting(wanted)
     }
 
     #[napi(getter)]

@@ -2,7 +2,7 @@
 //! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
 //! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
 
-use super::output::Output;
+use super::output::{Output, Wanted};
 use super::peers::{PeerDirectory, SELF_ID};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
@@ -111,6 +111,12 @@ impl NodeDriver {
         self.output.take_json()
     }
 
+    /// `flush`, leaving out of this and later outputs the event payloads that are not wanted.
+    pub fn flush_wanting(&mut self, wanted: Wanted) -> Option<String> {
+        self.output.set_wanted(wanted);
+        self.flush()
+    }
+
     pub fn tick(&mut self) {
         if self.closed {
             return;
@@ -128,29 +134,58 @@ impl NodeDriver {
             // Broadcasts reach their sender too.
             return;
         }
-        let known_before = self.peers.id_of(from_name).is_some();
-        let Some(from) = self.peers.bind(from_name) else {
+        let known = self.peers.id_of(from_name);
+        if known.is_none() && !self.peers.has_unbound_slots() {
             self.wire_stats.unknown_sender += 1;
             return;
-        };
-        if !known_before {
-            // Introduce ourselves to a node we just met, so that it can reach us too.
-            self.output.send(Some(from_name), wire::encode_hello(self.peers.self_name()));
         }
-        match wire::decode(json, from, SELF_ID, from_name) {
-            Ok(Inbound::Hello) => {}
-            Ok(Inbound::Raft(message)) => {
-                let _ = self.raft.step(message);
+        // Decoded before a stranger is bound: a malformed message must not take the slot of a member to come.
+        let inbound = match wire::decode(json, known.unwrap_or(0), SELF_ID, from_name) {
+            Ok(inbound) => inbound,
+            Err(_) => {
+                self.wire_stats.malformed += 1;
+                return;
             }
-            Err(_) => self.wire_stats.malformed += 1,
+        };
+        let from = match known {
+            Some(id) => id,
+            None => {
+                let Some(id) = self.peers.bind(from_name) else {
+                    self.wire_stats.unknown_sender += 1;
+                    return;
+                };
+                // Introduce ourselves to a node we just met, so that it can reach us too.
+                self.output.send(Some(from_name), &wire::encode_hello(self.peers.self_name()));
+                id
+            }
+        };
+        if let Inbound::Raft(mut message) = inbound {
+            message.from = from;
+            let _ = self.raft.step(message);
         }
+    }
+
+    /// Whether `name` is a member this node has met (itself excluded).
+    pub fn is_peer(&self, name: &str) -> bool {
+        name != self.peers.self_name() && self.peers.id_of(name).is_some()
     }
 
     /// Proposes application data (JSON text) under a fresh id `<name>_<uuid>`, which it returns.
     pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
-        let id = format!("{}_{}", self.peers.self_name(), uuid_v4());
+        let name = self.peers.self_name();
+        let mut id = String::with_capacity(name.len() + 37);
+        id.push_str(name);
+        id.push('_');
+        push_uuid_v4(&mut id);
         self.raft.propose(id.as_str().into(), wire::payload_from_json(data_json))?;
         Ok(id)
+    }
+
+    /// Starts an election now, as if the election timer had fired (brig's `startElection`). A leader ignores it.
+    pub fn campaign(&mut self) {
+        if !self.closed {
+            self.raft.campaign();
+        }
     }
 
     pub fn transfer_leadership(&mut self, to_name: &str) -> Result<(), TransferError> {
@@ -169,7 +204,7 @@ impl NodeDriver {
     fn say_hello_if_discovering(&mut self) {
         self.ticks_since_hello = 0;
         if self.peers.has_unbound_slots() {
-            self.output.send(None, wire::encode_hello(self.peers.self_name()));
+            self.output.send(None, &wire::encode_hello(self.peers.self_name()));
         }
     }
 
@@ -194,12 +229,17 @@ impl NodeDriver {
             }
             for message in &ready.messages {
                 if let Some(to) = self.peers.name_of(message.to) {
-                    let json = wire::encode(message, self.peers.self_name());
-                    self.output.send(Some(to), json);
+                    let sender = self.peers.self_name();
+                    self.output.send_with(Some(to), |w| wire::write_message(w, message, sender));
                 }
             }
+            let own_prefix = self.peers.self_name();
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
-                self.output.committed(self.committed_user_entries, entry);
+                // This node's proposal ids are `<name>_<uuid>` (see `propose`).
+                let own = entry.id.as_deref().is_some_and(|id| {
+                    id.len() > own_prefix.len() && id.starts_with(own_prefix) && id.as_bytes()[own_prefix.len()] == b'_'
+                });
+                self.output.committed(self.committed_user_entries, entry, own);
                 self.committed_user_entries += 1;
             }
         }
@@ -339,11 +379,67 @@ impl NodeDriver {
     }
 }
 
-/// A random (version 4) UUID in its usual text form.
-fn uuid_v4() -> String {
+/// Appends a random (version 4) UUID in its usual text form (one per append, so written without `format!`).
+fn push_uuid_v4(out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::timing::TimingMs;
+
+    fn discovering_driver(name: &str, cluster_size: usize) -> NodeDriver {
+        let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
+        NodeDriver::new(NodeOptions {
+            name: name.to_string(),
+            members: Members::Discover { cluster_size },
+            ticks,
+            pre_vote: true,
+            check_quorum: true,
+            max_inflight_messages: 256,
+            max_inflight_bytes: 1 << 24,
+            max_message_bytes: 1 << 20,
+            seed: Some(7),
+        })
+        .expect("driver")
+    }
+
+    #[test]
+    fn malformed_messages_from_strangers_take_no_member_slot() {
+        let mut driver = discovering_driver("a", 2);
+        for garbage in ["", "null", "[1]", r#"{"type":"NOPE"}"#, r#"{"type":"REQUEST_VOTE","term":-1}"#] {
+            driver.receive("stranger", garbage);
+        }
+        assert!(!driver.is_peer("stranger"));
+        assert_eq!(driver.wire_stats.malformed, 5);
+        driver.receive("b", r#"{"type":"HELLO","from":"b"}"#);
+        assert!(driver.is_peer("b"));
+        driver.receive("stranger", r#"{"type":"HELLO","from":"stranger"}"#);
+        assert!(!driver.is_peer("stranger"));
+        assert_eq!(driver.wire_stats.unknown_sender, 1);
+        assert!(!driver.is_peer("a"), "a node is not its own peer");
+    }
+
+    #[test]
+    fn proposal_ids_are_the_name_and_a_version_4_uuid() {
+        let mut driver = discovering_driver("a", 1);
+        let id = driver.propose(Some("1")).expect("proposal accepted");
+        let uuid = id.strip_prefix("a_").expect("name prefix");
+        let groups: Vec<&str> = uuid.split('-').collect();
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12], "{id}");
+        assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+        assert!(groups[2].starts_with('4') && "89ab".contains(&groups[3][..1]), "{id}");
+        assert_ne!(driver.propose(None).expect("proposal accepted"), id);
+    }
 }

@@ -9,5 +9,6 @@ mod timing;
 pub mod wire;
 
 pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
+pub use output::Wanted;
 pub use peers::{PeerDirectory, SELF_ID};
 pub use timing::{Ticks, TimingMs};

@@ -6,26 +6,90 @@ use super::json::JsonWriter;
 use super::wire::payload_text;
 use crate::raft::Entry;
 
+/// Which parts of the events the JS side will use. Leaving out what nobody listens to saves writing it here and
+/// parsing it there: with many entries in flight, event payloads were most of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// `appended` entries at all (only for an `appended` listener).
+    pub appended: bool,
+    /// Committed entries one by one, with term and data (for a `committed` listener). Without, only the new
+    /// commit index and the ids of this node's own entries (to settle their appends) are given.
+    pub committed_data: bool,
+    /// Where each message sits in the output text (`spans`), so that a channel passing messages on within this
+    /// process can hand the receiver the text instead of having it encode the parsed object again.
+    pub message_spans: bool,
+}
+
+impl Default for Wanted {
+    fn default() -> Self {
+        Wanted { appended: true, committed_data: true, message_spans: false }
+    }
+}
+
 #[derive(Default)]
 pub struct Output {
-    /// (recipient name, or None to broadcast; message JSON)
-    sends: Vec<(Option<String>, String)>,
+    /// The `send` list, written as messages come: `[recipient name or null for a broadcast, message]` pairs.
+    sends: Option<JsonWriter>,
+    /// With `message_spans`: each message's start and end in the `send` list, in UTF-16 code units (JS string
+    /// indices), and the last (byte, UTF-16) position measured.
+    spans: Vec<(usize, usize)>,
+    sends_measured: (usize, usize),
+    send_count: usize,
     committed: Option<JsonWriter>,
+    /// Without committed data: the gaggle index of the last committed entry, and the ids of this node's own.
+    commit_index: Option<u64>,
+    committed_ids: Option<JsonWriter>,
     appended: Option<JsonWriter>,
     state_changed: bool,
+    wanted: Wanted,
 }
 
 impl Output {
-    pub fn send(&mut self, to: Option<&str>, json: String) {
-        self.sends.push((to.map(str::to_string), json));
+    /// What the next outputs should hold.
+    pub fn set_wanted(&mut self, wanted: Wanted) {
+        self.wanted = wanted;
     }
 
-    pub fn committed(&mut self, gaggle_index: u64, entry: &Entry) {
-        write_entry(self.committed.get_or_insert_with(begin_list), gaggle_index, entry);
+    pub fn send(&mut self, to: Option<&str>, json: &str) {
+        self.send_with(to, |w| {
+            w.raw(json);
+        });
+    }
+
+    /// Sends a message that `write` writes straight into the output, as one JSON value.
+    pub fn send_with(&mut self, to: Option<&str>, write: impl FnOnce(&mut JsonWriter)) {
+        let w = self.sends.get_or_insert_with(begin_list);
+        w.begin_array().opt_string(to);
+        self.send_count += 1;
+        if !self.wanted.message_spans {
+            write(w);
+            w.end_array();
+            return;
+        }
+        w.comma_before_value();
+        let start = utf16_position(w.as_str(), &mut self.sends_measured);
+        write(w);
+        let end = utf16_position(w.as_str(), &mut self.sends_measured);
+        w.end_array();
+        self.spans.push((start, end));
+    }
+
+    /// A committed entry; `own` when this node proposed it (its id is `<this node's name>_...`).
+    pub fn committed(&mut self, gaggle_index: u64, entry: &Entry, own: bool) {
+        if self.wanted.committed_data {
+            write_entry(self.committed.get_or_insert_with(begin_list), gaggle_index, entry);
+            return;
+        }
+        self.commit_index = Some(gaggle_index);
+        if let (true, Some(id)) = (own, entry.id.as_deref()) {
+            self.committed_ids.get_or_insert_with(begin_list).string(id);
+        }
     }
 
     pub fn appended(&mut self, gaggle_index: u64, entry: &Entry) {
-        write_entry(self.appended.get_or_insert_with(begin_list), gaggle_index, entry);
+        if self.wanted.appended {
+            write_entry(self.appended.get_or_insert_with(begin_list), gaggle_index, entry);
+        }
     }
 
     pub fn state_changed(&mut self) {
@@ -33,26 +97,30 @@ impl Output {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sends.is_empty() && self.committed.is_none() && self.appended.is_none() && !self.state_changed
+        self.sends.is_none()
+            && self.committed.is_none()
+            && self.commit_index.is_none()
+            && self.appended.is_none()
+            && !self.state_changed
     }
 
-    /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...], "state":1}`,
-    /// each key present only when it has something; `None` when there is nothing at all.
+    /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
+    /// "commitIndex":i, "committedIds":[id,...], "state":1}`, each key present only when it has something; `None`
+    /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
+    /// wanted.
     pub fn take_json(&mut self) -> Option<String> {
         if self.is_empty() {
             return None;
         }
-        let mut w = JsonWriter::new();
-        w.begin_object();
-        if !self.sends.is_empty() {
-            w.key("send").begin_array();
-            for (to, json) in self.sends.drain(..) {
-                w.begin_array().opt_string(to.as_deref()).raw(&json).end_array();
-            }
-            w.end_array();
-        }
-        let mut out = w.finish();
-        for (key, list) in [("appended", self.appended.take()), ("committed", self.committed.take())] {
+        let lists = [
+            ("send", self.sends.take()),
+            ("appended", self.appended.take()),
+            ("committed", self.committed.take()),
+            ("committedIds", self.committed_ids.take()),
+        ];
+        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 16);
+        out.push('{');
+        for (key, list) in lists {
             if let Some(mut list) = list {
                 list.end_array();
                 if out.len() > 1 {
@@ -64,6 +132,31 @@ impl Output {
                 out.push_str(&list.finish());
             }
         }
+        // Spans are given for all the messages or for none (a message may have been written before they were wanted).
+        if !self.spans.is_empty() && self.spans.len() == self.send_count {
+            // The `send` list comes first, after `{"send":`.
+            const SEND_LIST_AT: usize = 8;
+            let mut w = JsonWriter::new();
+            w.begin_array();
+            for (start, end) in self.spans.drain(..) {
+                w.uint((SEND_LIST_AT + start) as u64).uint((SEND_LIST_AT + end) as u64);
+            }
+            w.end_array();
+            out.push_str(",\"spans\":");
+            out.push_str(&w.finish());
+        }
+        self.spans.clear();
+        self.sends_measured = (0, 0);
+        self.send_count = 0;
+        if let Some(index) = self.commit_index.take() {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            let mut w = JsonWriter::new();
+            w.uint(index);
+            out.push_str("\"commitIndex\":");
+            out.push_str(&w.finish());
+        }
         if std::mem::take(&mut self.state_changed) {
             if out.len() > 1 {
                 out.push(',');
@@ -73,6 +166,15 @@ impl Output {
         out.push('}');
         Some(out)
     }
+}
+
+/// The position in UTF-16 code units of the end of `text`, measured on from the last position measured.
+fn utf16_position(text: &str, measured: &mut (usize, usize)) -> usize {
+    let (bytes, units) = *measured;
+    let added = &text[bytes..];
+    let added_units = if added.is_ascii() { added.len() } else { added.chars().map(char::len_utf16).sum() };
+    *measured = (text.len(), units + added_units);
+    measured.1
 }
 
 fn begin_list() -> JsonWriter {
@@ -95,11 +197,11 @@ mod tests {
     fn output_is_one_valid_json_object() {
         let mut output = Output::default();
         assert_eq!(output.take_json(), None);
-        output.send(Some("b"), "{\"type\":\"HELLO\"}".into());
-        output.send(None, "{\"type\":\"HELLO\"}".into());
+        output.send(Some("b"), "{\"type\":\"HELLO\"}");
+        output.send(None, "{\"type\":\"HELLO\"}");
         let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
-        output.committed(0, &entry);
-        output.committed(1, &entry);
+        output.committed(0, &entry, true);
+        output.committed(1, &entry, false);
         output.appended(1, &entry);
         output.state_changed();
         let json = output.take_json().expect("output");
@@ -110,5 +212,43 @@ mod tests {
         assert_eq!(value["appended"][0][2], "a_1");
         assert_eq!(value["state"], 1);
         assert!(output.is_empty());
+    }
+
+    #[test]
+    fn spans_point_at_each_message_in_utf16_units() {
+        let mut output = Output::default();
+        output.set_wanted(Wanted { message_spans: true, ..Wanted::default() });
+        output.send(Some("b"), r#"{"n":"é"}"#);
+        output.send(None, r#"{"n":"😀"}"#);
+        output.send(Some("ü"), "{}");
+        let json = output.take_json().expect("output");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        let units: Vec<u16> = json.encode_utf16().collect();
+        let spans: Vec<usize> = value["spans"].as_array().expect("spans").iter().map(|v| v.as_u64().expect("n") as usize).collect();
+        let texts: Vec<String> = spans.chunks(2).map(|s| String::from_utf16(&units[s[0]..s[1]]).expect("utf16")).collect();
+        assert_eq!(texts, vec![r#"{"n":"é"}"#, r#"{"n":"😀"}"#, "{}"]);
+        output.send(Some("b"), "{}");
+        let again: serde_json::Value = serde_json::from_str(&output.take_json().expect("output")).expect("valid JSON");
+        assert_eq!(again["spans"], serde_json::json!([14, 16]));
+        output.set_wanted(Wanted::default());
+        output.send(Some("b"), "{}");
+        output.set_wanted(Wanted { message_spans: true, ..Wanted::default() });
+        output.send(Some("b"), "{}");
+        let mixed: serde_json::Value = serde_json::from_str(&output.take_json().expect("output")).expect("valid JSON");
+        assert!(mixed.get("spans").is_none(), "spans for some messages only are left out");
+    }
+
+    #[test]
+    fn unwanted_event_payloads_are_left_out() {
+        let mut output = Output::default();
+        output.set_wanted(Wanted { appended: false, committed_data: false, message_spans: false });
+        let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
+        output.appended(0, &entry);
+        assert!(output.is_empty());
+        output.committed(4, &entry, false);
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"commitIndex":4}"#));
+        output.committed(5, &entry, true);
+        output.committed(6, &entry, false);
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
     }
 }

@@ -7,6 +7,7 @@ use super::json::JsonWriter;
 use crate::raft::{Entry, EntryKind, Index, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, Term};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The largest integer a JS number holds exactly; anything above it on the wire is rejected.
@@ -28,14 +29,17 @@ fn bad(why: impl Into<String>) -> WireError {
 }
 
 /// Every field any message may carry. Unknown fields are ignored; each message checks the ones it needs.
+/// Strings borrow from the text when they hold no escapes, so that decoding a message allocates little.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireIn<'a> {
-    #[serde(rename = "type")]
-    kind: String,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     term: Option<i64>,
-    candidate_id: Option<String>,
-    leader_id: Option<String>,
+    #[serde(borrow)]
+    candidate_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    leader_id: Option<Cow<'a, str>>,
     last_log_index: Option<i64>,
     last_log_term: Option<i64>,
     vote_granted: Option<bool>,
@@ -52,7 +56,8 @@ struct WireIn<'a> {
     hint_term: Option<i64>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
-    id: Option<String>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     batch: Option<Vec<WireProposalIn<'a>>>,
 }
@@ -63,15 +68,18 @@ struct WireEntryIn<'a> {
     term: i64,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
-    id: Option<String>,
-    kind: Option<String>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 struct WireProposalIn<'a> {
     #[serde(borrow)]
     data: Option<&'a RawValue>,
-    id: String,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
 }
 
 /// A wire index (0-based, -1 for none) as a core index (1-based, 0 for none).
@@ -122,8 +130,8 @@ const MAX_ID_BYTES: usize = 256;
 /// `name_of` resolves ids back to names, to check the names a message repeats (candidateId, leaderId).
 pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<Inbound, WireError> {
     let wire: WireIn = serde_json::from_str(json).map_err(|e| bad(format!("not a message: {e}")))?;
-    let named_sender_ok = |claimed: &Option<String>| claimed.as_deref().is_none_or(|name| name == from_name);
-    let body = match wire.kind.as_str() {
+    let named_sender_ok = |claimed: &Option<Cow<str>>| claimed.as_deref().is_none_or(|name| name == from_name);
+    let body = match wire.kind.as_ref() {
         "HELLO" => return Ok(Inbound::Hello),
         "PRE_VOTE" | "REQUEST_VOTE" => {
             if !named_sender_ok(&wire.candidate_id) {
@@ -218,6 +226,12 @@ fn entry_in(entry: WireEntryIn) -> Result<Entry, WireError> {
 /// Encodes a core message in gaggle's wire form; `sender` is this node's name and `name_of` names peers.
 pub fn encode(message: &Message, sender: &str) -> String {
     let mut w = JsonWriter::new();
+    write_message(&mut w, message, sender);
+    w.finish()
+}
+
+/// Writes a core message in gaggle's wire form as the next value of `w`.
+pub fn write_message(w: &mut JsonWriter, message: &Message, sender: &str) {
     w.begin_object();
     let wire_index = |index: Index| index as i64 - 1;
     let wire_log_term = |index: Index, term: Term| if index == 0 { -1 } else { term as i64 };
@@ -242,7 +256,7 @@ pub fn encode(message: &Message, sender: &str) -> String {
             w.key("prevLogTerm").int(wire_log_term(*prev_index, *prev_term));
             w.key("entries").begin_array();
             for entry in entries {
-                write_entry(&mut w, entry);
+                write_entry(w, entry);
             }
             w.end_array();
             w.key("leaderCommit").int(wire_index(*commit));
@@ -285,7 +299,6 @@ pub fn encode(message: &Message, sender: &str) -> String {
         }
     }
     w.end_object();
-    w.finish()
 }
 
 /// The discovery greeting.
@@ -368,6 +381,20 @@ mod tests {
         assert!(matches!(decode(vote, 2, 1, "b"), Ok(Inbound::Raft(Message { body: MessageBody::Vote { last_index: 0, last_term: 0, transfer: false }, .. }))));
         let append_entry = r#"{"type":"APPEND_ENTRY","data":{"a":1},"id":"b_x"}"#;
         assert!(matches!(decode(append_entry, 2, 1, "b"), Ok(Inbound::Raft(Message { term: 0, body: MessageBody::Propose { .. }, .. }))));
+    }
+
+    #[test]
+    fn escaped_strings_decode_like_plain_ones() {
+        let json = r#"{"type":"APPEND_\u0045NTRY","data":{"a":"\""},"id":"b_\u0078"}"#;
+        match decode(json, 2, 1, "b") {
+            Ok(Inbound::Raft(Message { body: MessageBody::Propose { proposals }, .. })) => {
+                assert_eq!(&*proposals[0].id, "b_x");
+                assert_eq!(&*proposals[0].data, br#"{"a":"\""}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        let vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"\u0062","lastLogIndex":-1,"lastLogTerm":-1}"#;
+        assert!(matches!(decode(vote, 2, 1, "b"), Ok(Inbound::Raft(_))));
     }
 
     #[test]

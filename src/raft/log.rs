@@ -4,8 +4,9 @@
 //! Entries are kept in memory from the snapshot on; storage is write-behind. Three markers split the log:
 //! `stable_index` (durable here), `persist_from` (not yet handed to storage) and `committed`.
 
+use super::id_index::IdMap;
 use super::types::{Entry, Index, ProposalId, Term};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 #[derive(Debug)]
 pub struct RaftLog {
@@ -22,7 +23,7 @@ pub struct RaftLog {
     /// The first index not yet handed to storage.
     persist_from: Index,
     /// Where each proposal id in the log sits, so that a retried proposal is recognised.
-    proposal_index: HashMap<ProposalId, Index>,
+    proposal_index: IdMap<Index>,
 }
 
 impl RaftLog {
@@ -36,7 +37,7 @@ impl RaftLog {
             applied: snapshot_index,
             stable_index: 0,
             persist_from: 0,
-            proposal_index: HashMap::new(),
+            proposal_index: IdMap::default(),
         };
         for entry in entries {
             log.push(entry);
@@ -103,10 +104,23 @@ impl RaftLog {
         self.push(entry);
     }
 
+    /// Appends an entry the leader created for a proposal, unless the log already holds its id (one lookup for
+    /// both the check and the insert). Returns whether it appended.
+    pub fn append_new_unless_known(&mut self, entry: Entry) -> bool {
+        debug_assert_eq!(entry.index, self.last_index() + 1);
+        if let Some(id) = &entry.id {
+            if !self.proposal_index.insert_new(id.clone(), entry.index) {
+                return false;
+            }
+        }
+        self.entries.push_back(entry);
+        true
+    }
+
     /// The follower's side of AppendEntries (paper 5.3): if the entry at `prev_index` has `prev_term`, drop any
     /// conflicting suffix, append what is new and return the index of the last entry the message covered.
     /// Returns `None` on a mismatch. Entries must already be validated as contiguous after `prev_index`.
-    pub fn try_append(&mut self, prev_index: Index, prev_term: Term, entries: &[Entry]) -> Option<Index> {
+    pub fn try_append(&mut self, prev_index: Index, prev_term: Term, entries: Vec<Entry>) -> Option<Index> {
         if !self.matches(prev_index, prev_term) {
             return None;
         }
@@ -130,8 +144,8 @@ impl RaftLog {
                 return None;
             }
             self.truncate_from(conflict_index);
-            for entry in &entries[offset..] {
-                self.push(entry.clone());
+            for entry in entries.into_iter().skip(offset) {
+                self.push(entry);
             }
         }
         Some(last_new)

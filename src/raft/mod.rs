@@ -3,6 +3,7 @@
 
 mod config;
 mod error;
+mod id_index;
 mod log;
 mod message;
 mod progress;

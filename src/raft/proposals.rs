@@ -2,8 +2,9 @@
 //! leader again when the leader changes or after a while without a commit; the leader's log knows every id it
 //! holds, so a retried proposal commits once (at-least-once delivery plus deduplication = exactly once).
 
+use super::id_index::IdMap;
 use super::types::{Payload, Proposal, ProposalId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug)]
 struct PendingProposal {
@@ -16,7 +17,7 @@ struct PendingProposal {
 pub struct LocalProposals {
     /// Keyed by arrival order, so that retries keep the order in which they were proposed.
     by_sequence: BTreeMap<u64, PendingProposal>,
-    sequence_of: HashMap<ProposalId, u64>,
+    sequence_of: IdMap<u64>,
     next_sequence: u64,
 }
 
@@ -29,15 +30,16 @@ impl LocalProposals {
         self.by_sequence.is_empty()
     }
 
-    pub fn contains(&self, id: &ProposalId) -> bool {
-        self.sequence_of.contains_key(id)
-    }
-
-    pub fn add(&mut self, id: ProposalId, data: Payload) {
+    /// Adds a proposal, marked as sent at `now`, unless one with its id is pending. Returns whether it added.
+    pub fn add(&mut self, id: ProposalId, data: Payload, now: u64) -> bool {
         let sequence = self.next_sequence;
+        if !self.sequence_of.insert_new(id.clone(), sequence) {
+            return false;
+        }
         self.next_sequence += 1;
-        self.sequence_of.insert(id.clone(), sequence);
-        self.by_sequence.insert(sequence, PendingProposal { proposal: Proposal { id, data }, last_sent_tick: None });
+        let proposal = Proposal { id, data };
+        self.by_sequence.insert(sequence, PendingProposal { proposal, last_sent_tick: Some(now) });
+        true
     }
 
     /// Forgets a proposal that committed.
@@ -68,12 +70,5 @@ impl LocalProposals {
                 pending.proposal.clone()
             })
             .collect()
-    }
-
-    /// Marks one proposal as just sent (appended by the leader itself or forwarded).
-    pub fn mark_sent(&mut self, id: &ProposalId, now: u64) {
-        if let Some(pending) = self.sequence_of.get(id).and_then(|seq| self.by_sequence.get_mut(seq)) {
-            pending.last_sent_tick = Some(now);
-        }
     }
 }

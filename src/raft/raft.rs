@@ -241,10 +241,10 @@ impl Raft {
         if self.proposals.len() >= self.config.max_pending_proposals {
             return Err(ProposeError::TooManyPending { limit: self.config.max_pending_proposals });
         }
-        if self.proposals.contains(&proposal.id) {
+        // Added as sent now: it is appended or forwarded at once, or waits for a leader and a retry.
+        if !self.proposals.add(proposal.id.clone(), proposal.data.clone(), self.ticks) {
             return Err(ProposeError::DuplicateId);
         }
-        self.proposals.add(proposal.id.clone(), proposal.data.clone());
         self.submit(proposal);
         Ok(())
     }
@@ -475,7 +475,7 @@ impl Raft {
             MessageBody::Append { prev_index, prev_term, entries, commit } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
-                self.handle_append(m.from, prev_index, prev_term, &entries, commit);
+                self.handle_append(m.from, prev_index, prev_term, entries, commit);
                 Ok(())
             }
             MessageBody::Heartbeat { commit } => {
@@ -497,7 +497,7 @@ impl Raft {
     }
 
     /// Paper 5.3: accept entries that follow a matching entry, drop a conflicting suffix, and reply.
-    fn handle_append(&mut self, leader: NodeId, prev_index: Index, prev_term: Term, entries: &[Entry], commit: Index) {
+    fn handle_append(&mut self, leader: NodeId, prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index) {
         if prev_index < self.log.committed {
             // Everything up to our commit index matches any correct leader's log.
             let index = self.log.committed;
@@ -644,8 +644,8 @@ impl Raft {
 
     // ---- replication -----------------------------------------------------------------------------------
 
+    /// Appends or forwards a pending proposal; the caller has marked it as sent.
     fn submit(&mut self, proposal: Proposal) {
-        self.proposals.mark_sent(&proposal.id, self.ticks);
         match (self.role, self.leader) {
             (Role::Leader, _) if self.lead_transferee.is_none() => self.append_proposal(proposal),
             (Role::Leader, _) => {}
@@ -673,10 +673,6 @@ impl Raft {
 
     /// The leader appends a proposal unless its log already holds that id.
     fn append_proposal(&mut self, proposal: Proposal) {
-        if self.log.index_of_proposal(&proposal.id).is_some() {
-            self.stats.duplicate_proposals += 1;
-            return;
-        }
         let entry = Entry {
             term: self.term,
             index: self.log.last_index() + 1,
@@ -684,7 +680,10 @@ impl Raft {
             id: Some(proposal.id),
             data: proposal.data,
         };
-        self.log.append_new(entry);
+        if !self.log.append_new_unless_known(entry) {
+            self.stats.duplicate_proposals += 1;
+            return;
+        }
         self.replication_dirty = true;
     }
 

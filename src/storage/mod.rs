@@ -3,6 +3,7 @@
 //! nothing; the durable write-ahead log arrives with the durability work and implements the same trait.
 
 mod codec;
+mod durable;
 mod error;
 mod segment;
 mod volatile;
@@ -10,6 +11,7 @@ mod wal;
 mod writer;
 
 pub use codec::Record;
+pub use durable::DurableStorage;
 pub use error::StorageError;
 pub use volatile::VolatileStorage;
 pub use wal::{Recovered, Wal};
@@ -28,4 +30,7 @@ pub enum Submitted {
 
 pub trait Storage: Send {
     fn submit(&mut self, request: PersistRequest) -> Submitted;
+
+    /// The names bound to the node's slots changed: keep them with the log (a no-op when nothing is kept).
+    fn record_peers(&mut self, _names: &[String]) {}
 }

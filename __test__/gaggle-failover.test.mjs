@@ -1,0 +1,64 @@
+// Leader failover on the gaggle face: the leader goes away, the others elect a new one, appends go on from every
+// remaining node, and their logs stay identical.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { WITHIN, memoryCluster, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
+
+test('closing the leader of 3: a new leader, appends continue, logs identical', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3)
+  const first = await stableLeader(nodes)
+  await Promise.all(nodes.map((node, i) => node.append({ before: i })))
+  await allCommitted(nodes, 2)
+  const before = assertSameLogs(nodes)
+
+  const elected = []
+  const survivors = nodes.filter((node) => node !== first)
+  for (const node of survivors) node.on('leaderElected', () => elected.push(node.id))
+  await first.close()
+  const second = await stableLeader(survivors)
+  assert.notEqual(second.id, first.id)
+  assert.ok(second._currentTerm > first._currentTerm)
+  assert.ok(elected.length >= 2, 'both survivors heard of the new leader')
+
+  await Promise.all(survivors.map((node, i) => node.append({ after: i })))
+  await allCommitted(survivors, 4)
+  const after = assertSameLogs(survivors)
+  assert.deepEqual(after.slice(0, 3), before, 'the committed prefix is kept')
+  assert.deepEqual(after.slice(3).map((entry) => entry.data).sort((a, b) => a.after - b.after), [{ after: 0 }, { after: 1 }])
+  for (const entry of after.slice(3)) assert.equal(entry.term, second._currentTerm)
+})
+
+test('five nodes lose two leaders in a row and keep a single history', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 5)
+  let alive = nodes
+  const committedOn = new Map(nodes.map((node) => [node, []]))
+  for (const node of nodes) node.on('committed', (entry, index) => committedOn.get(node).push(index))
+  let mustCommit = 0
+  let mayCommit = 0
+  for (let round = 0; round < 3; round++) {
+    const leader = await stableLeader(alive)
+    const followers = alive.filter((node) => node !== leader)
+    // appends under way from every node while the leader goes: the followers' must all commit; the leader's
+    // own is rejected at close, or commits if it got out in time
+    const fromFollowers = followers.map((node, i) => node.append({ round, i }))
+    const fromLeader = leader.append({ round, leader: true }).then(() => 'committed', (error) => error.message)
+    mustCommit += followers.length
+    mayCommit += 1
+    if (round < 2) {
+      await leader.close()
+      alive = followers
+      assert.match(await fromLeader, /^(committed|The node was closed before the entry was committed)$/)
+    }
+    await Promise.all(fromFollowers)
+  }
+  const leader = await stableLeader(alive)
+  await leader.append('last')
+  const lastIndex = leader.getCommitIndex()
+  await allCommitted(alive, lastIndex)
+  const log = assertSameLogs(alive).slice(0, lastIndex + 1)
+  assert.equal(new Set(log.map((entry) => entry.id)).size, log.length, 'no entry twice')
+  assert.ok(log.length >= mustCommit + 1 && log.length <= mustCommit + mayCommit + 1, `log length ${log.length}`)
+  for (const node of alive) {
+    assert.deepEqual(committedOn.get(node), log.map((_, i) => i), `committed once per index, in order, on ${node.id}`)
+  }
+})
