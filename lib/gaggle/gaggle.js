@@ -52,6 +52,10 @@ function nativeOptions (options) {
     maxMessageBytes: options.maxMessageBytes
   }
   if (options.seed !== undefined) native.seed = options.seed
+  if (options.dataDir !== undefined) {
+    native.dataDir = options.dataDir
+    native.segmentBytes = options.segmentBytes
+  }
   return native
 }
 
@@ -71,7 +75,10 @@ class Gaggle extends EventEmitter {
     this._channel = options.channel
     // Only the memory channel itself (not a subclass, which might rewrite packets) passes objects on unchanged.
     this._keepWireTexts = this._channel.constructor === MemoryChannel
-    this._native = new NativeNode(JSON.stringify(nativeOptions(options)))
+    this._storageError = null
+    this._native = options.dataDir === undefined
+      ? new NativeNode(JSON.stringify(nativeOptions(options)))
+      : new NativeNode(JSON.stringify(nativeOptions(options)), (token, error) => this._onStorage(token, error))
     this._commitIndex = -1
     this._lastApplied = -1
     this._knownLeader = null
@@ -221,6 +228,19 @@ class Gaggle extends EventEmitter {
       }
     }
     this._native.receive(originNodeId, json)
+    this._scheduleFlush()
+  }
+
+  // The disk thread made writes durable (the engine may now send what waited for them), or failed.
+  _onStorage (token, error) {
+    if (this._closePromise) return
+    if (error !== null) {
+      this._storageError = new Error('flotilla: the node stopped, its log cannot be written: ' + error)
+      if (this.listenerCount('error') > 0) this.emit('error', this._storageError)
+      this.close()
+      return
+    }
+    this._native.persisted(token)
     this._scheduleFlush()
   }
 

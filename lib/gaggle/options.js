@@ -60,6 +60,7 @@ const INSTANCE_OPTIONS = {
   rpc: { type: 'object', default: () => ({}) },
   // flotilla
   dataDir: { type: 'string' },
+  segmentBytes: { type: 'number', integer: true, min: 4096, default: 64 * 1024 * 1024 },
   snapshot: { type: 'object', keys: SNAPSHOT },
   preVote: { type: 'boolean', default: true },
   checkQuorum: { type: 'boolean', default: true },

@@ -4,7 +4,8 @@
 //! which releases the event loop.
 
 use super::options;
-use crate::node::{NodeDriver, Wanted};
+use crate::node::{NodeDriver, StorageOptions, Wanted};
+use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -23,13 +24,44 @@ fn js_error(message: impl std::fmt::Display) -> Error {
 
 #[napi]
 impl NativeNode {
-    /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval, ...}`.
+    /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval,
+    /// dataDir?, ...}`. A durable node (with `dataDir`) needs `onStorage(token, error)`: called on the JS thread
+    /// with each durable write token (then call `persisted(token)` and `flush()`), or with token -1 and an error
+    /// message when the disk fails (then the node must stop).
     #[napi(constructor, catch_unwind)]
-    pub fn new(options_json: String) -> Result<NativeNode> {
+    pub fn new(
+        options_json: String,
+        #[napi(ts_arg_type = "(token: number, error: string | null) => void")] on_storage: Option<
+            Function<FnArgs<(f64, Option<String>)>, ()>,
+        >,
+    ) -> Result<NativeNode> {
         let options = options::parse(&options_json).map_err(js_error)?;
         let tick_ms = options.ticks.tick_ms;
-        let driver = NodeDriver::new(options).map_err(js_error)?;
+        let durable = matches!(options.storage, StorageOptions::Durable { .. });
+        let driver = match on_storage {
+            Some(callback) if durable => {
+                let tsfn = callback.build_threadsafe_function().callee_handled::<false>().build()?;
+                NodeDriver::open(options, move |event| {
+                    let args = match event {
+                        WriterEvent::Durable(token) => (token as f64, None),
+                        WriterEvent::Failed(error) => (-1.0, Some(error.to_string())),
+                    };
+                    let _ = tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+                })
+            }
+            None if durable => return Err(js_error("a node with a dataDir needs an onStorage callback")),
+            _ => NodeDriver::new(options),
+        }
+        .map_err(js_error)?;
         Ok(NativeNode { driver, tick_ms, timer: None })
+    }
+
+    /// Storage made every write up to `token` durable (from `onStorage`).
+    #[napi(catch_unwind)]
+    pub fn persisted(&mut self, token: f64) {
+        if token.is_finite() && token >= 1.0 {
+            self.driver.persisted(token as u64);
+        }
     }
 
     /// Starts the clock: `onTick` is called on the JS thread once per tick until `close`.

@@ -1,7 +1,8 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
-use crate::node::{Members, NodeOptions, TimingMs};
+use crate::node::{Members, NodeOptions, StorageOptions, TimingMs};
+use std::path::PathBuf;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -24,6 +25,13 @@ struct NativeOptions {
     #[serde(default = "default_message_bytes")]
     max_message_bytes: u64,
     seed: Option<u64>,
+    data_dir: Option<String>,
+    #[serde(default = "default_segment_bytes")]
+    segment_bytes: u64,
+}
+
+fn default_segment_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 fn yes() -> bool {
@@ -63,7 +71,13 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         election_max: options.election_timeout_max,
         heartbeat: options.heartbeat_interval,
     };
+    let storage = match options.data_dir {
+        Some(dir) if dir.is_empty() => return Err("Invalid options: \"dataDir\" is not allowed to be empty".into()),
+        Some(dir) => StorageOptions::Durable { dir: PathBuf::from(dir), segment_bytes: options.segment_bytes.max(4096) },
+        None => StorageOptions::Volatile,
+    };
     Ok(NodeOptions {
+        storage,
         name: options.id,
         members,
         ticks: timing.to_ticks(),

@@ -4,13 +4,11 @@
 
 use super::output::{Output, Wanted};
 use super::peers::{PeerDirectory, SELF_ID};
+use super::recovery::{self, OpenError, StorageOptions};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
-use crate::raft::{
-    Config, ConfigError, Entry, EntryKind, Membership, NodeId, ProposeError, Raft, RestoredState, Role, Stats,
-    TransferError,
-};
-use crate::storage::{Storage, Submitted, VolatileStorage};
+use crate::raft::{Config, Entry, EntryKind, NodeId, ProposeError, Raft, Role, Stats, TransferError};
+use crate::storage::{Storage, Submitted, WriterEvent};
 
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
 #[derive(Clone, Debug)]
@@ -30,6 +28,7 @@ pub struct NodeOptions {
     pub max_inflight_bytes: u64,
     pub max_message_bytes: u64,
     pub seed: Option<u64>,
+    pub storage: StorageOptions,
 }
 
 /// Counters of the layer above the core: messages that never reached it.
@@ -53,18 +52,22 @@ pub struct NodeDriver {
     hello_every_ticks: u32,
     ticks_since_hello: u32,
     last_reported_state: Option<(Role, u64, Option<NodeId>, Option<NodeId>)>,
+    /// Where recovery cut off a torn write at startup, for `status()`.
+    torn_tail: Option<String>,
     closed: bool,
 }
 
 impl NodeDriver {
-    pub fn new(options: NodeOptions) -> Result<NodeDriver, ConfigError> {
-        let peers = match &options.members {
-            Members::Discover { cluster_size } => PeerDirectory::discovering(&options.name, *cluster_size),
-            Members::Named(names) => {
-                let others: Vec<String> = names.iter().filter(|n| **n != options.name).cloned().collect();
-                PeerDirectory::with_members(&options.name, &others)
-            }
-        };
+    /// A node with volatile storage (nothing survives a restart, as in gaggle).
+    pub fn new(options: NodeOptions) -> Result<NodeDriver, OpenError> {
+        NodeDriver::open(options, |_| {})
+    }
+
+    /// A node on the storage its options name; `report` receives the disk thread's events, which the caller
+    /// must feed back with `persisted` (durable tokens) or by stopping the node (failure).
+    pub fn open(options: NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<NodeDriver, OpenError> {
+        let opened = recovery::open(&options.name, &options.members, &options.storage, report)?;
+        let peers = opened.peers;
         let mut config = Config::new(SELF_ID);
         config.election_ticks_min = options.ticks.election_min;
         config.election_ticks_max = options.ticks.election_max;
@@ -76,12 +79,11 @@ impl NodeDriver {
         config.max_message_bytes = options.max_message_bytes;
         config.proposal_retry_ticks = options.ticks.election_min;
         config.seed = options.seed.unwrap_or_else(rand::random);
-        let membership = Membership::with_voters(peers.ids());
-        let raft = Raft::new(config, RestoredState { membership, ..RestoredState::default() })?;
+        let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
         let mut driver = NodeDriver {
             raft,
             peers,
-            storage: Box::new(VolatileStorage),
+            storage: opened.storage,
             output: Output::default(),
             wire_stats: WireStats::default(),
             committed_user_entries: 0,
@@ -89,8 +91,12 @@ impl NodeDriver {
             hello_every_ticks: options.ticks.election_min,
             ticks_since_hello: 0,
             last_reported_state: None,
+            torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
             closed: false,
         };
+        if opened.record_peers {
+            driver.storage.record_peers(&driver.peers.bound_names());
+        }
         driver.say_hello_if_discovering();
         driver.process_ready();
         Ok(driver)
@@ -154,6 +160,8 @@ impl NodeDriver {
                     self.wire_stats.unknown_sender += 1;
                     return;
                 };
+                // Before any vote for this slot can be persisted, the slot's name must be.
+                self.storage.record_peers(&self.peers.bound_names());
                 // Introduce ourselves to a node we just met, so that it can reach us too.
                 self.output.send(Some(from_name), &wire::encode_hello(self.peers.self_name()));
                 id
@@ -196,9 +204,18 @@ impl NodeDriver {
         Ok(())
     }
 
-    /// Stops taking input; pending proposals stay unsettled in the core (the JS side rejects them).
+    /// Storage made every write up to `token` durable.
+    pub fn persisted(&mut self, token: u64) {
+        if !self.closed {
+            self.raft.persisted(token);
+        }
+    }
+
+    /// Stops taking input and lets storage finish what it was given; pending proposals stay unsettled in the
+    /// core (the JS side rejects them).
     pub fn close(&mut self) {
         self.closed = true;
+        self.storage = Box::new(crate::storage::VolatileStorage);
     }
 
     fn say_hello_if_discovering(&mut self) {
@@ -335,6 +352,7 @@ impl NodeDriver {
         w.key("raftCommitIndex").uint(log.committed);
         w.key("raftAppliedIndex").uint(log.applied);
         w.key("pendingProposals").uint(raft.pending_proposals() as u64);
+        w.key("recoveredTornTail").opt_string(self.torn_tail.as_deref());
         w.key("peers").begin_array();
         for id in self.peers.ids().filter(|&id| id != SELF_ID) {
             match self.peers.name_of(id) {
@@ -411,6 +429,7 @@ mod tests {
             max_inflight_bytes: 1 << 24,
             max_message_bytes: 1 << 20,
             seed: Some(7),
+            storage: StorageOptions::Volatile,
         })
         .expect("driver")
     }

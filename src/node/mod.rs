@@ -5,10 +5,12 @@ mod driver;
 pub mod json;
 mod output;
 mod peers;
+mod recovery;
 mod timing;
 pub mod wire;
 
 pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
 pub use output::Wanted;
 pub use peers::{PeerDirectory, SELF_ID};
+pub use recovery::{OpenError, StorageOptions};
 pub use timing::{Ticks, TimingMs};

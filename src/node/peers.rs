@@ -51,6 +51,11 @@ impl PeerDirectory {
         self.names.get(slot)?.as_deref()
     }
 
+    /// The names bound so far, in slot order (slots bind in order, so these are slots 1..=n).
+    pub fn bound_names(&self) -> Vec<String> {
+        self.names.iter().map_while(|name| name.clone()).collect()
+    }
+
     pub fn has_unbound_slots(&self) -> bool {
         self.names.iter().any(Option::is_none)
     }
