@@ -6,6 +6,7 @@ mod codec;
 mod durable;
 mod error;
 mod segment;
+pub mod snapshot_file;
 mod volatile;
 mod wal;
 mod writer;
