@@ -92,6 +92,23 @@ function readTiming () {
   return timing
 }
 
+// flotilla's own Cluster options, checked when the Cluster is made so that a mistake shows at once.
+function checkOptions (options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('flotilla/brig: the Cluster options must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'dataDir' && key !== 'segmentBytes') throw new TypeError(`flotilla/brig: unknown Cluster option "${key}"`)
+  }
+  if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
+    throw new TypeError('flotilla/brig: "dataDir" must be a non-empty string')
+  }
+  if (options.segmentBytes !== undefined && !(Number.isInteger(options.segmentBytes) && options.segmentBytes >= 4096)) {
+    throw new TypeError('flotilla/brig: "segmentBytes" must be a whole number of at least 4096')
+  }
+  return { ...options }
+}
+
 function isNodeId (id) {
   return typeof id === 'string' && id !== ''
 }
@@ -112,11 +129,14 @@ class Cluster extends EventEmitter {
   /**
    * @param {string} id - this node's id
    * @param {Peer[]} [peers=[]] - the other nodes (this node may be among them; it is skipped)
-   * @param {LogState} [logState] - the state object to use; it must be fresh (restoring a saved state is not
-   *   supported yet)
+   * @param {LogState} [logState] - the state object to use; it must be fresh (a durable node restores from its
+   *   `dataDir` instead)
+   * @param {{dataDir?: string, segmentBytes?: number}} [options] - flotilla's own: with `dataDir`, the node keeps
+   *   its term, vote and log in a write-ahead log there and recovers them when it joins again
    */
-  constructor (id, peers = [], logState) {
+  constructor (id, peers = [], logState, options = {}) {
     super()
+    this._options = checkOptions(options)
     this.id = id
     this.state = logState || new LogState()
     this.peers = peers
@@ -161,13 +181,20 @@ class Cluster extends EventEmitter {
     const timing = readTiming()
     const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
     const { NativeNode } = require('../native')
-    this._native = new NativeNode(JSON.stringify({
+    const nativeOptions = {
       id: this.id,
       members,
       electionTimeoutMin: timing.ELECTION_T_MIN,
       electionTimeoutMax: timing.ELECTION_T_MAX,
       heartbeatInterval: timing.REPLICATE_T
-    }))
+    }
+    if (this._options.dataDir !== undefined) {
+      nativeOptions.dataDir = this._options.dataDir
+      if (this._options.segmentBytes !== undefined) nativeOptions.segmentBytes = this._options.segmentBytes
+      this._native = new NativeNode(JSON.stringify(nativeOptions), (token, error) => this._onStorage(token, error))
+    } else {
+      this._native = new NativeNode(JSON.stringify(nativeOptions))
+    }
     this._memberIds = new Set(members)
     this.state._bindView(this._engineView())
     this.state.on(RoleChanged, (oldRole, newRole) => this.emit(RoleChanged, oldRole, newRole))
@@ -180,6 +207,20 @@ class Cluster extends EventEmitter {
     })
     this._scheduleFlush()
     return this
+  }
+
+  // The disk thread made writes durable (the engine may now send what waited for them), or failed for good.
+  _onStorage (token, error) {
+    if (this._closed) return
+    if (error !== null) {
+      const failure = new Error('flotilla/brig: the node stopped, its log cannot be written: ' + error)
+      if (this.listenerCount('error') > 0) this.emit('error', failure)
+      this.close()
+      return
+    }
+    this._native.persisted(token)
+    this._engineVersion++
+    this._scheduleFlush()
   }
 
   /** Stops this node: its clock, its input and its output. The process can exit once its transport is closed. */

@@ -264,10 +264,18 @@ export declare namespace consensus {
     stats: Record<string, number>
   }
 
+  /** flotilla's own Cluster options. */
+  interface ClusterOptions {
+    /** Keep term, vote and log in a write-ahead log in this directory; a node that joins again recovers them. */
+    dataDir?: string
+    /** Bytes per log segment file (default 64 MiB, at least 4096). */
+    segmentBytes?: number
+  }
+
   class Cluster extends EventEmitter {
     static getElectionTimeoutMs (): number
     static getReplicateTimeoutMs (): number
-    constructor (id: string, peers?: Peer[], logState?: log.LogState)
+    constructor (id: string, peers?: Peer[], logState?: log.LogState, options?: ClusterOptions)
     id: string
     state: log.LogState
     peers: Peer[]

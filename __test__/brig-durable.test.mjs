@@ -1,0 +1,63 @@
+// brig's face on durable storage: a cluster given `dataDir` keeps its term, vote and log, and a node that joins
+// again replays what was committed; bad options are refused at once.
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const { consensus, events } = require('../brig.js')
+
+function wire (dir, ids) {
+  const clusters = {}
+  for (const id of ids) clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id) })
+  for (const id of ids) {
+    for (const other of ids.filter((o) => o !== id)) {
+      clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
+        if (clusters[to]._closed) return
+        clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
+      })))
+    }
+  }
+  return clusters
+}
+
+function commitsOf (cluster, count) {
+  const payloads = []
+  return new Promise((resolve) => {
+    cluster.on(events.LogCommit, (entry) => {
+      payloads.push(entry.data.payload)
+      if (payloads.length === count) resolve(payloads)
+    })
+  })
+}
+
+test('a durable brig cluster replays its committed log after every node restarts', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-brig-durable-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ids = ['a', 'b', 'c']
+  let clusters = wire(dir, ids)
+  const before = commitsOf(clusters.a, 5)
+  for (const cluster of Object.values(clusters)) cluster.join()
+  for (let n = 0; n < 5; n++) clusters.b.broadcast({ n })
+  assert.deepEqual(await before, [0, 1, 2, 3, 4].map((n) => ({ n })))
+  const termBefore = clusters.a.state.currentTerm
+  await Promise.all(Object.values(clusters).map((cluster) => cluster.close()))
+
+  clusters = wire(dir, ids)
+  t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
+  const replayed = commitsOf(clusters.c, 6)
+  for (const cluster of Object.values(clusters)) cluster.join()
+  clusters.a.broadcast('after the restart')
+  assert.deepEqual(await replayed, [...[0, 1, 2, 3, 4].map((n) => ({ n })), 'after the restart'])
+  assert.ok(clusters.c.state.currentTerm >= termBefore, 'the term survived the restart')
+})
+
+test('bad durable options are refused when the Cluster is made', () => {
+  assert.throws(() => new consensus.Cluster('a', [], undefined, { dataDir: '' }), /"dataDir" must be a non-empty string/)
+  assert.throws(() => new consensus.Cluster('a', [], undefined, { segmentBytes: 10 }), /"segmentBytes"/)
+  assert.throws(() => new consensus.Cluster('a', [], undefined, { nope: 1 }), /unknown Cluster option "nope"/)
+  assert.throws(() => new consensus.Cluster('a', [], undefined, 'x'), /must be an object/)
+})
