@@ -174,15 +174,7 @@ fn drain_into(raft: &mut Raft, storage: &mut MemoryStorage) -> Output {
 }
 
 fn restart_from(config: Config, voters: &[NodeId], storage: &MemoryStorage) -> Raft {
-    restored_node(
-        config,
-        RestoredState {
-            hard_state: storage.hard_state,
-            membership: Membership::with_voters(voters.iter().copied()),
-            entries: storage.entries.clone(),
-            ..RestoredState::default()
-        },
-    )
+    restored_node(config, storage.restored_state(Membership::with_voters(voters.iter().copied())))
 }
 
 fn msg(from: NodeId, to: NodeId, term: Term, body: MessageBody) -> Message {

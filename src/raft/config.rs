@@ -12,6 +12,9 @@ pub enum InjectedBug {
     VoteTwiceInOneTerm,
     /// Grant votes without the up-to-date log check (a leader may lack committed entries).
     IgnoreLogUpToDateCheck,
+    /// On installing a snapshot, keep the entries after its index without checking that the entry at its index
+    /// has the snapshot's term (a follower keeps a suffix of another history).
+    SnapshotKeepsSuffixWithoutTermCheck,
 }
 
 #[derive(Clone, Debug)]
@@ -36,6 +39,10 @@ pub struct Config {
     pub max_pending_proposals: usize,
     /// A proposal of this node that has not committed after this many ticks is sent to the leader again.
     pub proposal_retry_ticks: u32,
+    /// A proposal id stays known (a retry of it commits nothing new) while its entry is in the log, and after the
+    /// entry is compacted until the snapshot index passes the entry's index by this many entries. Snapshots carry
+    /// these ids to followers and across restarts. 0 forgets ids with their entries.
+    pub proposal_id_window: u64,
     /// Seeds the randomized election timeouts; a simulation with equal seeds replays exactly.
     pub seed: u64,
     pub injected_bug: Option<InjectedBug>,
@@ -56,6 +63,7 @@ impl Config {
             max_message_bytes: 1024 * 1024,
             max_pending_proposals: 1_000_000,
             proposal_retry_ticks: 20,
+            proposal_id_window: 100_000,
             seed: id,
             injected_bug: None,
         }

@@ -1,6 +1,6 @@
 //! Typed errors of the consensus core. The binding maps each to a JS `Error` once; nothing here panics.
 
-use super::types::NodeId;
+use super::types::{Index, NodeId};
 use std::fmt;
 
 /// Why a configuration or a restored state was refused.
@@ -79,6 +79,30 @@ impl fmt::Display for TransferError {
 }
 
 impl std::error::Error for TransferError {}
+
+/// Why `Raft::compact` refused to compact the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The index is already covered by the current snapshot.
+    AlreadyCompacted { index: Index, snapshot_index: Index },
+    /// The index has not been applied yet (the snapshot must hold the state after applying it).
+    NotApplied { index: Index, applied: Index },
+}
+
+impl fmt::Display for CompactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompactError::AlreadyCompacted { index, snapshot_index } => {
+                write!(f, "index {index} is not above the current snapshot's index {snapshot_index}")
+            }
+            CompactError::NotApplied { index, applied } => {
+                write!(f, "index {index} is above the last applied index {applied}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CompactError {}
 
 /// Why an incoming message was dropped. Dropped messages are counted, never fatal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

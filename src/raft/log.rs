@@ -3,6 +3,10 @@
 //!
 //! Entries are kept in memory from the snapshot on; storage is write-behind. Three markers split the log:
 //! `stable_index` (durable here), `persist_from` (not yet handed to storage) and `committed`.
+//!
+//! Compaction drops a prefix of applied entries; the snapshot then stands for them, and the log keeps the index
+//! and term of the last one (so the log-matching check works at the boundary). Proposal ids of compacted entries
+//! stay known for `id_window` more entries, so that a late retry of them still commits nothing new.
 
 use super::id_index::IdMap;
 use super::types::{Entry, Index, ProposalId, Term};
@@ -22,13 +26,25 @@ pub struct RaftLog {
     stable_index: Index,
     /// The first index not yet handed to storage.
     persist_from: Index,
-    /// Where each proposal id in the log sits, so that a retried proposal is recognised.
+    /// Where each proposal id in the log (or in `compacted_ids`) sits, so that a retried proposal is recognised.
     proposal_index: IdMap<Index>,
+    /// Ids of compacted entries still remembered, by increasing index.
+    compacted_ids: VecDeque<(Index, ProposalId)>,
+    /// How many entries past its index a compacted id is remembered.
+    id_window: u64,
 }
 
 impl RaftLog {
-    /// A log restored from storage: everything given is durable. `committed` is clamped to what exists.
-    pub fn restore(snapshot_index: Index, snapshot_term: Term, entries: Vec<Entry>, committed: Index) -> RaftLog {
+    /// A log restored from storage: everything given is durable. `committed` is clamped to what exists. Entries
+    /// must follow the snapshot point; `snapshot_ids` are the ids the snapshot remembers.
+    pub fn restore(
+        snapshot_index: Index,
+        snapshot_term: Term,
+        snapshot_ids: &[(Index, ProposalId)],
+        entries: Vec<Entry>,
+        committed: Index,
+        id_window: u64,
+    ) -> RaftLog {
         let mut log = RaftLog {
             snapshot_index,
             snapshot_term,
@@ -38,7 +54,10 @@ impl RaftLog {
             stable_index: 0,
             persist_from: 0,
             proposal_index: IdMap::default(),
+            compacted_ids: VecDeque::new(),
+            id_window,
         };
+        log.remember_compacted_ids(snapshot_ids);
         for entry in entries {
             log.push(entry);
         }
@@ -66,6 +85,86 @@ impl RaftLog {
 
     pub fn snapshot_index(&self) -> Index {
         self.snapshot_index
+    }
+
+    pub fn snapshot_term(&self) -> Term {
+        self.snapshot_term
+    }
+
+    /// The ids of compacted entries still remembered, by increasing index: what a snapshot taken now carries.
+    pub fn compacted_ids(&self) -> Vec<(Index, ProposalId)> {
+        self.compacted_ids.iter().cloned().collect()
+    }
+
+    /// Drops the entries up to `index` (which must be in the log and applied): a snapshot now stands for them.
+    /// The log keeps `index`'s term, and remembers the dropped entries' proposal ids for the id window.
+    pub fn compact_to(&mut self, index: Index) {
+        let Some(term) = self.term(index) else { return };
+        if index <= self.snapshot_index {
+            return;
+        }
+        let count = (index - self.snapshot_index) as usize;
+        for entry in self.entries.drain(..count) {
+            if let Some(id) = entry.id {
+                self.compacted_ids.push_back((entry.index, id));
+            }
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.forget_ids_outside_window();
+        self.persist_from = self.persist_from.max(index + 1);
+        self.stable_index = self.stable_index.max(index);
+        self.applied = self.applied.max(index);
+        self.committed = self.committed.max(index);
+    }
+
+    /// Takes a snapshot received from the leader (paper, Figure 13): the entries after it are kept if
+    /// `keep_suffix` (the caller found the entry at `index` with `term`), else the whole log is discarded. The
+    /// snapshot's point counts as committed and applied; the entries kept must be persisted again after the
+    /// snapshot (storage drops its whole log when it writes one).
+    pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &[(Index, ProposalId)], keep_suffix: bool) {
+        if keep_suffix && index <= self.last_index() && index >= self.snapshot_index {
+            let count = (index - self.snapshot_index) as usize;
+            self.entries.drain(..count);
+        } else {
+            self.entries.clear();
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.proposal_index = IdMap::default();
+        self.compacted_ids.clear();
+        self.remember_compacted_ids(snapshot_ids);
+        for entry in &self.entries {
+            if let Some(id) = &entry.id {
+                self.proposal_index.insert(id.clone(), entry.index);
+            }
+        }
+        self.committed = self.committed.max(index);
+        self.applied = index;
+        self.persist_from = index + 1;
+        self.stable_index = self.stable_index.min(self.last_index()).max(index);
+    }
+
+    /// Adds a snapshot's remembered ids (those still inside the window, at or below the snapshot point).
+    fn remember_compacted_ids(&mut self, ids: &[(Index, ProposalId)]) {
+        for (index, id) in ids {
+            if *index <= self.snapshot_index && index.saturating_add(self.id_window) > self.snapshot_index {
+                self.proposal_index.insert(id.clone(), *index);
+                self.compacted_ids.push_back((*index, id.clone()));
+            }
+        }
+    }
+
+    fn forget_ids_outside_window(&mut self) {
+        while let Some((index, _)) = self.compacted_ids.front() {
+            if index.saturating_add(self.id_window) > self.snapshot_index {
+                break;
+            }
+            let Some((index, id)) = self.compacted_ids.pop_front() else { break };
+            if self.proposal_index.get(&id) == Some(&index) {
+                self.proposal_index.remove(&id);
+            }
+        }
     }
 
     /// The term of the entry at `index`, if the log still knows it.

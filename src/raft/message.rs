@@ -1,7 +1,7 @@
 //! The messages nodes exchange. Every field arrives from the network and is untrusted: the core validates a
 //! message before acting on it (see `Raft::step`). Messages are serde-serializable so that any channel can carry them.
 
-use super::types::{Entry, Index, NodeId, Proposal, Term};
+use super::types::{Entry, Index, NodeId, Payload, Proposal, SnapshotMeta, Term};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,14 @@ pub enum MessageBody {
     Propose { proposals: Vec<Proposal> },
     /// Sent by a leader transferring leadership: the receiver campaigns at once.
     TimeoutNow,
+    /// One chunk of a snapshot for a follower whose missing entries were compacted away: bytes
+    /// `offset..offset + chunk.len()` of a transfer of `total` bytes. The follower appends a chunk only at the
+    /// offset it has received up to, so a transfer resumes from the last byte received after a loss or a leader
+    /// change.
+    InstallSnapshot { meta: SnapshotMeta, offset: u64, total: u64, chunk: Payload },
+    /// The answer to `InstallSnapshot`: the follower holds `received` bytes of the snapshot at `index`; `done` once
+    /// the snapshot (or a commit index at or past it) is durable on the follower.
+    SnapshotReply { index: Index, received: u64, done: bool },
 }
 
 impl MessageBody {
@@ -53,6 +61,8 @@ impl MessageBody {
             MessageBody::HeartbeatReply => "HeartbeatReply",
             MessageBody::Propose { .. } => "Propose",
             MessageBody::TimeoutNow => "TimeoutNow",
+            MessageBody::InstallSnapshot { .. } => "InstallSnapshot",
+            MessageBody::SnapshotReply { .. } => "SnapshotReply",
         }
     }
 }

@@ -13,12 +13,13 @@ mod quorum;
 mod raft;
 mod ready;
 mod rng;
+mod snapshot;
 mod stats;
 mod tracker;
 mod types;
 
 pub use config::{Config, InjectedBug};
-pub use error::{ConfigError, DropReason, ProposeError, TransferError};
+pub use error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use quorum::{JointConfig, MajorityConfig, VoteResult};
@@ -26,4 +27,7 @@ pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};
 pub use stats::Stats;
 pub use tracker::Membership;
-pub use types::{Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Term};
+pub use snapshot::MAX_SNAPSHOT_BYTES;
+pub use types::{
+    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Snapshot, SnapshotMeta, Term,
+};

@@ -1,6 +1,7 @@
-//! What a leader knows about one follower's log, and how much it may send it: the probe/replicate state
+//! What a leader knows about one follower's log, and how much it may send it: the probe/replicate/snapshot state
 //! machine of etcd's raft, with in-flight limits by message count and by bytes.
 
+use super::snapshot::Transfer;
 use super::types::Index;
 use std::collections::VecDeque;
 
@@ -10,6 +11,9 @@ pub enum ProgressState {
     Probe,
     /// The follower's log matches up to `matched`: appends are pipelined within the in-flight limits.
     Replicate,
+    /// The follower needs entries that were compacted away: a snapshot is being sent (`Progress::snapshot`), and
+    /// no appends until the follower confirms it installed it.
+    Snapshot,
 }
 
 /// Appends sent but not yet acknowledged, oldest first, each as (last index, bytes).
@@ -65,6 +69,8 @@ pub struct Progress {
     pub is_learner: bool,
     /// The commit index last sent to this follower, so a new one is sent even when no entries are.
     pub commit_sent: Index,
+    /// In `Snapshot`: the transfer under way.
+    pub snapshot: Option<Box<Transfer>>,
 }
 
 impl Progress {
@@ -78,6 +84,7 @@ impl Progress {
             recent_active: false,
             is_learner,
             commit_sent: 0,
+            snapshot: None,
         }
     }
 
@@ -86,6 +93,7 @@ impl Progress {
         self.next = self.matched + 1;
         self.probe_sent = false;
         self.inflights.reset();
+        self.snapshot = None;
     }
 
     pub fn become_replicate(&mut self) {
@@ -93,6 +101,15 @@ impl Progress {
         self.next = self.matched + 1;
         self.probe_sent = false;
         self.inflights.reset();
+        self.snapshot = None;
+    }
+
+    /// Starts sending a snapshot; appends wait until the follower confirms it.
+    pub fn become_snapshot(&mut self, transfer: Transfer) {
+        self.state = ProgressState::Snapshot;
+        self.probe_sent = false;
+        self.inflights.reset();
+        self.snapshot = Some(Box::new(transfer));
     }
 
     /// Whether the leader must hold back appends to this follower for now.
@@ -100,6 +117,7 @@ impl Progress {
         match self.state {
             ProgressState::Probe => self.probe_sent,
             ProgressState::Replicate => self.inflights.count() >= max_messages || self.inflights.bytes() >= max_bytes,
+            ProgressState::Snapshot => true,
         }
     }
 
@@ -113,6 +131,7 @@ impl Progress {
                 }
             }
             ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Snapshot => {}
         }
     }
 
@@ -150,6 +169,8 @@ impl Progress {
                 self.probe_sent = false;
                 true
             }
+            // Appends were not sent in this state: a rejection answers an older one.
+            ProgressState::Snapshot => false,
         }
     }
 }

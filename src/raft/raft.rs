@@ -1,11 +1,11 @@
 //! The Raft state machine: one node's roles, timers, elections, replication and commitment, with no I/O.
 //!
-//! Inputs are `tick`, `step` (a message from a peer), `propose`, `campaign` and `transfer_leadership`; output is
-//! collected by `ready`. Section numbers in comments refer to the Raft paper (Ongaro and Ousterhout, 2014) and,
+//! Inputs are `tick`, `step` (a message from a peer), `propose`, `campaign`, `transfer_leadership` and `compact`;
+//! output is collected by `ready`. Section numbers in comments refer to the Raft paper (Ongaro and Ousterhout, 2014) and,
 //! where marked "thesis", to Ongaro's dissertation.
 
 use super::config::{Config, InjectedBug};
-use super::error::{ConfigError, DropReason, ProposeError, TransferError};
+use super::error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
 use super::progress::ProgressState;
@@ -13,21 +13,27 @@ use super::proposals::LocalProposals;
 use super::quorum::VoteResult;
 use super::ready::{PersistRequest, Ready, SoftState};
 use super::rng::SplitMix64;
+use super::snapshot::{self, Receiving, Transfer, MAX_SNAPSHOT_BYTES};
 use super::stats::Stats;
 use super::tracker::{Membership, ProgressTracker};
-use super::types::{Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Term};
+use super::types::{
+    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Snapshot, SnapshotMeta, Term,
+};
 use std::collections::VecDeque;
 
 /// The most committed bytes handed out in one `Ready`, so that one call never blocks the caller for long.
 const MAX_APPLY_BYTES_PER_READY: u64 = 64 * 1024 * 1024;
 
-/// What a node restarts from: the last persisted hard state, membership and log.
+/// What a node restarts from: the last persisted hard state, membership, snapshot and log. The application has
+/// restored its state from `snapshot` already; the core hands out committed entries from the one after it.
 #[derive(Clone, Debug, Default)]
 pub struct RestoredState {
     pub hard_state: HardState,
+    /// The membership when there is no snapshot (a snapshot carries its own).
     pub membership: Membership,
-    pub snapshot_index: Index,
-    pub snapshot_term: Term,
+    /// The latest durable snapshot. Entries at or below its index are ignored, and all entries are if the one at
+    /// its index has another term (a crash came between writing a received snapshot and replacing the log).
+    pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
 }
 
@@ -84,24 +90,48 @@ pub struct Raft {
     /// Set when something happened that may let the leader send appends.
     replication_dirty: bool,
     stats: Stats,
+
+    /// The latest snapshot (taken here, restored, or received): what a restart must restore, and what this node
+    /// sends when it leads and a follower needs compacted entries.
+    snapshot: Option<Snapshot>,
+    /// `snapshot` encoded as a transfer stream, built when first needed.
+    snapshot_stream: Option<Payload>,
+    /// A snapshot being received from the leader.
+    receiving: Option<Receiving>,
+    /// A received snapshot not yet handed to storage.
+    snapshot_to_persist: Option<Snapshot>,
+    /// A received snapshot handed to storage with this token: handed to the application once that is durable.
+    snapshot_to_restore: Option<(u64, Snapshot)>,
 }
 
 impl Raft {
     pub fn new(config: Config, restored: RestoredState) -> Result<Raft, ConfigError> {
         config.validate()?;
-        if restored.membership.voters.is_empty() {
+        let RestoredState { hard_state, membership, snapshot, entries } = restored;
+        let membership = snapshot.as_ref().map_or(membership, |snapshot| snapshot.meta.membership.clone());
+        if membership.voters.is_empty() {
             return Err(ConfigError::NoVoters);
         }
-        if !restored.membership.contains(config.id) {
+        if !membership.contains(config.id) {
             return Err(ConfigError::SelfNotMember);
         }
-        check_restored_entries(&restored)?;
-        let hard_state = restored.hard_state;
+        let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        if snapshot_index > 0 && (snapshot_term == 0 || snapshot_term > hard_state.term) {
+            return Err(ConfigError::RestoredStateInvalid(format!(
+                "the snapshot's term {snapshot_term} is 0 or above the persisted term {}",
+                hard_state.term
+            )));
+        }
+        let entries = entries_after_snapshot(entries, snapshot_index, snapshot_term);
+        check_restored_entries(snapshot_index, snapshot_term, &entries)?;
+        let snapshot_ids = snapshot.as_ref().map_or(&[][..], |s| &s.proposal_ids[..]);
         let log = RaftLog::restore(
-            restored.snapshot_index,
-            restored.snapshot_term,
-            restored.entries,
+            snapshot_index,
+            snapshot_term,
+            snapshot_ids,
+            entries,
             hard_state.commit,
+            config.proposal_id_window,
         );
         if log.last_term() > hard_state.term {
             return Err(ConfigError::RestoredStateInvalid(format!(
@@ -118,7 +148,7 @@ impl Raft {
             vote: hard_state.vote,
             role: Role::Follower,
             leader: None,
-            tracker: ProgressTracker::new(id, restored.membership),
+            tracker: ProgressTracker::new(id, membership),
             log,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
@@ -137,6 +167,11 @@ impl Raft {
             lead_transferee: None,
             replication_dirty: false,
             stats: Stats::default(),
+            snapshot,
+            snapshot_stream: None,
+            receiving: None,
+            snapshot_to_persist: None,
+            snapshot_to_restore: None,
             config,
         };
         raft.handed_hard_state.commit = raft.log.committed;
@@ -182,6 +217,16 @@ impl Raft {
     /// The replication state of a peer, as the leader sees it: (matched, next, replicating).
     pub fn peer_progress(&self, id: NodeId) -> Option<(Index, Index, bool)> {
         self.tracker.get(id).map(|p| (p.matched, p.next, p.state == ProgressState::Replicate))
+    }
+    /// The snapshot being sent to a peer, as the leader sees it: (snapshot index, bytes confirmed, total bytes).
+    pub fn peer_snapshot_transfer(&self, id: NodeId) -> Option<(Index, u64, u64)> {
+        let transfer = self.tracker.get(id)?.snapshot.as_ref()?;
+        Some((transfer.index(), transfer.acked, transfer.total()))
+    }
+    /// The latest snapshot: taken by `compact`, restored at start, or received from a leader. After `compact`, the
+    /// driver writes this one to storage.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
     }
 
     // ---- inputs ----------------------------------------------------------------------------------------
@@ -249,6 +294,32 @@ impl Raft {
         Ok(())
     }
 
+    /// The application took a snapshot of its state after applying `index` (`data`): the log drops its entries up
+    /// to `index` (keeping that entry's term) and the snapshot stands for them; it is what a leader sends to
+    /// followers that need compacted entries. Storage is the driver's: it writes `snapshot()` and compacts its own
+    /// log; no persist request comes from this. Proposal ids of dropped entries stay known for
+    /// `Config::proposal_id_window` entries.
+    pub fn compact(&mut self, index: Index, data: Payload) -> Result<(), CompactError> {
+        let snapshot_index = self.log.snapshot_index();
+        if index <= snapshot_index {
+            return Err(CompactError::AlreadyCompacted { index, snapshot_index });
+        }
+        let applied = self.log.applied;
+        if index > applied {
+            return Err(CompactError::NotApplied { index, applied });
+        }
+        // Applied entries are in the log (applied <= stable <= last): the term is known.
+        let Some(term) = self.log.term(index) else {
+            return Err(CompactError::NotApplied { index, applied });
+        };
+        self.log.compact_to(index);
+        let meta = SnapshotMeta { index, term, membership: self.tracker.membership().clone() };
+        self.snapshot = Some(Snapshot { meta, data, proposal_ids: self.log.compacted_ids() });
+        self.snapshot_stream = None;
+        self.stats.compactions += 1;
+        Ok(())
+    }
+
     /// Starts handing leadership to `target` (thesis 3.10): it is brought up to date, then told to campaign.
     pub fn transfer_leadership(&mut self, target: NodeId) -> Result<(), TransferError> {
         if self.role != Role::Leader {
@@ -308,7 +379,7 @@ impl Raft {
                 // A pre-vote does not change anyone's term; a granted pre-vote reply carries the future term.
                 MessageBody::PreVote { .. } => {}
                 MessageBody::PreVoteReply { granted: true } => {}
-                MessageBody::Append { .. } | MessageBody::Heartbeat { .. } => {
+                MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. } => {
                     self.become_follower(m.term, Some(m.from));
                 }
                 _ => self.become_follower(m.term, None),
@@ -339,7 +410,7 @@ impl Raft {
     /// gets a rejection so it stops waiting.
     fn answer_stale(&mut self, m: &Message) -> Result<(), DropReason> {
         match m.body {
-            MessageBody::Append { .. } | MessageBody::Heartbeat { .. }
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. }
                 if self.config.check_quorum || self.config.pre_vote =>
             {
                 self.send_now(m.from, MessageBody::AppendReply {
@@ -395,16 +466,17 @@ impl Raft {
                     return Err(DropReason::Malformed);
                 }
                 if progress.acknowledge(index) {
-                    if progress.state == ProgressState::Probe {
+                    // In `Snapshot`, an append answered late shows the follower can go on with entries after all.
+                    let can_append = progress.matched >= self.log.snapshot_index();
+                    if progress.state == ProgressState::Probe
+                        || (progress.state == ProgressState::Snapshot && can_append)
+                    {
                         progress.become_replicate();
                     }
                     self.maybe_commit();
                 }
                 self.replication_dirty = true;
-                if self.lead_transferee == Some(from) && self.tracker.get(from).is_some_and(|p| p.matched == last_index)
-                {
-                    self.send_timeout_now(from);
-                }
+                self.maybe_finish_transfer(from);
                 Ok(())
             }
             MessageBody::AppendReply { success: false, index, hint_index, hint_term } => {
@@ -417,7 +489,11 @@ impl Raft {
             }
             MessageBody::HeartbeatReply => {
                 progress.probe_sent = false;
-                if progress.matched < last_index {
+                if let Some(transfer) = progress.snapshot.as_mut() {
+                    if transfer.on_heartbeat_reply() {
+                        self.replication_dirty = true;
+                    }
+                } else if progress.matched < last_index {
                     if progress.state == ProgressState::Replicate {
                         // An append may have been lost: an empty one at the send point makes the follower say
                         // where it really is.
@@ -428,11 +504,40 @@ impl Raft {
                 }
                 Ok(())
             }
+            MessageBody::SnapshotReply { index, done: true, .. } => {
+                // The follower's log matches ours up to `index` (durably): its snapshot or its commit covers it.
+                if index > self.log.committed {
+                    return Err(DropReason::Malformed);
+                }
+                progress.acknowledge(index);
+                let finished = progress.snapshot.as_ref().is_some_and(|transfer| transfer.index() <= progress.matched);
+                if finished {
+                    progress.become_probe();
+                    self.stats.snapshots_sent += 1;
+                }
+                self.replication_dirty = true;
+                self.maybe_finish_transfer(from);
+                Ok(())
+            }
+            MessageBody::SnapshotReply { index, received, done: false } => {
+                match progress.snapshot.as_mut() {
+                    Some(transfer) if transfer.index() == index => {
+                        if !transfer.on_reply(received) {
+                            return Err(DropReason::Malformed);
+                        }
+                        self.replication_dirty = true;
+                    }
+                    // An answer about an earlier transfer.
+                    _ => {}
+                }
+                Ok(())
+            }
             MessageBody::VoteReply { .. } | MessageBody::PreVoteReply { .. } => Ok(()),
             // Two leaders in one term cannot happen between correct nodes.
-            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::TimeoutNow => {
-                Err(DropReason::Unexpected)
-            }
+            MessageBody::Append { .. }
+            | MessageBody::Heartbeat { .. }
+            | MessageBody::InstallSnapshot { .. }
+            | MessageBody::TimeoutNow => Err(DropReason::Unexpected),
             MessageBody::PreVote { .. } | MessageBody::Vote { .. } | MessageBody::Propose { .. } => Ok(()),
         }
     }
@@ -460,7 +565,7 @@ impl Raft {
                 }
                 Ok(())
             }
-            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } => {
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. } => {
                 // Paper 5.2: a candidate that hears from a leader of its term returns to follower.
                 self.become_follower(m.term, Some(m.from));
                 self.step_follower(m)
@@ -492,8 +597,74 @@ impl Raft {
                 }
                 Ok(())
             }
+            MessageBody::InstallSnapshot { meta, offset, total, chunk } => {
+                self.election_elapsed = 0;
+                self.set_leader(Some(m.from));
+                self.handle_snapshot_chunk(m.from, meta, offset, total, &chunk)
+            }
             _ => Err(DropReason::Unexpected),
         }
+    }
+
+    /// The follower's side of InstallSnapshot. A chunk at the offset received so far is appended; any other is
+    /// answered with that offset, so that the leader sends from there. A complete snapshot replaces the log (or
+    /// its prefix, if the log holds the snapshot's last entry) and is persisted; `done` is answered only once the
+    /// snapshot is durable. A follower whose commit index already covers the snapshot answers `done` at once
+    /// (after whatever it has pending is durable).
+    fn handle_snapshot_chunk(
+        &mut self,
+        leader: NodeId,
+        meta: SnapshotMeta,
+        offset: u64,
+        total: u64,
+        chunk: &[u8],
+    ) -> Result<(), DropReason> {
+        let index = meta.index;
+        if index <= self.log.committed {
+            if self.receiving.as_ref().is_some_and(|receiving| receiving.meta.index <= index) {
+                self.receiving = None;
+            }
+            self.send_after_persist(leader, MessageBody::SnapshotReply { index, received: total, done: true });
+            return Ok(());
+        }
+        let receiving = match self.receiving.as_mut() {
+            Some(receiving) if receiving.is_for(&meta, total) => receiving,
+            _ => self.receiving.insert(Receiving { meta, total, data: Vec::new() }),
+        };
+        receiving.offer(offset, chunk);
+        if !receiving.is_complete() {
+            let received = receiving.received();
+            self.send_now(leader, MessageBody::SnapshotReply { index, received, done: false });
+            return Ok(());
+        }
+        let Some(Receiving { meta, data, .. }) = self.receiving.take() else { return Ok(()) };
+        let Some(snapshot) = snapshot::decode_stream(meta, &data) else {
+            // A correct leader never sends this; start over rather than keep bytes that cannot be read.
+            self.send_now(leader, MessageBody::SnapshotReply { index, received: 0, done: false });
+            return Err(DropReason::Malformed);
+        };
+        self.install_snapshot(snapshot);
+        self.send_after_persist(leader, MessageBody::SnapshotReply { index, received: total, done: true });
+        Ok(())
+    }
+
+    /// Takes a complete snapshot from the leader into the log, and queues it for storage and then the application.
+    fn install_snapshot(&mut self, snapshot: Snapshot) {
+        let SnapshotMeta { index, term, .. } = snapshot.meta;
+        let bug = self.config.injected_bug == Some(InjectedBug::SnapshotKeepsSuffixWithoutTermCheck);
+        let keep_suffix = self.log.matches(index, term) || (bug && self.log.last_index() > index);
+        self.log.install_snapshot(index, term, &snapshot.proposal_ids, keep_suffix);
+        // Writes in flight were for the log before the snapshot: their acknowledgements prove nothing now (the kept
+        // suffix is written again after the snapshot).
+        self.writes_in_flight.clear();
+        let membership = &snapshot.meta.membership;
+        if membership != self.tracker.membership() && !membership.voters.is_empty() {
+            self.tracker.set_membership(membership.clone(), self.log.last_index() + 1);
+        }
+        self.stats.snapshots_received += 1;
+        self.snapshot = Some(snapshot.clone());
+        self.snapshot_stream = None;
+        self.snapshot_to_persist = Some(snapshot);
     }
 
     /// Paper 5.3: accept entries that follow a matching entry, drop a conflicting suffix, and reply.
@@ -589,6 +760,7 @@ impl Raft {
         self.role = Role::Leader;
         self.set_leader(Some(self.id));
         self.lead_transferee = None;
+        self.receiving = None;
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         self.tracker.reset_progress(self.log.last_index() + 1);
@@ -723,6 +895,10 @@ impl Raft {
         let max_message_bytes = self.config.max_message_bytes;
         loop {
             let Some(progress) = self.tracker.get(peer) else { return };
+            if progress.state == ProgressState::Snapshot {
+                self.send_snapshot_chunks(peer);
+                return;
+            }
             if progress.is_paused(max_inflight, max_inflight_bytes) {
                 return;
             }
@@ -736,8 +912,10 @@ impl Raft {
             }
             let prev_index = next - 1;
             let Some(prev_term) = self.log.term(prev_index) else {
-                // The entries the follower needs were compacted away: it needs a snapshot (durability issue).
-                self.stats.snapshot_needed += 1;
+                // The entries the follower needs were compacted away: it needs the snapshot.
+                if self.start_snapshot_transfer(peer) {
+                    continue;
+                }
                 return;
             };
             let entries = self.log.entries_from(next, max_message_bytes);
@@ -753,6 +931,40 @@ impl Raft {
             if empty || in_probe {
                 return;
             }
+        }
+    }
+
+    /// Switches a follower that needs compacted entries to receiving the latest snapshot. Returns whether it did.
+    fn start_snapshot_transfer(&mut self, peer: NodeId) -> bool {
+        let Some(snapshot) = self.snapshot.as_ref() else { return false };
+        let stream = self.snapshot_stream.get_or_insert_with(|| snapshot::encode_stream(snapshot)).clone();
+        let transfer = Transfer::new(snapshot.meta.clone(), stream);
+        let Some(progress) = self.tracker.get_mut(peer) else { return false };
+        progress.become_snapshot(transfer);
+        self.stats.snapshot_needed += 1;
+        true
+    }
+
+    /// Sends the chunks of a follower's snapshot transfer that flow control allows: chunks of at most
+    /// `max_message_bytes`, at most a few unconfirmed at once, within `max_inflight_bytes`.
+    fn send_snapshot_chunks(&mut self, peer: NodeId) {
+        let chunk_bytes = self.config.max_message_bytes.max(1);
+        let max_chunks = self.config.max_inflight_messages.clamp(1, 4);
+        let max_bytes = self.config.max_inflight_bytes;
+        loop {
+            let Some(transfer) = self.tracker.get_mut(peer).and_then(|p| p.snapshot.as_mut()) else { return };
+            let Some((offset, chunk)) = transfer.next_chunk(chunk_bytes, max_chunks, max_bytes) else { return };
+            let (meta, total) = (transfer.meta.clone(), transfer.total());
+            self.stats.snapshot_chunks_sent += 1;
+            self.send_now(peer, MessageBody::InstallSnapshot { meta, offset, total, chunk });
+        }
+    }
+
+    /// Hands leadership over once the transfer target has caught up.
+    fn maybe_finish_transfer(&mut self, peer: NodeId) {
+        let last_index = self.log.last_index();
+        if self.lead_transferee == Some(peer) && self.tracker.get(peer).is_some_and(|p| p.matched == last_index) {
+            self.send_timeout_now(peer);
         }
     }
 
@@ -796,7 +1008,9 @@ impl Raft {
             || !self.unsequenced.is_empty()
             || !self.forward_buffer.is_empty()
             || self.log.has_unpersisted()
-            || self.log.has_committed_to_apply()
+            || self.snapshot_to_persist.is_some()
+            || self.snapshot_to_restore.as_ref().is_some_and(|(token, _)| *token <= self.last_acked_token)
+            || (self.log.has_committed_to_apply() && self.snapshot_to_restore.is_none())
             || self.hard_state_changed()
             || self.soft_state() != self.last_soft_state
             || (self.replication_dirty && self.role == Role::Leader)
@@ -819,16 +1033,22 @@ impl Raft {
         }
         self.flush_forward_buffer();
 
+        let snapshot = self.snapshot_to_persist.take();
         let entries = self.log.take_unpersisted();
-        let persist = if !entries.is_empty() || self.hard_state_changed() {
+        let persist = if !entries.is_empty() || snapshot.is_some() || self.hard_state_changed() {
             self.last_issued_token += 1;
             let token = self.last_issued_token;
-            if let Some(last) = entries.last() {
-                self.writes_in_flight.push_back(PendingWrite { token, last_index: last.index, last_term: last.term });
+            let last = entries.last().map(|e| (e.index, e.term)).or(snapshot.as_ref().map(|s| (s.meta.index, s.meta.term)));
+            if let Some((last_index, last_term)) = last {
+                self.writes_in_flight.push_back(PendingWrite { token, last_index, last_term });
+            }
+            if let Some(snapshot) = &snapshot {
+                // A newer received snapshot supersedes one not yet handed to the application.
+                self.snapshot_to_restore = Some((token, snapshot.clone()));
             }
             let hard_state = self.hard_state();
             self.handed_hard_state = hard_state;
-            Some(PersistRequest { token, hard_state: Some(hard_state), entries })
+            Some(PersistRequest { token, hard_state: Some(hard_state), snapshot, entries })
         } else {
             None
         };
@@ -845,7 +1065,23 @@ impl Raft {
             }
         }
 
-        let committed = self.log.take_committed(MAX_APPLY_BYTES_PER_READY);
+        // A received snapshot is restored once durable, before any entry after it is applied.
+        let snapshot = match &self.snapshot_to_restore {
+            Some((token, _)) if *token <= self.last_acked_token => self.snapshot_to_restore.take().map(|(_, s)| s),
+            _ => None,
+        };
+        if let Some(snapshot) = &snapshot {
+            self.stats.snapshots_installed += 1;
+            // This node's proposals that the snapshot holds have committed.
+            for (_, id) in &snapshot.proposal_ids {
+                self.proposals.committed(id);
+            }
+        }
+        let committed = if self.snapshot_to_restore.is_some() {
+            Vec::new()
+        } else {
+            self.log.take_committed(MAX_APPLY_BYTES_PER_READY)
+        };
         for entry in &committed {
             if let Some(id) = &entry.id {
                 self.proposals.committed(id);
@@ -859,7 +1095,7 @@ impl Raft {
         } else {
             None
         };
-        Ready { messages, persist, committed, soft_state }
+        Ready { messages, persist, snapshot, committed, soft_state }
     }
 
     /// Storage made the write with this token (and every earlier one) durable.
@@ -905,11 +1141,24 @@ impl Raft {
     }
 }
 
+/// The restored entries that follow the snapshot: none if the one at the snapshot's index has another term (the
+/// log the snapshot replaced), else those after its index.
+fn entries_after_snapshot(mut entries: Vec<Entry>, snapshot_index: Index, snapshot_term: Term) -> Vec<Entry> {
+    if snapshot_index == 0 {
+        return entries;
+    }
+    if entries.iter().any(|e| e.index == snapshot_index && e.term != snapshot_term) {
+        return Vec::new();
+    }
+    entries.retain(|e| e.index > snapshot_index);
+    entries
+}
+
 /// Restored entries must be contiguous after the snapshot, with terms that never decrease.
-fn check_restored_entries(restored: &RestoredState) -> Result<(), ConfigError> {
-    let mut expected = restored.snapshot_index + 1;
-    let mut previous_term = restored.snapshot_term;
-    for entry in &restored.entries {
+fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &[Entry]) -> Result<(), ConfigError> {
+    let mut expected = snapshot_index + 1;
+    let mut previous_term = snapshot_term;
+    for entry in entries {
         if entry.index != expected || entry.term < previous_term || entry.term == 0 {
             return Err(ConfigError::RestoredStateInvalid(format!(
                 "entry {} (term {}) does not follow index {} (term {})",
@@ -958,6 +1207,26 @@ fn validate_body(m: &Message) -> Result<(), DropReason> {
             }
         }
         MessageBody::AppendReply { success: false, hint_index, index, .. } if hint_index > index => {
+            Err(DropReason::Malformed)
+        }
+        MessageBody::InstallSnapshot { meta, offset, total, chunk } => {
+            let chunk_end = offset.checked_add(chunk.len() as u64);
+            let bad = meta.index == 0
+                || meta.term == 0
+                || meta.term > m.term
+                || meta.membership.voters.is_empty()
+                || meta.membership.members().contains(&0)
+                || *total > MAX_SNAPSHOT_BYTES
+                || chunk_end.is_none_or(|end| end > *total)
+                // Only the end of the stream may come as an empty chunk.
+                || (chunk.is_empty() && offset != total);
+            if bad {
+                Err(DropReason::Malformed)
+            } else {
+                Ok(())
+            }
+        }
+        MessageBody::SnapshotReply { index, received, .. } if *index == 0 || *received > MAX_SNAPSHOT_BYTES => {
             Err(DropReason::Malformed)
         }
         _ => Ok(()),

@@ -2,14 +2,22 @@
 //! apply and role changes. The driver persists, sends, applies, then acknowledges the write with `persisted`.
 
 use super::message::Message;
-use super::types::{Entry, HardState, NodeId, Role, Term};
+use super::types::{Entry, HardState, NodeId, Role, Snapshot, Term};
 
 /// Work for storage. `entries` replace any stored entries from `entries[0].index` on.
+///
+/// With a `snapshot` (one this follower received from the leader), the snapshot replaces the whole stored log:
+/// storage makes the snapshot durable first, then drops every entry it holds, and then writes `entries` (which
+/// start right after the snapshot: the entries the core kept, if any). Dropping and writing must be one atomic
+/// step (one WAL record), because the kept entries may have been acknowledged to the leader already. A crash
+/// after the snapshot is durable but before the log changed is safe: on restart the core ignores restored entries
+/// at or below the snapshot's index, and all of them if the one at the snapshot's index has another term.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersistRequest {
     /// Acknowledge with `Raft::persisted(token)` once durable. Tokens increase; acknowledge them in order.
     pub token: u64,
     pub hard_state: Option<HardState>,
+    pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
 }
 
@@ -26,6 +34,9 @@ pub struct Ready {
     /// Safe to send now: messages that depended on a write were held back until it was acknowledged.
     pub messages: Vec<Message>,
     pub persist: Option<PersistRequest>,
+    /// A snapshot received from the leader, now durable: the application restores its state from it BEFORE
+    /// applying `committed` (which then starts right after `snapshot.meta.index`). Handed out once.
+    pub snapshot: Option<Snapshot>,
     /// Committed and locally durable entries, in order, to apply (including the engine's own entries:
     /// check `Entry::is_user_data`).
     pub committed: Vec<Entry>,
@@ -35,6 +46,10 @@ pub struct Ready {
 
 impl Ready {
     pub fn is_empty(&self) -> bool {
-        self.messages.is_empty() && self.persist.is_none() && self.committed.is_empty() && self.soft_state.is_none()
+        self.messages.is_empty()
+            && self.persist.is_none()
+            && self.snapshot.is_none()
+            && self.committed.is_empty()
+            && self.soft_state.is_none()
     }
 }

@@ -1,4 +1,5 @@
-//! Counters a node keeps about itself: dropped messages by reason, elections, retries. Exposed by `status()`.
+//! Counters a node keeps about itself: dropped messages by reason, elections, retries, snapshots. Exposed by
+//! `status()`.
 
 use super::error::DropReason;
 
@@ -18,7 +19,18 @@ pub struct Stats {
     pub duplicate_proposals: u64,
     pub forwarded_proposals_dropped: u64,
     pub transfers_received: u64,
+    /// A follower needed entries that were compacted away: a snapshot transfer to it began.
     pub snapshot_needed: u64,
+    /// Snapshot chunks sent (including resent ones).
+    pub snapshot_chunks_sent: u64,
+    /// Snapshot transfers a follower confirmed as installed and durable.
+    pub snapshots_sent: u64,
+    /// Snapshots received in full from a leader and taken into the log (then persisted).
+    pub snapshots_received: u64,
+    /// Snapshots handed to the application to restore (`Ready::snapshot`).
+    pub snapshots_installed: u64,
+    /// Compactions of this node's own log (`Raft::compact`).
+    pub compactions: u64,
 }
 
 impl Stats {

@@ -1,6 +1,7 @@
 //! The vocabulary of the consensus core: node ids, terms, log indices, entries and the hard state that must
 //! survive a crash. Indices are 1-based; index 0 and term 0 mean "nothing" (an empty log).
 
+use super::tracker::Membership;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -81,4 +82,25 @@ impl Proposal {
     pub fn size_bytes(&self) -> u64 {
         32 + self.data.len() as u64 + self.id.len() as u64
     }
+}
+
+/// What a snapshot covers: the log up to `index` (whose entry had `term`), and the membership as of then.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: Index,
+    pub term: Term,
+    pub membership: Membership,
+}
+
+/// The application's state after applying the log up to `meta.index`, as opaque bytes, plus what the core itself
+/// must remember across compaction: the proposal ids of the last compacted entries, so that a proposal retried
+/// after its entry was compacted still commits only once (see `Config::proposal_id_window`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub data: Payload,
+    /// The proposal ids of compacted entries the core still remembers, as (index, id), by increasing index. Storage
+    /// keeps them with the snapshot; a node restored from the snapshot knows them again.
+    #[serde(default)]
+    pub proposal_ids: Vec<(Index, ProposalId)>,
 }

@@ -39,14 +39,8 @@ impl Storage {
         written
     }
 
-    /// What a restarting node reads back: the durable hard state and entries, and no snapshot.
+    /// What a restarting node reads back: the durable hard state, snapshot and entries.
     pub fn restored_state(&self, voters: impl IntoIterator<Item = NodeId>) -> RestoredState {
-        RestoredState {
-            hard_state: self.durable.hard_state,
-            membership: Membership::with_voters(voters),
-            snapshot_index: 0,
-            snapshot_term: 0,
-            entries: self.durable.entries.clone(),
-        }
+        self.durable.restored_state(Membership::with_voters(voters))
     }
 }

@@ -1,38 +1,121 @@
 //! A test network of consensus cores in one thread: routes messages, persists instantly (or on demand) and
 //! records what each node applied. Shared by the paper-rule tests, the simulation and the benchmark.
+//!
+//! Each node's state machine is the list of user data it applied; its snapshots encode that list, so a node that
+//! restores a snapshot has the same list as the node that took it.
 
 #![allow(dead_code)]
 
-use flotilla::raft::{Config, Entry, Message, NodeId, Raft, Ready, RestoredState, Role};
+use flotilla::raft::{
+    Config, Entry, HardState, Index, Membership, Message, NodeId, PersistRequest, Raft, Ready, RestoredState, Role,
+    Snapshot,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-/// What a node's storage holds: the state a crash-restart starts from.
+/// What a node's storage holds: the state a crash-restart starts from. `entries` follow the snapshot (or start at
+/// index 1 without one).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStorage {
-    pub hard_state: flotilla::raft::HardState,
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
 }
 
 impl MemoryStorage {
-    /// Applies one persist request: entries replace everything from their first index on.
-    pub fn write(&mut self, request: &flotilla::raft::PersistRequest) {
+    pub fn snapshot_index(&self) -> Index {
+        self.snapshot.as_ref().map_or(0, |s| s.meta.index)
+    }
+
+    /// Applies one persist request: a snapshot replaces the whole log, then entries replace everything from their
+    /// first index on.
+    pub fn write(&mut self, request: &PersistRequest) {
+        if let Some(snapshot) = &request.snapshot {
+            self.snapshot = Some(snapshot.clone());
+            self.entries.clear();
+        }
         if let Some(first) = request.entries.first() {
-            let keep = first.index.saturating_sub(1) as usize;
+            let base = self.snapshot_index();
+            let keep = first.index.saturating_sub(base + 1) as usize;
             self.entries.truncate(keep);
-            self.entries.extend(request.entries.iter().cloned());
+            self.entries.extend(request.entries.iter().filter(|e| e.index > base).cloned());
         }
         if let Some(hard_state) = request.hard_state {
             self.hard_state = hard_state;
         }
     }
+
+    /// The driver's side of `Raft::compact`: keeps the new snapshot and drops the entries it covers.
+    pub fn compact(&mut self, snapshot: &Snapshot) {
+        let base = self.snapshot_index();
+        if snapshot.meta.index <= base {
+            return;
+        }
+        let covered = ((snapshot.meta.index - base) as usize).min(self.entries.len());
+        self.entries.drain(..covered);
+        self.snapshot = Some(snapshot.clone());
+    }
+
+    /// What a node restarting from this storage reads back.
+    pub fn restored_state(&self, membership: Membership) -> RestoredState {
+        RestoredState {
+            hard_state: self.hard_state,
+            membership,
+            snapshot: self.snapshot.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+/// A state machine of user data items, as snapshot bytes: each item as a 4-byte length and its bytes.
+pub fn encode_items(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(item);
+    }
+    out
+}
+
+pub fn decode_items(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut items = Vec::new();
+    while bytes.len() >= 4 {
+        let length = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) as usize;
+        items.push(bytes[4..4 + length].to_vec());
+        bytes = &bytes[4 + length..];
+    }
+    items
 }
 
 pub struct TestNode {
     pub raft: Raft,
     pub storage: MemoryStorage,
-    /// Every committed entry handed out, in order (engine entries included).
+    /// The user data of the snapshot the state machine was last restored from, and its index.
+    pub restored: Vec<Vec<u8>>,
+    pub restored_index: Index,
+    /// Every committed entry handed out since then, in order (engine entries included).
     pub applied: Vec<Entry>,
+    /// Snapshots the node received from a leader and restored.
+    pub installed: Vec<Snapshot>,
+}
+
+impl TestNode {
+    fn new(raft: Raft, storage: MemoryStorage) -> TestNode {
+        let restored = storage.snapshot.as_ref().map_or_else(Vec::new, |s| decode_items(&s.data));
+        let restored_index = storage.snapshot_index();
+        TestNode { raft, storage, restored, restored_index, applied: Vec::new(), installed: Vec::new() }
+    }
+
+    /// The user data applied, in order, counting what the last restored snapshot holds.
+    pub fn state(&self) -> Vec<Vec<u8>> {
+        let applied = self.applied.iter().filter(|e| e.is_user_data()).map(|e| e.data.to_vec());
+        self.restored.iter().cloned().chain(applied).collect()
+    }
+
+    /// The last index handed out for application (the restored snapshot's, if nothing since).
+    pub fn applied_index(&self) -> Index {
+        self.applied.last().map_or(self.restored_index, |e| e.index)
+    }
 }
 
 pub struct Cluster {
@@ -59,7 +142,7 @@ impl Cluster {
             .iter()
             .map(|&id| {
                 let raft = Raft::new(make_config(id), RestoredState::new_cluster(ids.clone())).expect("valid config");
-                (id, TestNode { raft, storage: MemoryStorage::default(), applied: Vec::new() })
+                (id, TestNode::new(raft, MemoryStorage::default()))
             })
             .collect();
         Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
@@ -86,6 +169,12 @@ impl Cluster {
                         node.raft.persisted(request.token);
                     }
                     self.in_flight.extend(ready.messages);
+                    if let Some(snapshot) = ready.snapshot {
+                        node.restored = decode_items(&snapshot.data);
+                        node.restored_index = snapshot.meta.index;
+                        node.applied.clear();
+                        node.installed.push(snapshot);
+                    }
                     node.applied.extend(ready.committed);
                 }
             }
@@ -149,9 +238,19 @@ impl Cluster {
         self.node_mut(via).propose(Arc::from(id), Arc::from(data)).expect("proposal accepted");
     }
 
-    /// The user data each node applied, in order.
+    /// The user data each node applied, in order (counting what its restored snapshot holds).
     pub fn applied_data(&self, id: NodeId) -> Vec<Vec<u8>> {
-        self.nodes[&id].applied.iter().filter(|e| e.is_user_data()).map(|e| e.data.to_vec()).collect()
+        self.nodes[&id].state()
+    }
+
+    /// The node snapshots its state machine at what it applied and compacts its log and storage there.
+    pub fn compact(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let index = node.applied_index();
+        let data = encode_items(&node.state());
+        node.raft.compact(index, data.into()).expect("compaction at the applied index");
+        let snapshot = node.raft.snapshot().expect("a snapshot after compaction").clone();
+        node.storage.compact(&snapshot);
     }
 }
 
@@ -164,9 +263,13 @@ impl Cluster {
             .into_iter()
             .map(|(config, restored)| {
                 let id = config.id;
-                let storage = MemoryStorage { hard_state: restored.hard_state, entries: restored.entries.clone() };
+                let storage = MemoryStorage {
+                    hard_state: restored.hard_state,
+                    snapshot: restored.snapshot.clone(),
+                    entries: restored.entries.clone(),
+                };
                 let raft = Raft::new(config, restored).expect("valid restored state");
-                (id, TestNode { raft, storage, applied: Vec::new() })
+                (id, TestNode::new(raft, storage))
             })
             .collect();
         Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
@@ -190,17 +293,14 @@ impl Cluster {
     }
 
     /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
-    /// its state machine starts empty (it re-applies the log as it learns the commit index again).
+    /// its state machine starts from the stored snapshot (or empty), then re-applies the log as it learns the
+    /// commit index again.
     pub fn restart(&mut self, id: NodeId, config: Config) {
         let node = self.nodes.get_mut(&id).expect("node exists");
-        let restored = RestoredState {
-            hard_state: node.storage.hard_state,
-            membership: node.raft.membership().clone(),
-            entries: node.storage.entries.clone(),
-            ..RestoredState::default()
-        };
-        node.raft = Raft::new(config, restored).expect("valid restored state");
-        node.applied.clear();
+        let restored = node.storage.restored_state(node.raft.membership().clone());
+        let raft = Raft::new(config, restored).expect("valid restored state");
+        let storage = std::mem::take(&mut node.storage);
+        *node = TestNode::new(raft, storage);
         self.in_flight.retain(|m| m.from != id && m.to != id);
     }
 }
