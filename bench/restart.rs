@@ -27,7 +27,7 @@ fn main() {
                 .map(|i| Entry { term: 1, index: i, kind: EntryKind::Normal, id: Some(format!("n_{i:032}").into()), data: data.clone() })
                 .collect();
             let hard_state = HardState { term: 1, vote: Some(1), commit: last };
-            wal.append(&[Record::Write { hard_state: Some(hard_state), entries: batch_entries }]).expect("append");
+            wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: batch_entries }]).expect("append");
             index = last + 1;
         }
         wal.sync().expect("sync");

@@ -52,6 +52,7 @@ function nativeOptions (options) {
     maxMessageBytes: options.maxMessageBytes
   }
   if (options.seed !== undefined) native.seed = options.seed
+  if (options.snapshot !== undefined) native.snapshotThreshold = options.snapshot.threshold
   if (options.dataDir !== undefined) {
     native.dataDir = options.dataDir
     native.segmentBytes = options.segmentBytes
@@ -76,6 +77,7 @@ class Gaggle extends EventEmitter {
     // Only the memory channel itself (not a subclass, which might rewrite packets) passes objects on unchanged.
     this._keepWireTexts = this._channel.constructor === MemoryChannel
     this._storageError = null
+    this._snapshotHooks = options.snapshot === undefined ? null : options.snapshot
     this._native = options.dataDir === undefined
       ? new NativeNode(JSON.stringify(nativeOptions(options)))
       : new NativeNode(JSON.stringify(nativeOptions(options)), (token, error) => this._onStorage(token, error))
@@ -212,20 +214,24 @@ class Gaggle extends EventEmitter {
       this._droppedInJs++
       return
     }
+    // An engine's message as the text it wrote, from the memory channel (see `_flush`).
+    if (data instanceof MemoryChannel.WireText) {
+      this._native.receive(originNodeId, data.text)
+      this._scheduleFlush()
+      return
+    }
     if (data.type === RPC_TYPE.DISPATCH || data.type === RPC_TYPE.DISPATCH_REPLY) {
       // Only members may run rpc methods here; the engine checks the senders of everything else.
       if (!this._native.isPeer(originNodeId)) this._droppedStrangersInJs++
       else if (!this._dispatch.receive(originNodeId, data)) this._droppedInJs++
       return
     }
-    let json = wireTexts.get(data)
-    if (json === undefined) {
-      try {
-        json = JSON.stringify(data)
-      } catch {
-        this._droppedInJs++
-        return
-      }
+    let json
+    try {
+      json = JSON.stringify(data)
+    } catch {
+      this._droppedInJs++
+      return
     }
     this._native.receive(originNodeId, json)
     this._scheduleFlush()
@@ -257,31 +263,98 @@ class Gaggle extends EventEmitter {
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0
-    const text = this._native.flush(announceAppended, announceCommitted, this._keepWireTexts)
-    if (text === null) return
-    const output = JSON.parse(text)
-    if (output.send) {
-      const { send, spans } = output
-      for (let i = 0; i < send.length; i++) {
-        const [to, message] = send[i]
-        if (spans !== undefined && spans[2 * i + 1] - spans[2 * i] >= WIRE_TEXT_MIN_LENGTH) {
-          wireTexts.set(message, text.slice(spans[2 * i], spans[2 * i + 1]))
-        }
-        this._send(to, message)
+    let output
+    if (this._keepWireTexts) {
+      // The memory channel carries each message as the text the engine wrote, and the receiving engine reads
+      // that text: the messages (most of the output when entries flow) are never parsed into objects.
+      // The first flush comes before any packet can arrive.
+      MemoryChannel.readWireTexts(this._onRecieved)
+      const parts = this._native.flushParts(announceAppended, announceCommitted)
+      if (parts === null) return
+      output = JSON.parse(parts[0])
+      if (output.send) {
+        const send = output.send
+        for (let i = 0; i < send.length; i++) this._send(send[i], parts[i + 1], true)
+      }
+    } else {
+      const text = this._native.flush(announceAppended, announceCommitted)
+      if (text === null) return
+      output = JSON.parse(text)
+      if (output.send) {
+        for (const [to, message] of output.send) this._send(to, message)
       }
     }
+    if (output.restore !== undefined) this._restoreSnapshot(output.restore)
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
     }
     if (output.committed) this._onCommitted(output.committed, announceCommitted)
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
     if (output.state) this._onStateChange()
+    if (output.snapshotWanted !== undefined) this._takeSnapshot(output.snapshotWanted)
   }
 
-  _send (to, message) {
+  // The engine restarted from, or received, a snapshot: the application's state becomes the snapshot's, and the
+  // commits that follow continue after the entries it covers.
+  _restoreSnapshot ({ userEntries, data }) {
+    this._commitIndex = userEntries - 1
+    this._lastApplied = userEntries - 1
+    if (this._snapshotHooks === null) return
     try {
-      if (to === null) this._channel.broadcast(message)
-      else this._channel.send(to, message)
+      this._snapshotHooks.restore(data)
+    } catch (error) {
+      this._reportHookError('restore', error)
+    }
+  }
+
+  // Enough was applied since the last snapshot: the application's `save()` gives its state now (or a promise of
+  // it), and the engine compacts its log behind it.
+  _takeSnapshot (index) {
+    let saved
+    try {
+      saved = this._snapshotHooks.save()
+    } catch (error) {
+      saved = Promise.reject(error)
+    }
+    Promise.resolve(saved).then(
+      (data) => {
+        if (this._closePromise) return
+        let json
+        try {
+          json = JSON.stringify(data === undefined ? null : data)
+        } catch (error) {
+          this._reportHookError('save', error)
+          return this._native.snapshotTaken(index, null)
+        }
+        this._native.snapshotTaken(index, json)
+        this._scheduleFlush()
+      },
+      (error) => {
+        if (this._closePromise) return
+        this._reportHookError('save', error)
+        this._native.snapshotTaken(index, null)
+      }
+    )
+  }
+
+  _reportHookError (hook, error) {
+    const wrapped = new Error(`flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`)
+    wrapped.cause = error
+    if (this.listenerCount('error') > 0) this.emit('error', wrapped)
+    else process.emitWarning(wrapped)
+  }
+
+  // `asText`: the message is JSON text, for the memory channel's `sendText`/`broadcastText`.
+  _send (to, message, asText = false) {
+    try {
+      if (asText) {
+        if (to === null) this._channel.broadcastText(message)
+        else this._channel.sendText(to, message)
+      } else if (to === null) {
+        this._channel.broadcast(message)
+      } else {
+        this._channel.send(to, message)
+      }
     } catch (error) {
       // A channel that cannot send now (disconnected, reconnecting) loses the message; Raft resends.
       this._sendFailures = (this._sendFailures || 0) + 1

@@ -56,6 +56,16 @@ impl NativeNode {
         Ok(NativeNode { driver, tick_ms, timer: None })
     }
 
+    /// The application's snapshot for a `snapshotWanted` index: its state as JSON text, or null if it could not
+    /// take one.
+    #[napi(catch_unwind)]
+    pub fn snapshot_taken(&mut self, index: f64, data_json: Option<String>) -> Result<()> {
+        if !(index.is_finite() && index >= 1.0) {
+            return Err(js_error("the snapshot index must be a positive number"));
+        }
+        self.driver.snapshot_taken(index as u64, data_json.as_deref()).map_err(js_error)
+    }
+
     /// Storage made every write up to `token` durable (from `onStorage`).
     #[napi(catch_unwind)]
     pub fn persisted(&mut self, token: f64) {
@@ -141,6 +151,32 @@ impl NativeNode {
             message_spans: message_spans.unwrap_or(false),
         };
         self.driver.flush_wanting(wanted)
+    }
+
+    /// `flush` with the messages apart, for a channel that hands messages on within this process: an array
+    /// `[outputJson, message0, message1, ...]` (or null when there is nothing to do), where `outputJson` is the
+    /// `flush` output whose `send` list names only the recipients (`[to | null, ...]`, no `spans`) and
+    /// `message<i>` is the JSON text of the message to `send[i]`. Nothing has to parse a message to pass it on.
+    #[napi(catch_unwind, ts_return_type = "string[] | null")]
+    pub fn flush_parts<'env>(
+        &mut self,
+        env: &'env Env,
+        appended: Option<bool>,
+        committed_data: Option<bool>,
+    ) -> Result<Option<Array<'env>>> {
+        let wanted = Wanted {
+            appended: appended.unwrap_or(true),
+            committed_data: committed_data.unwrap_or(true),
+            message_spans: false,
+        };
+        let Some(parts) = self.driver.flush_parts(wanted) else { return Ok(None) };
+        let count = parts.message_count();
+        let mut array = env.create_array((count + 1) as u32)?;
+        array.set(0, parts.json.as_str())?;
+        for i in 0..count {
+            array.set((i + 1) as u32, parts.message(i))?;
+        }
+        Ok(Some(array))
     }
 
     #[napi(getter)]

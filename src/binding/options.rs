@@ -26,6 +26,7 @@ struct NativeOptions {
     max_message_bytes: u64,
     seed: Option<u64>,
     data_dir: Option<String>,
+    snapshot_threshold: Option<u64>,
     #[serde(default = "default_segment_bytes")]
     segment_bytes: u64,
 }
@@ -78,6 +79,7 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
     };
     Ok(NodeOptions {
         storage,
+        snapshot_threshold: options.snapshot_threshold,
         name: options.id,
         members,
         ticks: timing.to_ticks(),

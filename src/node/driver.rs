@@ -2,12 +2,13 @@
 //! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
 //! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
 
-use super::output::{Output, Wanted};
+use super::output::{Output, OutputParts, Wanted};
 use super::peers::{PeerDirectory, SELF_ID};
 use super::recovery::{self, OpenError, StorageOptions};
+use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
-use crate::raft::{Config, Entry, EntryKind, NodeId, ProposeError, Raft, Role, Stats, TransferError};
+use crate::raft::{Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Raft, Role, Stats, TransferError};
 use crate::storage::{Storage, Submitted, WriterEvent};
 
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
@@ -29,6 +30,8 @@ pub struct NodeOptions {
     pub max_message_bytes: u64,
     pub seed: Option<u64>,
     pub storage: StorageOptions,
+    /// Ask the application for a snapshot every this many applied entries (`None`: never compact).
+    pub snapshot_threshold: Option<u64>,
 }
 
 /// Counters of the layer above the core: messages that never reached it.
@@ -54,6 +57,7 @@ pub struct NodeDriver {
     last_reported_state: Option<(Role, u64, Option<NodeId>, Option<NodeId>)>,
     /// Where recovery cut off a torn write at startup, for `status()`.
     torn_tail: Option<String>,
+    snapshots: SnapshotPolicy,
     closed: bool,
 }
 
@@ -92,10 +96,15 @@ impl NodeDriver {
             ticks_since_hello: 0,
             last_reported_state: None,
             torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
+            snapshots: SnapshotPolicy::new(options.snapshot_threshold),
             closed: false,
         };
         if opened.record_peers {
             driver.storage.record_peers(&driver.peers.bound_names());
+        }
+        if let Some(snapshot) = driver.raft.snapshot().cloned() {
+            // The application starts from the snapshot it took (or received) before the restart.
+            driver.restore_from(&snapshot.data);
         }
         driver.say_hello_if_discovering();
         driver.process_ready();
@@ -112,15 +121,29 @@ impl NodeDriver {
 
     /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).
     pub fn flush(&mut self) -> Option<String> {
-        self.process_ready();
-        self.report_state_change();
+        self.prepare_output();
         self.output.take_json()
+    }
+
+    /// Everything an output must hold before it is handed over: the ready loop's work, a snapshot request when
+    /// one is due, and a visible state change.
+    fn prepare_output(&mut self) {
+        self.process_ready();
+        self.maybe_request_snapshot();
+        self.report_state_change();
     }
 
     /// `flush`, leaving out of this and later outputs the event payloads that are not wanted.
     pub fn flush_wanting(&mut self, wanted: Wanted) -> Option<String> {
         self.output.set_wanted(wanted);
         self.flush()
+    }
+
+    /// `flush_wanting`, with the messages apart from the rest of the output (see `Output::take_parts`).
+    pub fn flush_parts(&mut self, wanted: Wanted) -> Option<OutputParts> {
+        self.output.set_wanted(wanted);
+        self.prepare_output();
+        self.output.take_parts()
     }
 
     pub fn tick(&mut self) {
@@ -169,6 +192,9 @@ impl NodeDriver {
         };
         if let Inbound::Raft(mut message) = inbound {
             message.from = from;
+            if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+                meta.membership = self.raft.membership().clone();
+            }
             let _ = self.raft.step(message);
         }
     }
@@ -202,6 +228,32 @@ impl NodeDriver {
         };
         self.raft.transfer_leadership(target)?;
         Ok(())
+    }
+
+    /// The application's answer to `snapshotWanted`: its state as of `index` (JSON text), or `None` if it could
+    /// not take one (then the next threshold asks again).
+    pub fn snapshot_taken(&mut self, index: u64, data_json: Option<&str>) -> Result<(), String> {
+        let Some(user_entries) = self.snapshots.answered(index) else {
+            return Err(format!("no snapshot at index {index} was asked for"));
+        };
+        let Some(data_json) = data_json else { return Ok(()) };
+        self.raft.compact(index, snapshots::seal(user_entries, data_json)).map_err(|e| e.to_string())?;
+        if let Some(snapshot) = self.raft.snapshot() {
+            self.storage.save_snapshot(snapshot);
+        }
+        Ok(())
+    }
+
+    /// Hands the application a snapshot's envelope (`{userEntries, data}`) to restore its state from, and counts
+    /// user entries from it on.
+    fn restore_from(&mut self, data: &[u8]) {
+        match snapshots::open(data) {
+            Some((user_entries, _)) => {
+                self.committed_user_entries = user_entries;
+                self.output.restore(std::str::from_utf8(data).unwrap_or("null"));
+            }
+            None => self.wire_stats.malformed += 1,
+        }
     }
 
     /// Storage made every write up to `token` durable.
@@ -250,6 +302,9 @@ impl NodeDriver {
                     self.output.send_with(Some(to), |w| wire::write_message(w, message, sender));
                 }
             }
+            if let Some(snapshot) = ready.snapshot {
+                self.restore_from(&snapshot.data);
+            }
             let own_prefix = self.peers.self_name();
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
                 // This node's proposal ids are `<name>_<uuid>` (see `propose`).
@@ -259,6 +314,16 @@ impl NodeDriver {
                 self.output.committed(self.committed_user_entries, entry, own);
                 self.committed_user_entries += 1;
             }
+        }
+    }
+
+    /// Asks the application for a snapshot when enough was applied since the last one.
+    fn maybe_request_snapshot(&mut self) {
+        let log = self.raft.log();
+        if self.snapshots.should_request(log.applied, log.snapshot_index()) {
+            let index = log.applied;
+            self.snapshots.requested(index, self.committed_user_entries);
+            self.output.snapshot_wanted(index);
         }
     }
 
@@ -430,6 +495,7 @@ mod tests {
             max_message_bytes: 1 << 20,
             seed: Some(7),
             storage: StorageOptions::Volatile,
+            snapshot_threshold: None,
         })
         .expect("driver")
     }

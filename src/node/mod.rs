@@ -1,11 +1,13 @@
 //! The node layer: drives one consensus core with its storage, speaks the wire, and keeps the gaggle view of
 //! the log. Everything here runs on the caller's thread; the binding supplies the clock.
 
+mod base64;
 mod driver;
 pub mod json;
 mod output;
 mod peers;
 mod recovery;
+mod snapshots;
 mod timing;
 pub mod wire;
 

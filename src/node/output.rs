@@ -35,12 +35,18 @@ pub struct Output {
     spans: Vec<(usize, usize)>,
     sends_measured: (usize, usize),
     send_count: usize,
+    /// Where each send's recipient and message sit in the `send` list, in bytes, for `take_parts`.
+    send_ranges: Vec<SendRange>,
     committed: Option<JsonWriter>,
     /// Without committed data: the gaggle index of the last committed entry, and the ids of this node's own.
     commit_index: Option<u64>,
     committed_ids: Option<JsonWriter>,
     appended: Option<JsonWriter>,
     state_changed: bool,
+    /// The snapshot envelope `{userEntries, data}` (JSON text) to restore before the committed entries of this output.
+    restore: Option<String>,
+    /// The log index at which the application should take a snapshot now.
+    snapshot_wanted: Option<u64>,
     wanted: Wanted,
 }
 
@@ -59,19 +65,24 @@ impl Output {
     /// Sends a message that `write` writes straight into the output, as one JSON value.
     pub fn send_with(&mut self, to: Option<&str>, write: impl FnOnce(&mut JsonWriter)) {
         let w = self.sends.get_or_insert_with(begin_list);
-        w.begin_array().opt_string(to);
+        w.begin_array();
+        w.comma_before_value();
+        let to_start = w.len();
+        w.opt_string(to);
+        let to_end = w.len();
+        w.comma_before_value();
+        let message_start = w.len();
         self.send_count += 1;
         if !self.wanted.message_spans {
             write(w);
-            w.end_array();
-            return;
+        } else {
+            let start = utf16_position(w.as_str(), &mut self.sends_measured);
+            write(w);
+            let end = utf16_position(w.as_str(), &mut self.sends_measured);
+            self.spans.push((start, end));
         }
-        w.comma_before_value();
-        let start = utf16_position(w.as_str(), &mut self.sends_measured);
-        write(w);
-        let end = utf16_position(w.as_str(), &mut self.sends_measured);
+        self.send_ranges.push(SendRange { to: (to_start, to_end), message: (message_start, w.len()) });
         w.end_array();
-        self.spans.push((start, end));
     }
 
     /// A committed entry; `own` when this node proposed it (its id is `<this node's name>_...`).
@@ -96,12 +107,24 @@ impl Output {
         self.state_changed = true;
     }
 
+    /// The application must restore this state (JSON text) before it applies the commits that follow.
+    pub fn restore(&mut self, data_json: &str) {
+        self.restore = Some(data_json.to_string());
+    }
+
+    /// The application should take a snapshot of its state as of this log index.
+    pub fn snapshot_wanted(&mut self, index: u64) {
+        self.snapshot_wanted = Some(index);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sends.is_none()
             && self.committed.is_none()
             && self.commit_index.is_none()
             && self.appended.is_none()
             && !self.state_changed
+            && self.restore.is_none()
+            && self.snapshot_wanted.is_none()
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
@@ -112,59 +135,125 @@ impl Output {
         if self.is_empty() {
             return None;
         }
-        let lists = [
-            ("send", self.sends.take()),
-            ("appended", self.appended.take()),
-            ("committed", self.committed.take()),
-            ("committedIds", self.committed_ids.take()),
-        ];
-        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 16);
-        out.push('{');
-        for (key, list) in lists {
-            if let Some(mut list) = list {
-                list.end_array();
-                if out.len() > 1 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(key);
-                out.push_str("\":");
-                out.push_str(&list.finish());
-            }
-        }
+        let sends = self.sends.take();
         // Spans are given for all the messages or for none (a message may have been written before they were wanted).
-        if !self.spans.is_empty() && self.spans.len() == self.send_count {
+        let spans = (!self.spans.is_empty() && self.spans.len() == self.send_count).then(|| {
             // The `send` list comes first, after `{"send":`.
             const SEND_LIST_AT: usize = 8;
-            let mut w = JsonWriter::new();
-            w.begin_array();
-            for (start, end) in self.spans.drain(..) {
+            let mut w = begin_list();
+            for &(start, end) in &self.spans {
                 w.uint((SEND_LIST_AT + start) as u64).uint((SEND_LIST_AT + end) as u64);
             }
-            w.end_array();
-            out.push_str(",\"spans\":");
-            out.push_str(&w.finish());
+            w
+        });
+        self.forget_sends();
+        Some(self.take_object(sends, spans))
+    }
+
+    /// Like `take_json`, with the messages apart: the object's `send` list names only the recipients
+    /// (`[to|null,...]`, and there are no `spans`); `OutputParts::message(i)` is the text of message `i`. A
+    /// channel that carries messages within this process can hand those texts on without anyone parsing them.
+    pub fn take_parts(&mut self) -> Option<OutputParts> {
+        if self.is_empty() {
+            return None;
         }
+        let sends = self.sends.take().map(JsonWriter::finish).unwrap_or_default();
+        let ranges = std::mem::take(&mut self.send_ranges);
+        self.forget_sends();
+        let recipients = (!ranges.is_empty()).then(|| {
+            let mut w = begin_list();
+            for range in &ranges {
+                w.raw(&sends[range.to.0..range.to.1]);
+            }
+            w
+        });
+        let json = self.take_object(recipients, None);
+        Some(OutputParts { json, sends, ranges })
+    }
+
+    fn forget_sends(&mut self) {
         self.spans.clear();
         self.sends_measured = (0, 0);
         self.send_count = 0;
-        if let Some(index) = self.commit_index.take() {
+        self.send_ranges.clear();
+    }
+
+    /// The output object around the given `send` list (and `spans`), taking everything else there is.
+    fn take_object(&mut self, sends: Option<JsonWriter>, spans: Option<JsonWriter>) -> String {
+        let lists = [
+            ("send", sends),
+            ("appended", self.appended.take()),
+            ("committed", self.committed.take()),
+            ("committedIds", self.committed_ids.take()),
+            ("spans", spans),
+        ];
+        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 48);
+        out.push('{');
+        let key = |out: &mut String, key: &str| {
             if out.len() > 1 {
                 out.push(',');
             }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+        };
+        for (name, list) in lists {
+            if let Some(mut list) = list {
+                list.end_array();
+                key(&mut out, name);
+                out.push_str(list.as_str());
+            }
+        }
+        if let Some(index) = self.commit_index.take() {
+            key(&mut out, "commitIndex");
             let mut w = JsonWriter::new();
             w.uint(index);
-            out.push_str("\"commitIndex\":");
-            out.push_str(&w.finish());
+            out.push_str(w.as_str());
         }
         if std::mem::take(&mut self.state_changed) {
-            if out.len() > 1 {
-                out.push(',');
-            }
-            out.push_str("\"state\":1");
+            key(&mut out, "state");
+            out.push('1');
+        }
+        if let Some(data) = self.restore.take() {
+            key(&mut out, "restore");
+            out.push_str(&data);
+        }
+        if let Some(index) = self.snapshot_wanted.take() {
+            key(&mut out, "snapshotWanted");
+            let mut w = JsonWriter::new();
+            w.uint(index);
+            out.push_str(w.as_str());
         }
         out.push('}');
-        Some(out)
+        out
+    }
+}
+
+/// Where one send sits in the `send` list's text: its recipient (a JSON string or null) and its message.
+#[derive(Clone, Copy, Debug)]
+struct SendRange {
+    to: (usize, usize),
+    message: (usize, usize),
+}
+
+/// An output with its messages apart (see `Output::take_parts`).
+pub struct OutputParts {
+    /// The output object, its `send` list naming only the recipients.
+    pub json: String,
+    sends: String,
+    ranges: Vec<SendRange>,
+}
+
+impl OutputParts {
+    /// How many messages there are.
+    pub fn message_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// The JSON text of message `i` (in the order of the `send` list).
+    pub fn message(&self, i: usize) -> &str {
+        let (start, end) = self.ranges[i].message;
+        &self.sends[start..end]
     }
 }
 

@@ -3,7 +3,8 @@
 
 use super::driver::Members;
 use super::peers::PeerDirectory;
-use crate::raft::{Membership, RestoredState};
+use crate::raft::{decode_stream, Membership, RestoredState, Snapshot, SnapshotMeta};
+use crate::storage::snapshot_file;
 use crate::storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
 use std::path::PathBuf;
 
@@ -68,6 +69,15 @@ pub fn open(
         StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
     };
     let (wal, recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    let snapshot = load_snapshot(dir)?;
+    let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.index);
+    if recovered.compacted_index > snapshot_index {
+        // The entries up to the compaction point are gone, and no snapshot holds them.
+        return Err(OpenError::Storage(StorageError::other(
+            dir,
+            format!("the log was compacted up to index {} but the newest snapshot covers only {snapshot_index}", recovered.compacted_index),
+        )));
+    }
     let peers = if recovered.peers.is_empty() {
         fresh_directory(name, members)
     } else {
@@ -76,12 +86,21 @@ pub fn open(
     let restored = RestoredState {
         hard_state: recovered.hard_state,
         membership: Membership::with_voters(peers.ids()),
-        snapshot_index: recovered.compacted_index,
-        snapshot_term: recovered.compacted_term,
+        snapshot,
         entries: recovered.entries,
     };
     let storage = DurableStorage::new(WalWriter::spawn(wal, report));
     Ok(Opened { storage: Box::new(storage), peers, restored, record_peers: true, torn_tail: recovered.torn_tail })
+}
+
+/// The newest snapshot file in `dir`, decoded; damage is an error naming the file.
+fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
+    let Some(stored) = snapshot_file::load_latest(dir).map_err(OpenError::Storage)? else { return Ok(None) };
+    let meta = SnapshotMeta { index: stored.index, term: stored.term, membership: stored.membership };
+    let path = dir.join("snapshot");
+    decode_stream(meta, &stored.data)
+        .map(Some)
+        .ok_or_else(|| OpenError::Storage(StorageError::other(&path, "the newest snapshot's contents cannot be read")))
 }
 
 /// The slots as they were recorded: a vote in the hard state names a slot, so slots must not move.

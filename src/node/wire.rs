@@ -3,8 +3,12 @@
 //! what gaggle lacks (pre-vote, heartbeats, conflict hints, forwarded batches, leadership transfer, discovery)
 //! is added beside them. Everything decoded here is untrusted: a bad field is an error, never a panic.
 
+use super::base64;
 use super::json::JsonWriter;
-use crate::raft::{Entry, EntryKind, Index, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, Term};
+use crate::raft::{
+    Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, SnapshotMeta,
+    Term, MAX_SNAPSHOT_BYTES,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -60,6 +64,14 @@ struct WireIn<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     batch: Option<Vec<WireProposalIn<'a>>>,
+    last_included_index: Option<i64>,
+    last_included_term: Option<i64>,
+    offset: Option<i64>,
+    total: Option<i64>,
+    #[serde(borrow)]
+    chunk: Option<Cow<'a, str>>,
+    received: Option<i64>,
+    done: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +117,15 @@ fn term_in(value: Option<i64>) -> Result<Term, WireError> {
         Some(v) if (0..=MAX_SAFE_INTEGER).contains(&v) => Ok(v as Term),
         Some(v) => Err(bad(format!("term {v} is out of range"))),
         None => Err(bad("term is missing")),
+    }
+}
+
+/// A byte offset or length of a snapshot stream.
+fn byte_count_in(value: Option<i64>, field: &str) -> Result<u64, WireError> {
+    match value {
+        Some(v) if (0..=MAX_SNAPSHOT_BYTES as i64).contains(&v) => Ok(v as u64),
+        Some(v) => Err(bad(format!("{field} {v} is out of range"))),
+        None => Err(bad(format!("{field} is missing"))),
     }
 }
 
@@ -197,6 +218,24 @@ pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             MessageBody::Propose { proposals }
         }
         "TIMEOUT_NOW" => MessageBody::TimeoutNow,
+        "INSTALL_SNAPSHOT" => {
+            if !named_sender_ok(&wire.leader_id) {
+                return Err(bad("leaderId is not the sender"));
+            }
+            let index = index_in(wire.last_included_index, "lastIncludedIndex")?;
+            let term = term_in(wire.last_included_term)?;
+            let total = byte_count_in(wire.total, "total")?;
+            let offset = byte_count_in(wire.offset, "offset")?;
+            let chunk = base64::decode(&required(wire.chunk, "chunk")?).ok_or_else(|| bad("chunk is not base64"))?;
+            // The receiver substitutes its own membership: slot ids are local, and membership does not change yet.
+            let meta = SnapshotMeta { index, term, membership: Membership::default() };
+            MessageBody::InstallSnapshot { meta, offset, total, chunk: Payload::from(chunk) }
+        }
+        "INSTALL_SNAPSHOT_REPLY" => MessageBody::SnapshotReply {
+            index: index_in(wire.last_included_index, "lastIncludedIndex")?,
+            received: byte_count_in(wire.received, "received")?,
+            done: required(wire.done, "done")?,
+        },
         other => return Err(bad(format!("unknown message type {other:?}"))),
     };
     // gaggle's APPEND_ENTRY carried no term; forwarded proposals are term-agnostic.
@@ -297,14 +336,13 @@ pub fn write_message(w: &mut JsonWriter, message: &Message, sender: &str) {
         MessageBody::TimeoutNow => {
             w.key("type").string("TIMEOUT_NOW").key("term").uint(message.term);
         }
-        // Placeholder encodings of the snapshot messages, so that the crate builds; the node layer owns the wire
-        // format (membership by name, chunk encoding) and their decoding. Undecoded, they are dropped as unknown.
+        // Chunks are base64 in the JSON. Membership is not sent: slot ids are local to each node, and the
+        // receiver keeps its own (membership changes are not implemented yet).
         MessageBody::InstallSnapshot { meta, offset, total, chunk } => {
             w.key("type").string("INSTALL_SNAPSHOT").key("term").uint(message.term).key("leaderId").string(sender);
             w.key("lastIncludedIndex").int(wire_index(meta.index)).key("lastIncludedTerm").uint(meta.term);
             w.key("offset").uint(*offset).key("total").uint(*total);
-            let hex: String = chunk.iter().map(|byte| format!("{byte:02x}")).collect();
-            w.key("chunk").string(&hex);
+            w.key("chunk").string(&base64::encode(chunk));
         }
         MessageBody::SnapshotReply { index, received, done } => {
             w.key("type").string("INSTALL_SNAPSHOT_REPLY").key("term").uint(message.term);
@@ -382,6 +420,14 @@ mod tests {
             MessageBody::Propose { proposals: vec![proposal.clone()] },
             MessageBody::Propose { proposals: vec![proposal.clone(), proposal] },
             MessageBody::TimeoutNow,
+            MessageBody::InstallSnapshot {
+                meta: SnapshotMeta { index: 9, term: 3, membership: Membership::default() },
+                offset: 4,
+                total: 10,
+                chunk: Payload::from(&[0u8, 255, 7, 1, 2][..]),
+            },
+            MessageBody::SnapshotReply { index: 9, received: 4, done: false },
+            MessageBody::SnapshotReply { index: 9, received: 10, done: true },
         ];
         for body in bodies {
             assert_eq!(round_trip(body.clone()), body);

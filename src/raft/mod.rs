@@ -27,7 +27,7 @@ pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};
 pub use stats::Stats;
 pub use tracker::Membership;
-pub use snapshot::MAX_SNAPSHOT_BYTES;
+pub use snapshot::{decode_stream, encode_stream, MAX_SNAPSHOT_BYTES};
 pub use types::{
     Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Snapshot, SnapshotMeta, Term,
 };

@@ -13,30 +13,45 @@ pub enum Record {
     /// One persist request, atomically: entries that replace every stored entry from the first one's index on,
     /// then the hard state. One record, one checksum: a crash keeps both or neither, so a restarted node never
     /// finds entries of a term its hard state has not reached, nor a commit index over entries it lost.
-    Write { hard_state: Option<HardState>, entries: Vec<Entry> },
+    /// With `reset`, a snapshot received from the leader replaced the log: every stored entry goes, the log
+    /// restarts after the snapshot's (index, term), and `entries` (what the core kept) follow, in the same record.
+    Write { hard_state: Option<HardState>, reset: Option<(Index, u64)>, entries: Vec<Entry> },
     HardState(HardState),
     /// The names bound to the node's slots, in slot order (slot 1 first): what a vote for a slot means.
     Peers(Vec<String>),
     /// Entries up to this index are covered by a snapshot and may be gone from the log.
     Compacted { index: Index, term: u64 },
+    /// Opens each segment: the sequence number of the segment before it (0 for none) and that segment's length
+    /// in bytes when this one started. An older segment cut at a record boundary holds only whole records; this
+    /// is how the cut shows.
+    Follows { sequence: u64, bytes: u64 },
 }
 
 const WRITE: u8 = 1;
 const HARD_STATE: u8 = 2;
 const PEERS: u8 = 3;
 const COMPACTED: u8 = 4;
+const FOLLOWS: u8 = 5;
 
 /// Appends one framed record to `out`.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     match record {
-        Record::Write { hard_state, entries } => {
+        Record::Write { hard_state, reset, entries } => {
             out.push(WRITE);
             match hard_state {
                 Some(hard_state) => {
                     out.push(1);
                     put_hard_state(out, hard_state);
+                }
+                None => out.push(0),
+            }
+            match reset {
+                Some((index, term)) => {
+                    out.push(1);
+                    put_u64(out, *index);
+                    put_u64(out, *term);
                 }
                 None => out.push(0),
             }
@@ -73,6 +88,11 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             put_u64(out, *index);
             put_u64(out, *term);
         }
+        Record::Follows { sequence, bytes } => {
+            out.push(FOLLOWS);
+            put_u64(out, *sequence);
+            put_u64(out, *bytes);
+        }
     }
     let payload_len = (out.len() - start - HEADER_BYTES) as u32;
     let crc = crc32c::crc32c(&out[start + HEADER_BYTES..]);
@@ -89,6 +109,11 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
                 0 => None,
                 1 => Some(reader.hard_state()?),
                 other => return Err(format!("bad hard-state flag {other}")),
+            };
+            let reset = match reader.u8()? {
+                0 => None,
+                1 => Some((reader.u64()?, reader.u64()?)),
+                other => return Err(format!("bad reset flag {other}")),
             };
             let count = reader.u32()? as usize;
             // Each entry takes at least 25 bytes: a count beyond that is damage, not an allocation to attempt.
@@ -117,7 +142,7 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
                 let data = Payload::from(reader.bytes(data_len)?);
                 entries.push(Entry { term, index, kind, id, data });
             }
-            Record::Write { hard_state, entries }
+            Record::Write { hard_state, reset, entries }
         }
         HARD_STATE => Record::HardState(reader.hard_state()?),
         PEERS => {
@@ -134,6 +159,7 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
             Record::Peers(names)
         }
         COMPACTED => Record::Compacted { index: reader.u64()?, term: reader.u64()? },
+        FOLLOWS => Record::Follows { sequence: reader.u64()?, bytes: reader.u64()? },
         other => return Err(format!("unknown record type {other}")),
     };
     if reader.at != payload.len() {
@@ -205,12 +231,13 @@ mod tests {
             Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
         ];
         let records = vec![
-            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), entries: entries.clone() },
-            Record::Write { hard_state: None, entries },
+            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: None, entries: entries.clone() },
+            Record::Write { hard_state: None, reset: Some((6, 2)), entries },
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
             Record::HardState(HardState { term: 4, vote: None, commit: 0 }),
             Record::Peers(vec!["a".into(), "bé".into()]),
             Record::Compacted { index: 9, term: 3 },
+            Record::Follows { sequence: 4, bytes: 65_536 },
         ];
         for record in records {
             let mut bytes = Vec::new();
@@ -235,6 +262,6 @@ mod tests {
                 .collect();
             let _ = decode(&bytes);
         }
-        assert!(decode(&[WRITE, 0, 255, 255, 255, 255]).is_err());
+        assert!(decode(&[WRITE, 0, 0, 255, 255, 255, 255]).is_err());
     }
 }

@@ -34,4 +34,7 @@ pub trait Storage: Send {
 
     /// The names bound to the node's slots changed: keep them with the log (a no-op when nothing is kept).
     fn record_peers(&mut self, _names: &[String]) {}
+
+    /// The application took a snapshot: keep it, and drop the log it covers (a no-op when nothing is kept).
+    fn save_snapshot(&mut self, _snapshot: &crate::raft::Snapshot) {}
 }

@@ -1,13 +1,16 @@
 //! Reading one segment file back: its records in order, and where valid data ends. Damage at the very end of the
 //! newest segment is a torn write (the process died mid-append) and is cut off; damage anywhere else means the
-//! disk or someone changed acknowledged data, and is an error that names the file and offset.
+//! disk or someone changed acknowledged data, and is an error that names the file and offset. "At the very end"
+//! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
+//! record (a flipped length that makes a record look cut short, say) is an error too.
 
 use super::codec::{self, Record, HEADER_BYTES, MAX_RECORD_BYTES};
 use super::error::StorageError;
 use std::path::Path;
 
 pub struct ScannedSegment {
-    pub records: Vec<Record>,
+    /// The records in order, each with the offset it starts at.
+    pub records: Vec<(u64, Record)>,
     /// Bytes of valid records from the start of the file.
     pub valid_len: u64,
     /// Set when a torn tail was found (only in the newest segment): the offset where it starts.
@@ -47,20 +50,34 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     return damaged(offset, "a record fails its checksum");
                 }
                 let record = codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
-                records.push(record);
+                records.push((offset as u64, record));
                 offset += HEADER_BYTES + len;
                 None
             }
         };
         if let Some(why) = damage {
-            // An incomplete record can only be a torn tail of the newest segment.
+            // An incomplete record can only be a torn tail of the newest segment, with nothing valid after it.
             if is_newest {
+                if valid_record_after(bytes, offset) {
+                    return damaged(offset, &format!("{why}, and whole records follow it: not a torn write"));
+                }
                 return Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: Some(offset as u64) });
             }
             return damaged(offset, why);
         }
     }
     Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None })
+}
+
+/// Whether a whole record with a matching checksum starts anywhere after `damage_at`. Only called on damage: a
+/// torn tail is one unsynced batch at most, and damage elsewhere finds the next record within one record's length.
+fn valid_record_after(bytes: &[u8], damage_at: usize) -> bool {
+    (damage_at + 1..bytes.len().saturating_sub(HEADER_BYTES)).any(|start| {
+        let rest = &bytes[start..];
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        len != 0 && len <= MAX_RECORD_BYTES && HEADER_BYTES + len <= rest.len() && crc32c::crc32c(&rest[HEADER_BYTES..HEADER_BYTES + len]) == crc
+    })
 }
 
 #[cfg(test)]
@@ -94,6 +111,25 @@ mod tests {
         let error = scan(Path::new("seg"), &bytes, true).err().expect("damage detected");
         assert_eq!(error.offset, Some(0));
         assert!(error.to_string().contains("seg at offset 0"), "{error}");
+    }
+
+    #[test]
+    fn a_damaged_length_that_looks_like_a_torn_write_but_has_records_after_it_is_an_error() {
+        let mut bytes = two_records();
+        // The first record's length now runs past the end of the file, as a torn write's would.
+        bytes[3] ^= 0x10;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert_eq!(error.offset, Some(0));
+        assert!(error.to_string().contains("not a torn write"), "{error}");
+        // A zero length (a zeroed sector) followed by a whole record: the same.
+        let mut bytes = two_records();
+        bytes[0..4].fill(0);
+        assert_eq!(scan(Path::new("seg"), &bytes, true).err().map(|e| e.offset), Some(Some(0)));
+        // Zeros to the end of the file are what a torn write leaves: cut off.
+        let mut bytes = two_records();
+        bytes.extend_from_slice(&[0; 100]);
+        let scanned = scan(Path::new("seg"), &bytes, true).expect("a zeroed tail is torn");
+        assert_eq!(scanned.records.len(), 2);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct Wal {
     compacted: (Index, Term),
 }
 
+/// Records at the start of every segment (see `write_segment_header`), written together before any other.
+const HEADER_RECORDS: usize = 4;
+
 fn segment_name(sequence: u64) -> String {
     format!("segment-{sequence:016}.wal")
 }
@@ -56,7 +59,9 @@ fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 }
 
 impl Wal {
-    /// Opens (creating if needed) the log in `dir` and replays it.
+    /// Opens (creating if needed) the log in `dir` and replays it. Nothing on disk changes unless the whole log
+    /// reads back sound: then a torn tail is cut off, and a newest segment whose header a crash interrupted gets
+    /// its header again.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Recovered), StorageError> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let mut sequences: Vec<u64> = fs::read_dir(dir)
@@ -68,24 +73,39 @@ impl Wal {
 
         let mut recovered = Recovered::default();
         let mut segments = Vec::new();
+        let mut torn_tail = None;
+        // The segment read before the current one: (sequence, path, length in bytes).
+        let mut previous: Option<(u64, PathBuf, u64)> = None;
+        let mut newest_records = 0;
         for (position, &sequence) in sequences.iter().enumerate() {
             let path = dir.join(segment_name(sequence));
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
             let is_newest = position + 1 == sequences.len();
             let scanned = segment::scan(&path, &bytes, is_newest)?;
-            if let Some(offset) = scanned.torn_at {
-                // Cut the torn write off for good, so that new records follow valid ones.
-                let file = OpenOptions::new().write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
-                file.set_len(scanned.valid_len).and_then(|_| file.sync_all()).map_err(|e| StorageError::io(&path, e))?;
-                recovered.torn_tail = Some((path.clone(), offset));
+            if let (Some((previous_sequence, previous_path, previous_len)), Some((_, Record::Follows { sequence: followed, bytes: followed_len }))) =
+                (&previous, scanned.records.first())
+            {
+                // A segment deleted by compaction leaves a gap in the sequence: only a direct predecessor is checked.
+                if followed == previous_sequence && followed_len != previous_len {
+                    return Err(StorageError::at(
+                        previous_path,
+                        *previous_len,
+                        format!("the segment ends here, but {} says it was {followed_len} bytes long: it was cut", segment_name(sequence)),
+                    ));
+                }
             }
+            if let Some(offset) = scanned.torn_at {
+                torn_tail = Some((path.clone(), offset, scanned.valid_len));
+            }
+            newest_records = scanned.records.len();
             let mut max_index = 0;
-            for record in scanned.records {
+            for (offset, record) in scanned.records {
                 if let Record::Write { entries, .. } = &record {
                     max_index = max_index.max(entries.last().map_or(0, |e| e.index));
                 }
-                apply(&mut recovered, record).map_err(|why| StorageError::other(&path, why))?;
+                apply(&mut recovered, record).map_err(|why| StorageError::at(&path, offset, why))?;
             }
+            previous = Some((sequence, path.clone(), bytes.len() as u64));
             segments.push(SegmentInfo { sequence, path, max_index });
         }
         let expected_first = recovered.compacted_index + 1;
@@ -98,19 +118,43 @@ impl Wal {
             }
         }
 
+        if let Some((path, offset, valid_len)) = torn_tail {
+            // Cut the torn write off for good, so that new records follow valid ones.
+            let file = OpenOptions::new().write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+            file.set_len(valid_len).and_then(|_| file.sync_all()).map_err(|e| StorageError::io(&path, e))?;
+            recovered.torn_tail = Some((path, offset));
+        }
+
         let mut wal = match segments.pop() {
             Some(last) => {
+                // The segment before the newest one, which the newest one's header names.
+                let follows = match segments.last() {
+                    Some(before) => {
+                        let len = fs::metadata(&before.path).map_err(|e| StorageError::io(&before.path, e))?.len();
+                        (before.sequence, len)
+                    }
+                    None => (0, 0),
+                };
                 let active = OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
                 let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
                 let mut wal = Wal::new_handle(dir, segments, active, active_bytes, segment_bytes, &recovered);
                 wal.segments.push(last);
+                if newest_records < HEADER_RECORDS {
+                    // A crash while the segment was started: it holds header records only, which restate the
+                    // recovered state. Write the whole header again, so that older segments stay deletable.
+                    let path = wal.segments.last().map(|s| s.path.clone()).unwrap_or_default();
+                    wal.active.set_len(0).map_err(|e| StorageError::io(&path, e))?;
+                    wal.active_bytes = 0;
+                    wal.write_segment_header(follows)?;
+                    wal.sync()?;
+                }
                 wal
             }
             None => {
                 let (path, active) = create_segment(dir, 1)?;
                 let mut wal = Wal::new_handle(dir, segments, active, 0, segment_bytes, &recovered);
                 wal.segments.push(SegmentInfo { sequence: 1, path, max_index: 0 });
-                wal.write_segment_header()?;
+                wal.write_segment_header((0, 0))?;
                 wal.sync()?;
                 wal
             }
@@ -144,9 +188,13 @@ impl Wal {
                 Record::HardState(hard_state) => self.hard_state = *hard_state,
                 Record::Peers(peers) => self.peers = peers.clone(),
                 Record::Compacted { index, term } => self.compacted = (*index, *term),
-                Record::Write { hard_state, entries } => {
+                Record::Follows { .. } => {}
+                Record::Write { hard_state, reset, entries } => {
                     if let Some(hard_state) = hard_state {
                         self.hard_state = *hard_state;
+                    }
+                    if let Some(point) = reset {
+                        self.compacted = *point;
                     }
                     if let (Some(last), Some(active)) = (entries.last(), self.segments.last_mut()) {
                         active.max_index = active.max_index.max(last.index);
@@ -194,23 +242,31 @@ impl Wal {
         Ok(())
     }
 
+    /// The directory the log (and the node's snapshot files) live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
 
     fn roll(&mut self) -> Result<(), StorageError> {
         self.sync()?;
-        let sequence = self.segments.last().map_or(1, |s| s.sequence + 1);
-        let (path, file) = create_segment(&self.dir, sequence)?;
+        let previous = self.segments.last().map_or(0, |s| s.sequence);
+        let follows = (previous, self.active_bytes);
+        let (path, file) = create_segment(&self.dir, previous + 1)?;
         self.active = file;
         self.active_bytes = 0;
-        self.segments.push(SegmentInfo { sequence, path, max_index: 0 });
-        self.write_segment_header()
+        self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
+        self.write_segment_header(follows)
     }
 
-    /// The state a segment must carry for older segments to be deletable.
-    fn write_segment_header(&mut self) -> Result<(), StorageError> {
+    /// What a segment starts with (`HEADER_RECORDS` records): the segment it follows, `(sequence, length)`, and
+    /// the state it must carry for older segments to be deletable.
+    fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
         self.buffer.clear();
+        codec::encode(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer);
         codec::encode(&Record::HardState(self.hard_state), &mut self.buffer);
         codec::encode(&Record::Peers(self.peers.clone()), &mut self.buffer);
         codec::encode(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer);
@@ -230,6 +286,7 @@ fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
     match record {
         Record::HardState(hard_state) => state.hard_state = hard_state,
         Record::Peers(peers) => state.peers = peers,
+        Record::Follows { .. } => {}
         Record::Compacted { index, term } => {
             if index >= state.compacted_index {
                 state.compacted_index = index;
@@ -237,9 +294,14 @@ fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
                 state.entries.retain(|e| e.index > index);
             }
         }
-        Record::Write { hard_state, entries } => {
+        Record::Write { hard_state, reset, entries } => {
             if let Some(hard_state) = hard_state {
                 state.hard_state = hard_state;
+            }
+            if let Some((index, term)) = reset {
+                state.compacted_index = index;
+                state.compacted_term = term;
+                state.entries.clear();
             }
             let Some(first) = entries.first().map(|e| e.index) else { return Ok(()) };
             for pair in entries.windows(2) {
@@ -272,7 +334,7 @@ mod tests {
     }
 
     fn write(entries: Vec<Entry>) -> Record {
-        Record::Write { hard_state: None, entries }
+        Record::Write { hard_state: None, reset: None, entries }
     }
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -288,9 +350,9 @@ mod tests {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
             assert_eq!(recovered, Recovered::default());
             wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
-            wal.append(&[Record::Write { hard_state: None, entries: (1..=5).map(|i| entry(i, 1)).collect() }]).unwrap();
+            wal.append(&[Record::Write { hard_state: None, reset: None, entries: (1..=5).map(|i| entry(i, 1)).collect() }]).unwrap();
             let hard_state = Some(HardState { term: 2, vote: Some(2), commit: 3 });
-            wal.append(&[Record::Write { hard_state, entries: vec![entry(4, 2)] }]).unwrap();
+            wal.append(&[Record::Write { hard_state, reset: None, entries: vec![entry(4, 2)] }]).unwrap();
             wal.sync().unwrap();
         }
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
@@ -318,6 +380,69 @@ mod tests {
         assert_eq!((recovered.compacted_index, recovered.compacted_term), (300, 1));
         assert_eq!(recovered.entries.first().map(|e| e.index), Some(301));
         assert_eq!(recovered.entries.last().map(|e| e.index), Some(400));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_older_segment_cut_at_a_record_boundary_is_an_error_naming_it() {
+        let dir = temp_dir("boundary");
+        {
+            let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+            for i in 1..=300 {
+                wal.append(&[write(vec![entry(i, 1)])]).unwrap();
+            }
+            wal.sync().unwrap();
+            assert!(wal.segment_count() > 2);
+        }
+        // Drop the last record of the first segment: every record left is whole, and the entries that follow
+        // would replay over a gap, or over nothing at all when the record only held hard state.
+        let path = dir.join(segment_name(1));
+        let bytes = fs::read(&path).unwrap();
+        let scanned = segment::scan(&path, &bytes, false).unwrap();
+        let (last_start, _) = *scanned.records.last().unwrap();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(last_start).unwrap();
+        let error = Wal::open(&dir, 4096).err().expect("the cut is found");
+        assert_eq!((error.file.clone(), error.offset), (path, Some(last_start)), "{error}");
+        assert!(error.to_string().contains("it was cut"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newest_segment_cut_inside_its_header_gets_the_header_again() {
+        let dir = temp_dir("header");
+        {
+            let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            let hard_state = Some(HardState { term: 3, vote: Some(2), commit: 1 });
+            wal.append(&[Record::Write { hard_state, reset: None, entries: (1..=150).map(|i| entry(i, 1)).collect() }]).unwrap();
+            wal.append(&[write(vec![entry(151, 3)])]).unwrap();
+            wal.sync().unwrap();
+            assert_eq!(wal.segment_count(), 2);
+        }
+        // A crash while the second segment was started: its header is cut short.
+        let path = dir.join(segment_name(2));
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(20).unwrap();
+        let (mut wal, recovered) = Wal::open(&dir, 4096).expect("a torn header is a torn tail");
+        assert_eq!(recovered.torn_tail, Some((path.clone(), 0)));
+        assert_eq!(recovered.entries.len(), 150);
+        let bytes = fs::read(&path).unwrap();
+        let header: Vec<Record> = segment::scan(&path, &bytes, true).unwrap().records.into_iter().map(|(_, r)| r).collect();
+        let first_len = fs::metadata(dir.join(segment_name(1))).unwrap().len();
+        assert_eq!(
+            header,
+            vec![
+                Record::Follows { sequence: 1, bytes: first_len },
+                Record::HardState(HardState { term: 3, vote: Some(2), commit: 1 }),
+                Record::Peers(vec!["a".into(), "b".into()]),
+                Record::Compacted { index: 0, term: 0 },
+            ]
+        );
+        wal.append(&[write(vec![entry(151, 4)])]).unwrap();
+        wal.sync().unwrap();
+        drop(wal);
+        let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.entries.last().map(|e| (e.index, e.term)), Some((151, 4)));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,14 +4,18 @@
 
 use super::codec::Record;
 use super::error::StorageError;
+use super::snapshot_file::{self, StoredSnapshot};
 use super::wal::Wal;
 use crate::raft::{Index, Term};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 enum Job {
-    /// Records of one persist request, durable once `token` is reported.
-    Write { token: u64, records: Vec<Record> },
+    /// Records of one persist request, durable once `token` is reported. With a snapshot (received from the
+    /// leader), the snapshot file is made durable first and the segments it covers are deleted after.
+    Write { token: u64, snapshot: Option<StoredSnapshot>, records: Vec<Record> },
+    /// A snapshot the application took: saved, then the log segments it covers are deleted.
+    Snapshot(StoredSnapshot),
     /// Records that need no acknowledgement of their own (the next token's fsync covers them).
     Note(Vec<Record>),
     Compact { index: Index, term: Term },
@@ -43,7 +47,16 @@ impl WalWriter {
     }
 
     pub fn write(&self, token: u64, records: Vec<Record>) {
-        self.send(Job::Write { token, records });
+        self.send(Job::Write { token, snapshot: None, records });
+    }
+
+    /// A persist request that installs a snapshot received from the leader.
+    pub fn write_with_snapshot(&self, token: u64, snapshot: StoredSnapshot, records: Vec<Record>) {
+        self.send(Job::Write { token, snapshot: Some(snapshot), records });
+    }
+
+    pub fn save_snapshot(&self, snapshot: StoredSnapshot) {
+        self.send(Job::Snapshot(snapshot));
     }
 
     pub fn note(&self, records: Vec<Record>) {
@@ -85,11 +98,23 @@ fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &dyn Fn(WriterEvent)) {
 
 fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> Result<(), StorageError> {
     let mut durable_token = None;
+    let mut compact_after_sync = None;
     for job in batch {
         match job {
-            Job::Write { token, records } => {
+            Job::Write { token, snapshot, records } => {
+                if let Some(snapshot) = snapshot {
+                    snapshot_file::save(wal.dir(), &snapshot)?;
+                    compact_after_sync = Some((snapshot.index, snapshot.term));
+                }
                 wal.append(&records)?;
                 durable_token = Some(token);
+            }
+            Job::Snapshot(snapshot) => {
+                snapshot_file::save(wal.dir(), &snapshot)?;
+                wal.compact(snapshot.index, snapshot.term)?;
+                if let Some(token) = durable_token.take() {
+                    report(WriterEvent::Durable(token));
+                }
             }
             Job::Note(records) => wal.append(&records)?,
             Job::Compact { index, term } => {
@@ -104,6 +129,9 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
     if let Some(token) = durable_token {
         wal.sync()?;
         report(WriterEvent::Durable(token));
+    }
+    if let Some((index, term)) = compact_after_sync {
+        wal.compact(index, term)?;
     }
     Ok(())
 }
