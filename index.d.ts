@@ -46,6 +46,21 @@ declare namespace gaggle {
     maxMessageBytes?: number
     /** Seeds the randomized election timeouts (tests). */
     seed?: number
+    /** Keep term, vote and log in a write-ahead log in this directory (durable); without it, nothing survives. */
+    dataDir?: string
+    /** Bytes per log segment file (default 64 MiB, at least 4096). */
+    segmentBytes?: number
+    /** Compact the log every `threshold` applied entries behind the application's snapshot. */
+    snapshot?: SnapshotHooks
+  }
+
+  interface SnapshotHooks {
+    /** Applied entries between snapshots (a whole number >= 1). */
+    threshold: number
+    /** The application's state now, as any JSON value (or a promise of it); capture it synchronously. */
+    save (): unknown
+    /** Replaces the application's state: at a restart from a snapshot, or when one arrives from the leader. */
+    restore (data: any): void
   }
 
   interface MemoryChannelOptions {
@@ -115,6 +130,8 @@ declare namespace gaggle {
     raftCommitIndex: number
     raftAppliedIndex: number
     pendingProposals: number
+    /** Where recovery cut a torn write off the log at startup ("<file> at offset <n>"), or null. */
+    recoveredTornTail: string | null
     pendingAppends: number
     pendingDispatches: number
     /** Peers by slot; null for a member not heard from yet. */

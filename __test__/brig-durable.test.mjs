@@ -61,3 +61,41 @@ test('bad durable options are refused when the Cluster is made', () => {
   assert.throws(() => new consensus.Cluster('a', [], undefined, { nope: 1 }), /unknown Cluster option "nope"/)
   assert.throws(() => new consensus.Cluster('a', [], undefined, 'x'), /must be an object/)
 })
+
+test('brig snapshots: the log is compacted behind save(), and a restart restores the state', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-brig-snapshot-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ids = ['a', 'b', 'c']
+  const sums = {}
+  const build = () => {
+    const clusters = {}
+    for (const id of ids) {
+      sums[id] = 0
+      const snapshot = { threshold: 10, save: () => ({ sum: sums[id] }), restore: (data) => { sums[id] = data.sum } }
+      clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id), snapshot })
+      clusters[id].on(events.LogCommit, (entry) => { sums[id] += entry.data.payload })
+    }
+    for (const id of ids) {
+      for (const other of ids.filter((o) => o !== id)) {
+        clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
+          if (clusters[to]._closed) return
+          clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
+        })))
+      }
+    }
+    return clusters
+  }
+  let clusters = build()
+  for (const cluster of Object.values(clusters)) cluster.join()
+  for (let n = 1; n <= 30; n++) clusters.a.broadcast(n)
+  const total = (30 * 31) / 2
+  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => sums[id] === total)) { clearInterval(t); resolve() } }, 5) })
+  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => fs.readdirSync(path.join(dir, id)).some((f) => f.endsWith('.snap')))) { clearInterval(t); resolve() } }, 5) })
+  await Promise.all(Object.values(clusters).map((cluster) => cluster.close()))
+
+  clusters = build()
+  t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
+  for (const cluster of Object.values(clusters)) cluster.join()
+  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => sums[id] === total)) { clearInterval(t); resolve() } }, 5) })
+  for (const id of ids) assert.equal(sums[id], total, `${id} restored its snapshot and replayed the rest`)
+})

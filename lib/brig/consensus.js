@@ -14,6 +14,7 @@
 // close(). Membership is fixed at join(): peers must be added before it (membership changes are a later issue).
 'use strict'
 
+const { SnapshotHooks } = require('../snapshot-hooks')
 const { EventEmitter } = require('node:events')
 const {
   ElectionTimeout,
@@ -98,7 +99,17 @@ function checkOptions (options) {
     throw new TypeError('flotilla/brig: the Cluster options must be an object')
   }
   for (const key of Object.keys(options)) {
-    if (key !== 'dataDir' && key !== 'segmentBytes') throw new TypeError(`flotilla/brig: unknown Cluster option "${key}"`)
+    if (!['dataDir', 'segmentBytes', 'snapshot'].includes(key)) {
+      throw new TypeError(`flotilla/brig: unknown Cluster option "${key}"`)
+    }
+  }
+  const snapshot = options.snapshot
+  if (snapshot !== undefined) {
+    const valid = snapshot !== null && typeof snapshot === 'object' && Number.isInteger(snapshot.threshold) &&
+      snapshot.threshold >= 1 && typeof snapshot.save === 'function' && typeof snapshot.restore === 'function'
+    if (!valid) {
+      throw new TypeError('flotilla/brig: "snapshot" must be {threshold: a whole number >= 1, save(), restore(data)}')
+    }
   }
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
     throw new TypeError('flotilla/brig: "dataDir" must be a non-empty string')
@@ -137,6 +148,7 @@ class Cluster extends EventEmitter {
   constructor (id, peers = [], logState, options = {}) {
     super()
     this._options = checkOptions(options)
+    this._snapshotHooks = this._options.snapshot === undefined ? null : new SnapshotHooks(this._options.snapshot, this, () => this._closed)
     this.id = id
     this.state = logState || new LogState()
     this.peers = peers
@@ -188,6 +200,7 @@ class Cluster extends EventEmitter {
       electionTimeoutMax: timing.ELECTION_T_MAX,
       heartbeatInterval: timing.REPLICATE_T
     }
+    if (this._options.snapshot !== undefined) nativeOptions.snapshotThreshold = this._options.snapshot.threshold
     if (this._options.dataDir !== undefined) {
       nativeOptions.dataDir = this._options.dataDir
       if (this._options.segmentBytes !== undefined) nativeOptions.segmentBytes = this._options.segmentBytes
@@ -441,12 +454,14 @@ class Cluster extends EventEmitter {
       if (this._closed) break
       this._sendEngineMessage(to, message)
     }
+    if (output.restore !== undefined && this._snapshotHooks !== null) this._snapshotHooks.restore(output.restore.data)
     if (output.committed) {
       for (const [, term, , data] of output.committed) {
         if (this._closed) break
         this._emitToListeners(LogCommit, new LogEntry(data, term))
       }
     }
+    if (output.snapshotWanted !== undefined && this._snapshotHooks !== null) this._snapshotHooks.take(output.snapshotWanted)
   }
 
   _reportElections () {

@@ -270,6 +270,14 @@ export declare namespace consensus {
     dataDir?: string
     /** Bytes per log segment file (default 64 MiB, at least 4096). */
     segmentBytes?: number
+    /** Compact the log every `threshold` applied entries behind the application's snapshot. */
+    snapshot?: {
+      threshold: number
+      /** The application's state now, as any JSON value (or a promise of it). */
+      save (): unknown
+      /** Replaces the application's state (at a restart from a snapshot, or when one arrives from the leader). */
+      restore (data: any): void
+    }
   }
 
   class Cluster extends EventEmitter {

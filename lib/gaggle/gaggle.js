@@ -9,6 +9,7 @@ const { NativeNode } = require('../native')
 const { validateInstanceOptions } = require('./options')
 const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
 const { DispatchLink } = require('./dispatch')
+const { SnapshotHooks } = require('../snapshot-hooks')
 const MemoryChannel = require('../channels/memory')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -77,7 +78,7 @@ class Gaggle extends EventEmitter {
     // Only the memory channel itself (not a subclass, which might rewrite packets) passes objects on unchanged.
     this._keepWireTexts = this._channel.constructor === MemoryChannel
     this._storageError = null
-    this._snapshotHooks = options.snapshot === undefined ? null : options.snapshot
+    this._snapshotHooks = options.snapshot === undefined ? null : new SnapshotHooks(options.snapshot, this, () => this._closePromise !== null)
     this._native = options.dataDir === undefined
       ? new NativeNode(JSON.stringify(nativeOptions(options)))
       : new NativeNode(JSON.stringify(nativeOptions(options)), (token, error) => this._onStorage(token, error))
@@ -299,50 +300,13 @@ class Gaggle extends EventEmitter {
   _restoreSnapshot ({ userEntries, data }) {
     this._commitIndex = userEntries - 1
     this._lastApplied = userEntries - 1
-    if (this._snapshotHooks === null) return
-    try {
-      this._snapshotHooks.restore(data)
-    } catch (error) {
-      this._reportHookError('restore', error)
-    }
+    if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
   }
 
-  // Enough was applied since the last snapshot: the application's `save()` gives its state now (or a promise of
-  // it), and the engine compacts its log behind it.
   _takeSnapshot (index) {
-    let saved
-    try {
-      saved = this._snapshotHooks.save()
-    } catch (error) {
-      saved = Promise.reject(error)
-    }
-    Promise.resolve(saved).then(
-      (data) => {
-        if (this._closePromise) return
-        let json
-        try {
-          json = JSON.stringify(data === undefined ? null : data)
-        } catch (error) {
-          this._reportHookError('save', error)
-          return this._native.snapshotTaken(index, null)
-        }
-        this._native.snapshotTaken(index, json)
-        this._scheduleFlush()
-      },
-      (error) => {
-        if (this._closePromise) return
-        this._reportHookError('save', error)
-        this._native.snapshotTaken(index, null)
-      }
-    )
+    if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
   }
 
-  _reportHookError (hook, error) {
-    const wrapped = new Error(`flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`)
-    wrapped.cause = error
-    if (this.listenerCount('error') > 0) this.emit('error', wrapped)
-    else process.emitWarning(wrapped)
-  }
 
   // `asText`: the message is JSON text, for the memory channel's `sendText`/`broadcastText`.
   _send (to, message, asText = false) {

@@ -1,0 +1,62 @@
+// The application's snapshot hooks, `{threshold, save(), restore(data)}`, as both faces (gaggle and brig) drive
+// them: save() when the engine asks (every `threshold` applied entries), restore() when the engine restarts
+// from, or receives, a snapshot. A hook that fails is reported, never fatal: the engine asks again later.
+'use strict'
+
+class SnapshotHooks {
+  // `node`: the face; it provides `_native` and `_scheduleFlush()`, and is an EventEmitter (a failure goes to
+  // its 'error' listeners, or becomes a process warning when it has none). `isClosed()`: whether it is closing.
+  constructor (hooks, node, isClosed) {
+    this._hooks = hooks
+    this._node = node
+    this._isClosed = isClosed
+  }
+
+  // Restores the application's state from a snapshot envelope's data.
+  restore (data) {
+    try {
+      this._hooks.restore(data)
+    } catch (error) {
+      this._report('restore', error)
+    }
+  }
+
+  // Takes the application's state (or a promise of it) for the snapshot at `index`, and hands it to the engine.
+  take (index) {
+    let saved
+    try {
+      saved = this._hooks.save()
+    } catch (error) {
+      saved = Promise.reject(error)
+    }
+    const native = this._node._native
+    Promise.resolve(saved).then(
+      (data) => {
+        if (this._isClosed()) return
+        let json
+        try {
+          json = JSON.stringify(data === undefined ? null : data)
+        } catch (error) {
+          this._report('save', error)
+          return native.snapshotTaken(index, null)
+        }
+        native.snapshotTaken(index, json)
+        this._node._scheduleFlush()
+      },
+      (error) => {
+        if (this._isClosed()) return
+        this._report('save', error)
+        native.snapshotTaken(index, null)
+      }
+    )
+  }
+
+  _report (hook, error) {
+    const wrapped = new Error(`flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`)
+    wrapped.cause = error
+    if (this._node.listenerCount('error') > 0) this._node.emit('error', wrapped)
+    else process.emitWarning(wrapped)
+  }
+}
+
+module.exports = { SnapshotHooks }
