@@ -258,8 +258,9 @@ impl RaftLog {
             match self.term(probe) {
                 Some(t) if t > term => probe -= 1,
                 Some(t) => return (probe, t),
-                // Below the snapshot we know no terms; the snapshot point itself is the best hint.
-                None => return (self.snapshot_index, self.snapshot_term),
+                // Below the snapshot no terms are known: the logs may match at most up to `probe` (for a leader,
+                // that means the follower needs the snapshot).
+                None => return (probe, 0),
             }
         }
     }
