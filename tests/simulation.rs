@@ -10,7 +10,8 @@
 //! variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
 //! `FLOTILLA_SIM_SEED=<seed>` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
-//! the lagging-follower test). A failure prints its replay
+//! the lagging-follower test); `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0:
+//! never). A failure prints its replay
 //! command. Files: `simulation/world.rs` (the event loop), `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`,
 //! `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a seed means), `outcome.rs`.
 
