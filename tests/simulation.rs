@@ -1,13 +1,17 @@
 //! Deterministic simulation of the consensus core: seeded clusters of 1, 2, 3, 5 and 7 nodes on a network that
 //! drops, duplicates, delays, reorders and partitions, with disks that acknowledge late and nodes that crash and
-//! restart from what they persisted. Raft's safety properties are checked after every step; once the faults heal,
-//! the cluster must elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
+//! restart from what they persisted (their latest snapshot, then their log). Nodes snapshot their state machine and
+//! compact their logs every few entries (the seed picks how often, or never), so lagging nodes catch up by
+//! InstallSnapshot. Raft's safety properties are checked after every step; once the faults heal, the cluster must
+//! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
 //!
 //! `cargo test --release --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty steps each,
-//! and shows that the checker finds each of the core's `InjectedBug`s. Environment variables:
-//! `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
-//! `FLOTILLA_SIM_SEED=<seed>` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event, and
-//! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test). A failure prints its replay
+//! 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s. Environment
+//! variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
+//! `FLOTILLA_SIM_SEED=<seed>` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
+//! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
+//! the lagging-follower test); `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0:
+//! never). A failure prints its replay
 //! command. Files: `simulation/world.rs` (the event loop), `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`,
 //! `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a seed means), `outcome.rs`.
 
@@ -90,6 +94,9 @@ fn replay_one_seed() {
             let bug =
                 Scenario::bug_named(&name).unwrap_or_else(|| panic!("FLOTILLA_SIM_BUG: no injected bug {name:?}"));
             Scenario::with_bug(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS), bug)
+        }
+        Err(_) if env_u64("FLOTILLA_SIM_LAGGING").is_some_and(|on| on != 0) => {
+            Scenario::lagging_follower(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(LAGGING_STEPS))
         }
         Err(_) => Scenario::for_seed(seed, steps()),
     };
@@ -189,6 +196,44 @@ fn find_injected_bug(bug: InjectedBug, max_seeds: u64) -> Violation {
     panic!("the simulation did not find the injected bug {bug:?} in {max_seeds} seeds");
 }
 
+// ---- a follower that missed what the others compacted ---------------------------------------------------
+
+const LAGGING_SEEDS: u64 = 40;
+const LAGGING_STEPS: u64 = 4_000;
+
+/// A follower is cut off from the start while the others commit and compact far past it (every 3 or 10 entries),
+/// on a lossy network; once it is reachable again it must catch up by InstallSnapshot (checked by the world), with
+/// every safety check on.
+#[test]
+fn lagging_follower_catches_up_by_install_snapshot() {
+    if replaying() {
+        return;
+    }
+    let mut total = Outcome::default();
+    for seed in 0..LAGGING_SEEDS {
+        let scenario = Scenario::lagging_follower(seed, LAGGING_STEPS);
+        let description = scenario.describe();
+        match run(scenario) {
+            Ok(outcome) => total.add(&outcome),
+            Err(violation) => panic!(
+                "lagging-follower seed {seed} ({description}) failed: {violation}\nreplay: \
+                 FLOTILLA_SIM_SEED={seed} FLOTILLA_SIM_LAGGING=1 FLOTILLA_SIM_STEPS={LAGGING_STEPS} cargo test \
+                 --release --test simulation -- --nocapture"
+            ),
+        }
+    }
+    assert!(total.core.snapshots_installed >= LAGGING_SEEDS);
+    println!(
+        "{LAGGING_SEEDS} lagging-follower seeds: {} entries committed, {} compactions, {} snapshot transfers begun, {} \
+         chunks sent, {} snapshots installed",
+        total.committed,
+        total.core.compactions,
+        total.core.snapshot_needed,
+        total.core.snapshot_chunks_sent,
+        total.core.snapshots_installed
+    );
+}
+
 #[test]
 fn finds_commit_of_previous_term_entries_by_counting() {
     if !replaying() {
@@ -207,5 +252,12 @@ fn finds_two_votes_in_one_term() {
 fn finds_votes_granted_without_the_log_check() {
     if !replaying() {
         find_injected_bug(InjectedBug::IgnoreLogUpToDateCheck, 100);
+    }
+}
+
+#[test]
+fn finds_a_snapshot_installed_over_a_suffix_of_another_history() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::SnapshotKeepsSuffixWithoutTermCheck, 300);
     }
 }

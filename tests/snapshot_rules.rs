@@ -431,6 +431,31 @@ fn new_leader_resumes_a_snapshot_transfer_from_the_bytes_the_follower_received()
 }
 
 #[test]
+fn replicating_follower_whose_send_point_was_compacted_gets_the_snapshot() {
+    // Node 3 is replicating when it is cut off; its next append is lost, and the leader compacts past it. A heartbeat
+    // reply would make the leader send an empty append at the send point, whose term it no longer knows: it falls
+    // back to probing, and so to the snapshot.
+    let mut cluster = Cluster::with_config(3, |id| Config { max_inflight_messages: 1, ..paper_config(id) });
+    assert!(cluster.elect(1));
+    cluster.propose(1, "a", b"a");
+    cluster.settle();
+    assert_eq!(cluster.node(1).peer_progress(3).map(|p| p.2), Some(true), "replicating");
+    cluster.isolated = vec![3];
+    for i in 0..6 {
+        cluster.propose(1, &format!("b{i}"), b"b");
+        cluster.settle();
+    }
+    cluster.compact(1);
+    cluster.compact(2);
+    let (matched, next, replicating) = cluster.node(1).peer_progress(3).unwrap();
+    assert!(replicating && next - 1 < cluster.node(1).log().snapshot_index() && matched < next - 1);
+    cluster.isolated.clear();
+    let delivered = rounds_until(&mut cluster, 1, 100, |c| caught_up(c, 1, 3));
+    assert!(!chunks(&delivered).is_empty());
+    assert_eq!(cluster.applied_data(3), cluster.applied_data(1));
+}
+
+#[test]
 fn leader_resends_the_last_chunk_when_the_done_reply_is_lost() {
     let mut cluster = cluster_with_compacted_leader(|_| {});
     let mut lost_done = false;

@@ -973,9 +973,16 @@ impl Raft {
         let Some(progress) = self.tracker.get_mut(peer) else { return };
         let prev_index = progress.next - 1;
         let commit = self.log.committed;
-        progress.commit_sent = commit;
-        if let Some(prev_term) = self.log.term(prev_index) {
-            self.send_now(peer, MessageBody::Append { prev_index, prev_term, entries: Vec::new(), commit });
+        match self.log.term(prev_index) {
+            Some(prev_term) => {
+                progress.commit_sent = commit;
+                self.send_now(peer, MessageBody::Append { prev_index, prev_term, entries: Vec::new(), commit });
+            }
+            None => {
+                // The send point was compacted away: probe from the match point, which leads to the snapshot.
+                progress.become_probe();
+                self.replication_dirty = true;
+            }
         }
     }
 

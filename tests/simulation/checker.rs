@@ -1,8 +1,12 @@
 //! The safety checker: Raft's invariants (paper, Figure 3), checked after every step against the nodes' in-memory
 //! logs and a record of history: the leader of each term, the prefix behind every (index, term) ever seen, and the
 //! entry committed at each index. Every check returns `Result<(), Violation>` so that a test can expect a failure.
+//!
+//! Logs are compacted: a node's mirror starts at its snapshot point, which must be a committed index whose history
+//! hash is the snapshot's state. A node's state machine is the chained hash of every entry it applied; a snapshot
+//! carries that hash (see `encode_state`), and a node restoring one must restore exactly the committed history.
 
-use flotilla::raft::{Entry, EntryKind, Index, NodeId, ProposalId, Raft, Role, Term};
+use flotilla::raft::{Entry, EntryKind, Index, NodeId, ProposalId, Raft, Role, Snapshot, Term};
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -40,6 +44,8 @@ pub enum Invariant {
     StateMachineSafety,
     /// A node applies its log in order, one index after the other, and only committed entries.
     ApplyOrder,
+    /// A snapshot (taken, sent, received or restored) holds exactly the committed history up to its index.
+    SnapshotState,
     /// A proposal id is applied at most once per node, and committed at one index only.
     ExactlyOnce,
     /// A node restarts from what its disk holds.
@@ -123,6 +129,9 @@ struct MirrorEntry {
 struct CommittedEntry {
     term: Term,
     fingerprint: u64,
+    /// The chained hash of the committed log up to and including this entry: the state after applying it.
+    prefix: u64,
+    id: Option<ProposalId>,
     /// The lowest term of a node seen holding it as committed (exact when that node was its leader).
     commit_term: Term,
 }
@@ -130,14 +139,48 @@ struct CommittedEntry {
 /// What the checker knows of one node's current incarnation.
 #[derive(Debug, Default)]
 struct NodeView {
-    /// A copy of the node's log as (term, fingerprint, prefix hash), kept in step by `sync_log`.
+    /// The node's snapshot point: the mirror starts after it.
+    base: Index,
+    /// A copy of the node's log after `base` as (term, fingerprint, prefix hash), kept in step by `sync_log`.
     log: Vec<MirrorEntry>,
     /// Entries up to here were compared with the committed record.
     commit_checked: Index,
     /// The term this node was last seen leading in.
     leading: Option<Term>,
     applied: Index,
+    /// The node's state machine: the chained hash of every entry it applied (or restored from a snapshot).
+    state: u64,
+    /// User entries applied (or restored), for the snapshot's encoding.
+    user_entries: u64,
+    /// The index of the snapshot the state machine was last restored from: ids committed up to it count as applied.
+    restored_index: Index,
+    /// Ids applied since then.
     applied_ids: FastSet<ProposalId>,
+}
+
+/// A node's state machine as the simulation's snapshots encode it: a magic, the index, the state hash, the number
+/// of user entries, then the ids of the user entries applied since the previous snapshot (so that snapshots grow
+/// with use, as real ones do, and take several chunks).
+pub fn encode_state(index: Index, state: u64, user_entries: u64, recent_ids: &[ProposalId]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + recent_ids.iter().map(|id| 4 + id.len()).sum::<usize>());
+    out.extend_from_slice(b"simstate");
+    out.extend_from_slice(&index.to_le_bytes());
+    out.extend_from_slice(&state.to_le_bytes());
+    out.extend_from_slice(&user_entries.to_le_bytes());
+    for id in recent_ids {
+        out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+        out.extend_from_slice(id.as_bytes());
+    }
+    out
+}
+
+/// The index, state hash and user entry count of an encoded state, if it is one.
+fn decode_state(bytes: &[u8]) -> Option<(Index, u64, u64)> {
+    if bytes.len() < 32 || &bytes[..8] != b"simstate" {
+        return None;
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    Some((word(8), word(16), word(24)))
 }
 
 #[derive(Debug)]
@@ -198,7 +241,7 @@ impl Checker {
             }
         }
         for (position, mirrored) in view.log.iter().enumerate() {
-            let key = (position as Index + 1, mirrored.term);
+            let key = (view.base + position as Index + 1, mirrored.term);
             if !self.published.contains(&key) {
                 self.prefix_of.remove(&key);
             }
@@ -210,8 +253,72 @@ impl Checker {
         self.nodes[(id - 1) as usize].applied
     }
 
+    /// Whether the node's state machine holds the proposal (applied, or in the snapshot it restored).
     pub fn has_applied(&self, id: NodeId, proposal: &ProposalId) -> bool {
-        self.nodes[(id - 1) as usize].applied_ids.contains(proposal)
+        let view = &self.nodes[(id - 1) as usize];
+        view.applied_ids.contains(proposal) || self.index_of_id.get(proposal).is_some_and(|&i| i <= view.restored_index)
+    }
+
+    /// The index at which a proposal committed, if it did.
+    pub fn committed_index_of(&self, proposal: &ProposalId) -> Option<Index> {
+        self.index_of_id.get(proposal).copied()
+    }
+
+    /// The state the node's application would put in a snapshot now: (applied index, encoded state). The ids are
+    /// those of the user entries applied after `since`.
+    pub fn snapshot_data(&self, id: NodeId, since: Index) -> (Index, Vec<u8>) {
+        let view = &self.nodes[(id - 1) as usize];
+        let recent: Vec<ProposalId> = (since + 1..=view.applied)
+            .filter_map(|index| self.committed.get((index - 1) as usize).and_then(|c| c.id.clone()))
+            .collect();
+        (view.applied, encode_state(view.applied, view.state, view.user_entries, &recent))
+    }
+
+    /// A node's state machine is restored from a snapshot: received from a leader (`Ready::snapshot`, `fresh` false)
+    /// or read from its disk at restart (`fresh` true). The snapshot must be of a committed index, with that entry's
+    /// term, and hold the state of the committed history up to it; a received one must move the state forward.
+    pub fn on_snapshot(&mut self, id: NodeId, snapshot: &Snapshot, fresh: bool) -> Result<(), Violation> {
+        let index = snapshot.meta.index;
+        let Some((data_index, state, user_entries)) = decode_state(&snapshot.data) else {
+            return Err(Violation::new(Invariant::SnapshotState, format!("node {id} restores unreadable snapshot bytes")));
+        };
+        let expected = self.committed_state(index);
+        let committed_term = index.checked_sub(1).and_then(|i| self.committed.get(i as usize)).map(|c| c.term);
+        let consistent = data_index == index
+            && expected == Some(state)
+            && (index == 0 || committed_term == Some(snapshot.meta.term));
+        if !consistent {
+            return Err(Violation::new(
+                Invariant::SnapshotState,
+                format!(
+                    "node {id} restores a snapshot at (index {index}, term {}) whose state is not the committed \
+                     history's ({} entries committed)",
+                    snapshot.meta.term,
+                    self.committed.len()
+                ),
+            ));
+        }
+        let view = self.view(id);
+        if !fresh && index <= view.applied {
+            return Err(Violation::new(
+                Invariant::ApplyOrder,
+                format!("node {id} restores a snapshot at {index} after applying up to {}", view.applied),
+            ));
+        }
+        view.applied = index;
+        view.state = state;
+        view.user_entries = user_entries;
+        view.restored_index = index;
+        view.applied_ids.clear();
+        Ok(())
+    }
+
+    /// The state after applying the committed history up to `index` (0 for none), if that far is committed.
+    fn committed_state(&self, index: Index) -> Option<u64> {
+        match index {
+            0 => Some(0),
+            _ => self.committed.get((index - 1) as usize).map(|c| c.prefix),
+        }
     }
 
     pub fn terms_with_leaders(&self) -> usize {
@@ -237,15 +344,43 @@ impl Checker {
         self.sync_log(id, raft)
     }
 
+    /// A node's log starts at a new snapshot point (compacted, or replaced by a received snapshot): the point must be
+    /// committed, with the committed entry's term; the mirror restarts there.
+    fn rebase(&mut self, id: NodeId, raft: &Raft) -> Result<(), Violation> {
+        let (index, term) = (raft.log().snapshot_index(), raft.log().snapshot_term());
+        let committed = index.checked_sub(1).and_then(|i| self.committed.get(i as usize));
+        if index > 0 && committed.is_none_or(|c| c.term != term) {
+            return Err(Violation::new(
+                Invariant::SnapshotState,
+                format!(
+                    "node {id} compacted its log up to (index {index}, term {term}), which is not a committed entry \
+                     ({} committed{})",
+                    self.committed.len(),
+                    committed.map_or(String::new(), |c| format!("; term {} there", c.term))
+                ),
+            ));
+        }
+        let view = self.view(id);
+        view.base = index;
+        view.log.clear();
+        view.commit_checked = view.commit_checked.max(index);
+        Ok(())
+    }
+
     /// Log Matching: brings the mirror up to date with the node's log (the core only truncates a suffix and
     /// appends), and checks each new entry's prefix against every other log that ever held its (index, term).
     fn sync_log(&mut self, id: NodeId, raft: &Raft) -> Result<(), Violation> {
         let log = raft.log();
+        if log.snapshot_index() != self.nodes[(id - 1) as usize].base {
+            self.rebase(id, raft)?;
+        }
+        let base_prefix = self.committed_state(log.snapshot_index()).unwrap_or(0);
         let last = log.last_index();
         let view = &mut self.nodes[(id - 1) as usize];
-        let mut keep = view.log.len().min(last as usize);
+        let base = view.base;
+        let mut keep = view.log.len().min((last - base) as usize);
         while keep > 0 {
-            let Some(entry) = log.entry(keep as Index) else {
+            let Some(entry) = log.entry(base + keep as Index) else {
                 return Err(Violation::new(Invariant::LogMatching, format!("node {id} has no entry at {keep}")));
             };
             let mirrored = view.log[keep - 1];
@@ -255,7 +390,7 @@ impl Checker {
             keep -= 1;
         }
         view.log.truncate(keep);
-        for index in keep as Index + 1..=last {
+        for index in base + keep as Index + 1..=last {
             let Some(entry) = log.entry(index) else {
                 return Err(Violation::new(Invariant::LogMatching, format!("node {id} has no entry at {index}")));
             };
@@ -266,7 +401,7 @@ impl Checker {
                 ));
             }
             let fingerprint = fingerprint(entry);
-            let previous = view.log.last().map_or(0, |m| m.prefix);
+            let previous = view.log.last().map_or(base_prefix, |m| m.prefix);
             let prefix = chain(previous, fingerprint);
             match self.prefix_of.entry((index, entry.term)) {
                 MapEntry::Occupied(seen) if *seen.get() != prefix => {
@@ -336,7 +471,12 @@ impl Checker {
         if committed.commit_term >= term {
             return Ok(());
         }
-        let held = self.nodes[(id - 1) as usize].log.get((index - 1) as usize);
+        let view = &self.nodes[(id - 1) as usize];
+        if index <= view.base {
+            // Its snapshot covers the index, and was checked to be the committed history.
+            return Ok(());
+        }
+        let held = view.log.get((index - view.base - 1) as usize);
         if held.is_some_and(|m| m.term == committed.term && m.fingerprint == committed.fingerprint) {
             return Ok(());
         }
@@ -359,7 +499,8 @@ impl Checker {
     fn check_committed(&mut self, id: NodeId, raft: &Raft) -> Result<(), Violation> {
         let log = raft.log();
         let committed = log.committed;
-        let from = self.view(id).commit_checked + 1;
+        let from = self.view(id).commit_checked.max(self.view(id).base) + 1;
+        let base = self.view(id).base;
         let first_new = self.committed.len() as Index + 1;
         for index in from..=committed {
             let Some(entry) = log.entry(index) else {
@@ -369,7 +510,8 @@ impl Checker {
                 ));
             };
             // The mirror is in step with the log (synced just before), so its fingerprint is this entry's.
-            let fingerprint = self.nodes[(id - 1) as usize].log[(index - 1) as usize].fingerprint;
+            let mirrored = self.nodes[(id - 1) as usize].log[(index - base - 1) as usize];
+            let (fingerprint, prefix) = (mirrored.fingerprint, mirrored.prefix);
             if let Some(known) = self.committed.get_mut((index - 1) as usize) {
                 if known.term != entry.term || known.fingerprint != fingerprint {
                     return Err(Violation::new(
@@ -393,7 +535,8 @@ impl Checker {
                 }
                 self.index_of_id.insert(proposal.clone(), index);
             }
-            self.committed.push(CommittedEntry { term: entry.term, fingerprint, commit_term: raft.term() });
+            let id_of = entry.id.clone().filter(|_| entry.is_user_data());
+            self.committed.push(CommittedEntry { term: entry.term, fingerprint, prefix, id: id_of, commit_term: raft.term() });
         }
         self.view(id).commit_checked = committed.max(from - 1);
         let last_new = self.committed.len() as Index;
@@ -432,10 +575,16 @@ impl Checker {
                 ),
             ));
         }
-        let view = self.view(id);
+        // Ids commit at one index only: an id applied at another index (before, or inside a restored snapshot)
+        // would be applied twice.
+        let user_id = entry.id.as_ref().filter(|_| entry.is_user_data());
+        let committed_elsewhere = user_id.and_then(|p| self.index_of_id.get(p)).is_some_and(|&at| at != entry.index);
+        let view = &mut self.nodes[(id - 1) as usize];
         view.applied = entry.index;
-        if let Some(proposal) = entry.id.as_ref().filter(|_| entry.is_user_data()) {
-            if !view.applied_ids.insert(proposal.clone()) {
+        view.state = chain(view.state, fingerprint(entry));
+        if let Some(proposal) = user_id {
+            view.user_entries += 1;
+            if !view.applied_ids.insert(proposal.clone()) || committed_elsewhere {
                 return Err(Violation::new(
                     Invariant::ExactlyOnce,
                     format!("node {id} applied proposal {proposal} twice (again at index {})", entry.index),
@@ -537,6 +686,32 @@ mod tests {
         let mut checker = Checker::new(1);
         let log = vec![entry(1, 1, None, ""), entry(2, 1, Some("a"), "x"), entry(3, 1, Some("a"), "x")];
         expect(checker.observe(1, &node(1, log, 1, 3)), Invariant::ExactlyOnce);
+    }
+
+    /// A snapshot of node `id` at `index` holding `state`.
+    fn snapshot(id: NodeId, index: Index, term: Term, state: u64) -> flotilla::raft::Snapshot {
+        flotilla::raft::Snapshot {
+            meta: flotilla::raft::SnapshotMeta { index, term, membership: Membership::with_voters([id]) },
+            data: Payload::from(encode_state(index, state, 1, &[])),
+            proposal_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_that_is_not_the_committed_history_breaks_snapshot_state() {
+        let mut checker = Checker::new(2);
+        let log = vec![entry(1, 1, None, ""), entry(2, 1, Some("a"), "x")];
+        checker.observe(1, &node(1, log.clone(), 1, 2)).expect("a consistent log");
+        let state = chain(chain(0, fingerprint(&log[0])), fingerprint(&log[1]));
+        checker.on_snapshot(2, &snapshot(2, 2, 1, state), false).expect("the committed history");
+        checker.on_restart(2);
+        expect(checker.on_snapshot(2, &snapshot(2, 2, 1, state ^ 1), true), Invariant::SnapshotState);
+        expect(checker.on_snapshot(2, &snapshot(2, 2, 2, state), true), Invariant::SnapshotState);
+        expect(checker.on_snapshot(2, &snapshot(2, 3, 1, state), true), Invariant::SnapshotState);
+        // A node restored from the snapshot counts its ids as applied.
+        checker.on_snapshot(2, &snapshot(2, 2, 1, state), true).unwrap();
+        assert!(checker.has_applied(2, &ProposalId::from("a")));
+        expect(checker.on_apply(2, &log[1]), Invariant::ApplyOrder);
     }
 
     #[test]

@@ -77,6 +77,17 @@ impl Clients {
         }
     }
 
+    /// The node restored a snapshot up to `index`: its pending proposals committed at or below it are answered.
+    pub fn restored(&mut self, node: NodeId, index: Index, committed_at: impl Fn(&ProposalId) -> Option<Index>) {
+        let answered: Vec<(ProposalId, Index)> = self.pending[(node - 1) as usize]
+            .iter()
+            .filter_map(|id| committed_at(id).filter(|&at| at <= index).map(|at| (id.clone(), at)))
+            .collect();
+        for (id, at) in answered {
+            self.applied(node, &id, at);
+        }
+    }
+
     /// The node's pending proposals were in its memory: their clients never hear back from it.
     pub fn crashed(&mut self, node: NodeId) {
         let pending = std::mem::take(&mut self.pending[(node - 1) as usize]);

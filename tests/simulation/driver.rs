@@ -1,8 +1,10 @@
 //! The node driver, as the node layer would be: it checks a node after each input, then persists, sends and
-//! applies what the node's `Ready` asks, at once or (in seeds that batch) after a few more inputs.
+//! applies what the node's `Ready` asks (restoring a received snapshot before the entries after it), at once or (in
+//! seeds that batch) after a few more inputs; and every few applied entries it snapshots the state machine, compacts
+//! the core's log and writes the snapshot to disk.
 
 use super::{Event, World};
-use crate::checker::Violation;
+use crate::checker::{Invariant, Violation};
 use crate::network::Envelope;
 use crate::tuning::TICK;
 use flotilla::raft::{Message, MessageBody, NodeId, Role};
@@ -68,6 +70,12 @@ impl World {
             if let Some(raft) = self.nodes[position].raft.as_ref() {
                 self.checker.observe(id, raft)?;
             }
+            if let Some(snapshot) = &ready.snapshot {
+                self.trace(|| format!("node {id} restores the snapshot at {}", snapshot.meta.index));
+                self.checker.on_snapshot(id, snapshot, false)?;
+                let checker = &self.checker;
+                self.clients.restored(id, snapshot.meta.index, |proposal| checker.committed_index_of(proposal));
+            }
             for entry in &ready.committed {
                 self.checker.on_apply(id, entry)?;
                 if let Some(proposal) = entry.id.as_ref().filter(|_| entry.is_user_data()) {
@@ -79,12 +87,33 @@ impl World {
                     let last = ready.committed.last().map_or(0, |e| e.index);
                     format!("node {id} applies {} entries up to {last}", ready.committed.len())
                 });
+                self.maybe_compact(id)?;
             }
         }
         if let Some(raft) = self.nodes[position].raft.as_ref() {
             self.checker.observe(id, raft)?;
         }
         Ok(())
+    }
+
+    /// Once the node applied `compact_every` entries past its snapshot, the application snapshots its state there:
+    /// the core compacts its log, and the snapshot is written to disk (atomically, as a snapshot file would be)
+    /// and the disk's log compacted, while earlier writes may still be in flight.
+    fn maybe_compact(&mut self, id: NodeId) -> Result<(), Violation> {
+        let position = (id - 1) as usize;
+        let Some(raft) = self.nodes[position].raft.as_mut() else { return Ok(()) };
+        let since = raft.log().snapshot_index();
+        if self.compact_every == 0 || self.checker.applied(id) < since + self.compact_every {
+            return Ok(());
+        }
+        let (index, data) = self.checker.snapshot_data(id, since);
+        raft.compact(index, data.into()).map_err(|error| {
+            Violation::new(Invariant::SnapshotState, format!("node {id} cannot compact at {index}: {error}"))
+        })?;
+        let snapshot = raft.snapshot().expect("a snapshot after compaction").clone();
+        self.nodes[position].disk.durable.compact(&snapshot);
+        self.trace(|| format!("node {id} compacts up to {index}"));
+        self.checker.observe(id, self.nodes[position].raft.as_ref().expect("alive"))
     }
 
     pub(super) fn send(&mut self, message: Message) {
@@ -120,6 +149,12 @@ pub(super) fn describe(message: &Message) -> String {
             }
         ),
         MessageBody::Propose { proposals } => format!("Propose {} proposal(s)", proposals.len()),
+        MessageBody::InstallSnapshot { meta, offset, total, chunk } => format!(
+            "InstallSnapshot ({}, {}) bytes {offset}..{} of {total}",
+            meta.index,
+            meta.term,
+            offset + chunk.len() as u64
+        ),
         other => format!("{other:?}"),
     };
     format!("{} -> {} term {}: {body}", message.from, message.to, message.term)

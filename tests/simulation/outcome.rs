@@ -47,4 +47,9 @@ pub fn add_stats(total: &mut Stats, more: &Stats) {
     total.forwarded_proposals_dropped += more.forwarded_proposals_dropped;
     total.transfers_received += more.transfers_received;
     total.snapshot_needed += more.snapshot_needed;
+    total.snapshot_chunks_sent += more.snapshot_chunks_sent;
+    total.snapshots_sent += more.snapshots_sent;
+    total.snapshots_received += more.snapshots_received;
+    total.snapshots_installed += more.snapshots_installed;
+    total.compactions += more.compactions;
 }

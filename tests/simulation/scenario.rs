@@ -17,6 +17,11 @@ pub struct Scenario {
     pub injected_bug: Option<InjectedBug>,
     /// Always use the aggressive nemesis (otherwise the seed picks it about one time in three).
     pub aggressive: bool,
+    /// Compact every this many applied entries (0: never); `None` lets the seed choose.
+    pub compact_every: Option<u64>,
+    /// No nemesis: the last node is cut off from the start until the faults heal, while the others commit and
+    /// compact far past it; it must then catch up by InstallSnapshot.
+    pub lagging_follower: bool,
     /// Print every event.
     pub trace: bool,
 }
@@ -32,7 +37,18 @@ impl Scenario {
             7 => (false, false),
             _ => (true, true),
         };
-        Scenario { seed, size, steps, pre_vote, check_quorum, injected_bug: None, aggressive: false, trace: false }
+        Scenario {
+            seed,
+            size,
+            steps,
+            pre_vote,
+            check_quorum,
+            injected_bug: None,
+            aggressive: false,
+            compact_every: None,
+            lagging_follower: false,
+            trace: false,
+        }
     }
 
     /// A run with a deliberate bug in every node, in a cluster of 3 (two seeds in three) or 5, with the aggressive
@@ -45,11 +61,25 @@ impl Scenario {
         scenario
     }
 
+    /// A follower cut off while the others compact far past it (a cluster of 3 or 5), on a somewhat lossy network.
+    pub fn lagging_follower(seed: u64, steps: u64) -> Scenario {
+        let mut scenario = Scenario::for_seed(seed, steps);
+        scenario.size = [3, 5][(seed % 2) as usize];
+        scenario.compact_every = Some([3, 10][(seed / 2 % 2) as usize]);
+        scenario.lagging_follower = true;
+        scenario
+    }
+
     /// The bug named like an `InjectedBug` variant.
     pub fn bug_named(name: &str) -> Option<InjectedBug> {
-        [InjectedBug::CommitPreviousTermByCount, InjectedBug::VoteTwiceInOneTerm, InjectedBug::IgnoreLogUpToDateCheck]
-            .into_iter()
-            .find(|bug| format!("{bug:?}") == name)
+        [
+            InjectedBug::CommitPreviousTermByCount,
+            InjectedBug::VoteTwiceInOneTerm,
+            InjectedBug::IgnoreLogUpToDateCheck,
+            InjectedBug::SnapshotKeepsSuffixWithoutTermCheck,
+        ]
+        .into_iter()
+        .find(|bug| format!("{bug:?}") == name)
     }
 
     pub fn describe(&self) -> String {
@@ -60,6 +90,6 @@ impl Scenario {
             if self.pre_vote { "on" } else { "off" },
             if self.check_quorum { "on" } else { "off" },
             self.injected_bug.map_or(String::new(), |bug| format!(", injected bug {bug:?}")),
-        )
+        ) + if self.lagging_follower { ", lagging follower" } else { "" }
     }
 }

@@ -1,6 +1,7 @@
 //! The simulated world: a seeded discrete-event loop over virtual time that ticks the nodes, carries their
 //! messages, completes their disk writes, runs clients and injects faults, then heals everything and waits for
-//! the cluster to finish its work. Every step is followed by the safety checks.
+//! the cluster to finish its work. Every step is followed by the safety checks. Nodes snapshot their state
+//! machine and compact their log every few applied entries; a restart restores the durable snapshot, then the log.
 
 #[path = "driver.rs"]
 mod driver;
@@ -113,6 +114,8 @@ pub struct World {
     crashes: u64,
     /// The counters of crashed incarnations.
     core_stats: Stats,
+    /// A node snapshots and compacts once it applied this many entries past its snapshot (0: never).
+    compact_every: u64,
 }
 
 impl World {
@@ -121,6 +124,12 @@ impl World {
         let tuning = Tuning::draw(&mut rng, scenario.aggressive);
         let size = scenario.size as usize;
         let network = Network::new(size, rng.random_range(5..=60), 12 * TICK);
+        // Drawn from its own stream, so that the rest of a seed's run is what it was before snapshots existed.
+        let forced = std::env::var("FLOTILLA_SIM_COMPACT").ok().and_then(|value| value.trim().parse().ok());
+        let compact_every = scenario.compact_every.or(forced).unwrap_or_else(|| {
+            let mut compaction_rng = StdRng::seed_from_u64(scenario.seed ^ 0x5EED_C0FF_EE00_0001);
+            [0, 3, 10, 40][compaction_rng.random_range(0..4)]
+        });
         let mut world = World {
             tuning,
             now: 0,
@@ -134,6 +143,7 @@ impl World {
             steps: 0,
             crashes: 0,
             core_stats: Stats::default(),
+            compact_every,
             rng,
             scenario,
         };
@@ -154,8 +164,16 @@ impl World {
         }
         let first_client = world.rng.random_range(1..=world.tuning.client_interval_max);
         world.schedule(first_client, Event::Client);
-        let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
-        world.schedule(first_fault, Event::Fault);
+        if world.scenario.lagging_follower {
+            // No nemesis but a lossy network and one follower cut off until the faults heal.
+            world.tuning.operator = false;
+            world.tuning.leader_striker = 0.0;
+            world.network.faults = Faults { drop: 0.05, duplicate: 0.05, long_delay: 0.02 };
+            world.network.split(&[size as NodeId]);
+        } else {
+            let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
+            world.schedule(first_fault, Event::Fault);
+        }
         if world.tuning.operator {
             let first_operator = world.rng.random_range(1..=20 * TICK);
             world.schedule(first_operator, Event::Operator);
@@ -231,6 +249,7 @@ impl World {
         let deadline = healed_at + budget * TICK;
         loop {
             if self.recovered() {
+                self.check_lagging_follower_installed_a_snapshot()?;
                 let mut core = std::mem::take(&mut self.core_stats);
                 for raft in self.nodes.iter().filter_map(|node| node.raft.as_ref()) {
                     add_stats(&mut core, raft.stats());
@@ -389,6 +408,7 @@ impl World {
         let incarnation = self.node(id).incarnation;
         let size = self.size();
         let restored = self.node(id).disk.restored_state(1..=size);
+        let snapshot = restored.snapshot.clone();
         let raft = Raft::new(self.config(id, incarnation), restored).map_err(|error| {
             Violation::new(Invariant::Recovery, format!("node {id} cannot restart from its disk: {error}"))
         })?;
@@ -397,6 +417,10 @@ impl World {
         node.raft = Some(raft);
         node.tick_interval = tick_interval;
         self.checker.on_restart(id);
+        if let Some(snapshot) = &snapshot {
+            // The application restores the snapshot before the core replays the log after it.
+            self.checker.on_snapshot(id, snapshot, true)?;
+        }
         let first_tick = self.rng.random_range(1..=tick_interval);
         self.schedule(first_tick, Event::Tick { node: id, incarnation });
         self.trace(|| format!("restart {id}"));
@@ -412,6 +436,23 @@ impl World {
         self.trace(|| "heal: reliable network, no partitions, every node up".to_string());
         for id in 1..=self.size() {
             self.restart(id)?;
+        }
+        Ok(())
+    }
+
+    /// In the lagging-follower scenario, the follower must have caught up through a snapshot (the others compacted
+    /// what it missed).
+    fn check_lagging_follower_installed_a_snapshot(&self) -> Result<(), Violation> {
+        if !self.scenario.lagging_follower || self.compact_every == 0 {
+            return Ok(());
+        }
+        let id = self.size();
+        let installed = self.nodes[(id - 1) as usize].raft.as_ref().map_or(0, |raft| raft.stats().snapshots_installed);
+        if installed == 0 {
+            return Err(Violation::new(
+                Invariant::Liveness,
+                format!("the lagging follower {id} caught up without installing a snapshot"),
+            ));
         }
         Ok(())
     }
