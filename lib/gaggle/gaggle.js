@@ -286,6 +286,7 @@ class Gaggle extends EventEmitter {
       }
     }
     if (output.restore !== undefined) this._restoreSnapshot(output.restore)
+    if (output.settledIds) this._settleAppends(output.settledIds)
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
     }
@@ -301,6 +302,17 @@ class Gaggle extends EventEmitter {
     this._commitIndex = userEntries - 1
     this._lastApplied = userEntries - 1
     if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
+  }
+
+  // Appends of this node that committed, seen only through a snapshot from the leader.
+  _settleAppends (ids) {
+    for (const id of ids) {
+      const pending = this._pendingAppends.get(id)
+      if (pending === undefined) continue
+      this._pendingAppends.delete(id)
+      clearTimeout(pending.timer)
+      pending.resolve()
+    }
   }
 
   _takeSnapshot (index) {

@@ -22,6 +22,51 @@ fn js_error(message: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, message.to_string())
 }
 
+/// A JS string's text for the hot inputs (messages, proposals). napi-rs's `String` measures the UTF-8 length
+/// first (a pass over the text), zero-fills a buffer, then copies; wire text is almost always ASCII, whose UTF-8
+/// length is its JS length, so this copies once into a buffer of that length (plus room for one more character)
+/// and only measures when the text turns out longer.
+pub struct Text(String);
+
+impl FromNapiValue for Text {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let mut units = 0;
+        // With no buffer: the length in UTF-16 code units, without reading the text (and a type check).
+        let status = unsafe { sys::napi_get_value_string_utf16(env, value, std::ptr::null_mut(), 0, &mut units) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "a string was expected"));
+        }
+        // Every UTF-16 unit takes at least one UTF-8 byte; 4 spare bytes hold any one character more, and 1 the
+        // terminating NUL napi writes. Text that fills the room may have been cut: read it again, measured.
+        let room = units + 4;
+        let mut bytes: Vec<u8> = Vec::with_capacity(room + 1);
+        let mut written = 0;
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), room + 1, &mut written) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "a string was expected"));
+        }
+        if written <= units {
+            // napi wrote `written` bytes of valid UTF-8 (lone surrogates become U+FFFD) and a NUL after them.
+            unsafe { bytes.set_len(written) };
+            return Ok(Text(unsafe { String::from_utf8_unchecked(bytes) }));
+        }
+        Ok(Text(unsafe { String::from_napi_value(env, value)? }))
+    }
+}
+
+impl TypeName for Text {
+    fn type_name() -> &'static str {
+        "string"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for Text {}
+
 #[napi]
 impl NativeNode {
     /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval,
@@ -108,8 +153,8 @@ impl NativeNode {
 
     /// A message from the channel: `from` is the sender's id, `json` the message as JSON text.
     #[napi(catch_unwind)]
-    pub fn receive(&mut self, from: String, json: String) {
-        self.driver.receive(&from, &json);
+    pub fn receive(&mut self, from: String, #[napi(ts_arg_type = "string")] json: Text) {
+        self.driver.receive(&from, &json.0);
     }
 
     /// Whether `name` is a member this node has met (itself excluded): messages the JS side handles are checked with it.
@@ -120,8 +165,8 @@ impl NativeNode {
 
     /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id.
     #[napi(catch_unwind)]
-    pub fn propose(&mut self, data_json: Option<String>) -> Result<String> {
-        self.driver.propose(data_json.as_deref()).map_err(js_error)
+    pub fn propose(&mut self, #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>) -> Result<String> {
+        self.driver.propose(data_json.as_ref().map(|text| text.0.as_str())).map_err(js_error)
     }
 
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.

@@ -304,17 +304,25 @@ impl NodeDriver {
             }
             if let Some(snapshot) = ready.snapshot {
                 self.restore_from(&snapshot.data);
+                // This node's appends that committed inside the snapshot are settled too.
+                for (_, id) in &snapshot.proposal_ids {
+                    if self.is_own_proposal(id) {
+                        self.output.settled(id);
+                    }
+                }
             }
-            let own_prefix = self.peers.self_name();
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
-                // This node's proposal ids are `<name>_<uuid>` (see `propose`).
-                let own = entry.id.as_deref().is_some_and(|id| {
-                    id.len() > own_prefix.len() && id.starts_with(own_prefix) && id.as_bytes()[own_prefix.len()] == b'_'
-                });
+                let own = entry.id.as_deref().is_some_and(|id| self.is_own_proposal(id));
                 self.output.committed(self.committed_user_entries, entry, own);
                 self.committed_user_entries += 1;
             }
         }
+    }
+
+    /// This node's proposal ids are `<name>_<uuid>` (see `propose`).
+    fn is_own_proposal(&self, id: &str) -> bool {
+        let name = self.peers.self_name();
+        id.len() > name.len() && id.starts_with(name) && id.as_bytes()[name.len()] == b'_'
     }
 
     /// Asks the application for a snapshot when enough was applied since the last one.

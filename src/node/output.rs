@@ -47,6 +47,8 @@ pub struct Output {
     restore: Option<String>,
     /// The log index at which the application should take a snapshot now.
     snapshot_wanted: Option<u64>,
+    /// Ids of this node's proposals that committed inside a snapshot received from the leader.
+    settled_ids: Option<JsonWriter>,
     wanted: Wanted,
 }
 
@@ -112,6 +114,11 @@ impl Output {
         self.restore = Some(data_json.to_string());
     }
 
+    /// One of this node's proposals committed, but its entry arrived only inside a snapshot.
+    pub fn settled(&mut self, id: &str) {
+        self.settled_ids.get_or_insert_with(begin_list).string(id);
+    }
+
     /// The application should take a snapshot of its state as of this log index.
     pub fn snapshot_wanted(&mut self, index: u64) {
         self.snapshot_wanted = Some(index);
@@ -125,6 +132,7 @@ impl Output {
             && !self.state_changed
             && self.restore.is_none()
             && self.snapshot_wanted.is_none()
+            && self.settled_ids.is_none()
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
@@ -185,6 +193,7 @@ impl Output {
             ("appended", self.appended.take()),
             ("committed", self.committed.take()),
             ("committedIds", self.committed_ids.take()),
+            ("settledIds", self.settled_ids.take()),
             ("spans", spans),
         ];
         let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 48);

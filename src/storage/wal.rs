@@ -40,6 +40,8 @@ pub struct Wal {
     hard_state: HardState,
     peers: Vec<String>,
     compacted: (Index, Term),
+    /// Held while the log is open (see `lock_dir`); the kernel releases it when the process dies.
+    _lock: File,
 }
 
 /// Records at the start of every segment (see `write_segment_header`), written together before any other.
@@ -53,6 +55,20 @@ fn parse_segment_name(name: &str) -> Option<u64> {
     name.strip_prefix("segment-")?.strip_suffix(".wal")?.parse().ok()
 }
 
+/// Takes the data directory for this log: a second writer (another process, or another node in this one, given
+/// the same dataDir by mistake or restarted before the old one stopped) would interleave its records with ours.
+fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => {
+            Err(StorageError::other(&path, "the data directory is in use: another node (in this process or another one) has it open"))
+        }
+        Err(fs::TryLockError::Error(error)) => Err(StorageError::io(&path, error)),
+    }
+}
+
 /// Makes a directory entry (a created or removed file) durable.
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
@@ -64,6 +80,7 @@ impl Wal {
     /// its header again.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Recovered), StorageError> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let lock = lock_dir(dir)?;
         let mut sequences: Vec<u64> = fs::read_dir(dir)
             .map_err(|e| StorageError::io(dir, e))?
             .filter_map(|entry| entry.ok())
@@ -137,7 +154,7 @@ impl Wal {
                 };
                 let active = OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
                 let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
-                let mut wal = Wal::new_handle(dir, segments, active, active_bytes, segment_bytes, &recovered);
+                let mut wal = Wal::new_handle(dir, lock, segments, active, active_bytes, segment_bytes, &recovered);
                 wal.segments.push(last);
                 if newest_records < HEADER_RECORDS {
                     // A crash while the segment was started: it holds header records only, which restate the
@@ -152,7 +169,7 @@ impl Wal {
             }
             None => {
                 let (path, active) = create_segment(dir, 1)?;
-                let mut wal = Wal::new_handle(dir, segments, active, 0, segment_bytes, &recovered);
+                let mut wal = Wal::new_handle(dir, lock, segments, active, 0, segment_bytes, &recovered);
                 wal.segments.push(SegmentInfo { sequence: 1, path, max_index: 0 });
                 wal.write_segment_header((0, 0))?;
                 wal.sync()?;
@@ -163,7 +180,15 @@ impl Wal {
         Ok((wal, recovered))
     }
 
-    fn new_handle(dir: &Path, segments: Vec<SegmentInfo>, active: File, active_bytes: u64, segment_bytes: u64, recovered: &Recovered) -> Wal {
+    fn new_handle(
+        dir: &Path,
+        lock: File,
+        segments: Vec<SegmentInfo>,
+        active: File,
+        active_bytes: u64,
+        segment_bytes: u64,
+        recovered: &Recovered,
+    ) -> Wal {
         Wal {
             dir: dir.to_path_buf(),
             segments,
@@ -174,6 +199,7 @@ impl Wal {
             hard_state: recovered.hard_state,
             peers: recovered.peers.clone(),
             compacted: (recovered.compacted_index, recovered.compacted_term),
+            _lock: lock,
         }
     }
 
@@ -443,6 +469,18 @@ mod tests {
         let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
         assert_eq!(recovered.torn_tail, None);
         assert_eq!(recovered.entries.last().map(|e| (e.index, e.term)), Some((151, 4)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_is_open_once_at_a_time() {
+        let dir = temp_dir("lock");
+        let (wal, _) = Wal::open(&dir, 4096).expect("open");
+        let error = Wal::open(&dir, 4096).err().expect("a second open is refused");
+        assert_eq!(error.file, dir.join("LOCK"));
+        assert!(error.to_string().contains("in use"), "{error}");
+        drop(wal);
+        Wal::open(&dir, 4096).expect("open again once closed");
         fs::remove_dir_all(&dir).unwrap();
     }
 
