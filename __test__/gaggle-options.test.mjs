@@ -80,6 +80,7 @@ test('defaults fill every option gaggle and flotilla define', () => {
     heartbeatInterval: 50,
     accelerateHeartbeats: false,
     rpc: {},
+    segmentBytes: 67108864,
     preVote: true,
     checkQuorum: true,
     maxInflightMessages: 256,

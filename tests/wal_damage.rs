@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// The smallest segment the log allows: many segments from a short history.
 const SEGMENT_BYTES: u64 = 4096;
-const DEFAULT_HISTORIES: u64 = 4;
-const DEFAULT_CASES: u64 = 200;
+const DEFAULT_HISTORIES: u64 = 3;
+const DEFAULT_CASES: u64 = 150;
 
 fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
@@ -453,6 +453,7 @@ fn damage_many(name: &str, salt: u64, make: impl Fn(&mut Rng, &History, usize, u
             }
         }
     }
+    eprintln!("{name}: {opened} damaged logs opened with the prefix before the damage, {refused} refused");
     (opened, refused)
 }
 
