@@ -3,59 +3,25 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
-import net from 'node:net'
+import { spawnSync } from 'node:child_process'
+import { freePort, startRedis } from './gaggle-support.mjs'
 import { WITHIN, channelContract, collect, connectAll, disconnectAll, trackChannels, uniqueName } from './channels-contract.mjs'
 
 const require = createRequire(import.meta.url)
 const RedisChannel = require('../lib/channels/redis.js')
 const { createClient } = require('redis')
 
-async function freePort () {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-const REDIS_MISSING = 'redis-server is not installed, and the redis channel tests need a real one: ' +
-  'install it (e.g. apt-get install -y redis-server) and run the tests again'
-const redisInstalled = !spawnSync('redis-server', ['--version']).error
-
-async function startRedis () {
-  if (!redisInstalled) throw new Error(REDIS_MISSING)
-  const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  await new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code} before it was ready:\n${output}`)))
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      if (output.includes('Ready to accept connections')) resolve()
-    })
-  })
-  child.removeAllListeners('exit')
-  child.stdout.resume()
-  return { port, child }
-}
-
 let redis
 before(async () => { redis = await startRedis() })
 after(async () => {
-  if (redis === undefined) return
-  const exited = once(redis.child, 'exit')
-  redis.child.kill('SIGTERM')
-  await exited
+  if (redis !== undefined) await redis.stop()
 })
 
 // Counted as a failure, not hidden among cancelled tests, when the machine lacks Redis.
 it('has a redis-server to test against', () => {
-  assert.ok(redisInstalled, REDIS_MISSING)
+  assert.ok(!spawnSync('redis-server', ['--version']).error,
+    'redis-server is not installed, and the redis channel tests need a real one: ' +
+    'install it (e.g. apt-get install -y redis-server) and run the tests again')
 })
 
 function makeChannel (id, channelName, logFunction) {
