@@ -96,6 +96,10 @@ impl<V> IdMap<V> {
         }
     }
 
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
     pub fn remove(&mut self, id: &ProposalId) -> Option<V> {
         if self.map.is_empty() {
             return None;

@@ -3,6 +3,10 @@
 //!
 //! Entries are kept in memory from the snapshot on; storage is write-behind. Three markers split the log:
 //! `stable_index` (durable here), `persist_from` (not yet handed to storage) and `committed`.
+//!
+//! Only a leader deduplicates proposals, so the proposal-id index is kept lazily: entries up to `indexed_to` are
+//! in it, and the first proposal a leader appends indexes the rest of the log at once. A follower, which appends
+//! most entries, never pays for the index; a new leader pays once for the entries it took as a follower.
 
 use super::id_index::IdMap;
 use super::types::{Entry, Index, ProposalId, Term};
@@ -22,8 +26,10 @@ pub struct RaftLog {
     stable_index: Index,
     /// The first index not yet handed to storage.
     persist_from: Index,
-    /// Where each proposal id in the log sits, so that a retried proposal is recognised.
+    /// Where each proposal id in the log sits, so that a retried proposal is recognised. Covers the entries up
+    /// to `indexed_to`; `index_ids` brings it up to the last entry.
     proposal_index: IdMap<Index>,
+    indexed_to: Index,
 }
 
 impl RaftLog {
@@ -38,6 +44,7 @@ impl RaftLog {
             stable_index: 0,
             persist_from: 0,
             proposal_index: IdMap::default(),
+            indexed_to: snapshot_index,
         };
         for entry in entries {
             log.push(entry);
@@ -89,7 +96,10 @@ impl RaftLog {
 
     /// Where the proposal with this id sits in the log, if it does.
     pub fn index_of_proposal(&self, id: &ProposalId) -> Option<Index> {
-        self.proposal_index.get(id).copied()
+        let unindexed = (self.indexed_to - self.snapshot_index) as usize;
+        // The entries not yet indexed are searched one by one, the latest first (as the index would answer).
+        let found = self.entries.range(unindexed..).rev().find(|e| e.id.as_ref() == Some(id));
+        found.map(|e| e.index).or_else(|| self.proposal_index.get(id).copied())
     }
 
     /// Raft paper 5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or equal
@@ -108,13 +118,30 @@ impl RaftLog {
     /// both the check and the insert). Returns whether it appended.
     pub fn append_new_unless_known(&mut self, entry: Entry) -> bool {
         debug_assert_eq!(entry.index, self.last_index() + 1);
+        self.index_ids();
         if let Some(id) = &entry.id {
             if !self.proposal_index.insert_new(id.clone(), entry.index) {
                 return false;
             }
         }
         self.entries.push_back(entry);
+        self.indexed_to = self.last_index();
         true
+    }
+
+    /// Adds the ids of the entries not yet indexed to the proposal-id index.
+    fn index_ids(&mut self) {
+        let unindexed = (self.indexed_to - self.snapshot_index) as usize;
+        if unindexed == self.entries.len() {
+            return;
+        }
+        self.proposal_index.reserve(self.entries.len() - unindexed);
+        for entry in self.entries.range(unindexed..) {
+            if let Some(id) = &entry.id {
+                self.proposal_index.insert(id.clone(), entry.index);
+            }
+        }
+        self.indexed_to = self.last_index();
     }
 
     /// The follower's side of AppendEntries (paper 5.3): if the entry at `prev_index` has `prev_term`, drop any
@@ -235,22 +262,61 @@ impl RaftLog {
     }
 
     fn push(&mut self, entry: Entry) {
-        if let Some(id) = &entry.id {
-            self.proposal_index.insert(id.clone(), entry.index);
-        }
         self.entries.push_back(entry);
     }
 
     fn truncate_from(&mut self, index: Index) {
         while self.last_index() >= index {
             let Some(entry) = self.entries.pop_back() else { break };
+            if entry.index > self.indexed_to {
+                continue;
+            }
             if let Some(id) = &entry.id {
                 if self.proposal_index.get(id) == Some(&entry.index) {
                     self.proposal_index.remove(id);
                 }
             }
         }
+        self.indexed_to = self.indexed_to.min(index - 1);
         self.persist_from = self.persist_from.min(index);
         self.stable_index = self.stable_index.min(index - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::types::{EntryKind, Payload};
+
+    fn entry(index: Index, term: Term, id: &str) -> Entry {
+        Entry { term, index, kind: EntryKind::Normal, id: Some(ProposalId::from(id)), data: Payload::from(&b"x"[..]) }
+    }
+
+    #[test]
+    fn ids_a_follower_appended_are_known_when_it_leads() {
+        let mut log = RaftLog::restore(0, 0, vec![entry(1, 1, "a")], 1);
+        assert_eq!(log.try_append(1, 1, vec![entry(2, 1, "b"), entry(3, 1, "c")]), Some(3));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("b")), Some(2));
+        // Leading now: every id already in the log is recognised, committed or not.
+        for id in ["a", "b", "c"] {
+            assert!(!log.append_new_unless_known(entry(4, 2, id)), "{id} appended twice");
+        }
+        assert!(log.append_new_unless_known(entry(4, 2, "d")));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("a")), Some(1));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("d")), Some(4));
+    }
+
+    #[test]
+    fn truncated_ids_are_forgotten_whether_indexed_or_not() {
+        let mut log = RaftLog::restore(0, 0, vec![entry(1, 1, "a")], 1);
+        assert!(log.append_new_unless_known(entry(2, 1, "b")));
+        assert_eq!(log.try_append(2, 1, vec![entry(3, 1, "c")]), Some(3));
+        // A leader of term 2 overwrites indices 2 and 3 (indexed and not) with other proposals.
+        assert_eq!(log.try_append(1, 1, vec![entry(2, 2, "x"), entry(3, 2, "y")]), Some(3));
+        for (id, index) in [("a", Some(1)), ("b", None), ("c", None), ("x", Some(2)), ("y", Some(3))] {
+            assert_eq!(log.index_of_proposal(&ProposalId::from(id)), index, "{id}");
+        }
+        assert!(log.append_new_unless_known(entry(4, 3, "b")), "a truncated id may be appended again");
+        assert!(!log.append_new_unless_known(entry(5, 3, "y")));
     }
 }
