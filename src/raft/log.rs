@@ -194,18 +194,23 @@ impl RaftLog {
 
     /// Entries from `from` on, as many as fit in `max_bytes` (at least one if any exists).
     pub fn entries_from(&self, from: Index, max_bytes: u64) -> Vec<Entry> {
-        let mut out = Vec::new();
+        let start = (from.max(self.first_index()) - self.first_index()) as usize;
+        self.entries_within(start, self.entries.len(), max_bytes).cloned().collect()
+    }
+
+    /// The entries at positions `start..end` of `entries`, cut where they exceed `max_bytes` (at least one).
+    fn entries_within(&self, start: usize, end: usize, max_bytes: u64) -> std::collections::vec_deque::Iter<'_, Entry> {
+        let start = start.min(end);
         let mut bytes = 0u64;
-        let mut index = from.max(self.first_index());
-        while let Some(entry) = self.entry(index) {
+        let mut stop = start;
+        for entry in self.entries.range(start..end) {
             bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
+            if stop > start && bytes > max_bytes {
                 break;
             }
-            out.push(entry.clone());
-            index += 1;
+            stop += 1;
         }
-        out
+        self.entries.range(start..stop)
     }
 
     /// Advances the commit index; never moves it back.
@@ -219,7 +224,8 @@ impl RaftLog {
     /// Entries not yet handed to storage; marks them handed.
     pub fn take_unpersisted(&mut self) -> Vec<Entry> {
         let from = self.persist_from.max(self.first_index());
-        let out: Vec<Entry> = (from..=self.last_index()).filter_map(|i| self.entry(i).cloned()).collect();
+        let start = ((from - self.first_index()) as usize).min(self.entries.len());
+        let out = self.entries.range(start..).cloned().collect();
         self.persist_from = self.last_index() + 1;
         out
     }
@@ -241,19 +247,10 @@ impl RaftLog {
         if upto <= self.applied {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        let mut bytes = 0u64;
-        let mut index = self.applied + 1;
-        while index <= upto {
-            let Some(entry) = self.entry(index) else { break };
-            bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
-                break;
-            }
-            out.push(entry.clone());
-            index += 1;
-        }
-        self.applied = index - 1;
+        let start = (self.applied + 1 - self.first_index()) as usize;
+        let end = ((upto + 1 - self.first_index()) as usize).min(self.entries.len());
+        let out: Vec<Entry> = self.entries_within(start, end, max_bytes).cloned().collect();
+        self.applied += out.len() as Index;
         out
     }
 
