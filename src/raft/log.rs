@@ -8,7 +8,7 @@
 //! in it, and the first proposal a leader appends indexes the rest of the log at once. A follower, which appends
 //! most entries, never pays for the index; a new leader pays once for the entries it took as a follower.
 
-use super::id_index::IdMap;
+use super::id_index::IdPositions;
 use super::types::{Entry, Index, ProposalId, Term};
 use std::collections::VecDeque;
 
@@ -28,7 +28,7 @@ pub struct RaftLog {
     persist_from: Index,
     /// Where each proposal id in the log sits, so that a retried proposal is recognised. Covers the entries up
     /// to `indexed_to`; `index_ids` brings it up to the last entry.
-    proposal_index: IdMap<Index>,
+    proposal_index: IdPositions,
     indexed_to: Index,
 }
 
@@ -43,7 +43,7 @@ impl RaftLog {
             applied: snapshot_index,
             stable_index: 0,
             persist_from: 0,
-            proposal_index: IdMap::default(),
+            proposal_index: IdPositions::default(),
             indexed_to: snapshot_index,
         };
         for entry in entries {
@@ -99,7 +99,10 @@ impl RaftLog {
         let unindexed = (self.indexed_to - self.snapshot_index) as usize;
         // The entries not yet indexed are searched one by one, the latest first (as the index would answer).
         let found = self.entries.range(unindexed..).rev().find(|e| e.id.as_ref() == Some(id));
-        found.map(|e| e.index).or_else(|| self.proposal_index.get(id).copied())
+        found.map(|e| e.index).or_else(|| {
+            let hash = self.proposal_index.hash(id);
+            self.proposal_index.find_shared(hash, |index| holds_id(&self.entries, self.first_index(), index, id))
+        })
     }
 
     /// Raft paper 5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or equal
@@ -120,7 +123,9 @@ impl RaftLog {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         self.index_ids();
         if let Some(id) = &entry.id {
-            if !self.proposal_index.insert_new(id.clone(), entry.index) {
+            let hash = self.proposal_index.hash(id);
+            let (entries, first) = (&self.entries, self.first_index());
+            if !self.proposal_index.insert_new(hash, entry.index, |index| holds_id(entries, first, index, id)) {
                 return false;
             }
         }
@@ -136,10 +141,16 @@ impl RaftLog {
             return;
         }
         self.proposal_index.reserve(self.entries.len() - unindexed);
-        for entry in self.entries.range(unindexed..) {
-            if let Some(id) = &entry.id {
-                self.proposal_index.insert(id.clone(), entry.index);
+        let (entries, first) = (&self.entries, self.first_index());
+        for entry in entries.range(unindexed..) {
+            let Some(id) = &entry.id else { continue };
+            let hash = self.proposal_index.hash(id);
+            // An id the log holds twice (only possible across leaders that did not know of each other's copy)
+            // is found at its latest index, as a lookup expects.
+            if let Some(earlier) = self.proposal_index.find(hash, |index| holds_id(entries, first, index, id)) {
+                self.proposal_index.remove(hash, earlier);
             }
+            self.proposal_index.insert(hash, entry.index);
         }
         self.indexed_to = self.last_index();
     }
@@ -269,15 +280,20 @@ impl RaftLog {
                 continue;
             }
             if let Some(id) = &entry.id {
-                if self.proposal_index.get(id) == Some(&entry.index) {
-                    self.proposal_index.remove(id);
-                }
+                let hash = self.proposal_index.hash(id);
+                self.proposal_index.remove(hash, entry.index);
             }
         }
         self.indexed_to = self.indexed_to.min(index - 1);
         self.persist_from = self.persist_from.min(index);
         self.stable_index = self.stable_index.min(index - 1);
     }
+}
+
+/// Whether the entry at `index` of a log whose `entries` start at `first` holds the proposal `id`.
+fn holds_id(entries: &VecDeque<Entry>, first: Index, index: Index, id: &ProposalId) -> bool {
+    let entry = index.checked_sub(first).and_then(|offset| entries.get(offset as usize));
+    entry.is_some_and(|entry| entry.id.as_ref() == Some(id))
 }
 
 #[cfg(test)]

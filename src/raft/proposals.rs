@@ -2,13 +2,15 @@
 //! leader again when the leader changes or after a while without a commit; the leader's log knows every id it
 //! holds, so a retried proposal commits once (at-least-once delivery plus deduplication = exactly once).
 
-use super::id_index::IdMap;
+use super::id_index::IdPositions;
 use super::types::{Payload, Proposal, ProposalId};
 use std::collections::VecDeque;
 
 #[derive(Debug)]
 struct PendingProposal {
     proposal: Proposal,
+    /// The id's hash in `sequence_of`.
+    hash: u64,
     /// The tick at which it was last appended or forwarded; `None` if never (no leader was known).
     last_sent_tick: Option<u64>,
 }
@@ -22,7 +24,8 @@ pub struct LocalProposals {
     first_sequence: u64,
     /// The `Some` slots of `by_sequence`.
     pending: usize,
-    sequence_of: IdMap<u64>,
+    /// Finds a pending proposal's slot by its id; positions are sequences plus one.
+    sequence_of: IdPositions,
 }
 
 impl LocalProposals {
@@ -37,22 +40,46 @@ impl LocalProposals {
     /// Adds a proposal, marked as sent at `now`, unless one with its id is pending. Returns whether it added.
     pub fn add(&mut self, id: ProposalId, data: Payload, now: u64) -> bool {
         let sequence = self.first_sequence + self.by_sequence.len() as u64;
-        if !self.sequence_of.insert_new(id.clone(), sequence) {
+        let hash = self.sequence_of.hash(&id);
+        if self.find(hash, &id).is_some() {
             return false;
         }
+        self.sequence_of.insert(hash, sequence + 1);
         let proposal = Proposal { id, data };
-        self.by_sequence.push_back(Some(PendingProposal { proposal, last_sent_tick: Some(now) }));
+        self.by_sequence.push_back(Some(PendingProposal { proposal, hash, last_sent_tick: Some(now) }));
         self.pending += 1;
         true
     }
 
+    /// The slot in `by_sequence` of the pending proposal with this id (and hash).
+    fn find(&mut self, hash: u64, id: &ProposalId) -> Option<usize> {
+        let (by_sequence, first_sequence) = (&self.by_sequence, self.first_sequence);
+        let slot_of = |position: u64| (position - 1).checked_sub(first_sequence).map(|slot| slot as usize);
+        let holds = |position: u64| {
+            let pending = slot_of(position).and_then(|slot| by_sequence.get(slot)).and_then(Option::as_ref);
+            pending.is_some_and(|pending| pending.proposal.id == *id)
+        };
+        self.sequence_of.find(hash, holds).and_then(slot_of)
+    }
+
     /// Forgets a proposal that committed.
     pub fn committed(&mut self, id: &ProposalId) {
-        let Some(sequence) = self.sequence_of.remove(id) else { return };
-        let slot = (sequence - self.first_sequence) as usize;
-        if self.by_sequence[slot].take().is_some() {
-            self.pending -= 1;
+        if self.pending == 0 {
+            return;
         }
+        // Proposals mostly commit in the order they were made: then the oldest is the one, and its hash is known.
+        let oldest = self.by_sequence.front().and_then(Option::as_ref).filter(|p| p.proposal.id == *id);
+        let (slot, hash) = match oldest {
+            Some(pending) => (0, pending.hash),
+            None => {
+                let hash = self.sequence_of.hash(id);
+                let Some(slot) = self.find(hash, id) else { return };
+                (slot, hash)
+            }
+        };
+        self.sequence_of.remove(hash, self.first_sequence + slot as u64 + 1);
+        self.by_sequence[slot] = None;
+        self.pending -= 1;
         while self.by_sequence.front().is_some_and(Option::is_none) {
             self.by_sequence.pop_front();
             self.first_sequence += 1;
@@ -67,8 +94,9 @@ impl LocalProposals {
     /// Drops the committed slots and numbers the pending proposals again from `first_sequence`, in order.
     fn compact(&mut self) {
         self.by_sequence.retain(Option::is_some);
+        self.sequence_of.clear();
         for (offset, pending) in self.by_sequence.iter().flatten().enumerate() {
-            self.sequence_of.insert(pending.proposal.id.clone(), self.first_sequence + offset as u64);
+            self.sequence_of.insert(pending.hash, self.first_sequence + offset as u64 + 1);
         }
     }
 
