@@ -8,9 +8,9 @@
 //! in it, and the first proposal a leader appends indexes the rest of the log at once. A follower, which appends
 //! most entries, never pays for the index; a new leader pays once for the entries it took as a follower.
 
+use super::chunked::ChunkedDeque;
 use super::id_index::IdPositions;
 use super::types::{Entry, Index, ProposalId, Term};
-use std::collections::VecDeque;
 
 #[derive(Debug)]
 pub struct RaftLog {
@@ -18,7 +18,7 @@ pub struct RaftLog {
     snapshot_index: Index,
     snapshot_term: Term,
     /// `entries[k].index == snapshot_index + 1 + k`.
-    entries: VecDeque<Entry>,
+    entries: ChunkedDeque<Entry>,
     pub committed: Index,
     /// The last index handed out for application.
     pub applied: Index,
@@ -38,7 +38,7 @@ impl RaftLog {
         let mut log = RaftLog {
             snapshot_index,
             snapshot_term,
-            entries: VecDeque::with_capacity(entries.len()),
+            entries: ChunkedDeque::with_capacity(entries.len()),
             committed: 0,
             applied: snapshot_index,
             stable_index: 0,
@@ -206,11 +206,12 @@ impl RaftLog {
     /// Entries from `from` on, as many as fit in `max_bytes` (at least one if any exists).
     pub fn entries_from(&self, from: Index, max_bytes: u64) -> Vec<Entry> {
         let start = (from.max(self.first_index()) - self.first_index()) as usize;
-        self.entries_within(start, self.entries.len(), max_bytes).cloned().collect()
+        self.entries_within(start, self.entries.len(), max_bytes)
     }
 
-    /// The entries at positions `start..end` of `entries`, cut where they exceed `max_bytes` (at least one).
-    fn entries_within(&self, start: usize, end: usize, max_bytes: u64) -> std::collections::vec_deque::Iter<'_, Entry> {
+    /// Copies of the entries at positions `start..end` of `entries`, cut where they exceed `max_bytes` (at least
+    /// one).
+    fn entries_within(&self, start: usize, end: usize, max_bytes: u64) -> Vec<Entry> {
         let start = start.min(end);
         let mut bytes = 0u64;
         let mut stop = start;
@@ -221,7 +222,7 @@ impl RaftLog {
             }
             stop += 1;
         }
-        self.entries.range(start..stop)
+        self.entries.clone_range(start..stop)
     }
 
     /// Advances the commit index; never moves it back.
@@ -236,7 +237,7 @@ impl RaftLog {
     pub fn take_unpersisted(&mut self) -> Vec<Entry> {
         let from = self.persist_from.max(self.first_index());
         let start = ((from - self.first_index()) as usize).min(self.entries.len());
-        let out = self.entries.range(start..).cloned().collect();
+        let out = self.entries.clone_range(start..);
         self.persist_from = self.last_index() + 1;
         out
     }
@@ -260,7 +261,7 @@ impl RaftLog {
         }
         let start = (self.applied + 1 - self.first_index()) as usize;
         let end = ((upto + 1 - self.first_index()) as usize).min(self.entries.len());
-        let out: Vec<Entry> = self.entries_within(start, end, max_bytes).cloned().collect();
+        let out = self.entries_within(start, end, max_bytes);
         self.applied += out.len() as Index;
         out
     }
@@ -291,7 +292,7 @@ impl RaftLog {
 }
 
 /// Whether the entry at `index` of a log whose `entries` start at `first` holds the proposal `id`.
-fn holds_id(entries: &VecDeque<Entry>, first: Index, index: Index, id: &ProposalId) -> bool {
+fn holds_id(entries: &ChunkedDeque<Entry>, first: Index, index: Index, id: &ProposalId) -> bool {
     let entry = index.checked_sub(first).and_then(|offset| entries.get(offset as usize));
     entry.is_some_and(|entry| entry.id.as_ref() == Some(id))
 }
