@@ -1,6 +1,8 @@
 //! The sans-IO Raft consensus core: no clock, no network, no files, no randomness but a seeded one.
 //! A driver feeds it ticks, messages and proposals and carries out the `Ready` work it returns.
 
+mod chunked;
+mod compacted_ids;
 mod config;
 mod error;
 mod id_index;
