@@ -2,7 +2,6 @@
 //! proposal is not appended twice, and a node's pending proposals must recognise their own ids. Ids are hashed
 //! with the standard keyed SipHash, so a peer cannot choose ids that collide.
 
-use super::types::ProposalId;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
@@ -45,7 +44,7 @@ impl fmt::Debug for IdPositions {
 }
 
 impl IdPositions {
-    pub fn hash(&self, id: &ProposalId) -> u64 {
+    pub fn hash(&self, id: &str) -> u64 {
         self.keys.hash_one(id)
     }
 
@@ -210,6 +209,7 @@ impl IdPositions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::types::ProposalId;
 
     #[test]
     fn positions_behave_as_a_set_through_growth_collisions_and_removal() {

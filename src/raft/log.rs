@@ -16,8 +16,8 @@
 //! index, whether the id is still in an entry or already among the compacted ids: compaction leaves it alone.
 
 use super::chunked::ChunkedDeque;
-use super::compacted_ids::CompactedIds;
 use super::id_index::IdPositions;
+use super::proposal_ids::ProposalIds;
 use super::types::{Entry, Index, ProposalId, Term};
 
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub struct RaftLog {
     proposal_index: IdPositions,
     indexed_to: Index,
     /// Ids of compacted entries still remembered, by index (all at or below `snapshot_index`).
-    compacted_ids: CompactedIds,
+    compacted_ids: ProposalIds,
     /// How many entries past its index a compacted id is remembered.
     id_window: u64,
 }
@@ -50,7 +50,7 @@ impl RaftLog {
     pub fn restore(
         snapshot_index: Index,
         snapshot_term: Term,
-        snapshot_ids: &[(Index, ProposalId)],
+        snapshot_ids: &ProposalIds,
         entries: Vec<Entry>,
         committed: Index,
         id_window: u64,
@@ -65,7 +65,7 @@ impl RaftLog {
             persist_from: 0,
             proposal_index: IdPositions::default(),
             indexed_to: 0,
-            compacted_ids: CompactedIds::default(),
+            compacted_ids: ProposalIds::new(),
             id_window,
         };
         log.remember_compacted_ids(snapshot_ids);
@@ -103,8 +103,8 @@ impl RaftLog {
     }
 
     /// The ids of compacted entries still remembered, by increasing index: what a snapshot taken now carries.
-    pub fn compacted_ids(&self) -> Vec<(Index, ProposalId)> {
-        self.compacted_ids.iter_from(0).map(|(index, id)| (index, id.clone())).collect()
+    pub fn compacted_ids(&self) -> ProposalIds {
+        self.compacted_ids.clone()
     }
 
     /// Drops the entries up to `index` (which must be in the log and applied): a snapshot now stands for them.
@@ -122,12 +122,11 @@ impl RaftLog {
         // Whole chunks of entries are freed; their ids move to `compacted_ids` under the same index, where the
         // proposal-id index still finds them.
         for entry in self.entries.drain(..count) {
+            let Some(id) = &entry.id else { continue };
             if entry.index >= window_start {
-                self.compacted_ids.push(entry.index, entry.id);
-            } else if let Some(id) = &entry.id {
-                if entry.index <= self.indexed_to {
-                    self.proposal_index.remove(self.proposal_index.hash(id), entry.index);
-                }
+                self.compacted_ids.push(entry.index, id);
+            } else if entry.index <= self.indexed_to {
+                self.proposal_index.remove(self.proposal_index.hash(id), entry.index);
             }
         }
         self.persist_from = self.persist_from.max(index + 1);
@@ -140,7 +139,7 @@ impl RaftLog {
     /// `keep_suffix` (the caller found the entry at `index` with `term`), else the whole log is discarded. The
     /// snapshot's point counts as committed and applied; the entries kept must be persisted again after the
     /// snapshot (storage drops its whole log when it writes one).
-    pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &[(Index, ProposalId)], keep_suffix: bool) {
+    pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &ProposalIds, keep_suffix: bool) {
         if keep_suffix && index <= self.last_index() && index >= self.snapshot_index {
             let count = (index - self.snapshot_index) as usize;
             let _ = self.entries.drain(..count);
@@ -166,15 +165,11 @@ impl RaftLog {
         (self.snapshot_index + 1).saturating_sub(self.id_window)
     }
 
-    /// Adds a snapshot's remembered ids (those still inside the window, at or below the snapshot point), to a log
-    /// that remembers none.
-    fn remember_compacted_ids(&mut self, ids: &[(Index, ProposalId)]) {
-        let window_start = self.window_start();
-        for (index, id) in ids {
-            if *index <= self.snapshot_index && *index >= window_start && *index >= self.compacted_ids.end_index() {
-                self.compacted_ids.push(*index, Some(id.clone()));
-            }
-        }
+    /// Takes a snapshot's remembered ids (those still inside the window, at or below the snapshot point), in a
+    /// log that remembers none. They are shared with the snapshot, not copied.
+    fn remember_compacted_ids(&mut self, ids: &ProposalIds) {
+        self.compacted_ids = ids.up_to(self.snapshot_index);
+        self.compacted_ids.forget_below(self.window_start(), |_, _| {});
     }
 
     fn forget_ids_outside_window(&mut self) {
@@ -212,8 +207,8 @@ impl RaftLog {
         let unindexed = (self.indexed_to.max(self.snapshot_index) - self.snapshot_index) as usize;
         let in_log = self.entries.range(unindexed..).rev().find(|e| e.id.as_ref() == Some(id)).map(|e| e.index);
         let compacted = || {
-            let mut unindexed = self.compacted_ids.iter_from_latest(self.indexed_to + 1);
-            unindexed.find(|(_, held)| *held == id).map(|(index, _)| index)
+            let unindexed = self.compacted_ids.iter_from(self.indexed_to + 1);
+            unindexed.filter(|&(_, held)| held == &**id).map(|(index, _)| index).last()
         };
         in_log.or_else(compacted).or_else(|| {
             let hash = self.proposal_index.hash(id);
@@ -258,11 +253,11 @@ impl RaftLog {
         }
         let from = self.indexed_to + 1;
         let unindexed_entries = (self.indexed_to.max(self.snapshot_index) - self.snapshot_index) as usize;
-        let lowest_held = if self.compacted_ids.is_empty() { self.first_index() } else { self.compacted_ids.first_index() };
+        let lowest_held = self.compacted_ids.first_index().unwrap_or(self.first_index());
         self.proposal_index.reserve((self.last_index() + 1).saturating_sub(from.max(lowest_held)) as usize);
         let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
         let compacted = self.compacted_ids.iter_from(from);
-        let in_log = self.entries.range(unindexed_entries..).filter_map(|e| e.id.as_ref().map(|id| (e.index, id)));
+        let in_log = self.entries.range(unindexed_entries..).filter_map(|e| e.id.as_ref().map(|id| (e.index, &**id)));
         for (index, id) in compacted.chain(in_log) {
             let hash = self.proposal_index.hash(id);
             // An id held twice (only possible across leaders that did not know of each other's copy, or beyond
@@ -417,22 +412,22 @@ impl RaftLog {
 #[derive(Clone, Copy)]
 struct HeldIds<'a> {
     entries: &'a ChunkedDeque<Entry>,
-    compacted: &'a CompactedIds,
+    compacted: &'a ProposalIds,
     snapshot_index: Index,
 }
 
 impl<'a> HeldIds<'a> {
-    fn of(entries: &'a ChunkedDeque<Entry>, compacted: &'a CompactedIds, snapshot_index: Index) -> HeldIds<'a> {
+    fn of(entries: &'a ChunkedDeque<Entry>, compacted: &'a ProposalIds, snapshot_index: Index) -> HeldIds<'a> {
         HeldIds { entries, compacted, snapshot_index }
     }
 
     /// Whether the id at `index` is `id`.
-    fn holds(&self, index: Index, id: &ProposalId) -> bool {
+    fn holds(&self, index: Index, id: &str) -> bool {
         if index <= self.snapshot_index {
             return self.compacted.get(index) == Some(id);
         }
         let entry = self.entries.get((index - self.snapshot_index - 1) as usize);
-        entry.is_some_and(|entry| entry.id.as_ref() == Some(id))
+        entry.is_some_and(|entry| entry.id.as_deref() == Some(id))
     }
 }
 
@@ -447,7 +442,7 @@ mod tests {
 
     #[test]
     fn ids_a_follower_appended_are_known_when_it_leads() {
-        let mut log = RaftLog::restore(0, 0, &[], vec![entry(1, 1, "a")], 1, 100);
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), vec![entry(1, 1, "a")], 1, 100);
         assert_eq!(log.try_append(1, 1, vec![entry(2, 1, "b"), entry(3, 1, "c")]), Some(3));
         assert_eq!(log.index_of_proposal(&ProposalId::from("b")), Some(2));
         // Leading now: every id already in the log is recognised, committed or not.
@@ -461,7 +456,7 @@ mod tests {
 
     #[test]
     fn truncated_ids_are_forgotten_whether_indexed_or_not() {
-        let mut log = RaftLog::restore(0, 0, &[], vec![entry(1, 1, "a")], 1, 100);
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), vec![entry(1, 1, "a")], 1, 100);
         assert!(log.append_new_unless_known(entry(2, 1, "b")));
         assert_eq!(log.try_append(2, 1, vec![entry(3, 1, "c")]), Some(3));
         // A leader of term 2 overwrites indices 2 and 3 (indexed and not) with other proposals.
@@ -480,7 +475,7 @@ mod tests {
     /// A log of `count` entries with ids "e1".."e{count}", all committed, stable and applied.
     fn applied_log(count: Index, window: u64) -> RaftLog {
         let entries = (1..=count).map(|i| entry(i, 1, &format!("e{i}"))).collect();
-        let mut log = RaftLog::restore(0, 0, &[], entries, count, window);
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), entries, count, window);
         let _ = log.take_committed(u64::MAX);
         log
     }
@@ -505,21 +500,21 @@ mod tests {
             assert!(!log.append_new_unless_known(entry(32, 1, "e16")), "a compacted id in the window");
             assert!(!log.append_new_unless_known(entry(32, 1, "e28")), "an id in the log");
             assert!(log.append_new_unless_known(entry(32, 1, "e15")), "forgotten with the window");
-            assert_eq!(log.compacted_ids().first(), Some(&(16, id("e16"))));
+            assert_eq!(log.compacted_ids().iter().next(), Some((16, "e16")));
             assert_eq!(log.compacted_ids().len(), 10);
             // Compacting further forgets what falls out of the window, from the index too.
             log.compact_to(30);
             assert!(log.append_new_unless_known(entry(33, 1, "e20")));
             assert!(!log.append_new_unless_known(entry(34, 1, "e21")));
-            assert_eq!(log.compacted_ids().iter().map(|(i, _)| *i).collect::<Vec<_>>(), (21..=30).collect::<Vec<_>>());
+            assert_eq!(log.compacted_ids().iter().map(|(i, _)| i).collect::<Vec<_>>(), (21..=30).collect::<Vec<_>>());
         }
     }
 
     #[test]
     fn ids_restored_or_received_with_a_snapshot_are_known_when_it_leads() {
-        let snapshot_ids = [(3, id("s3")), (8, id("s8")), (10, id("s10"))];
+        let snapshot_ids = [(3, "s3"), (8, "s8"), (10, "s10")].into_iter().collect();
         let mut log = RaftLog::restore(10, 1, &snapshot_ids, vec![entry(11, 1, "e11")], 11, 5);
-        assert_eq!(log.compacted_ids(), vec![(8, id("s8")), (10, id("s10"))], "s3 is outside the window");
+        assert_eq!(log.compacted_ids(), [(8, "s8"), (10, "s10")].into_iter().collect(), "s3 is outside the window");
         assert_eq!(log.index_of_proposal(&id("s8")), Some(8));
         for known in ["s8", "s10", "e11"] {
             assert!(!log.append_new_unless_known(entry(12, 2, known)), "{known}");
@@ -529,7 +524,7 @@ mod tests {
         // A follower that receives a snapshot knows its ids (and forgets its own) when it leads next.
         let mut log = applied_log(5, 100);
         assert!(log.append_new_unless_known(entry(6, 1, "e6")));
-        log.install_snapshot(20, 2, &[(19, id("r19")), (20, id("r20"))], false);
+        log.install_snapshot(20, 2, &[(19, "r19"), (20, "r20")].into_iter().collect(), false);
         assert_eq!(log.index_of_proposal(&id("e6")), None);
         assert_eq!(log.index_of_proposal(&id("r19")), Some(19));
         assert!(!log.append_new_unless_known(entry(21, 2, "r19")));
@@ -540,7 +535,7 @@ mod tests {
         log.commit_to(21);
         let _ = log.take_committed(u64::MAX);
         log.compact_to(21);
-        assert_eq!(log.compacted_ids(), vec![(19, id("r19")), (20, id("r20")), (21, id("e6"))]);
+        assert_eq!(log.compacted_ids(), [(19, "r19"), (20, "r20"), (21, "e6")].into_iter().collect());
         assert!(!log.append_new_unless_known(entry(22, 2, "e6")));
     }
 }

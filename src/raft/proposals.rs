@@ -52,23 +52,23 @@ impl LocalProposals {
     }
 
     /// The slot in `by_sequence` of the pending proposal with this id (and hash).
-    fn find(&mut self, hash: u64, id: &ProposalId) -> Option<usize> {
+    fn find(&mut self, hash: u64, id: &str) -> Option<usize> {
         let (by_sequence, first_sequence) = (&self.by_sequence, self.first_sequence);
         let slot_of = |position: u64| (position - 1).checked_sub(first_sequence).map(|slot| slot as usize);
         let holds = |position: u64| {
             let pending = slot_of(position).and_then(|slot| by_sequence.get(slot)).and_then(Option::as_ref);
-            pending.is_some_and(|pending| pending.proposal.id == *id)
+            pending.is_some_and(|pending| *pending.proposal.id == *id)
         };
         self.sequence_of.find(hash, holds).and_then(slot_of)
     }
 
     /// Forgets a proposal that committed.
-    pub fn committed(&mut self, id: &ProposalId) {
+    pub fn committed(&mut self, id: &str) {
         if self.pending == 0 {
             return;
         }
         // Proposals mostly commit in the order they were made: then the oldest is the one, and its hash is known.
-        let oldest = self.by_sequence.front().and_then(Option::as_ref).filter(|p| p.proposal.id == *id);
+        let oldest = self.by_sequence.front().and_then(Option::as_ref).filter(|p| *p.proposal.id == *id);
         let (slot, hash) = match oldest {
             Some(pending) => (0, pending.hash),
             None => {
