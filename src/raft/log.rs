@@ -6,11 +6,19 @@
 //!
 //! Compaction drops a prefix of applied entries; the snapshot then stands for them, and the log keeps the index
 //! and term of the last one (so the log-matching check works at the boundary). Proposal ids of compacted entries
-//! stay known for `id_window` more entries, so that a late retry of them still commits nothing new.
+//! stay known for `id_window` more entries (in `compacted_ids`, by index), so that a late retry of them still
+//! commits nothing new.
+//!
+//! Only a leader deduplicates proposals, so the proposal-id index is kept lazily: the ids up to `indexed_to`
+//! (compacted or in the log) are in it, and the first proposal a leader appends indexes the rest at once. A
+//! follower, which appends most entries, never pays for the index; a new leader pays once for the entries it
+//! took as a follower and the ids it restored or received with a snapshot. The index names an id by its log
+//! index, whether the id is still in an entry or already among the compacted ids: compaction leaves it alone.
 
-use super::id_index::IdMap;
+use super::chunked::ChunkedDeque;
+use super::id_index::IdPositions;
+use super::proposal_ids::ProposalIds;
 use super::types::{Entry, Index, ProposalId, Term};
-use std::collections::VecDeque;
 
 #[derive(Debug)]
 pub struct RaftLog {
@@ -18,7 +26,7 @@ pub struct RaftLog {
     snapshot_index: Index,
     snapshot_term: Term,
     /// `entries[k].index == snapshot_index + 1 + k`.
-    entries: VecDeque<Entry>,
+    entries: ChunkedDeque<Entry>,
     pub committed: Index,
     /// The last index handed out for application.
     pub applied: Index,
@@ -26,10 +34,12 @@ pub struct RaftLog {
     stable_index: Index,
     /// The first index not yet handed to storage.
     persist_from: Index,
-    /// Where each proposal id in the log (or in `compacted_ids`) sits, so that a retried proposal is recognised.
-    proposal_index: IdMap<Index>,
-    /// Ids of compacted entries still remembered, by increasing index.
-    compacted_ids: VecDeque<(Index, ProposalId)>,
+    /// Where each proposal id in the log or in `compacted_ids` sits, so that a retried proposal is recognised.
+    /// Covers the ids up to `indexed_to`; `index_ids` brings it up to the last entry.
+    proposal_index: IdPositions,
+    indexed_to: Index,
+    /// Ids of compacted entries still remembered, by index (all at or below `snapshot_index`).
+    compacted_ids: ProposalIds,
     /// How many entries past its index a compacted id is remembered.
     id_window: u64,
 }
@@ -40,7 +50,7 @@ impl RaftLog {
     pub fn restore(
         snapshot_index: Index,
         snapshot_term: Term,
-        snapshot_ids: &[(Index, ProposalId)],
+        snapshot_ids: &ProposalIds,
         entries: Vec<Entry>,
         committed: Index,
         id_window: u64,
@@ -48,13 +58,14 @@ impl RaftLog {
         let mut log = RaftLog {
             snapshot_index,
             snapshot_term,
-            entries: VecDeque::with_capacity(entries.len()),
+            entries: ChunkedDeque::with_capacity(entries.len()),
             committed: 0,
             applied: snapshot_index,
             stable_index: 0,
             persist_from: 0,
-            proposal_index: IdMap::default(),
-            compacted_ids: VecDeque::new(),
+            proposal_index: IdPositions::default(),
+            indexed_to: 0,
+            compacted_ids: ProposalIds::new(),
             id_window,
         };
         log.remember_compacted_ids(snapshot_ids);
@@ -92,8 +103,8 @@ impl RaftLog {
     }
 
     /// The ids of compacted entries still remembered, by increasing index: what a snapshot taken now carries.
-    pub fn compacted_ids(&self) -> Vec<(Index, ProposalId)> {
-        self.compacted_ids.iter().cloned().collect()
+    pub fn compacted_ids(&self) -> ProposalIds {
+        self.compacted_ids.clone()
     }
 
     /// Drops the entries up to `index` (which must be in the log and applied): a snapshot now stands for them.
@@ -104,14 +115,20 @@ impl RaftLog {
             return;
         }
         let count = (index - self.snapshot_index) as usize;
-        for entry in self.entries.drain(..count) {
-            if let Some(id) = entry.id {
-                self.compacted_ids.push_back((entry.index, id));
-            }
-        }
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.forget_ids_outside_window();
+        let window_start = self.window_start();
+        // Whole chunks of entries are freed; their ids move to `compacted_ids` under the same index, where the
+        // proposal-id index still finds them.
+        for entry in self.entries.drain(..count) {
+            let Some(id) = &entry.id else { continue };
+            if entry.index >= window_start {
+                self.compacted_ids.push(entry.index, id);
+            } else if entry.index <= self.indexed_to {
+                self.proposal_index.remove(self.proposal_index.hash(id), entry.index);
+            }
+        }
         self.persist_from = self.persist_from.max(index + 1);
         self.stable_index = self.stable_index.max(index);
         self.applied = self.applied.max(index);
@@ -122,49 +139,47 @@ impl RaftLog {
     /// `keep_suffix` (the caller found the entry at `index` with `term`), else the whole log is discarded. The
     /// snapshot's point counts as committed and applied; the entries kept must be persisted again after the
     /// snapshot (storage drops its whole log when it writes one).
-    pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &[(Index, ProposalId)], keep_suffix: bool) {
+    pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &ProposalIds, keep_suffix: bool) {
         if keep_suffix && index <= self.last_index() && index >= self.snapshot_index {
             let count = (index - self.snapshot_index) as usize;
-            self.entries.drain(..count);
+            let _ = self.entries.drain(..count);
         } else {
             self.entries.clear();
         }
         self.snapshot_index = index;
         self.snapshot_term = term;
-        self.proposal_index = IdMap::default();
+        // The snapshot's ids replace ours; like the entries kept, they are indexed when this node next leads.
+        self.proposal_index.clear();
+        self.indexed_to = 0;
         self.compacted_ids.clear();
         self.remember_compacted_ids(snapshot_ids);
-        for entry in &self.entries {
-            if let Some(id) = &entry.id {
-                self.proposal_index.insert(id.clone(), entry.index);
-            }
-        }
         self.committed = self.committed.max(index);
         self.applied = index;
         self.persist_from = index + 1;
         self.stable_index = self.stable_index.min(self.last_index()).max(index);
     }
 
-    /// Adds a snapshot's remembered ids (those still inside the window, at or below the snapshot point).
-    fn remember_compacted_ids(&mut self, ids: &[(Index, ProposalId)]) {
-        for (index, id) in ids {
-            if *index <= self.snapshot_index && index.saturating_add(self.id_window) > self.snapshot_index {
-                self.proposal_index.insert(id.clone(), *index);
-                self.compacted_ids.push_back((*index, id.clone()));
-            }
-        }
+    /// The lowest index whose id is still remembered once compacted: ids stay known until the snapshot index
+    /// passes their own by `id_window`.
+    fn window_start(&self) -> Index {
+        (self.snapshot_index + 1).saturating_sub(self.id_window)
+    }
+
+    /// Takes a snapshot's remembered ids (those still inside the window, at or below the snapshot point), in a
+    /// log that remembers none. They are shared with the snapshot, not copied.
+    fn remember_compacted_ids(&mut self, ids: &ProposalIds) {
+        self.compacted_ids = ids.up_to(self.snapshot_index);
+        self.compacted_ids.forget_below(self.window_start(), |_, _| {});
     }
 
     fn forget_ids_outside_window(&mut self) {
-        while let Some((index, _)) = self.compacted_ids.front() {
-            if index.saturating_add(self.id_window) > self.snapshot_index {
-                break;
+        let (window_start, indexed_to) = (self.window_start(), self.indexed_to);
+        let proposal_index = &mut self.proposal_index;
+        self.compacted_ids.forget_below(window_start, |index, id| {
+            if index <= indexed_to {
+                proposal_index.remove(proposal_index.hash(id), index);
             }
-            let Some((index, id)) = self.compacted_ids.pop_front() else { break };
-            if self.proposal_index.get(&id) == Some(&index) {
-                self.proposal_index.remove(&id);
-            }
-        }
+        });
     }
 
     /// The term of the entry at `index`, if the log still knows it.
@@ -186,9 +201,20 @@ impl RaftLog {
         self.term(index) == Some(term)
     }
 
-    /// Where the proposal with this id sits in the log, if it does.
+    /// Where the proposal with this id sits in the log or among the remembered compacted ids, if it does.
     pub fn index_of_proposal(&self, id: &ProposalId) -> Option<Index> {
-        self.proposal_index.get(id).copied()
+        // The ids not yet indexed are searched one by one, the latest first (as the index would answer).
+        let unindexed = (self.indexed_to.max(self.snapshot_index) - self.snapshot_index) as usize;
+        let in_log = self.entries.range(unindexed..).rev().find(|e| e.id.as_ref() == Some(id)).map(|e| e.index);
+        let compacted = || {
+            let unindexed = self.compacted_ids.iter_from(self.indexed_to + 1);
+            unindexed.filter(|&(_, held)| held == &**id).map(|(index, _)| index).last()
+        };
+        in_log.or_else(compacted).or_else(|| {
+            let hash = self.proposal_index.hash(id);
+            let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
+            self.proposal_index.find_shared(hash, |index| held.holds(index, id))
+        })
     }
 
     /// Raft paper 5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or equal
@@ -203,17 +229,45 @@ impl RaftLog {
         self.push(entry);
     }
 
-    /// Appends an entry the leader created for a proposal, unless the log already holds its id (one lookup for
-    /// both the check and the insert). Returns whether it appended.
+    /// Appends an entry the leader created for a proposal, unless the log (or the remembered compacted ids)
+    /// already holds its id (one lookup for both the check and the insert). Returns whether it appended.
     pub fn append_new_unless_known(&mut self, entry: Entry) -> bool {
         debug_assert_eq!(entry.index, self.last_index() + 1);
+        self.index_ids();
         if let Some(id) = &entry.id {
-            if !self.proposal_index.insert_new(id.clone(), entry.index) {
+            let hash = self.proposal_index.hash(id);
+            let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
+            if !self.proposal_index.insert_new(hash, entry.index, |index| held.holds(index, id)) {
                 return false;
             }
         }
         self.entries.push_back(entry);
+        self.indexed_to = self.last_index();
         true
+    }
+
+    /// Adds the ids not yet indexed (remembered compacted ones, then the log's) to the proposal-id index.
+    fn index_ids(&mut self) {
+        if self.indexed_to == self.last_index() {
+            return;
+        }
+        let from = self.indexed_to + 1;
+        let unindexed_entries = (self.indexed_to.max(self.snapshot_index) - self.snapshot_index) as usize;
+        let lowest_held = self.compacted_ids.first_index().unwrap_or(self.first_index());
+        self.proposal_index.reserve((self.last_index() + 1).saturating_sub(from.max(lowest_held)) as usize);
+        let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
+        let compacted = self.compacted_ids.iter_from(from);
+        let in_log = self.entries.range(unindexed_entries..).filter_map(|e| e.id.as_ref().map(|id| (e.index, &**id)));
+        for (index, id) in compacted.chain(in_log) {
+            let hash = self.proposal_index.hash(id);
+            // An id held twice (only possible across leaders that did not know of each other's copy, or beyond
+            // one leader's id window) is found at its latest index, as a lookup expects.
+            if let Some(earlier) = self.proposal_index.find(hash, |at| held.holds(at, id)) {
+                self.proposal_index.remove(hash, earlier);
+            }
+            self.proposal_index.insert(hash, index);
+        }
+        self.indexed_to = self.last_index();
     }
 
     /// The follower's side of AppendEntries (paper 5.3): if the entry at `prev_index` has `prev_term`, drop any
@@ -267,18 +321,24 @@ impl RaftLog {
 
     /// Entries from `from` on, as many as fit in `max_bytes` (at least one if any exists).
     pub fn entries_from(&self, from: Index, max_bytes: u64) -> Vec<Entry> {
-        let mut out = Vec::new();
+        let start = (from.max(self.first_index()) - self.first_index()) as usize;
+        self.entries_within(start, self.entries.len(), max_bytes)
+    }
+
+    /// Copies of the entries at positions `start..end` of `entries`, cut where they exceed `max_bytes` (at least
+    /// one).
+    fn entries_within(&self, start: usize, end: usize, max_bytes: u64) -> Vec<Entry> {
+        let start = start.min(end);
         let mut bytes = 0u64;
-        let mut index = from.max(self.first_index());
-        while let Some(entry) = self.entry(index) {
+        let mut stop = start;
+        for entry in self.entries.range(start..end) {
             bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
+            if stop > start && bytes > max_bytes {
                 break;
             }
-            out.push(entry.clone());
-            index += 1;
+            stop += 1;
         }
-        out
+        self.entries.clone_range(start..stop)
     }
 
     /// Advances the commit index; never moves it back.
@@ -292,7 +352,8 @@ impl RaftLog {
     /// Entries not yet handed to storage; marks them handed.
     pub fn take_unpersisted(&mut self) -> Vec<Entry> {
         let from = self.persist_from.max(self.first_index());
-        let out: Vec<Entry> = (from..=self.last_index()).filter_map(|i| self.entry(i).cloned()).collect();
+        let start = ((from - self.first_index()) as usize).min(self.entries.len());
+        let out = self.entries.clone_range(start..);
         self.persist_from = self.last_index() + 1;
         out
     }
@@ -314,19 +375,10 @@ impl RaftLog {
         if upto <= self.applied {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        let mut bytes = 0u64;
-        let mut index = self.applied + 1;
-        while index <= upto {
-            let Some(entry) = self.entry(index) else { break };
-            bytes += entry.size_bytes();
-            if !out.is_empty() && bytes > max_bytes {
-                break;
-            }
-            out.push(entry.clone());
-            index += 1;
-        }
-        self.applied = index - 1;
+        let start = (self.applied + 1 - self.first_index()) as usize;
+        let end = ((upto + 1 - self.first_index()) as usize).min(self.entries.len());
+        let out = self.entries_within(start, end, max_bytes);
+        self.applied += out.len() as Index;
         out
     }
 
@@ -335,22 +387,155 @@ impl RaftLog {
     }
 
     fn push(&mut self, entry: Entry) {
-        if let Some(id) = &entry.id {
-            self.proposal_index.insert(id.clone(), entry.index);
-        }
         self.entries.push_back(entry);
     }
 
     fn truncate_from(&mut self, index: Index) {
         while self.last_index() >= index {
             let Some(entry) = self.entries.pop_back() else { break };
+            if entry.index > self.indexed_to {
+                continue;
+            }
             if let Some(id) = &entry.id {
-                if self.proposal_index.get(id) == Some(&entry.index) {
-                    self.proposal_index.remove(id);
-                }
+                let hash = self.proposal_index.hash(id);
+                self.proposal_index.remove(hash, entry.index);
             }
         }
+        self.indexed_to = self.indexed_to.min(index - 1);
         self.persist_from = self.persist_from.min(index);
         self.stable_index = self.stable_index.min(index - 1);
+    }
+}
+
+/// Where the proposal-id index confirms an id: a position at or below the snapshot index names a remembered
+/// compacted id, one above it an entry of the log.
+#[derive(Clone, Copy)]
+struct HeldIds<'a> {
+    entries: &'a ChunkedDeque<Entry>,
+    compacted: &'a ProposalIds,
+    snapshot_index: Index,
+}
+
+impl<'a> HeldIds<'a> {
+    fn of(entries: &'a ChunkedDeque<Entry>, compacted: &'a ProposalIds, snapshot_index: Index) -> HeldIds<'a> {
+        HeldIds { entries, compacted, snapshot_index }
+    }
+
+    /// Whether the id at `index` is `id`.
+    fn holds(&self, index: Index, id: &str) -> bool {
+        if index <= self.snapshot_index {
+            return self.compacted.get(index) == Some(id);
+        }
+        let entry = self.entries.get((index - self.snapshot_index - 1) as usize);
+        entry.is_some_and(|entry| entry.id.as_deref() == Some(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::types::{EntryKind, Payload};
+
+    fn entry(index: Index, term: Term, id: &str) -> Entry {
+        Entry { term, index, kind: EntryKind::Normal, id: Some(ProposalId::from(id)), data: Payload::from(&b"x"[..]) }
+    }
+
+    #[test]
+    fn ids_a_follower_appended_are_known_when_it_leads() {
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), vec![entry(1, 1, "a")], 1, 100);
+        assert_eq!(log.try_append(1, 1, vec![entry(2, 1, "b"), entry(3, 1, "c")]), Some(3));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("b")), Some(2));
+        // Leading now: every id already in the log is recognised, committed or not.
+        for id in ["a", "b", "c"] {
+            assert!(!log.append_new_unless_known(entry(4, 2, id)), "{id} appended twice");
+        }
+        assert!(log.append_new_unless_known(entry(4, 2, "d")));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("a")), Some(1));
+        assert_eq!(log.index_of_proposal(&ProposalId::from("d")), Some(4));
+    }
+
+    #[test]
+    fn truncated_ids_are_forgotten_whether_indexed_or_not() {
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), vec![entry(1, 1, "a")], 1, 100);
+        assert!(log.append_new_unless_known(entry(2, 1, "b")));
+        assert_eq!(log.try_append(2, 1, vec![entry(3, 1, "c")]), Some(3));
+        // A leader of term 2 overwrites indices 2 and 3 (indexed and not) with other proposals.
+        assert_eq!(log.try_append(1, 1, vec![entry(2, 2, "x"), entry(3, 2, "y")]), Some(3));
+        for (id, index) in [("a", Some(1)), ("b", None), ("c", None), ("x", Some(2)), ("y", Some(3))] {
+            assert_eq!(log.index_of_proposal(&ProposalId::from(id)), index, "{id}");
+        }
+        assert!(log.append_new_unless_known(entry(4, 3, "b")), "a truncated id may be appended again");
+        assert!(!log.append_new_unless_known(entry(5, 3, "y")));
+    }
+
+    fn id(text: &str) -> ProposalId {
+        ProposalId::from(text)
+    }
+
+    /// A log of `count` entries with ids "e1".."e{count}", all committed, stable and applied.
+    fn applied_log(count: Index, window: u64) -> RaftLog {
+        let entries = (1..=count).map(|i| entry(i, 1, &format!("e{i}"))).collect();
+        let mut log = RaftLog::restore(0, 0, &ProposalIds::new(), entries, count, window);
+        let _ = log.take_committed(u64::MAX);
+        log
+    }
+
+    #[test]
+    fn compacted_ids_stay_known_for_the_window_whether_indexed_before_or_after() {
+        for index_first in [true, false] {
+            let mut log = applied_log(30, 10);
+            if index_first {
+                // Leading before the compaction: the ids are indexed while in the log, and stay indexed.
+                assert!(log.append_new_unless_known(entry(31, 1, "e31")));
+            } else {
+                log.append_new(entry(31, 1, "e31"));
+            }
+            log.compact_to(25);
+            assert_eq!(log.first_index(), 26);
+            // Within the window (index + 10 > 25) the ids are known, below it they are forgotten.
+            for i in 1..=31u64 {
+                let expected = (i >= 16).then_some(i);
+                assert_eq!(log.index_of_proposal(&id(&format!("e{i}"))), expected, "e{i} ({index_first})");
+            }
+            assert!(!log.append_new_unless_known(entry(32, 1, "e16")), "a compacted id in the window");
+            assert!(!log.append_new_unless_known(entry(32, 1, "e28")), "an id in the log");
+            assert!(log.append_new_unless_known(entry(32, 1, "e15")), "forgotten with the window");
+            assert_eq!(log.compacted_ids().iter().next(), Some((16, "e16")));
+            assert_eq!(log.compacted_ids().len(), 10);
+            // Compacting further forgets what falls out of the window, from the index too.
+            log.compact_to(30);
+            assert!(log.append_new_unless_known(entry(33, 1, "e20")));
+            assert!(!log.append_new_unless_known(entry(34, 1, "e21")));
+            assert_eq!(log.compacted_ids().iter().map(|(i, _)| i).collect::<Vec<_>>(), (21..=30).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn ids_restored_or_received_with_a_snapshot_are_known_when_it_leads() {
+        let snapshot_ids = [(3, "s3"), (8, "s8"), (10, "s10")].into_iter().collect();
+        let mut log = RaftLog::restore(10, 1, &snapshot_ids, vec![entry(11, 1, "e11")], 11, 5);
+        assert_eq!(log.compacted_ids(), [(8, "s8"), (10, "s10")].into_iter().collect(), "s3 is outside the window");
+        assert_eq!(log.index_of_proposal(&id("s8")), Some(8));
+        for known in ["s8", "s10", "e11"] {
+            assert!(!log.append_new_unless_known(entry(12, 2, known)), "{known}");
+        }
+        assert!(log.append_new_unless_known(entry(12, 2, "s3")));
+
+        // A follower that receives a snapshot knows its ids (and forgets its own) when it leads next.
+        let mut log = applied_log(5, 100);
+        assert!(log.append_new_unless_known(entry(6, 1, "e6")));
+        log.install_snapshot(20, 2, &[(19, "r19"), (20, "r20")].into_iter().collect(), false);
+        assert_eq!(log.index_of_proposal(&id("e6")), None);
+        assert_eq!(log.index_of_proposal(&id("r19")), Some(19));
+        assert!(!log.append_new_unless_known(entry(21, 2, "r19")));
+        assert!(log.append_new_unless_known(entry(21, 2, "e6")));
+        // The compacted ids continue seamlessly at the next compaction.
+        let _ = log.take_unpersisted();
+        log.stable_to(21, 2);
+        log.commit_to(21);
+        let _ = log.take_committed(u64::MAX);
+        log.compact_to(21);
+        assert_eq!(log.compacted_ids(), [(19, "r19"), (20, "r20"), (21, "e6")].into_iter().collect());
+        assert!(!log.append_new_unless_known(entry(22, 2, "e6")));
     }
 }

@@ -9,6 +9,7 @@ use super::error::{CompactError, ConfigError, DropReason, ProposeError, Transfer
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
 use super::progress::ProgressState;
+use super::proposal_ids::ProposalIds;
 use super::proposals::LocalProposals;
 use super::quorum::VoteResult;
 use super::ready::{PersistRequest, Ready, SoftState};
@@ -124,7 +125,8 @@ impl Raft {
         }
         let entries = entries_after_snapshot(entries, snapshot_index, snapshot_term);
         check_restored_entries(snapshot_index, snapshot_term, &entries)?;
-        let snapshot_ids = snapshot.as_ref().map_or(&[][..], |s| &s.proposal_ids[..]);
+        let no_ids = ProposalIds::new();
+        let snapshot_ids = snapshot.as_ref().map_or(&no_ids, |s| &s.proposal_ids);
         let log = RaftLog::restore(
             snapshot_index,
             snapshot_term,

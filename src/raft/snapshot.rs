@@ -8,7 +8,9 @@
 //! chunk, a restarted follower, or a new leader sending the same snapshot.
 
 use super::progress::Inflights;
-use super::types::{Index, Payload, ProposalId, Snapshot, SnapshotMeta};
+use super::proposal_ids::ProposalIds;
+use super::types::{Index, Payload, Snapshot, SnapshotMeta};
+use std::io::{self, Write};
 
 /// The largest snapshot stream accepted from the network; larger totals are malformed.
 pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
@@ -19,17 +21,34 @@ const STREAM_MAGIC: &[u8; 8] = b"flsnap01";
 /// Encodes a snapshot as the stream a leader sends: magic, id count, then (index, id length, id) per id, all
 /// little-endian, then the application's data.
 pub fn encode_stream(snapshot: &Snapshot) -> Payload {
-    let ids_bytes: usize = snapshot.proposal_ids.iter().map(|(_, id)| 12 + id.len()).sum();
-    let mut out = Vec::with_capacity(16 + ids_bytes + snapshot.data.len());
-    out.extend_from_slice(STREAM_MAGIC);
-    out.extend_from_slice(&(snapshot.proposal_ids.len() as u64).to_le_bytes());
-    for (index, id) in &snapshot.proposal_ids {
-        out.extend_from_slice(&index.to_le_bytes());
-        out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-        out.extend_from_slice(id.as_bytes());
-    }
-    out.extend_from_slice(&snapshot.data);
+    let mut out = Vec::with_capacity(stream_len(snapshot) as usize);
+    // Writing to a Vec cannot fail.
+    let _ = write_stream(snapshot, &mut out);
     Payload::from(out)
+}
+
+/// The length of `encode_stream(snapshot)`.
+pub fn stream_len(snapshot: &Snapshot) -> u64 {
+    let (_, ids_bytes) = ids_size(snapshot);
+    STREAM_MAGIC.len() as u64 + 8 + ids_bytes + snapshot.data.len() as u64
+}
+
+/// Writes `encode_stream(snapshot)` to `out` a piece at a time, so that storage need not hold the stream whole.
+pub fn write_stream(snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()> {
+    let (count, _) = ids_size(snapshot);
+    out.write_all(STREAM_MAGIC)?;
+    out.write_all(&count.to_le_bytes())?;
+    for (index, id) in snapshot.proposal_ids.iter() {
+        out.write_all(&index.to_le_bytes())?;
+        out.write_all(&(id.len() as u32).to_le_bytes())?;
+        out.write_all(id.as_bytes())?;
+    }
+    out.write_all(&snapshot.data)
+}
+
+/// How many ids the snapshot remembers, and the bytes they take in the stream.
+fn ids_size(snapshot: &Snapshot) -> (u64, u64) {
+    snapshot.proposal_ids.iter().fold((0, 0), |(count, bytes), (_, id)| (count + 1, bytes + 12 + id.len() as u64))
 }
 
 /// Decodes a received stream. `None` if it is malformed: bad magic, truncated, ids that are not UTF-8 or whose
@@ -44,7 +63,7 @@ pub fn decode_stream(meta: SnapshotMeta, bytes: &[u8]) -> Option<Snapshot> {
     if count > (reader.remaining() / 12) as u64 {
         return None;
     }
-    let mut proposal_ids = Vec::with_capacity(count as usize);
+    let mut proposal_ids = ProposalIds::new();
     let mut previous = 0;
     for _ in 0..count {
         let index = reader.u64()?;
@@ -54,7 +73,7 @@ pub fn decode_stream(meta: SnapshotMeta, bytes: &[u8]) -> Option<Snapshot> {
             return None;
         }
         previous = index;
-        proposal_ids.push((index, ProposalId::from(id)));
+        proposal_ids.push(index, id);
     }
     let data = Payload::from(&bytes[reader.position..]);
     Some(Snapshot { meta, data, proposal_ids })
@@ -225,7 +244,7 @@ mod tests {
         Snapshot {
             meta: SnapshotMeta { index: 9, term: 2, membership: Membership::with_voters([1, 2, 3]) },
             data: Payload::from(&b"application state"[..]),
-            proposal_ids: vec![(3, ProposalId::from("a")), (7, ProposalId::from("bb"))],
+            proposal_ids: [(3, "a"), (7, "bb")].into_iter().collect(),
         }
     }
 
@@ -233,6 +252,7 @@ mod tests {
     fn stream_round_trips() {
         let snapshot = snapshot();
         let stream = encode_stream(&snapshot);
+        assert_eq!(stream.len() as u64, stream_len(&snapshot));
         assert_eq!(decode_stream(snapshot.meta.clone(), &stream), Some(snapshot));
     }
 

@@ -1,6 +1,7 @@
 //! The vocabulary of the consensus core: node ids, terms, log indices, entries and the hard state that must
 //! survive a crash. Indices are 1-based; index 0 and term 0 mean "nothing" (an empty log).
 
+use super::proposal_ids::ProposalIds;
 use super::tracker::Membership;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -102,5 +103,5 @@ pub struct Snapshot {
     /// The proposal ids of compacted entries the core still remembers, as (index, id), by increasing index. Storage
     /// keeps them with the snapshot; a node restored from the snapshot knows them again.
     #[serde(default)]
-    pub proposal_ids: Vec<(Index, ProposalId)>,
+    pub proposal_ids: ProposalIds,
 }

@@ -2,20 +2,9 @@
 //! acknowledged when its fsync reports them durable. Peer names (what a vote for a slot means) ride along.
 
 use super::codec::Record;
-use super::snapshot_file::StoredSnapshot;
 use super::writer::WalWriter;
 use super::{Storage, Submitted};
-use crate::raft::{encode_stream, PersistRequest, Snapshot};
-
-/// A core snapshot as a snapshot file holds it: the stream (remembered proposal ids, then the data).
-fn stored(snapshot: &Snapshot) -> StoredSnapshot {
-    StoredSnapshot {
-        index: snapshot.meta.index,
-        term: snapshot.meta.term,
-        membership: snapshot.meta.membership.clone(),
-        data: encode_stream(snapshot),
-    }
-}
+use crate::raft::{PersistRequest, Snapshot};
 
 pub struct DurableStorage {
     writer: WalWriter,
@@ -33,7 +22,7 @@ impl Storage for DurableStorage {
             Some(snapshot) => {
                 let reset = Some((snapshot.meta.index, snapshot.meta.term));
                 let record = Record::Write { hard_state: request.hard_state, reset, entries: request.entries };
-                self.writer.write_with_snapshot(request.token, stored(&snapshot), vec![record]);
+                self.writer.write_with_snapshot(request.token, snapshot, vec![record]);
             }
             None => {
                 let record = Record::Write { hard_state: request.hard_state, reset: None, entries: request.entries };
@@ -44,7 +33,8 @@ impl Storage for DurableStorage {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) {
-        self.writer.save_snapshot(stored(snapshot));
+        // Cheap: the data and the proposal ids are shared. The disk thread writes them as the file's stream.
+        self.writer.save_snapshot(snapshot.clone());
     }
 
     fn record_peers(&mut self, names: &[String]) {

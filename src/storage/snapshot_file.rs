@@ -3,10 +3,10 @@
 //! the old snapshot or the new one, never half of one; a checksum covers the whole file.
 
 use super::error::StorageError;
-use crate::raft::{Index, Membership, NodeId, Payload, Term};
+use crate::raft::{stream_len, write_stream, Index, Membership, NodeId, Payload, Snapshot, Term};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"FLOTSNAP";
@@ -38,19 +38,26 @@ fn put_set(out: &mut Vec<u8>, set: &BTreeSet<NodeId>) {
     }
 }
 
+/// The file's bytes: a header, the data, then a checksum of both.
 pub fn encode(snapshot: &StoredSnapshot) -> Vec<u8> {
-    let mut out = Vec::with_capacity(snapshot.data.len() + 128);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&snapshot.index.to_le_bytes());
-    out.extend_from_slice(&snapshot.term.to_le_bytes());
-    put_set(&mut out, &snapshot.membership.voters);
-    put_set(&mut out, &snapshot.membership.outgoing);
-    put_set(&mut out, &snapshot.membership.learners);
-    out.extend_from_slice(&(snapshot.data.len() as u64).to_le_bytes());
+    let mut out = header(snapshot.index, snapshot.term, &snapshot.membership, snapshot.data.len() as u64);
     out.extend_from_slice(&snapshot.data);
     let crc = crc32c::crc32c(&out);
     out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// What precedes the data in the file.
+fn header(index: Index, term: Term, membership: &Membership, data_len: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&index.to_le_bytes());
+    out.extend_from_slice(&term.to_le_bytes());
+    put_set(&mut out, &membership.voters);
+    put_set(&mut out, &membership.outgoing);
+    put_set(&mut out, &membership.learners);
+    out.extend_from_slice(&data_len.to_le_bytes());
     out
 }
 
@@ -94,23 +101,74 @@ pub fn decode(bytes: &[u8]) -> Result<StoredSnapshot, String> {
     Ok(StoredSnapshot { index, term, membership: Membership { voters, outgoing, learners }, data })
 }
 
+/// A file that keeps the checksum of what was written to it.
+struct Checksummed {
+    file: File,
+    crc: u32,
+    bytes: u64,
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(bytes)?;
+        self.crc = crc32c::crc32c_append(self.crc, &bytes[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
 }
 
 /// Writes `snapshot` durably into `dir` and removes older snapshot files.
 pub fn save(dir: &Path, snapshot: &StoredSnapshot) -> Result<PathBuf, StorageError> {
-    let path = dir.join(file_name(snapshot.index, snapshot.term));
-    let temporary = dir.join(format!("{}.tmp", file_name(snapshot.index, snapshot.term)));
-    let bytes = encode(snapshot);
-    let mut file = OpenOptions::new()
+    let StoredSnapshot { index, term, membership, data } = snapshot;
+    save_with(dir, *index, *term, membership, data.len() as u64, |out| out.write_all(data))
+}
+
+/// `save` for a snapshot of the core, whose data is its stream (`encode_stream`): written straight into the file,
+/// never whole in memory (its proposal ids alone may take megabytes).
+pub fn save_core(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, StorageError> {
+    let meta = &snapshot.meta;
+    save_with(dir, meta.index, meta.term, &meta.membership, stream_len(snapshot), |out| write_stream(snapshot, out))
+}
+
+/// Writes the file `encode` describes, its data by `write_data` (exactly `data_len` bytes), then syncs it into
+/// place and removes older snapshot files.
+fn save_with(
+    dir: &Path,
+    index: Index,
+    term: Term,
+    membership: &Membership,
+    data_len: u64,
+    write_data: impl FnOnce(&mut BufWriter<Checksummed>) -> io::Result<()>,
+) -> Result<PathBuf, StorageError> {
+    let path = dir.join(file_name(index, term));
+    let temporary = dir.join(format!("{}.tmp", file_name(index, term)));
+    let file = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .open(&temporary)
         .map_err(|e| StorageError::io(&temporary, e))?;
-    file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(|e| StorageError::io(&temporary, e))?;
-    drop(file);
+    let header = header(index, term, membership, data_len);
+    let mut out = BufWriter::with_capacity(1 << 16, Checksummed { file, crc: 0, bytes: 0 });
+    let written = out
+        .write_all(&header)
+        .and_then(|_| write_data(&mut out))
+        .and_then(|_| out.into_inner().map_err(|e| e.into_error()))
+        .and_then(|Checksummed { mut file, crc, bytes }| {
+            if bytes != header.len() as u64 + data_len {
+                return Err(io::Error::other(format!("{bytes} bytes written for a snapshot of {data_len}")));
+            }
+            file.write_all(&crc.to_le_bytes()).and_then(|_| file.sync_all())
+        });
+    written.map_err(|e| StorageError::io(&temporary, e))?;
     fs::rename(&temporary, &path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     for (older, _, _) in list(dir)? {
@@ -175,10 +233,28 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         assert_eq!(load_latest(&dir).unwrap(), None);
         save(&dir, &sample(10)).unwrap();
-        save(&dir, &sample(20)).unwrap();
+        let saved = save(&dir, &sample(20)).unwrap();
+        assert_eq!(fs::read(saved).unwrap(), encode(&sample(20)), "written in parts, the same bytes");
         fs::write(dir.join("snapshot-00000000000000000030-00000000000000000003.snap.tmp"), b"half").unwrap();
         assert_eq!(load_latest(&dir).unwrap(), Some(sample(20)));
         assert_eq!(list(&dir).unwrap().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_core_snapshot_is_saved_as_its_stream() {
+        use crate::raft::{decode_stream, encode_stream, SnapshotMeta};
+        let dir = std::env::temp_dir().join(format!("flotilla-snap-core-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let meta = SnapshotMeta { index: 70_000, term: 4, membership: Membership::with_voters([1, 2]) };
+        let proposal_ids = (1..=70_000u64).map(|i| (i, format!("node_{i:036}"))).collect();
+        let snapshot = Snapshot { meta: meta.clone(), data: Payload::from(&b"state"[..]), proposal_ids };
+        let saved = save_core(&dir, &snapshot).unwrap();
+        let as_bytes = StoredSnapshot { index: 70_000, term: 4, membership: meta.membership.clone(), data: encode_stream(&snapshot) };
+        assert_eq!(fs::read(saved).unwrap(), encode(&as_bytes));
+        let loaded = load_latest(&dir).unwrap().unwrap();
+        assert_eq!(decode_stream(meta, &loaded.data), Some(snapshot));
         fs::remove_dir_all(&dir).unwrap();
     }
 

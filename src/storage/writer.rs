@@ -4,18 +4,18 @@
 
 use super::codec::Record;
 use super::error::StorageError;
-use super::snapshot_file::{self, StoredSnapshot};
+use super::snapshot_file;
 use super::wal::Wal;
-use crate::raft::{Index, Term};
+use crate::raft::{Index, Snapshot, Term};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 enum Job {
     /// Records of one persist request, durable once `token` is reported. With a snapshot (received from the
     /// leader), the snapshot file is made durable first and the segments it covers are deleted after.
-    Write { token: u64, snapshot: Option<StoredSnapshot>, records: Vec<Record> },
+    Write { token: u64, snapshot: Option<Snapshot>, records: Vec<Record> },
     /// A snapshot the application took: saved, then the log segments it covers are deleted.
-    Snapshot(StoredSnapshot),
+    Snapshot(Snapshot),
     /// Records that need no acknowledgement of their own (the next token's fsync covers them).
     Note(Vec<Record>),
     Compact { index: Index, term: Term },
@@ -51,11 +51,11 @@ impl WalWriter {
     }
 
     /// A persist request that installs a snapshot received from the leader.
-    pub fn write_with_snapshot(&self, token: u64, snapshot: StoredSnapshot, records: Vec<Record>) {
+    pub fn write_with_snapshot(&self, token: u64, snapshot: Snapshot, records: Vec<Record>) {
         self.send(Job::Write { token, snapshot: Some(snapshot), records });
     }
 
-    pub fn save_snapshot(&self, snapshot: StoredSnapshot) {
+    pub fn save_snapshot(&self, snapshot: Snapshot) {
         self.send(Job::Snapshot(snapshot));
     }
 
@@ -103,15 +103,15 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
         match job {
             Job::Write { token, snapshot, records } => {
                 if let Some(snapshot) = snapshot {
-                    snapshot_file::save(wal.dir(), &snapshot)?;
-                    compact_after_sync = Some((snapshot.index, snapshot.term));
+                    snapshot_file::save_core(wal.dir(), &snapshot)?;
+                    compact_after_sync = Some((snapshot.meta.index, snapshot.meta.term));
                 }
                 wal.append(&records)?;
                 durable_token = Some(token);
             }
             Job::Snapshot(snapshot) => {
-                snapshot_file::save(wal.dir(), &snapshot)?;
-                wal.compact(snapshot.index, snapshot.term)?;
+                snapshot_file::save_core(wal.dir(), &snapshot)?;
+                wal.compact(snapshot.meta.index, snapshot.meta.term)?;
                 if let Some(token) = durable_token.take() {
                     report(WriterEvent::Durable(token));
                 }

@@ -693,7 +693,7 @@ mod tests {
         flotilla::raft::Snapshot {
             meta: flotilla::raft::SnapshotMeta { index, term, membership: Membership::with_voters([id]) },
             data: Payload::from(encode_state(index, state, 1, &[])),
-            proposal_ids: Vec::new(),
+            proposal_ids: Default::default(),
         }
     }
 
