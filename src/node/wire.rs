@@ -150,6 +150,14 @@ const MAX_ID_BYTES: usize = 256;
 /// Decodes a message from `from` (already resolved from the channel's origin) to `to` (this node).
 /// `name_of` resolves ids back to names, to check the names a message repeats (candidateId, leaderId).
 pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<Inbound, WireError> {
+    if let Some(message) = canonical::decode_append(json, from, to, from_name) {
+        return Ok(Inbound::Raft(message));
+    }
+    decode_any(json, from, to, from_name)
+}
+
+/// `decode` for any text: serde reads every message in any form, and checks what the canonical path leaves to it.
+fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<Inbound, WireError> {
     let wire: WireIn = serde_json::from_str(json).map_err(|e| bad(format!("not a message: {e}")))?;
     let named_sender_ok = |claimed: &Option<Cow<str>>| claimed.as_deref().is_none_or(|name| name == from_name);
     let body = match wire.kind.as_ref() {
@@ -244,6 +252,242 @@ pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
         _ => term_in(wire.term)?,
     };
     Ok(Inbound::Raft(Message { from, to, term, body }))
+}
+
+/// The fast path for the message that carries entries, APPEND_ENTRIES, as `write_message` writes it: keys in its
+/// order, no whitespace, names and ids without escapes. Decoding it with serde (field matching, a second list,
+/// raw values found by a second scan) cost several times what writing it did, on every follower for every
+/// entry. This path accepts only that form, and only when every check passes; for anything else it says `None`
+/// and serde decides, so that a message is never taken here that serde would refuse, nor read differently.
+mod canonical {
+    use super::{index_in, log_term_in, proposal_id_in, term_in, MAX_ID_BYTES};
+    use crate::raft::{Entry, EntryKind, Message, MessageBody, NodeId, Payload};
+
+    /// How deep application data may nest here; deeper data goes to serde (whose limit is 128 in all).
+    const MAX_DATA_DEPTH: usize = 100;
+
+    pub fn decode_append(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Option<Message> {
+        let mut c = Cursor { text: json, at: 0 };
+        c.expect("{\"type\":\"APPEND_ENTRIES\",\"term\":")?;
+        let term = term_in(Some(c.integer()?)).ok()?;
+        c.expect(",\"leaderId\":")?;
+        if c.plain_string()? != from_name {
+            return None;
+        }
+        c.expect(",\"prevLogIndex\":")?;
+        let prev_index = index_in(Some(c.integer()?), "").ok()?;
+        c.expect(",\"prevLogTerm\":")?;
+        let prev_term = log_term_in(Some(c.integer()?), "").ok()?;
+        c.expect(",\"entries\":[")?;
+        // An entry takes 60 bytes at the very least.
+        let mut entries = Vec::with_capacity((json.len() - c.at) / 60);
+        if !c.eat("]") {
+            loop {
+                entries.push(c.entry()?);
+                if !c.eat(",") {
+                    break;
+                }
+            }
+            c.expect("]")?;
+        }
+        c.expect(",\"leaderCommit\":")?;
+        let commit = index_in(Some(c.integer()?), "").ok()?;
+        c.expect("}")?;
+        if c.at != json.len() {
+            return None;
+        }
+        Some(Message { from, to, term, body: MessageBody::Append { prev_index, prev_term, entries, commit } })
+    }
+
+    struct Cursor<'a> {
+        text: &'a str,
+        at: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.at).copied()
+        }
+
+        fn eat(&mut self, literal: &str) -> bool {
+            if self.text.as_bytes()[self.at..].starts_with(literal.as_bytes()) {
+                self.at += literal.len();
+                true
+            } else {
+                false
+            }
+        }
+
+        fn expect(&mut self, literal: &str) -> Option<()> {
+            self.eat(literal).then_some(())
+        }
+
+        /// A JSON integer (`-?(0|[1-9][0-9]*)`) that fits an i64 and is not the start of a fraction or exponent.
+        fn integer(&mut self) -> Option<i64> {
+            let bytes = self.text.as_bytes();
+            let negative = self.eat("-");
+            let digits_at = self.at;
+            let mut value: i64 = 0;
+            while let Some(digit @ b'0'..=b'9') = self.peek() {
+                value = value.checked_mul(10)?.checked_add(i64::from(digit - b'0'))?;
+                self.at += 1;
+            }
+            let digits = self.at - digits_at;
+            if digits == 0 || (digits > 1 && bytes[digits_at] == b'0') || (negative && value == 0) {
+                return None;
+            }
+            if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            Some(if negative { -value } else { value })
+        }
+
+        /// A string with nothing escaped and no control characters, as its text.
+        fn plain_string(&mut self) -> Option<&'a str> {
+            self.expect("\"")?;
+            let start = self.at;
+            loop {
+                match self.peek()? {
+                    b'"' => break,
+                    b'\\' => return None,
+                    byte if byte < 0x20 => return None,
+                    _ => self.at += 1,
+                }
+            }
+            let text = &self.text[start..self.at];
+            self.at += 1;
+            Some(text)
+        }
+
+        /// `{"index":i,"term":t,"data":value,"id":"id"|null[,"kind":"noop"|"config"]}`
+        fn entry(&mut self) -> Option<Entry> {
+            self.expect("{\"index\":")?;
+            let index = index_in(Some(self.integer()?), "").ok()?;
+            self.expect(",\"term\":")?;
+            let term = term_in(Some(self.integer()?)).ok()?;
+            self.expect(",\"data\":")?;
+            let data_at = self.at;
+            self.skip_value(0)?;
+            let data = &self.text[data_at..self.at];
+            self.expect(",\"id\":")?;
+            let id = if self.eat("null") { None } else { Some(proposal_id_in(self.plain_string()?, MAX_ID_BYTES).ok()?) };
+            let kind = if self.eat(",\"kind\":\"noop\"") {
+                EntryKind::Noop
+            } else if self.eat(",\"kind\":\"config\"") {
+                EntryKind::ConfChange
+            } else {
+                EntryKind::Normal
+            };
+            self.expect("}")?;
+            Some(Entry { term, index, kind, id, data: Payload::from(data.as_bytes()) })
+        }
+
+        /// Steps over one JSON value with no whitespace in it, checking it as strictly as serde does.
+        fn skip_value(&mut self, depth: usize) -> Option<()> {
+            match self.peek()? {
+                b'{' => {
+                    if depth >= MAX_DATA_DEPTH {
+                        return None;
+                    }
+                    self.at += 1;
+                    if self.eat("}") {
+                        return Some(());
+                    }
+                    loop {
+                        self.skip_string()?;
+                        self.expect(":")?;
+                        self.skip_value(depth + 1)?;
+                        if !self.eat(",") {
+                            return self.expect("}");
+                        }
+                    }
+                }
+                b'[' => {
+                    if depth >= MAX_DATA_DEPTH {
+                        return None;
+                    }
+                    self.at += 1;
+                    if self.eat("]") {
+                        return Some(());
+                    }
+                    loop {
+                        self.skip_value(depth + 1)?;
+                        if !self.eat(",") {
+                            return self.expect("]");
+                        }
+                    }
+                }
+                b'"' => self.skip_string(),
+                b't' => self.expect("true"),
+                b'f' => self.expect("false"),
+                b'n' => self.expect("null"),
+                b'-' | b'0'..=b'9' => self.skip_number(),
+                _ => None,
+            }
+        }
+
+        /// A string, escapes included (`\uXXXX` with four hex digits, as serde checks).
+        fn skip_string(&mut self) -> Option<()> {
+            self.expect("\"")?;
+            let bytes = self.text.as_bytes();
+            loop {
+                match self.peek()? {
+                    b'"' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    b'\\' => {
+                        match bytes.get(self.at + 1)? {
+                            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 2,
+                            b'u' => {
+                                let hex = bytes.get(self.at + 2..self.at + 6)?;
+                                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                    return None;
+                                }
+                                self.at += 6;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    byte if byte < 0x20 => return None,
+                    _ => self.at += 1,
+                }
+            }
+        }
+
+        /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+        fn skip_number(&mut self) -> Option<()> {
+            self.eat("-");
+            match self.peek()? {
+                b'0' => self.at += 1,
+                b'1'..=b'9' => self.skip_digits(),
+                _ => return None,
+            }
+            if self.eat(".") {
+                self.at_least_one_digit()?;
+            }
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                self.at += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.at += 1;
+                }
+                self.at_least_one_digit()?;
+            }
+            Some(())
+        }
+
+        fn skip_digits(&mut self) {
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.at += 1;
+            }
+        }
+
+        fn at_least_one_digit(&mut self) -> Option<()> {
+            let start = self.at;
+            self.skip_digits();
+            (self.at > start).then_some(())
+        }
+    }
 }
 
 fn entry_in(entry: WireEntryIn) -> Result<Entry, WireError> {
@@ -432,6 +676,132 @@ mod tests {
         for body in bodies {
             assert_eq!(round_trip(body.clone()), body);
         }
+    }
+
+    /// A small deterministic generator for the canonical path's tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        /// Application data as JSON.stringify would write it, escapes and all.
+        fn json_value(&mut self, depth: usize) -> String {
+            match self.below(if depth > 3 { 4 } else { 6 }) {
+                0 => self.pick(&["0", "-1", "12.5", "1e3", "-0.25E-2", "9007199254740993", "true", "false", "null"]).to_string(),
+                1 | 2 => format!("\"{}\"", self.pick(&["", "x", "pad xxxxxxxxxxxxxxxx", "é😀", "q\\\"uote", "line\\nbreak", "\\u0001\\ud800", "back\\\\slash", "\\/"])),
+                3 => self.pick(&["{}", "[]", "{\"i\":1,\"pad\":\"xx\"}"]).to_string(),
+                4 => format!("[{}]", (0..self.below(4)).map(|_| self.json_value(depth + 1)).collect::<Vec<_>>().join(",")),
+                _ => format!(
+                    "{{{}}}",
+                    (0..self.below(4)).map(|k| format!("\"k{k}\":{}", self.json_value(depth + 1))).collect::<Vec<_>>().join(",")
+                ),
+            }
+        }
+
+        fn append(&mut self) -> Message {
+            let entries = (0..self.below(6))
+                .map(|i| Entry {
+                    term: self.below(5) as u64,
+                    index: 10 + i as u64,
+                    kind: [EntryKind::Normal, EntryKind::Normal, EntryKind::Noop, EntryKind::ConfChange][self.below(4)],
+                    id: [None, Some("b_1".into()), Some("b_é-2".into())][self.below(3)].clone(),
+                    data: Payload::from(self.json_value(0).as_bytes()),
+                })
+                .collect();
+            let prev_index = self.below(10) as u64;
+            // The wire has no term for "no entry" (index 0).
+            let prev_term = if prev_index == 0 { 0 } else { self.below(3) as u64 };
+            let body = MessageBody::Append { prev_index, prev_term, entries, commit: self.below(12) as u64 };
+            Message { from: 2, to: 1, term: 1 + self.below(9) as u64, body }
+        }
+    }
+
+    #[test]
+    fn the_canonical_path_reads_what_write_message_writes() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2_000 {
+            let message = rng.append();
+            let json = encode(&message, "b");
+            let fast = canonical::decode_append(&json, 2, 1, "b").unwrap_or_else(|| panic!("not taken: {json}"));
+            assert_eq!(fast, message, "{json}");
+            assert!(matches!(decode_any(&json, 2, 1, "b"), Ok(Inbound::Raft(slow)) if slow == fast), "{json}");
+        }
+        let heartbeat = encode(&Message { from: 2, to: 1, term: 3, body: MessageBody::Heartbeat { commit: 1 } }, "b");
+        assert_eq!(canonical::decode_append(&heartbeat, 2, 1, "b"), None, "heartbeats are serde's");
+    }
+
+    #[test]
+    fn the_canonical_path_never_takes_what_serde_would_refuse_or_read_otherwise() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let inserts = ["", " ", ",", ":", "\"", "\\", "{", "}", "[", "]", "0", "-", ".", "e", "1", "null", "\\u12", "\u{1}", "é"];
+        let (mut taken, mut refused) = (0, 0);
+        for _ in 0..30_000 {
+            let json = encode(&rng.append(), "b");
+            // A few edits at character boundaries: replace, delete or insert.
+            let mut text = json.clone();
+            for _ in 0..1 + rng.below(3) {
+                let bounds: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+                let at = bounds[rng.below(bounds.len())];
+                let end = bounds.iter().copied().find(|&i| i > at).unwrap_or(at);
+                match rng.below(3) {
+                    0 => text.replace_range(at..end, rng.pick(&inserts)),
+                    1 => text.replace_range(at..end, ""),
+                    _ => text.insert_str(at, rng.pick(&inserts)),
+                }
+            }
+            let sender = if rng.below(20) == 0 { "c" } else { "b" };
+            match canonical::decode_append(&text, 2, 1, sender) {
+                Some(fast) => {
+                    taken += 1;
+                    match decode_any(&text, 2, 1, sender) {
+                        Ok(Inbound::Raft(slow)) => assert_eq!(fast, slow, "{text}"),
+                        other => panic!("serde says {other:?} to what the canonical path took: {text}"),
+                    }
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(taken > 1_000 && refused > 1_000, "both outcomes are tried: {taken} taken, {refused} refused");
+    }
+
+    #[test]
+    fn the_canonical_path_checks_data_as_serde_does() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let tokens = [
+            "{", "}", "[", "]", ",", ":", "\"a\"", "\"", "\\", "\\u00", "\\u0041", "\\x", "1", "-", "0", ".", "e", "E", "+", "12",
+            "true", "tru", "null", "nul", "false", " ", "é", "\u{1}", "\"k\":", "\"s\\\"q\"",
+        ];
+        let (mut taken, mut refused) = (0, 0);
+        for _ in 0..100_000 {
+            let data: String = (0..1 + rng.below(8)).map(|_| rng.pick(&tokens)).collect();
+            let text = format!(
+                r#"{{"type":"APPEND_ENTRIES","term":2,"leaderId":"b","prevLogIndex":0,"prevLogTerm":1,"entries":[{{"index":1,"term":2,"data":{data},"id":"b_1"}}],"leaderCommit":0}}"#
+            );
+            match canonical::decode_append(&text, 2, 1, "b") {
+                Some(fast) => {
+                    taken += 1;
+                    match decode_any(&text, 2, 1, "b") {
+                        Ok(Inbound::Raft(slow)) => assert_eq!(fast, slow, "{text}"),
+                        other => panic!("serde says {other:?} to what the canonical path took: {text}"),
+                    }
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(taken > 2_000 && refused > 2_000, "both outcomes are tried: {taken} taken, {refused} refused");
     }
 
     #[test]
