@@ -45,6 +45,23 @@ async function startCluster (dir, snapshotThreshold) {
   return { nodes, leader, state }
 }
 
+// Appends `total` entries through `leader`, keeping `inFlight` of them outstanding until all have committed.
+function keepInFlight (leader, total, inFlight) {
+  return new Promise((resolve, reject) => {
+    let issued = 0
+    let done = 0
+    const issue = () => {
+      issued++
+      leader.append(ENTRY).then(() => {
+        done++
+        if (issued < total) issue()
+        else if (done === total) resolve()
+      }, reject)
+    }
+    for (let i = 0; i < Math.min(inFlight, total); i++) issue()
+  })
+}
+
 async function runCase (name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-durable-bench-'))
   try {
@@ -61,19 +78,7 @@ async function runCase (name) {
       const total = option('--concurrent-total', 50000)
       const { nodes, leader } = await startCluster(dir)
       const started = process.hrtime.bigint()
-      let issued = 0
-      await new Promise((resolve, reject) => {
-        let done = 0
-        const issue = () => {
-          issued++
-          leader.append(ENTRY).then(() => {
-            done++
-            if (issued < total) issue()
-            else if (done === total) resolve()
-          }, reject)
-        }
-        for (let i = 0; i < Math.min(1000, total); i++) issue()
-      })
+      await keepInFlight(leader, total, 1000)
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       await Promise.all(nodes.map((node) => node.close()))
       return { case: 'durable, 1,000 appends in flight', commitsPerSecond: Math.round(total / seconds), count: total }
@@ -86,19 +91,7 @@ async function runCase (name) {
       const sample = () => samples.push(process.memoryUsage().rss)
       const sampler = setInterval(sample, 100)
       const started = process.hrtime.bigint()
-      let issued = 0
-      await new Promise((resolve, reject) => {
-        let done = 0
-        const issue = () => {
-          issued++
-          leader.append(ENTRY).then(() => {
-            done++
-            if (issued < total) issue()
-            else if (done === total) resolve()
-          }, reject)
-        }
-        for (let i = 0; i < Math.min(1000, total); i++) issue()
-      })
+      await keepInFlight(leader, total, 1000)
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       clearInterval(sampler)
       sample()
