@@ -25,14 +25,6 @@ const RPC_TYPE = {
 
 const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
 
-// The wire text of messages sent on the built-in memory channel, which hands the receiver the very object that
-// was sent: the receiver passes this text to its engine instead of encoding the object again. Objects that are
-// not in here (built by a test, cloned, or from any other channel) are encoded as before.
-// Only long messages are worth it: for a short one, encoding again costs less than the WeakMap entry (whose
-// upkeep lengthens the young-generation GC pauses).
-const wireTexts = new WeakMap()
-const WIRE_TEXT_MIN_LENGTH = 1024
-
 function isChannel (channel) {
   return channel !== null && typeof channel === 'object' &&
     ['connect', 'disconnect', 'send', 'broadcast', 'on', 'removeListener'].every((m) => typeof channel[m] === 'function')
