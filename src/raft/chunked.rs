@@ -96,8 +96,9 @@ impl<T> ChunkedDeque<T> {
         self.len = 0;
     }
 
-    /// Removes the first `range.end` items (the range must start at the front) and returns them in order.
-    pub fn drain(&mut self, range: impl RangeBounds<usize>) -> impl Iterator<Item = T> {
+    /// Removes the first `range.end` items (the range must start at the front) and returns them in order. Unlike
+    /// `VecDeque::drain`, they are removed at once, whether or not the result is iterated.
+    pub fn drain(&mut self, range: impl RangeBounds<usize>) -> Drain<T> {
         debug_assert!(matches!(range.start_bound(), Bound::Unbounded | Bound::Included(0)));
         let count = match range.end_bound() {
             Bound::Included(&last) => last + 1,
@@ -117,7 +118,7 @@ impl<T> ChunkedDeque<T> {
                 remaining = 0;
             }
         }
-        removed.into_iter().flatten()
+        Drain { items: removed.into_iter().flatten() }
     }
 
     pub fn iter(&self) -> Iter<'_, T> {
@@ -175,6 +176,19 @@ impl<'a, T> IntoIterator for &'a ChunkedDeque<T> {
 
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
+    }
+}
+
+/// Items drained from the front, in order.
+pub struct Drain<T> {
+    items: std::iter::Flatten<std::vec::IntoIter<Vec<T>>>,
+}
+
+impl<T> Iterator for Drain<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.items.next()
     }
 }
 
@@ -278,7 +292,7 @@ mod tests {
         assert_same(&chunked, &model);
         assert!(chunked.drain(..CHUNK + 3).eq(model.drain(..CHUNK + 3)));
         assert_same(&chunked, &model);
-        let _ = chunked.drain(..chunked.len());
+        chunked.drain(..chunked.len());
         model.clear();
         assert_same(&chunked, &model);
         chunked.push_back(1);
