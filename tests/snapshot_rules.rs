@@ -703,12 +703,12 @@ fn crashed_node_restarts_from_its_snapshot_then_its_log() {
 fn malformed_snapshot_messages_are_dropped_and_counted() {
     let voters = [1, 2, 3];
     let good = match chunks_to(3, 16).into_iter().next().unwrap().body {
-        MessageBody::InstallSnapshot { meta, total, .. } => (meta, total),
+        MessageBody::InstallSnapshot { meta, total, .. } => (*meta, total),
         _ => unreachable!(),
     };
     let (meta, total) = good;
     let install = |meta: SnapshotMeta, offset: u64, total: u64, chunk: &[u8]| MessageBody::InstallSnapshot {
-        meta,
+        meta: Box::new(meta),
         offset,
         total,
         chunk: Payload::from(chunk),

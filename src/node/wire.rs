@@ -236,7 +236,7 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             let offset = byte_count_in(wire.offset, "offset")?;
             let chunk = base64::decode(&required(wire.chunk, "chunk")?).ok_or_else(|| bad("chunk is not base64"))?;
             // The receiver substitutes its own membership: slot ids are local, and membership does not change yet.
-            let meta = SnapshotMeta { index, term, membership: Membership::default() };
+            let meta = Box::new(SnapshotMeta { index, term, membership: Membership::default() });
             MessageBody::InstallSnapshot { meta, offset, total, chunk: Payload::from(chunk) }
         }
         "INSTALL_SNAPSHOT_REPLY" => MessageBody::SnapshotReply {
@@ -665,7 +665,7 @@ mod tests {
             MessageBody::Propose { proposals: vec![proposal.clone(), proposal] },
             MessageBody::TimeoutNow,
             MessageBody::InstallSnapshot {
-                meta: SnapshotMeta { index: 9, term: 3, membership: Membership::default() },
+                meta: Box::new(SnapshotMeta { index: 9, term: 3, membership: Membership::default() }),
                 offset: 4,
                 total: 10,
                 chunk: Payload::from(&[0u8, 255, 7, 1, 2][..]),

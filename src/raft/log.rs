@@ -142,7 +142,7 @@ impl RaftLog {
     pub fn install_snapshot(&mut self, index: Index, term: Term, snapshot_ids: &ProposalIds, keep_suffix: bool) {
         if keep_suffix && index <= self.last_index() && index >= self.snapshot_index {
             let count = (index - self.snapshot_index) as usize;
-            let _ = self.entries.drain(..count);
+            self.entries.drain(..count);
         } else {
             self.entries.clear();
         }

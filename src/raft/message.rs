@@ -40,8 +40,8 @@ pub enum MessageBody {
     /// One chunk of a snapshot for a follower whose missing entries were compacted away: bytes
     /// `offset..offset + chunk.len()` of a transfer of `total` bytes. The follower appends a chunk only at the
     /// offset it has received up to, so a transfer resumes from the last byte received after a loss or a leader
-    /// change.
-    InstallSnapshot { meta: SnapshotMeta, offset: u64, total: u64, chunk: Payload },
+    /// change. The meta is boxed: inline it would double the size of every message, which is moved often.
+    InstallSnapshot { meta: Box<SnapshotMeta>, offset: u64, total: u64, chunk: Payload },
     /// The answer to `InstallSnapshot`: the follower holds `received` bytes of the snapshot at `index`; `done` once
     /// the snapshot (or a commit index at or past it) is durable on the follower.
     SnapshotReply { index: Index, received: u64, done: bool },

@@ -76,17 +76,16 @@ impl Block {
         let gap = index.saturating_sub(self.end_index());
         index >= self.end_index()
             && gap <= MAX_GAP
-            && self.ends.len() + gap as usize + 1 <= BLOCK_SLOTS
+            && self.ends.len() + (gap as usize) < BLOCK_SLOTS
             && self.bytes.len() + id.len() < PRESENT as usize
     }
 }
 
-/// Proposal ids by log index, increasing, each index at most once. Cheap to clone.
+/// Proposal ids by log index, increasing, each index at most once. Cheap to clone, and small: an empty one
+/// allocates nothing, and a snapshot (which every `Ready` has room for) stays a few words.
 #[derive(Clone, Default)]
 pub struct ProposalIds {
-    blocks: VecDeque<Arc<Block>>,
-    /// Slots below this index are forgotten (the first block may still hold them).
-    start: Index,
+    shared: Option<Arc<Blocks>>,
 }
 
 impl ProposalIds {
@@ -94,50 +93,21 @@ impl ProposalIds {
         ProposalIds::default()
     }
 
-    /// Adds `id` at `index`, which must be above every index held (others are ignored).
+    /// Adds `id` at `index`, which must be above every index held (others are ignored, as are ids of 2 GiB or
+    /// more, which no message can carry).
     pub fn push(&mut self, index: Index, id: &str) {
-        if index < self.end_index() {
-            debug_assert!(false, "proposal id at {index} pushed below {}", self.end_index());
-            return;
-        }
-        if !self.blocks.back().is_some_and(|block| block.takes(index, id)) {
-            let continues_full = self.blocks.back().is_some_and(|block| block.end_index() == index);
-            self.blocks.push_back(Arc::new(Block::new(index, id, continues_full)));
-        }
-        let Some(block) = self.blocks.back_mut() else { return };
-        // Copies the block if a snapshot shares it; at most one block per compaction.
-        let block = Arc::make_mut(block);
-        let end = block.bytes.len() as u32;
-        while block.end_index() < index {
-            block.ends.push(end);
-        }
-        block.bytes.push_str(id);
-        block.ends.push(block.bytes.len() as u32 | PRESENT);
-    }
-
-    /// One past the highest index with a slot (0 if none).
-    fn end_index(&self) -> Index {
-        self.blocks.back().map_or(0, |block| block.end_index())
+        // Copies the list of blocks if a snapshot shares it (and then the last block, which `push` writes).
+        Arc::make_mut(self.shared.get_or_insert_with(Default::default)).push(index, id);
     }
 
     /// The id at `index`, if one is held.
     pub fn get(&self, index: Index) -> Option<&str> {
-        if index < self.start {
-            return None;
-        }
-        let after = self.blocks.partition_point(|block| block.first <= index);
-        let block = self.blocks.get(after.checked_sub(1)?)?;
-        block.get(usize::try_from(index - block.first).ok()?)
+        self.shared.as_ref()?.get(index)
     }
 
     /// The ids at `from` and above, by increasing index.
     pub fn iter_from(&self, from: Index) -> impl Iterator<Item = (Index, &str)> + '_ {
-        let from = from.max(self.start);
-        let first_block = self.blocks.partition_point(|block| block.end_index() <= from);
-        self.blocks.range(first_block..).flat_map(move |block| {
-            let skip = from.saturating_sub(block.first) as usize;
-            (skip..block.ends.len()).filter_map(move |slot| block.get(slot).map(|id| (block.first + slot as Index, id)))
-        })
+        self.shared.iter().flat_map(move |blocks| blocks.iter_from(from))
     }
 
     /// Every id, by increasing index.
@@ -159,11 +129,86 @@ impl ProposalIds {
     }
 
     /// Forgets the ids below `bound`, calling `forgotten` with each (index, id) first. Frees whole blocks.
-    pub fn forget_below(&mut self, bound: Index, mut forgotten: impl FnMut(Index, &str)) {
-        if bound <= self.start {
+    pub fn forget_below(&mut self, bound: Index, forgotten: impl FnMut(Index, &str)) {
+        if let Some(shared) = self.shared.as_mut() {
+            if bound > shared.start {
+                Arc::make_mut(shared).forget_below(bound, forgotten);
+            }
+        }
+    }
+
+    /// The ids at or below `index` (a copy, unless that is all of them).
+    pub fn up_to(&self, index: Index) -> ProposalIds {
+        match &self.shared {
+            Some(blocks) if blocks.end_index() > index + 1 => self.iter().take_while(|&(at, _)| at <= index).collect(),
+            _ => self.clone(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.shared = None;
+    }
+
+    #[cfg(test)]
+    fn block_count(&self) -> usize {
+        self.shared.as_ref().map_or(0, |shared| shared.blocks.len())
+    }
+}
+
+/// The blocks themselves, shared by clones until one of them changes.
+#[derive(Clone, Default)]
+struct Blocks {
+    blocks: VecDeque<Arc<Block>>,
+    /// Slots below this index are forgotten (the first block may still hold them).
+    start: Index,
+}
+
+impl Blocks {
+    fn push(&mut self, index: Index, id: &str) {
+        if index < self.end_index() || id.len() >= PRESENT as usize {
+            debug_assert!(false, "proposal id at {index} pushed below {} or too long", self.end_index());
             return;
         }
-        for (index, id) in self.iter() {
+        if !self.blocks.back().is_some_and(|block| block.takes(index, id)) {
+            let continues_full = self.blocks.back().is_some_and(|block| block.end_index() == index);
+            self.blocks.push_back(Arc::new(Block::new(index, id, continues_full)));
+        }
+        let Some(block) = self.blocks.back_mut() else { return };
+        // Copies the block if a snapshot shares it: at most one block per compaction.
+        let block = Arc::make_mut(block);
+        let end = block.bytes.len() as u32;
+        while block.end_index() < index {
+            block.ends.push(end);
+        }
+        block.bytes.push_str(id);
+        block.ends.push(block.bytes.len() as u32 | PRESENT);
+    }
+
+    /// One past the highest index with a slot (0 if none).
+    fn end_index(&self) -> Index {
+        self.blocks.back().map_or(0, |block| block.end_index())
+    }
+
+    fn get(&self, index: Index) -> Option<&str> {
+        if index < self.start {
+            return None;
+        }
+        let after = self.blocks.partition_point(|block| block.first <= index);
+        let block = self.blocks.get(after.checked_sub(1)?)?;
+        block.get(usize::try_from(index - block.first).ok()?)
+    }
+
+    fn iter_from(&self, from: Index) -> impl Iterator<Item = (Index, &str)> + '_ {
+        let from = from.max(self.start);
+        let first_block = self.blocks.partition_point(|block| block.end_index() <= from);
+        self.blocks.range(first_block..).flat_map(move |block| {
+            let skip = from.saturating_sub(block.first) as usize;
+            (skip..block.ends.len()).filter_map(move |slot| block.get(slot).map(|id| (block.first + slot as Index, id)))
+        })
+    }
+
+    fn forget_below(&mut self, bound: Index, mut forgotten: impl FnMut(Index, &str)) {
+        for (index, id) in self.iter_from(0) {
             if index >= bound {
                 break;
             }
@@ -173,18 +218,6 @@ impl ProposalIds {
             self.blocks.pop_front();
         }
         self.start = bound;
-    }
-
-    /// The ids at or below `index` (a copy, unless all are).
-    pub fn up_to(&self, index: Index) -> ProposalIds {
-        if self.end_index() <= index + 1 {
-            return self.clone();
-        }
-        self.iter().take_while(|&(at, _)| at <= index).collect()
-    }
-
-    pub fn clear(&mut self) {
-        *self = ProposalIds::default();
     }
 }
 
@@ -253,7 +286,7 @@ mod tests {
         ids.push(9, "");
         ids.push(10, "bb");
         ids.push(10_000, "far");
-        assert_eq!(ids.blocks.len(), 2, "a long gap starts a block");
+        assert_eq!(ids.block_count(), 2, "a long gap starts a block");
         for (index, expected) in [(4, None), (5, Some("a")), (6, None), (9, Some("")), (10, Some("bb")), (11, None)] {
             assert_eq!(ids.get(index), expected, "{index}");
         }
@@ -267,13 +300,13 @@ mod tests {
         assert_eq!(ids.first_index(), Some(10));
         assert_eq!(ids.up_to(9_999).len(), 1);
         ids.forget_below(20_000, |_, _| {});
-        assert!(ids.is_empty() && ids.blocks.is_empty());
+        assert!(ids.is_empty() && ids.block_count() == 0);
     }
 
     #[test]
     fn full_blocks_roll_over_and_clones_are_not_changed_by_later_pushes() {
         let mut ids: ProposalIds = (1..=10_000u64).map(|i| (i, format!("id_{i}"))).collect();
-        assert_eq!(ids.blocks.len(), 3);
+        assert_eq!(ids.block_count(), 3);
         let snapshot = ids.clone();
         ids.push(10_001, "more");
         assert_eq!(snapshot.len(), 10_000);
@@ -283,7 +316,7 @@ mod tests {
         assert_ne!(ids, snapshot);
         assert_eq!(ids.up_to(10_000), snapshot);
         ids.forget_below(5_000, |_, _| {});
-        assert_eq!(ids.blocks.len(), 2, "the first full block is freed");
+        assert_eq!(ids.block_count(), 2, "the first full block is freed");
         assert_eq!(ids.first_index(), Some(5_000));
     }
 }

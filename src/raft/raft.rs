@@ -602,7 +602,7 @@ impl Raft {
             MessageBody::InstallSnapshot { meta, offset, total, chunk } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
-                self.handle_snapshot_chunk(m.from, meta, offset, total, &chunk)
+                self.handle_snapshot_chunk(m.from, *meta, offset, total, &chunk)
             }
             _ => Err(DropReason::Unexpected),
         }
@@ -937,6 +937,7 @@ impl Raft {
     }
 
     /// Switches a follower that needs compacted entries to receiving the latest snapshot. Returns whether it did.
+    #[cold]
     fn start_snapshot_transfer(&mut self, peer: NodeId) -> bool {
         let Some(snapshot) = self.snapshot.as_ref() else { return false };
         let stream = self.snapshot_stream.get_or_insert_with(|| snapshot::encode_stream(snapshot)).clone();
@@ -949,6 +950,7 @@ impl Raft {
 
     /// Sends the chunks of a follower's snapshot transfer that flow control allows: chunks of at most
     /// `max_message_bytes`, at most a few unconfirmed at once, within `max_inflight_bytes`.
+    #[cold]
     fn send_snapshot_chunks(&mut self, peer: NodeId) {
         let chunk_bytes = self.config.max_message_bytes.max(1);
         let max_chunks = self.config.max_inflight_messages.clamp(1, 4);
@@ -956,7 +958,7 @@ impl Raft {
         loop {
             let Some(transfer) = self.tracker.get_mut(peer).and_then(|p| p.snapshot.as_mut()) else { return };
             let Some((offset, chunk)) = transfer.next_chunk(chunk_bytes, max_chunks, max_bytes) else { return };
-            let (meta, total) = (transfer.meta.clone(), transfer.total());
+            let (meta, total) = (Box::new(transfer.meta.clone()), transfer.total());
             self.stats.snapshot_chunks_sent += 1;
             self.send_now(peer, MessageBody::InstallSnapshot { meta, offset, total, chunk });
         }
@@ -1080,11 +1082,7 @@ impl Raft {
             _ => None,
         };
         if let Some(snapshot) = &snapshot {
-            self.stats.snapshots_installed += 1;
-            // This node's proposals that the snapshot holds have committed.
-            for (_, id) in &snapshot.proposal_ids {
-                self.proposals.committed(id);
-            }
+            self.snapshot_restored(snapshot);
         }
         let committed = if self.snapshot_to_restore.is_some() {
             Vec::new()
@@ -1105,6 +1103,15 @@ impl Raft {
             None
         };
         Ready { messages, persist, snapshot, committed, soft_state }
+    }
+
+    /// A received snapshot goes to the application: this node's proposals that it holds have committed.
+    #[cold]
+    fn snapshot_restored(&mut self, snapshot: &Snapshot) {
+        self.stats.snapshots_installed += 1;
+        for (_, id) in snapshot.proposal_ids.iter() {
+            self.proposals.committed(id);
+        }
     }
 
     /// Storage made the write with this token (and every earlier one) durable.
