@@ -1,7 +1,7 @@
 // A damaged log never makes a node disagree with its cluster. A 3-node durable cluster writes (small segments,
 // so several of them), is closed, and one node's segment file is damaged: cut at an offset, or a byte flipped.
-// Started again, that node either refuses (the constructor throws an Error naming the file and the offset) or
-// starts, rejoins, and ends with a log identical to the others', which still hold everything committed. A cut
+// Started again, that node either refuses (its `ready()` rejects with an Error naming the file and the offset,
+// and it stops) or starts, rejoins, and ends with a log identical to the others', which still hold everything committed. A cut
 // of the newest segment is what a crash leaves: that node must start (reporting the torn tail it cut off).
 // Damage anywhere but the tail must be refused.
 //
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gaggle, FAST, uniqueName, waitFor, trackNodes, stableLeader } from './gaggle-support.mjs'
+import { gaggle, FAST, uniqueName, waitFor, trackNodes, stableLeader, rejection } from './gaggle-support.mjs'
 
 const SEED = process.env.DAMAGE_SEED !== undefined ? Number(process.env.DAMAGE_SEED) : Math.floor(Math.random() * 2 ** 32)
 const CASES = Number(process.env.DAMAGE_CASES ?? 10)
@@ -144,10 +144,11 @@ async function checkDamage (t, damage_) {
   const namespace = uniqueName('damaged')
   const track = trackNodes(t)
   const others = IDS.filter((id) => id !== damage_.id).map((id) => track(startNode(dataDir, id, namespace)))
-  let damaged = null
+  let damaged = track(startNode(dataDir, damage_.id, namespace))
   try {
-    damaged = track(startNode(dataDir, damage_.id, namespace))
+    await damaged.ready()
   } catch (error) {
+    damaged = null
     assert.ok(error instanceof Error)
     assert.notEqual(must, 'start', `a crash can leave this damage, the node must start: ${error.message}`)
     assert.ok(error.message.includes(file), `the error names the damaged file ${file}: ${error.message}`)
@@ -201,13 +202,18 @@ test('a data directory open in one node refuses a second node, and is free again
   const first = startNode(dataDir, 'a', namespace)
   let closed = false
   t.after(() => closed || first.close())
-  assert.throws(() => startNode(dataDir, 'a', namespace), (error) => {
-    assert.ok(error.message.includes(path.join(dataDir, 'a', 'LOCK')), error.message)
-    assert.match(error.message, /in use/)
-    return true
-  })
+  await first.ready()
+  const second = startNode(dataDir, 'a', namespace)
+  const refused = await rejection(second.ready())
+  assert.ok(refused.message.includes(path.join(dataDir, 'a', 'LOCK')), refused.message)
+  assert.match(refused.message, /in use/)
+  // A node that cannot start has stopped: its appends reject with the same reason.
+  assert.equal((await rejection(second.append('x'))).message, refused.message)
+  await second.close()
+  // close() resolves once the data directory is free again: it opens at once.
   await first.close()
   closed = true
   const again = startNode(dataDir, 'a', namespace)
+  await again.ready()
   await again.close()
 })

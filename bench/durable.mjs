@@ -1,8 +1,11 @@
 // Durability benchmark (part of `npm run bench`): 3 durable nodes in one process on the memory channel, fsync
 // on, 100-byte entries. Cases: sequential appends from the leader; 1,000 appends in flight; and resident memory
 // over a long run with a snapshot every 10,000 entries (the log is compacted behind it, so memory stays flat).
+// And a restart: one durable node whose log holds N entries is opened again, with the event loop watched: the
+// log is read on a worker thread, so the loop keeps turning while the node recovers.
 //
-//   node bench/durable.mjs [--sequential N] [--concurrent-total N] [--memory-appends N] [--json-only]
+//   node bench/durable.mjs [--sequential N] [--concurrent-total N] [--memory-appends N] [--restart-entries N]
+//                          [--json-only]
 //
 // Each case runs in its own child process, so that one case's memory and timers do not touch the next.
 import { fork } from 'node:child_process'
@@ -11,6 +14,8 @@ import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { immediateGapProbe } from './loop-probe.mjs'
 
 const require = createRequire(import.meta.url)
 const here = fileURLToPath(import.meta.url)
@@ -109,9 +114,56 @@ async function runCase (name) {
         logEntriesInMemoryAtEnd: status.raftLastIndex - status.raftFirstIndex + 1
       }
     }
+    if (name === 'restart') return await restartCase(dir, option('--restart-entries', 1000000))
     throw new Error('unknown case ' + name)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Writes `total` entries through a one-node durable cluster (its own majority), closes it, and opens it again
+// while a probe records every turn of the event loop: how long the constructor took, how long until ready() (the
+// log read on a worker thread), how long until the recovered log was handed to the application again (in small
+// pieces, one per turn of the loop), and the longest the loop waited in all that time.
+async function restartCase (dir, total) {
+  const gaggle = require('../index.js')
+  const open = () => gaggle({
+    id: 'solo',
+    channel: { name: 'memory', namespace: `restart-bench-${process.pid}` },
+    clusterSize: 1,
+    electionTimeout: { min: 150, max: 300 },
+    heartbeatInterval: 30,
+    dataDir: path.join(dir, 'solo')
+  })
+  let node = open()
+  await node.ready()
+  while (!node.isLeader()) await new Promise((resolve) => setTimeout(resolve, 5))
+  await keepInFlight(node, total, 1000)
+  await node.close()
+
+  const probe = immediateGapProbe()
+  probe.enable()
+  const started = performance.now()
+  node = open()
+  const constructorMs = performance.now() - started
+  await node.ready()
+  const readyMs = performance.now() - started
+  while (node.getCommitIndex() < total - 1) await new Promise((resolve) => setImmediate(resolve))
+  const replayedMs = performance.now() - started
+  await new Promise((resolve) => setImmediate(resolve)) // the probe's last run measures the last turn
+  probe.disable()
+  const entries = node.status().raftLastIndex
+  await node.close()
+  const round = (ms) => Math.round(ms * 100) / 100
+  return {
+    case: `restart of a node holding ${total.toLocaleString('en')} entries`,
+    count: total,
+    entriesInLog: entries,
+    constructorMs: round(constructorMs),
+    readyMs: round(readyMs),
+    replayedMs: round(replayedMs),
+    longestLoopGapMs: round(probe.histogram.max / 1e6),
+    loopTurns: probe.histogram.count
   }
 }
 
@@ -130,8 +182,9 @@ if (caseAt !== -1) {
   process.disconnect()
 } else {
   const results = []
-  for (const name of ['sequential', 'concurrent', 'memory']) results.push(await inChild(name))
+  for (const name of ['sequential', 'concurrent', 'memory', 'restart']) results.push(await inChild(name))
   if (!process.argv.includes('--json-only')) {
+    const restart = results.pop()
     console.log('\nflotilla, 3 durable nodes in one process (fsync on, 100-byte entries)\n')
     console.log('| case | commits/s | notes |')
     console.log('|---|---|---|')
@@ -141,6 +194,11 @@ if (caseAt !== -1) {
         : `${r.count} appends`
       console.log(`| ${r.case} | ${r.commitsPerSecond.toLocaleString('en')} | ${notes} |`)
     }
+    console.log(`\n${restart.case} (${restart.entriesInLog.toLocaleString('en')} in the engine's log): the constructor ` +
+      `returned in ${restart.constructorMs} ms, ready() resolved after ${restart.readyMs} ms, the log was replayed ` +
+      `to the application after ${restart.replayedMs} ms; meanwhile the event loop turned ` +
+      `${restart.loopTurns.toLocaleString('en')} times, its longest gap ${restart.longestLoopGapMs} ms\n`)
+    results.push(restart)
   }
   console.log(JSON.stringify({ bench: 'durable', results }))
 }

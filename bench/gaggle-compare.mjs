@@ -26,7 +26,8 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
-import { createHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { immediateGapProbe } from './loop-probe.mjs'
 import { readFileSync } from 'node:fs'
 
 const require = createRequire(import.meta.url)
@@ -116,30 +117,6 @@ function agreedLeader (nodes) {
   if (leaders.length !== 1) return null
   const leader = leaders[0]
   return nodes.every((node) => node === leader || node._leader === leader.id) ? leader : null
-}
-
-// The setImmediate-gap probe: the time between its runs, one per turn of the event loop, into a histogram (ns).
-function immediateGapProbe () {
-  const histogram = createHistogram()
-  let last = 0
-  let running = false
-  const run = () => {
-    if (!running) return
-    const now = performance.now()
-    histogram.record(Math.max(1, Math.round((now - last) * 1e6)))
-    last = now
-    setImmediate(run)
-  }
-  return {
-    histogram,
-    enable () {
-      histogram.reset()
-      running = true
-      last = performance.now()
-      setImmediate(run)
-    },
-    disable () { running = false }
-  }
 }
 
 function loadLibrary (lib) {

@@ -3,6 +3,8 @@
 // from, or receives, a snapshot. A hook that fails is reported, never fatal: the engine asks again later.
 'use strict'
 
+const { reportError } = require('./report-error')
+
 class SnapshotHooks {
   // `node`: the face; it provides `_native` and `_scheduleFlush()`, and is an EventEmitter (a failure goes to
   // its 'error' listeners, or becomes a process warning when it has none). `isClosed()`: whether it is closing.
@@ -54,8 +56,7 @@ class SnapshotHooks {
   _report (hook, error) {
     const wrapped = new Error(`flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`)
     wrapped.cause = error
-    if (this._node.listenerCount('error') > 0) this._node.emit('error', wrapped)
-    else process.emitWarning(wrapped)
+    reportError(this._node, wrapped)
   }
 }
 

@@ -15,6 +15,8 @@
 'use strict'
 
 const { SnapshotHooks } = require('../snapshot-hooks')
+const { openDurableNode } = require('../open-node')
+const { reportError } = require('../report-error')
 const { EventEmitter } = require('node:events')
 const {
   ElectionTimeout,
@@ -153,10 +155,15 @@ class Cluster extends EventEmitter {
     this.state = logState || new LogState()
     this.peers = peers
     this._native = null
+    this._joined = false // join() was called; a durable node's engine (`_native`) comes once it has read its log
+    this._opened = null // settles when the engine is running (never rejects; see ready())
+    this._openError = null
+    this._readyAsked = false
     this._closed = false
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // JSON texts, proposed in order at join()
     this._flushScheduled = false
+    this._flushAfterTurnScheduled = false
     this._flush = this._flush.bind(this)
     this._memberIds = null
     this._role = Follower
@@ -174,10 +181,13 @@ class Cluster extends EventEmitter {
 
   // ---- brig's methods ----
 
-  /** Starts this node: creates the engine with every member named, starts its clock. Returns the cluster. */
+  /**
+   * Starts this node: creates the engine with every member named, starts its clock. Returns the cluster. A
+   * durable node (`dataDir`) reads its log on a worker thread first; `ready()` says when it runs.
+   */
   join () {
     if (this._closed) throw new Error('flotilla/brig: this cluster was closed; create a new Cluster to join again')
-    if (this._native !== null) return this
+    if (this._joined) return this
     if (!isNodeId(this.id)) throw new TypeError('flotilla/brig: the cluster id must be a non-empty string')
     if (!Array.isArray(this.peers)) throw new TypeError('flotilla/brig: peers must be an array of Peer')
     for (const peer of this.peers) {
@@ -192,7 +202,6 @@ class Cluster extends EventEmitter {
     }
     const timing = readTiming()
     const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
-    const { NativeNode } = require('../native')
     const nativeOptions = {
       id: this.id,
       members,
@@ -201,14 +210,39 @@ class Cluster extends EventEmitter {
       heartbeatInterval: timing.REPLICATE_T
     }
     if (this._options.snapshot !== undefined) nativeOptions.snapshotThreshold = this._options.snapshot.threshold
+    this._joined = true
+    this._memberIds = new Set(members)
     if (this._options.dataDir !== undefined) {
+      // The engine reads its log on a worker thread; until then the cluster is as before join(): broadcasts
+      // wait in order, received messages are not taken (Raft sends them again), and the state is the fresh one.
       nativeOptions.dataDir = this._options.dataDir
       if (this._options.segmentBytes !== undefined) nativeOptions.segmentBytes = this._options.segmentBytes
-      this._native = new NativeNode(JSON.stringify(nativeOptions), (token, error) => this._onStorage(token, error))
+      this._opened = openDurableNode(nativeOptions, (token, error) => this._onStorage(token, error))
+        .then((native) => this._attach(native), (error) => this._openFailed(error))
     } else {
-      this._native = new NativeNode(JSON.stringify(nativeOptions))
+      const { NativeNode } = require('../native')
+      this._attach(new NativeNode(JSON.stringify(nativeOptions)))
+      this._opened = Promise.resolve()
     }
-    this._memberIds = new Set(members)
+    return this
+  }
+
+  /**
+   * Resolves when the engine is running: at once for an in-memory node; for a durable one, once it has read its
+   * log and snapshot. Rejects when the log cannot be read, or when the cluster has not joined.
+   */
+  ready () {
+    this._readyAsked = true
+    if (this._opened === null) return Promise.reject(new Error('flotilla/brig: the cluster has not joined'))
+    return this._opened.then(() => {
+      if (this._openError !== null) throw this._openError
+    })
+  }
+
+  // The engine is ready: the state becomes its view, waiting broadcasts go to it, and its clock starts.
+  _attach (native) {
+    if (this._closed) return native.close()
+    this._native = native
     this.state._bindView(this._engineView())
     this.state.on(RoleChanged, (oldRole, newRole) => this.emit(RoleChanged, oldRole, newRole))
     this.state.on(LeaderChanged, (oldLeader, newLeader) => this.emit(LeaderChanged, oldLeader, newLeader))
@@ -219,15 +253,23 @@ class Cluster extends EventEmitter {
       this._flush()
     })
     this._scheduleFlush()
-    return this
+  }
+
+  // The log cannot be read (damaged, locked, another node's): the node stops, and says why.
+  _openFailed (cause) {
+    const error = new Error('flotilla/brig: the node cannot start: ' + cause.message)
+    error.cause = cause
+    this._openError = error
+    this.close()
+    // Said once: to 'error' listeners, else to whoever awaits ready(), else as a process warning.
+    if (this.listenerCount('error') > 0 || !this._readyAsked) reportError(this, error)
   }
 
   // The disk thread made writes durable (the engine may now send what waited for them), or failed for good.
   _onStorage (token, error) {
     if (this._closed) return
     if (error !== null) {
-      const failure = new Error('flotilla/brig: the node stopped, its log cannot be written: ' + error)
-      if (this.listenerCount('error') > 0) this.emit('error', failure)
+      reportError(this, new Error('flotilla/brig: the node stopped, its log cannot be written: ' + error))
       this.close()
       return
     }
@@ -236,13 +278,23 @@ class Cluster extends EventEmitter {
     this._scheduleFlush()
   }
 
-  /** Stops this node: its clock, its input and its output. The process can exit once its transport is closed. */
+  /**
+   * Stops this node: its clock, its input and its output, at once. The Promise resolves when a durable node's
+   * storage has written what was queued and let go of its data directory. The process can exit once its
+   * transport is closed.
+   */
   close () {
     if (this._closePromise === null) {
       this._closed = true
-      if (this._native !== null) this._native.close()
       this._broadcastsBeforeJoin = []
-      this._closePromise = Promise.resolve()
+      // A durable engine still opening is closed as soon as it opens (see `_attach`); an in-memory one has
+      // nothing to write, and its close() settles at once, as before.
+      let storageClosed = this._opened || Promise.resolve()
+      if (this._native !== null) {
+        const closing = this._native.close()
+        if (this._options.dataDir !== undefined) storageClosed = closing
+      }
+      this._closePromise = storageClosed.then(() => {})
     }
     return this._closePromise
   }
@@ -291,7 +343,7 @@ class Cluster extends EventEmitter {
    * its Peer object, e.g. with a new tx); a new member is an Error: membership changes are not supported yet.
    */
   addPeer (peer) {
-    if (this._native !== null) {
+    if (this._joined) {
       const id = peer && peer.id
       if (!this._memberIds.has(id) || id === this.id) {
         throw new Error(`flotilla/brig: cannot add peer "${id}" after join(): the members are fixed when the ` +
@@ -353,7 +405,9 @@ class Cluster extends EventEmitter {
 
   /** Hands leadership to the member `peerId` (this node must be the leader). */
   transferLeadership (peerId) {
-    if (this._native === null || this._closed) throw new Error('flotilla/brig: the cluster has not joined or is closed')
+    if (this._native === null || this._closed) {
+      throw new Error('flotilla/brig: the cluster has not joined, is still reading its log, or is closed')
+    }
     if (typeof peerId !== 'string') throw new TypeError('flotilla/brig: peerId must be a string')
     this._native.transferLeadership(peerId)
     this._scheduleFlush()
@@ -462,6 +516,18 @@ class Cluster extends EventEmitter {
       }
     }
     if (output.snapshotWanted !== undefined && this._snapshotHooks !== null) this._snapshotHooks.take(output.snapshotWanted)
+    if (output.more) this._flushAfterTurn()
+  }
+
+  // The engine held part of its work back to keep that output small (a restart replaying a long log): flush
+  // again once the event loop has turned, so that timers and I/O run in between.
+  _flushAfterTurn () {
+    if (this._flushAfterTurnScheduled) return
+    this._flushAfterTurnScheduled = true
+    setImmediate(() => {
+      this._flushAfterTurnScheduled = false
+      this._flush()
+    })
   }
 
   _reportElections () {

@@ -10,6 +10,8 @@ const { validateInstanceOptions } = require('./options')
 const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
 const { DispatchLink } = require('./dispatch')
 const { SnapshotHooks } = require('../snapshot-hooks')
+const { openDurableNode } = require('../open-node')
+const { reportError } = require('../report-error')
 const MemoryChannel = require('../channels/memory')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -24,6 +26,9 @@ const RPC_TYPE = {
 }
 
 const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
+
+// How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
+const MAX_MESSAGES_WHILE_OPENING = 10000
 
 function isChannel (channel) {
   return channel !== null && typeof channel === 'object' &&
@@ -71,14 +76,20 @@ class Gaggle extends EventEmitter {
     this._keepWireTexts = this._channel.constructor === MemoryChannel
     this._storageError = null
     this._snapshotHooks = options.snapshot === undefined ? null : new SnapshotHooks(options.snapshot, this, () => this._closePromise !== null)
-    this._native = options.dataDir === undefined
-      ? new NativeNode(JSON.stringify(nativeOptions(options)))
-      : new NativeNode(JSON.stringify(nativeOptions(options)), (token, error) => this._onStorage(token, error))
+    // A durable node reads its log on a worker thread: until it is open, `_native` is null, appends wait in
+    // `_appendsWhileOpening` and channel messages in `_messagesWhileOpening` (null once they were handed over).
+    this._native = null
+    this._openError = null
+    this._readyAsked = false
+    this._appendsWhileOpening = []
+    this._messagesWhileOpening = options.dataDir === undefined ? null : []
+    this._durable = options.dataDir !== undefined
     this._commitIndex = -1
     this._lastApplied = -1
     this._knownLeader = null
     this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
     this._flushScheduled = false
+    this._flushAfterTurnScheduled = false
     this._closePromise = null
     this._droppedInJs = 0
     this._droppedStrangersInJs = 0
@@ -88,6 +99,18 @@ class Gaggle extends EventEmitter {
     this._flush = this._flush.bind(this)
     this._channel.on('recieved', this._onRecieved)
     this._channel.connect()
+    if (options.dataDir === undefined) {
+      this._native = new NativeNode(JSON.stringify(nativeOptions(options)))
+      this._opened = Promise.resolve()
+      this._start()
+    } else {
+      // Never rejects: a log that cannot be read stops the node (see `_openFailed`) and rejects `ready()`.
+      this._opened = openDurableNode(nativeOptions(options), (token, error) => this._onStorage(token, error))
+        .then((native) => this._attach(native), (error) => this._openFailed(error))
+    }
+  }
+
+  _start () {
     this._native.start(() => {
       this._native.tick()
       this._flush()
@@ -95,13 +118,46 @@ class Gaggle extends EventEmitter {
     this._scheduleFlush()
   }
 
+  // The durable engine is open: it takes the appends that waited for it and starts. The messages that came
+  // meanwhile follow in a later turn of the event loop, so that whoever awaited ready() sees the recovered
+  // state first; until they are all in, newer ones queue behind them.
+  _attach (native) {
+    if (this._closePromise) return native.close()
+    this._native = native
+    for (const { json, pending } of this._appendsWhileOpening.splice(0)) {
+      if (pending.waiting) this._proposeWaiting(json, pending)
+    }
+    this._start()
+    setImmediate(() => {
+      const messages = this._messagesWhileOpening
+      this._messagesWhileOpening = null
+      if (this._closePromise || messages === null) return
+      for (const [originNodeId, data] of messages) this._onRecieved(originNodeId, data)
+    })
+  }
+
+  // The log cannot be read (damaged, locked, another node's): the node stops, and says why.
+  _openFailed (cause) {
+    const error = new Error('flotilla: the node cannot start: ' + cause.message)
+    error.cause = cause
+    this._openError = error
+    for (const { pending } of this._appendsWhileOpening.splice(0)) {
+      if (pending.waiting) pending.reject(error)
+    }
+    this.close()
+    // Said once: to 'error' listeners, else to whoever awaits ready(), else as a process warning.
+    if (this.listenerCount('error') > 0 || !this._readyAsked) reportError(this, error)
+  }
+
   // ---- gaggle's state fields (read-only views of the engine) ----
 
-  get _state () { return this._native.state }
-  get _currentTerm () { return this._native.term }
-  get _votedFor () { return this._native.votedFor }
+  // Until a durable node has read its log, it reports a follower that knows nothing yet.
+  get _state () { return this._native === null ? STATES.FOLLOWER : this._native.state }
+  get _currentTerm () { return this._native === null ? 0 : this._native.term }
+  get _votedFor () { return this._native === null ? null : this._native.votedFor }
   get _log () { return this.getLog() }
   get _leader () {
+    if (this._native === null) return null
     const leader = this._native.leader
     return leader === this.id ? null : leader
   }
@@ -111,6 +167,7 @@ class Gaggle extends EventEmitter {
   append (data, timeout, cb) {
     const call = parseAppendArgs(data, timeout, cb)
     const promise = new Promise((resolve, reject) => {
+      if (this._openError !== null) return reject(this._openError)
       if (this._closePromise) return reject(new Error(CLOSED_BEFORE_COMMIT))
       let json
       try {
@@ -118,23 +175,45 @@ class Gaggle extends EventEmitter {
       } catch (error) {
         return reject(new Error('The data cannot be serialized to JSON: ' + error.message))
       }
-      let id
-      try {
-        id = this._native.propose(json)
-      } catch (error) {
-        return reject(new Error(error.message))
-      }
-      const pending = { resolve, reject, timer: null }
+      // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it).
+      const pending = { resolve, reject, timer: null, id: null, waiting: true }
       if (call.timeoutMs !== null) {
         pending.timer = setTimeout(() => {
-          this._pendingAppends.delete(id)
+          pending.waiting = false
+          if (pending.id !== null) this._pendingAppends.delete(pending.id)
           reject(new Error('Timed out before the entry was committed'))
         }, Math.min(call.timeoutMs, 2147483647))
       }
-      this._pendingAppends.set(id, pending)
-      this._scheduleFlush()
+      if (this._native === null) this._appendsWhileOpening.push({ json, pending })
+      else this._proposeWaiting(json, pending)
     })
     return settle(promise, call.callback)
+  }
+
+  // Hands an append's data to the engine, which names the entry; the append settles when it commits.
+  _proposeWaiting (json, pending) {
+    let id
+    try {
+      id = this._native.propose(json)
+    } catch (error) {
+      clearTimeout(pending.timer)
+      pending.waiting = false
+      return pending.reject(new Error(error.message))
+    }
+    pending.id = id
+    this._pendingAppends.set(id, pending)
+    this._scheduleFlush()
+  }
+
+  /**
+   * Resolves when the node is running: at once for an in-memory node; for a durable node, once it has read its
+   * log and snapshot (on a worker thread). Rejects with the reason when the log cannot be read.
+   */
+  ready () {
+    this._readyAsked = true
+    return this._opened.then(() => {
+      if (this._openError !== null) throw this._openError
+    })
   }
 
   dispatchOnLeader (name, args, timeout, cb) {
@@ -143,7 +222,7 @@ class Gaggle extends EventEmitter {
   }
 
   getLog () {
-    return JSON.parse(this._native.logJson())
+    return this._native === null ? [] : JSON.parse(this._native.logJson())
   }
 
   getCommitIndex () {
@@ -151,22 +230,25 @@ class Gaggle extends EventEmitter {
   }
 
   isLeader () {
-    return this._native.state === STATES.LEADER
+    return this._native !== null && this._native.state === STATES.LEADER
   }
 
   hasUncommittedEntriesInPreviousTerms () {
-    return this._native.hasUncommittedEntriesInPreviousTerms()
+    return this._native !== null && this._native.hasUncommittedEntriesInPreviousTerms()
   }
 
   // Hands leadership to another node (it catches up, then campaigns at once). Resolves when started.
   transferLeadership (nodeId) {
     if (typeof nodeId !== 'string') throw new TypeError('Invalid arguments: "nodeId" must be a string')
+    if (this._native === null) throw new Error('The node is not running (it is still reading its log, or it stopped)')
     this._native.transferLeadership(nodeId)
     this._scheduleFlush()
   }
 
-  // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages.
+  // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages;
+  // null while a durable node is still reading its log.
   status () {
+    if (this._native === null) return null
     const status = JSON.parse(this._native.statusJson())
     status.dropped.malformed += this._droppedInJs
     status.dropped.unknownSender += this._droppedStrangersInJs
@@ -182,27 +264,43 @@ class Gaggle extends EventEmitter {
     return settle(this._closePromise, call.callback)
   }
 
+  // Resolves once the channel is disconnected and the storage has written what was queued and let go of the
+  // data directory (a durable node still opening is closed as soon as it opens).
   _shutDown () {
-    this._native.close()
+    let storageClosed = this._opened // a durable node still opening is closed as soon as it opens
+    if (this._native !== null) {
+      const closing = this._native.close()
+      // An in-memory node has nothing to write: its close() settles as gaggle's did, when the channel is down.
+      if (this._durable) storageClosed = closing
+    }
     this._channel.removeListener('recieved', this._onRecieved)
-    for (const pending of this._pendingAppends.values()) {
+    const waiting = [...this._pendingAppends.values(), ...this._appendsWhileOpening.map(({ pending }) => pending)]
+    for (const pending of waiting) {
       clearTimeout(pending.timer)
-      pending.reject(new Error(CLOSED_BEFORE_COMMIT))
+      if (pending.waiting) pending.reject(this._openError || new Error(CLOSED_BEFORE_COMMIT))
+      pending.waiting = false
     }
     this._pendingAppends.clear()
+    this._appendsWhileOpening = []
+    this._messagesWhileOpening = null
     this._dispatch.close()
-    return new Promise((resolve) => {
+    const disconnected = new Promise((resolve) => {
       const state = this._channel.state
       if (state && state.connected === false) return resolve()
       this._channel.once('disconnected', () => resolve())
       this._channel.disconnect()
     })
+    return Promise.all([disconnected, storageClosed]).then(() => {})
   }
 
   // ---- plumbing between the channel and the engine ----
 
   _onRecieved (originNodeId, data) {
     if (this._closePromise) return
+    if (this._messagesWhileOpening !== null) {
+      if (this._messagesWhileOpening.length < MAX_MESSAGES_WHILE_OPENING) this._messagesWhileOpening.push([originNodeId, data])
+      return
+    }
     if (typeof originNodeId !== 'string' || originNodeId === '' || data === null || typeof data !== 'object') {
       this._droppedInJs++
       return
@@ -235,7 +333,7 @@ class Gaggle extends EventEmitter {
     if (this._closePromise) return
     if (error !== null) {
       this._storageError = new Error('flotilla: the node stopped, its log cannot be written: ' + error)
-      if (this.listenerCount('error') > 0) this.emit('error', this._storageError)
+      reportError(this, this._storageError)
       this.close()
       return
     }
@@ -252,7 +350,7 @@ class Gaggle extends EventEmitter {
   // Carries out what the engine decided: send, then report appends and commits, then role changes.
   _flush () {
     this._flushScheduled = false
-    if (this._closePromise) return
+    if (this._closePromise || this._native === null) return
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0
@@ -286,6 +384,18 @@ class Gaggle extends EventEmitter {
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
     if (output.state) this._onStateChange()
     if (output.snapshotWanted !== undefined) this._takeSnapshot(output.snapshotWanted)
+    if (output.more) this._flushAfterTurn()
+  }
+
+  // The engine held part of its work back to keep that output small (a restart replaying a long log): flush
+  // again once the event loop has turned, so that timers and I/O run in between.
+  _flushAfterTurn () {
+    if (this._flushAfterTurnScheduled) return
+    this._flushAfterTurnScheduled = true
+    setImmediate(() => {
+      this._flushAfterTurnScheduled = false
+      this._flush()
+    })
   }
 
   // The engine restarted from, or received, a snapshot: the application's state becomes the snapshot's, and the

@@ -3,5 +3,6 @@
 
 mod native_node;
 mod options;
+mod tasks;
 
 pub use native_node::NativeNode;

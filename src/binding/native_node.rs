@@ -4,6 +4,7 @@
 //! which releases the event loop.
 
 use super::options;
+use super::tasks::{CloseStorage, OpenNode};
 use crate::node::{NodeDriver, StorageOptions, Wanted};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
@@ -67,38 +68,52 @@ impl TypeName for Text {
 
 impl ValidateNapiValue for Text {}
 
+impl NativeNode {
+    pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32) -> NativeNode {
+        NativeNode { driver, tick_ms, timer: None }
+    }
+}
+
 #[napi]
 impl NativeNode {
     /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval,
-    /// dataDir?, ...}`. A durable node (with `dataDir`) needs `onStorage(token, error)`: called on the JS thread
-    /// with each durable write token (then call `persisted(token)` and `flush()`), or with token -1 and an error
-    /// message when the disk fails (then the node must stop).
+    /// ...}`: a volatile node, ready at once. A node with a `dataDir` reads its disk, so it is made by
+    /// `NativeNode.open`, off the JS thread.
     #[napi(constructor, catch_unwind)]
-    pub fn new(
-        options_json: String,
-        #[napi(ts_arg_type = "(token: number, error: string | null) => void")] on_storage: Option<
-            Function<FnArgs<(f64, Option<String>)>, ()>,
-        >,
-    ) -> Result<NativeNode> {
+    pub fn new(options_json: String) -> Result<NativeNode> {
         let options = options::parse(&options_json).map_err(js_error)?;
-        let tick_ms = options.ticks.tick_ms;
-        let durable = matches!(options.storage, StorageOptions::Durable { .. });
-        let driver = match on_storage {
-            Some(callback) if durable => {
-                let tsfn = callback.build_threadsafe_function().callee_handled::<false>().build()?;
-                NodeDriver::open(options, move |event| {
-                    let args = match event {
-                        WriterEvent::Durable(token) => (token as f64, None),
-                        WriterEvent::Failed(error) => (-1.0, Some(error.to_string())),
-                    };
-                    let _ = tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
-                })
-            }
-            None if durable => return Err(js_error("a node with a dataDir needs an onStorage callback")),
-            _ => NodeDriver::new(options),
+        if matches!(options.storage, StorageOptions::Durable { .. }) {
+            return Err(js_error("a node with a dataDir reads its log from disk: open it with NativeNode.open()"));
         }
-        .map_err(js_error)?;
-        Ok(NativeNode { driver, tick_ms, timer: None })
+        let tick_ms = options.ticks.tick_ms;
+        let driver = NodeDriver::new(options).map_err(js_error)?;
+        Ok(NativeNode::from_driver(driver, tick_ms))
+    }
+
+    /// Opens a node on a worker thread: a durable one (with `dataDir`) replays its write-ahead log and loads its
+    /// newest snapshot there, so the event loop never waits on the disk. Resolves to the node, or rejects with
+    /// an error that names the damaged file and offset. Bad options throw at once.
+    /// `onStorage(token, error)` is called on the JS thread with each durable write token (then call
+    /// `persisted(token)` and `flush()`), or with token -1 and an error message when the disk fails (then the
+    /// node must stop); it may be called before the Promise resolves.
+    #[napi(ts_return_type = "Promise<NativeNode>")]
+    pub fn open(
+        options_json: String,
+        #[napi(ts_arg_type = "(token: number, error: string | null) => void")] on_storage: Function<
+            FnArgs<(f64, Option<String>)>,
+            (),
+        >,
+    ) -> Result<AsyncTask<OpenNode>> {
+        let options = options::parse(&options_json).map_err(js_error)?;
+        let tsfn = on_storage.build_threadsafe_function().callee_handled::<false>().build()?;
+        let report = Box::new(move |event| {
+            let args = match event {
+                WriterEvent::Durable(token) => (token as f64, None),
+                WriterEvent::Failed(error) => (-1.0, Some(error.to_string())),
+            };
+            let _ = tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        Ok(AsyncTask::new(OpenNode::new(options, report)))
     }
 
     /// The application's snapshot for a `snapshotWanted` index: its state as JSON text, or null if it could not
@@ -264,13 +279,16 @@ impl NativeNode {
         self.driver.status_json()
     }
 
-    /// Stops the clock and all input. Safe to call twice.
-    #[napi]
-    pub fn close(&mut self) {
+    /// Stops the clock and all input at once. The Promise resolves when the storage has finished the queued
+    /// writes and released the data directory (on a worker thread). Safe to call twice.
+    /// (Spawned through `env`, not returned as an `AsyncTask`: napi-rs would keep this node borrowed until the
+    /// task ends, and every call in between would throw.)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&mut self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         if let Some(timer) = self.timer.take() {
             timer.abort();
         }
-        self.driver.close();
+        Ok(env.spawn(CloseStorage::new(self.driver.close()))?.promise_object())
     }
 }
 

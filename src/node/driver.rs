@@ -11,6 +11,13 @@ use super::wire::{self, Inbound};
 use crate::raft::{Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Raft, Role, Stats, TransferError};
 use crate::storage::{Storage, Submitted, WriterEvent};
 
+/// At most about this many bytes of committed entries go into one output: a long committed log (a restart
+/// replays it to the application) is handed over in pieces, each marked `more`, so that no single output keeps
+/// the JS thread busy for long (this much JSON parses in a few milliseconds).
+const APPLY_BYTES_PER_FLUSH: u64 = 512 * 1024;
+/// The core's limit per `Ready`: a flush takes another `Ready` only while it still fits in the flush's budget.
+const APPLY_BYTES_PER_READY: u64 = APPLY_BYTES_PER_FLUSH / 4;
+
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
 #[derive(Clone, Debug)]
 pub enum Members {
@@ -81,6 +88,7 @@ impl NodeDriver {
         config.max_inflight_messages = options.max_inflight_messages;
         config.max_inflight_bytes = options.max_inflight_bytes;
         config.max_message_bytes = options.max_message_bytes;
+        config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         config.proposal_retry_ticks = options.ticks.election_min;
         config.seed = options.seed.unwrap_or_else(rand::random);
         let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
@@ -107,7 +115,8 @@ impl NodeDriver {
             driver.restore_from(&snapshot.data);
         }
         driver.say_hello_if_discovering();
-        driver.process_ready();
+        // The ready loop's first run (a restart hands the committed log to the application) is left to the first
+        // flush, which knows what the caller wants in the output and keeps each piece small.
         Ok(driver)
     }
 
@@ -265,9 +274,12 @@ impl NodeDriver {
 
     /// Stops taking input and lets storage finish what it was given; pending proposals stay unsettled in the
     /// core (the JS side rejects them).
-    pub fn close(&mut self) {
+    /// Stops all input and hands back the storage, whose drop finishes the queued writes and stops the disk
+    /// thread (so the caller can drop it where waiting on a disk is allowed). Closing again returns a store
+    /// with nothing to finish.
+    pub fn close(&mut self) -> Box<dyn Storage> {
         self.closed = true;
-        self.storage = Box::new(crate::storage::VolatileStorage);
+        std::mem::replace(&mut self.storage, Box::new(crate::storage::VolatileStorage))
     }
 
     fn say_hello_if_discovering(&mut self) {
@@ -277,10 +289,17 @@ impl NodeDriver {
         }
     }
 
-    /// Runs the ready loop until the core has nothing more to say.
+    /// Runs the ready loop until the core has nothing more to say, or until this output holds
+    /// `APPLY_BYTES_PER_FLUSH` of committed entries: then the output says `more`, and the next flush goes on.
     fn process_ready(&mut self) {
+        let mut applied_bytes = 0;
         while self.raft.has_ready() {
+            if applied_bytes + APPLY_BYTES_PER_READY > APPLY_BYTES_PER_FLUSH {
+                self.output.more();
+                break;
+            }
             let ready = self.raft.ready();
+            applied_bytes += ready.committed.iter().map(Entry::size_bytes).sum::<u64>();
             if let Some(soft_state) = ready.soft_state {
                 if soft_state.role == Role::Leader && self.leader_user_entries.is_none() {
                     self.leader_user_entries = Some(self.count_user_entries_in_log());
@@ -522,6 +541,38 @@ mod tests {
         assert!(!driver.is_peer("stranger"));
         assert_eq!(driver.wire_stats.unknown_sender, 1);
         assert!(!driver.is_peer("a"), "a node is not its own peer");
+    }
+
+    #[test]
+    fn a_long_committed_log_is_handed_out_in_small_outputs_marked_more() {
+        let mut driver = discovering_driver("a", 1);
+        driver.campaign();
+        let _ = driver.flush();
+        assert_eq!(driver.role_name(), "LEADER");
+        let data = format!("\"{}\"", "x".repeat(98));
+        let count = 20_000u64;
+        for _ in 0..count {
+            driver.propose(Some(&data)).expect("proposal accepted");
+        }
+        let mut handed_out = Vec::new();
+        let mut outputs = 0;
+        loop {
+            let Some(text) = driver.flush() else { break };
+            let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
+            let committed = output["committed"].as_array().cloned().unwrap_or_default();
+            let bytes: u64 = committed.iter().map(|c| 32 + 100 + c[2].as_str().map_or(0, str::len) as u64).sum();
+            assert!(bytes <= APPLY_BYTES_PER_FLUSH + 2 * 1024, "one output holds {bytes} bytes of committed entries");
+            handed_out.extend(committed.iter().map(|c| c[0].as_u64().expect("index")));
+            outputs += 1;
+            if output.get("more").is_none() {
+                break;
+            }
+            assert!(outputs < 1000, "the outputs never end");
+        }
+        assert!(outputs >= 4, "{outputs} outputs: the log was not split");
+        assert_eq!(handed_out, (0..count).collect::<Vec<_>>(), "every entry once, in order");
+        assert_eq!(driver.commit_index(), count as i64 - 1);
+        assert_eq!(driver.flush(), None, "nothing is left over");
     }
 
     #[test]

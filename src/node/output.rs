@@ -49,6 +49,9 @@ pub struct Output {
     snapshot_wanted: Option<u64>,
     /// Ids of this node's proposals that committed inside a snapshot received from the leader.
     settled_ids: Option<JsonWriter>,
+    /// The engine has more to hand over already (committed entries held back to keep this output small): flush
+    /// again soon, after letting the event loop turn.
+    more: bool,
     wanted: Wanted,
 }
 
@@ -124,6 +127,10 @@ impl Output {
         self.snapshot_wanted = Some(index);
     }
 
+    pub fn more(&mut self) {
+        self.more = true;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sends.is_none()
             && self.committed.is_none()
@@ -133,10 +140,11 @@ impl Output {
             && self.restore.is_none()
             && self.snapshot_wanted.is_none()
             && self.settled_ids.is_none()
+            && !self.more
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "state":1}`, each key present only when it has something; `None`
+    /// "commitIndex":i, "committedIds":[id,...], "state":1, "more":1}`, each key present only when it has something; `None`
     /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
     /// wanted.
     pub fn take_json(&mut self) -> Option<String> {
@@ -232,6 +240,10 @@ impl Output {
             let mut w = JsonWriter::new();
             w.uint(index);
             out.push_str(w.as_str());
+        }
+        if std::mem::take(&mut self.more) {
+            key(&mut out, "more");
+            out.push('1');
         }
         out.push('}');
         out

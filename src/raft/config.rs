@@ -37,6 +37,9 @@ pub struct Config {
     pub max_message_bytes: u64,
     /// At most this many of this node's own proposals may wait for commit.
     pub max_pending_proposals: usize,
+    /// At most this many entry bytes of committed entries in one `Ready` (at least one entry, however large), so
+    /// that applying a long committed log (a restart) comes in pieces a caller can spread over time.
+    pub max_apply_bytes_per_ready: u64,
     /// A proposal of this node that has not committed after this many ticks is sent to the leader again.
     pub proposal_retry_ticks: u32,
     /// A proposal id stays known (a retry of it commits nothing new) while its entry is in the log, and after the
@@ -62,6 +65,7 @@ impl Config {
             max_inflight_bytes: 16 * 1024 * 1024,
             max_message_bytes: 1024 * 1024,
             max_pending_proposals: 1_000_000,
+            max_apply_bytes_per_ready: 64 * 1024 * 1024,
             proposal_retry_ticks: 20,
             proposal_id_window: 100_000,
             seed: id,
@@ -94,6 +98,9 @@ impl Config {
         }
         if self.max_pending_proposals == 0 {
             return Err(ConfigError::ZeroLimit("max_pending_proposals"));
+        }
+        if self.max_apply_bytes_per_ready == 0 {
+            return Err(ConfigError::ZeroLimit("max_apply_bytes_per_ready"));
         }
         if self.proposal_retry_ticks == 0 {
             return Err(ConfigError::ZeroLimit("proposal_retry_ticks"));

@@ -22,9 +22,6 @@ use super::types::{
 };
 use std::collections::VecDeque;
 
-/// The most committed bytes handed out in one `Ready`, so that one call never blocks the caller for long.
-const MAX_APPLY_BYTES_PER_READY: u64 = 64 * 1024 * 1024;
-
 /// What a node restarts from: the last persisted hard state, membership, snapshot and log. The application has
 /// restored its state from `snapshot` already; the core hands out committed entries from the one after it.
 #[derive(Clone, Debug, Default)]
@@ -1087,7 +1084,7 @@ impl Raft {
         let committed = if self.snapshot_to_restore.is_some() {
             Vec::new()
         } else {
-            self.log.take_committed(MAX_APPLY_BYTES_PER_READY)
+            self.log.take_committed(self.config.max_apply_bytes_per_ready)
         };
         for entry in &committed {
             if let Some(id) = &entry.id {
