@@ -221,8 +221,18 @@ declare class GaggleNode extends EventEmitter {
   hasUncommittedEntriesInPreviousTerms (): boolean
   /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */
   transferLeadership (nodeId: string): void
-  status (): gaggle.Status
-  /** Stops the node and disconnects its channel; pending appends and dispatches reject. Safe to call twice. */
+  /** The engine's view of this node; null while a durable node is still reading its log (see ready()). */
+  status (): gaggle.Status | null
+  /**
+   * Resolves once the node runs: at once in memory; with `dataDir`, once its log and snapshot have been read (on
+   * a worker thread; meanwhile appends wait and the node reports a fresh follower). Rejects when the log cannot
+   * be read: the error names the file and offset, and the node has stopped.
+   */
+  ready (): Promise<void>
+  /**
+   * Stops the node and disconnects its channel; pending appends and dispatches reject. Resolves once a durable
+   * node's queued writes are on disk and its data directory is free. Safe to call twice.
+   */
   close (): Promise<void>
   close (callback: gaggle.Callback): void
 

@@ -481,6 +481,8 @@ class Cluster extends EventEmitter {
   _flush () {
     this._flushScheduled = false
     if (this._closed || this._native === null) return
+    // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
+    if (this._flushAfterTurnScheduled) return
     const text = this._native.flush()
     if (text === null) return
     this._engineVersion++

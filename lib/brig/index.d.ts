@@ -287,9 +287,18 @@ export declare namespace consensus {
     id: string
     state: log.LogState
     peers: Peer[]
-    /** Starts the node with every member named; the members are fixed from here on. */
+    /**
+     * Starts the node with every member named; the members are fixed from here on. A durable node (`dataDir`)
+     * reads its log on a worker thread first: until then it is as before join() (broadcasts wait, in order).
+     */
     join (): this
-    /** Stops the node (clock, input, output). */
+    /**
+     * Resolves once the engine runs (at once in memory; for a durable node, once its log and snapshot are read).
+     * Rejects when the log cannot be read (the error names the file and offset; the node has stopped) or before
+     * join().
+     */
+    ready (): Promise<void>
+    /** Stops the node (clock, input, output) at once; resolves when a durable node's data directory is free. */
     close (): Promise<void>
     createProtocolMapping (): ProtocolMapping
     /** Appends `{payload}` to the replicated log, in call order; false when closed or refused by the engine. */
@@ -307,7 +316,7 @@ export declare namespace consensus {
     handleMessage (msg: messages.AnyMessage | object): boolean
     /** Hands leadership to a member (this node must be the leader). */
     transferLeadership (peerId: string): void
-    /** The engine's view of this node; null before join(). */
+    /** The engine's view of this node; null before join(), and while a durable node reads its log. */
     status (): Status | null
   }
 }

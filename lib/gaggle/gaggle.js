@@ -351,6 +351,8 @@ class Gaggle extends EventEmitter {
   _flush () {
     this._flushScheduled = false
     if (this._closePromise || this._native === null) return
+    // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
+    if (this._flushAfterTurnScheduled) return
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0

@@ -13,8 +13,8 @@ use crate::storage::{Storage, Submitted, WriterEvent};
 
 /// At most about this many bytes of committed entries go into one output: a long committed log (a restart
 /// replays it to the application) is handed over in pieces, each marked `more`, so that no single output keeps
-/// the JS thread busy for long (this much JSON parses in a few milliseconds).
-const APPLY_BYTES_PER_FLUSH: u64 = 512 * 1024;
+/// the JS thread busy for long (this much JSON parses, and its events are emitted, in a couple of milliseconds).
+const APPLY_BYTES_PER_FLUSH: u64 = 256 * 1024;
 /// The core's limit per `Ready`: a flush takes another `Ready` only while it still fits in the flush's budget.
 const APPLY_BYTES_PER_READY: u64 = APPLY_BYTES_PER_FLUSH / 4;
 
