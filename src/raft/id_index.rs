@@ -73,6 +73,12 @@ impl fmt::Debug for IdPositions {
 }
 
 impl IdPositions {
+    /// How many positions it holds.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     pub fn hash(&self, id: &str) -> u64 {
         self.keys.hash_one(id)
     }

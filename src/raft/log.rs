@@ -42,7 +42,25 @@ pub struct RaftLog {
     compacted_ids: ProposalIds,
     /// How many entries past its index a compacted id is remembered.
     id_window: u64,
+    /// Ids that left the window at the last compaction and may still be in `proposal_index`.
+    leaving: Option<LeavingIds>,
 }
+
+/// Ids that left the id window, taken out of the proposal-id index a few at a time (`RaftLog::unindex_some`):
+/// taking a hundred thousand out at once took 20 ms. Lookups ignore them meanwhile, as `HeldIds` holds only the
+/// window's ids.
+#[derive(Debug)]
+struct LeavingIds {
+    /// Shares its blocks with what `compacted_ids` held before the compaction.
+    ids: ProposalIds,
+    /// The next index to take out, and the end of those leaving.
+    next: Index,
+    end: Index,
+}
+
+/// Leaving ids taken out of the index with each appended proposal, and with each tick.
+const UNINDEX_PER_APPEND: usize = 16;
+pub const UNINDEX_PER_TICK: usize = 1024;
 
 impl RaftLog {
     /// A log restored from storage: everything given is durable. `committed` is clamped to what exists. Entries
@@ -67,6 +85,7 @@ impl RaftLog {
             indexed_to: 0,
             compacted_ids: ProposalIds::new(),
             id_window,
+            leaving: None,
         };
         log.remember_compacted_ids(snapshot_ids);
         for entry in entries {
@@ -108,11 +127,12 @@ impl RaftLog {
     }
 
     /// Drops the entries up to `index` (which must be in the log and applied): a snapshot now stands for them.
-    /// The log keeps `index`'s term, and remembers the dropped entries' proposal ids for the id window.
-    pub fn compact_to(&mut self, index: Index) {
-        let Some(term) = self.term(index) else { return };
+    /// The log keeps `index`'s term, and remembers the dropped entries' proposal ids for the id window. Returns
+    /// the dropped entries, for the caller to free where that costs nothing (a hundred thousand take ms).
+    pub fn compact_to(&mut self, index: Index) -> Vec<Entry> {
+        let Some(term) = self.term(index) else { return Vec::new() };
         if index <= self.snapshot_index {
-            return;
+            return Vec::new();
         }
         let count = (index - self.snapshot_index) as usize;
         self.snapshot_index = index;
@@ -121,18 +141,22 @@ impl RaftLog {
         let window_start = self.window_start();
         // Whole chunks of entries are freed; their ids move to `compacted_ids` under the same index, where the
         // proposal-id index still finds them.
+        let mut dropped = Vec::with_capacity(count);
         for entry in self.entries.drain(..count) {
-            let Some(id) = &entry.id else { continue };
-            if entry.index >= window_start {
-                self.compacted_ids.push(entry.index, id);
-            } else if entry.index <= self.indexed_to {
-                self.proposal_index.remove(self.proposal_index.hash(id), entry.index);
+            if let Some(id) = &entry.id {
+                if entry.index >= window_start {
+                    self.compacted_ids.push(entry.index, id);
+                } else if entry.index <= self.indexed_to {
+                    self.proposal_index.remove(self.proposal_index.hash(id), entry.index);
+                }
             }
+            dropped.push(entry);
         }
         self.persist_from = self.persist_from.max(index + 1);
         self.stable_index = self.stable_index.max(index);
         self.applied = self.applied.max(index);
         self.committed = self.committed.max(index);
+        dropped
     }
 
     /// Takes a snapshot received from the leader (paper, Figure 13): the entries after it are kept if
@@ -150,6 +174,7 @@ impl RaftLog {
         self.snapshot_term = term;
         // The snapshot's ids replace ours; like the entries kept, they are indexed when this node next leads.
         self.proposal_index.clear();
+        self.leaving = None;
         self.indexed_to = 0;
         self.compacted_ids.clear();
         self.remember_compacted_ids(snapshot_ids);
@@ -173,13 +198,42 @@ impl RaftLog {
     }
 
     fn forget_ids_outside_window(&mut self) {
-        let (window_start, indexed_to) = (self.window_start(), self.indexed_to);
+        let window_start = self.window_start();
+        let Some(first) = self.compacted_ids.first_index().filter(|&first| first < window_start) else { return };
+        // What the last compaction left is taken out now (rarely anything: ticks and appends take it out).
+        self.unindex_some(usize::MAX);
+        self.leaving = Some(LeavingIds { ids: self.compacted_ids.clone(), next: first, end: window_start });
+        self.compacted_ids.forget_below(window_start, |_, _| {});
+    }
+
+    #[cfg(test)]
+    fn proposal_index_len(&self) -> usize {
+        self.proposal_index.len()
+    }
+
+    /// Takes up to `budget` of the ids that left the window out of the proposal-id index.
+    pub fn unindex_some(&mut self, budget: usize) {
+        let Some(leaving) = self.leaving.as_mut() else { return };
+        let indexed_to = self.indexed_to;
         let proposal_index = &mut self.proposal_index;
-        self.compacted_ids.forget_below(window_start, |index, id| {
+        let mut next = leaving.end;
+        for (taken, (index, id)) in leaving.ids.iter_from(leaving.next).enumerate() {
+            if index >= leaving.end {
+                break;
+            }
+            if taken == budget {
+                next = index;
+                break;
+            }
             if index <= indexed_to {
                 proposal_index.remove(proposal_index.hash(id), index);
             }
-        });
+        }
+        if next >= leaving.end {
+            self.leaving = None;
+        } else {
+            leaving.next = next;
+        }
     }
 
     /// The term of the entry at `index`, if the log still knows it.
@@ -234,6 +288,7 @@ impl RaftLog {
     pub fn append_new_unless_known(&mut self, entry: Entry) -> bool {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         self.index_ids();
+        self.unindex_some(UNINDEX_PER_APPEND);
         if let Some(id) = &entry.id {
             let hash = self.proposal_index.hash(id);
             let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
@@ -507,6 +562,38 @@ mod tests {
             assert!(log.append_new_unless_known(entry(33, 1, "e20")));
             assert!(!log.append_new_unless_known(entry(34, 1, "e21")));
             assert_eq!(log.compacted_ids().iter().map(|(i, _)| i).collect::<Vec<_>>(), (21..=30).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn ids_leaving_the_window_are_unknown_at_once_and_leave_the_index_a_few_at_a_time() {
+        let mut log = applied_log(3_000, 1_000);
+        assert!(log.append_new_unless_known(entry(3_001, 1, "e3001")), "leading: every id is indexed");
+        let indexed = log.proposal_index_len();
+        log.compact_to(1_000);
+        log.compact_to(2_000);
+        // e1..e1000 left the window: unknown at once, though still in the index.
+        assert_eq!(log.index_of_proposal(&id("e1")), None);
+        assert_eq!(log.index_of_proposal(&id("e1000")), None);
+        assert_eq!(log.index_of_proposal(&id("e1001")), Some(1_001));
+        assert_eq!(log.proposal_index_len(), indexed, "nothing was taken out of the index at the compaction");
+        // Each append takes a few out; the rest go with ticks.
+        assert!(log.append_new_unless_known(entry(3_002, 1, "e5")), "a forgotten id may come again");
+        assert_eq!(log.proposal_index_len(), indexed + 1 - UNINDEX_PER_APPEND);
+        log.unindex_some(usize::MAX);
+        assert!(log.leaving.is_none());
+        assert_eq!(log.proposal_index_len(), indexed + 1 - 1_000);
+        assert_eq!(log.index_of_proposal(&id("e5")), Some(3_002), "the new copy stays");
+        assert_eq!(log.index_of_proposal(&id("e6")), None);
+        // A compaction while ids are still leaving takes those out first.
+        log.compact_to(2_500);
+        assert!(log.leaving.is_some());
+        log.compact_to(3_000);
+        assert_eq!(log.proposal_index_len(), indexed + 1 - 1_000 - 500, "the first 500 leaving were taken out");
+        log.unindex_some(usize::MAX);
+        assert_eq!(log.proposal_index_len(), indexed + 1 - 2_000);
+        for i in (1..=2_000u64).step_by(97) {
+            assert_eq!(log.index_of_proposal(&id(&format!("e{i}"))), if i == 5 { Some(3_002) } else { None }, "e{i}");
         }
     }
 

@@ -234,6 +234,7 @@ impl Raft {
     pub fn tick(&mut self) {
         self.ticks += 1;
         self.election_elapsed = self.election_elapsed.saturating_add(1);
+        self.log.unindex_some(super::log::UNINDEX_PER_TICK);
         if self.role == Role::Leader {
             self.tick_leader();
         } else if self.election_elapsed >= self.randomized_election_timeout {
@@ -297,8 +298,9 @@ impl Raft {
     /// to `index` (keeping that entry's term) and the snapshot stands for them; it is what a leader sends to
     /// followers that need compacted entries. Storage is the driver's: it writes `snapshot()` and compacts its own
     /// log; no persist request comes from this. Proposal ids of dropped entries stay known for
-    /// `Config::proposal_id_window` entries.
-    pub fn compact(&mut self, index: Index, data: Payload) -> Result<(), CompactError> {
+    /// `Config::proposal_id_window` entries. Returns the dropped entries: freeing many takes a while, and the
+    /// caller may do it elsewhere.
+    pub fn compact(&mut self, index: Index, data: Payload) -> Result<Vec<Entry>, CompactError> {
         let snapshot_index = self.log.snapshot_index();
         if index <= snapshot_index {
             return Err(CompactError::AlreadyCompacted { index, snapshot_index });
@@ -311,12 +313,12 @@ impl Raft {
         let Some(term) = self.log.term(index) else {
             return Err(CompactError::NotApplied { index, applied });
         };
-        self.log.compact_to(index);
+        let dropped = self.log.compact_to(index);
         let meta = SnapshotMeta { index, term, membership: self.tracker.membership().clone() };
         self.snapshot = Some(Snapshot { meta, data, proposal_ids: self.log.compacted_ids() });
         self.snapshot_stream = None;
         self.stats.compactions += 1;
-        Ok(())
+        Ok(dropped)
     }
 
     /// Starts handing leadership to `target` (thesis 3.10): it is brought up to date, then told to campaign.
