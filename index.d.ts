@@ -226,7 +226,7 @@ declare class GaggleNode extends EventEmitter {
   /**
    * Resolves once the node runs: at once in memory; with `dataDir`, once its log and snapshot have been read (on
    * a worker thread; meanwhile appends wait and the node reports a fresh follower). Rejects when the log cannot
-   * be read: the error names the file and offset, and the node has stopped.
+   * be read (the error names the file and offset, and the node has stopped), or when it was closed first.
    */
   ready (): Promise<void>
   /**

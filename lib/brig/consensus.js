@@ -236,6 +236,7 @@ class Cluster extends EventEmitter {
     if (this._opened === null) return Promise.reject(new Error('flotilla/brig: the cluster has not joined'))
     return this._opened.then(() => {
       if (this._openError !== null) throw this._openError
+      if (this._native === null) throw new Error('flotilla/brig: the cluster was closed before it opened')
     })
   }
 

@@ -294,8 +294,8 @@ export declare namespace consensus {
     join (): this
     /**
      * Resolves once the engine runs (at once in memory; for a durable node, once its log and snapshot are read).
-     * Rejects when the log cannot be read (the error names the file and offset; the node has stopped) or before
-     * join().
+     * Rejects when the log cannot be read (the error names the file and offset; the node has stopped), before
+     * join(), or when the cluster was closed before it opened.
      */
     ready (): Promise<void>
     /** Stops the node (clock, input, output) at once; resolves when a durable node's data directory is free. */

@@ -213,6 +213,7 @@ class Gaggle extends EventEmitter {
     this._readyAsked = true
     return this._opened.then(() => {
       if (this._openError !== null) throw this._openError
+      if (this._native === null) throw new Error('The node was closed before it opened')
     })
   }
 
