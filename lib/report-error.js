@@ -8,4 +8,10 @@ function reportError (emitter, error) {
   else process.emitWarning(error)
 }
 
-module.exports = { reportError }
+// A node that cannot start says so once: to its 'error' listeners, else to whoever awaits its ready() (which
+// rejects with the error), else as a process warning.
+function reportStartFailure (emitter, error, readyAsked) {
+  if (emitter.listenerCount('error') > 0 || !readyAsked) reportError(emitter, error)
+}
+
+module.exports = { reportError, reportStartFailure }

@@ -16,7 +16,8 @@
 
 const { SnapshotHooks } = require('../snapshot-hooks')
 const { openDurableNode } = require('../open-node')
-const { reportError } = require('../report-error')
+const { reportError, reportStartFailure } = require('../report-error')
+const { DeferredFlush } = require('../deferred-flush')
 const { EventEmitter } = require('node:events')
 const {
   ElectionTimeout,
@@ -163,8 +164,8 @@ class Cluster extends EventEmitter {
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // JSON texts, proposed in order at join()
     this._flushScheduled = false
-    this._flushAfterTurnScheduled = false
     this._flush = this._flush.bind(this)
+    this._deferredFlush = new DeferredFlush(this._flush)
     this._memberIds = null
     this._role = Follower
     this._leader = null
@@ -262,8 +263,7 @@ class Cluster extends EventEmitter {
     error.cause = cause
     this._openError = error
     this.close()
-    // Said once: to 'error' listeners, else to whoever awaits ready(), else as a process warning.
-    if (this.listenerCount('error') > 0 || !this._readyAsked) reportError(this, error)
+    reportStartFailure(this, error, this._readyAsked)
   }
 
   // The disk thread made writes durable (the engine may now send what waited for them), or failed for good.
@@ -483,7 +483,7 @@ class Cluster extends EventEmitter {
     this._flushScheduled = false
     if (this._closed || this._native === null) return
     // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
-    if (this._flushAfterTurnScheduled) return
+    if (this._deferredFlush.pending) return
     const text = this._native.flush()
     if (text === null) return
     this._engineVersion++
@@ -519,18 +519,7 @@ class Cluster extends EventEmitter {
       }
     }
     if (output.snapshotWanted !== undefined && this._snapshotHooks !== null) this._snapshotHooks.take(output.snapshotWanted)
-    if (output.more) this._flushAfterTurn()
-  }
-
-  // The engine held part of its work back to keep that output small (a restart replaying a long log): flush
-  // again once the event loop has turned, so that timers and I/O run in between.
-  _flushAfterTurn () {
-    if (this._flushAfterTurnScheduled) return
-    this._flushAfterTurnScheduled = true
-    setImmediate(() => {
-      this._flushAfterTurnScheduled = false
-      this._flush()
-    })
+    if (output.more) this._deferredFlush.schedule()
   }
 
   _reportElections () {

@@ -11,7 +11,8 @@ const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread
 const { DispatchLink } = require('./dispatch')
 const { SnapshotHooks } = require('../snapshot-hooks')
 const { openDurableNode } = require('../open-node')
-const { reportError } = require('../report-error')
+const { reportError, reportStartFailure } = require('../report-error')
+const { DeferredFlush } = require('../deferred-flush')
 const MemoryChannel = require('../channels/memory')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -89,7 +90,6 @@ class Gaggle extends EventEmitter {
     this._knownLeader = null
     this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
     this._flushScheduled = false
-    this._flushAfterTurnScheduled = false
     this._closePromise = null
     this._droppedInJs = 0
     this._droppedStrangersInJs = 0
@@ -97,6 +97,7 @@ class Gaggle extends EventEmitter {
 
     this._onRecieved = this._onRecieved.bind(this)
     this._flush = this._flush.bind(this)
+    this._deferredFlush = new DeferredFlush(this._flush)
     this._channel.on('recieved', this._onRecieved)
     this._channel.connect()
     if (options.dataDir === undefined) {
@@ -145,8 +146,7 @@ class Gaggle extends EventEmitter {
       if (pending.waiting) pending.reject(error)
     }
     this.close()
-    // Said once: to 'error' listeners, else to whoever awaits ready(), else as a process warning.
-    if (this.listenerCount('error') > 0 || !this._readyAsked) reportError(this, error)
+    reportStartFailure(this, error, this._readyAsked)
   }
 
   // ---- gaggle's state fields (read-only views of the engine) ----
@@ -353,7 +353,7 @@ class Gaggle extends EventEmitter {
     this._flushScheduled = false
     if (this._closePromise || this._native === null) return
     // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
-    if (this._flushAfterTurnScheduled) return
+    if (this._deferredFlush.pending) return
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0
@@ -387,18 +387,7 @@ class Gaggle extends EventEmitter {
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
     if (output.state) this._onStateChange()
     if (output.snapshotWanted !== undefined) this._takeSnapshot(output.snapshotWanted)
-    if (output.more) this._flushAfterTurn()
-  }
-
-  // The engine held part of its work back to keep that output small (a restart replaying a long log): flush
-  // again once the event loop has turned, so that timers and I/O run in between.
-  _flushAfterTurn () {
-    if (this._flushAfterTurnScheduled) return
-    this._flushAfterTurnScheduled = true
-    setImmediate(() => {
-      this._flushAfterTurnScheduled = false
-      this._flush()
-    })
+    if (output.more) this._deferredFlush.schedule()
   }
 
   // The engine restarted from, or received, a snapshot: the application's state becomes the snapshot's, and the

@@ -273,11 +273,9 @@ impl NodeDriver {
         }
     }
 
-    /// Stops taking input and lets storage finish what it was given; pending proposals stay unsettled in the
-    /// core (the JS side rejects them).
     /// Stops all input and hands back the storage, whose drop finishes the queued writes and stops the disk
-    /// thread (so the caller can drop it where waiting on a disk is allowed). Closing again returns a store
-    /// with nothing to finish.
+    /// thread (so the caller can drop it where waiting on a disk is allowed); pending proposals stay unsettled
+    /// in the core (the JS side rejects them). Closing again returns a store with nothing to finish.
     pub fn close(&mut self) -> Box<dyn Storage> {
         self.closed = true;
         std::mem::replace(&mut self.storage, Box::new(crate::storage::VolatileStorage))
