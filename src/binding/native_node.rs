@@ -96,7 +96,7 @@ impl NativeNode {
     /// `onStorage(token, error)` is called on the JS thread with each durable write token (then call
     /// `persisted(token)` and `flush()`), or with token -1 and an error message when the disk fails (then the
     /// node must stop); it may be called before the Promise resolves.
-    #[napi(ts_return_type = "Promise<NativeNode>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeNode>")]
     pub fn open(
         options_json: String,
         #[napi(ts_arg_type = "(token: number, error: string | null) => void")] on_storage: Function<
@@ -283,7 +283,7 @@ impl NativeNode {
     /// writes and released the data directory (on a worker thread). Safe to call twice.
     /// (Spawned through `env`, not returned as an `AsyncTask`: napi-rs would keep this node borrowed until the
     /// task ends, and every call in between would throw.)
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&mut self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         if let Some(timer) = self.timer.take() {
             timer.abort();
