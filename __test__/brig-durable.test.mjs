@@ -24,6 +24,22 @@ function wire (dir, ids) {
   return clusters
 }
 
+// Polls `condition` every 5 ms; fails after 20 s, saying what it waited for and what it saw.
+function until (condition, what) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 20_000
+    const poll = setInterval(() => {
+      if (condition()) {
+        clearInterval(poll)
+        resolve()
+      } else if (Date.now() > deadline) {
+        clearInterval(poll)
+        reject(new Error('timed out waiting for ' + what()))
+      }
+    }, 5)
+  })
+}
+
 function commitsOf (cluster, count) {
   const payloads = []
   return new Promise((resolve) => {
@@ -62,7 +78,7 @@ test('bad durable options are refused when the Cluster is made', () => {
   assert.throws(() => new consensus.Cluster('a', [], undefined, 'x'), /must be an object/)
 })
 
-test('brig snapshots: the log is compacted behind save(), and a restart restores the state', async (t) => {
+test('brig snapshots: the log is compacted behind save(), and a restart restores the state', { timeout: 60_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-brig-snapshot-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const ids = ['a', 'b', 'c']
@@ -89,13 +105,14 @@ test('brig snapshots: the log is compacted behind save(), and a restart restores
   for (const cluster of Object.values(clusters)) cluster.join()
   for (let n = 1; n <= 30; n++) clusters.a.broadcast(n)
   const total = (30 * 31) / 2
-  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => sums[id] === total)) { clearInterval(t); resolve() } }, 5) })
-  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => fs.readdirSync(path.join(dir, id)).some((f) => f.endsWith('.snap')))) { clearInterval(t); resolve() } }, 5) })
+  await until(() => ids.every((id) => sums[id] === total), () => `every sum to be ${total}: ${JSON.stringify(sums)}`)
+  await until(() => ids.every((id) => fs.readdirSync(path.join(dir, id)).some((f) => f.endsWith('.snap'))), () => 'a snapshot file on every node')
   await Promise.all(Object.values(clusters).map((cluster) => cluster.close()))
 
   clusters = build()
   t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
   for (const cluster of Object.values(clusters)) cluster.join()
-  await new Promise((resolve) => { const t = setInterval(() => { if (ids.every((id) => sums[id] === total)) { clearInterval(t); resolve() } }, 5) })
+  await until(() => ids.every((id) => sums[id] === total), () => `every sum to be ${total} after the restart: ${JSON.stringify(sums)}, ` +
+    `states ${JSON.stringify(ids.map((id) => clusters[id].status() && clusters[id].status().state))}`)
   for (const id of ids) assert.equal(sums[id], total, `${id} restored its snapshot and replayed the rest`)
 })
