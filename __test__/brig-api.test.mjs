@@ -4,6 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import fs from 'node:fs'
 
 const require = createRequire(import.meta.url)
 const brig = require('../brig.js')
@@ -217,7 +218,8 @@ test('a Cluster before join(): brig\'s fields, peers, protocol mapping, buffered
   assert.equal(cluster.getPeer('zz'), null)
   const mapping = cluster.createProtocolMapping()
   assert.deepEqual(Object.keys(mapping).sort(),
-    ['ACK_APPEND', 'APPEND_LOG', 'CAST_PRE_VOTE', 'CAST_VOTE', 'REQUEST_LOG_RELAY', 'REQUEST_PRE_VOTE', 'REQUEST_VOTE', 'TIMEOUT_NOW'])
+    ['ACK_APPEND', 'ACK_SNAPSHOT', 'APPEND_LOG', 'CAST_PRE_VOTE', 'CAST_VOTE', 'INSTALL_SNAPSHOT', 'REQUEST_LOG_RELAY',
+      'REQUEST_PRE_VOTE', 'REQUEST_VOTE', 'TIMEOUT_NOW'])
   let answer = 'none'
   mapping.CAST_VOTE({ nope: 1 }, (error) => { answer = error })
   assert.match(answer.message, /^Failed to detect message type from keys: \["nope"\]/)
@@ -255,8 +257,42 @@ const ENGINE_MESSAGES = [
   { type: 'APPEND_ENTRIES_REPLY', term: 3, success: false, rejectIndex: 6, hintIndex: 2, hintTerm: 1 },
   { type: 'APPEND_ENTRIES_REPLY', term: 3, success: true, heartbeat: true },
   { type: 'APPEND_ENTRY', term: 0, data: { payload: 'p' }, id: 'b_1' },
-  { type: 'TIMEOUT_NOW', term: 3 }
+  { type: 'TIMEOUT_NOW', term: 3 },
+  {
+    type: 'INSTALL_SNAPSHOT',
+    term: 3,
+    leaderId: 'a',
+    lastIncludedIndex: 30,
+    lastIncludedTerm: 2,
+    offset: 4096,
+    total: 10000,
+    chunk: 'ZmxzbmFwMDE='
+  },
+  { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 8192, done: false },
+  { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 10000, done: true }
 ]
+
+// The message types the engine reads, from the match in src/node/wire.rs that decodes them.
+function engineMessageTypes () {
+  const source = fs.readFileSync(new URL('../src/node/wire.rs', import.meta.url), 'utf8')
+  const types = new Set()
+  for (const [arm] of source.matchAll(/^ {8}"[A-Z_]+"( \| "[A-Z_]+")* =>/gm)) {
+    for (const [, type] of arm.matchAll(/"([A-Z_]+)"/g)) types.add(type)
+  }
+  return types
+}
+
+test('every message type of the engine but HELLO has a brig form', () => {
+  const types = engineMessageTypes()
+  assert.ok(types.has('APPEND_ENTRIES') && types.has('INSTALL_SNAPSHOT'), 'the decoder\'s match was found')
+  types.delete('HELLO') // only sent to discover members by name; a brig cluster names them all at join()
+  const covered = new Set(ENGINE_MESSAGES.map((engine) => engine.type))
+  for (const type of types) {
+    assert.ok(covered.has(type), `${type} is in ENGINE_MESSAGES`)
+    const engine = ENGINE_MESSAGES.find((m) => m.type === type)
+    assert.equal(toBrig(engine, senderOf(engine)).length, 1, `${type} becomes a brig message`)
+  }
+})
 
 function senderOf (engine) {
   return engine.candidateId || engine.leaderId || 'a'
@@ -298,6 +334,14 @@ test('engine messages map to the brig class with the same job, in brig\'s units'
   const [relay] = toBrig(ENGINE_MESSAGES[12], 'b')
   assert.equal(relay.constructor, messages.BroadcastMessage)
   assert.deepEqual({ ...relay }, { payload: 'p', relayerId: 'b', id: 'b_1' })
+  const [chunk] = toBrig(ENGINE_MESSAGES[14], 'a')
+  assert.equal(chunk.constructor, messages.InstallSnapshotMessage)
+  assert.deepEqual({ ...chunk }, {
+    leaderId: 'a', term: 3, lastIncludedLength: 31, lastIncludedTerm: 2, offset: 4096, total: 10000, chunk: 'ZmxzbmFwMDE='
+  })
+  const [done] = toBrig(ENGINE_MESSAGES[16], 'b')
+  assert.equal(done.constructor, messages.InstallSnapshotResponseMessage)
+  assert.deepEqual({ ...done }, { followerId: 'b', term: 3, lastIncludedLength: 31, received: 10000, done: true })
 })
 
 test('a relayed batch becomes one BroadcastMessage per entry, in order', () => {

@@ -116,3 +116,44 @@ test('brig snapshots: the log is compacted behind save(), and a restart restores
     `states ${JSON.stringify(ids.map((id) => clusters[id].status() && clusters[id].status().state))}`)
   for (const id of ids) assert.equal(sums[id], total, `${id} restored its snapshot and replayed the rest`)
 })
+
+test('brig InstallSnapshot: a node that joins after the log was compacted gets the snapshot and restores it', { timeout: 60_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-brig-install-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ids = ['a', 'b', 'c']
+  const sums = { a: 0, b: 0, c: 0 }
+  const restored = { a: [], b: [], c: [] }
+  const clusters = {}
+  for (const id of ids) {
+    const snapshot = { threshold: 10, save: () => ({ sum: sums[id] }), restore: (data) => { restored[id].push(data.sum); sums[id] = data.sum } }
+    clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id), snapshot })
+    clusters[id].on(events.LogCommit, (entry) => { sums[id] += entry.data.payload })
+  }
+  const sentTypes = new Set()
+  for (const id of ids) {
+    for (const other of ids.filter((o) => o !== id)) {
+      clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
+        if (clusters[to]._closed) return
+        sentTypes.add(msg.constructor.method)
+        clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
+      })))
+    }
+  }
+  t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
+  // a and b are a majority: they commit and compact without c.
+  clusters.a.join()
+  clusters.b.join()
+  for (let n = 1; n <= 30; n++) clusters.a.broadcast(n)
+  const total = (30 * 31) / 2
+  await until(() => sums.a === total && sums.b === total, () => `a and b to reach ${total}: ${JSON.stringify(sums)}`)
+  await until(() => ['a', 'b'].every((id) => clusters[id].status().raftFirstIndex > 20),
+    () => `a and b to compact: first indices ${clusters.a.status().raftFirstIndex}, ${clusters.b.status().raftFirstIndex}`)
+
+  clusters.c.join()
+  await until(() => sums.c === total, () => `c to reach ${total}: ${JSON.stringify(sums)}, restored ${JSON.stringify(restored.c)}`)
+  assert.equal(restored.c.length, 1, 'c restored one snapshot')
+  assert.ok(restored.c[0] > 0, 'the snapshot held the leader\'s state')
+  assert.ok(sentTypes.has('INSTALL_SNAPSHOT') && sentTypes.has('ACK_SNAPSHOT'), [...sentTypes].join(', '))
+  assert.ok(clusters.c.status().raftFirstIndex > 1, 'c\'s log starts after the snapshot')
+  assert.ok(clusters.c.state.log.entries.length < 30, 'c holds only the entries after the snapshot')
+})

@@ -148,8 +148,37 @@ export declare namespace messages {
     term: number
   }
 
+  /**
+   * Not in brig: one chunk of a snapshot, for a follower whose missing entries were compacted away.
+   * `lastIncludedLength` is the log length the snapshot stands for; `chunk` holds the snapshot stream's bytes
+   * from `offset` (of `total`), in base64.
+   */
+  class InstallSnapshotMessage extends Message {
+    static readonly method: 'INSTALL_SNAPSHOT'
+    constructor (params?: Partial<InstallSnapshotMessage>)
+    leaderId: string
+    term: number
+    lastIncludedLength: number
+    lastIncludedTerm: number
+    offset: number
+    total: number
+    chunk: string
+  }
+
+  /** Not in brig: the answer to a snapshot chunk (`received` bytes held, or `done`: the snapshot is durable). */
+  class InstallSnapshotResponseMessage extends Message {
+    static readonly method: 'ACK_SNAPSHOT'
+    constructor (params?: Partial<InstallSnapshotResponseMessage>)
+    followerId: string
+    term: number
+    lastIncludedLength: number
+    received: number
+    done: boolean
+  }
+
   type AnyMessage = VoteRequestMessage | VoteResponseMessage | LogRequestMessage | LogResponseMessage |
-    BroadcastMessage | PreVoteRequestMessage | PreVoteResponseMessage | TimeoutNowMessage
+    BroadcastMessage | PreVoteRequestMessage | PreVoteResponseMessage | TimeoutNowMessage |
+    InstallSnapshotMessage | InstallSnapshotResponseMessage
 
   /** Every message class, as createProtocolMapping() serves them. */
   const MESSAGE_TYPES: Array<typeof Message>

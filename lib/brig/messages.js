@@ -3,7 +3,7 @@
 //
 // The flotilla engine needs a few things brig's messages cannot say. Where brig has a message for the same job,
 // the engine's message travels as that class with extra keys (a heartbeat is a LogRequestMessage with
-// `heartbeat: true`); where brig has none, it is a class of its own with its own `method` (pre-vote, timeout-now).
+// `heartbeat: true`); where brig has none, it is a class of its own with its own `method` (pre-vote, timeout-now, snapshot chunks).
 // Every class lists the exact key sets it may have, and no key set belongs to two classes, so `Message.from`
 // stays a lookup by exact key set, as in brig. Extra keys are only set when they have a value: a message built
 // by this module and one rebuilt from its JSON have the same keys. lib/brig/wire.js maps these to the engine.
@@ -158,6 +158,35 @@ class TimeoutNowMessage extends Message {
   }
 }
 
+/**
+ * One chunk of a snapshot, sent to a follower whose missing entries were compacted away (Raft paper section 7).
+ * `lastIncludedLength` is the log length the snapshot stands for (brig counts lengths), `offset` and `total`
+ * are byte positions in the snapshot stream, and `chunk` is that stream's bytes from `offset`, in base64.
+ */
+class InstallSnapshotMessage extends Message {
+  static get method () { return 'INSTALL_SNAPSHOT' }
+  static get fields () { return ['leaderId', 'term', 'lastIncludedLength', 'lastIncludedTerm', 'offset', 'total', 'chunk'] }
+
+  constructor (params = {}) {
+    super()
+    assignFields(this, params, InstallSnapshotMessage.fields, [])
+  }
+}
+
+/**
+ * The answer to a snapshot chunk: the follower holds `received` bytes of the stream, or (`done`) holds the
+ * snapshot durably, so that the leader goes on with the entries after it.
+ */
+class InstallSnapshotResponseMessage extends Message {
+  static get method () { return 'ACK_SNAPSHOT' }
+  static get fields () { return ['followerId', 'term', 'lastIncludedLength', 'received', 'done'] }
+
+  constructor (params = {}) {
+    super()
+    assignFields(this, params, InstallSnapshotResponseMessage.fields, [])
+  }
+}
+
 const MESSAGE_TYPES = [
   VoteRequestMessage,
   VoteResponseMessage,
@@ -166,7 +195,9 @@ const MESSAGE_TYPES = [
   BroadcastMessage,
   PreVoteRequestMessage,
   PreVoteResponseMessage,
-  TimeoutNowMessage
+  TimeoutNowMessage,
+  InstallSnapshotMessage,
+  InstallSnapshotResponseMessage
 ]
 
 // Every exact key set (sorted, as JSON) and its class. Built once; a clash would be a bug in this file.
@@ -189,5 +220,7 @@ module.exports = {
   PreVoteRequestMessage,
   PreVoteResponseMessage,
   TimeoutNowMessage,
+  InstallSnapshotMessage,
+  InstallSnapshotResponseMessage,
   MESSAGE_TYPES
 }

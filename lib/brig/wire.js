@@ -13,6 +13,8 @@
 //   APPEND_ENTRIES_REPLY (hb)     LogResponseMessage (ACK_APPEND)         + heartbeat: true, ack 0
 //   APPEND_ENTRY (relayed)        BroadcastMessage (REQUEST_LOG_RELAY)    + relayerId, id; one message per entry, in order
 //   TIMEOUT_NOW                   TimeoutNowMessage (TIMEOUT_NOW)
+//   INSTALL_SNAPSHOT              InstallSnapshotMessage (INSTALL_SNAPSHOT)       lastIncludedLength; chunk in base64
+//   INSTALL_SNAPSHOT_REPLY        InstallSnapshotResponseMessage (ACK_SNAPSHOT)   lastIncludedLength, received, done
 //
 // Positions: the engine counts log indices from 0 with -1 for none; brig counts lengths (prefixLength,
 // currentLogLength, ack, leaderCommit = commit length). Length = index + 1, exactly, both ways. These lengths
@@ -32,7 +34,9 @@ const {
   BroadcastMessage,
   PreVoteRequestMessage,
   PreVoteResponseMessage,
-  TimeoutNowMessage
+  TimeoutNowMessage,
+  InstallSnapshotMessage,
+  InstallSnapshotResponseMessage
 } = require('./messages')
 
 const lengthOf = (index) => index + 1
@@ -113,6 +117,24 @@ function toBrig (engine, selfId) {
     }
     case 'TIMEOUT_NOW':
       return [new TimeoutNowMessage({ leaderId: selfId, term: engine.term })]
+    case 'INSTALL_SNAPSHOT':
+      return [new InstallSnapshotMessage({
+        leaderId: selfId,
+        term: engine.term,
+        lastIncludedLength: lengthOf(engine.lastIncludedIndex),
+        lastIncludedTerm: engine.lastIncludedTerm,
+        offset: engine.offset,
+        total: engine.total,
+        chunk: engine.chunk
+      })]
+    case 'INSTALL_SNAPSHOT_REPLY':
+      return [new InstallSnapshotResponseMessage({
+        followerId: selfId,
+        term: engine.term,
+        lastIncludedLength: lengthOf(engine.lastIncludedIndex),
+        received: engine.received,
+        done: engine.done
+      })]
     default:
       // HELLO is only sent to discover members by name, and a brig cluster names all of them at join().
       return []
@@ -214,6 +236,29 @@ function toEngine (message) {
     case TimeoutNowMessage:
       from = message.leaderId
       engine = { type: 'TIMEOUT_NOW', term: message.term }
+      break
+    case InstallSnapshotMessage:
+      from = message.leaderId
+      engine = {
+        type: 'INSTALL_SNAPSHOT',
+        term: message.term,
+        leaderId: message.leaderId,
+        lastIncludedIndex: indexOf(message.lastIncludedLength),
+        lastIncludedTerm: message.lastIncludedTerm,
+        offset: message.offset,
+        total: message.total,
+        chunk: message.chunk
+      }
+      break
+    case InstallSnapshotResponseMessage:
+      from = message.followerId
+      engine = {
+        type: 'INSTALL_SNAPSHOT_REPLY',
+        term: message.term,
+        lastIncludedIndex: indexOf(message.lastIncludedLength),
+        received: message.received,
+        done: message.done
+      }
       break
     default:
       throw new TypeError('not a brig message')
