@@ -144,6 +144,8 @@ declare namespace gaggle {
       misaddressed: number
       staleTerm: number
       unexpected: number
+      /** Received while a durable node read its log, beyond the 10,000 it keeps for then (Raft sends again). */
+      whileOpening: number
     }
     stats: {
       electionsStarted: number

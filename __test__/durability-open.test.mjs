@@ -104,6 +104,17 @@ test('a durable node opens off the JS thread; appends made meanwhile commit afte
   assert.ok(most <= COUNT / 4, `one turn of the event loop carried ${most} of the ${COUNT} commits`)
 })
 
+test('a durable node keeps 10,000 channel messages while it opens, and counts the ones it drops beyond', WITHIN, async (t) => {
+  const dataDir = path.join(tempDir(t, 'flotilla-open-'), 'a')
+  const node = gaggle({ id: 'a', channel: { name: 'memory', namespace: uniqueName('held') }, clusterSize: 3, ...FAST, dataDir })
+  t.after(() => node.close())
+  // All in one turn of the event loop: the log cannot have been read meanwhile.
+  for (let n = 0; n < 10_050; n++) node._channel.emit('recieved', 'b', { type: 'HELLO', from: 'b' })
+  await node.ready()
+  assert.equal(node.status().dropped.whileOpening, 50)
+  assert.ok(node.status().dropped.total >= 50)
+})
+
 test('close() while a durable node is opening: calls reject, and the data directory is free once it resolves', WITHIN, async (t) => {
   const dataDir = path.join(tempDir(t, 'flotilla-open-close-'), 'solo')
   await writeLog(dataDir, 2000)

@@ -93,6 +93,7 @@ class Gaggle extends EventEmitter {
     this._closePromise = null
     this._droppedInJs = 0
     this._droppedStrangersInJs = 0
+    this._droppedWhileOpening = 0 // beyond MAX_MESSAGES_WHILE_OPENING
     this._dispatch = new DispatchLink(this)
 
     this._onRecieved = this._onRecieved.bind(this)
@@ -253,7 +254,8 @@ class Gaggle extends EventEmitter {
     const status = JSON.parse(this._native.statusJson())
     status.dropped.malformed += this._droppedInJs
     status.dropped.unknownSender += this._droppedStrangersInJs
-    status.dropped.total += this._droppedInJs + this._droppedStrangersInJs
+    status.dropped.whileOpening = this._droppedWhileOpening
+    status.dropped.total += this._droppedInJs + this._droppedStrangersInJs + this._droppedWhileOpening
     status.pendingAppends = this._pendingAppends.size
     status.pendingDispatches = this._dispatch.pendingCount
     return status
@@ -300,6 +302,7 @@ class Gaggle extends EventEmitter {
     if (this._closePromise) return
     if (this._messagesWhileOpening !== null) {
       if (this._messagesWhileOpening.length < MAX_MESSAGES_WHILE_OPENING) this._messagesWhileOpening.push([originNodeId, data])
+      else this._droppedWhileOpening++
       return
     }
     if (typeof originNodeId !== 'string' || originNodeId === '' || data === null || typeof data !== 'object') {
