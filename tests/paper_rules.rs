@@ -1270,6 +1270,21 @@ fn pre_candidate_does_not_increase_its_term() {
 }
 
 #[test]
+fn a_pre_vote_granted_after_the_pre_vote_was_won_is_ignored_not_dropped() {
+    // In a cluster of three, the first granted pre-vote wins; the second arrives when the node is already a
+    // candidate. That is the normal course of an election, not a malformed message.
+    let mut config = Config::new(1);
+    config.check_quorum = false;
+    let mut raft = new_node(config, &[1, 2, 3]);
+    ticks_until_campaign(&mut raft, 100);
+    raft.step(msg(2, 1, 1, MessageBody::PreVoteReply { granted: true })).unwrap();
+    assert_eq!(raft.role(), Role::Candidate);
+    assert_eq!(raft.step(msg(3, 1, 1, MessageBody::PreVoteReply { granted: true })), Ok(()));
+    assert_eq!(raft.stats().dropped_total(), 0);
+    assert_eq!((raft.role(), raft.term()), (Role::Candidate, 1));
+}
+
+#[test]
 fn pre_vote_changes_neither_term_nor_vote_of_the_receiver() {
     // A pre-vote is answered from the log alone: granting it changes no term, no vote, and needs no write.
     let mut config = Config::new(1);

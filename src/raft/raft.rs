@@ -571,7 +571,8 @@ impl Raft {
                 self.become_follower(m.term, Some(m.from));
                 self.step_follower(m)
             }
-            MessageBody::TimeoutNow => Err(DropReason::Unexpected),
+            // A pre-vote answered after the pre-vote was won (or a vote after it was decided): nothing to do.
+            MessageBody::PreVoteReply { .. } | MessageBody::VoteReply { .. } => Ok(()),
             _ => Err(DropReason::Unexpected),
         }
     }
