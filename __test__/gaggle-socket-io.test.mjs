@@ -62,3 +62,20 @@ test('two clusters on one relay, on different channels, do not mix', WITHIN, asy
     assert.deepEqual(assertSameLogs(cluster).map((entry) => entry.data), [{ cluster: c }])
   }
 })
+
+test('an entry near the message limit (1 MiB) commits over socket.io: the relay takes messages that large', WITHIN, async (t) => {
+  const { host, teardown } = await relay()
+  const nodes = []
+  t.after(async () => {
+    await Promise.all(nodes.map((node) => node.close()))
+    await teardown()
+  })
+  const channel = uniqueName('large')
+  for (const id of ['l0', 'l1', 'l2']) nodes.push(gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 3, ...TIMING }))
+  const leader = await stableLeader(nodes, 10_000)
+  const big = 'x'.repeat(1_000_000)
+  // From a follower: the entry travels to the leader, then from the leader to both followers.
+  await nodes.find((node) => node !== leader).append(big, 10_000)
+  await allCommitted(nodes, 0, 10_000)
+  for (const node of nodes) assert.equal(node.getLog()[node.getLog().length - 1].data.length, big.length)
+})

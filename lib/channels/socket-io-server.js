@@ -4,8 +4,13 @@
 
 const { Server } = require('socket.io')
 
+// The largest message the relay takes: socket.io 4's default (1 MB) is below the engine's message limit (1 MiB of
+// entries, more as JSON, and snapshot chunks in base64), and a larger message would close the sender's connection
+// every time it was sent again. 100 MB is what gaggle's socket.io 1.x took.
+const MAX_MESSAGE_BYTES = 1e8
+
 function enhanceServerForSocketIOChannel (httpServer) {
-  const io = new Server(httpServer, { serveClient: false })
+  const io = new Server(httpServer, { serveClient: false, maxHttpBufferSize: MAX_MESSAGE_BYTES })
 
   io.on('connection', (socket) => {
     let channel = null
