@@ -205,8 +205,12 @@ function inChild (name) {
 const caseAt = process.argv.indexOf('--case')
 if (caseAt !== -1) {
   const result = await runCase(process.argv[caseAt + 1])
-  process.send(result)
-  process.disconnect()
+  if (process.send === undefined) {
+    console.log(JSON.stringify(result, null, 2)) // run by hand, e.g. under --trace-gc
+  } else {
+    process.send(result)
+    process.disconnect()
+  }
 } else {
   const results = []
   for (const name of ['sequential', 'concurrent', 'memory', 'restart']) results.push(await inChild(name))
