@@ -200,6 +200,28 @@ test('malformed messages are dropped, counted and reported with Debug, never thr
   assert.equal(a.status().dropped.malformed, 3)
 })
 
+test('malformed snapshot chunks and answers are dropped and counted, never thrown', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b'])
+  t.after(() => net.close())
+  net.joinAll()
+  const [a] = net.clusters
+  const chunk = { leaderId: 'b', term: 1, lastIncludedLength: 5, lastIncludedTerm: 1, offset: 0, total: 10, chunk: 'AAAA' }
+  const answer = { followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }
+  const hostile = [
+    { ...chunk, lastIncludedLength: 'x' },
+    { ...chunk, offset: -1 },
+    { ...chunk, total: 1e30 },
+    { ...chunk, chunk: 5 },
+    { ...chunk, chunk: '!!!' },
+    { ...answer, received: 'x' },
+    { ...answer, done: 'yes' },
+    { ...answer, received: 1e300 }
+  ]
+  for (const message of hostile) assert.equal(a.handleMessage(message), true, 'taken, then dropped by the engine')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(a.status().dropped.malformed, hostile.length)
+})
+
 // ---- brig's bugs ----
 
 // brig: a candidate won with ceil((peers + 1) / 2) votes, which is half, not a majority, in an even-sized cluster.
