@@ -10,18 +10,26 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const { consensus, events } = require('../brig.js')
 
-function wire (dir, ids) {
-  const clusters = {}
-  for (const id of ids) clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id) })
+// Gives every cluster a Peer for each other one. A message reaches an open cluster one turn later, through
+// JSON, as over a network; `onMessage` sees each one delivered.
+function connect (clusters, onMessage = () => {}) {
+  const ids = Object.keys(clusters)
   for (const id of ids) {
     for (const other of ids.filter((o) => o !== id)) {
       clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
         if (clusters[to]._closed) return
+        onMessage(msg)
         clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
       })))
     }
   }
   return clusters
+}
+
+function wire (dir, ids) {
+  const clusters = {}
+  for (const id of ids) clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id) })
+  return connect(clusters)
 }
 
 // Polls `condition` every 5 ms; fails after 20 s, saying what it waited for and what it saw.
@@ -91,15 +99,7 @@ test('brig snapshots: the log is compacted behind save(), and a restart restores
       clusters[id] = new consensus.Cluster(id, [], undefined, { dataDir: path.join(dir, id), snapshot })
       clusters[id].on(events.LogCommit, (entry) => { sums[id] += entry.data.payload })
     }
-    for (const id of ids) {
-      for (const other of ids.filter((o) => o !== id)) {
-        clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
-          if (clusters[to]._closed) return
-          clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
-        })))
-      }
-    }
-    return clusters
+    return connect(clusters)
   }
   let clusters = build()
   for (const cluster of Object.values(clusters)) cluster.join()
@@ -130,15 +130,7 @@ test('brig InstallSnapshot: a node that joins after the log was compacted gets t
     clusters[id].on(events.LogCommit, (entry) => { sums[id] += entry.data.payload })
   }
   const sentTypes = new Set()
-  for (const id of ids) {
-    for (const other of ids.filter((o) => o !== id)) {
-      clusters[id].addPeer(new consensus.Peer(other, (to, msg) => setImmediate(() => {
-        if (clusters[to]._closed) return
-        sentTypes.add(msg.constructor.method)
-        clusters[to].createProtocolMapping()[msg.constructor.method](JSON.parse(JSON.stringify(msg)), () => {})
-      })))
-    }
-  }
+  connect(clusters, (msg) => sentTypes.add(msg.constructor.method))
   t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
   // a and b are a majority: they commit and compact without c.
   clusters.a.join()

@@ -3,7 +3,8 @@
 //
 // The flotilla engine needs a few things brig's messages cannot say. Where brig has a message for the same job,
 // the engine's message travels as that class with extra keys (a heartbeat is a LogRequestMessage with
-// `heartbeat: true`); where brig has none, it is a class of its own with its own `method` (pre-vote, timeout-now, snapshot chunks).
+// `heartbeat: true`); where brig has none, it is a class of its own with its own `method` (pre-vote,
+// timeout-now, snapshot chunks).
 // Every class lists the exact key sets it may have, and no key set belongs to two classes, so `Message.from`
 // stays a lookup by exact key set, as in brig. Extra keys are only set when they have a value: a message built
 // by this module and one rebuilt from its JSON have the same keys. lib/brig/wire.js maps these to the engine.
