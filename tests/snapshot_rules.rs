@@ -119,19 +119,29 @@ fn round(cluster: &mut Cluster, mut keep: impl FnMut(&Message) -> bool) -> Vec<M
     delivered
 }
 
-/// Rounds until nothing is in flight, ticking the leader once when the network is quiet; returns everything
-/// delivered. Fails after `limit` rounds.
-fn rounds_until(cluster: &mut Cluster, leader: NodeId, limit: usize, mut done: impl FnMut(&Cluster) -> bool) -> Vec<Message> {
-    let mut all = Vec::new();
+/// Rounds until `done`, ticking the leader once when the network is quiet; returns everything delivered. Fails
+/// after `limit` rounds.
+fn rounds_until(cluster: &mut Cluster, leader: NodeId, limit: usize, done: impl FnMut(&Cluster) -> bool) -> Vec<Message> {
+    rounds_until_by_round(cluster, leader, limit, done).concat()
+}
+
+/// As `rounds_until`, with what each round delivered kept apart.
+fn rounds_until_by_round(
+    cluster: &mut Cluster,
+    leader: NodeId,
+    limit: usize,
+    mut done: impl FnMut(&Cluster) -> bool,
+) -> Vec<Vec<Message>> {
+    let mut rounds = Vec::new();
     for _ in 0..limit {
         if done(cluster) {
-            return all;
+            return rounds;
         }
         cluster.process_ready();
         if cluster.in_flight.is_empty() {
             cluster.node_mut(leader).tick();
         }
-        all.extend(round(cluster, |_| true));
+        rounds.push(round(cluster, |_| true));
     }
     panic!("the cluster did not get there in {limit} rounds");
 }
@@ -315,15 +325,8 @@ fn snapshot_chunks_are_at_most_max_message_bytes_and_few_are_in_flight() {
         c.max_inflight_messages = 2;
     });
     let mut offsets = Vec::new();
-    for _ in 0..200 {
-        if installed(&cluster, 3) {
-            break;
-        }
-        cluster.process_ready();
-        if cluster.in_flight.is_empty() {
-            cluster.node_mut(1).tick();
-        }
-        let sent = chunks(&round(&mut cluster, |_| true));
+    for delivered in rounds_until_by_round(&mut cluster, 1, 200, |c| installed(c, 3)) {
+        let sent = chunks(&delivered);
         assert!(sent.len() <= 2, "at most max_inflight_messages chunks unconfirmed: {sent:?}");
         for &(_, _, offset, length, total) in &sent {
             assert!(length <= 16 && length > 0, "a chunk of {length} bytes");
@@ -343,15 +346,8 @@ fn snapshot_chunks_in_flight_stay_within_max_inflight_bytes() {
         c.max_inflight_bytes = 20;
     });
     let mut rounds_with_chunks = 0;
-    for _ in 0..200 {
-        if installed(&cluster, 3) {
-            break;
-        }
-        cluster.process_ready();
-        if cluster.in_flight.is_empty() {
-            cluster.node_mut(1).tick();
-        }
-        let sent = chunks(&round(&mut cluster, |_| true));
+    for delivered in rounds_until_by_round(&mut cluster, 1, 200, |c| installed(c, 3)) {
+        let sent = chunks(&delivered);
         assert!(sent.len() <= 1, "a second 16-byte chunk would pass 20 bytes in flight: {sent:?}");
         rounds_with_chunks += usize::from(!sent.is_empty());
     }
