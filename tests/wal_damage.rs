@@ -267,6 +267,8 @@ impl History {
                 fs::write(target, original).expect("copy segment");
             }
         }
+        // The manifest as the history left it (a previous case that rolled a segment recorded a newer one).
+        fs::copy(self.dir.join("MANIFEST"), case_dir.join("MANIFEST")).expect("copy the manifest");
         targets
     }
 }

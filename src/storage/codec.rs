@@ -5,7 +5,8 @@ use crate::raft::{Entry, EntryKind, HardState, Index, Payload, ProposalId};
 
 /// Bytes before each record's payload: length (u32 LE) and CRC32C (u32 LE) of the payload.
 pub const HEADER_BYTES: usize = 8;
-/// No record is larger than this; a length field above it is damage.
+/// No record is larger than this; a length field above it is damage. The writer keeps to it by splitting a
+/// larger record over a group of parts (see `encode_bounded`), so no acknowledged write depends on it.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,55 @@ const HARD_STATE: u8 = 2;
 const PEERS: u8 = 3;
 const COMPACTED: u8 = 4;
 const FOLLOWS: u8 = 5;
+/// A part of a record too large for one frame: its payload continues in the next frame (another part).
+const PART: u8 = 6;
+/// The last part of a split record: the parts' bytes, joined, are the record's payload. A group is replayed
+/// only once its last part is read, so a crash inside it keeps none of it.
+const LAST_PART: u8 = 7;
+
+/// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
+pub enum Frame<'a> {
+    Whole(&'a [u8]),
+    Part { bytes: &'a [u8], last: bool },
+}
+
+/// What a checksummed payload holds: a part of a split record is told apart before it is decoded.
+pub fn frame_of(payload: &[u8]) -> Frame<'_> {
+    match payload.first() {
+        Some(&PART) => Frame::Part { bytes: &payload[1..], last: false },
+        Some(&LAST_PART) => Frame::Part { bytes: &payload[1..], last: true },
+        _ => Frame::Whole(payload),
+    }
+}
+
+/// Appends `record` to `out` as one frame, or, if its payload is larger than `max_payload`, as a group of parts
+/// of at most `max_payload` bytes each (the last one marked), which recovery applies whole or not at all.
+pub fn encode_bounded(record: &Record, out: &mut Vec<u8>, max_payload: usize) {
+    let start = out.len();
+    encode(record, out);
+    if out.len() - start - HEADER_BYTES <= max_payload {
+        return;
+    }
+    // Rare (a burst of large entries in one request): the copy is the price of never writing an oversized frame.
+    let payload = out.split_off(start + HEADER_BYTES);
+    out.truncate(start);
+    let part_bytes = max_payload.saturating_sub(1).max(1);
+    let parts = payload.len().div_ceil(part_bytes);
+    for (number, chunk) in payload.chunks(part_bytes).enumerate() {
+        let kind = if number + 1 == parts { LAST_PART } else { PART };
+        frame(out, kind, chunk);
+    }
+}
+
+/// Appends one frame whose payload is `kind` then `bytes`.
+fn frame(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+    let payload_len = (1 + bytes.len()) as u32;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&[kind]), bytes);
+    out.extend_from_slice(&payload_len.to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.push(kind);
+    out.extend_from_slice(bytes);
+}
 
 /// Appends one framed record to `out`.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {

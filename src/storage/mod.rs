@@ -5,6 +5,9 @@
 mod codec;
 mod durable;
 mod error;
+mod fsync_log;
+mod lock;
+mod manifest;
 mod segment;
 pub mod snapshot_file;
 mod volatile;

@@ -4,12 +4,12 @@
 //! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
 //! record (a flipped length that makes a record look cut short, say) is an error too.
 
-use super::codec::{self, Record, HEADER_BYTES, MAX_RECORD_BYTES};
+use super::codec::{self, Frame, Record, HEADER_BYTES, MAX_RECORD_BYTES};
 use super::error::StorageError;
 use std::path::Path;
 
 pub struct ScannedSegment {
-    /// The records in order, each with the offset it starts at.
+    /// The records in order, each with the offset it starts at (a split record: where its first part starts).
     pub records: Vec<(u64, Record)>,
     /// Bytes of valid records from the start of the file.
     pub valid_len: u64,
@@ -17,10 +17,17 @@ pub struct ScannedSegment {
     pub torn_at: Option<u64>,
 }
 
+/// The parts read so far of a record split over several frames: where the first starts, and their bytes.
+struct OpenGroup {
+    start: usize,
+    payload: Vec<u8>,
+}
+
 /// Scans `bytes`, the content of `path`. `is_newest` allows a torn tail.
 pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment, StorageError> {
     let mut records = Vec::new();
     let mut offset = 0usize;
+    let mut group: Option<OpenGroup> = None;
     let damaged = |offset: usize, why: &str| -> Result<ScannedSegment, StorageError> {
         Err(StorageError::at(path, offset as u64, why.to_string()))
     };
@@ -41,16 +48,34 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     // The last record, or one followed only by zeros, is a torn write; anything else is damage.
                     let after = &rest[HEADER_BYTES + len..];
                     if is_newest && after.iter().all(|&b| b == 0) {
-                        return Ok(ScannedSegment {
-                            records,
-                            valid_len: offset as u64,
-                            torn_at: Some(offset as u64),
-                        });
+                        // A torn part tears its whole group: none of the record was durable.
+                        let cut = group.as_ref().map_or(offset, |g| g.start);
+                        return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
                     }
                     return damaged(offset, "a record fails its checksum");
                 }
-                let record = codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
-                records.push((offset as u64, record));
+                match (codec::frame_of(payload), group.as_mut()) {
+                    (Frame::Whole(_), Some(open)) => {
+                        return damaged(open.start, "a split record lacks its last part, and other records follow it");
+                    }
+                    (Frame::Whole(payload), None) => {
+                        let record = codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
+                        records.push((offset as u64, record));
+                    }
+                    (Frame::Part { bytes: part, last }, open) => {
+                        let open = match open {
+                            Some(open) => open,
+                            None => group.insert(OpenGroup { start: offset, payload: Vec::new() }),
+                        };
+                        open.payload.extend_from_slice(part);
+                        if last {
+                            let start = open.start;
+                            let record = codec::decode(&open.payload).map_err(|why| StorageError::at(path, start as u64, why))?;
+                            records.push((start as u64, record));
+                            group = None;
+                        }
+                    }
+                }
                 offset += HEADER_BYTES + len;
                 None
             }
@@ -61,10 +86,18 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                 if valid_record_after(bytes, offset) {
                     return damaged(offset, &format!("{why}, and whole records follow it: not a torn write"));
                 }
-                return Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: Some(offset as u64) });
+                let cut = group.as_ref().map_or(offset, |g| g.start);
+                return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
             }
             return damaged(offset, why);
         }
+    }
+    if let Some(open) = group {
+        // The parts written so far, and nothing after them: a crash before the last part, in the newest segment.
+        if is_newest {
+            return Ok(ScannedSegment { records, valid_len: open.start as u64, torn_at: Some(open.start as u64) });
+        }
+        return damaged(open.start, "a split record lacks its last part at the end of an older segment");
     }
     Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None })
 }

@@ -2,8 +2,11 @@
 //! segment starts with the current hard state, peers and compaction point, so that old segments can be deleted
 //! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
 
-use super::codec::{self, Record};
+use super::codec::{self, Record, MAX_RECORD_BYTES};
 use super::error::StorageError;
+use super::fsync_log::FsyncLog;
+use super::lock::DirLock;
+use super::manifest;
 use super::segment;
 use crate::raft::{Entry, HardState, Index, Term};
 use std::fs::{self, File, OpenOptions};
@@ -41,7 +44,11 @@ pub struct Wal {
     peers: Vec<String>,
     compacted: (Index, Term),
     /// Held while the log is open (see `lock_dir`); the kernel releases it when the process dies.
-    _lock: File,
+    lock: DirLock,
+    /// No frame is larger than this: a larger record is split over a group of parts (`MAX_RECORD_BYTES`).
+    record_limit: usize,
+    /// Test-only (`FLOTILLA_TEST_FSYNC_LOG`): where each fsync is noted, for a simulated power cut.
+    fsync_log: Option<FsyncLog>,
 }
 
 /// Records at the start of every segment (see `write_segment_header`), written together before any other.
@@ -55,20 +62,6 @@ fn parse_segment_name(name: &str) -> Option<u64> {
     name.strip_prefix("segment-")?.strip_suffix(".wal")?.parse().ok()
 }
 
-/// Takes the data directory for this log: a second writer (another process, or another node in this one, given
-/// the same dataDir by mistake or restarted before the old one stopped) would interleave its records with ours.
-fn lock_dir(dir: &Path) -> Result<File, StorageError> {
-    let path = dir.join("LOCK");
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => {
-            Err(StorageError::other(&path, "the data directory is in use: another node (in this process or another one) has it open"))
-        }
-        Err(fs::TryLockError::Error(error)) => Err(StorageError::io(&path, error)),
-    }
-}
-
 /// Makes a directory entry (a created or removed file) durable.
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
@@ -80,13 +73,17 @@ impl Wal {
     /// its header again.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Recovered), StorageError> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-        let lock = lock_dir(dir)?;
+        let lock = DirLock::take(dir)?;
         let mut sequences: Vec<u64> = fs::read_dir(dir)
             .map_err(|e| StorageError::io(dir, e))?
             .filter_map(|entry| entry.ok())
             .filter_map(|entry| parse_segment_name(&entry.file_name().to_string_lossy()))
             .collect();
         sequences.sort_unstable();
+        let recorded_newest = manifest::read(dir)?;
+        if let Some(recorded) = recorded_newest {
+            manifest::check(dir, recorded, sequences.last().copied())?;
+        }
 
         let mut recovered = Recovered::default();
         let mut segments = Vec::new();
@@ -99,17 +96,8 @@ impl Wal {
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
             let is_newest = position + 1 == sequences.len();
             let scanned = segment::scan(&path, &bytes, is_newest)?;
-            if let (Some((previous_sequence, previous_path, previous_len)), Some((_, Record::Follows { sequence: followed, bytes: followed_len }))) =
-                (&previous, scanned.records.first())
-            {
-                // A segment deleted by compaction leaves a gap in the sequence: only a direct predecessor is checked.
-                if followed == previous_sequence && followed_len != previous_len {
-                    return Err(StorageError::at(
-                        previous_path,
-                        *previous_len,
-                        format!("the segment ends here, but {} says it was {followed_len} bytes long: it was cut", segment_name(sequence)),
-                    ));
-                }
+            if let Some((_, Record::Follows { sequence: followed, bytes: followed_len })) = scanned.records.first() {
+                check_follows(&path, sequence, previous.as_ref(), *followed, *followed_len)?;
             }
             if let Some(offset) = scanned.torn_at {
                 torn_tail = Some((path.clone(), offset, scanned.valid_len));
@@ -176,13 +164,18 @@ impl Wal {
                 wal
             }
         };
+        let newest = wal.segments.last().map_or(0, |s| s.sequence);
+        if recorded_newest != Some(newest) {
+            // A log from before the manifest, or a crash between creating the newest segment and recording it.
+            manifest::write(dir, newest)?;
+        }
         wal.buffer.clear();
         Ok((wal, recovered))
     }
 
     fn new_handle(
         dir: &Path,
-        lock: File,
+        lock: DirLock,
         segments: Vec<SegmentInfo>,
         active: File,
         active_bytes: u64,
@@ -199,8 +192,17 @@ impl Wal {
             hard_state: recovered.hard_state,
             peers: recovered.peers.clone(),
             compacted: (recovered.compacted_index, recovered.compacted_term),
-            _lock: lock,
+            lock,
+            record_limit: MAX_RECORD_BYTES,
+            fsync_log: FsyncLog::from_env(),
         }
+    }
+
+    /// Test-only: splits records above `bytes` (instead of `MAX_RECORD_BYTES`), so that tests of split records
+    /// run fast.
+    #[cfg(test)]
+    pub(crate) fn limit_records_to(&mut self, bytes: usize) {
+        self.record_limit = bytes;
     }
 
     /// Appends records (not yet durable: call `sync`). Starts a new segment when the active one is full.
@@ -227,7 +229,7 @@ impl Wal {
                     }
                 }
             }
-            codec::encode(record, &mut self.buffer);
+            codec::encode_bounded(record, &mut self.buffer, self.record_limit);
         }
         self.write_buffer()
     }
@@ -243,11 +245,17 @@ impl Wal {
     /// Makes everything appended so far durable.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
-        self.active.sync_data().map_err(|e| StorageError::io(&path, e))
+        self.active.sync_data().map_err(|e| StorageError::io(&path, e))?;
+        if let Some(log) = &mut self.fsync_log {
+            log.synced(&path, self.active_bytes);
+        }
+        Ok(())
     }
 
     /// Records that a snapshot covers entries up to `index`, and deletes the segments it makes useless.
     pub fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        // Deleting by path in a directory that is no longer ours would delete another node's segments.
+        self.lock.check()?;
         self.append(&[Record::Compacted { index, term }])?;
         self.sync()?;
         let active_sequence = self.segments.last().map_or(0, |s| s.sequence);
@@ -268,6 +276,11 @@ impl Wal {
         Ok(())
     }
 
+    /// Fails if the data directory at the path is no longer the one this log locked (see `DirLock::check`).
+    pub fn check_lock(&self) -> Result<(), StorageError> {
+        self.lock.check()
+    }
+
     /// The directory the log (and the node's snapshot files) live in.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -281,21 +294,25 @@ impl Wal {
         self.sync()?;
         let previous = self.segments.last().map_or(0, |s| s.sequence);
         let follows = (previous, self.active_bytes);
+        self.lock.check()?;
         let (path, file) = create_segment(&self.dir, previous + 1)?;
         self.active = file;
         self.active_bytes = 0;
         self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
-        self.write_segment_header(follows)
+        self.write_segment_header(follows)?;
+        // Recorded once the segment exists: a crash in between leaves one segment more than the manifest says.
+        manifest::write(&self.dir, previous + 1)
     }
 
     /// What a segment starts with (`HEADER_RECORDS` records): the segment it follows, `(sequence, length)`, and
     /// the state it must carry for older segments to be deletable.
     fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
         self.buffer.clear();
-        codec::encode(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer);
-        codec::encode(&Record::HardState(self.hard_state), &mut self.buffer);
-        codec::encode(&Record::Peers(self.peers.clone()), &mut self.buffer);
-        codec::encode(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer);
+        let limit = self.record_limit;
+        codec::encode_bounded(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer, limit);
+        codec::encode_bounded(&Record::HardState(self.hard_state), &mut self.buffer, limit);
+        codec::encode_bounded(&Record::Peers(self.peers.clone()), &mut self.buffer, limit);
+        codec::encode_bounded(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer, limit);
         self.write_buffer()
     }
 }
@@ -305,6 +322,40 @@ fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageE
     let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     Ok((path, file))
+}
+
+/// Checks the `Follows` record that opens segment `sequence` against the segment read before it: its direct
+/// predecessor must be named with its length (else it was cut, or this segment was copied in from elsewhere in
+/// the log); a gap is only allowed where compaction deleted the segment named.
+fn check_follows(
+    path: &Path,
+    sequence: u64,
+    previous: Option<&(u64, PathBuf, u64)>,
+    followed: u64,
+    followed_len: u64,
+) -> Result<(), StorageError> {
+    let before = previous.map_or(0, |(previous_sequence, _, _)| *previous_sequence);
+    if followed >= sequence || (previous.is_some() && followed < before) {
+        let before = previous.map_or("none".to_string(), |_| segment_name(before));
+        return Err(StorageError::at(
+            path,
+            0,
+            format!(
+                "the segment says it follows segment {followed}, but the segment before it is {before}: it was \
+                 copied in or renamed, or a segment was replaced"
+            ),
+        ));
+    }
+    if let Some((previous_sequence, previous_path, previous_len)) = previous {
+        if followed == *previous_sequence && followed_len != *previous_len {
+            return Err(StorageError::at(
+                previous_path,
+                *previous_len,
+                format!("the segment ends here, but {} says it was {followed_len} bytes long: it was cut", segment_name(sequence)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Replays one record onto the recovered state.
@@ -507,5 +558,121 @@ mod tests {
         assert_eq!(recovered.torn_tail, None);
         assert_eq!(recovered.entries.iter().map(|e| e.term).collect::<Vec<_>>(), vec![1, 1, 2]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn big_entry(index: Index, bytes: usize) -> Entry {
+        let data: Vec<u8> = (0..bytes).map(|i| (i * 7 + index as usize) as u8).collect();
+        Entry { term: 1, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(data) }
+    }
+
+    #[test]
+    fn a_request_larger_than_a_record_is_split_and_every_entry_comes_back() {
+        let dir = temp_dir("split");
+        let entries: Vec<Entry> = (1..=40).map(|i| big_entry(i, 3000)).collect();
+        let hard_state = HardState { term: 1, vote: Some(1), commit: 40 };
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            // About 120 KB in one request, at most 10 KB a frame: a group of a dozen parts.
+            wal.limit_records_to(10_000);
+            wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() }]).unwrap();
+            wal.append(&[write(vec![big_entry(41, 10)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let path = dir.join(segment_name(1));
+        let bytes = fs::read(&path).unwrap();
+        let mut frames = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            assert!(len <= 10_000, "a frame of {len} bytes");
+            frames += 1;
+            at += HEADER_BYTES_FOR_TESTS + len;
+        }
+        assert!(frames > HEADER_RECORDS + 12, "{frames} frames");
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.hard_state, hard_state);
+        assert_eq!(recovered.entries[..40], entries[..]);
+        assert_eq!(recovered.entries.len(), 41);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    const HEADER_BYTES_FOR_TESTS: usize = codec::HEADER_BYTES;
+
+    /// Writes a log whose last request is split into parts; returns the segment and where that group starts.
+    fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64) {
+        let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
+        wal.limit_records_to(1000);
+        wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+        wal.sync().unwrap();
+        let path = dir.join(segment_name(1));
+        let group_start = fs::metadata(&path).unwrap().len();
+        wal.append(&[write((2..=6).map(|i| big_entry(i, 900)).collect())]).unwrap();
+        wal.sync().unwrap();
+        (path, group_start)
+    }
+
+    #[test]
+    fn a_split_record_torn_anywhere_at_the_tail_is_cut_whole() {
+        let dir = temp_dir("torn-group");
+        let (path, group_start) = log_ending_in_a_group(&dir);
+        let whole = fs::read(&path).unwrap();
+        for cut in (group_start + 1..whole.len() as u64).step_by(97) {
+            fs::write(&path, &whole[..cut as usize]).unwrap();
+            let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn group is a torn tail");
+            assert_eq!(recovered.torn_tail, Some((path.clone(), group_start)), "cut at {cut}");
+            assert_eq!(recovered.entries.len(), 1, "cut at {cut}: no part of the group is applied");
+            assert_eq!(fs::metadata(&path).unwrap().len(), group_start, "cut at {cut}: cut back to the group");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
+        let dir = temp_dir("broken-group");
+        let (path, group_start) = log_ending_in_a_group(&dir);
+        let mut bytes = fs::read(&path).unwrap();
+        // Find the last part (the group's last frame) and drop it, then append a whole record after the rest.
+        let mut at = group_start as usize;
+        let mut last_part = at;
+        while at < bytes.len() {
+            last_part = at;
+            at += HEADER_BYTES_FOR_TESTS + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        }
+        bytes.truncate(last_part);
+        codec::encode(&Record::HardState(HardState { term: 2, vote: None, commit: 0 }), &mut bytes);
+        fs::write(&path, &bytes).unwrap();
+        let error = Wal::open(&dir, 1 << 20).err().expect("refused");
+        assert_eq!((error.file.clone(), error.offset), (path, Some(group_start)), "{error}");
+        assert!(error.to_string().contains("lacks its last part"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_deleted_lock_file_does_not_let_a_second_writer_in() {
+        let dir = temp_dir("lock-deleted");
+        let (wal, _) = Wal::open(&dir, 4096).expect("open");
+        fs::remove_file(dir.join("LOCK")).unwrap();
+        let error = Wal::open(&dir, 4096).err().expect("a second open is refused");
+        assert_eq!(error.file, dir);
+        assert!(error.to_string().contains("in use"), "{error}");
+        drop(wal);
+        Wal::open(&dir, 4096).expect("open again once closed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_moved_away_stops_the_writer_at_its_next_segment() {
+        let dir = temp_dir("moved");
+        let moved = temp_dir("moved-away");
+        let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+        fs::rename(&dir, &moved).unwrap();
+        fs::create_dir_all(&dir).unwrap();
+        assert!(wal.check_lock().is_err());
+        let error = (1..=400).find_map(|i| wal.append(&[write(vec![entry(i, 1)])]).err()).expect("refused to roll");
+        assert!(error.to_string().contains("moved or replaced"), "{error}");
+        drop(wal);
+        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&moved).unwrap();
     }
 }

@@ -1,13 +1,17 @@
 //! The disk thread: takes writes from the node, appends them to the write-ahead log and makes them durable
 //! with one fsync per batch (group commit: writes that arrive while an fsync runs share the next one), then
-//! reports the highest durable token. The JS thread never waits on the disk.
+//! reports the highest durable token. The JS thread never waits on the disk. The thread never dies silently: a
+//! failure or a panic is reported as `Failed`, and every write submitted after that is reported failed too.
 
 use super::codec::Record;
 use super::error::StorageError;
 use super::snapshot_file;
 use super::wal::Wal;
 use crate::raft::{Index, Snapshot, Term};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 enum Job {
@@ -19,6 +23,9 @@ enum Job {
     /// Records that need no acknowledgement of their own (the next token's fsync covers them).
     Note(Vec<Record>),
     Compact { index: Index, term: Term },
+    /// Test-only: the disk thread panics, as a bug in it would.
+    #[cfg(test)]
+    Panic,
 }
 
 /// What the disk thread reports.
@@ -30,20 +37,43 @@ pub enum WriterEvent {
     Failed(StorageError),
 }
 
+type Report = Arc<Mutex<dyn Fn(WriterEvent) + Send>>;
+
+/// Calls the node's report (from the disk thread, or from the node's thread once the disk thread is gone).
+fn tell(report: &Report, event: WriterEvent) {
+    (report.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))(event)
+}
+
 pub struct WalWriter {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    report: Report,
+    /// Why the disk thread stopped, once it has: every later write fails with it.
+    failure: Arc<Mutex<Option<StorageError>>>,
+    dir: PathBuf,
 }
 
 impl WalWriter {
-    /// Starts the disk thread; `report` is called on it for each event.
+    /// Starts the disk thread; `report` is called for each event (on the disk thread, or on the caller's
+    /// thread when a write is submitted after the disk thread stopped).
     pub fn spawn(mut wal: Wal, report: impl Fn(WriterEvent) + Send + 'static) -> WalWriter {
         let (jobs, inbox) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
+        let report: Report = Arc::new(Mutex::new(report));
+        let failure = Arc::new(Mutex::new(None));
+        let dir = wal.dir().to_path_buf();
+        let (thread_report, thread_failure) = (report.clone(), failure.clone());
+        let spawned = std::thread::Builder::new()
             .name("flotilla-wal".into())
-            .spawn(move || run(&mut wal, &inbox, &report))
-            .ok();
-        WalWriter { jobs: Some(jobs), thread }
+            .spawn(move || run(&mut wal, &inbox, &thread_report, &thread_failure));
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            Err(error) => {
+                *failure.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(StorageError::other(&dir, format!("the disk thread could not start: {error}")));
+                None
+            }
+        };
+        WalWriter { jobs: Some(jobs), thread, report, failure, dir }
     }
 
     pub fn write(&self, token: u64, records: Vec<Record>) {
@@ -67,11 +97,25 @@ impl WalWriter {
         self.send(Job::Compact { index, term });
     }
 
+    /// Test-only: makes the disk thread panic at its next batch.
+    #[cfg(test)]
+    fn panic_next_batch(&self) {
+        self.send(Job::Panic);
+    }
+
+    /// Queues `job`, or, once the disk thread has stopped, reports the failure again: a write submitted then is
+    /// never dropped without the node hearing that it failed.
     fn send(&self, job: Job) {
-        if let Some(jobs) = &self.jobs {
-            // A send fails only when the thread has stopped after a failure it already reported.
-            let _ = jobs.send(job);
-        }
+        let stopped = self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let error = match (stopped, &self.jobs) {
+            (None, Some(jobs)) => match jobs.send(job) {
+                Ok(()) => return,
+                Err(_) => self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            },
+            (stopped, _) => stopped,
+        };
+        let error = error.unwrap_or_else(|| StorageError::other(&self.dir, "the disk thread has stopped"));
+        tell(&self.report, WriterEvent::Failed(error));
     }
 }
 
@@ -85,18 +129,33 @@ impl Drop for WalWriter {
     }
 }
 
-fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &dyn Fn(WriterEvent)) {
+fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &Mutex<Option<StorageError>>) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         batch.extend(inbox.try_iter());
-        if let Err(error) = write_batch(wal, batch, report) {
-            report(WriterEvent::Failed(error));
-            return;
-        }
+        let written = catch_unwind(AssertUnwindSafe(|| write_batch(wal, batch, &|event| tell(report, event))));
+        let error = match written {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                StorageError::other(wal.dir(), format!("the disk thread failed (an internal error, a panic: {why})"))
+            }
+        };
+        // Recorded before it is reported: a write submitted from then on is failed by `send`, not queued.
+        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
+        tell(report, WriterEvent::Failed(error));
+        return;
     }
 }
 
 fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> Result<(), StorageError> {
+    // A directory moved or replaced under the node: what it writes now would not be found at the path.
+    wal.check_lock()?;
     let mut durable_token = None;
     let mut compact_after_sync = None;
     for job in batch {
@@ -124,6 +183,8 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
                     report(WriterEvent::Durable(token));
                 }
             }
+            #[cfg(test)]
+            Job::Panic => panic!("a test made the disk thread panic"),
         }
     }
     if let Some(token) = durable_token {
@@ -163,6 +224,36 @@ mod tests {
         assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
         assert_eq!(recovered.hard_state.term, 100);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_panic_on_the_disk_thread_is_reported_and_fails_every_later_write() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let (events, inbox) = mpsc::channel();
+        let writer = WalWriter::spawn(wal, move |event| {
+            let _ = events.send(event);
+        });
+        let hard_state = |term| vec![Record::HardState(HardState { term, vote: None, commit: 0 })];
+        writer.write(1, hard_state(1));
+        assert!(matches!(inbox.recv_timeout(std::time::Duration::from_secs(10)), Ok(WriterEvent::Durable(1))));
+        writer.panic_next_batch();
+        let wait = std::time::Duration::from_secs(10);
+        match inbox.recv_timeout(wait) {
+            Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("a panic"), "{error}"),
+            other => panic!("want the panic reported as a failure, got {other:?}"),
+        }
+        // Every write from now on is answered with the failure, none is dropped without a word.
+        for token in 2..=4 {
+            writer.write(token, hard_state(token));
+            match inbox.recv_timeout(wait) {
+                Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("a panic"), "{error}"),
+                other => panic!("write {token}: want a failure, got {other:?}"),
+            }
+        }
+        drop(writer);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
