@@ -300,18 +300,68 @@ mod tests {
         }
     }
 
-    #[test]
-    fn garbage_payloads_are_errors_not_panics() {
-        let mut state = 0x1234_5678_u64;
-        for len in 0..200 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    (state >> 56) as u8
-                })
-                .collect();
-            let _ = decode(&bytes);
+    /// What `decode` accepts, `encode` writes back byte for byte: nothing in a payload is ignored or read twice.
+    fn assert_decodes_exactly(payload: &[u8]) -> bool {
+        match decode(payload) {
+            Ok(record) => {
+                let mut again = Vec::new();
+                encode(&record, &mut again);
+                assert_eq!(&again[HEADER_BYTES..], payload, "{record:?} decoded from bytes it does not encode to");
+                true
+            }
+            Err(why) => {
+                assert!(!why.is_empty());
+                false
+            }
         }
+    }
+
+    #[test]
+    fn garbage_payloads_are_errors_not_panics_and_what_decodes_is_exactly_what_was_there() {
+        let mut state = 0x1234_5678_u64;
+        let mut random = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 56) as u8
+        };
+        // Random bytes after each record type: almost all refused, and anything accepted re-encodes to itself.
+        for kind in [WRITE, HARD_STATE, PEERS, COMPACTED, FOLLOWS, 0, 99] {
+            for len in 0..200 {
+                let bytes: Vec<u8> = std::iter::once(kind).chain((0..len).map(|_| random())).collect();
+                assert_decodes_exactly(&bytes);
+            }
+        }
+        // Valid payloads with one byte changed, or cut short: every cut is refused (no field is optional), and a
+        // change is either refused or decodes to a record that encodes to the changed bytes.
+        let entries = vec![
+            Entry { term: 3, index: 7, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{}"[..]) },
+            Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
+        ];
+        let records = [
+            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: Some((6, 2)), entries },
+            Record::Peers(vec!["a".into(), "bé".into()]),
+            Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
+        ];
+        let (mut accepted, mut refused) = (0, 0);
+        for record in records {
+            let mut framed = Vec::new();
+            encode(&record, &mut framed);
+            let payload = &framed[HEADER_BYTES..];
+            for cut in 0..payload.len() {
+                assert!(decode(&payload[..cut]).is_err(), "{record:?} cut to {cut} bytes decoded");
+            }
+            for at in 0..payload.len() {
+                for mask in [0x01, 0x80, 0xff] {
+                    let mut changed = payload.to_vec();
+                    changed[at] ^= mask;
+                    if assert_decodes_exactly(&changed) {
+                        accepted += 1;
+                    } else {
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(accepted > 0 && refused > 0, "both outcomes are checked: {accepted} accepted, {refused} refused");
         assert!(decode(&[WRITE, 0, 0, 255, 255, 255, 255]).is_err());
     }
 }
