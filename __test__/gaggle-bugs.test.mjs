@@ -4,8 +4,11 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import {
   gaggle, FAST, WITHIN, uniqueName, waitFor, trackNodes, memoryCluster, stableLeader, allCommitted, assertSameLogs,
-  rejection, testBusCluster, allDiscovered
+  rejection, testBusCluster, allDiscovered, Gaggle, TestBus, TestChannel
 } from './gaggle-support.mjs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 
 const require = createRequire(import.meta.url)
 const MemoryChannel = require('../channels').memory
@@ -344,6 +347,53 @@ describe('conflicting entries are truncated', () => {
   })
 })
 
-// Durability (persisted term, vote and log; a restarted node keeps its vote) is a later issue: the engine runs on
-// volatile storage for now, so there is nothing to test yet. Not written as a placeholder that would pass.
-test.skip('durability: a restarted node remembers its term, vote and log (later issue)')
+test('durability: a restarted node remembers its term, vote and log', WITHIN, async (t) => {
+  // gaggle forgets its vote on restart, and can then vote twice in one term (two leaders). One durable node of a
+  // three-node cluster, with elections far away so that only the candidates played here move its term: it votes
+  // for b in term 5, restarts on its data directory, and must then refuse c in the same term.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'flotilla-vote-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const bus = new TestBus()
+  const replies = []
+  bus.filter = (from, to, data) => {
+    if (data.type === 'REQUEST_VOTE_REPLY') replies.push({ to, term: data.term, voteGranted: data.voteGranted })
+    return true
+  }
+  const open = async () => {
+    const node = new Gaggle({
+      id: 'keeper', channel: new TestChannel({ id: 'keeper', bus }), clusterSize: 3, dataDir,
+      electionTimeout: { min: 60_000, max: 60_001 }, heartbeatInterval: 1000
+    })
+    await node.ready()
+    return node
+  }
+  const voteRequest = (candidateId) =>
+    ({ type: 'REQUEST_VOTE', term: 5, candidateId, lastLogIndex: 0, lastLogTerm: 1 })
+  // The leader of term 1 (b) gives it one entry. A node that heard from a leader ignores candidates for a while
+  // (check-quorum's lease): a restart in between starts it without a leader.
+  const first = await open()
+  first._channel.emit('recieved', 'b', {
+    type: 'APPEND_ENTRIES', term: 1, leaderId: 'b', prevLogIndex: -1, prevLogTerm: -1, leaderCommit: -1,
+    entries: [{ index: 0, term: 1, data: 'kept', id: 'b_entry-1' }]
+  })
+  await waitFor(() => first.getLog().length === 1, 5000, 'the entry from b')
+  await first.close()
+  // b asks for its vote in term 5.
+  const keeper = await open()
+  keeper._channel.emit('recieved', 'b', voteRequest('b'))
+  await waitFor(() => replies.length === 1, 5000, 'the vote reply to b')
+  assert.deepEqual(replies[0], { to: 'b', term: 5, voteGranted: true })
+  await keeper.close()
+
+  const restarted = await open()
+  t.after(() => restarted.close())
+  assert.equal(restarted._currentTerm, 5, 'the term survives the restart')
+  assert.deepEqual(restarted.getLog().map((entry) => [entry.term, entry.data]), [[1, 'kept']], 'the log survives')
+  restarted._channel.emit('recieved', 'c', voteRequest('c'))
+  await waitFor(() => replies.length === 2, 5000, 'the vote reply to c')
+  assert.deepEqual(replies[1], { to: 'c', term: 5, voteGranted: false }, 'one vote per term, across a restart')
+  // b asking again (its reply was lost, say) gets the same vote.
+  restarted._channel.emit('recieved', 'b', voteRequest('b'))
+  await waitFor(() => replies.length === 3, 5000, 'the second vote reply to b')
+  assert.deepEqual(replies[2], { to: 'b', term: 5, voteGranted: true })
+})
