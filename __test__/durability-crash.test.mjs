@@ -7,12 +7,18 @@
 // appears once, every acknowledged one is there, and each node's acknowledged payloads are in the order they
 // were acknowledged in.
 //
+// SIGKILL keeps the page cache, so it only proves that acknowledged writes were handed to the kernel. Half the
+// kills (seeded) are power cuts too: each child runs with FLOTILLA_TEST_FSYNC_LOG (a test-only switch of the
+// engine), which notes every segment's length after each fsync, and after the kill every segment of the node is
+// cut to its last fsynced length (a segment never fsynced: to nothing), as a machine that lost power keeps it.
+// When all three die that way, everything acknowledged must still be on two of them.
+//
 // Seeded: `CRASH_SEED=<n>` replays a schedule (as far as timing allows), `CRASH_ROUNDS=<n>` runs more rounds
 // (default 10). A failure prints both.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -48,8 +54,12 @@ function seeded (seed) {
 
 // One cluster member as a child process that is killed and started again on the same dataDir.
 class NodeProcess {
-  constructor ({ id, dataDir, redisUrl, channelName }) {
+  constructor ({ id, dataDir, redisUrl, channelName, fsyncLog }) {
     this.id = id
+    this.dataDir = dataDir
+    this.fsyncLog = fsyncLog
+    // Bytes written but never fsynced that power cuts took away: proof that the cuts cut something.
+    this.bytesCut = 0
     this.options = { id, dataDir, redisUrl, channelName, appenders: APPENDERS, appendTimeoutMs: APPEND_TIMEOUT_MS, segmentBytes: SEGMENT_BYTES }
     this.child = null
     this.incarnation = 0
@@ -72,7 +82,11 @@ class NodeProcess {
     const child = spawn(process.execPath, [FIXTURE], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, DURABLE_NODE_OPTIONS: JSON.stringify({ ...this.options, incarnation: this.incarnation }) }
+      env: {
+        ...process.env,
+        DURABLE_NODE_OPTIONS: JSON.stringify({ ...this.options, incarnation: this.incarnation }),
+        FLOTILLA_TEST_FSYNC_LOG: this.fsyncLog
+      }
     })
     this.child = child
     const incarnation = this.incarnation
@@ -113,7 +127,8 @@ class NodeProcess {
     })
   }
 
-  async kill () {
+  // `powerCut`: what was not fsynced is lost too (see the top of the file).
+  async kill ({ powerCut = false } = {}) {
     const child = this.child
     if (child === null) return
     this.child = null
@@ -121,6 +136,28 @@ class NodeProcess {
     child.kill('SIGKILL')
     // The dataDir is only opened again once this process is gone.
     await child.exited
+    if (powerCut) this.cutToFsynced()
+  }
+
+  // Cuts every segment to the length its last fsync covered, from the lines "<segment path> <length>" the engine
+  // wrote (a last line without its newline was being written when the process died: it does not count).
+  cutToFsynced () {
+    const synced = new Map()
+    const text = existsSync(this.fsyncLog) ? readFileSync(this.fsyncLog, 'utf8') : ''
+    for (const line of text.split('\n').slice(0, -1)) {
+      const at = line.lastIndexOf(' ')
+      synced.set(path.basename(line.slice(0, at)), Number(line.slice(at + 1)))
+    }
+    if (!existsSync(this.dataDir)) return
+    for (const name of readdirSync(this.dataDir).filter((name) => name.endsWith('.wal'))) {
+      const file = path.join(this.dataDir, name)
+      const length = synced.get(name) ?? 0
+      const size = statSync(file).size
+      if (size > length) {
+        truncateSync(file, length)
+        this.bytesCut += size - length
+      }
+    }
   }
 
   // Sends a request ({type}) and resolves with the answer.
@@ -186,7 +223,8 @@ test(`a durable 3-node cluster loses no acknowledged append across ${ROUNDS} rou
   const redis = await startRedis()
   const base = mkdtempSync(path.join(tmpdir(), 'flotilla-crash-'))
   const channelName = uniqueName('crash')
-  const nodes = ['a', 'b', 'c'].map((id) => new NodeProcess({ id, dataDir: path.join(base, id), redisUrl: redis.url, channelName }))
+  const nodes = ['a', 'b', 'c'].map((id) =>
+    new NodeProcess({ id, dataDir: path.join(base, id), redisUrl: redis.url, channelName, fsyncLog: path.join(base, `${id}.fsync`) }))
   t.after(async () => {
     await Promise.all(nodes.map((node) => node.kill()))
     await redis.stop()
@@ -210,7 +248,13 @@ async function run (t, nodes) {
     const target = totalAcked() + count
     return waitFor(() => totalAcked() >= target, STEP_MS, `${count} more acknowledged appends ${what}`)
   }
-  const kills = { one: 0, leader: 0, twoInARow: 0, all: 0 }
+  const kills = { one: 0, leader: 0, twoInARow: 0, all: 0, powerCuts: 0 }
+  // Half the kills lose what was not fsynced, too.
+  const killHow = () => {
+    const powerCut = rng.chance(0.5)
+    if (powerCut) kills.powerCuts++
+    return { powerCut }
+  }
   let majorityChecks = 0
 
   const start = (node) => node.start()
@@ -223,7 +267,7 @@ async function run (t, nodes) {
   }
   // Kills one node, lets the others go on for a while (or not), and starts it again.
   const killAndRestart = async (node, round) => {
-    await node.kill()
+    await node.kill(killHow())
     if (rng.chance(0.7)) await progress(rng.int(1, 150), `with ${node.id} down in round ${round}`)
     await start(node)
   }
@@ -243,13 +287,15 @@ async function run (t, nodes) {
       await killAndRestart((await leaderOf()) ?? rng.pick(nodes), round)
     } else if (kind === 'twoInARow') {
       const first = rng.pick(nodes)
-      await first.kill()
+      await first.kill(killHow())
       await start(first)
       // The first one is back (not necessarily caught up) when the second dies: never two down at once.
       await killAndRestart(rng.pick(nodes.filter((node) => node !== first)), round)
     } else {
       const acknowledged = nodes.flatMap((node) => node.acked.map(([payload]) => payload))
-      await Promise.all(nodes.map((node) => node.kill()))
+      // One power cut takes all three, or none.
+      const how = killHow()
+      await Promise.all(nodes.map((node) => node.kill(how)))
       const recoveries = await Promise.all(nodes.map(start))
       // Acknowledged means durable on a majority: two of the three logs hold it before anyone speaks.
       const logs = recoveries.map((recovered) => new Set(recovered.log.map((entry) => entry.data)))
@@ -326,5 +372,6 @@ async function run (t, nodes) {
   await Promise.all(nodes.map((node) => node.close()))
   t.diagnostic(`${ROUNDS} rounds: kills ${JSON.stringify(kills)}, ${majorityChecks} majority checks after all three died, ` +
     `${acknowledged.size} acknowledged appends, ${log.length} entries in the final log, ${failures} appends of the last incarnations timed out, ` +
-    `${nodes.reduce((sum, node) => sum + node.incarnation, 0)} processes, ${tornTails.length} torn tails recovered`)
+    `${nodes.reduce((sum, node) => sum + node.incarnation, 0)} processes, ${tornTails.length} torn tails recovered, ` +
+    `${nodes.reduce((sum, node) => sum + node.bytesCut, 0)} unsynced bytes lost in power cuts`)
 }
