@@ -2,6 +2,7 @@
 //! Written to a temporary file, fsynced, renamed into place and the directory fsynced, so a crash leaves either
 //! the old snapshot or the new one, never half of one; a checksum covers the whole file.
 
+use super::crash_point;
 use super::error::StorageError;
 use crate::raft::{stream_len, write_stream, Index, Membership, NodeId, Payload, Snapshot, Term};
 use std::collections::BTreeSet;
@@ -156,6 +157,7 @@ fn save_with(
         .truncate(true)
         .open(&temporary)
         .map_err(|e| StorageError::io(&temporary, e))?;
+    crash_point::step(&temporary)?;
     let header = header(index, term, membership, data_len);
     let mut out = BufWriter::with_capacity(1 << 16, Checksummed { file, crc: 0, bytes: 0 });
     let written = out
@@ -166,14 +168,20 @@ fn save_with(
             if bytes != header.len() as u64 + data_len {
                 return Err(io::Error::other(format!("{bytes} bytes written for a snapshot of {data_len}")));
             }
-            file.write_all(&crc.to_le_bytes()).and_then(|_| file.sync_all())
+            file.write_all(&crc.to_le_bytes())?;
+            crash_point::step(&temporary).map_err(io::Error::other)?;
+            file.sync_all()
         });
     written.map_err(|e| StorageError::io(&temporary, e))?;
+    crash_point::step(&temporary)?;
     fs::rename(&temporary, &path).map_err(|e| StorageError::io(&path, e))?;
+    crash_point::step(&path)?;
     sync_dir(dir)?;
+    crash_point::step(dir)?;
     for (older, _, _) in list(dir)? {
         if older != path {
             fs::remove_file(&older).map_err(|e| StorageError::io(&older, e))?;
+            crash_point::step(&older)?;
         }
     }
     sync_dir(dir)?;

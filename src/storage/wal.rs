@@ -3,6 +3,7 @@
 //! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
 
 use super::codec::{self, Record, MAX_RECORD_BYTES};
+use super::crash_point;
 use super::error::StorageError;
 use super::fsync_log::FsyncLog;
 use super::lock::DirLock;
@@ -257,13 +258,16 @@ impl Wal {
         // Deleting by path in a directory that is no longer ours would delete another node's segments.
         self.lock.check()?;
         self.append(&[Record::Compacted { index, term }])?;
+        crash_point::step(&self.dir)?;
         self.sync()?;
+        crash_point::step(&self.dir)?;
         let active_sequence = self.segments.last().map_or(0, |s| s.sequence);
         let mut removed = false;
         let mut kept = Vec::new();
         for segment in self.segments.drain(..) {
             if segment.sequence != active_sequence && segment.max_index <= index {
                 fs::remove_file(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
+                crash_point::step(&segment.path)?;
                 removed = true;
             } else {
                 kept.push(segment);

@@ -169,8 +169,7 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
                 durable_token = Some(token);
             }
             Job::Snapshot(snapshot) => {
-                snapshot_file::save_core(wal.dir(), &snapshot)?;
-                wal.compact(snapshot.meta.index, snapshot.meta.term)?;
+                save_snapshot(wal, &snapshot)?;
                 if let Some(token) = durable_token.take() {
                     report(WriterEvent::Durable(token));
                 }
@@ -195,6 +194,13 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
         wal.compact(index, term)?;
     }
     Ok(())
+}
+
+/// Saves a snapshot the application took, then drops the log it covers: in this order, so that a crash between
+/// the two leaves the snapshot and the whole log (see `crash_during_snapshot_tests`).
+pub(super) fn save_snapshot(wal: &mut Wal, snapshot: &Snapshot) -> Result<(), StorageError> {
+    snapshot_file::save_core(wal.dir(), snapshot)?;
+    wal.compact(snapshot.meta.index, snapshot.meta.term)
 }
 
 #[cfg(test)]
