@@ -5,7 +5,8 @@
 // three die at once, every acknowledged append must be in the logs of at least two of them as they restart. At
 // the end, with appends stopped and the cluster converged: the logs of all nodes are identical, every payload
 // appears once, every acknowledged one is there, and each node's acknowledged payloads are in the order they
-// were acknowledged in.
+// were acknowledged in. The nodes take snapshots every few hundred entries, so kills also land while one is
+// written, renamed into place, or the segments it covers are deleted.
 //
 // SIGKILL keeps the page cache, so it only proves that acknowledged writes were handed to the kernel. Half the
 // kills (seeded) are power cuts too: each child runs with FLOTILLA_TEST_FSYNC_LOG (a test-only switch of the
@@ -32,6 +33,9 @@ const APPENDERS = 3
 const APPEND_TIMEOUT_MS = 3000
 // Small segments, so that kills also land while segments roll.
 const SEGMENT_BYTES = 32 * 1024
+// Frequent snapshots, so that kills also land while a snapshot is written or renamed, or the segments it covers
+// are deleted; restarts then start from a snapshot, and a node that was down long may be sent one.
+const SNAPSHOT_THRESHOLD = 200
 // No single step (an election, a restart, a few hundred appends) takes anywhere near this long.
 const STEP_MS = 20_000
 
@@ -60,7 +64,10 @@ class NodeProcess {
     this.fsyncLog = fsyncLog
     // Bytes written but never fsynced that power cuts took away: proof that the cuts cut something.
     this.bytesCut = 0
-    this.options = { id, dataDir, redisUrl, channelName, appenders: APPENDERS, appendTimeoutMs: APPEND_TIMEOUT_MS, segmentBytes: SEGMENT_BYTES }
+    this.options = {
+      id, dataDir, redisUrl, channelName, appenders: APPENDERS, appendTimeoutMs: APPEND_TIMEOUT_MS, segmentBytes: SEGMENT_BYTES,
+      snapshotThreshold: SNAPSHOT_THRESHOLD
+    }
     this.child = null
     this.incarnation = 0
     // Every payload this node acknowledged, in the order it did: [payload, round].
@@ -369,10 +376,13 @@ async function run (t, nodes) {
   const tornTails = nodes.flatMap((node) => node.recoveries.filter((r) => r.status.recoveredTornTail !== null))
   assert.deepEqual(nodes.flatMap((node) => node.problems), [])
 
-  const failures = (await Promise.all(nodes.map((node) => node.request('stop')))).reduce((sum, answer) => sum + answer.failures, 0)
+  const stopped = await Promise.all(nodes.map((node) => node.request('stop')))
+  const failures = stopped.reduce((sum, answer) => sum + answer.failures, 0)
+  const snapshotsTaken = stopped.reduce((sum, answer) => sum + answer.snapshotsTaken, 0)
   await Promise.all(nodes.map((node) => node.close()))
   t.diagnostic(`${ROUNDS} rounds: kills ${JSON.stringify(kills)}, ${majorityChecks} majority checks after all three died, ` +
     `${acknowledged.size} acknowledged appends, ${log.length} entries in the final log, ${failures} appends of the last incarnations timed out, ` +
     `${nodes.reduce((sum, node) => sum + node.incarnation, 0)} processes, ${tornTails.length} torn tails recovered, ` +
+    `${snapshotsTaken} snapshots taken by the last incarnations, ` +
     `${nodes.reduce((sum, node) => sum + node.bytesCut, 0)} unsynced bytes lost in power cuts`)
 }
