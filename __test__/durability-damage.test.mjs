@@ -11,6 +11,8 @@ import assert from 'node:assert/strict'
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { gaggle, FAST, uniqueName, waitFor, trackNodes, stableLeader, rejection } from './gaggle-support.mjs'
 
 const SEED = process.env.DAMAGE_SEED !== undefined ? Number(process.env.DAMAGE_SEED) : Math.floor(Math.random() * 2 ** 32)
@@ -18,6 +20,7 @@ const CASES = Number(process.env.DAMAGE_CASES ?? 10)
 const IDS = ['a', 'b', 'c']
 const SEGMENT_BYTES = 4096
 const WITHIN = { timeout: 30_000 }
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 let base
 let pristine // the closed cluster's data directories, never damaged
@@ -216,4 +219,30 @@ test('a data directory open in one node refuses a second node, and is free again
   const again = startNode(dataDir, 'a', namespace)
   await again.ready()
   await again.close()
+})
+
+// A node in another process, on `dataDir`: resolves with 'ready', or with the reason it refused to start.
+function nodeInAnotherProcess (dataDir) {
+  const script = `
+    const node = require(${JSON.stringify(ROOT)})({ id: 'a', channel: { name: 'memory', namespace: 'lock' }, clusterSize: 1, dataDir: ${JSON.stringify(dataDir)} })
+    node.ready().then(() => process.send('ready'), (error) => process.send(error.message))`
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const answer = new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => reject(new Error(`the node process exited (${code}) before it answered`)))
+  })
+  return { child, answer }
+}
+
+test('deleting LOCK does not let a second process open a data directory in use', WITHIN, async (t) => {
+  const dataDir = path.join(mkdtempSync(path.join(base, 'lock-deleted-')), 'a')
+  const first = nodeInAnotherProcess(dataDir)
+  t.after(() => first.child.kill('SIGKILL'))
+  assert.equal(await first.answer, 'ready')
+  rmSync(path.join(dataDir, 'LOCK'))
+  const second = nodeInAnotherProcess(dataDir)
+  t.after(() => second.child.kill('SIGKILL'))
+  const refused = await second.answer
+  assert.match(refused, /in use/)
+  assert.ok(refused.includes(dataDir), refused)
 })
