@@ -52,6 +52,10 @@ pub struct Wal {
     fsync_log: Option<FsyncLog>,
 }
 
+/// The encoding buffer's usual size, and the most it keeps after a larger batch.
+const BUFFER_BYTES: usize = 64 * 1024;
+const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
 /// Records at the start of every segment (see `write_segment_header`), written together before any other.
 const HEADER_RECORDS: usize = 4;
 
@@ -189,7 +193,7 @@ impl Wal {
             active,
             active_bytes,
             segment_bytes: segment_bytes.max(4096),
-            buffer: Vec::with_capacity(64 * 1024),
+            buffer: Vec::with_capacity(BUFFER_BYTES),
             hard_state: recovered.hard_state,
             peers: recovered.peers.clone(),
             compacted: (recovered.compacted_index, recovered.compacted_term),
@@ -240,6 +244,10 @@ impl Wal {
         self.active.write_all(&self.buffer).map_err(|e| StorageError::io(path, e))?;
         self.active_bytes += self.buffer.len() as u64;
         self.buffer.clear();
+        if self.buffer.capacity() > KEPT_BUFFER_BYTES {
+            // A burst of large entries grew it: give the memory back rather than hold it for the node's life.
+            self.buffer = Vec::with_capacity(BUFFER_BYTES);
+        }
         Ok(())
     }
 
