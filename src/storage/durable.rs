@@ -1,5 +1,6 @@
-//! The durable store: persist requests go to the disk thread as one atomic WAL record each, and are
-//! acknowledged when its fsync reports them durable. Peer names (what a vote for a slot means) ride along.
+//! The durable store: persist requests go to the disk thread as one atomic WAL record each (one larger than a
+//! frame is written as a group of parts that recovery applies whole), and are acknowledged when its fsync reports
+//! them durable. Peer names (what a vote for a slot means) ride along.
 
 use super::codec::Record;
 use super::writer::WalWriter;

@@ -44,7 +44,7 @@ pub struct Wal {
     hard_state: HardState,
     peers: Vec<String>,
     compacted: (Index, Term),
-    /// Held while the log is open (see `lock_dir`); the kernel releases it when the process dies.
+    /// The data directory's locks, held while the log is open; the kernel releases them when the process dies.
     lock: DirLock,
     /// No frame is larger than this: a larger record is split over a group of parts (`MAX_RECORD_BYTES`).
     record_limit: usize,
@@ -346,15 +346,15 @@ fn check_follows(
     followed: u64,
     followed_len: u64,
 ) -> Result<(), StorageError> {
-    let before = previous.map_or(0, |(previous_sequence, _, _)| *previous_sequence);
-    if followed >= sequence || (previous.is_some() && followed < before) {
-        let before = previous.map_or("none".to_string(), |_| segment_name(before));
+    let before = previous.map(|(previous_sequence, _, _)| *previous_sequence);
+    if followed >= sequence || before.is_some_and(|before| followed < before) {
+        let before = before.map_or("no segment".to_string(), segment_name);
         return Err(StorageError::at(
             path,
             0,
             format!(
-                "the segment says it follows segment {followed}, but the segment before it is {before}: it was \
-                 copied in or renamed, or a segment was replaced"
+                "the segment says it follows segment {followed}, but {before} is before it: it was copied in or \
+                 renamed, or a segment was replaced"
             ),
         ));
     }
@@ -598,7 +598,7 @@ mod tests {
             let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
             assert!(len <= 10_000, "a frame of {len} bytes");
             frames += 1;
-            at += HEADER_BYTES_FOR_TESTS + len;
+            at += codec::HEADER_BYTES + len;
         }
         assert!(frames > HEADER_RECORDS + 12, "{frames} frames");
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
@@ -608,8 +608,6 @@ mod tests {
         assert_eq!(recovered.entries.len(), 41);
         fs::remove_dir_all(&dir).unwrap();
     }
-
-    const HEADER_BYTES_FOR_TESTS: usize = codec::HEADER_BYTES;
 
     /// Writes a log whose last request is split into parts; returns the segment and where that group starts.
     fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64) {
@@ -649,7 +647,7 @@ mod tests {
         let mut last_part = at;
         while at < bytes.len() {
             last_part = at;
-            at += HEADER_BYTES_FOR_TESTS + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            at += codec::HEADER_BYTES + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         }
         bytes.truncate(last_part);
         codec::encode(&Record::HardState(HardState { term: 2, vote: None, commit: 0 }), &mut bytes);
