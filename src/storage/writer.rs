@@ -11,7 +11,7 @@ use crate::raft::{Index, Snapshot, Term};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 enum Job {
@@ -49,7 +49,7 @@ pub struct WalWriter {
     thread: Option<JoinHandle<()>>,
     report: Report,
     /// Why the disk thread stopped, once it has: every later write fails with it.
-    failure: Arc<Mutex<Option<StorageError>>>,
+    failure: Arc<OnceLock<StorageError>>,
     dir: PathBuf,
 }
 
@@ -59,7 +59,7 @@ impl WalWriter {
     pub fn spawn(mut wal: Wal, report: impl Fn(WriterEvent) + Send + 'static) -> WalWriter {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let report: Report = Arc::new(Mutex::new(report));
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(OnceLock::new());
         let dir = wal.dir().to_path_buf();
         let (thread_report, thread_failure) = (report.clone(), failure.clone());
         let spawned = std::thread::Builder::new()
@@ -68,8 +68,7 @@ impl WalWriter {
         let thread = match spawned {
             Ok(thread) => Some(thread),
             Err(error) => {
-                *failure.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(StorageError::other(&dir, format!("the disk thread could not start: {error}")));
+                let _ = failure.set(StorageError::other(&dir, format!("the disk thread could not start: {error}")));
                 None
             }
         };
@@ -106,14 +105,12 @@ impl WalWriter {
     /// Queues `job`, or, once the disk thread has stopped, reports the failure again: a write submitted then is
     /// never dropped without the node hearing that it failed.
     fn send(&self, job: Job) {
-        let stopped = self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let error = match (stopped, &self.jobs) {
-            (None, Some(jobs)) => match jobs.send(job) {
-                Ok(()) => return,
-                Err(_) => self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            },
-            (stopped, _) => stopped,
-        };
+        if let (None, Some(jobs)) = (self.failure.get(), &self.jobs) {
+            if jobs.send(job).is_ok() {
+                return;
+            }
+        }
+        let error = self.failure.get().cloned();
         let error = error.unwrap_or_else(|| StorageError::other(&self.dir, "the disk thread has stopped"));
         tell(&self.report, WriterEvent::Failed(error));
     }
@@ -129,7 +126,7 @@ impl Drop for WalWriter {
     }
 }
 
-fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &Mutex<Option<StorageError>>) {
+fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &OnceLock<StorageError>) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         batch.extend(inbox.try_iter());
@@ -147,7 +144,7 @@ fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &Mutex<Op
             }
         };
         // Recorded before it is reported: a write submitted from then on is failed by `send`, not queued.
-        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
+        let _ = failure.set(error.clone());
         tell(report, WriterEvent::Failed(error));
         return;
     }
@@ -261,5 +258,26 @@ mod tests {
         }
         drop(writer);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_moved_away_fails_the_next_batch() {
+        let base = std::env::temp_dir().join(format!("flotilla-writer-moved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (dir, moved) = (base.join("node"), base.join("moved"));
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let (events, inbox) = mpsc::channel();
+        let writer = WalWriter::spawn(wal, move |event| {
+            let _ = events.send(event);
+        });
+        std::fs::rename(&dir, &moved).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        writer.write(1, vec![Record::HardState(HardState { term: 1, vote: None, commit: 0 })]);
+        match inbox.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("moved or replaced"), "{error}"),
+            other => panic!("want the write failed, got {other:?}"),
+        }
+        drop(writer);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
