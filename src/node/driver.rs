@@ -559,8 +559,12 @@ mod tests {
     use crate::node::timing::TimingMs;
 
     fn discovering_driver(name: &str, cluster_size: usize) -> NodeDriver {
+        NodeDriver::new(discovering_options(name, cluster_size)).expect("driver")
+    }
+
+    fn discovering_options(name: &str, cluster_size: usize) -> NodeOptions {
         let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
-        NodeDriver::new(NodeOptions {
+        NodeOptions {
             name: name.to_string(),
             members: Members::Discover { cluster_size },
             ticks,
@@ -573,8 +577,49 @@ mod tests {
             storage: StorageOptions::Volatile,
             snapshot_threshold: None,
             saved_state: None,
-        })
-        .expect("driver")
+        }
+    }
+
+    /// Flushes until the driver has nothing more to say; returns the `settledRequests` pairs and the last
+    /// `snapshotWanted` index it asked for.
+    fn flush_all(driver: &mut NodeDriver) -> (Vec<(String, u64)>, Option<u64>) {
+        let (mut settled, mut snapshot_wanted) = (Vec::new(), None);
+        while let Some(text) = driver.flush() {
+            let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
+            for pair in output["settledRequests"].as_array().cloned().unwrap_or_default() {
+                settled.push((pair[0].as_str().expect("id").to_string(), pair[1].as_u64().expect("index")));
+            }
+            snapshot_wanted = output["snapshotWanted"].as_u64().or(snapshot_wanted);
+        }
+        (settled, snapshot_wanted)
+    }
+
+    #[test]
+    fn a_retried_request_settles_with_its_user_index_from_the_log_and_after_compaction() {
+        let mut driver = NodeDriver::new(NodeOptions { snapshot_threshold: Some(4), ..discovering_options("a", 1) })
+            .expect("driver");
+        driver.campaign();
+        let _ = flush_all(&mut driver);
+        driver.propose(Some("0")).expect("proposal accepted");
+        driver.propose(Some("1")).expect("proposal accepted");
+        let id = driver.propose_request("r", Some("2")).expect("request accepted");
+        assert_eq!(id, "req(r)");
+        driver.propose(Some("3")).expect("proposal accepted");
+        let (settled, snapshot_wanted) = flush_all(&mut driver);
+        assert_eq!(settled, vec![(id.clone(), 2)], "settled when it commits, with its place among user entries");
+
+        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
+        assert_eq!(flush_all(&mut driver).0, vec![(id.clone(), 2)], "a retry from the log settles at once");
+
+        let snapshot_index = snapshot_wanted.expect("a snapshot is asked for");
+        driver.snapshot_taken(snapshot_index, Some("{}")).expect("snapshot taken");
+        assert!(driver.raft.log().snapshot_index() > 3, "the request's entry is compacted");
+        driver.propose(Some("4")).expect("proposal accepted");
+        let _ = flush_all(&mut driver);
+        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
+        assert_eq!(flush_all(&mut driver).0, vec![(id, 2)], "a retry from the snapshot settles at once");
+        assert_eq!(driver.commit_index(), 4, "no retry made an entry");
+        assert!(matches!(driver.propose_request("", None), Err(RequestError::InvalidId { bytes: 0 })));
     }
 
     #[test]
