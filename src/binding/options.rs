@@ -110,7 +110,11 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         saved_state: options.saved_state.map(|saved| SavedState {
             term: saved.term,
             voted_for: saved.voted_for,
-            entries: saved.entries.into_iter().map(|e| SavedEntry { term: e.term, data_json: e.data.get().to_string() }).collect(),
+            entries: saved
+                .entries
+                .into_iter()
+                .map(|entry| SavedEntry { term: entry.term, data_json: entry.data.get().to_string() })
+                .collect(),
         }),
     })
 }

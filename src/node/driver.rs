@@ -238,7 +238,8 @@ impl NodeDriver {
             Proposed::Pending => self.requests.wait_for(id.clone()),
             Proposed::Committed(index) => {
                 // The core found the id applied: a user entry this node counted (or its snapshot did).
-                if let Some(gaggle_index) = requests::applied_user_index(&self.raft, index, self.committed_user_entries) {
+                let gaggle_index = requests::applied_user_index(&self.raft, index, self.committed_user_entries);
+                if let Some(gaggle_index) = gaggle_index {
                     self.output.request_settled(&id, gaggle_index);
                 }
             }

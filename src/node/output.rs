@@ -153,7 +153,8 @@ impl Output {
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "state":1, "more":1}`, each key present only when it has something; `None`
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "state":1, "more":1}`, each key
+    /// present only when it has something; `None`
     /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
     /// wanted.
     pub fn take_json(&mut self) -> Option<String> {

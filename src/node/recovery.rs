@@ -4,7 +4,7 @@
 use super::driver::{own_proposal_id, Members, NodeOptions};
 use super::peers::PeerDirectory;
 use super::saved_state::SavedState;
-use crate::raft::{decode_stream, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
+use crate::raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
 use crate::storage::{snapshot_file, Record};
 use crate::storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
 use std::path::PathBuf;
@@ -64,7 +64,8 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     let (dir, segment_bytes) = match &options.storage {
         StorageOptions::Volatile => {
             let peers = fresh_directory(name, members);
-            let mut restored = RestoredState { membership: Membership::with_voters(peers.ids()), ..RestoredState::default() };
+            let membership = Membership::with_voters(peers.ids());
+            let mut restored = RestoredState { membership, ..RestoredState::default() };
             if let Some(saved) = &options.saved_state {
                 (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
             }
@@ -74,8 +75,11 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     };
     let (mut wal, mut recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
     if let Some(saved) = &options.saved_state {
-        let holds_state = recovered.hard_state != HardState::default() || !recovered.entries.is_empty();
-        if holds_state || recovered.compacted_index > 0 || snapshot_file::load_latest(dir).map_err(OpenError::Storage)?.is_some() {
+        let holds_log = recovered.hard_state != HardState::default()
+            || !recovered.entries.is_empty()
+            || recovered.compacted_index > 0
+            || snapshot_file::load_latest(dir).map_err(OpenError::Storage)?.is_some();
+        if holds_log {
             return Err(OpenError::SavedState(format!(
                 "the data directory {} already holds a log; start from the saved state in an empty one, or from the \
                  data directory without it",
@@ -117,7 +121,7 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
 }
 
 /// The hard state and log a saved state gives this node, with ids of its own for the entries.
-fn seed(saved: &SavedState, peers: &PeerDirectory, options: &NodeOptions) -> Result<(HardState, Vec<crate::raft::Entry>), OpenError> {
+fn seed(saved: &SavedState, peers: &PeerDirectory, options: &NodeOptions) -> Result<(HardState, Vec<Entry>), OpenError> {
     saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
 }
 

@@ -27,10 +27,10 @@ impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RequestError::InvalidId { bytes: 0 } => write!(f, "Invalid arguments: \"requestId\" must not be empty"),
-            RequestError::InvalidId { bytes } => write!(
-                f,
-                "Invalid arguments: \"requestId\" is {bytes} bytes (UTF-8), more than the limit of {MAX_REQUEST_ID_BYTES}"
-            ),
+            RequestError::InvalidId { bytes } => {
+                let limit = MAX_REQUEST_ID_BYTES;
+                write!(f, "Invalid arguments: \"requestId\" is {bytes} bytes (UTF-8), more than the limit of {limit}")
+            }
             RequestError::Refused(error) => error.fmt(f),
         }
     }
@@ -107,6 +107,7 @@ mod tests {
         let longest = "é".repeat(MAX_REQUEST_ID_BYTES / 2);
         assert_eq!(proposal_id_of(&longest).map(|id| id.len()).ok(), Some(MAX_ID_BYTES - 1));
         let too_long = "x".repeat(MAX_REQUEST_ID_BYTES + 1);
-        assert!(matches!(proposal_id_of(&too_long), Err(RequestError::InvalidId { bytes }) if bytes == MAX_ID_BYTES - 4));
+        let refused = proposal_id_of(&too_long);
+        assert!(matches!(refused, Err(RequestError::InvalidId { bytes }) if bytes == MAX_ID_BYTES - 4));
     }
 }

@@ -41,7 +41,8 @@ impl SavedState {
             Some(name) => Some(peers.id_of(name).ok_or_else(|| format!("votedFor {name:?} is not a member"))?),
         };
         if self.entries.len() > MAX_SAVED_ENTRIES {
-            return Err(format!("the log has {} entries, more than the limit of {MAX_SAVED_ENTRIES}", self.entries.len()));
+            let count = self.entries.len();
+            return Err(format!("the log has {count} entries, more than the limit of {MAX_SAVED_ENTRIES}"));
         }
         let mut entries = Vec::with_capacity(self.entries.len());
         let mut previous_term = 1;
@@ -56,9 +57,11 @@ impl SavedState {
             previous_term = saved.term;
             let data = wire::payload_from_json(Some(&saved.data_json));
             let id = ProposalId::from(fresh_id());
-            let entry = Entry { term: saved.term, index: position as Index + 1, kind: EntryKind::Normal, id: Some(id), data };
-            if entry.size_bytes() > max_entry_bytes {
-                return Err(format!("entry {position} is {} bytes, more than the limit of {max_entry_bytes}", entry.size_bytes()));
+            let index = position as Index + 1;
+            let entry = Entry { term: saved.term, index, kind: EntryKind::Normal, id: Some(id), data };
+            let bytes = entry.size_bytes();
+            if bytes > max_entry_bytes {
+                return Err(format!("entry {position} is {bytes} bytes, more than the limit of {max_entry_bytes}"));
             }
             entries.push(entry);
         }
