@@ -46,6 +46,28 @@ test('retries of one request id on one node wait together and commit once', WITH
   assert.equal(nodes[0].getLog().filter((entry) => entry.id === 'req(same)').length, 1)
 })
 
+test('after the whole durable cluster restarts, a retry settles with the original index and appends nothing', WITHIN, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-request-restart-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const bus = new TestBus()
+  const start = () => ['a', 'b', 'c'].map((id) => new Gaggle({
+    id, channel: new TestChannel({ id, bus }), clusterSize: 3, ...FAST, dataDir: path.join(dir, id)
+  }))
+  let nodes = start()
+  await stableLeader(nodes)
+  await nodes[1].append('before', 5000)
+  const original = await nodes[2].append('the request', { requestId: 'restart-1', timeout: 5000 })
+  await Promise.all(nodes.map((node) => node.close()))
+
+  nodes = start()
+  t.after(() => Promise.all(nodes.map((node) => node.close())))
+  await Promise.all(nodes.map((node) => node.ready()))
+  assert.equal(await nodes[0].append('retried', { requestId: 'restart-1', timeout: 5000 }), original)
+  await allCommitted(nodes, original)
+  assert.equal(nodes[0].getLog().filter((entry) => entry.id === 'req(restart-1)').length, 1)
+  assert.equal(nodes[0].getLog().length, 2)
+})
+
 test('a request id is checked at the call: a non-empty string within the byte limit', () => {
   const node = gaggle({ id: 'lonely', channel: { name: 'memory', namespace: 'request-id-args' }, clusterSize: 1, ...FAST })
   try {

@@ -278,6 +278,8 @@ impl Raft {
     }
 
     /// Proposes application data under an idempotency id. Pending until committed; retried across leader changes.
+    /// For a fresh id (a node's own): an id that may have committed already goes through `propose_idempotent`,
+    /// which answers it at once, where this would wait for a commit that will not come again.
     pub fn propose(&mut self, id: ProposalId, data: Payload) -> Result<(), ProposeError> {
         let proposal = Proposal { id, data };
         let bytes = proposal.size_bytes();
