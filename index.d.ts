@@ -7,7 +7,10 @@ declare namespace gaggle {
   /** gaggle's roles; values equal keys. A pre-candidate (PreVote round) reports CANDIDATE. */
   type State = 'FOLLOWER' | 'CANDIDATE' | 'LEADER'
 
-  /** One user entry of the replicated log. `id` is `<id of the node where append was called>_<uuid>`. */
+  /**
+   * One user entry of the replicated log. `id` is `<id of the node where append was called>_<uuid>`, or
+   * `req(<requestId>)` for an append made with a request id.
+   */
   interface Entry<T = unknown> {
     term: number
     data: T
@@ -19,6 +22,32 @@ declare namespace gaggle {
     min?: number
     /** ms, >= min. Default 500. */
     max?: number
+  }
+
+  /** flotilla's options of `append(data, options)`. */
+  interface AppendOptions {
+    /**
+     * Names this append across its retries: appends with the same request id, on any node, after a leader change
+     * or a restart of a durable cluster, commit one entry, and each settles with that entry's index. Covered while
+     * the entry is in the log or among the 100,000 entries compacted last. A non-empty string of at most 251
+     * bytes (UTF-8). A retry's data is ignored: the first entry stands.
+     */
+    requestId?: string
+    /** ms to wait for the commit, as gaggle's `timeout` argument. Default: forever. */
+    timeout?: number
+  }
+
+  /**
+   * `code` of the error an append rejects with. `FLOTILLA_NOT_COMMITTED`: the entry never left this node (refused,
+   * or the node closed, failed to start or timed out before its engine took it) and will not commit.
+   * `FLOTILLA_OUTCOME_UNKNOWN`: the engine had taken it (it may be with a leader) when the append timed out or
+   * the node closed; it may commit. Retrying with the same request id is safe in both cases.
+   */
+  type AppendErrorCode = 'FLOTILLA_NOT_COMMITTED' | 'FLOTILLA_OUTCOME_UNKNOWN'
+
+  /** An append's rejection: gaggle's message, and what is known of the entry. */
+  interface AppendError extends Error {
+    code: AppendErrorCode
   }
 
   /** Options of a node, as gaggle had them, plus flotilla's own (all optional). */
@@ -209,8 +238,15 @@ declare class GaggleNode extends EventEmitter {
   readonly _lastApplied: number
   readonly _channel: ChannelInterfaceClass
 
-  /** Appends `data` (any JSON value) from any node; settles when this node sees it committed. */
+  /**
+   * Appends `data` (any JSON value) from any node; settles when this node sees it committed. Rejects with a
+   * `gaggle.AppendError`, whose `code` tells an entry that will not commit from one that may have.
+   */
   append (data: unknown, timeout?: number): Promise<void>
+  /** With a request id: resolves with the (0-based) index of the one entry the request committed as. */
+  append (data: unknown, options: gaggle.AppendOptions & { requestId: string }): Promise<number>
+  append (data: unknown, options: gaggle.AppendOptions): Promise<number | void>
+  append (data: unknown, options: gaggle.AppendOptions, callback: (error: gaggle.AppendError | null, index?: number) => void): void
   append (data: unknown, callback: gaggle.Callback): void
   append (data: unknown, timeout: number | undefined, callback: gaggle.Callback): void
   /** Runs `rpc[name]` on the leader; resolves with the values its callback passed after the error. */

@@ -51,7 +51,21 @@ test('append: timeout and callback forms', () => {
   ]
   const data = { any: ['json', 1] }
   for (const [rest, timeoutMs, cb] of forms) {
-    assert.deepEqual(parseAppendArgs(data, ...rest), { data, timeoutMs, callback: cb }, String(rest))
+    assert.deepEqual(parseAppendArgs(data, ...rest), { data, requestId: null, timeoutMs, callback: cb }, String(rest))
+  }
+})
+
+test('append: flotilla\'s options form {requestId, timeout}, with or without a callback', () => {
+  const forms = [
+    [[{ requestId: 'r1' }], 'r1', null, null],
+    [[{ requestId: 'r1', timeout: 100 }], 'r1', 100, null],
+    [[{ timeout: 100 }], null, 100, null],
+    [[{}], null, null, null],
+    [[{ requestId: 'r1', timeout: -1 }, callback], 'r1', null, callback]
+  ]
+  const data = 'x'
+  for (const [rest, requestId, timeoutMs, cb] of forms) {
+    assert.deepEqual(parseAppendArgs(data, ...rest), { data, requestId, timeoutMs, callback: cb }, JSON.stringify(rest))
   }
 })
 

@@ -61,6 +61,7 @@ fn main() {
         seed: Some(1),
         storage: StorageOptions::Durable { dir: dir.clone(), segment_bytes },
         snapshot_threshold: None,
+        saved_state: None,
     };
     let started = Instant::now();
     let driver = NodeDriver::open(options, |_| {}).expect("the node opens");

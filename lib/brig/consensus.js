@@ -18,6 +18,10 @@ const { SnapshotHooks } = require('../snapshot-hooks')
 const { openDurableNode } = require('../open-node')
 const { reportError, reportStartFailure } = require('../report-error')
 const { DeferredFlush } = require('../deferred-flush')
+const { requestIdOf } = require('../request-id')
+const { notCommitted, outcomeUnknown } = require('../outcome-errors')
+const { PendingRequests } = require('../pending-requests')
+const { savedStateOf } = require('./saved-state')
 const { EventEmitter } = require('node:events')
 const {
   ElectionTimeout,
@@ -143,8 +147,9 @@ class Cluster extends EventEmitter {
   /**
    * @param {string} id - this node's id
    * @param {Peer[]} [peers=[]] - the other nodes (this node may be among them; it is skipped)
-   * @param {LogState} [logState] - the state object to use; it must be fresh (a durable node restores from its
-   *   `dataDir` instead)
+   * @param {LogState} [logState] - the state object to use: fresh, or a saved one (`LogState.deserialize`), whose
+   *   term, vote and log the node starts from as if it had restarted (a durable node whose `dataDir` holds a log
+   *   already refuses one)
    * @param {{dataDir?: string, segmentBytes?: number}} [options] - flotilla's own: with `dataDir`, the node keeps
    *   its term, vote and log in a write-ahead log there and recovers them when it joins again
    */
@@ -162,7 +167,8 @@ class Cluster extends EventEmitter {
     this._readyAsked = false
     this._closed = false
     this._closePromise = null
-    this._broadcastsBeforeJoin = [] // JSON texts, proposed in order at join()
+    this._broadcastsBeforeJoin = [] // {json, requestId, pending}, proposed in order at join()
+    this._pendingRequests = new PendingRequests() // broadcasts with a request id
     this._flushScheduled = false
     this._flush = this._flush.bind(this)
     this._deferredFlush = new DeferredFlush(this._flush)
@@ -197,10 +203,6 @@ class Cluster extends EventEmitter {
       }
     }
     if (!(this.state instanceof LogState)) throw new TypeError('flotilla/brig: the state must be a LogState')
-    if (!this.state._isFresh()) {
-      throw new Error('flotilla/brig: starting from a saved LogState (term, vote or log entries) is not supported; ' +
-        'the engine starts from an empty log')
-    }
     const timing = readTiming()
     const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
     const nativeOptions = {
@@ -211,6 +213,7 @@ class Cluster extends EventEmitter {
       heartbeatInterval: timing.REPLICATE_T
     }
     if (this._options.snapshot !== undefined) nativeOptions.snapshotThreshold = this._options.snapshot.threshold
+    if (!this.state._isFresh()) nativeOptions.savedState = savedStateOf(this.state)
     this._joined = true
     this._memberIds = new Set(members)
     if (this._options.dataDir !== undefined) {
@@ -248,7 +251,10 @@ class Cluster extends EventEmitter {
     this.state._bindView(this._engineView())
     this.state.on(RoleChanged, (oldRole, newRole) => this.emit(RoleChanged, oldRole, newRole))
     this.state.on(LeaderChanged, (oldLeader, newLeader) => this.emit(LeaderChanged, oldLeader, newLeader))
-    for (const json of this._broadcastsBeforeJoin.splice(0)) this._proposeJson(json)
+    for (const { json, requestId, pending } of this._broadcastsBeforeJoin.splice(0)) {
+      if (requestId === null) this._proposeJson(json)
+      else if (pending.waiting) this._proposeRequest(json, requestId, pending)
+    }
     this._native.start(() => {
       this._native.tick()
       this._engineVersion++
@@ -287,6 +293,12 @@ class Cluster extends EventEmitter {
   close () {
     if (this._closePromise === null) {
       this._closed = true
+      // Broadcasts with a request id: those the engine took may commit all the same; the others will not.
+      const closedBeforeCommit = 'flotilla/brig: the cluster was closed before the entry was committed'
+      for (const pending of this._pendingRequests.takeAll()) this._rejectRequest(pending, outcomeUnknown(closedBeforeCommit))
+      for (const { pending } of this._broadcastsBeforeJoin) {
+        if (pending !== null) this._rejectRequest(pending, notCommitted(closedBeforeCommit))
+      }
       this._broadcastsBeforeJoin = []
       // A durable engine still opening is closed as soon as it opens (see `_attach`); an in-memory one has
       // nothing to write, and its close() settles at once, as before.
@@ -314,12 +326,46 @@ class Cluster extends EventEmitter {
    * in the order of the calls. Returns true when the entry was taken (it commits once a leader is known),
    * false when the node is closed or the engine refused it (see the Debug event).
    */
-  broadcast (payload) {
+  broadcast (payload, options) {
+    if (options !== undefined) return this._broadcastRequest(payload, options)
     if (this._closed) return false
     const message = new BroadcastMessage(payload === undefined ? null : payload)
     const json = dataJson(message.payload)
     this._emitToListeners(Broadcast, message)
     return this._proposeJson(json)
+  }
+
+  // flotilla's `broadcast(payload, {requestId, timeout})`: a Promise of the entry's index (see index.d.ts).
+  _broadcastRequest (payload, options) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError('flotilla/brig: the broadcast options must be an object {requestId, timeout}')
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'requestId' && key !== 'timeout') throw new TypeError('flotilla/brig: unknown broadcast option "' + key + '"')
+    }
+    const requestId = requestIdOf(options.requestId)
+    if (requestId === null) throw new TypeError('flotilla/brig: the broadcast options need a "requestId"')
+    const { timeout } = options
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new TypeError('flotilla/brig: "timeout" must be a number of ms, at least 0')
+    }
+    const message = new BroadcastMessage(payload === undefined ? null : payload)
+    const json = dataJson(message.payload)
+    return new Promise((resolve, reject) => {
+      if (this._closed) return reject(notCommitted('flotilla/brig: the cluster is closed'))
+      this._emitToListeners(Broadcast, message)
+      const pending = { id: null, resolve, reject, timer: null, waiting: true }
+      if (timeout !== undefined && timeout !== Infinity) {
+        pending.timer = setTimeout(() => {
+          // Not yet taken by the engine (still before join, or opening): it will not commit.
+          if (pending.id === null) return this._rejectRequest(pending, notCommitted('flotilla/brig: timed out before the entry was committed'))
+          this._pendingRequests.remove(pending)
+          this._rejectRequest(pending, outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
+        }, Math.min(timeout, 2147483647))
+      }
+      if (this._native === null) this._broadcastsBeforeJoin.push({ json, requestId, pending })
+      else this._proposeRequest(json, requestId, pending)
+    })
   }
 
   /** Starts an election now, as if the election timer had fired (a leader ignores it). */
@@ -447,9 +493,28 @@ class Cluster extends EventEmitter {
     return false
   }
 
+  // Hands a broadcast with a request id to the engine; it settles when its entry commits (or had committed).
+  _proposeRequest (json, requestId, pending) {
+    try {
+      pending.id = this._native.propose(json, requestId)
+    } catch (error) {
+      return this._rejectRequest(pending, notCommitted('flotilla/brig: the engine refused the broadcast: ' + error.message))
+    }
+    this._pendingRequests.add(pending)
+    this._engineVersion++
+    this._scheduleFlush()
+  }
+
+  _rejectRequest (pending, error) {
+    clearTimeout(pending.timer)
+    if (!pending.waiting) return
+    pending.waiting = false
+    pending.reject(error)
+  }
+
   _proposeJson (json) {
     if (this._native === null) {
-      this._broadcastsBeforeJoin.push(json)
+      this._broadcastsBeforeJoin.push({ json, requestId: null, pending: null })
       return true
     }
     try {
@@ -512,6 +577,7 @@ class Cluster extends EventEmitter {
       this._sendEngineMessage(to, message)
     }
     if (output.restore !== undefined && this._snapshotHooks !== null) this._snapshotHooks.restore(output.restore.data)
+    if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
     if (output.committed) {
       for (const [, term, , data] of output.committed) {
         if (this._closed) break

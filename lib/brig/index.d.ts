@@ -309,9 +309,37 @@ export declare namespace consensus {
     }
   }
 
+  /** flotilla's options of `broadcast(payload, options)`. */
+  interface BroadcastOptions {
+    /**
+     * Names this broadcast across its retries: broadcasts with the same request id, on any node, after a leader
+     * change or a restart of a durable cluster, commit one entry. Covered while the entry is in the log or among
+     * the 100,000 entries compacted last. A non-empty string of at most 251 bytes (UTF-8). A retry's payload is
+     * ignored: the first entry stands.
+     */
+    requestId: string
+    /** ms to wait for the commit. Default: forever. */
+    timeout?: number
+  }
+
+  /**
+   * A broadcast with a request id rejects with one of these codes. `FLOTILLA_NOT_COMMITTED`: the entry never left
+   * this node (refused, or closed or timed out before the engine took it) and will not commit.
+   * `FLOTILLA_OUTCOME_UNKNOWN`: the engine had taken it when it timed out or the cluster closed; it may commit.
+   */
+  interface BroadcastError extends Error {
+    code: 'FLOTILLA_NOT_COMMITTED' | 'FLOTILLA_OUTCOME_UNKNOWN'
+  }
+
   class Cluster extends EventEmitter {
     static getElectionTimeoutMs (): number
     static getReplicateTimeoutMs (): number
+    /**
+     * `logState`: a fresh state, or a saved one (`LogState.deserialize(buf)`): the node starts from its term, vote
+     * and log as if it had restarted (entries get fresh ids; commitLength and the leader's progress are found
+     * again). join() throws for a saved state that cannot be a node's; a `dataDir` that already holds a log
+     * refuses one (`ready()` rejects).
+     */
     constructor (id: string, peers?: Peer[], logState?: log.LogState, options?: ClusterOptions)
     id: string
     state: log.LogState
@@ -332,6 +360,11 @@ export declare namespace consensus {
     createProtocolMapping (): ProtocolMapping
     /** Appends `{payload}` to the replicated log, in call order; false when closed or refused by the engine. */
     broadcast (payload: unknown): boolean
+    /**
+     * With a request id: resolves with the entry's 0-based position in `state.log` once it is committed, the same
+     * for every retry of the request; rejects with a `BroadcastError`.
+     */
+    broadcast (payload: unknown, options: BroadcastOptions): Promise<number>
     startElection (): this
     getPeer (id: string): Peer | null
     /** Before join(); after it only to replace a member's Peer (a new member throws). */

@@ -7,6 +7,8 @@
 // promise or callback, never by throwing.
 'use strict'
 
+const { requestIdOf } = require('../request-id')
+
 // gaggle armed a timer for any number above -1 and waited forever otherwise (other types, -1 and below, NaN).
 // Infinity also means forever here: gaggle's setTimeout(Infinity) fired after 1 ms, which nobody meant.
 function timeoutMsOf (timeout) {
@@ -31,9 +33,18 @@ function timeoutAndCallback (timeout, callback) {
   return { timeoutMs: timeoutMsOf(timeout), callback: callbackOf(callback) }
 }
 
-// -> {data, timeoutMs (ms, or null to wait forever), callback (function or null)}
-function parseAppendArgs (data, timeout, callback) {
-  return { data, ...timeoutAndCallback(timeout, callback) }
+// -> {data, requestId (string or null), timeoutMs (ms, or null to wait forever), callback (function or null)}.
+// The second argument is gaggle's timeout, or flotilla's options `{requestId, timeout}`.
+function parseAppendArgs (data, timeoutOrOptions, callback) {
+  if (timeoutOrOptions === null || typeof timeoutOrOptions !== 'object' || Array.isArray(timeoutOrOptions)) {
+    return { data, requestId: null, ...timeoutAndCallback(timeoutOrOptions, callback) }
+  }
+  for (const key of Object.keys(timeoutOrOptions)) {
+    if (key !== 'requestId' && key !== 'timeout') throw invalid('unknown append option "' + key + '"')
+  }
+  const { requestId, timeout } = timeoutOrOptions
+  if (timeout !== undefined && typeof timeout !== 'number') throw invalid('"timeout" must be a number of ms')
+  return { data, requestId: requestIdOf(requestId), timeoutMs: timeoutMsOf(timeout), callback: callbackOf(callback) }
 }
 
 // -> {name, args, timeoutMs, callback}. gaggle needed `args` as an array (it ran `args.concat(cb)`).

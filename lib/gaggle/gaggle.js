@@ -12,6 +12,8 @@ const { DispatchLink } = require('./dispatch')
 const { SnapshotHooks } = require('../snapshot-hooks')
 const { openDurableNode } = require('../open-node')
 const { reportError, reportStartFailure } = require('../report-error')
+const { notCommitted, outcomeUnknown } = require('../outcome-errors')
+const { PendingRequests } = require('../pending-requests')
 const { DeferredFlush } = require('../deferred-flush')
 const MemoryChannel = require('../channels/memory')
 
@@ -27,6 +29,7 @@ const RPC_TYPE = {
 }
 
 const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
+const TIMED_OUT_BEFORE_COMMIT = 'Timed out before the entry was committed'
 
 // How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
 const MAX_MESSAGES_WHILE_OPENING = 10000
@@ -89,6 +92,7 @@ class Gaggle extends EventEmitter {
     this._lastApplied = -1
     this._knownLeader = null
     this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
+    this._pendingRequests = new PendingRequests() // appends with a request id
     this._flushScheduled = false
     this._closePromise = null
     this._droppedInJs = 0
@@ -126,8 +130,8 @@ class Gaggle extends EventEmitter {
   _attach (native) {
     if (this._closePromise) return native.close()
     this._native = native
-    for (const { json, pending } of this._appendsWhileOpening.splice(0)) {
-      if (pending.waiting) this._proposeWaiting(json, pending)
+    for (const { json, requestId, pending } of this._appendsWhileOpening.splice(0)) {
+      if (pending.waiting) this._proposeWaiting(json, requestId, pending)
     }
     this._start()
     setImmediate(() => {
@@ -144,7 +148,7 @@ class Gaggle extends EventEmitter {
     error.cause = cause
     this._openError = error
     for (const { pending } of this._appendsWhileOpening.splice(0)) {
-      if (pending.waiting) pending.reject(error)
+      if (pending.waiting) pending.reject(notCommitted(error.message, error))
     }
     this.close()
     reportStartFailure(this, error, this._readyAsked)
@@ -168,42 +172,53 @@ class Gaggle extends EventEmitter {
   append (data, timeout, cb) {
     const call = parseAppendArgs(data, timeout, cb)
     const promise = new Promise((resolve, reject) => {
-      if (this._openError !== null) return reject(this._openError)
-      if (this._closePromise) return reject(new Error(CLOSED_BEFORE_COMMIT))
+      if (this._openError !== null) return reject(notCommitted(this._openError.message, this._openError))
+      if (this._closePromise) return reject(notCommitted(CLOSED_BEFORE_COMMIT))
       let json
       try {
         json = JSON.stringify(call.data)
       } catch (error) {
-        return reject(new Error('The data cannot be serialized to JSON: ' + error.message))
+        return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message))
       }
       // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it).
       const pending = { resolve, reject, timer: null, id: null, waiting: true }
       if (call.timeoutMs !== null) {
         pending.timer = setTimeout(() => {
           pending.waiting = false
-          if (pending.id !== null) this._pendingAppends.delete(pending.id)
-          reject(new Error('Timed out before the entry was committed'))
+          // Still waiting for the engine to open: it never saw the entry.
+          if (pending.id === null) return reject(notCommitted(TIMED_OUT_BEFORE_COMMIT))
+          this._forgetPending(pending)
+          reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
         }, Math.min(call.timeoutMs, 2147483647))
       }
-      if (this._native === null) this._appendsWhileOpening.push({ json, pending })
-      else this._proposeWaiting(json, pending)
+      if (this._native === null) this._appendsWhileOpening.push({ json, requestId: call.requestId, pending })
+      else this._proposeWaiting(json, call.requestId, pending)
     })
     return settle(promise, call.callback)
   }
 
-  // Hands an append's data to the engine, which names the entry; the append settles when it commits.
-  _proposeWaiting (json, pending) {
+  // Hands an append's data to the engine, which names the entry (after the request id, if there is one); the
+  // append settles when it commits. Retries of one request id on this node wait together.
+  _proposeWaiting (json, requestId, pending) {
     let id
     try {
-      id = this._native.propose(json)
+      id = requestId === null ? this._native.propose(json) : this._native.propose(json, requestId)
     } catch (error) {
       clearTimeout(pending.timer)
       pending.waiting = false
-      return pending.reject(new Error(error.message))
+      return pending.reject(notCommitted(error.message))
     }
     pending.id = id
-    this._pendingAppends.set(id, pending)
+    pending.request = requestId !== null
+    if (pending.request) this._pendingRequests.add(pending)
+    else this._pendingAppends.set(id, pending)
     this._scheduleFlush()
+  }
+
+  // An append that timed out stops waiting for its entry.
+  _forgetPending (pending) {
+    if (pending.request) this._pendingRequests.remove(pending)
+    else this._pendingAppends.delete(pending.id)
   }
 
   /**
@@ -256,7 +271,7 @@ class Gaggle extends EventEmitter {
     status.dropped.unknownSender += this._droppedStrangersInJs
     status.dropped.whileOpening = this._droppedWhileOpening
     status.dropped.total += this._droppedInJs + this._droppedStrangersInJs + this._droppedWhileOpening
-    status.pendingAppends = this._pendingAppends.size
+    status.pendingAppends = this._pendingAppends.size + this._pendingRequests.size
     status.pendingDispatches = this._dispatch.pendingCount
     return status
   }
@@ -277,11 +292,16 @@ class Gaggle extends EventEmitter {
       if (this._durable) storageClosed = closing
     }
     this._channel.removeListener('recieved', this._onRecieved)
-    const waiting = [...this._pendingAppends.values(), ...this._appendsWhileOpening.map(({ pending }) => pending)]
-    for (const pending of waiting) {
+    // Appends the engine took may commit all the same; those still waiting for it to open will not.
+    const taken = [...this._pendingAppends.values(), ...this._pendingRequests.takeAll()]
+    const notTaken = this._appendsWhileOpening.map(({ pending }) => pending)
+    for (const pending of [...taken, ...notTaken]) {
       clearTimeout(pending.timer)
-      if (pending.waiting) pending.reject(this._openError || new Error(CLOSED_BEFORE_COMMIT))
+      if (!pending.waiting) continue
       pending.waiting = false
+      if (this._openError !== null) pending.reject(notCommitted(this._openError.message, this._openError))
+      else if (pending.id === null) pending.reject(notCommitted(CLOSED_BEFORE_COMMIT))
+      else pending.reject(outcomeUnknown(CLOSED_BEFORE_COMMIT))
     }
     this._pendingAppends.clear()
     this._appendsWhileOpening = []
@@ -383,6 +403,8 @@ class Gaggle extends EventEmitter {
     }
     if (output.restore !== undefined) this._restoreSnapshot(output.restore)
     if (output.settledIds) this._settleAppends(output.settledIds)
+    // Appends with a request id that committed (or had committed before they were made here), with their index.
+    if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
     }

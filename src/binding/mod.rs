@@ -5,4 +5,4 @@ mod native_node;
 mod options;
 mod tasks;
 
-pub use native_node::NativeNode;
+pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

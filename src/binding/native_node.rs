@@ -12,6 +12,11 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::time::Duration;
 
+/// The longest request id an append may carry, in UTF-8 bytes (the wire's limit for an entry id, less the
+/// wrapping that keeps request ids apart from the nodes' own ids).
+#[napi]
+pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
+
 #[napi]
 pub struct NativeNode {
     driver: NodeDriver,
@@ -178,10 +183,21 @@ impl NativeNode {
         self.driver.is_peer(&name)
     }
 
-    /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id.
+    /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id. With a `requestId` (a
+    /// client's, for retries) the entry id is derived from it, the request commits at most once, and it is
+    /// settled through the flush output's `settledRequests` with its entry's index, even if it had committed
+    /// already.
     #[napi(catch_unwind)]
-    pub fn propose(&mut self, #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>) -> Result<String> {
-        self.driver.propose(data_json.as_ref().map(|text| text.0.as_str())).map_err(js_error)
+    pub fn propose(
+        &mut self,
+        #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
+        request_id: Option<String>,
+    ) -> Result<String> {
+        let data_json = data_json.as_ref().map(|text| text.0.as_str());
+        match request_id {
+            None => self.driver.propose(data_json).map_err(js_error),
+            Some(request_id) => self.driver.propose_request(&request_id, data_json).map_err(js_error),
+        }
     }
 
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.

@@ -1,9 +1,10 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
-use crate::node::{Members, NodeOptions, StorageOptions, TimingMs};
-use std::path::PathBuf;
+use crate::node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs};
 use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::path::PathBuf;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -29,6 +30,23 @@ struct NativeOptions {
     snapshot_threshold: Option<u64>,
     #[serde(default = "default_segment_bytes")]
     segment_bytes: u64,
+    saved_state: Option<NativeSavedState>,
+}
+
+/// brig's saved state, as the brig face passes it on: `{term, votedFor, entries: [{term, data}]}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NativeSavedState {
+    term: u64,
+    voted_for: Option<String>,
+    entries: Vec<NativeSavedEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeSavedEntry {
+    term: u64,
+    data: Box<RawValue>,
 }
 
 fn default_segment_bytes() -> u64 {
@@ -89,5 +107,14 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         max_inflight_bytes: options.max_inflight_bytes,
         max_message_bytes: options.max_message_bytes,
         seed: options.seed,
+        saved_state: options.saved_state.map(|saved| SavedState {
+            term: saved.term,
+            voted_for: saved.voted_for,
+            entries: saved
+                .entries
+                .into_iter()
+                .map(|entry| SavedEntry { term: entry.term, data_json: entry.data.get().to_string() })
+                .collect(),
+        }),
     })
 }

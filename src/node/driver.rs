@@ -5,10 +5,14 @@
 use super::output::{Output, OutputParts, Wanted};
 use super::peers::{PeerDirectory, SELF_ID};
 use super::recovery::{self, OpenError, StorageOptions};
+use super::requests::{self, PendingRequests, RequestError};
+use super::saved_state::SavedState;
 use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
-use crate::raft::{Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Raft, Role, Stats, TransferError};
+use crate::raft::{
+    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Stats, TransferError,
+};
 use crate::storage::{Storage, Submitted, WriterEvent};
 
 /// At most about this many bytes of committed entries go into one output: a long committed log (a restart
@@ -39,6 +43,8 @@ pub struct NodeOptions {
     pub storage: StorageOptions,
     /// Ask the application for a snapshot every this many applied entries (`None`: never compact).
     pub snapshot_threshold: Option<u64>,
+    /// A state saved by another library to start from, instead of an empty one (refused if storage holds one).
+    pub saved_state: Option<SavedState>,
 }
 
 /// Counters of the layer above the core: messages that never reached it.
@@ -65,6 +71,8 @@ pub struct NodeDriver {
     /// Where recovery cut off a torn write at startup, for `status()`.
     torn_tail: Option<String>,
     snapshots: SnapshotPolicy,
+    /// Client requests proposed here, settled in the output (`settledRequests`) when they commit.
+    requests: PendingRequests,
     closed: bool,
 }
 
@@ -77,7 +85,7 @@ impl NodeDriver {
     /// A node on the storage its options name; `report` receives the disk thread's events, which the caller
     /// must feed back with `persisted` (durable tokens) or by stopping the node (failure).
     pub fn open(options: NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<NodeDriver, OpenError> {
-        let opened = recovery::open(&options.name, &options.members, &options.storage, report)?;
+        let opened = recovery::open(&options, report)?;
         let peers = opened.peers;
         let mut config = Config::new(SELF_ID);
         config.election_ticks_min = options.ticks.election_min;
@@ -105,6 +113,7 @@ impl NodeDriver {
             last_reported_state: None,
             torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
             snapshots: SnapshotPolicy::new(options.snapshot_threshold),
+            requests: PendingRequests::default(),
             closed: false,
         };
         if opened.record_peers {
@@ -215,13 +224,27 @@ impl NodeDriver {
 
     /// Proposes application data (JSON text) under a fresh id `<name>_<uuid>`, which it returns.
     pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
-        let name = self.peers.self_name();
-        let mut id = String::with_capacity(name.len() + 37);
-        id.push_str(name);
-        id.push('_');
-        push_uuid_v4(&mut id);
+        let id = own_proposal_id(self.peers.self_name());
         self.raft.propose(id.as_str().into(), wire::payload_from_json(data_json))?;
         Ok(id)
+    }
+
+    /// Proposes application data (JSON text) under a client's request id, and returns its proposal id. A request
+    /// that already committed (this node applied it) proposes nothing: the output settles it at once with its
+    /// original index, as it settles a new one when it commits.
+    pub fn propose_request(&mut self, request_id: &str, data_json: Option<&str>) -> Result<String, RequestError> {
+        let id = requests::proposal_id_of(request_id)?;
+        match self.raft.propose_idempotent(id.clone(), wire::payload_from_json(data_json))? {
+            Proposed::Pending => self.requests.wait_for(id.clone()),
+            Proposed::Committed(index) => {
+                // The core found the id applied: a user entry this node counted (or its snapshot did).
+                let gaggle_index = requests::applied_user_index(&self.raft, index, self.committed_user_entries);
+                if let Some(gaggle_index) = gaggle_index {
+                    self.output.request_settled(&id, gaggle_index);
+                }
+            }
+        }
+        Ok(id.to_string())
     }
 
     /// Starts an election now, as if the election timer had fired (brig's `startElection`). A leader ignores it.
@@ -323,14 +346,22 @@ impl NodeDriver {
             if let Some(snapshot) = ready.snapshot {
                 self.restore_from(&snapshot.data);
                 // This node's appends that committed inside the snapshot are settled too.
-                for (_, id) in &snapshot.proposal_ids {
+                for (index, id) in &snapshot.proposal_ids {
                     if self.is_own_proposal(id) {
                         self.output.settled(id);
+                    } else if self.requests.settle(id) {
+                        // A snapshot that is not an envelope was counted as malformed; its requests time out.
+                        if let Some(gaggle_index) = requests::user_index_in_snapshot(&snapshot, index) {
+                            self.output.request_settled(id, gaggle_index);
+                        }
                     }
                 }
             }
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
                 let own = entry.id.as_deref().is_some_and(|id| self.is_own_proposal(id));
+                if let Some(id) = entry.id.as_deref().filter(|id| !own && self.requests.settle(id)) {
+                    self.output.request_settled(id, self.committed_user_entries);
+                }
                 self.output.committed(self.committed_user_entries, entry, own);
                 self.committed_user_entries += 1;
             }
@@ -499,6 +530,15 @@ fn free_elsewhere(entries: Vec<Entry>) {
     let _ = std::thread::Builder::new().name("flotilla-free".into()).spawn(move || drop(entries));
 }
 
+/// A fresh id for a proposal of the node `name`: `<name>_<uuid>`.
+pub(super) fn own_proposal_id(name: &str) -> String {
+    let mut id = String::with_capacity(name.len() + 37);
+    id.push_str(name);
+    id.push('_');
+    push_uuid_v4(&mut id);
+    id
+}
+
 /// Appends a random (version 4) UUID in its usual text form (one per append, so written without `format!`).
 fn push_uuid_v4(out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -520,8 +560,12 @@ mod tests {
     use crate::node::timing::TimingMs;
 
     fn discovering_driver(name: &str, cluster_size: usize) -> NodeDriver {
+        NodeDriver::new(discovering_options(name, cluster_size)).expect("driver")
+    }
+
+    fn discovering_options(name: &str, cluster_size: usize) -> NodeOptions {
         let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
-        NodeDriver::new(NodeOptions {
+        NodeOptions {
             name: name.to_string(),
             members: Members::Discover { cluster_size },
             ticks,
@@ -533,8 +577,50 @@ mod tests {
             seed: Some(7),
             storage: StorageOptions::Volatile,
             snapshot_threshold: None,
-        })
-        .expect("driver")
+            saved_state: None,
+        }
+    }
+
+    /// Flushes until the driver has nothing more to say; returns the `settledRequests` pairs and the last
+    /// `snapshotWanted` index it asked for.
+    fn flush_all(driver: &mut NodeDriver) -> (Vec<(String, u64)>, Option<u64>) {
+        let (mut settled, mut snapshot_wanted) = (Vec::new(), None);
+        while let Some(text) = driver.flush() {
+            let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
+            for pair in output["settledRequests"].as_array().cloned().unwrap_or_default() {
+                settled.push((pair[0].as_str().expect("id").to_string(), pair[1].as_u64().expect("index")));
+            }
+            snapshot_wanted = output["snapshotWanted"].as_u64().or(snapshot_wanted);
+        }
+        (settled, snapshot_wanted)
+    }
+
+    #[test]
+    fn a_retried_request_settles_with_its_user_index_from_the_log_and_after_compaction() {
+        let mut driver = NodeDriver::new(NodeOptions { snapshot_threshold: Some(4), ..discovering_options("a", 1) })
+            .expect("driver");
+        driver.campaign();
+        let _ = flush_all(&mut driver);
+        driver.propose(Some("0")).expect("proposal accepted");
+        driver.propose(Some("1")).expect("proposal accepted");
+        let id = driver.propose_request("r", Some("2")).expect("request accepted");
+        assert_eq!(id, "req(r)");
+        driver.propose(Some("3")).expect("proposal accepted");
+        let (settled, snapshot_wanted) = flush_all(&mut driver);
+        assert_eq!(settled, vec![(id.clone(), 2)], "settled when it commits, with its place among user entries");
+
+        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
+        assert_eq!(flush_all(&mut driver).0, vec![(id.clone(), 2)], "a retry from the log settles at once");
+
+        let snapshot_index = snapshot_wanted.expect("a snapshot is asked for");
+        driver.snapshot_taken(snapshot_index, Some("{}")).expect("snapshot taken");
+        assert!(driver.raft.log().snapshot_index() > 3, "the request's entry is compacted");
+        driver.propose(Some("4")).expect("proposal accepted");
+        let _ = flush_all(&mut driver);
+        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
+        assert_eq!(flush_all(&mut driver).0, vec![(id, 2)], "a retry from the snapshot settles at once");
+        assert_eq!(driver.commit_index(), 4, "no retry made an entry");
+        assert!(matches!(driver.propose_request("", None), Err(RequestError::InvalidId { bytes: 0 })));
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Output {
     snapshot_wanted: Option<u64>,
     /// Ids of this node's proposals that committed inside a snapshot received from the leader.
     settled_ids: Option<JsonWriter>,
+    /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
+    /// committed, or had committed already when they were proposed again.
+    settled_requests: Option<JsonWriter>,
     /// The engine has more to hand over already (committed entries held back to keep this output small): flush
     /// again soon, after letting the event loop turn.
     more: bool,
@@ -122,6 +125,11 @@ impl Output {
         self.settled_ids.get_or_insert_with(begin_list).string(id);
     }
 
+    /// A client request this node waited for is committed, as the user entry at `gaggle_index`.
+    pub fn request_settled(&mut self, id: &str, gaggle_index: u64) {
+        self.settled_requests.get_or_insert_with(begin_list).begin_array().string(id).uint(gaggle_index).end_array();
+    }
+
     /// The application should take a snapshot of its state as of this log index.
     pub fn snapshot_wanted(&mut self, index: u64) {
         self.snapshot_wanted = Some(index);
@@ -140,11 +148,13 @@ impl Output {
             && self.restore.is_none()
             && self.snapshot_wanted.is_none()
             && self.settled_ids.is_none()
+            && self.settled_requests.is_none()
             && !self.more
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "state":1, "more":1}`, each key present only when it has something; `None`
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "state":1, "more":1}`, each key
+    /// present only when it has something; `None`
     /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
     /// wanted.
     pub fn take_json(&mut self) -> Option<String> {
@@ -202,6 +212,7 @@ impl Output {
             ("committed", self.committed.take()),
             ("committedIds", self.committed_ids.take()),
             ("settledIds", self.settled_ids.take()),
+            ("settledRequests", self.settled_requests.take()),
             ("spans", spans),
         ];
         let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 48);

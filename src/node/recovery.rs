@@ -1,10 +1,11 @@
 //! Where a node's state comes from at startup: nothing (volatile, as gaggle and brig), or the write-ahead log in
 //! its data directory, replayed into the core's restored state and the peer slots its votes refer to.
 
-use super::driver::Members;
+use super::driver::{own_proposal_id, Members, NodeOptions};
 use super::peers::PeerDirectory;
-use crate::raft::{decode_stream, Membership, RestoredState, Snapshot, SnapshotMeta};
-use crate::storage::snapshot_file;
+use super::saved_state::SavedState;
+use crate::raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
+use crate::storage::{snapshot_file, Record};
 use crate::storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
 use std::path::PathBuf;
 
@@ -32,6 +33,8 @@ pub enum OpenError {
     Storage(StorageError),
     /// The data directory holds another node's, or another cluster's, state.
     Mismatch(String),
+    /// The saved state to start from cannot be a node's, or there is a log already.
+    SavedState(String),
 }
 
 impl std::fmt::Display for OpenError {
@@ -39,6 +42,7 @@ impl std::fmt::Display for OpenError {
         match self {
             OpenError::Storage(error) => write!(f, "cannot recover the log: {error}"),
             OpenError::Mismatch(why) => write!(f, "{why}"),
+            OpenError::SavedState(why) => write!(f, "the saved state cannot seed this node: {why}"),
         }
     }
 }
@@ -53,22 +57,45 @@ fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
     }
 }
 
-/// Opens the node's storage. `report` receives the disk thread's events (durable tokens, failure).
-pub fn open(
-    name: &str,
-    members: &Members,
-    options: &StorageOptions,
-    report: impl Fn(WriterEvent) + Send + 'static,
-) -> Result<Opened, OpenError> {
-    let (dir, segment_bytes) = match options {
+/// Opens the node's storage, or starts it from its saved state. `report` receives the disk thread's events
+/// (durable tokens, failure).
+pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<Opened, OpenError> {
+    let (name, members) = (options.name.as_str(), &options.members);
+    let (dir, segment_bytes) = match &options.storage {
         StorageOptions::Volatile => {
             let peers = fresh_directory(name, members);
-            let restored = RestoredState { membership: Membership::with_voters(peers.ids()), ..RestoredState::default() };
+            let membership = Membership::with_voters(peers.ids());
+            let mut restored = RestoredState { membership, ..RestoredState::default() };
+            if let Some(saved) = &options.saved_state {
+                (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
+            }
             return Ok(Opened { storage: Box::new(VolatileStorage), peers, restored, record_peers: false, torn_tail: None });
         }
         StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
     };
-    let (wal, recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    let (mut wal, mut recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    if let Some(saved) = &options.saved_state {
+        let holds_log = recovered.hard_state != HardState::default()
+            || !recovered.entries.is_empty()
+            || recovered.compacted_index > 0
+            || snapshot_file::load_latest(dir).map_err(OpenError::Storage)?.is_some();
+        if holds_log {
+            return Err(OpenError::SavedState(format!(
+                "the data directory {} already holds a log; start from the saved state in an empty one, or from the \
+                 data directory without it",
+                dir.display()
+            )));
+        }
+        // Written (and synced) before the node runs: it answers peers as if this were its own log.
+        let peers = fresh_directory(name, members);
+        let (hard_state, entries) = seed(saved, &peers, options)?;
+        let write = Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() };
+        wal.append(&[Record::Peers(peers.bound_names()), write]).map_err(OpenError::Storage)?;
+        wal.sync().map_err(OpenError::Storage)?;
+        recovered.peers = peers.bound_names();
+        recovered.hard_state = hard_state;
+        recovered.entries = entries;
+    }
     let snapshot = load_snapshot(dir)?;
     let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.index);
     if recovered.compacted_index > snapshot_index {
@@ -91,6 +118,11 @@ pub fn open(
     };
     let storage = DurableStorage::new(WalWriter::spawn(wal, report));
     Ok(Opened { storage: Box::new(storage), peers, restored, record_peers: true, torn_tail: recovered.torn_tail })
+}
+
+/// The hard state and log a saved state gives this node, with ids of its own for the entries.
+fn seed(saved: &SavedState, peers: &PeerDirectory, options: &NodeOptions) -> Result<(HardState, Vec<Entry>), OpenError> {
+    saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
 }
 
 /// The newest snapshot file in `dir`, decoded; damage is an error naming the file.

@@ -145,7 +145,7 @@ fn proposal_id_in(id: &str, max_len: usize) -> Result<ProposalId, WireError> {
 }
 
 /// The longest proposal id accepted from the wire.
-const MAX_ID_BYTES: usize = 256;
+pub const MAX_ID_BYTES: usize = 256;
 
 /// Decodes a message from `from` (already resolved from the channel's origin) to `to` (this node).
 /// `name_of` resolves ids back to names, to check the names a message repeats (candidateId, leaderId).

@@ -271,6 +271,16 @@ impl RaftLog {
         })
     }
 
+    /// `index_of_proposal` for an id that may well be held (a client's retry): brings the proposal-id index up to
+    /// date first, so that a follower pays for indexing once per entry rather than a scan of its log per lookup.
+    pub fn find_proposal(&mut self, id: &ProposalId) -> Option<Index> {
+        self.index_ids();
+        self.unindex_some(UNINDEX_PER_APPEND);
+        let hash = self.proposal_index.hash(id);
+        let held = HeldIds::of(&self.entries, &self.compacted_ids, self.snapshot_index);
+        self.proposal_index.find(hash, |index| held.holds(index, id))
+    }
+
     /// Raft paper 5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or equal
     /// with a last index at least as high.
     pub fn is_up_to_date(&self, last_index: Index, last_term: Term) -> bool {

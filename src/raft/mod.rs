@@ -32,5 +32,6 @@ pub use stats::Stats;
 pub use tracker::Membership;
 pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use types::{
-    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Snapshot, SnapshotMeta, Term,
+    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,
+    Term,
 };

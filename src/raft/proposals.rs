@@ -51,6 +51,12 @@ impl LocalProposals {
         true
     }
 
+    /// Whether a proposal with this id is pending.
+    pub fn contains(&mut self, id: &str) -> bool {
+        let hash = self.sequence_of.hash(id);
+        self.find(hash, id).is_some()
+    }
+
     /// The slot in `by_sequence` of the pending proposal with this id (and hash).
     fn find(&mut self, hash: u64, id: &str) -> Option<usize> {
         let (by_sequence, first_sequence) = (&self.by_sequence, self.first_sequence);

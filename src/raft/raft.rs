@@ -18,7 +18,8 @@ use super::snapshot::{self, Receiving, Transfer, MAX_SNAPSHOT_BYTES};
 use super::stats::Stats;
 use super::tracker::{Membership, ProgressTracker};
 use super::types::{
-    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Role, Snapshot, SnapshotMeta, Term,
+    Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,
+    Term,
 };
 use std::collections::VecDeque;
 
@@ -277,6 +278,8 @@ impl Raft {
     }
 
     /// Proposes application data under an idempotency id. Pending until committed; retried across leader changes.
+    /// For a fresh id (a node's own): an id that may have committed already goes through `propose_idempotent`,
+    /// which answers it at once, where this would wait for a commit that will not come again.
     pub fn propose(&mut self, id: ProposalId, data: Payload) -> Result<(), ProposeError> {
         let proposal = Proposal { id, data };
         let bytes = proposal.size_bytes();
@@ -292,6 +295,22 @@ impl Raft {
         }
         self.submit(proposal);
         Ok(())
+    }
+
+    /// Proposes under an id that may have been proposed before, here or on another node (a client's request id,
+    /// retried after a timeout, a leader change or a restart): it commits at most once, as long as its entry is
+    /// in the log or among the `Config::proposal_id_window` last compacted entries. An id this node has already
+    /// applied is answered at once with its entry's index, and nothing is proposed (`propose` would wait for a
+    /// commit that already happened); a retry of an id pending here joins it. `propose` is for fresh ids: it
+    /// skips the lookup, which on a follower means bringing the proposal-id index up to date.
+    pub fn propose_idempotent(&mut self, id: ProposalId, data: Payload) -> Result<Proposed, ProposeError> {
+        if let Some(index) = self.log.find_proposal(&id).filter(|&index| index <= self.log.applied) {
+            return Ok(Proposed::Committed(index));
+        }
+        if self.proposals.contains(&id) {
+            return Ok(Proposed::Pending);
+        }
+        self.propose(id, data).map(|()| Proposed::Pending)
     }
 
     /// The application took a snapshot of its state after applying `index` (`data`): the log drops its entries up

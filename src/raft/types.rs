@@ -72,6 +72,15 @@ pub enum Role {
     Leader,
 }
 
+/// What `Raft::propose_idempotent` made of a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proposed {
+    /// Pending here until it commits (a retry of a pending id joins it).
+    Pending,
+    /// An entry with this id was already committed and applied here, at this index: nothing new was proposed.
+    Committed(Index),
+}
+
 /// A new application proposal: an id for idempotency and the application's bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
