@@ -267,6 +267,59 @@ describe('append', () => {
   })
 })
 
+// gaggle's own tests: `append('foobar', 0)` and `dispatchOnLeader('ping', ['foo', 'bar'], 0, cb)` time out.
+describe('a timeout is a deadline', () => {
+  const rpc = {
+    ping (f, b, cb) { cb(null, 'pong') },
+    slow (ms, cb) {
+      const until = performance.now() + ms
+      while (performance.now() < until) { /* the rpc holds the event loop past the caller's deadline */ }
+      cb(null, 'late')
+    }
+  }
+  const busyFor = (ms) => {
+    const until = performance.now() + ms
+    while (performance.now() < until) { /* the caller holds the event loop past its own deadline */ }
+  }
+
+  test('append with timeout 0 times out although the entry commits before a 0 ms timer fires', WITHIN, async (t) => {
+    const [solo] = memoryCluster(t, 1)
+    await stableLeader([solo])
+    const error = await rejection(solo.append('foobar', 0))
+    assert.equal(error.toString(), 'Error: Timed out before the entry was committed')
+    await waitFor(() => solo.getCommitIndex() === 0, 5000, 'the entry committed all the same')
+    assert.equal(await solo.append('in time', 5000), undefined, 'an answer before the deadline succeeds')
+  })
+
+  test('append: a commit seen after the deadline settles as timed out', WITHIN, async (t) => {
+    const [solo] = memoryCluster(t, 1)
+    await stableLeader([solo])
+    const late = rejection(solo.append('late', 5))
+    busyFor(20) // the commit comes in this turn's microtasks, before the 5 ms timer, but after the deadline
+    assert.equal((await late).message, 'Timed out before the entry was committed')
+  })
+
+  test('dispatchOnLeader with timeout 0 calls back with the timeout, from a follower and on the leader', WITHIN, async (t) => {
+    const nodes = memoryCluster(t, 5, { rpc })
+    const leader = await stableLeader(nodes)
+    const notTheLeader = nodes.find((node) => node.id !== leader.id)
+    for (const node of [notTheLeader, leader]) {
+      const err = await new Promise((resolve) => node.dispatchOnLeader('ping', ['foo', 'bar'], 0, resolve))
+      assert.ok(err instanceof Error, `${node.id}: there should be an error`)
+      assert.equal(err.toString(), 'Error: Timed out before the rpc method returned', `${node.id}: about timing out`)
+      assert.deepEqual(await node.dispatchOnLeader('ping', ['foo', 'bar'], 5000), ['pong'], 'in time: the answer')
+    }
+  })
+
+  test('dispatchOnLeader: an answer that comes after the deadline settles as timed out', WITHIN, async (t) => {
+    const nodes = memoryCluster(t, 3, { rpc })
+    const leader = await stableLeader(nodes)
+    // on the leader the rpc runs at once, so its answer comes before any timer: only the deadline can refuse it
+    const error = await rejection(leader.dispatchOnLeader('slow', [20], 5))
+    assert.equal(error.message, 'Timed out before the rpc method returned')
+  })
+})
+
 describe('dispatchOnLeader', () => {
   function rpcCluster (t) {
     const calls = []

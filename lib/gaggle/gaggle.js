@@ -27,6 +27,7 @@ const RPC_TYPE = {
 }
 
 const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
+const APPEND_TIMED_OUT = 'Timed out before the entry was committed'
 
 // How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
 const MAX_MESSAGES_WHILE_OPENING = 10000
@@ -182,8 +183,12 @@ class Gaggle extends EventEmitter {
         pending.timer = setTimeout(() => {
           pending.waiting = false
           if (pending.id !== null) this._pendingAppends.delete(pending.id)
-          reject(new Error('Timed out before the entry was committed'))
+          reject(new Error(APPEND_TIMED_OUT))
         }, Math.min(call.timeoutMs, 2147483647))
+        // The timeout is a deadline, as in gaggle: a commit seen at or after it settles the append as timed out,
+        // even when it comes before the timer fires (so a 0 ms timeout always times out).
+        const deadline = performance.now() + call.timeoutMs
+        pending.resolve = () => (performance.now() < deadline ? resolve() : reject(new Error(APPEND_TIMED_OUT)))
       }
       if (this._native === null) this._appendsWhileOpening.push({ json, pending })
       else this._proposeWaiting(json, pending)
