@@ -59,7 +59,8 @@ test('messages on the redis channel are gaggle\'s envelope around gaggle\'s RPC 
   t.after(() => observer.close())
   await observer.connect()
   const types = new Set()
-  await observer.subscribe(channelName, (message) => {
+  // broadcasts on channelName, messages for one node on channelName:id
+  await observer.pSubscribe(`${channelName}*`, (message) => {
     const envelope = JSON.parse(message)
     assert.equal(typeof envelope.from, 'string')
     types.add(envelope.data.data.type)

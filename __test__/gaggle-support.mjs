@@ -196,16 +196,16 @@ export async function freePort () {
   return port
 }
 
-// Starts `redis-server` on a free port without persistence; resolves {port, url, stop()}. Throws with advice when
-// redis-server is not installed.
-export async function startRedis () {
+// Starts `redis-server` on a free port without persistence, with `extraArgs` as further options; resolves
+// {port, url, stop()}. Throws with advice when redis-server is not installed.
+export async function startRedis (extraArgs = []) {
   const { spawn, spawnSync } = await import('node:child_process')
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed, and the redis tests need a real one: ' +
       'install it (e.g. apt-get install -y redis-server) and run the tests again')
   }
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   await new Promise((resolve, reject) => {
