@@ -10,6 +10,11 @@ export const gaggle = require('../index.js')
 // Short timeouts keep elections fast; heartbeats stay well inside the election timeout.
 export const FAST = { electionTimeout: { min: 40, max: 80 }, heartbeatInterval: 10 }
 
+// Timing for scenario tests that must not depend on the machine's load: no node campaigns on its own before a
+// leader has been silent for a second or more, so the first election is the test's (electLeader) and a busy
+// machine cannot start another one; failover after a leader closes still happens by timeout, within 1-2 s.
+export const STEADY = { electionTimeout: { min: 1000, max: 2000 }, heartbeatInterval: 20 }
+
 // A test that waits for something that never comes fails instead of hanging the run.
 export const WITHIN = { timeout: 20_000 }
 
@@ -50,7 +55,7 @@ export function memoryCluster (t, count, { clusterSize = count, namespace = uniq
 }
 
 // The one leader that every given node agrees on; waits until there is one.
-export async function stableLeader (nodes, timeoutMs = 5000) {
+export async function stableLeader (nodes, timeoutMs = 10_000) {
   return waitFor(() => {
     const leaders = nodes.filter((node) => node.isLeader())
     if (leaders.length !== 1) return null
@@ -59,6 +64,19 @@ export async function stableLeader (nodes, timeoutMs = 5000) {
       (node._leader === leader.id && node._currentTerm === leader._currentTerm))
     return agreed ? leader : null
   }, timeoutMs, 'one leader that every node knows')
+}
+
+// Starts an election on `candidate` and waits for the leader that every node agrees on. The gaggle face has no
+// startElection() (brig's does), so this asks the engine directly, once the candidate knows a majority of the
+// cluster (nodes find each other by HELLO, repeated every electionTimeout.min while some are unknown).
+export async function electLeader (nodes, candidate = nodes[0], timeoutMs = 10_000) {
+  await waitFor(() => {
+    const peers = candidate.status().peers
+    return 2 * (peers.filter((peer) => peer !== null).length + 1) > peers.length + 1
+  }, timeoutMs, `${candidate.id} to know a majority of the cluster`)
+  candidate._native.campaign()
+  candidate._scheduleFlush()
+  return stableLeader(nodes, timeoutMs)
 }
 
 // Waits until every node has committed up to `index` (0-based).
