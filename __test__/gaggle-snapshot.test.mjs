@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
+import { STEADY, electLeader } from './gaggle-support.mjs'
 
 const require = createRequire(import.meta.url)
 const gaggle = require('../index.js')
@@ -38,8 +39,7 @@ function makeCluster ({ dataDir = null, threshold = 50 } = {}) {
       id,
       channel: { name: 'memory', namespace },
       clusterSize: 3,
-      electionTimeout: { min: 40, max: 80 },
-      heartbeatInterval: 10,
+      ...STEADY,
       ...(dataDir ? { dataDir: path.join(dataDir, id) } : {}),
       snapshot: {
         threshold,
@@ -64,7 +64,7 @@ for (const durable of [false, true]) {
     const cluster = makeCluster({ dataDir, threshold: 50 })
     let nodes = ['a', 'b', 'c'].map(cluster.start)
     t.after(() => Promise.all(nodes.map((node) => node.close())))
-    await waitFor(() => nodes.some((node) => node.isLeader()))
+    await electLeader(nodes)
     const leader = () => nodes.find((node) => node.isLeader())
     await appendMany(leader(), 60, 1)
 
@@ -100,8 +100,7 @@ test('a durable cluster restarts from its snapshots plus the log after them', as
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }))
   const cluster = makeCluster({ dataDir, threshold: 40 })
   let nodes = ['a', 'b', 'c'].map(cluster.start)
-  await waitFor(() => nodes.some((node) => node.isLeader()))
-  await appendMany(nodes.find((node) => node.isLeader()), 130, 1)
+  await appendMany(await electLeader(nodes), 130, 1)
   await waitFor(() => nodes.every((node) => cluster.states[node.id].count === 130))
   await Promise.all(nodes.map((node) => node.close()))
   for (const id of ['a', 'b', 'c']) {
@@ -122,14 +121,12 @@ test('a failing save() is reported and asked again later; the cluster keeps comm
     id,
     channel: { name: 'memory', namespace },
     clusterSize: 3,
-    electionTimeout: { min: 40, max: 80 },
-    heartbeatInterval: 10,
+    ...STEADY,
     snapshot: { threshold: 10, save: () => { saves++; throw new Error('disk full') }, restore: () => {} }
   }))
   for (const node of nodes) node.on('error', (error) => reported.push(error.message))
   t.after(() => Promise.all(nodes.map((node) => node.close())))
-  await waitFor(() => nodes.some((node) => node.isLeader()))
-  const leader = nodes.find((node) => node.isLeader())
+  const leader = await electLeader(nodes)
   for (let i = 0; i < 3; i++) await appendMany(leader, 12, 1)
   await waitFor(() => saves >= 3 && reported.length >= 3)
   assert.match(reported[0], /the snapshot save\(\) hook failed: disk full/)

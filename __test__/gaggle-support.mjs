@@ -71,8 +71,9 @@ export async function stableLeader (nodes, timeoutMs = 10_000) {
 // cluster (nodes find each other by HELLO, repeated every electionTimeout.min while some are unknown).
 export async function electLeader (nodes, candidate = nodes[0], timeoutMs = 10_000) {
   await waitFor(() => {
-    const peers = candidate.status().peers
-    return 2 * (peers.filter((peer) => peer !== null).length + 1) > peers.length + 1
+    const status = candidate.status() // null while a durable node reads its log
+    if (status === null) return false
+    return 2 * (status.peers.filter((peer) => peer !== null).length + 1) > status.peers.length + 1
   }, timeoutMs, `${candidate.id} to know a majority of the cluster`)
   candidate._native.campaign()
   candidate._scheduleFlush()
