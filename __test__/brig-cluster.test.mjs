@@ -209,7 +209,6 @@ test('malformed snapshot chunks and answers are dropped and counted, never throw
   const chunk = { leaderId: 'b', term: 1, lastIncludedLength: 5, lastIncludedTerm: 1, offset: 0, total: 10, chunk: 'AAAA' }
   const answer = { followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }
   const hostile = [
-    { ...chunk, lastIncludedLength: 'x' },
     { ...chunk, offset: -1 },
     { ...chunk, total: 1e30 },
     { ...chunk, chunk: 5 },
@@ -221,6 +220,35 @@ test('malformed snapshot chunks and answers are dropped and counted, never throw
   for (const message of hostile) assert.equal(a.handleMessage(message), true, 'taken, then dropped by the engine')
   await new Promise((resolve) => setImmediate(resolve))
   assert.equal(a.status().dropped.malformed, hostile.length)
+})
+
+// JavaScript arithmetic would make 6 of `[7]` and `"7"`, 0 of `true` and -1 of `null`: numbers the engine takes.
+test('a length field of the wrong type is dropped and counted, not coerced to a number', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b'])
+  t.after(() => net.close())
+  net.joinAll()
+  const [a] = net.clusters
+  const lengthFields = [
+    [{ candidateId: 'b', currentTerm: 1, currentLogLength: 0, currentLogLastTerm: 0 }, 'currentLogLength'],
+    [{ candidateId: 'b', proposedTerm: 1, currentLogLength: 0, currentLogLastTerm: 0 }, 'currentLogLength'],
+    [{ leaderId: 'b', term: 1, prefixLength: 0, prefixTerm: 0, leaderCommit: 0, suffix: [] }, 'prefixLength'],
+    [{ leaderId: 'b', term: 1, prefixLength: 0, prefixTerm: 0, leaderCommit: 0, suffix: [] }, 'leaderCommit'],
+    [{ leaderId: 'b', term: 1, prefixLength: 0, prefixTerm: 0, leaderCommit: 0, suffix: [], heartbeat: true }, 'leaderCommit'],
+    [{ followerId: 'b', term: 1, ack: 1, success: true }, 'ack'],
+    [{ followerId: 'b', term: 1, ack: 0, success: false, rejectedLength: 1, hintLength: 0, hintTerm: 0 }, 'rejectedLength'],
+    [{ followerId: 'b', term: 1, ack: 0, success: false, rejectedLength: 1, hintLength: 0, hintTerm: 0 }, 'hintLength'],
+    [{ leaderId: 'b', term: 1, lastIncludedLength: 5, lastIncludedTerm: 1, offset: 0, total: 4, chunk: 'AAAA' }, 'lastIncludedLength'],
+    [{ followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }, 'lastIncludedLength']
+  ]
+  let sent = 0
+  for (const [message, field] of lengthFields) {
+    for (const wrong of [[7], '7', true, null]) {
+      const hostile = { ...message, [field]: wrong }
+      assert.equal(a.handleMessage(hostile), false, `${JSON.stringify(hostile)} is not taken`)
+      assert.equal(a.status().dropped.malformed, ++sent, `${JSON.stringify(hostile)} is counted`)
+    }
+  }
+  assert.equal(a.state.currentTerm, 0, 'no dropped message moved the node to term 1')
 })
 
 // ---- brig's bugs ----

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
+import { withTiming, NO_TIMEOUTS } from './brig-support.mjs'
 
 const require = createRequire(import.meta.url)
 const { consensus, events } = require('../brig.js')
@@ -58,25 +59,33 @@ function commitsOf (cluster, count) {
   })
 }
 
-test('a durable brig cluster replays its committed log after every node restarts', async (t) => {
+test('a durable brig cluster keeps its term and vote, and replays its committed log, after every node restarts', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-brig-durable-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const ids = ['a', 'b', 'c']
+  // No node campaigns on its own: the elections are the test's, so nothing but the restart can change a term.
   let clusters = wire(dir, ids)
   const before = commitsOf(clusters.a, 5)
-  for (const cluster of Object.values(clusters)) cluster.join()
+  withTiming(NO_TIMEOUTS, () => { for (const cluster of Object.values(clusters)) cluster.join() })
+  await Promise.all(Object.values(clusters).map((cluster) => cluster.ready()))
+  clusters.a.startElection()
   for (let n = 0; n < 5; n++) clusters.b.broadcast({ n })
   assert.deepEqual(await before, [0, 1, 2, 3, 4].map((n) => ({ n })))
-  const termBefore = clusters.a.state.currentTerm
+  const hardStates = ids.map((id) => [clusters[id].state.currentTerm, clusters[id].state.votedFor])
+  assert.deepEqual(hardStates, ids.map(() => [1, 'a']), 'every node voted for a in term 1')
   await Promise.all(Object.values(clusters).map((cluster) => cluster.close()))
 
   clusters = wire(dir, ids)
   t.after(() => Promise.all(Object.values(clusters).map((cluster) => cluster.close())))
   const replayed = commitsOf(clusters.c, 6)
-  for (const cluster of Object.values(clusters)) cluster.join()
+  withTiming(NO_TIMEOUTS, () => { for (const cluster of Object.values(clusters)) cluster.join() })
+  await Promise.all(Object.values(clusters).map((cluster) => cluster.ready()))
+  assert.deepEqual(ids.map((id) => [clusters[id].state.currentTerm, clusters[id].state.votedFor]), hardStates,
+    'the term and the vote survived the restart')
+  clusters.b.startElection()
   clusters.a.broadcast('after the restart')
   assert.deepEqual(await replayed, [...[0, 1, 2, 3, 4].map((n) => ({ n })), 'after the restart'])
-  assert.ok(clusters.c.state.currentTerm >= termBefore, 'the term survived the restart')
+  assert.equal(clusters.c.state.currentTerm, 2, 'the election after the restart was in the next term')
 })
 
 test('bad durable options are refused when the Cluster is made', () => {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { WITHIN, collect, connectAll, trackChannels, uniqueName } from './channels-contract.mjs'
-import { FAST, trackNodes, stableLeader, allCommitted } from './gaggle-support.mjs'
+import { STEADY, trackNodes, electLeader, allCommitted } from './gaggle-support.mjs'
 
 const require = createRequire(import.meta.url)
 const MemoryChannel = require('../lib/channels/memory.js')
@@ -102,8 +102,8 @@ describe('flotilla nodes on the memory channel', () => {
     const track = trackNodes(t)
     const namespace = uniqueName('spied')
     const channels = ['n0', 'n1', 'n2'].map((id) => new MemoryChannel({ id, channelOptions: { namespace } }))
-    const nodes = channels.map((channel) => track(new Gaggle({ id: channel.id, channel, clusterSize: 3, ...FAST })))
-    const leader = await stableLeader(nodes)
+    const nodes = channels.map((channel) => track(new Gaggle({ id: channel.id, channel, clusterSize: 3, ...STEADY })))
+    const leader = await electLeader(nodes)
     const seen = []
     channels[nodes.findIndex((node) => node !== leader)].on('recieved', (origin, data) => seen.push(data))
     await Promise.all([leader.append({ k: 1 }), leader.append('two')])

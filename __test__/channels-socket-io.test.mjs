@@ -64,4 +64,27 @@ describe('socket.io channel', () => {
     await closed
     assert.equal(own.server.listening, false)
   })
+
+  it('teardown frees the port at once: the same port can be listened on in the same tick', WITHIN, async (t) => {
+    const own = await startRelay()
+    const port = own.server.address().port
+    const a = trackChannels(t)(new SocketIOChannel({ id: 'a', channelOptions: { host: own.host, channel: 'c' } }))
+    const b = trackChannels(t)(new SocketIOChannel({ id: 'b', channelOptions: { host: own.host, channel: 'c' } }))
+    await connectAll([a, b])
+    const torndown = new Promise((resolve, reject) => own.teardown((error) => (error ? reject(error) : resolve())))
+    assert.equal(own.server.listening, false, 'not listening once teardown returns')
+    // the channels try to reconnect to the port: answered, and cut when the test ends
+    const again = http.createServer((request, response) => response.writeHead(404).end())
+    t.after(() => {
+      again.closeAllConnections()
+      again.close()
+    })
+    const listening = new Promise((resolve, reject) => {
+      again.once('error', reject)
+      again.once('listening', resolve)
+    })
+    again.listen(port, '127.0.0.1')
+    await listening
+    await torndown
+  })
 })

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { EventEmitter } from 'node:events'
 import {
-  gaggle, FAST, WITHIN, uniqueName, waitFor, trackNodes, memoryCluster, stableLeader, allCommitted, assertSameLogs,
-  rejection, Gaggle, ChannelInterface, TestChannel, TestBus, testBusCluster
+  gaggle, FAST, STEADY, WITHIN, uniqueName, waitFor, trackNodes, memoryCluster, electLeader, stableLeader, allCommitted,
+  assertSameLogs, rejection, Gaggle, ChannelInterface, TestChannel, TestBus, testBusCluster
 } from './gaggle-support.mjs'
 
 const require = createRequire(import.meta.url)
@@ -68,10 +68,10 @@ describe('entry points', () => {
   })
 
   test('a custom channel subclassing the base class carries a cluster end to end', WITHIN, async (t) => {
-    const { bus, nodes } = testBusCluster(t, 3)
+    const { bus, nodes } = testBusCluster(t, 3, STEADY)
     let seen = 0
     bus.tap = () => { seen++ }
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     await nodes.find((node) => node !== leader).append({ over: 'custom channel' })
     await allCommitted(nodes, 0)
     assertSameLogs(nodes)
@@ -100,8 +100,8 @@ describe('entry points', () => {
 
     const track = trackNodes(t)
     const nodes = ['p', 'q', 'r'].map((id) =>
-      track(new Gaggle({ id, channel: new OldStyleChannel({ id }), clusterSize: 3, ...FAST })))
-    await stableLeader(nodes)
+      track(new Gaggle({ id, channel: new OldStyleChannel({ id }), clusterSize: 3, ...STEADY })))
+    await electLeader(nodes)
     await nodes[2].append(42)
     await allCommitted(nodes, 0)
     assert.deepEqual(assertSameLogs(nodes).map((entry) => entry.data), [42])
@@ -110,7 +110,7 @@ describe('entry points', () => {
 
 describe('state fields', () => {
   test('before and after an election', WITHIN, async (t) => {
-    const nodes = memoryCluster(t, 3)
+    const nodes = memoryCluster(t, 3, STEADY)
     for (const node of nodes) {
       assert.equal(typeof node.id, 'string')
       assert.ok(Object.values(gaggle._STATES).includes(node._state))
@@ -123,7 +123,7 @@ describe('state fields', () => {
       assert.ok(node._channel instanceof ChannelInterface)
       assert.equal(node.hasUncommittedEntriesInPreviousTerms(), false)
     }
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     assert.equal(leader._state, 'LEADER')
     assert.equal(leader.isLeader(), true)
     assert.equal(leader._leader, null, '_leader is null on the leader itself')
@@ -141,8 +141,8 @@ describe('state fields', () => {
   })
 
   test('entries are {term, data, id}, 0-based, with id <node id>_<uuid>', WITHIN, async (t) => {
-    const nodes = memoryCluster(t, 3)
-    const leader = await stableLeader(nodes)
+    const nodes = memoryCluster(t, 3, STEADY)
+    const leader = await electLeader(nodes)
     const follower = nodes.find((node) => node !== leader)
     await follower.append({ a: [1, 'two', null] })
     await leader.append('second')
@@ -168,7 +168,7 @@ describe('state fields', () => {
   })
 
   test('JSON values of every kind survive the log', WITHIN, async (t) => {
-    const [node] = memoryCluster(t, 1)
+    const [node] = memoryCluster(t, 1, STEADY)
     const values = [0, -1.5, 1e300, 'text', '', 'ünïcödé \u2028 "quotes"', true, false, null, [], {}, [1, [2, [3]]],
       { nested: { deep: { x: 'y' } } }]
     for (const value of values) await node.append(value)
@@ -181,14 +181,14 @@ describe('state fields', () => {
 
 describe('events', () => {
   test('appended fires on the leader only; committed on every node, once per index, in order', WITHIN, async (t) => {
-    const nodes = memoryCluster(t, 3)
+    const nodes = memoryCluster(t, 3, STEADY)
     const appended = new Map(nodes.map((node) => [node, []]))
     const committed = new Map(nodes.map((node) => [node, []]))
     for (const node of nodes) {
       node.on('appended', (entry, index) => appended.get(node).push([index, entry, node.isLeader()]))
       node.on('committed', (entry, index) => committed.get(node).push([index, entry]))
     }
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     const term = leader._currentTerm
     const COUNT = 50
     await Promise.all(Array.from({ length: COUNT }, (_, i) => nodes[i % 3].append({ i })))
@@ -215,11 +215,10 @@ describe('events', () => {
   })
 
   test('leaderElected fires once per change of leader, not on heartbeats', WITHIN, async (t) => {
-    // elections far apart from heartbeats, so that even a busy machine keeps its leader
-    const nodes = memoryCluster(t, 3, { electionTimeout: { min: 300, max: 600 } })
+    const nodes = memoryCluster(t, 3, STEADY)
     const elected = new Map(nodes.map((node) => [node, 0]))
     for (const node of nodes) node.on('leaderElected', () => elected.set(node, elected.get(node) + 1))
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     const follower = nodes.find((node) => node !== leader)
     let heartbeats = 0
     follower._channel.on('recieved', (from, data) => {
@@ -233,8 +232,8 @@ describe('events', () => {
 
 describe('append', () => {
   test('promise, callback and timeout forms', WITHIN, async (t) => {
-    const nodes = memoryCluster(t, 3)
-    const leader = await stableLeader(nodes)
+    const nodes = memoryCluster(t, 3, STEADY)
+    const leader = await electLeader(nodes)
     const follower = nodes.find((node) => node !== leader)
 
     const promise = follower.append('p')
@@ -257,13 +256,66 @@ describe('append', () => {
 
   test('times out when nothing can commit', WITHIN, async (t) => {
     // one node of three: no majority, so nothing commits
-    const [lonely] = memoryCluster(t, 1, { clusterSize: 3 })
+    const [lonely] = memoryCluster(t, 1, { ...STEADY, clusterSize: 3 })
     assert.equal(lonely._leader, null, '_leader is null while no leader is known')
     const error = await rejection(lonely.append('never', 30))
     assert.ok(error instanceof Error)
     assert.equal(error.message, 'Timed out before the entry was committed')
     const cbError = await new Promise((resolve) => lonely.append('never', 0, resolve))
     assert.equal(cbError.message, 'Timed out before the entry was committed')
+  })
+})
+
+// gaggle's own tests: `append('foobar', 0)` and `dispatchOnLeader('ping', ['foo', 'bar'], 0, cb)` time out.
+describe('a timeout is a deadline', () => {
+  const rpc = {
+    ping (f, b, cb) { cb(null, 'pong') },
+    slow (ms, cb) {
+      const until = performance.now() + ms
+      while (performance.now() < until) { /* the rpc holds the event loop past the caller's deadline */ }
+      cb(null, 'late')
+    }
+  }
+  const busyFor = (ms) => {
+    const until = performance.now() + ms
+    while (performance.now() < until) { /* the caller holds the event loop past its own deadline */ }
+  }
+
+  test('append with timeout 0 times out although the entry commits before a 0 ms timer fires', WITHIN, async (t) => {
+    const [solo] = memoryCluster(t, 1, STEADY)
+    await electLeader([solo])
+    const error = await rejection(solo.append('foobar', 0))
+    assert.equal(error.toString(), 'Error: Timed out before the entry was committed')
+    await waitFor(() => solo.getCommitIndex() === 0, 5000, 'the entry committed all the same')
+    assert.equal(await solo.append('in time', 5000), undefined, 'an answer before the deadline succeeds')
+  })
+
+  test('append: a commit seen after the deadline settles as timed out', WITHIN, async (t) => {
+    const [solo] = memoryCluster(t, 1, STEADY)
+    await electLeader([solo])
+    const late = rejection(solo.append('late', 5))
+    busyFor(20) // the commit comes in this turn's microtasks, before the 5 ms timer, but after the deadline
+    assert.equal((await late).message, 'Timed out before the entry was committed')
+  })
+
+  test('dispatchOnLeader with timeout 0 calls back with the timeout, from a follower and on the leader', WITHIN, async (t) => {
+    const nodes = memoryCluster(t, 5, { ...STEADY, rpc })
+    const leader = await electLeader(nodes)
+    const notTheLeader = nodes.find((node) => node.id !== leader.id)
+    for (const node of [notTheLeader, leader]) {
+      const err = await new Promise((resolve) => node.dispatchOnLeader('ping', ['foo', 'bar'], 0, resolve))
+      assert.ok(err instanceof Error, `${node.id}: there should be an error`)
+      assert.equal(err.toString(), 'Error: Timed out before the rpc method returned', `${node.id}: about timing out`)
+      assert.deepEqual(await node.dispatchOnLeader('ping', ['foo', 'bar'], 5000), ['pong'], 'in time: the answer')
+    }
+  })
+
+  test('dispatchOnLeader: an answer that comes after the deadline settles as timed out', WITHIN, async (t) => {
+    const nodes = memoryCluster(t, 3, { ...STEADY, rpc })
+    const leader = await electLeader(nodes)
+    // on the leader the rpc runs at once, so its answer comes before any timer: only the deadline can refuse it
+    const error = await rejection(leader.dispatchOnLeader('slow', [20], 5))
+    assert.equal(error.message, 'Timed out before the rpc method returned')
   })
 })
 
@@ -280,12 +332,12 @@ describe('dispatchOnLeader', () => {
       throws () { throw new Error('the rpc threw') },
       never () {}
     }
-    return { nodes: memoryCluster(t, 3, { rpc }), calls }
+    return { nodes: memoryCluster(t, 3, { ...STEADY, rpc }), calls }
   }
 
   test('promise with .spread, callback, and this = the leader', WITHIN, async (t) => {
     const { nodes, calls } = rpcCluster(t)
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     const follower = nodes.find((node) => node !== leader)
 
     const promise = follower.dispatchOnLeader('add', [2, 3])
@@ -309,7 +361,7 @@ describe('dispatchOnLeader', () => {
 
   test('rpc errors, missing methods and timeouts reject with clear errors', WITHIN, async (t) => {
     const { nodes } = rpcCluster(t)
-    const leader = await stableLeader(nodes)
+    const leader = await electLeader(nodes)
     const follower = nodes.find((node) => node !== leader)
     for (const node of [follower, leader]) {
       const failed = await rejection(node.dispatchOnLeader('fail', []))
@@ -331,8 +383,8 @@ describe('dispatchOnLeader', () => {
 })
 
 test('status() reports the engine\'s view', WITHIN, async (t) => {
-  const nodes = memoryCluster(t, 3)
-  const leader = await stableLeader(nodes)
+  const nodes = memoryCluster(t, 3, STEADY)
+  const leader = await electLeader(nodes)
   const status = leader.status()
   assert.equal(status.id, leader.id)
   assert.equal(status.state, 'LEADER')

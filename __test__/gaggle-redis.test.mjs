@@ -3,11 +3,9 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  gaggle, startRedis, uniqueName, trackNodes, stableLeader, allCommitted, assertSameLogs
+  gaggle, STEADY, startRedis, uniqueName, trackNodes, electLeader, stableLeader, allCommitted, assertSameLogs
 } from './gaggle-support.mjs'
 
-// Network round trips through Redis take longer than the memory channel's: a little more room for elections.
-const TIMING = { electionTimeout: { min: 100, max: 200 }, heartbeatInterval: 20 }
 const WITHIN = { timeout: 30_000 }
 
 let redis
@@ -20,7 +18,7 @@ function redisCluster (t, count, channelName = uniqueName('gaggle')) {
     id: `r${i}`,
     channel: { name: 'redis', channelName, connectionString: redis.url },
     clusterSize: count,
-    ...TIMING,
+    ...STEADY,
     rpc: { whoLeads (cb) { cb(null, this.isLeader() ? 'the leader' : this.id) } }
   })))
 }
@@ -29,7 +27,7 @@ test('3 nodes over redis elect a leader, commit on every node, and survive the l
   const nodes = redisCluster(t, 3)
   const committed = new Map(nodes.map((node) => [node, []]))
   for (const node of nodes) node.on('committed', (entry, index) => committed.get(node).push(index))
-  const first = await stableLeader(nodes, 10_000)
+  const first = await electLeader(nodes)
   await Promise.all(nodes.map((node, i) => node.append({ over: 'redis', i })))
   await allCommitted(nodes, 2, 10_000)
   const before = assertSameLogs(nodes)
@@ -59,13 +57,14 @@ test('messages on the redis channel are gaggle\'s envelope around gaggle\'s RPC 
   t.after(() => observer.close())
   await observer.connect()
   const types = new Set()
-  await observer.subscribe(channelName, (message) => {
+  // broadcasts on channelName, messages for one node on channelName:id
+  await observer.pSubscribe(`${channelName}*`, (message) => {
     const envelope = JSON.parse(message)
     assert.equal(typeof envelope.from, 'string')
     types.add(envelope.data.data.type)
   })
   const nodes = redisCluster(t, 3, channelName)
-  const leader = await stableLeader(nodes, 10_000)
+  const leader = await electLeader(nodes)
   await nodes.find((node) => node !== leader).append('seen on the wire')
   await allCommitted(nodes, 0, 10_000)
   for (const type of ['REQUEST_VOTE', 'REQUEST_VOTE_REPLY', 'APPEND_ENTRIES', 'APPEND_ENTRIES_REPLY', 'APPEND_ENTRY']) {

@@ -3,9 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { gaggle, uniqueName, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
+import { gaggle, STEADY, uniqueName, electLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
 
-const TIMING = { electionTimeout: { min: 100, max: 200 }, heartbeatInterval: 20 }
 const WITHIN = { timeout: 30_000 }
 
 // An HTTP server on a free port, ready for socket.io channels; torn down (server included) after the test, once
@@ -28,14 +27,14 @@ test('3 nodes over socket.io elect, commit on every node, and tear down', WITHIN
   })
   const channel = uniqueName('gaggle')
   const nodes = ['s0', 's1', 's2'].map((id) => {
-    const node = gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 3, ...TIMING,
+    const node = gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 3, ...STEADY,
       rpc: { whoLeads (cb) { cb(null, this.isLeader() ? 'the leader' : this.id) } } })
     nodesClosed.push(node)
     return node
   })
   const committed = new Map(nodes.map((node) => [node, []]))
   for (const node of nodes) node.on('committed', (entry, index) => committed.get(node).push(entry.data))
-  const leader = await stableLeader(nodes, 10_000)
+  const leader = await electLeader(nodes)
   await Promise.all(nodes.map((node, i) => node.append({ over: 'socket.io', i })))
   await allCommitted(nodes, 2, 10_000)
   const log = assertSameLogs(nodes)
@@ -51,11 +50,11 @@ test('two clusters on one relay, on different channels, do not mix', WITHIN, asy
     await teardown()
   })
   const clusters = [uniqueName('blue'), uniqueName('green')].map((channel, c) => ['x', 'y'].map((id) => {
-    const node = gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 2, ...TIMING })
+    const node = gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 2, ...STEADY })
     nodes.push(node)
     return node
   }))
-  await Promise.all(clusters.map((cluster) => stableLeader(cluster, 10_000)))
+  await Promise.all(clusters.map((cluster) => electLeader(cluster)))
   await Promise.all(clusters.map((cluster, c) => cluster[1].append({ cluster: c })))
   await Promise.all(clusters.map((cluster) => allCommitted(cluster, 0, 10_000)))
   for (const [c, cluster] of clusters.entries()) {
@@ -71,8 +70,8 @@ test('an entry near the message limit (1 MiB) commits over socket.io: the relay 
     await teardown()
   })
   const channel = uniqueName('large')
-  for (const id of ['l0', 'l1', 'l2']) nodes.push(gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 3, ...TIMING }))
-  const leader = await stableLeader(nodes, 10_000)
+  for (const id of ['l0', 'l1', 'l2']) nodes.push(gaggle({ id, channel: { name: 'socket.io', host, channel }, clusterSize: 3, ...STEADY }))
+  const leader = await electLeader(nodes)
   const big = 'x'.repeat(1_000_000)
   // From a follower: the entry travels to the leader, then from the leader to both followers.
   await nodes.find((node) => node !== leader).append(big, 10_000)

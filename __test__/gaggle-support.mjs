@@ -10,6 +10,11 @@ export const gaggle = require('../index.js')
 // Short timeouts keep elections fast; heartbeats stay well inside the election timeout.
 export const FAST = { electionTimeout: { min: 40, max: 80 }, heartbeatInterval: 10 }
 
+// Timing for scenario tests that must not depend on the machine's load: no node campaigns on its own before a
+// leader has been silent for a second or more, so the first election is the test's (electLeader) and a busy
+// machine cannot start another one; failover after a leader closes still happens by timeout, within 1-2 s.
+export const STEADY = { electionTimeout: { min: 1000, max: 2000 }, heartbeatInterval: 20 }
+
 // A test that waits for something that never comes fails instead of hanging the run.
 export const WITHIN = { timeout: 20_000 }
 
@@ -50,7 +55,7 @@ export function memoryCluster (t, count, { clusterSize = count, namespace = uniq
 }
 
 // The one leader that every given node agrees on; waits until there is one.
-export async function stableLeader (nodes, timeoutMs = 5000) {
+export async function stableLeader (nodes, timeoutMs = 10_000) {
   return waitFor(() => {
     const leaders = nodes.filter((node) => node.isLeader())
     if (leaders.length !== 1) return null
@@ -59,6 +64,20 @@ export async function stableLeader (nodes, timeoutMs = 5000) {
       (node._leader === leader.id && node._currentTerm === leader._currentTerm))
     return agreed ? leader : null
   }, timeoutMs, 'one leader that every node knows')
+}
+
+// Starts an election on `candidate` and waits for the leader that every node agrees on. The gaggle face has no
+// startElection() (brig's does), so this asks the engine directly, once the candidate knows a majority of the
+// cluster (nodes find each other by HELLO, repeated every electionTimeout.min while some are unknown).
+export async function electLeader (nodes, candidate = nodes[0], timeoutMs = 10_000) {
+  await waitFor(() => {
+    const status = candidate.status() // null while a durable node reads its log
+    if (status === null) return false
+    return 2 * (status.peers.filter((peer) => peer !== null).length + 1) > status.peers.length + 1
+  }, timeoutMs, `${candidate.id} to know a majority of the cluster`)
+  candidate._native.campaign()
+  candidate._scheduleFlush()
+  return stableLeader(nodes, timeoutMs)
 }
 
 // Waits until every node has committed up to `index` (0-based).
@@ -196,16 +215,16 @@ export async function freePort () {
   return port
 }
 
-// Starts `redis-server` on a free port without persistence; resolves {port, url, stop()}. Throws with advice when
-// redis-server is not installed.
-export async function startRedis () {
+// Starts `redis-server` on a free port without persistence, with `extraArgs` as further options; resolves
+// {port, url, stop()}. Throws with advice when redis-server is not installed.
+export async function startRedis (extraArgs = []) {
   const { spawn, spawnSync } = await import('node:child_process')
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed, and the redis tests need a real one: ' +
       'install it (e.g. apt-get install -y redis-server) and run the tests again')
   }
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   await new Promise((resolve, reject) => {

@@ -40,7 +40,13 @@ const {
 } = require('./messages')
 
 const lengthOf = (index) => index + 1
-const indexOf = (length) => length - 1
+// A length from a transport: arithmetic would turn `[7]`, `"7"`, `true` and `null` into numbers the engine
+// accepts, so anything but a number is refused here (the caller drops and counts the message). Out-of-range
+// numbers go through, for the engine to refuse.
+function indexOf (length, field) {
+  if (typeof length !== 'number') throw new TypeError(`${field} is not a number`)
+  return length - 1
+}
 // The engine writes -1 as the term of "no entry"; brig writes 0.
 const brigTerm = (term) => (term < 0 ? 0 : term)
 
@@ -174,7 +180,7 @@ function toEngine (message) {
         type: preVote ? 'PRE_VOTE' : 'REQUEST_VOTE',
         term: preVote ? message.proposedTerm : message.currentTerm,
         candidateId: message.candidateId,
-        lastLogIndex: indexOf(message.currentLogLength),
+        lastLogIndex: indexOf(message.currentLogLength, 'currentLogLength'),
         lastLogTerm: message.currentLogLength === 0 ? -1 : message.currentLogLastTerm
       }
       if (message.transfer === true) engine.transfer = true
@@ -199,7 +205,7 @@ function toEngine (message) {
           prevLogIndex: -1,
           prevLogTerm: -1,
           entries: [],
-          leaderCommit: indexOf(message.leaderCommit)
+          leaderCommit: indexOf(message.leaderCommit, 'leaderCommit')
         }
       } else {
         if (!Array.isArray(message.suffix)) throw new TypeError('suffix is not an array')
@@ -207,10 +213,10 @@ function toEngine (message) {
           type: 'APPEND_ENTRIES',
           term: message.term,
           leaderId: message.leaderId,
-          prevLogIndex: indexOf(message.prefixLength),
+          prevLogIndex: indexOf(message.prefixLength, 'prefixLength'),
           prevLogTerm: message.prefixLength === 0 ? -1 : message.prefixTerm,
           entries: message.suffix.map((entry, i) => engineEntry(entry, message.prefixLength + i)),
-          leaderCommit: indexOf(message.leaderCommit)
+          leaderCommit: indexOf(message.leaderCommit, 'leaderCommit')
         }
       }
       break
@@ -219,12 +225,12 @@ function toEngine (message) {
       if (message.heartbeat === true) {
         engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: true, heartbeat: true }
       } else if (message.success === true) {
-        engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: true, lastLogIndex: indexOf(message.ack) }
+        engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: true, lastLogIndex: indexOf(message.ack, 'ack') }
       } else {
         engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: message.success }
         // A refusal in brig's own form (no hints) names no append; the engine takes it for a stale answer.
-        if (message.rejectedLength !== undefined) engine.rejectIndex = indexOf(message.rejectedLength)
-        if (message.hintLength !== undefined) engine.hintIndex = indexOf(message.hintLength)
+        if (message.rejectedLength !== undefined) engine.rejectIndex = indexOf(message.rejectedLength, 'rejectedLength')
+        if (message.hintLength !== undefined) engine.hintIndex = indexOf(message.hintLength, 'hintLength')
         if (message.hintTerm !== undefined) engine.hintTerm = message.hintTerm
       }
       break
@@ -243,7 +249,7 @@ function toEngine (message) {
         type: 'INSTALL_SNAPSHOT',
         term: message.term,
         leaderId: message.leaderId,
-        lastIncludedIndex: indexOf(message.lastIncludedLength),
+        lastIncludedIndex: indexOf(message.lastIncludedLength, 'lastIncludedLength'),
         lastIncludedTerm: message.lastIncludedTerm,
         offset: message.offset,
         total: message.total,
@@ -255,7 +261,7 @@ function toEngine (message) {
       engine = {
         type: 'INSTALL_SNAPSHOT_REPLY',
         term: message.term,
-        lastIncludedIndex: indexOf(message.lastIncludedLength),
+        lastIncludedIndex: indexOf(message.lastIncludedLength, 'lastIncludedLength'),
         received: message.received,
         done: message.done
       }

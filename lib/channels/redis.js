@@ -1,5 +1,8 @@
-// A channel over Redis pub/sub, on the same wire as gaggle's: every node publishes JSON envelopes
-// {from, to?, data: packet} on one Redis channel and keeps those addressed to it or to everyone.
+// A channel over Redis pub/sub with gaggle's JSON envelope {from, to?, data: packet}. Broadcasts go on the Redis
+// channel `channelName`, as in gaggle; a message for one node goes on `channelName:nodeId`, which only that node
+// subscribes to, so that a large message for a lagging node (a catch-up) is not delivered to every node and
+// cannot push the others over Redis's pubsub output buffer limit. Each node also keeps what gaggle nodes send it
+// on `channelName` (envelopes addressed to it or to everyone).
 'use strict'
 
 const { createClient } = require('redis')
@@ -11,6 +14,9 @@ const OPTION_RULES = {
   connectionString: { type: 'string' },
   channelName: { type: 'string', required: true },
 }
+
+// The Redis channel of the messages for one node.
+const directChannelOf = (channelName, nodeId) => `${channelName}:${nodeId}`
 
 // close() lets queued publishes go out first; a client that is not ready may retry forever, so it is destroyed.
 async function closeClient (client) {
@@ -47,8 +53,10 @@ class RedisChannel extends ChannelInterface {
       })
     }
 
-    const subscribed = subscriber.connect()
-      .then(() => subscriber.subscribe(this._redisChannel, (message) => this._onMessage(message)))
+    // node-redis reconnects a dropped client (Redis disconnects a subscriber that falls too far behind) and
+    // subscribes it again; Raft resends what was lost meanwhile.
+    const subscribed = subscriber.connect().then(() => subscriber.subscribe(
+      [this._redisChannel, directChannelOf(this._redisChannel, this.id)], (message) => this._onMessage(message)))
     Promise.all([publisher.connect(), subscribed]).then(() => {
       if (this._clients === clients && !this.state.connected) this._connected()
     }, this._onError)
@@ -62,16 +70,16 @@ class RedisChannel extends ChannelInterface {
   }
 
   _broadcast (packet) {
-    this._publish({ from: this.id, data: packet })
+    this._publish(this._redisChannel, { from: this.id, data: packet })
   }
 
   _send (nodeId, packet) {
-    this._publish({ from: this.id, to: nodeId, data: packet })
+    this._publish(directChannelOf(this._redisChannel, nodeId), { from: this.id, to: nodeId, data: packet })
   }
 
-  _publish (envelope) {
+  _publish (redisChannel, envelope) {
     if (this._clients === null) return
-    this._clients.publisher.publish(this._redisChannel, JSON.stringify(envelope)).catch(this._onError)
+    this._clients.publisher.publish(redisChannel, JSON.stringify(envelope)).catch(this._onError)
   }
 
   _onMessage (message) {

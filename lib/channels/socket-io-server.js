@@ -30,9 +30,13 @@ function enhanceServerForSocketIOChannel (httpServer) {
     })
   })
 
-  // Like gaggle's, this closes the HTTP server too; unlike gaggle's, it calls back once that is done.
+  // Like gaggle's, this disconnects every client and closes the HTTP server at once, so that the port is free
+  // when teardown returns (socket.io 4's io.close() stops listening only a few ticks later: EADDRINUSE for a
+  // listen right after it). The callback comes once the last connection has closed.
   return function teardown (callback) {
-    io.close((error) => {
+    io.disconnectSockets(true)
+    io.engine.close()
+    httpServer.close((error) => {
       if (typeof callback === 'function') callback(error)
     })
   }

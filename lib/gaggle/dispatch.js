@@ -7,6 +7,7 @@
 const RETRY_MS = 500
 const REPLY_CACHE_SIZE = 10000
 const CLOSED = 'The node was closed before the rpc method returned'
+const TIMED_OUT = 'Timed out before the rpc method returned'
 
 function serializeError (error) {
   return { message: error.message, stack: error.stack, isSerializedError: true }
@@ -34,7 +35,7 @@ function deserializeError (value) {
 class DispatchLink {
   constructor (node) {
     this._node = node
-    this._pending = new Map() // rpc id -> {name, args, resolve, reject, timer}
+    this._pending = new Map() // rpc id -> {name, args, resolve, reject, timer, deadline}
     this._running = new Set() // rpc ids the leader is running now
     this._replies = new Map() // rpc id -> returnValues, oldest first
     this._retryTimer = null
@@ -52,12 +53,15 @@ class DispatchLink {
       const unserializable = jsonError(args)
       if (unserializable) return reject(new Error('The arguments cannot be serialized to JSON: ' + unserializable))
       const id = this._node._newRpcId()
-      const call = { name, args, resolve, reject, timer: null }
+      // The timeout is a deadline, as in gaggle: an answer seen at or after it settles the call as timed out,
+      // even when it comes before the timer fires (so a 0 ms timeout always times out).
+      const deadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs
+      const call = { name, args, resolve, reject, timer: null, deadline }
       if (timeoutMs !== null) {
         call.timer = setTimeout(() => {
           this._pending.delete(id)
           this._stopRetryIfIdle()
-          reject(new Error('Timed out before the rpc method returned'))
+          reject(new Error(TIMED_OUT))
         }, Math.min(timeoutMs, 2147483647))
       }
       this._pending.set(id, call)
@@ -149,7 +153,8 @@ class DispatchLink {
     if (call === undefined) return
     this._pending.delete(id)
     clearTimeout(call.timer)
-    if (returnValues[0] != null) call.reject(deserializeError(returnValues[0]))
+    if (performance.now() >= call.deadline) call.reject(new Error(TIMED_OUT))
+    else if (returnValues[0] != null) call.reject(deserializeError(returnValues[0]))
     else call.resolve(returnValues.slice(1))
     this._stopRetryIfIdle()
   }

@@ -190,6 +190,14 @@ class Gaggle extends EventEmitter {
           this._forgetPending(pending)
           reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
         }, Math.min(call.timeoutMs, 2147483647))
+        // The timeout is a deadline, as in gaggle: a commit seen at or after it settles the append as timed out,
+        // even when it comes before the timer fires (so a 0 ms timeout always times out).
+        const deadline = performance.now() + call.timeoutMs
+        // Such an append did commit, but too late: it settles as gaggle's did, with the code for an unknown outcome.
+        pending.resolve = (index) => {
+          if (performance.now() < deadline) resolve(index)
+          else reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
+        }
       }
       if (this._native === null) this._appendsWhileOpening.push({ json, requestId: call.requestId, pending })
       else this._proposeWaiting(json, call.requestId, pending)
