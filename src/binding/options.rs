@@ -1,6 +1,7 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
+use crate::node::wire::MAX_NAME_BYTES;
 use crate::node::{Members, NodeOptions, StorageOptions, TimingMs};
 use std::path::PathBuf;
 use serde::Deserialize;
@@ -50,11 +51,29 @@ fn default_message_bytes() -> u64 {
 
 /// The largest cluster a node accepts: far beyond what Raft is used for, small enough to allocate.
 const MAX_CLUSTER_SIZE: u32 = 1024;
+/// The largest `maxMessageBytes` and `maxInflightBytes`: every message to every peer goes to JS in one text of a
+/// flush, and a JS string holds at most 2^29 - 24 characters.
+pub const MAX_FLOW_BYTES: u64 = 64 << 20;
+
+/// A node name must fit the wire's proposal ids (see `MAX_NAME_BYTES`).
+fn check_name(name: &str, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("Invalid options: {what} is not allowed to be empty"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "Invalid options: {what} is {} bytes long, more than the limit of {MAX_NAME_BYTES} bytes (in UTF-8)",
+            name.len()
+        ));
+    }
+    Ok(())
+}
 
 pub fn parse(json: &str) -> Result<NodeOptions, String> {
     let options: NativeOptions = serde_json::from_str(json).map_err(|e| format!("Invalid options: {e}"))?;
-    if options.id.is_empty() {
-        return Err("Invalid options: \"id\" is not allowed to be empty".into());
+    check_name(&options.id, "\"id\"")?;
+    for name in options.members.iter().flatten() {
+        check_name(name, "a name in \"members\"")?;
     }
     let members = match (options.cluster_size, options.members) {
         (Some(size), None) if (1..=MAX_CLUSTER_SIZE).contains(&size) => Members::Discover { cluster_size: size as usize },
@@ -66,6 +85,11 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
     };
     if options.max_inflight_messages == 0 || options.max_inflight_bytes == 0 || options.max_message_bytes == 0 {
         return Err("Invalid options: flow-control limits must be at least 1".into());
+    }
+    if options.max_inflight_bytes > MAX_FLOW_BYTES || options.max_message_bytes > MAX_FLOW_BYTES {
+        return Err(format!(
+            "Invalid options: \"maxMessageBytes\" and \"maxInflightBytes\" must be at most {MAX_FLOW_BYTES}"
+        ));
     }
     let timing = TimingMs {
         election_min: options.election_timeout_min,

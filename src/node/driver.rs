@@ -8,7 +8,9 @@ use super::recovery::{self, OpenError, StorageOptions};
 use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
-use crate::raft::{Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Raft, Role, Stats, TransferError};
+use crate::raft::{
+    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Raft, Role, Snapshot, Stats, TransferError,
+};
 use crate::storage::{Storage, Submitted, WriterEvent};
 
 /// At most about this many bytes of committed entries go into one output: a long committed log (a restart
@@ -91,6 +93,7 @@ impl NodeDriver {
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         config.proposal_retry_ticks = options.ticks.election_min;
         config.seed = options.seed.unwrap_or_else(rand::random);
+        config.accept_snapshot_data = snapshots::is_restorable;
         let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
         let mut driver = NodeDriver {
             raft,
@@ -112,7 +115,7 @@ impl NodeDriver {
         }
         if let Some(snapshot) = driver.raft.snapshot().cloned() {
             // The application starts from the snapshot it took (or received) before the restart.
-            driver.restore_from(&snapshot.data);
+            driver.restore_from(&snapshot);
         }
         driver.say_hello_if_discovering();
         // The ready loop's first run (a restart hands the committed log to the application) is left to the first
@@ -172,6 +175,11 @@ impl NodeDriver {
             // Broadcasts reach their sender too.
             return;
         }
+        if from_name.len() > wire::MAX_NAME_BYTES {
+            // No member can have this name (see `wire::MAX_NAME_BYTES`).
+            self.wire_stats.malformed += 1;
+            return;
+        }
         let known = self.peers.id_of(from_name);
         if known.is_none() && !self.peers.has_unbound_slots() {
             self.wire_stats.unknown_sender += 1;
@@ -206,6 +214,10 @@ impl NodeDriver {
             }
             let _ = self.raft.step(message);
         }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Whether `name` is a member this node has met (itself excluded).
@@ -246,7 +258,16 @@ impl NodeDriver {
             return Err(format!("no snapshot at index {index} was asked for"));
         };
         let Some(data_json) = data_json else { return Ok(()) };
-        let dropped = self.raft.compact(index, snapshots::seal(user_entries, data_json)).map_err(|e| e.to_string())?;
+        let sealed = snapshots::seal(user_entries, data_json);
+        if sealed.len() as u64 > snapshots::MAX_SNAPSHOT_DATA_BYTES {
+            // A follower could never receive it: keep the log instead.
+            return Err(format!(
+                "the snapshot is {} bytes, more than the limit of {}: the log was not compacted",
+                sealed.len(),
+                snapshots::MAX_SNAPSHOT_DATA_BYTES
+            ));
+        }
+        let dropped = self.raft.compact(index, sealed).map_err(|e| e.to_string())?;
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {
             self.storage.save_snapshot(snapshot);
@@ -256,13 +277,15 @@ impl NodeDriver {
 
     /// Hands the application a snapshot's envelope (`{userEntries, data}`) to restore its state from, and counts
     /// user entries from it on.
-    fn restore_from(&mut self, data: &[u8]) {
-        match snapshots::open(data) {
-            Some((user_entries, _)) => {
-                self.committed_user_entries = user_entries;
-                self.output.restore(std::str::from_utf8(data).unwrap_or("null"));
-            }
-            None => self.wire_stats.malformed += 1,
+    fn restore_from(&mut self, snapshot: &Snapshot) {
+        // The core installs only snapshots that pass `is_restorable`; one restored from disk is checked here.
+        if !snapshots::is_restorable(&snapshot.meta, &snapshot.data) {
+            self.wire_stats.malformed += 1;
+            return;
+        }
+        if let Some((user_entries, _)) = snapshots::open(&snapshot.data) {
+            self.committed_user_entries = user_entries;
+            self.output.restore(std::str::from_utf8(&snapshot.data).unwrap_or("null"));
         }
     }
 
@@ -321,7 +344,7 @@ impl NodeDriver {
                 }
             }
             if let Some(snapshot) = ready.snapshot {
-                self.restore_from(&snapshot.data);
+                self.restore_from(&snapshot);
                 // This node's appends that committed inside the snapshot are settled too.
                 for (_, id) in &snapshot.proposal_ids {
                     if self.is_own_proposal(id) {
@@ -471,6 +494,7 @@ impl NodeDriver {
         w.end_object();
         w.key("stats").begin_object();
         w.key("electionsStarted").uint(stats.elections_started);
+        w.key("electionsRefused").uint(stats.elections_refused);
         w.key("leaderChanges").uint(stats.leader_changes);
         w.key("checkQuorumStepDowns").uint(stats.check_quorum_step_downs);
         w.key("votesIgnoredInLease").uint(stats.votes_ignored_in_lease);
