@@ -16,9 +16,10 @@ function sibling (key) {
 // The rules, one line per key. Key order is check order: the first failing key is the one reported, so
 // gaggle's keys keep gaggle's schema order and ours come after them.
 // rule fields: type ('string'|'number'|'boolean'|'function'|'object'), required, valid (list), integer,
-// min, max (number or sibling(key)), maxBytes (a string's UTF-8 length), keys (rules of an object's keys; unknown keys are then rejected
-// unless allowUnknown), parseJson (a JSON string counts as the object it encodes), default (a value,
-// or a function of the object being filled, for objects and values derived from siblings).
+// min, max (number or sibling(key)), maxBytes (a string's UTF-8 length at most), keys (rules of an object's
+// keys; unknown keys are then rejected unless allowUnknown), parseJson (a JSON string counts as the object it
+// encodes), default (a value, or a function of the object being filled, for objects and values derived from
+// siblings).
 
 const FACTORY_OPTIONS = {
   id: { type: 'string', required: true, maxBytes: MAX_ID_BYTES },

@@ -56,7 +56,7 @@ impl fmt::Display for ProposeError {
             ProposeError::TooManyPending { limit } => write!(f, "more than {limit} proposals are pending"),
             ProposeError::DuplicateId => write!(f, "a proposal with this id is already pending"),
             ProposeError::NotAllowed => write!(f, "this node may not propose"),
-            ProposeError::LogFull { limit } => write!(f, "the log is full: it holds the most entries a log may ({limit})"),
+            ProposeError::LogFull { limit } => write!(f, "the log is full: it holds the most entries it may ({limit})"),
         }
     }
 }
