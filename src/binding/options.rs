@@ -115,3 +115,39 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         seed: options.seed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_with(extra: &str) -> Result<NodeOptions, String> {
+        parse(&format!(
+            r#"{{"electionTimeoutMin":300,"electionTimeoutMax":500,"heartbeatInterval":50,{extra}}}"#
+        ))
+    }
+
+    #[test]
+    fn a_node_name_longer_than_proposal_ids_allow_is_refused_with_a_clear_error() {
+        // Proposal ids are the name, '_' and a UUID, and the wire takes ids of at most 256 bytes: 219 is the most.
+        let id = |name: &str| options_with(&format!(r#""id":"{name}","clusterSize":3"#));
+        assert!(id(&"n".repeat(MAX_NAME_BYTES)).is_ok());
+        let error = id(&"n".repeat(MAX_NAME_BYTES + 1)).err().expect("refused");
+        assert!(error.contains("\"id\" is 220 bytes long, more than the limit of 219 bytes"), "{error}");
+        // Bytes, not characters: 110 two-byte characters are 220 bytes.
+        assert!(id(&"é".repeat(110)).is_err());
+        let members = |name: &str| options_with(&format!(r#""id":"a","members":["a","{name}"]"#));
+        assert!(members(&"m".repeat(MAX_NAME_BYTES)).is_ok());
+        assert!(members(&"m".repeat(MAX_NAME_BYTES + 1)).err().expect("refused").contains("a name in \"members\""));
+        assert!(members("").is_err());
+    }
+
+    #[test]
+    fn message_and_inflight_byte_limits_are_at_most_64_mib() {
+        for key in ["maxMessageBytes", "maxInflightBytes"] {
+            for (value, ok) in [(1, true), (MAX_FLOW_BYTES, true), (MAX_FLOW_BYTES + 1, false), (0, false)] {
+                let result = options_with(&format!(r#""id":"a","clusterSize":1,"{key}":{value}"#));
+                assert_eq!(result.is_ok(), ok, "{key} = {value}: {:?}", result.err());
+            }
+        }
+    }
+}

@@ -609,6 +609,74 @@ mod tests {
         assert_eq!(driver.flush(), None, "nothing is left over");
     }
 
+    /// `b`'s INSTALL_SNAPSHOT to `a`, in term 1, of a snapshot at index 8 whose envelope is `data`, in one chunk.
+    fn snapshot_from_b(driver: &NodeDriver, data: &[u8]) -> String {
+        use crate::raft::{encode_stream, Membership, Message, SnapshotMeta};
+        let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
+        let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data.into(), ..Snapshot::default() });
+        let total = stream.len() as u64;
+        let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+        let from = driver.peer_id("b").expect("b is known");
+        wire::encode(&Message { from, to: SELF_ID, term: 1, body }, "b")
+    }
+
+    /// The snapshot replies in an output, as (received, done).
+    fn snapshot_replies(output: &serde_json::Value) -> Vec<(u64, bool)> {
+        let sends = output["send"].as_array().cloned().unwrap_or_default();
+        sends
+            .iter()
+            .map(|send| &send[1])
+            .filter(|m| m["type"] == "INSTALL_SNAPSHOT_REPLY")
+            .map(|m| (m["received"].as_u64().expect("received"), m["done"].as_bool().expect("done")))
+            .collect()
+    }
+
+    #[test]
+    fn a_received_snapshot_whose_envelope_cannot_be_restored_is_not_installed_and_is_counted() {
+        // Each of these passes the stream's checks but cannot be restored: not an envelope, or one whose user
+        // entries outnumber the entries it covers (2^64 - 1 would wrap the commit counter to -2). None may be
+        // installed or answered as done; each is counted once, as malformed.
+        let mut driver = discovering_driver("a", 2);
+        driver.receive("b", r#"{"type":"HELLO","from":"b"}"#);
+        let _ = driver.flush();
+        let bad: [&[u8]; 4] = [
+            b"not json",
+            br#"{"userEntries":1,"data":}"#,
+            br#"{"userEntries":18446744073709551615,"data":1}"#,
+            br#"{"userEntries":9,"data":1}"#,
+        ];
+        for (n, data) in bad.into_iter().enumerate() {
+            driver.receive("b", &snapshot_from_b(&driver, data));
+            let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
+            assert_eq!(snapshot_replies(&output), vec![(0, false)], "snapshot {n}: {output}");
+            assert!(output.get("restore").is_none(), "snapshot {n} restored: {output}");
+            let log = driver.raft().log();
+            assert_eq!((log.snapshot_index(), log.committed, driver.commit_index()), (0, 0, -1), "snapshot {n}");
+            let status: serde_json::Value = serde_json::from_str(&driver.status_json()).expect("JSON");
+            assert_eq!(status["dropped"]["malformed"], n as u64 + 1, "snapshot {n}: {}", status["dropped"]);
+        }
+        // At the limit (every entry it covers a user entry) it is restored.
+        driver.receive("b", &snapshot_from_b(&driver, br#"{"userEntries":8,"data":{"k":1}}"#));
+        let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
+        assert_eq!(snapshot_replies(&output), vec![(output["send"][0][1]["received"].as_u64().unwrap(), true)]);
+        assert_eq!(output["restore"], serde_json::json!({"userEntries": 8, "data": {"k": 1}}), "{output}");
+        assert_eq!(driver.commit_index(), 7);
+    }
+
+    #[test]
+    fn a_sender_whose_name_no_member_can_have_is_dropped_and_counted() {
+        // A name longer than MAX_NAME_BYTES makes proposal ids the wire refuses: no member has one.
+        let mut driver = discovering_driver("a", 3);
+        let hello = |name: &str| format!(r#"{{"type":"HELLO","from":"{name}"}}"#);
+        let longest = "n".repeat(wire::MAX_NAME_BYTES);
+        driver.receive(&longest, &hello(&longest));
+        assert!(driver.is_peer(&longest));
+        let too_long = "m".repeat(wire::MAX_NAME_BYTES + 1);
+        driver.receive(&too_long, &hello(&too_long));
+        assert!(!driver.is_peer(&too_long));
+        assert_eq!(driver.wire_stats.malformed, 1);
+    }
+
     #[test]
     fn proposal_ids_are_the_name_and_a_version_4_uuid() {
         let mut driver = discovering_driver("a", 1);

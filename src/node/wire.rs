@@ -928,6 +928,90 @@ mod tests {
     }
 
     #[test]
+    fn a_present_field_of_the_wrong_type_or_null_is_an_error_not_a_default() {
+        // Fields that may be left out must not be null or of another type when present: each of these used to
+        // be read as absent, and the message acted on without a word.
+        let cases = [
+            r#"{"type":"HELLO","from":5}"#,
+            r#"{"type":"HELLO","from":null}"#,
+            r#"{"type":"HELLO","from":"mallory"}"#,
+            r#"{"type":"PRE_VOTE","term":1,"candidateId":null,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"candidateId":7,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":0,"lastLogTerm":0,"transfer":null}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":null,"heartbeat":true,"leaderCommit":0}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","heartbeat":null,"prevLogIndex":-1,"prevLogTerm":-1,"entries":[],"leaderCommit":-1}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","prevLogIndex":-1,"prevLogTerm":-1,"entries":[{"index":0,"term":1,"data":1,"id":"b_1","kind":null}],"leaderCommit":-1}"#,
+            r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":null}"#,
+            r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"hintTerm":"3"}"#,
+            r#"{"type":"APPEND_ENTRY","term":null,"data":1,"id":"b_1"}"#,
+            r#"{"type":"APPEND_ENTRY","data":1,"id":null}"#,
+            r#"{"type":"APPEND_ENTRY","batch":null,"data":1,"id":"b_1"}"#,
+            r#"{"type":"INSTALL_SNAPSHOT","term":1,"leaderId":null,"lastIncludedIndex":0,"lastIncludedTerm":1,"offset":0,"total":1,"chunk":"AA=="}"#,
+        ];
+        for case in cases {
+            assert!(decode(case, 2, 1, "b").is_err(), "{case} should be rejected");
+        }
+        // Left out, they take their defaults, as gaggle's messages need.
+        let gaggle_vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#;
+        assert!(decode(gaggle_vote, 2, 1, "b").is_ok());
+        assert!(matches!(decode(r#"{"type":"HELLO"}"#, 2, 1, "b"), Ok(Inbound::Hello)));
+        assert!(matches!(decode(r#"{"type":"HELLO","from":"b"}"#, 2, 1, "b"), Ok(Inbound::Hello)));
+    }
+
+    #[test]
+    fn every_numeric_field_is_taken_up_to_its_limit_and_refused_above() {
+        // (field, message with X for the value, largest accepted). Terms: what JS holds exactly (the core bounds
+        // them further, relative to its own term); indices (0-based here): MAX_INDEX; byte counts: the snapshot
+        // size limit. Each is tried just below, at and just above its limit, and at -2 (below every one).
+        let term_max = MAX_SAFE_INTEGER;
+        let index_max = MAX_WIRE_INDEX;
+        let bytes_max = MAX_SNAPSHOT_BYTES as i64;
+        let cases: [(&str, &str, i64); 14] = [
+            ("term", r#"{"type":"TIMEOUT_NOW","term":X}"#, term_max),
+            ("lastLogIndex", r#"{"type":"REQUEST_VOTE","term":1,"lastLogIndex":X,"lastLogTerm":0}"#, index_max),
+            ("lastLogTerm", r#"{"type":"PRE_VOTE","term":1,"lastLogIndex":0,"lastLogTerm":X}"#, term_max),
+            ("prevLogIndex", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":X,"prevLogTerm":0,"entries":[],"leaderCommit":0}"#, index_max),
+            ("prevLogTerm", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":X,"entries":[],"leaderCommit":0}"#, term_max),
+            ("leaderCommit", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[],"leaderCommit":X}"#, index_max),
+            ("entries[].index", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":X,"term":1,"id":"b_1"}],"leaderCommit":0}"#, index_max),
+            ("entries[].term", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":1,"term":X,"id":"b_1"}],"leaderCommit":0}"#, term_max),
+            ("rejectIndex", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":X}"#, index_max),
+            ("hintTerm", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":3,"hintTerm":X}"#, term_max),
+            ("lastIncludedIndex", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":X,"received":0,"done":false}"#, index_max),
+            ("lastIncludedTerm", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":X,"offset":0,"total":1,"chunk":"AA=="}"#, term_max),
+            ("total", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":1,"offset":0,"total":X,"chunk":"AA=="}"#, bytes_max),
+            ("received", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":3,"received":X,"done":false}"#, bytes_max),
+        ];
+        for (field, template, max) in cases {
+            for (value, accepted) in [(max - 1, true), (max, true), (max + 1, false), (-2, false)] {
+                let json = template.replace('X', &value.to_string());
+                assert_eq!(decode(&json, 2, 1, "b").is_ok(), accepted, "{field} = {value}: {json}");
+            }
+        }
+        assert_eq!(MAX_WIRE_INDEX, (1 << 52) - 1, "a core index of at most 2^52");
+    }
+
+    #[test]
+    fn proposed_data_must_be_json_text_a_follower_can_read() {
+        for good in ["null", "1", "\"[{\\\"\"", r#"{"a":[1,{"b":"]]]]"}]}"#, " [ ] "] {
+            assert_eq!(check_payload(good), Ok(()), "{good}");
+        }
+        for bad in ["", "{", "1 2", "undefined", "NaN", "'x'", "[1,]", "\"\\x\""] {
+            assert!(check_payload(bad).is_err(), "{bad}");
+        }
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(check_payload(&nested(MAX_DATA_DEPTH)), Ok(()));
+        assert!(check_payload(&nested(MAX_DATA_DEPTH + 1)).is_err());
+        // What it lets through, a follower reads, on either path.
+        let data = nested(MAX_DATA_DEPTH);
+        let append = format!(
+            r#"{{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","prevLogIndex":-1,"prevLogTerm":-1,"entries":[{{"index":0,"term":1,"data":{data},"id":"b_1"}}],"leaderCommit":-1}}"#
+        );
+        assert!(decode(&append, 2, 1, "b").is_ok());
+        assert!(decode_any(&append.replace("\"leaderId\":\"b\",", ""), 2, 1, "b").is_ok());
+    }
+
+    #[test]
     fn hostile_fields_are_errors() {
         let cases = [
             "",
