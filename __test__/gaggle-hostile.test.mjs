@@ -446,7 +446,7 @@ test('dispatch arguments and rpc values JSON cannot carry reject, on every chann
 // A node that reads one message and waits for the answer, as gaggle's own tests do: a bare channel in the
 // cluster's namespace, speaking gaggle's wire.
 function fakeMember (t, id, namespace) {
-  const channel = new MemoryChannel({ id, namespace })
+  const channel = new MemoryChannel({ id, channelOptions: { namespace } })
   const received = []
   channel.on('recieved', (from, data) => received.push({ from, data }))
   channel.connect()
@@ -491,8 +491,9 @@ test('a node id longer than proposal ids allow throws a clear error at construct
   const track = trackNodes(t)
   for (let i = 0; i < 3; i++) {
     const id = 'n'.repeat(250) + i
+    const channel = new MemoryChannel({ id: 'c', channelOptions: { namespace } })
     for (const make of [() => gaggle({ id, channel: { name: 'memory', namespace }, clusterSize: 3 }),
-      () => new Gaggle({ id, channel: new MemoryChannel({ id, namespace }), clusterSize: 3 })]) {
+      () => new Gaggle({ id, channel, clusterSize: 3 })]) {
       assert.throws(make, { message: 'Invalid options: "id" must be at most 219 bytes long (in UTF-8)' })
     }
   }
