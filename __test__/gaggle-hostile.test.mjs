@@ -555,11 +555,17 @@ test('malformed fields are counted, numbers above every limit are dropped, and a
     { type: 'REQUEST_VOTE', term, candidateId: sender, lastLogIndex: 2 ** 52, lastLogTerm: 0 },
     { type: 'APPEND_ENTRIES_REPLY', term, success: true, lastLogIndex: 2 ** 52 },
     { type: 'APPEND_ENTRIES', term, leaderId: sender, prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: 2 ** 52 },
-    { type: 'APPEND_ENTRY', data: 1, id: 'x'.repeat(257) }
+    { type: 'APPEND_ENTRY', data: 1, id: 'x'.repeat(257) },
+    // a snapshot transfer larger than the 1 GiB a follower may be made to buffer
+    { type: 'INSTALL_SNAPSHOT', term, leaderId: sender, lastIncludedIndex: 5, lastIncludedTerm: term, offset: 0,
+      total: 2 ** 30 + 1, chunk: 'AA==' }
   ]
   for (const data of hostile) follower._channel.emit('recieved', sender, data)
-  await waitFor(() => dropped() - before >= hostile.length, 2000, 'every hostile message counted')
-  assert.equal(dropped() - before, hostile.length)
+  // a sender whose name no member can have (proposal ids would exceed the wire's 256 bytes)
+  const longName = 'x'.repeat(220)
+  follower._channel.emit('recieved', longName, { type: 'HELLO', from: longName })
+  await waitFor(() => dropped() - before >= hostile.length + 1, 2000, 'every hostile message counted')
+  assert.equal(dropped() - before, hostile.length + 1)
   assert.ok(follower._currentTerm < 2 ** 32, `term ${follower._currentTerm}`)
 
   // The cluster keeps electing leaders and committing.

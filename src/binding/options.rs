@@ -131,13 +131,13 @@ mod tests {
         // Proposal ids are the name, '_' and a UUID, and the wire takes ids of at most 256 bytes: 219 is the most.
         let id = |name: &str| options_with(&format!(r#""id":"{name}","clusterSize":3"#));
         assert!(id(&"n".repeat(MAX_NAME_BYTES)).is_ok());
-        let error = id(&"n".repeat(MAX_NAME_BYTES + 1)).err().expect("refused");
+        let error = id(&"n".repeat(MAX_NAME_BYTES + 1)).expect_err("refused");
         assert!(error.contains("\"id\" is 220 bytes long, more than the limit of 219 bytes"), "{error}");
         // Bytes, not characters: 110 two-byte characters are 220 bytes.
         assert!(id(&"é".repeat(110)).is_err());
         let members = |name: &str| options_with(&format!(r#""id":"a","members":["a","{name}"]"#));
         assert!(members(&"m".repeat(MAX_NAME_BYTES)).is_ok());
-        assert!(members(&"m".repeat(MAX_NAME_BYTES + 1)).err().expect("refused").contains("a name in \"members\""));
+        assert!(members(&"m".repeat(MAX_NAME_BYTES + 1)).expect_err("refused").contains("a name in \"members\""));
         assert!(members("").is_err());
     }
 
