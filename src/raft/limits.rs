@@ -11,8 +11,9 @@ pub const MAX_WIRE_INTEGER: u64 = (1 << 53) - 1;
 pub const MAX_TERM: Term = MAX_WIRE_INTEGER;
 
 /// One message raises a node's term by at most this much; a message that would raise it further is malformed.
-/// No correct node lags four billion elections behind its peers, and any term a message can make a node adopt
-/// leaves room for at least 2^53 - 2^33 more elections (a single hostile term can no longer stall a cluster).
+/// No correct node lags four billion elections behind its peers. A node in term T can be taken to T + 2^32 at
+/// most, so a single hostile term leaves room for about 2^53 more elections instead of stalling the cluster at
+/// once (it would take two million such messages, each adopted, to exhaust the terms).
 pub const MAX_TERM_STEP: Term = 1 << 32;
 
 /// The highest log index any message may carry, and the highest a log may reach: half of what a message can
