@@ -378,6 +378,9 @@ impl Raft {
             return self.handle_forwarded_proposals(proposals);
         }
 
+        if m.term > self.term && self.refuses_snapshot_completed_by(&m) {
+            return Err(DropReason::Malformed);
+        }
         if m.term > self.term {
             match m.body {
                 MessageBody::PreVote { .. } | MessageBody::Vote { .. } => {
@@ -660,9 +663,7 @@ impl Raft {
             return Ok(());
         }
         let Some(Receiving { meta, data, .. }) = self.receiving.take() else { return Ok(()) };
-        let accept_data = self.config.accept_snapshot_data;
-        let decoded = snapshot::decode_stream(meta, &data).filter(|s| accept_data(&s.meta, &s.data));
-        let Some(snapshot) = decoded else {
+        let Some(snapshot) = self.installable(meta, &data) else {
             // A correct leader never sends this; start over rather than keep bytes that cannot be read. Nothing
             // was taken from it: the log, the commit index and the hard state are as they were.
             self.send_now(leader, MessageBody::SnapshotReply { index, received: 0, done: false });
@@ -671,6 +672,43 @@ impl Raft {
         self.install_snapshot(snapshot);
         self.send_after_persist(leader, MessageBody::SnapshotReply { index, received: total, done: true });
         Ok(())
+    }
+
+    /// A complete received stream as a snapshot this node can install: a readable stream whose application data
+    /// the driver accepts (`Config::accept_snapshot_data`).
+    fn installable(&self, meta: SnapshotMeta, stream: &[u8]) -> Option<Snapshot> {
+        let accept_data = self.config.accept_snapshot_data;
+        snapshot::decode_stream(meta, stream).filter(|snapshot| accept_data(&snapshot.meta, &snapshot.data))
+    }
+
+    /// Whether `m` is a chunk from the leader of a newer term that completes a snapshot this node cannot install.
+    /// Checked before the term is adopted, so that such a snapshot changes nothing, the term, vote and leader
+    /// included (a chunk of this node's own term is checked by `handle_snapshot_chunk`). The chunk is taken into
+    /// the receive buffer here; a refused snapshot is dropped from it and answered as not received.
+    fn refuses_snapshot_completed_by(&mut self, m: &Message) -> bool {
+        let MessageBody::InstallSnapshot { meta, offset, total, chunk } = &m.body else { return false };
+        if meta.index <= self.log.committed {
+            return false;
+        }
+        let received = match &self.receiving {
+            Some(receiving) if receiving.is_for(meta, *total) => receiving.received(),
+            _ => 0,
+        };
+        if *offset != received || received + chunk.len() as u64 != *total {
+            return false;
+        }
+        let receiving = match self.receiving.as_mut() {
+            Some(receiving) if receiving.is_for(meta, *total) => receiving,
+            _ => self.receiving.insert(Receiving { meta: (**meta).clone(), total: *total, data: Vec::new() }),
+        };
+        receiving.offer(*offset, chunk);
+        let stream = self.receiving.as_ref().map_or(&[][..], |receiving| &receiving.data[..]);
+        if self.installable((**meta).clone(), stream).is_some() {
+            return false;
+        }
+        self.receiving = None;
+        self.send_now(m.from, MessageBody::SnapshotReply { index: meta.index, received: 0, done: false });
+        true
     }
 
     /// Takes a complete snapshot from the leader into the log, and queues it for storage and then the application.
