@@ -178,6 +178,8 @@ declare namespace gaggle {
     }
     stats: {
       electionsStarted: number
+      /** Elections not started because the next term (or the new leader's first entry) would pass the limits. */
+      electionsRefused: number
       leaderChanges: number
       checkQuorumStepDowns: number
       votesIgnoredInLease: number

@@ -7,10 +7,16 @@
 // sent, or with stale terms. Anything else claims a name that is not a member, or is malformed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import {
   WITHIN, memoryCluster, stableLeader, allCommitted, assertSameLogs, rejection, waitFor, trackNodes, gaggle, FAST,
   uniqueName, Gaggle, testBusCluster
 } from './gaggle-support.mjs'
+
+const require = createRequire(import.meta.url)
+const { NativeNode } = require('../lib/native.js')
+const MemoryChannel = require('../channels/in-memory-channel')
+const { consensus } = require('../brig.js')
 
 // A small seeded generator (mulberry32), so that a failure can be replayed with the seed it prints.
 function generator (seed) {
@@ -30,8 +36,9 @@ function generator (seed) {
 const RAFT_TYPES = ['REQUEST_VOTE', 'REQUEST_VOTE_REPLY', 'APPEND_ENTRIES', 'APPEND_ENTRIES_REPLY', 'APPEND_ENTRY',
   'PRE_VOTE', 'PRE_VOTE_REPLY', 'TIMEOUT_NOW']
 // Values no numeric field of the wire accepts: out of range, fractional, not numbers, or JSON null (NaN, Infinity).
-const BAD_NUMBERS = [-1e20, -5, -2, -1.5, 0.5, 1.5, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e308, -1e308, NaN, Infinity,
-  -Infinity, '1', '', 'NaN', true, false, null, [], [1], {}, { n: 1 }]
+// 2^52 is past the largest index (2^52 - 1 on the wire) and, as a term, more than 2^32 above the cluster's.
+const BAD_NUMBERS = [-1e20, -5, -2, -1.5, 0.5, 1.5, 2 ** 52, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e308, -1e308,
+  NaN, Infinity, -Infinity, '1', '', 'NaN', true, false, null, [], [1], {}, { n: 1 }]
 // The fields each message type cannot do without, and whose bad values make it malformed.
 const REQUIRED_NUMBERS = {
   REQUEST_VOTE: ['term', 'lastLogIndex', 'lastLogTerm'],
@@ -179,8 +186,8 @@ function hostileMessage (random, to, members, term, replays) {
       const type = random.pick(['REQUEST_VOTE', 'REQUEST_VOTE_REPLY', 'APPEND_ENTRIES_REPLY', 'TIMEOUT_NOW',
         'PRE_VOTE_REPLY', 'APPEND_ENTRIES', 'PRE_VOTE'])
       const data = template(type, member, 0, random)
-      // answered (so that a stale leader or pre-candidate learns the term) rather than dropped
-      const answered = type === 'APPEND_ENTRIES' || type === 'PRE_VOTE'
+      // answered (so that a stale leader or (pre-)candidate learns the term) rather than dropped
+      const answered = type === 'APPEND_ENTRIES' || type === 'PRE_VOTE' || type === 'REQUEST_VOTE'
       return { how: 'emit', from: member, data, counted: !answered, answered }
     }
     default: { // through _recieved: a garbled packet, or a packet around a malformed message
@@ -434,4 +441,137 @@ test('dispatch arguments and rpc values JSON cannot carry reject, on every chann
     }
   }
   assert.deepEqual(await follower.dispatchOnLeader('echo', [1, [2], { three: 3 }]), [1, [2], { three: 3 }])
+})
+
+// A node that reads one message and waits for the answer, as gaggle's own tests do: a bare channel in the
+// cluster's namespace, speaking gaggle's wire.
+function fakeMember (t, id, namespace) {
+  const channel = new MemoryChannel({ id, channelOptions: { namespace } })
+  const received = []
+  channel.on('recieved', (from, data) => received.push({ from, data }))
+  channel.connect()
+  t.after(() => channel.disconnect())
+  const reply = (type, count) => waitFor(() => {
+    const replies = received.filter(({ data }) => data?.type === type)
+    return replies.length >= count && replies[count - 1].data
+  }, 5000, `${type} number ${count}`)
+  return { channel, reply }
+}
+
+test('a REQUEST_VOTE of an earlier term is answered with voteGranted false and the current term', WITHIN, async (t) => {
+  // Raft, Figure 2: "Reply false if term < currentTerm", with the receiver's term. The message carries only
+  // gaggle's fields.
+  const namespace = uniqueName('ns')
+  const track = trackNodes(t)
+  track(gaggle({ id: 'real', channel: { name: 'memory', namespace }, clusterSize: 2 }))
+  const fake = fakeMember(t, 'fake', namespace)
+  const vote = (term) => ({ type: 'REQUEST_VOTE', term, candidateId: 'fake', lastLogIndex: -1, lastLogTerm: -1 })
+
+  fake.channel.send('real', vote(5))
+  const granted = await fake.reply('REQUEST_VOTE_REPLY', 1)
+  assert.equal(granted.term, 5)
+  assert.equal(granted.voteGranted, true)
+
+  fake.channel.send('real', vote(3))
+  const refused = await fake.reply('REQUEST_VOTE_REPLY', 2)
+  assert.equal(refused.term, 5)
+  assert.equal(refused.voteGranted, false)
+
+  // The same for a pre-vote of an earlier term.
+  fake.channel.send('real', { ...vote(4), type: 'PRE_VOTE' })
+  const preVote = await fake.reply('PRE_VOTE_REPLY', 1)
+  assert.equal(preVote.term, 5)
+  assert.equal(preVote.voteGranted, false)
+})
+
+test('a node id longer than proposal ids allow throws a clear error at construction, on both faces', WITHIN, async (t) => {
+  // Proposal ids are the node id, '_' and a UUID, and the wire takes ids of at most 256 bytes. Before, such a
+  // cluster started, and no append ever settled.
+  const namespace = uniqueName('ns')
+  const track = trackNodes(t)
+  for (let i = 0; i < 3; i++) {
+    const id = 'n'.repeat(250) + i
+    const channel = new MemoryChannel({ id: 'c', channelOptions: { namespace } })
+    for (const make of [() => gaggle({ id, channel: { name: 'memory', namespace }, clusterSize: 3 }),
+      () => new Gaggle({ id, channel, clusterSize: 3 })]) {
+      assert.throws(make, { message: 'Invalid options: "id" must be at most 219 bytes long (in UTF-8)' })
+    }
+  }
+  assert.throws(() => gaggle({ id: 'é'.repeat(110), channel: { name: 'memory', namespace }, clusterSize: 3 }),
+    /"id" must be at most 219 bytes long/)
+  assert.throws(() => new consensus.Cluster('n'.repeat(220)).join(), { constructor: TypeError, message: /at most 219 bytes/ })
+  const peer = new consensus.Peer('p'.repeat(220), () => {})
+  assert.throws(() => new consensus.Cluster('a', [peer]).join(), { constructor: TypeError, message: /at most 219 bytes/ })
+  assert.throws(() => new NativeNode(JSON.stringify({ id: 'n'.repeat(220), clusterSize: 1, electionTimeoutMin: 300,
+    electionTimeoutMax: 500, heartbeatInterval: 50 })), /"id" is 220 bytes long, more than the limit of 219 bytes/)
+
+  // The longest id works: three nodes elect a leader and commit.
+  const nodes = [0, 1, 2].map((i) => track(gaggle({ id: 'n'.repeat(218) + i, channel: { name: 'memory', namespace },
+    clusterSize: 3, ...FAST })))
+  await stableLeader(nodes)
+  await Promise.all(nodes.map((node, i) => node.append({ from: i })))
+  await allCommitted(nodes, 2)
+})
+
+test('NativeNode.propose takes only JSON text, and nothing after close()', WITHIN, async () => {
+  const node = new NativeNode(JSON.stringify({ id: 'a', clusterSize: 1, electionTimeoutMin: 300,
+    electionTimeoutMax: 500, heartbeatInterval: 50 }))
+  node.campaign()
+  node.flush()
+  assert.equal(node.state, 'LEADER')
+  const deep = (depth) => '['.repeat(depth) + ']'.repeat(depth)
+  for (const bad of ['', '{', 'undefined', "{'a':1}", '1 2', '[1,]', 'NaN', '"\u0000"', '{"a":1}x']) {
+    assert.throws(() => node.propose(bad), (error) => error instanceof Error && /^the data is not JSON text/.test(error.message),
+      JSON.stringify(bad))
+  }
+  assert.throws(() => node.propose(deep(101)), { message: 'the data nests more than 100 levels deep' })
+  for (const good of ['null', '{"a":[1,"]"]}', deep(100), ' 7 ', undefined, null]) node.propose(good)
+  let output
+  while ((output = node.flush()) !== null) JSON.parse(output) // every output is still JSON
+  assert.equal(node.commitIndex, 5)
+
+  await node.close()
+  assert.throws(() => node.propose('1'), { message: 'the node is closed: it takes no more proposals' })
+  // getters answer after close
+  assert.deepEqual([node.state, node.term, node.leader, node.votedFor, node.commitIndex], ['LEADER', 1, 'a', 'a', 5])
+})
+
+test('malformed fields are counted, numbers above every limit are dropped, and a term of 2^53 - 1 stalls nothing', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3)
+  const leader = await stableLeader(nodes)
+  const follower = nodes.find((node) => node !== leader)
+  const sender = nodes.find((node) => node !== leader && node !== follower).id
+  const term = leader._currentTerm
+  const dropped = () => follower.status().dropped.malformed
+  const before = dropped()
+  const hostile = [
+    { type: 'HELLO', from: 5 },
+    { type: 'PRE_VOTE', term: term + 1, candidateId: null, lastLogIndex: 0, lastLogTerm: 0 },
+    { type: 'APPEND_ENTRIES', term, leaderId: null, heartbeat: true, leaderCommit: -1 },
+    { type: 'APPEND_ENTRY', term: null, data: 1, id: `${sender}_x` },
+    // the issue's message: every node adopted this term, and then no election could be sent
+    { type: 'REQUEST_VOTE_REPLY', term: 2 ** 53 - 1, voteGranted: false },
+    { type: 'REQUEST_VOTE_REPLY', term: term + 2 ** 32 + 1, voteGranted: false },
+    { type: 'REQUEST_VOTE', term, candidateId: sender, lastLogIndex: 2 ** 52, lastLogTerm: 0 },
+    { type: 'APPEND_ENTRIES_REPLY', term, success: true, lastLogIndex: 2 ** 52 },
+    { type: 'APPEND_ENTRIES', term, leaderId: sender, prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: 2 ** 52 },
+    { type: 'APPEND_ENTRY', data: 1, id: 'x'.repeat(257) },
+    // a snapshot transfer larger than the 1 GiB a follower may be made to buffer
+    { type: 'INSTALL_SNAPSHOT', term, leaderId: sender, lastIncludedIndex: 5, lastIncludedTerm: term, offset: 0,
+      total: 2 ** 30 + 1, chunk: 'AA==' }
+  ]
+  for (const data of hostile) follower._channel.emit('recieved', sender, data)
+  // a sender whose name no member can have (proposal ids would exceed the wire's 256 bytes)
+  const longName = 'x'.repeat(220)
+  follower._channel.emit('recieved', longName, { type: 'HELLO', from: longName })
+  await waitFor(() => dropped() - before >= hostile.length + 1, 2000, 'every hostile message counted')
+  assert.equal(dropped() - before, hostile.length + 1)
+  assert.ok(follower._currentTerm < 2 ** 32, `term ${follower._currentTerm}`)
+
+  // The cluster keeps electing leaders and committing.
+  leader.transferLeadership(follower.id)
+  await waitFor(() => follower.isLeader(), 5000, 'the follower leads')
+  await Promise.all(nodes.map((node, i) => node.append({ after: i })))
+  await allCommitted(nodes, nodes[0].getLog().length - 1)
+  assertSameLogs(nodes)
 })

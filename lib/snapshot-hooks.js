@@ -42,7 +42,12 @@ class SnapshotHooks {
           this._report('save', error)
           return native.snapshotTaken(index, null)
         }
-        native.snapshotTaken(index, json)
+        try {
+          native.snapshotTaken(index, json)
+        } catch (error) {
+          // too large to send to a follower, say: the log is kept, and the next threshold asks again
+          this._report('save', error)
+        }
         this._node._scheduleFlush()
       },
       (error) => {

@@ -43,6 +43,7 @@ fn held_node(test: &str, cluster_size: usize) -> HeldNode {
         seed: Some(7),
         storage: StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 },
         snapshot_threshold: None,
+        saved_state: None,
     };
     let driver = NodeDriver::open(options, move |event| {
         let _ = sender.send(event);

@@ -6,8 +6,8 @@
 mod support;
 
 use flotilla::raft::{
-    Config, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody, NodeId, PersistRequest,
-    ProposeError, Raft, RestoredState, Role, Term,
+    Config, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody, NodeId,
+    PersistRequest, ProposeError, Raft, RestoredState, Role, SnapshotMeta, Term, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -327,12 +327,12 @@ fn request_with_stale_term_is_rejected_5_1() {
     config.pre_vote = true; // the core answers stale appends when pre-vote or check-quorum is on
     let mut raft = restored_node(config, restored(&[1, 2, 3], 3, None, 0, &[1, 1]));
     raft.step(append(2, 1, 1, (0, 0), entries(1, &[1, 1, 1]), 1)).unwrap();
-    raft.step(vote_request(3, 1, 2, (9, 2))).unwrap_err();
+    raft.step(vote_request(3, 1, 2, (9, 2))).unwrap();
     assert_eq!(log_terms(&raft), vec![1, 1], "the stale append changed nothing");
     assert_eq!((raft.term(), raft.vote(), raft.leader(), raft.log().committed), (3, None, None, 0));
 
     let out = drain(&mut raft);
-    assert!(out.vote_replies().is_empty(), "no vote for a stale candidate");
+    assert_eq!(out.vote_replies(), vec![(3, 3, false)], "no vote for a stale candidate, and our term");
     let replies = out.append_replies();
     assert_eq!(replies.len(), 1);
     let (to, term, success, ..) = replies[0];
@@ -341,6 +341,170 @@ fn request_with_stale_term_is_rejected_5_1() {
     let reply = out.messages.into_iter().find(|m| m.to == 2).unwrap();
     let _ = stale_leader.step(reply);
     assert_eq!((stale_leader.role(), stale_leader.term()), (Role::Follower, 3));
+}
+
+#[test]
+fn vote_request_with_stale_term_is_answered_false_with_the_current_term_figure_2() {
+    // Figure 2, RequestVote, receiver implementation 1: "Reply false if term < currentTerm". The reply carries the
+    // receiver's term, so the stale candidate learns it and steps down instead of waiting for an answer forever.
+    // So in every role, with or without pre-vote and check-quorum, and in a leader's lease (which only holds off
+    // candidates of a higher term); and only once the term it carries is durable.
+    for config in [paper_config(1), Config::new(1)] {
+        let mut follower = restored_node(config.clone(), restored(&[1, 2, 3], 4, Some(2), 0, &[1, 4]));
+        follower.step(heartbeat(2, 1, 4)).unwrap();
+        drain(&mut follower);
+        follower.step(vote_request(3, 1, 2, (9, 2))).unwrap();
+        let out = drain(&mut follower);
+        assert_eq!(out.vote_replies(), vec![(3, 4, false)]);
+        assert_eq!((follower.term(), follower.vote(), follower.role()), (4, Some(2), Role::Follower));
+
+        let mut leader = new_node(config.clone(), &[1, 2, 3]);
+        elect(&mut leader);
+        elect_again(&mut leader);
+        let term = leader.term();
+        leader.step(vote_request(3, 1, term - 1, (0, 0))).unwrap();
+        let out = drain(&mut leader);
+        assert_eq!(out.vote_replies(), vec![(3, term, false)]);
+        assert_eq!(leader.role(), Role::Leader);
+    }
+    // Held until the term is persisted: the node adopted term 5 in this same batch.
+    let mut raft = new_node(paper_config(1), &[1, 2, 3]);
+    raft.step(heartbeat(2, 1, 5)).unwrap();
+    raft.step(vote_request(3, 1, 4, (0, 0))).unwrap();
+    let ready = raft.ready();
+    assert!(ready.messages.iter().all(|m| !matches!(m.body, MessageBody::VoteReply { .. })), "sent before persisting");
+    raft.persisted(ready.persist.expect("the new term is persisted").token);
+    let replies: Vec<_> = raft.ready().messages.into_iter().filter(|m| m.to == 3).collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!((replies[0].term, &replies[0].body), (5, &MessageBody::VoteReply { granted: false }));
+}
+
+/// Makes a leader win one more election, so that it leads in a term above 1.
+fn elect_again(raft: &mut Raft) {
+    let term = raft.term();
+    raft.step(append(2, 1, term + 1, (0, 0), vec![], 0)).unwrap();
+    drain(raft);
+    elect(raft);
+}
+
+// ================================================================================================
+// Limits: no message may lead a node to a term or index that a message cannot carry
+// ================================================================================================
+
+#[test]
+fn a_message_raises_the_term_by_at_most_max_term_step() {
+    // A term far above this node's own can only come from a broken or hostile peer: adopted, it would leave no
+    // room for the elections that follow. Just below and at the step it is taken; above, dropped as malformed.
+    for (term, taken) in [(1 + MAX_TERM_STEP - 1, true), (1 + MAX_TERM_STEP, true), (1 + MAX_TERM_STEP + 1, false)] {
+        let mut raft = restored_node(paper_config(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+        let result = raft.step(heartbeat(2, 1, term));
+        if taken {
+            assert_eq!((result, raft.term()), (Ok(()), term), "term {term}");
+        } else {
+            assert_eq!((result, raft.term()), (Err(DropReason::Malformed), 1), "term {term}");
+            assert_eq!(raft.stats().dropped_malformed, 1);
+        }
+    }
+    // The message: a REQUEST_VOTE_REPLY in term 2^53 - 1 to a cluster in term 1.
+    let mut raft = restored_node(Config::new(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+    assert_eq!(raft.step(vote_reply(2, 1, (1 << 53) - 1, false)), Err(DropReason::Malformed));
+    assert_eq!(raft.term(), 1);
+}
+
+#[test]
+fn a_node_at_the_max_term_never_campaigns() {
+    // The next term could not be sent, so a node in MAX_TERM refuses to start an election (counted), on its
+    // timer, when asked to, and on a transfer; one term below, it campaigns into MAX_TERM.
+    for pre_vote in [false, true] {
+        let mut config = paper_config(1);
+        config.pre_vote = pre_vote;
+        let mut below = restored_node(config.clone(), restored(&[1, 2, 3], MAX_TERM - 1, None, 0, &[]));
+        let out = elect(&mut below);
+        assert_eq!((below.role(), below.term()), (Role::Leader, MAX_TERM), "{:?}", out.kinds());
+
+        let mut at = restored_node(config.clone(), restored(&[1, 2, 3], MAX_TERM, None, 0, &[]));
+        at.campaign();
+        for _ in 0..3 * config.election_ticks_max {
+            at.tick();
+        }
+        at.step(msg(2, 1, MAX_TERM, MessageBody::TimeoutNow)).unwrap();
+        let out = drain(&mut at);
+        assert!(out.messages.iter().all(|m| m.term <= MAX_TERM), "{:?}", out.messages);
+        assert!(out.kinds().iter().all(|kind| !kind.contains("Vote")), "{:?}", out.kinds());
+        assert_eq!((at.role(), at.term()), (Role::Follower, MAX_TERM));
+        assert!(at.stats().elections_refused >= 3, "{:?}", at.stats());
+        assert_eq!(at.stats().elections_started, 0);
+    }
+}
+
+/// Every message that carries an index, with that index set to `index`, from a leader of term 2 to node 1.
+fn messages_carrying_index(index: Index) -> Vec<Message> {
+    let snapshot = |index| MessageBody::InstallSnapshot {
+        meta: Box::new(SnapshotMeta { index, term: 1, membership: Membership::with_voters([1, 2, 3]) }),
+        offset: 0,
+        // The first chunk of a longer stream, so that what is judged is the index, not the stream.
+        total: 20,
+        chunk: Arc::from(&b"0123456789"[..]),
+    };
+    vec![
+        msg(2, 1, 2, MessageBody::Vote { last_index: index, last_term: 1, transfer: false }),
+        msg(2, 1, 2, MessageBody::PreVote { last_index: index, last_term: 1 }),
+        append(2, 1, 2, (index, 1), vec![], 0),
+        append(2, 1, 2, (index - 1, 1), vec![entry(index, 2)], 0),
+        append(2, 1, 2, (0, 0), vec![], index),
+        msg(2, 1, 2, MessageBody::Heartbeat { commit: index }),
+        msg(2, 1, 2, MessageBody::AppendReply { success: false, index, hint_index: 0, hint_term: 0 }),
+        msg(2, 1, 2, MessageBody::AppendReply { success: false, index, hint_index: index, hint_term: 0 }),
+        msg(2, 1, 2, snapshot(index)),
+        msg(2, 1, 2, MessageBody::SnapshotReply { index, received: 0, done: false }),
+    ]
+}
+
+#[test]
+fn every_index_a_message_carries_is_at_most_max_index() {
+    // MAX_INDEX leaves half of what a message can carry as room above any accepted index. Just below and at the
+    // limit a message is judged on its merits (it may still be refused, but not as malformed); above, it is
+    // malformed, whatever the field.
+    for (index, malformed) in [(MAX_INDEX - 1, false), (MAX_INDEX, false), (MAX_INDEX + 1, true)] {
+        for message in messages_carrying_index(index) {
+            let mut raft = restored_node(paper_config(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+            let described = format!("{message:?}");
+            let result = raft.step(message);
+            assert_eq!(result == Err(DropReason::Malformed), malformed, "index {index}: {described} -> {result:?}");
+        }
+    }
+}
+
+#[test]
+fn a_full_log_takes_no_proposal_and_its_node_does_not_campaign() {
+    // A log that reached MAX_INDEX (only a hostile leader's snapshot could take it there) grows no further:
+    // proposals are refused with a clear error, and the node does not lead (a leader appends a no-op entry).
+    let full = RestoredState {
+        hard_state: HardState { term: 2, vote: None, commit: MAX_INDEX },
+        snapshot: Some(flotilla::raft::Snapshot {
+            meta: SnapshotMeta { index: MAX_INDEX, term: 2, membership: Membership::with_voters([1, 2, 3]) },
+            ..Default::default()
+        }),
+        ..RestoredState::default()
+    };
+    let mut raft = restored_node(paper_config(1), full);
+    assert_eq!(raft.propose(Arc::from("p"), Arc::from(&b"x"[..])), Err(ProposeError::LogFull { limit: MAX_INDEX }));
+    raft.campaign();
+    assert_eq!((raft.role(), raft.term(), raft.stats().elections_refused), (Role::Follower, 2, 1));
+}
+
+#[test]
+fn a_restored_state_beyond_the_limits_is_refused() {
+    let above_term = restored(&[1, 2, 3], MAX_TERM + 1, None, 0, &[]);
+    assert!(Raft::new(paper_config(1), above_term).is_err());
+    let mut above_index = restored(&[1, 2, 3], 2, None, 0, &[]);
+    above_index.entries = vec![entry(MAX_INDEX + 1, 2)];
+    above_index.snapshot = Some(flotilla::raft::Snapshot {
+        meta: SnapshotMeta { index: MAX_INDEX, term: 2, membership: Membership::with_voters([1, 2, 3]) },
+        ..Default::default()
+    });
+    assert!(Raft::new(paper_config(1), above_index).is_err());
+    assert!(Raft::new(paper_config(1), restored(&[1, 2, 3], MAX_TERM, None, 0, &[])).is_ok());
 }
 
 // ================================================================================================

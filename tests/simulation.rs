@@ -8,12 +8,13 @@
 //! `cargo test --release --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty steps each,
 //! 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s. Environment
 //! variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
-//! `FLOTILLA_SIM_SEED=<seed>` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
+//! `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
+//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release --test simulation replay_one_seed
+//! -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
-//! the lagging-follower test); `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0:
-//! never). A failure prints its replay
-//! command. Files: `simulation/world.rs` (the event loop), `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`,
-//! `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a seed means), `outcome.rs`.
+//! the lagging-follower test). A failure prints its replay command. Files: `simulation/world.rs` (the event loop),
+//! `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs`
+//! and `tuning.rs` (what a seed means), `outcome.rs`.
 
 mod support;
 
@@ -64,7 +65,7 @@ fn replay_command(seed: u64, bug: Option<InjectedBug>) -> String {
         (None, None) => String::new(),
     };
     let bug = bug.map_or(String::new(), |bug| format!("FLOTILLA_SIM_BUG={bug:?} "));
-    format!("FLOTILLA_SIM_SEED={seed} {bug}{steps}cargo test --release --test simulation -- --nocapture")
+    format!("FLOTILLA_SIM_SEED={seed} {bug}{steps}{REPLAY_TAIL}")
 }
 
 /// Runs one scenario; a panic of the core is reported as a violation too.
@@ -80,15 +81,21 @@ fn run(scenario: Scenario) -> Result<Outcome, Violation> {
     })
 }
 
+/// The part of every replay command after the environment: `replay_one_seed` is a tool, ignored unless asked for.
+const REPLAY_TAIL: &str = "cargo test --release --test simulation replay_one_seed -- --ignored --nocapture";
+
 fn replaying() -> bool {
     env_u64("FLOTILLA_SIM_SEED").is_some()
 }
 
 /// Replays `FLOTILLA_SIM_SEED` (with `FLOTILLA_SIM_BUG`, a seed of a bug-finding test), printing every event when
-/// `FLOTILLA_SIM_TRACE` is set. Does nothing otherwise.
+/// `FLOTILLA_SIM_TRACE` is set. A tool, not a test: ignored by default, and it fails when run without a seed, so
+/// that it never passes without having replayed anything.
 #[test]
+#[ignore = "a tool: replays FLOTILLA_SIM_SEED (run with --ignored)"]
 fn replay_one_seed() {
-    let Some(seed) = env_u64("FLOTILLA_SIM_SEED") else { return };
+    let seed = env_u64("FLOTILLA_SIM_SEED")
+        .unwrap_or_else(|| panic!("set FLOTILLA_SIM_SEED=<seed> to replay it: FLOTILLA_SIM_SEED=0 {REPLAY_TAIL}"));
     let mut scenario = match std::env::var("FLOTILLA_SIM_BUG") {
         Ok(name) => {
             let bug =
@@ -217,8 +224,7 @@ fn lagging_follower_catches_up_by_install_snapshot() {
             Ok(outcome) => total.add(&outcome),
             Err(violation) => panic!(
                 "lagging-follower seed {seed} ({description}) failed: {violation}\nreplay: \
-                 FLOTILLA_SIM_SEED={seed} FLOTILLA_SIM_LAGGING=1 FLOTILLA_SIM_STEPS={LAGGING_STEPS} cargo test \
-                 --release --test simulation -- --nocapture"
+                 FLOTILLA_SIM_SEED={seed} FLOTILLA_SIM_LAGGING=1 FLOTILLA_SIM_STEPS={LAGGING_STEPS} {REPLAY_TAIL}"
             ),
         }
     }

@@ -760,6 +760,82 @@ fn malformed_snapshot_messages_are_dropped_and_counted() {
     assert_eq!(leader.peer_snapshot_transfer(3).map(|t| t.0), Some(index), "the transfer goes on");
 }
 
+/// What a refused snapshot must leave as it was: the hard state and the log's bounds, commit and applied indices.
+fn state_of(raft: &Raft) -> (HardState, Index, Index, Index, Index) {
+    let log = raft.log();
+    (raft.hard_state(), log.snapshot_index(), log.last_index(), log.committed, log.applied)
+}
+
+#[test]
+fn a_snapshot_whose_data_the_driver_refuses_leaves_the_follower_as_it_was() {
+    // A snapshot is checked whole (the stream, then the data, by the driver's `accept_snapshot_data`) before
+    // anything acts on it. A refused one is not installed, persisted or restored: the log, the commit index and
+    // the hard state are as they were, the chunk that completed it is counted as malformed, and the leader is
+    // told the follower holds nothing (not done), so the transfer starts over.
+    let voters = [1, 2, 3];
+    let refusing = Config { accept_snapshot_data: |_, _| false, ..paper_config(3) };
+    let mut follower = node(refusing, log_state(&voters, 2, 3, entries(1, 5, 1)));
+    drain(&mut follower);
+    let before = state_of(&follower);
+    let chunks = chunks_to(3, 16);
+    let last = chunks.len() - 1;
+    for (n, chunk) in chunks.iter().cloned().enumerate() {
+        let expected = if n == last { Err(DropReason::Malformed) } else { Ok(()) };
+        assert_eq!(follower.step(chunk), expected, "chunk {n}");
+    }
+    let (messages, requests, snapshots, committed) = drain(&mut follower);
+    assert!(requests.is_empty() && snapshots.is_empty() && committed.is_empty(), "{requests:?} {snapshots:?}");
+    assert_eq!(snapshot_replies(&messages).last(), Some(&(8, 0, false)), "not done; start over");
+    assert_eq!(state_of(&follower), before);
+    assert_eq!((follower.stats().dropped_malformed, follower.stats().snapshots_received), (1, 0));
+
+    // From the leader of a newer term, a chunk that completes a refused snapshot changes nothing either: the
+    // snapshot is checked before the term is adopted, so the term, the vote and the leader stay as they were.
+    let mut state = log_state(&voters, 1, 3, entries(1, 5, 1));
+    state.hard_state.vote = Some(2);
+    let mut follower = node(Config { accept_snapshot_data: |_, _| false, ..paper_config(3) }, state);
+    drain(&mut follower);
+    let whole = chunks_to(3, 1 << 20);
+    assert_eq!(whole.len(), 1, "one chunk holds the whole snapshot");
+    let before = (state_of(&follower), follower.leader(), follower.role());
+    assert_eq!(follower.step(whole[0].clone()), Err(DropReason::Malformed));
+    let (messages, requests, ..) = drain(&mut follower);
+    assert!(requests.is_empty(), "{requests:?}");
+    assert_eq!(snapshot_replies(&messages), vec![(8, 0, false)]);
+    assert_eq!((state_of(&follower), follower.leader(), follower.role()), before);
+    assert_eq!(follower.hard_state(), HardState { term: 1, vote: Some(2), commit: 3 });
+
+    // The check sees the snapshot's meta and the application's data; one it accepts is installed.
+    let accepting = |meta: &SnapshotMeta, data: &[u8]| meta.index == 8 && decode_items(data).len() == 8;
+    let config = Config { accept_snapshot_data: accepting, ..paper_config(3) };
+    let mut follower = node(config, log_state(&voters, 2, 3, vec![]));
+    for chunk in chunks {
+        follower.step(chunk).unwrap();
+    }
+    assert_eq!((follower.stats().snapshots_received, follower.log().snapshot_index()), (1, 8));
+}
+
+#[test]
+fn a_follower_buffers_no_snapshot_larger_than_max_snapshot_bytes() {
+    // What a leader can make a follower hold is bounded by the snapshot size limit, 1 GiB: a transfer of a larger
+    // total is refused at its first chunk, and counted. At the limit the chunk is taken.
+    assert_eq!(MAX_SNAPSHOT_BYTES, 1 << 30);
+    let voters = [1, 2, 3];
+    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::with_voters(voters) };
+    let first_chunk = |total: u64| MessageBody::InstallSnapshot {
+        meta: Box::new(meta.clone()),
+        offset: 0,
+        total,
+        chunk: Payload::from(&b"flsnap01"[..]),
+    };
+    let mut follower = node(paper_config(3), RestoredState::new_cluster(voters));
+    assert_eq!(follower.step(msg(1, 3, 2, first_chunk((1 << 30) + 1))), Err(DropReason::Malformed));
+    assert_eq!(follower.stats().dropped_malformed, 1);
+    assert_eq!(follower.step(msg(1, 3, 2, first_chunk(1 << 30))), Ok(()));
+    let (messages, ..) = drain(&mut follower);
+    assert_eq!(snapshot_replies(&messages), vec![(8, 8, false)]);
+}
+
 #[test]
 fn stale_snapshot_chunk_tells_an_old_leader_the_new_term() {
     let voters = [1, 2, 3];

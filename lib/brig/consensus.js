@@ -127,8 +127,11 @@ function checkOptions (options) {
   return { ...options }
 }
 
+// A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
+const MAX_ID_BYTES = 219
+
 function isNodeId (id) {
-  return typeof id === 'string' && id !== ''
+  return typeof id === 'string' && id !== '' && Buffer.byteLength(id) <= MAX_ID_BYTES
 }
 
 class Cluster extends EventEmitter {
@@ -195,11 +198,14 @@ class Cluster extends EventEmitter {
   join () {
     if (this._closed) throw new Error('flotilla/brig: this cluster was closed; create a new Cluster to join again')
     if (this._joined) return this
-    if (!isNodeId(this.id)) throw new TypeError('flotilla/brig: the cluster id must be a non-empty string')
+    if (!isNodeId(this.id)) {
+      throw new TypeError(`flotilla/brig: the cluster id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`)
+    }
     if (!Array.isArray(this.peers)) throw new TypeError('flotilla/brig: peers must be an array of Peer')
     for (const peer of this.peers) {
       if (peer === null || typeof peer !== 'object' || !isNodeId(peer.id) || typeof peer.send !== 'function') {
-        throw new TypeError('flotilla/brig: every peer must be a Peer with a non-empty string id')
+        throw new TypeError('flotilla/brig: every peer must be a Peer with a non-empty string id of at most ' +
+          `${MAX_ID_BYTES} bytes`)
       }
     }
     if (!(this.state instanceof LogState)) throw new TypeError('flotilla/brig: the state must be a LogState')

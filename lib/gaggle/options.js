@@ -3,6 +3,10 @@
 'use strict'
 
 const CHANNEL_NAMES = ['memory', 'socket.io', 'redis'] // gaggle lists them in this order in its message
+// A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
+const MAX_ID_BYTES = 219
+// Every message of a flush reaches JS in one string, which holds at most 2^29 - 24 characters
+const MAX_FLOW_BYTES = 64 * 1024 * 1024
 
 // A limit taken from a sibling key, like Joi.ref('min').
 function sibling (key) {
@@ -12,12 +16,13 @@ function sibling (key) {
 // The rules, one line per key. Key order is check order: the first failing key is the one reported, so
 // gaggle's keys keep gaggle's schema order and ours come after them.
 // rule fields: type ('string'|'number'|'boolean'|'function'|'object'), required, valid (list), integer,
-// min, max (number or sibling(key)), keys (rules of an object's keys; unknown keys are then rejected
-// unless allowUnknown), parseJson (a JSON string counts as the object it encodes), default (a value,
-// or a function of the object being filled, for objects and values derived from siblings).
+// min, max (number or sibling(key)), maxBytes (a string's UTF-8 length at most), keys (rules of an object's
+// keys; unknown keys are then rejected unless allowUnknown), parseJson (a JSON string counts as the object it
+// encodes), default (a value, or a function of the object being filled, for objects and values derived from
+// siblings).
 
 const FACTORY_OPTIONS = {
-  id: { type: 'string', required: true },
+  id: { type: 'string', required: true, maxBytes: MAX_ID_BYTES },
   channel: {
     type: 'object', required: true, parseJson: true, allowUnknown: true,
     keys: { name: { type: 'string', required: true, valid: CHANNEL_NAMES } }
@@ -53,7 +58,7 @@ const INSTANCE_OPTIONS = {
   // gaggle 2.1.4
   clusterSize: { type: 'number', required: true, min: 1 },
   channel: { type: 'object', required: true },
-  id: { type: 'string', required: true },
+  id: { type: 'string', required: true, maxBytes: MAX_ID_BYTES },
   electionTimeout: { type: 'object', keys: ELECTION_TIMEOUT, default: () => ({ min: 300, max: 500 }) },
   heartbeatInterval: { type: 'number', min: 0, default: 50 },
   accelerateHeartbeats: { type: 'boolean', default: false },
@@ -65,8 +70,8 @@ const INSTANCE_OPTIONS = {
   preVote: { type: 'boolean', default: true },
   checkQuorum: { type: 'boolean', default: true },
   maxInflightMessages: { type: 'number', integer: true, min: 1, default: 256 },
-  maxInflightBytes: { type: 'number', integer: true, min: 1, default: 16 * 1024 * 1024 },
-  maxMessageBytes: { type: 'number', integer: true, min: 1, default: 1024 * 1024 },
+  maxInflightBytes: { type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: 16 * 1024 * 1024 },
+  maxMessageBytes: { type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: 1024 * 1024 },
   // a seed past 2^53 would not reach the engine exactly, and the engine's seed is unsigned
   seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }
 }
@@ -114,6 +119,9 @@ function checkValue (rule, value, key, parent) {
   if (!TYPES[rule.type].is(value)) return fail(TYPES[rule.type].message)
   if (rule.valid && !rule.valid.includes(value)) return fail('must be one of [' + rule.valid.join(', ') + ']')
   if (rule.integer && !Number.isInteger(value)) return fail('must be an integer')
+  if (rule.maxBytes !== undefined && Buffer.byteLength(value) > rule.maxBytes) {
+    return fail('must be at most ' + rule.maxBytes + ' bytes long (in UTF-8)')
+  }
   for (const [bound, words, within] of LIMITS) {
     if (rule[bound] === undefined) continue
     const limit = resolveLimit(rule[bound], parent)

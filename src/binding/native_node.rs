@@ -5,7 +5,7 @@
 
 use super::options;
 use super::tasks::{CloseStorage, OpenNode};
-use crate::node::{NodeDriver, StorageOptions, Wanted};
+use crate::node::{wire, NodeDriver, StorageOptions, Wanted};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -161,7 +161,7 @@ impl NativeNode {
         Ok(())
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn tick_ms(&self) -> u32 {
         self.tick_ms
     }
@@ -183,17 +183,24 @@ impl NativeNode {
         self.driver.is_peer(&name)
     }
 
-    /// Proposes `dataJson` (JSON text; `undefined` is null) and returns the entry id. With a `requestId` (a
-    /// client's, for retries) the entry id is derived from it, the request commits at most once, and it is
-    /// settled through the flush output's `settledRequests` with its entry's index, even if it had committed
-    /// already.
+    /// Proposes `dataJson` (JSON text, as `JSON.stringify` writes it; `undefined` is null) and returns the entry
+    /// id. Text that is not JSON, or nests too deeply for a follower to read, is refused, as is a closed node. With
+    /// a `requestId` (a client's, for retries) the entry id is derived from it, the request commits at most once,
+    /// and it is settled through the flush output's `settledRequests` with its entry's index, even if it had
+    /// committed already.
     #[napi(catch_unwind)]
     pub fn propose(
         &mut self,
         #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
         request_id: Option<String>,
     ) -> Result<String> {
+        if self.driver.is_closed() {
+            return Err(js_error("the node is closed: it takes no more proposals"));
+        }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
+        if let Some(json) = data_json {
+            wire::check_payload(json).map_err(js_error)?;
+        }
         match request_id {
             None => self.driver.propose(data_json).map_err(js_error),
             Some(request_id) => self.driver.propose_request(&request_id, data_json).map_err(js_error),
@@ -255,27 +262,27 @@ impl NativeNode {
         Ok(Some(array))
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn state(&self) -> String {
         self.driver.role_name().to_string()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn term(&self) -> f64 {
         self.driver.raft().term() as f64
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn leader(&self) -> Option<String> {
         self.driver.leader_name().map(str::to_string)
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn voted_for(&self) -> Option<String> {
         self.driver.voted_for_name().map(str::to_string)
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn commit_index(&self) -> f64 {
         self.driver.commit_index() as f64
     }
@@ -312,6 +319,24 @@ impl Drop for NativeNode {
     fn drop(&mut self) {
         if let Some(timer) = self.timer.take() {
             timer.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// napi-rs catches a panic only where `catch_unwind` is asked for; a panic anywhere else would abort Node.
+    #[test]
+    fn every_method_and_getter_of_native_node_catches_panics() {
+        let source = include_str!("native_node.rs");
+        let exported: Vec<&str> = source
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("#[napi(") && !line.starts_with("#[napi(ts_"))
+            .collect();
+        assert!(exported.len() >= 20, "the exported items were found: {exported:?}");
+        for line in exported {
+            assert!(line.contains("catch_unwind"), "not guarded against panics: {line}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
+use crate::node::wire::MAX_NAME_BYTES;
 use crate::node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -68,11 +69,29 @@ fn default_message_bytes() -> u64 {
 
 /// The largest cluster a node accepts: far beyond what Raft is used for, small enough to allocate.
 const MAX_CLUSTER_SIZE: u32 = 1024;
+/// The largest `maxMessageBytes` and `maxInflightBytes`: every message to every peer goes to JS in one text of a
+/// flush, and a JS string holds at most 2^29 - 24 characters.
+pub const MAX_FLOW_BYTES: u64 = 64 << 20;
+
+/// A node name must fit the wire's proposal ids (see `MAX_NAME_BYTES`).
+fn check_name(name: &str, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("Invalid options: {what} is not allowed to be empty"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "Invalid options: {what} is {} bytes long, more than the limit of {MAX_NAME_BYTES} bytes (in UTF-8)",
+            name.len()
+        ));
+    }
+    Ok(())
+}
 
 pub fn parse(json: &str) -> Result<NodeOptions, String> {
     let options: NativeOptions = serde_json::from_str(json).map_err(|e| format!("Invalid options: {e}"))?;
-    if options.id.is_empty() {
-        return Err("Invalid options: \"id\" is not allowed to be empty".into());
+    check_name(&options.id, "\"id\"")?;
+    for name in options.members.iter().flatten() {
+        check_name(name, "a name in \"members\"")?;
     }
     let members = match (options.cluster_size, options.members) {
         (Some(size), None) if (1..=MAX_CLUSTER_SIZE).contains(&size) => Members::Discover { cluster_size: size as usize },
@@ -84,6 +103,11 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
     };
     if options.max_inflight_messages == 0 || options.max_inflight_bytes == 0 || options.max_message_bytes == 0 {
         return Err("Invalid options: flow-control limits must be at least 1".into());
+    }
+    if options.max_inflight_bytes > MAX_FLOW_BYTES || options.max_message_bytes > MAX_FLOW_BYTES {
+        return Err(format!(
+            "Invalid options: \"maxMessageBytes\" and \"maxInflightBytes\" must be at most {MAX_FLOW_BYTES}"
+        ));
     }
     let timing = TimingMs {
         election_min: options.election_timeout_min,
@@ -117,4 +141,40 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
                 .collect(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_with(extra: &str) -> Result<NodeOptions, String> {
+        parse(&format!(
+            r#"{{"electionTimeoutMin":300,"electionTimeoutMax":500,"heartbeatInterval":50,{extra}}}"#
+        ))
+    }
+
+    #[test]
+    fn a_node_name_longer_than_proposal_ids_allow_is_refused_with_a_clear_error() {
+        // Proposal ids are the name, '_' and a UUID, and the wire takes ids of at most 256 bytes: 219 is the most.
+        let id = |name: &str| options_with(&format!(r#""id":"{name}","clusterSize":3"#));
+        assert!(id(&"n".repeat(MAX_NAME_BYTES)).is_ok());
+        let error = id(&"n".repeat(MAX_NAME_BYTES + 1)).expect_err("refused");
+        assert!(error.contains("\"id\" is 220 bytes long, more than the limit of 219 bytes"), "{error}");
+        // Bytes, not characters: 110 two-byte characters are 220 bytes.
+        assert!(id(&"é".repeat(110)).is_err());
+        let members = |name: &str| options_with(&format!(r#""id":"a","members":["a","{name}"]"#));
+        assert!(members(&"m".repeat(MAX_NAME_BYTES)).is_ok());
+        assert!(members(&"m".repeat(MAX_NAME_BYTES + 1)).expect_err("refused").contains("a name in \"members\""));
+        assert!(members("").is_err());
+    }
+
+    #[test]
+    fn message_and_inflight_byte_limits_are_at_most_64_mib() {
+        for key in ["maxMessageBytes", "maxInflightBytes"] {
+            for (value, ok) in [(1, true), (MAX_FLOW_BYTES, true), (MAX_FLOW_BYTES + 1, false), (0, false)] {
+                let result = options_with(&format!(r#""id":"a","clusterSize":1,"{key}":{value}"#));
+                assert_eq!(result.is_ok(), ok, "{key} = {value}: {:?}", result.err());
+            }
+        }
+    }
 }

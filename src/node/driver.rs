@@ -11,7 +11,8 @@ use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
 use super::wire::{self, Inbound};
 use crate::raft::{
-    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Stats, TransferError,
+    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats,
+    TransferError,
 };
 use crate::storage::{Storage, Submitted, WriterEvent};
 
@@ -99,6 +100,7 @@ impl NodeDriver {
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         config.proposal_retry_ticks = options.ticks.election_min;
         config.seed = options.seed.unwrap_or_else(rand::random);
+        config.accept_snapshot_data = snapshots::is_restorable;
         let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
         let mut driver = NodeDriver {
             raft,
@@ -121,7 +123,7 @@ impl NodeDriver {
         }
         if let Some(snapshot) = driver.raft.snapshot().cloned() {
             // The application starts from the snapshot it took (or received) before the restart.
-            driver.restore_from(&snapshot.data);
+            driver.restore_from(&snapshot);
         }
         driver.say_hello_if_discovering();
         // The ready loop's first run (a restart hands the committed log to the application) is left to the first
@@ -181,6 +183,11 @@ impl NodeDriver {
             // Broadcasts reach their sender too.
             return;
         }
+        if from_name.len() > wire::MAX_NAME_BYTES {
+            // No member can have this name (see `wire::MAX_NAME_BYTES`).
+            self.wire_stats.malformed += 1;
+            return;
+        }
         let known = self.peers.id_of(from_name);
         if known.is_none() && !self.peers.has_unbound_slots() {
             self.wire_stats.unknown_sender += 1;
@@ -215,6 +222,10 @@ impl NodeDriver {
             }
             let _ = self.raft.step(message);
         }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Whether `name` is a member this node has met (itself excluded).
@@ -269,7 +280,16 @@ impl NodeDriver {
             return Err(format!("no snapshot at index {index} was asked for"));
         };
         let Some(data_json) = data_json else { return Ok(()) };
-        let dropped = self.raft.compact(index, snapshots::seal(user_entries, data_json)).map_err(|e| e.to_string())?;
+        let sealed = snapshots::seal(user_entries, data_json);
+        if sealed.len() as u64 > snapshots::MAX_SNAPSHOT_DATA_BYTES {
+            // A follower could never receive it: keep the log instead.
+            return Err(format!(
+                "the snapshot is {} bytes, more than the limit of {}: the log was not compacted",
+                sealed.len(),
+                snapshots::MAX_SNAPSHOT_DATA_BYTES
+            ));
+        }
+        let dropped = self.raft.compact(index, sealed).map_err(|e| e.to_string())?;
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {
             self.storage.save_snapshot(snapshot);
@@ -279,13 +299,15 @@ impl NodeDriver {
 
     /// Hands the application a snapshot's envelope (`{userEntries, data}`) to restore its state from, and counts
     /// user entries from it on.
-    fn restore_from(&mut self, data: &[u8]) {
-        match snapshots::open(data) {
-            Some((user_entries, _)) => {
-                self.committed_user_entries = user_entries;
-                self.output.restore(std::str::from_utf8(data).unwrap_or("null"));
-            }
-            None => self.wire_stats.malformed += 1,
+    fn restore_from(&mut self, snapshot: &Snapshot) {
+        // The core installs only snapshots that pass `is_restorable`; one restored from disk is checked here.
+        if !snapshots::is_restorable(&snapshot.meta, &snapshot.data) {
+            self.wire_stats.malformed += 1;
+            return;
+        }
+        if let Some((user_entries, _)) = snapshots::open(&snapshot.data) {
+            self.committed_user_entries = user_entries;
+            self.output.restore(std::str::from_utf8(&snapshot.data).unwrap_or("null"));
         }
     }
 
@@ -344,7 +366,7 @@ impl NodeDriver {
                 }
             }
             if let Some(snapshot) = ready.snapshot {
-                self.restore_from(&snapshot.data);
+                self.restore_from(&snapshot);
                 // This node's appends that committed inside the snapshot are settled too.
                 for (index, id) in &snapshot.proposal_ids {
                     if self.is_own_proposal(id) {
@@ -502,6 +524,7 @@ impl NodeDriver {
         w.end_object();
         w.key("stats").begin_object();
         w.key("electionsStarted").uint(stats.elections_started);
+        w.key("electionsRefused").uint(stats.elections_refused);
         w.key("leaderChanges").uint(stats.leader_changes);
         w.key("checkQuorumStepDowns").uint(stats.check_quorum_step_downs);
         w.key("votesIgnoredInLease").uint(stats.votes_ignored_in_lease);
@@ -669,6 +692,74 @@ mod tests {
         assert_eq!(handed_out, (0..count).collect::<Vec<_>>(), "every entry once, in order");
         assert_eq!(driver.commit_index(), count as i64 - 1);
         assert_eq!(driver.flush(), None, "nothing is left over");
+    }
+
+    /// `b`'s INSTALL_SNAPSHOT to `a`, in term 1, of a snapshot at index 8 whose envelope is `data`, in one chunk.
+    fn snapshot_from_b(driver: &NodeDriver, data: &[u8]) -> String {
+        use crate::raft::{encode_stream, Membership, Message, SnapshotMeta};
+        let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
+        let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data.into(), ..Snapshot::default() });
+        let total = stream.len() as u64;
+        let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+        let from = driver.peer_id("b").expect("b is known");
+        wire::encode(&Message { from, to: SELF_ID, term: 1, body }, "b")
+    }
+
+    /// The snapshot replies in an output, as (received, done).
+    fn snapshot_replies(output: &serde_json::Value) -> Vec<(u64, bool)> {
+        let sends = output["send"].as_array().cloned().unwrap_or_default();
+        sends
+            .iter()
+            .map(|send| &send[1])
+            .filter(|m| m["type"] == "INSTALL_SNAPSHOT_REPLY")
+            .map(|m| (m["received"].as_u64().expect("received"), m["done"].as_bool().expect("done")))
+            .collect()
+    }
+
+    #[test]
+    fn a_received_snapshot_whose_envelope_cannot_be_restored_is_not_installed_and_is_counted() {
+        // Each of these passes the stream's checks but cannot be restored: not an envelope, or one whose user
+        // entries outnumber the entries it covers (2^64 - 1 would wrap the commit counter to -2). None may be
+        // installed or answered as done; each is counted once, as malformed.
+        let mut driver = discovering_driver("a", 2);
+        driver.receive("b", r#"{"type":"HELLO","from":"b"}"#);
+        let _ = driver.flush();
+        let bad: [&[u8]; 4] = [
+            b"not json",
+            br#"{"userEntries":1,"data":}"#,
+            br#"{"userEntries":18446744073709551615,"data":1}"#,
+            br#"{"userEntries":9,"data":1}"#,
+        ];
+        for (n, data) in bad.into_iter().enumerate() {
+            driver.receive("b", &snapshot_from_b(&driver, data));
+            let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
+            assert_eq!(snapshot_replies(&output), vec![(0, false)], "snapshot {n}: {output}");
+            assert!(output.get("restore").is_none(), "snapshot {n} restored: {output}");
+            let log = driver.raft().log();
+            assert_eq!((log.snapshot_index(), log.committed, driver.commit_index()), (0, 0, -1), "snapshot {n}");
+            let status: serde_json::Value = serde_json::from_str(&driver.status_json()).expect("JSON");
+            assert_eq!(status["dropped"]["malformed"], n as u64 + 1, "snapshot {n}: {}", status["dropped"]);
+        }
+        // At the limit (every entry it covers a user entry) it is restored.
+        driver.receive("b", &snapshot_from_b(&driver, br#"{"userEntries":8,"data":{"k":1}}"#));
+        let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
+        assert_eq!(snapshot_replies(&output), vec![(output["send"][0][1]["received"].as_u64().unwrap(), true)]);
+        assert_eq!(output["restore"], serde_json::json!({"userEntries": 8, "data": {"k": 1}}), "{output}");
+        assert_eq!(driver.commit_index(), 7);
+    }
+
+    #[test]
+    fn a_sender_whose_name_no_member_can_have_is_dropped_and_counted() {
+        // A name longer than MAX_NAME_BYTES makes proposal ids the wire refuses: no member has one.
+        let mut driver = discovering_driver("a", 3);
+        let hello = |name: &str| format!(r#"{{"type":"HELLO","from":"{name}"}}"#);
+        let longest = "n".repeat(wire::MAX_NAME_BYTES);
+        driver.receive(&longest, &hello(&longest));
+        assert!(driver.is_peer(&longest));
+        let too_long = "m".repeat(wire::MAX_NAME_BYTES + 1);
+        driver.receive(&too_long, &hello(&too_long));
+        assert!(!driver.is_peer(&too_long));
+        assert_eq!(driver.wire_stats.malformed, 1);
     }
 
     #[test]

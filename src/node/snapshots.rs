@@ -2,7 +2,7 @@
 //! entries), and the envelope the core carries. The envelope adds what the gaggle view needs across compaction,
 //! the number of user entries the snapshot covers, to the application's own data (JSON text).
 
-use crate::raft::{Index, Payload};
+use crate::raft::{Index, Payload, SnapshotMeta, MAX_SNAPSHOT_BYTES};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -51,6 +51,11 @@ struct Envelope<'a> {
     data: &'a RawValue,
 }
 
+/// The largest snapshot data (sealed) a node takes, so that its transfer stream stays within `MAX_SNAPSHOT_BYTES`:
+/// the rest is room for the proposal ids a snapshot carries (at most the id window's 100,000, each at most the
+/// wire's 256 bytes and 12 of framing: under 27 MiB).
+pub const MAX_SNAPSHOT_DATA_BYTES: u64 = MAX_SNAPSHOT_BYTES - (32 << 20);
+
 /// The core's snapshot data: `{"userEntries":n,"data":<the application's JSON>}`.
 pub fn seal(user_entries: u64, data_json: &str) -> Payload {
     let data = if data_json.is_empty() { "null" } else { data_json };
@@ -63,6 +68,12 @@ pub fn open(data: &[u8]) -> Option<(u64, &str)> {
     let text = std::str::from_utf8(data).ok()?;
     let envelope: Envelope = serde_json::from_str(text).ok()?;
     Some((envelope.user_entries, envelope.data.get()))
+}
+
+/// Whether a snapshot's data is an envelope this layer can restore: readable, and counting no more user entries
+/// than the entries it covers (a larger count would make the gaggle view's indices wrong, or wrap them).
+pub fn is_restorable(meta: &SnapshotMeta, data: &[u8]) -> bool {
+    open(data).is_some_and(|(user_entries, _)| user_entries <= meta.index)
 }
 
 #[cfg(test)]

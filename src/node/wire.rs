@@ -7,15 +7,18 @@ use super::base64;
 use super::json::JsonWriter;
 use crate::raft::{
     Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, SnapshotMeta,
-    Term, MAX_SNAPSHOT_BYTES,
+    Term, MAX_INDEX, MAX_SNAPSHOT_BYTES, MAX_WIRE_INTEGER,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// The largest integer a JS number holds exactly; anything above it on the wire is rejected.
-const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+/// The largest integer a JS number holds exactly; a term above it on the wire is rejected (the core bounds terms
+/// further: see `raft::MAX_TERM_STEP`). Indices are bounded by `raft::MAX_INDEX`.
+const MAX_SAFE_INTEGER: i64 = MAX_WIRE_INTEGER as i64;
+/// The largest core index as a wire index (0-based).
+const MAX_WIRE_INDEX: i64 = MAX_INDEX as i64 - 1;
 
 /// A decoded message: for the core, or the node layer's own discovery greeting.
 #[derive(Debug)]
@@ -32,46 +35,104 @@ fn bad(why: impl Into<String>) -> WireError {
     WireError(why.into())
 }
 
-/// Every field any message may carry. Unknown fields are ignored; each message checks the ones it needs.
-/// Strings borrow from the text when they hold no escapes, so that decoding a message allocates little.
+/// Every field any message may carry. Unknown fields are ignored; each message checks the ones it needs. A
+/// field that is present must have its type: `null` is not "absent" (it is an error, counted as malformed),
+/// except for `data` and an entry's `id`, where null is a value. Strings borrow from the text when they hold no
+/// escapes, so that decoding a message allocates little.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireIn<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    #[serde(default, deserialize_with = "not_null")]
     term: Option<i64>,
-    #[serde(borrow)]
-    candidate_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    leader_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    from: Option<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    candidate_id: Option<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    leader_id: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "not_null")]
     last_log_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     last_log_term: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     vote_granted: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     transfer: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     prev_log_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     prev_log_term: Option<i64>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "not_null")]
     entries: Option<Vec<WireEntryIn<'a>>>,
+    #[serde(default, deserialize_with = "not_null")]
     leader_commit: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     heartbeat: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     success: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     reject_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     hint_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     hint_term: Option<i64>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    id: Option<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
     batch: Option<Vec<WireProposalIn<'a>>>,
+    #[serde(default, deserialize_with = "not_null")]
     last_included_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     last_included_term: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     offset: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     total: Option<i64>,
-    #[serde(borrow)]
-    chunk: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    chunk: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "not_null")]
     received: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     done: Option<bool>,
+}
+
+/// A field that may be absent (then `None`, by `#[serde(default)]`) but, when present, must not be null.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A string field that borrows from the message when it holds no escapes (`Cow` borrows only as a field marked
+/// `borrow`, which a field read through `not_null` cannot be).
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,8 +143,8 @@ struct WireEntryIn<'a> {
     data: Option<&'a RawValue>,
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "not_null")]
+    kind: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -94,10 +155,10 @@ struct WireProposalIn<'a> {
     id: Cow<'a, str>,
 }
 
-/// A wire index (0-based, -1 for none) as a core index (1-based, 0 for none).
+/// A wire index (0-based, -1 for none) as a core index (1-based, 0 for none), at most `MAX_INDEX`.
 fn index_in(value: Option<i64>, field: &str) -> Result<Index, WireError> {
     match value {
-        Some(v) if (-1..MAX_SAFE_INTEGER).contains(&v) => Ok((v + 1) as Index),
+        Some(v) if (-1..=MAX_WIRE_INDEX).contains(&v) => Ok((v + 1) as Index),
         Some(v) => Err(bad(format!("{field} {v} is out of range"))),
         None => Err(bad(format!("{field} is missing"))),
     }
@@ -146,6 +207,42 @@ fn proposal_id_in(id: &str, max_len: usize) -> Result<ProposalId, WireError> {
 
 /// The longest proposal id accepted from the wire.
 pub const MAX_ID_BYTES: usize = 256;
+/// The longest node name: a node's proposal ids are its name, `_` and a 36-character UUID, and must fit
+/// `MAX_ID_BYTES`. Enforced on the options of every face, and on the names of senders.
+pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
+/// How deeply application data may nest. A follower reads the data inside a message, whose own structure takes
+/// three levels of serde's 128, so a proposal must stay well inside that (`check_payload` enforces it).
+pub const MAX_DATA_DEPTH: usize = 100;
+
+/// Checks application data from JS before it is proposed: JSON text (as `JSON.stringify` writes it) nesting at
+/// most `MAX_DATA_DEPTH` deep, so that every follower can read the entry that carries it.
+pub fn check_payload(json: &str) -> Result<(), String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| format!("the data is not JSON text: {e}"))?;
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in json.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DATA_DEPTH {
+                    return Err(format!("the data nests more than {MAX_DATA_DEPTH} levels deep"));
+                }
+            }
+            b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Decodes a message from `from` (already resolved from the channel's origin) to `to` (this node).
 /// `name_of` resolves ids back to names, to check the names a message repeats (candidateId, leaderId).
@@ -159,9 +256,14 @@ pub fn decode(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
 /// `decode` for any text: serde reads every message in any form, and checks what the canonical path leaves to it.
 fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<Inbound, WireError> {
     let wire: WireIn = serde_json::from_str(json).map_err(|e| bad(format!("not a message: {e}")))?;
-    let named_sender_ok = |claimed: &Option<Cow<str>>| claimed.as_deref().is_none_or(|name| name == from_name);
+    let named_sender_ok = |claimed: &Option<Text>| claimed.as_deref().is_none_or(|name| name == from_name);
     let body = match wire.kind.as_ref() {
-        "HELLO" => return Ok(Inbound::Hello),
+        "HELLO" => {
+            if !named_sender_ok(&wire.from) {
+                return Err(bad("from is not the sender"));
+            }
+            return Ok(Inbound::Hello);
+        }
         "PRE_VOTE" | "REQUEST_VOTE" => {
             if !named_sender_ok(&wire.candidate_id) {
                 return Err(bad("candidateId is not the sender"));
@@ -260,11 +362,10 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
 /// entry. This path accepts only that form, and only when every check passes; for anything else it says `None`
 /// and serde decides, so that a message is never taken here that serde would refuse, nor read differently.
 mod canonical {
-    use super::{index_in, log_term_in, proposal_id_in, term_in, MAX_ID_BYTES};
+    use super::{index_in, log_term_in, proposal_id_in, term_in, MAX_DATA_DEPTH, MAX_ID_BYTES};
     use crate::raft::{Entry, EntryKind, Message, MessageBody, NodeId, Payload};
 
-    /// How deep application data may nest here; deeper data goes to serde (whose limit is 128 in all).
-    const MAX_DATA_DEPTH: usize = 100;
+    // Data nested deeper than `MAX_DATA_DEPTH` goes to serde (whose limit is 128 in all).
 
     pub fn decode_append(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Option<Message> {
         let mut c = Cursor { text: json, at: 0 };
@@ -824,6 +925,90 @@ mod tests {
         }
         let vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"\u0062","lastLogIndex":-1,"lastLogTerm":-1}"#;
         assert!(matches!(decode(vote, 2, 1, "b"), Ok(Inbound::Raft(_))));
+    }
+
+    #[test]
+    fn a_present_field_of_the_wrong_type_or_null_is_an_error_not_a_default() {
+        // Fields that may be left out must not be null or of another type when present: each of these used to
+        // be read as absent, and the message acted on without a word.
+        let cases = [
+            r#"{"type":"HELLO","from":5}"#,
+            r#"{"type":"HELLO","from":null}"#,
+            r#"{"type":"HELLO","from":"mallory"}"#,
+            r#"{"type":"PRE_VOTE","term":1,"candidateId":null,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"candidateId":7,"lastLogIndex":0,"lastLogTerm":0}"#,
+            r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":0,"lastLogTerm":0,"transfer":null}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":null,"heartbeat":true,"leaderCommit":0}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","heartbeat":null,"prevLogIndex":-1,"prevLogTerm":-1,"entries":[],"leaderCommit":-1}"#,
+            r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","prevLogIndex":-1,"prevLogTerm":-1,"entries":[{"index":0,"term":1,"data":1,"id":"b_1","kind":null}],"leaderCommit":-1}"#,
+            r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":null}"#,
+            r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"hintTerm":"3"}"#,
+            r#"{"type":"APPEND_ENTRY","term":null,"data":1,"id":"b_1"}"#,
+            r#"{"type":"APPEND_ENTRY","data":1,"id":null}"#,
+            r#"{"type":"APPEND_ENTRY","batch":null,"data":1,"id":"b_1"}"#,
+            r#"{"type":"INSTALL_SNAPSHOT","term":1,"leaderId":null,"lastIncludedIndex":0,"lastIncludedTerm":1,"offset":0,"total":1,"chunk":"AA=="}"#,
+        ];
+        for case in cases {
+            assert!(decode(case, 2, 1, "b").is_err(), "{case} should be rejected");
+        }
+        // Left out, they take their defaults, as gaggle's messages need.
+        let gaggle_vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#;
+        assert!(decode(gaggle_vote, 2, 1, "b").is_ok());
+        assert!(matches!(decode(r#"{"type":"HELLO"}"#, 2, 1, "b"), Ok(Inbound::Hello)));
+        assert!(matches!(decode(r#"{"type":"HELLO","from":"b"}"#, 2, 1, "b"), Ok(Inbound::Hello)));
+    }
+
+    #[test]
+    fn every_numeric_field_is_taken_up_to_its_limit_and_refused_above() {
+        // (field, message with X for the value, largest accepted). Terms: what JS holds exactly (the core bounds
+        // them further, relative to its own term); indices (0-based here): MAX_INDEX; byte counts: the snapshot
+        // size limit. Each is tried just below, at and just above its limit, and at -2 (below every one).
+        let term_max = MAX_SAFE_INTEGER;
+        let index_max = MAX_WIRE_INDEX;
+        let bytes_max = MAX_SNAPSHOT_BYTES as i64;
+        let cases: [(&str, &str, i64); 14] = [
+            ("term", r#"{"type":"TIMEOUT_NOW","term":X}"#, term_max),
+            ("lastLogIndex", r#"{"type":"REQUEST_VOTE","term":1,"lastLogIndex":X,"lastLogTerm":0}"#, index_max),
+            ("lastLogTerm", r#"{"type":"PRE_VOTE","term":1,"lastLogIndex":0,"lastLogTerm":X}"#, term_max),
+            ("prevLogIndex", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":X,"prevLogTerm":0,"entries":[],"leaderCommit":0}"#, index_max),
+            ("prevLogTerm", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":X,"entries":[],"leaderCommit":0}"#, term_max),
+            ("leaderCommit", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[],"leaderCommit":X}"#, index_max),
+            ("entries[].index", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":X,"term":1,"id":"b_1"}],"leaderCommit":0}"#, index_max),
+            ("entries[].term", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":1,"term":X,"id":"b_1"}],"leaderCommit":0}"#, term_max),
+            ("rejectIndex", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":X}"#, index_max),
+            ("hintTerm", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":3,"hintTerm":X}"#, term_max),
+            ("lastIncludedIndex", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":X,"received":0,"done":false}"#, index_max),
+            ("lastIncludedTerm", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":X,"offset":0,"total":1,"chunk":"AA=="}"#, term_max),
+            ("total", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":1,"offset":0,"total":X,"chunk":"AA=="}"#, bytes_max),
+            ("received", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":3,"received":X,"done":false}"#, bytes_max),
+        ];
+        for (field, template, max) in cases {
+            for (value, accepted) in [(max - 1, true), (max, true), (max + 1, false), (-2, false)] {
+                let json = template.replace('X', &value.to_string());
+                assert_eq!(decode(&json, 2, 1, "b").is_ok(), accepted, "{field} = {value}: {json}");
+            }
+        }
+        assert_eq!(MAX_WIRE_INDEX, (1 << 52) - 1, "a core index of at most 2^52");
+    }
+
+    #[test]
+    fn proposed_data_must_be_json_text_a_follower_can_read() {
+        for good in ["null", "1", "\"[{\\\"\"", r#"{"a":[1,{"b":"]]]]"}]}"#, " [ ] "] {
+            assert_eq!(check_payload(good), Ok(()), "{good}");
+        }
+        for bad in ["", "{", "1 2", "undefined", "NaN", "'x'", "[1,]", "\"\\x\""] {
+            assert!(check_payload(bad).is_err(), "{bad}");
+        }
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(check_payload(&nested(MAX_DATA_DEPTH)), Ok(()));
+        assert!(check_payload(&nested(MAX_DATA_DEPTH + 1)).is_err());
+        // What it lets through, a follower reads, on either path.
+        let data = nested(MAX_DATA_DEPTH);
+        let append = format!(
+            r#"{{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","prevLogIndex":-1,"prevLogTerm":-1,"entries":[{{"index":0,"term":1,"data":{data},"id":"b_1"}}],"leaderCommit":-1}}"#
+        );
+        assert!(decode(&append, 2, 1, "b").is_ok());
+        assert!(decode_any(&append.replace("\"leaderId\":\"b\",", ""), 2, 1, "b").is_ok());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The tuning of one consensus core: its id, its timers in ticks, its switches and its limits.
 
 use super::error::ConfigError;
-use super::types::NodeId;
+use super::types::{NodeId, SnapshotMeta};
 
 /// A deliberate bug, switched on only by tests, to show that the simulation's safety checker catches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,10 @@ pub struct Config {
     pub proposal_id_window: u64,
     /// Seeds the randomized election timeouts; a simulation with equal seeds replays exactly.
     pub seed: u64,
+    /// Whether the application data of a snapshot received from a leader is one the driver can restore. A
+    /// snapshot it refuses is not installed (the node stays as it was), and the chunk that completed it is counted
+    /// as malformed. The core knows nothing of the data's form, so the driver says; by default all are taken.
+    pub accept_snapshot_data: fn(&SnapshotMeta, &[u8]) -> bool,
     pub injected_bug: Option<InjectedBug>,
 }
 
@@ -69,6 +73,7 @@ impl Config {
             proposal_retry_ticks: 20,
             proposal_id_window: 100_000,
             seed: id,
+            accept_snapshot_data: |_, _| true,
             injected_bug: None,
         }
     }

@@ -43,6 +43,8 @@ pub enum ProposeError {
     DuplicateId,
     /// This node is a learner and the configuration does not let learners propose.
     NotAllowed,
+    /// The log holds `MAX_INDEX` entries: another could not be sent to a peer.
+    LogFull { limit: u64 },
 }
 
 impl fmt::Display for ProposeError {
@@ -54,6 +56,7 @@ impl fmt::Display for ProposeError {
             ProposeError::TooManyPending { limit } => write!(f, "more than {limit} proposals are pending"),
             ProposeError::DuplicateId => write!(f, "a proposal with this id is already pending"),
             ProposeError::NotAllowed => write!(f, "this node may not propose"),
+            ProposeError::LogFull { limit } => write!(f, "the log is full: it holds the most entries it may ({limit})"),
         }
     }
 }

@@ -5,6 +5,7 @@ mod chunked;
 mod config;
 mod error;
 mod id_index;
+mod limits;
 mod log;
 mod message;
 mod progress;
@@ -22,6 +23,7 @@ mod types;
 
 pub use config::{Config, InjectedBug};
 pub use error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
+pub use limits::{MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use proposal_ids::ProposalIds;
 pub use message::{Message, MessageBody};

@@ -6,6 +6,7 @@
 
 use super::config::{Config, InjectedBug};
 use super::error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
+use super::limits::{self, MAX_INDEX, MAX_TERM};
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
 use super::progress::ProgressState;
@@ -115,6 +116,13 @@ impl Raft {
             return Err(ConfigError::SelfNotMember);
         }
         let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let last_restored_index = entries.last().map_or(snapshot_index, |e| e.index.max(snapshot_index));
+        if hard_state.term > MAX_TERM || last_restored_index > MAX_INDEX {
+            return Err(ConfigError::RestoredStateInvalid(format!(
+                "term {} or index {last_restored_index} is above the limits ({MAX_TERM}, {MAX_INDEX})",
+                hard_state.term
+            )));
+        }
         if snapshot_index > 0 && (snapshot_term == 0 || snapshot_term > hard_state.term) {
             return Err(ConfigError::RestoredStateInvalid(format!(
                 "the snapshot's term {snapshot_term} is 0 or above the persisted term {}",
@@ -289,6 +297,9 @@ impl Raft {
         if self.proposals.len() >= self.config.max_pending_proposals {
             return Err(ProposeError::TooManyPending { limit: self.config.max_pending_proposals });
         }
+        if self.log.last_index() >= MAX_INDEX {
+            return Err(ProposeError::LogFull { limit: MAX_INDEX });
+        }
         // Added as sent now: it is appended or forwarded at once, or waits for a leader and a retry.
         if !self.proposals.add(proposal.id.clone(), proposal.data.clone(), self.ticks) {
             return Err(ProposeError::DuplicateId);
@@ -379,10 +390,16 @@ impl Raft {
             return Err(DropReason::UnknownSender);
         }
         validate_body(&m)?;
+        if !limits::term_is_acceptable(self.term, m.term) {
+            return Err(DropReason::Malformed);
+        }
         if let MessageBody::Propose { proposals } = m.body {
             return self.handle_forwarded_proposals(proposals);
         }
 
+        if m.term > self.term && self.refuses_snapshot_completed_by(&m) {
+            return Err(DropReason::Malformed);
+        }
         if m.term > self.term {
             match m.body {
                 MessageBody::PreVote { .. } | MessageBody::Vote { .. } => {
@@ -426,8 +443,9 @@ impl Raft {
     }
 
     /// A message from an older term. Most are ignored; a stale leader is told our term so it steps down
-    /// (otherwise, with pre-vote, a partitioned old leader could stay leader forever), and a stale pre-candidate
-    /// gets a rejection so it stops waiting.
+    /// (otherwise, with pre-vote, a partitioned old leader could stay leader forever), and a stale candidate or
+    /// pre-candidate gets a rejection with our term, so it stops waiting (Figure 2, RequestVote: "reply false if
+    /// term < currentTerm").
     fn answer_stale(&mut self, m: &Message) -> Result<(), DropReason> {
         match m.body {
             MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. }
@@ -443,6 +461,11 @@ impl Raft {
             }
             MessageBody::PreVote { .. } => {
                 self.send_now(m.from, MessageBody::PreVoteReply { granted: false });
+                Ok(())
+            }
+            MessageBody::Vote { .. } => {
+                // Our term goes out in the reply: it must be durable first, as with any vote reply.
+                self.send_after_persist(m.from, MessageBody::VoteReply { granted: false });
                 Ok(())
             }
             _ => Err(DropReason::StaleTerm),
@@ -659,14 +682,52 @@ impl Raft {
             return Ok(());
         }
         let Some(Receiving { meta, data, .. }) = self.receiving.take() else { return Ok(()) };
-        let Some(snapshot) = snapshot::decode_stream(meta, &data) else {
-            // A correct leader never sends this; start over rather than keep bytes that cannot be read.
+        let Some(snapshot) = self.installable(meta, &data) else {
+            // A correct leader never sends this; start over rather than keep bytes that cannot be read. Nothing
+            // was taken from it: the log, the commit index and the hard state are as they were.
             self.send_now(leader, MessageBody::SnapshotReply { index, received: 0, done: false });
             return Err(DropReason::Malformed);
         };
         self.install_snapshot(snapshot);
         self.send_after_persist(leader, MessageBody::SnapshotReply { index, received: total, done: true });
         Ok(())
+    }
+
+    /// A complete received stream as a snapshot this node can install: a readable stream whose application data
+    /// the driver accepts (`Config::accept_snapshot_data`).
+    fn installable(&self, meta: SnapshotMeta, stream: &[u8]) -> Option<Snapshot> {
+        let accept_data = self.config.accept_snapshot_data;
+        snapshot::decode_stream(meta, stream).filter(|snapshot| accept_data(&snapshot.meta, &snapshot.data))
+    }
+
+    /// Whether `m` is a chunk from the leader of a newer term that completes a snapshot this node cannot install.
+    /// Checked before the term is adopted, so that such a snapshot changes nothing, the term, vote and leader
+    /// included (a chunk of this node's own term is checked by `handle_snapshot_chunk`). The chunk is taken into
+    /// the receive buffer here; a refused snapshot is dropped from it and answered as not received.
+    fn refuses_snapshot_completed_by(&mut self, m: &Message) -> bool {
+        let MessageBody::InstallSnapshot { meta, offset, total, chunk } = &m.body else { return false };
+        if meta.index <= self.log.committed {
+            return false;
+        }
+        let received = match &self.receiving {
+            Some(receiving) if receiving.is_for(meta, *total) => receiving.received(),
+            _ => 0,
+        };
+        if *offset != received || received + chunk.len() as u64 != *total {
+            return false;
+        }
+        let receiving = match self.receiving.as_mut() {
+            Some(receiving) if receiving.is_for(meta, *total) => receiving,
+            _ => self.receiving.insert(Receiving { meta: (**meta).clone(), total: *total, data: Vec::new() }),
+        };
+        receiving.offer(*offset, chunk);
+        let stream = self.receiving.as_ref().map_or(&[][..], |receiving| &receiving.data[..]);
+        if self.installable((**meta).clone(), stream).is_some() {
+            return false;
+        }
+        self.receiving = None;
+        self.send_now(m.from, MessageBody::SnapshotReply { index: meta.index, received: 0, done: false });
+        true
     }
 
     /// Takes a complete snapshot from the leader into the log, and queues it for storage and then the application.
@@ -734,6 +795,9 @@ impl Raft {
     // ---- elections -------------------------------------------------------------------------------------
 
     fn start_election(&mut self, transfer: bool) {
+        if self.election_refused() {
+            return;
+        }
         self.stats.elections_started += 1;
         if self.config.pre_vote && !transfer {
             self.become_pre_candidate();
@@ -758,7 +822,23 @@ impl Raft {
         }
     }
 
+    /// Whether this node must not campaign because the next term, or the no-op entry a new leader appends, would
+    /// be beyond what a message can carry (see `limits`). Counted; the node stays a follower.
+    fn election_refused(&mut self) -> bool {
+        if self.term < MAX_TERM && self.log.last_index() < MAX_INDEX {
+            return false;
+        }
+        self.stats.elections_refused += 1;
+        if self.role != Role::Follower {
+            self.become_follower(self.term, None);
+        }
+        true
+    }
+
     fn become_candidate_and_request_votes(&mut self, transfer: bool) {
+        if self.election_refused() {
+            return;
+        }
         self.term += 1;
         self.vote = Some(self.id);
         self.role = Role::Candidate;
@@ -866,6 +946,11 @@ impl Raft {
 
     /// The leader appends a proposal unless its log already holds that id.
     fn append_proposal(&mut self, proposal: Proposal) {
+        if self.log.last_index() >= MAX_INDEX {
+            // The proposer keeps it pending; its own `propose` says the log is full.
+            self.stats.proposals_refused_log_full += 1;
+            return;
+        }
         let entry = Entry {
             term: self.term,
             index: self.log.last_index() + 1,
@@ -1189,6 +1274,26 @@ fn entries_after_snapshot(mut entries: Vec<Entry>, snapshot_index: Index, snapsh
     entries
 }
 
+/// Whether every index a message carries (and the last index of the entries it carries) is at most `MAX_INDEX`.
+fn indices_in_range(body: &MessageBody) -> bool {
+    let max = |indices: &[Index]| indices.iter().all(|&index| index <= MAX_INDEX);
+    match body {
+        MessageBody::PreVote { last_index, .. } | MessageBody::Vote { last_index, .. } => max(&[*last_index]),
+        MessageBody::Append { prev_index, entries, commit, .. } => {
+            MAX_INDEX.checked_sub(*prev_index).is_some_and(|room| entries.len() as u64 <= room) && max(&[*commit])
+        }
+        MessageBody::AppendReply { index, hint_index, .. } => max(&[*index, *hint_index]),
+        MessageBody::Heartbeat { commit } => max(&[*commit]),
+        MessageBody::InstallSnapshot { meta, .. } => max(&[meta.index]),
+        MessageBody::SnapshotReply { index, .. } => max(&[*index]),
+        MessageBody::PreVoteReply { .. }
+        | MessageBody::VoteReply { .. }
+        | MessageBody::HeartbeatReply
+        | MessageBody::Propose { .. }
+        | MessageBody::TimeoutNow => true,
+    }
+}
+
 /// Restored entries must be contiguous after the snapshot, with terms that never decrease.
 fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &[Entry]) -> Result<(), ConfigError> {
     let mut expected = snapshot_index + 1;
@@ -1211,9 +1316,12 @@ fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &
 
 /// Checks what can be checked of a message without the node's state.
 fn validate_body(m: &Message) -> Result<(), DropReason> {
+    if !indices_in_range(&m.body) {
+        return Err(DropReason::Malformed);
+    }
     match &m.body {
         MessageBody::Append { prev_index, prev_term, entries, commit } => {
-            if *prev_term > m.term || prev_index.checked_add(entries.len() as Index).is_none() {
+            if *prev_term > m.term {
                 return Err(DropReason::Malformed);
             }
             let mut expected_index = prev_index + 1;

@@ -12,8 +12,10 @@ use super::proposal_ids::ProposalIds;
 use super::types::{Index, Payload, Snapshot, SnapshotMeta};
 use std::io::{self, Write};
 
-/// The largest snapshot stream accepted from the network; larger totals are malformed.
-pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+/// The largest snapshot stream accepted from the network (larger totals are malformed), which bounds what a
+/// follower buffers for one transfer. The application's state is JSON text handed to JS, and a JS string holds
+/// at most 2^29 - 24 characters (1 GiB leaves room for such a text in UTF-8, mostly ASCII, and its ids).
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
 
 /// The stream's first bytes, so that a stream of another format is refused rather than misread.
 const STREAM_MAGIC: &[u8; 8] = b"flsnap01";

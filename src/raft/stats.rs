@@ -11,6 +11,8 @@ pub struct Stats {
     pub dropped_stale_term: u64,
     pub dropped_unexpected: u64,
     pub elections_started: u64,
+    /// Elections not started because the next term or the new leader's entry would be beyond the limits.
+    pub elections_refused: u64,
     pub leader_changes: u64,
     pub check_quorum_step_downs: u64,
     pub votes_ignored_in_lease: u64,
@@ -18,6 +20,8 @@ pub struct Stats {
     pub proposal_retries: u64,
     pub duplicate_proposals: u64,
     pub forwarded_proposals_dropped: u64,
+    /// Proposals a leader did not append because its log is full (`MAX_INDEX`).
+    pub proposals_refused_log_full: u64,
     pub transfers_received: u64,
     /// A follower needed entries that were compacted away: a snapshot transfer to it began.
     pub snapshot_needed: u64,
