@@ -1,5 +1,5 @@
 // One node of three stops for 20 s behind a Redis whose pubsub output buffer limit is tight (a common setting),
-// while the other two go on committing large entries. Redis disconnects a subscriber that falls that far behind;
+// while the other two go on committing entries. Redis disconnects a subscriber that falls that far behind;
 // what it must not do is disconnect the others because of messages meant for the stalled node. The stalled node
 // runs in a child process (fixtures/redis-node.cjs) and is stopped with SIGSTOP, its connections left open and
 // unread, as a stalled machine's would be. With the default maxMessageBytes, a catch-up message is above Redis's

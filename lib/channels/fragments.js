@@ -43,7 +43,12 @@ function isFragment (message) {
 // starts no packet and continues none, or is malformed, is dropped; `dropped` counts the fragments and the
 // incomplete packets dropped.
 class Reassembly {
-  constructor () {
+  // The limits can be lowered (for tests); the defaults are the constants above.
+  constructor ({ maxChars = MAX_REASSEMBLY_CHARS, maxIncomplete = MAX_INCOMPLETE_PACKETS,
+    timeoutMs = FRAGMENT_TIMEOUT_MS } = {}) {
+    this._maxChars = maxChars
+    this._maxIncomplete = maxIncomplete
+    this._timeoutMs = timeoutMs
     // sender -> {fragment, parts, pieces, chars, lastAt}, ordered from the least recent fragment
     this._incomplete = new Map()
     this._chars = 0
@@ -53,7 +58,7 @@ class Reassembly {
   // Takes the fragment `message` ({fragment, part, parts, text}) from `sender`; returns the packet, parsed from
   // its whole JSON text, once its last part arrives, otherwise undefined.
   add (sender, message, now = performance.now()) {
-    this._forgetOlderThan(now - FRAGMENT_TIMEOUT_MS)
+    this._forgetOlderThan(now - this._timeoutMs)
     if (!isFragment(message)) {
       this.dropped++
       return undefined
@@ -74,7 +79,7 @@ class Reassembly {
       this.dropped += held === undefined ? 1 : 2
       return undefined
     }
-    if (this._chars + packet.chars + message.text.length > MAX_REASSEMBLY_CHARS) {
+    if (this._chars + packet.chars + message.text.length > this._maxChars) {
       this.dropped++
       return undefined
     }
@@ -84,7 +89,7 @@ class Reassembly {
     if (packet.pieces.length === packet.parts) return this._parse(packet.pieces.join(''))
     this._incomplete.set(sender, packet)
     this._chars += packet.chars
-    if (this._incomplete.size > MAX_INCOMPLETE_PACKETS) {
+    if (this._incomplete.size > this._maxIncomplete) {
       const [oldest, oldestPacket] = this._incomplete.entries().next().value
       this._forget(oldest, oldestPacket)
       this.dropped++
