@@ -126,5 +126,4 @@ class Reassembly {
   }
 }
 
-module.exports = { FRAGMENT_CHARS, MAX_PARTS, MAX_REASSEMBLY_CHARS, MAX_INCOMPLETE_PACKETS, FRAGMENT_TIMEOUT_MS,
-  cutText, Reassembly }
+module.exports = { FRAGMENT_CHARS, MAX_PARTS, MAX_REASSEMBLY_CHARS, cutText, Reassembly }
