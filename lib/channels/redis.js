@@ -2,13 +2,17 @@
 // channel `channelName`, as in gaggle; a message for one node goes on `channelName:nodeId`, which only that node
 // subscribes to, so that a large message for a lagging node (a catch-up) is not delivered to every node and
 // cannot push the others over Redis's pubsub output buffer limit. Each node also keeps what gaggle nodes send it
-// on `channelName` (envelopes addressed to it or to everyone).
+// on `channelName` (envelopes addressed to it or to everyone). Redis also disconnects a subscriber for any single
+// message above its output buffer hard limit ('pubsub 1mb' is common), so a packet whose JSON is longer than
+// FRAGMENT_CHARS goes as fragments {from, to?, fragment, part, parts, text} that the receiver puts back together
+// (./fragments.js); smaller packets keep gaggle's envelope exactly.
 'use strict'
 
 const { createClient } = require('redis')
 const ChannelInterface = require('./channel-interface')
 const { assertChannelOptions } = require('./validate-options')
 const { isEnvelopeFor } = require('./envelope')
+const { FRAGMENT_CHARS, MAX_REASSEMBLY_CHARS, cutText, Reassembly } = require('./fragments')
 
 const OPTION_RULES = {
   connectionString: { type: 'string' },
@@ -31,6 +35,8 @@ class RedisChannel extends ChannelInterface {
     this._connectionString = connectionString
     this._redisChannel = channelName
     this._clients = null
+    this._nextFragment = 0
+    this._reassembly = new Reassembly()
     // Redis errors (refused connections while retrying, mostly) go to the log function, as in gaggle.
     this._onError = (error) => this._logFunction(error)
   }
@@ -65,21 +71,44 @@ class RedisChannel extends ChannelInterface {
   _disconnect () {
     const clients = this._clients
     this._clients = null
+    this._reassembly.clear()
     const closing = clients === null ? [] : [closeClient(clients.subscriber), closeClient(clients.publisher)]
     Promise.allSettled(closing).then(() => this._settleDisconnect())
   }
 
   _broadcast (packet) {
-    this._publish(this._redisChannel, { from: this.id, data: packet })
+    this._publish(this._redisChannel, undefined, packet)
   }
 
   _send (nodeId, packet) {
-    this._publish(directChannelOf(this._redisChannel, nodeId), { from: this.id, to: nodeId, data: packet })
+    this._publish(directChannelOf(this._redisChannel, nodeId), nodeId, packet)
   }
 
-  _publish (redisChannel, envelope) {
+  // The packet is serialized once; the envelope is written around its text as JSON.stringify would write it.
+  _publish (redisChannel, to, packet) {
     if (this._clients === null) return
-    this._clients.publisher.publish(redisChannel, JSON.stringify(envelope)).catch(this._onError)
+    const text = JSON.stringify(packet)
+    // (a `to` that JSON cannot write is left out, as JSON.stringify leaves it out of an object)
+    const toText = JSON.stringify(to)
+    const head = '{"from":' + JSON.stringify(this.id) + (toText === undefined ? '' : ',"to":' + toText)
+    if (text.length <= FRAGMENT_CHARS) {
+      this._publishText(redisChannel, head + ',"data":' + text + '}')
+      return
+    }
+    if (text.length > MAX_REASSEMBLY_CHARS) {
+      throw new Error(`The redis channel cannot carry a packet of ${text.length} characters of JSON: receivers ` +
+        `put back together at most ${MAX_REASSEMBLY_CHARS}`)
+    }
+    const pieces = cutText(text)
+    const fragment = this._nextFragment++
+    pieces.forEach((piece, part) => {
+      this._publishText(redisChannel, head + `,"fragment":${fragment},"part":${part},"parts":${pieces.length}` +
+        ',"text":' + JSON.stringify(piece) + '}')
+    })
+  }
+
+  _publishText (redisChannel, message) {
+    this._clients.publisher.publish(redisChannel, message).catch(this._onError)
   }
 
   _onMessage (message) {
@@ -90,7 +119,13 @@ class RedisChannel extends ChannelInterface {
     } catch {
       return
     }
-    if (isEnvelopeFor(envelope, this.id)) this._recieved(envelope.from, envelope.data)
+    if (!isEnvelopeFor(envelope, this.id)) return
+    if (envelope.fragment === undefined) {
+      this._recieved(envelope.from, envelope.data)
+      return
+    }
+    const packet = this._reassembly.add(envelope.from, envelope)
+    if (packet !== undefined) this._recieved(envelope.from, packet)
   }
 }
 
