@@ -462,7 +462,8 @@ class Cluster extends EventEmitter {
     try {
       pending.id = this._native.propose(json, requestId)
     } catch (error) {
-      return this._rejectRequest(pending, notCommitted('flotilla/brig: the engine refused the broadcast: ' + error.message))
+      const refused = notCommitted('flotilla/brig: the engine refused the broadcast: ' + error.message, error)
+      return this._rejectRequest(pending, refused)
     }
     this._host.pendingRequests.add(pending)
     this._engineVersion++

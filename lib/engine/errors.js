@@ -54,8 +54,6 @@ function outcomeUnknown (message, cause) {
 
 module.exports = {
   CODES,
-  NOT_COMMITTED: CODES.NOT_COMMITTED,
-  OUTCOME_UNKNOWN: CODES.OUTCOME_UNKNOWN,
   codedError,
   invalidArgument,
   notCommitted,
