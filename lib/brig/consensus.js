@@ -426,11 +426,7 @@ class Cluster extends EventEmitter {
 
   /** The engine's view of this node (role, term, leader, indices, peers' progress, dropped messages), or null before join(). */
   status () {
-    if (this._native === null) return null
-    const status = JSON.parse(this._native.statusJson())
-    status.dropped.malformed += this._droppedInJs
-    status.dropped.total += this._droppedInJs
-    return status
+    return this._host.status({ malformed: this._droppedInJs })
   }
 
   // ---- plumbing ----

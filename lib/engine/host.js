@@ -127,6 +127,22 @@ class EngineHost {
     if (output !== null && output.more) this._deferredFlush.schedule()
   }
 
+  /**
+   * The engine's view of this node (role, term, leader, indices, peers' progress, counters), or null until it
+   * runs. `droppedByFace`: messages the face dropped before they reached the engine, by reason, added to the
+   * engine's counts of dropped messages and to their total.
+   */
+  status (droppedByFace) {
+    if (this.native === null) return null
+    const status = JSON.parse(this.native.statusJson())
+    for (const reason in droppedByFace) {
+      const count = droppedByFace[reason]
+      status.dropped[reason] = (status.dropped[reason] || 0) + count
+      status.dropped.total += count
+    }
+    return status
+  }
+
   // The parts of a flush's output both faces carry out alike.
   restoreSnapshot (data) {
     if (this.snapshotHooks !== null) this.snapshotHooks.restore(data)

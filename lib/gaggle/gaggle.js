@@ -248,12 +248,12 @@ class Gaggle extends EventEmitter {
   // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages;
   // null while a durable node is still reading its log.
   status () {
-    if (this._native === null) return null
-    const status = JSON.parse(this._native.statusJson())
-    status.dropped.malformed += this._droppedInJs
-    status.dropped.unknownSender += this._droppedStrangersInJs
-    status.dropped.whileOpening = this._droppedWhileOpening
-    status.dropped.total += this._droppedInJs + this._droppedStrangersInJs + this._droppedWhileOpening
+    const status = this._host.status({
+      malformed: this._droppedInJs,
+      unknownSender: this._droppedStrangersInJs,
+      whileOpening: this._droppedWhileOpening
+    })
+    if (status === null) return null
     status.pendingAppends = this._pendingAppends.size + this._pendingRequests.size
     status.pendingDispatches = this._dispatch.pendingCount
     return status
