@@ -97,11 +97,15 @@ mod tests {
         let refused = propose_error(&ProposeError::TooManyPending { limit: 3 });
         assert_eq!((refused.status, refused.reason.as_str()), (TOO_MANY_PENDING, "more than 3 proposals are pending"));
         let transfer = transfer_error(&TransferError::NotLeader);
-        assert_eq!((transfer.status, transfer.reason.as_str()), (NOT_LEADER, "only the leader can transfer leadership"));
+        assert_eq!(
+            (transfer.status, transfer.reason.as_str()),
+            (NOT_LEADER, "only the leader can transfer leadership")
+        );
         let request = request_error(&RequestError::InvalidId { bytes: 0 });
         assert_eq!(request.status, INVALID_ARGUMENT);
         let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
         assert_eq!(nested.status, LOG_FULL);
+        assert_eq!(propose_error(&ProposeError::NotAllowed).status, NOT_ALLOWED);
         assert_eq!(open_error(&OpenError::Mismatch("another node's".into())).status, DATA_MISMATCH);
     }
 }

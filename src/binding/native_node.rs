@@ -203,7 +203,9 @@ impl NativeNode {
         }
         match request_id {
             None => self.driver.propose(data_json).map_err(|e| error::propose_error(&e)),
-            Some(request_id) => self.driver.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e)),
+            Some(request_id) => {
+                self.driver.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
+            }
         }
     }
 
