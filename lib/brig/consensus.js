@@ -518,6 +518,9 @@ class Cluster extends EventEmitter {
     return output
   }
 
+  // ElectionTimeout and ReplicationTimeout are read from the messages the engine sends (a vote request, a
+  // heartbeat) and votesReceived from the vote replies it is given, until the engine reports these facts itself
+  // (typed events in the flush output: electionStarted, heartbeatSent; a votesGranted status field).
   _carryOut (output) {
     const sends = output.send || []
     let electionSent = false

@@ -37,22 +37,21 @@ class EngineHost {
     this._onEngineInput = settings.onEngineInput || (() => {})
     this.native = null // the engine, once it runs
     this.closed = false
-    this.durable = false
+    this._durable = false
     this.openError = null
     this.pendingRequests = new PendingRequests() // appends / broadcasts with a request id
-    this.snapshotHooks = settings.snapshot === undefined ? null : new SnapshotHooks(settings.snapshot, face, this)
+    this._snapshotHooks = settings.snapshot === undefined ? null : new SnapshotHooks(settings.snapshot, face, this)
     this._opened = null // settles when the engine runs, or could not start; never rejects
     this._readyAsked = false
     this._flushScheduled = false
     this.flush = this.flush.bind(this)
-    this.scheduleFlush = this.scheduleFlush.bind(this)
     this._deferredFlush = new DeferredFlush(this.flush)
   }
 
   /** Opens the engine with the native options: in memory at once, or (with `dataDir`) on a worker thread. */
   open (nativeOptions) {
-    this.durable = nativeOptions.dataDir !== undefined
-    if (!this.durable) {
+    this._durable = nativeOptions.dataDir !== undefined
+    if (!this._durable) {
       this._opened = Promise.resolve()
       this._attach(new NativeNode(JSON.stringify(nativeOptions)))
       return
@@ -145,11 +144,11 @@ class EngineHost {
 
   // The parts of a flush's output both faces carry out alike.
   restoreSnapshot (data) {
-    if (this.snapshotHooks !== null) this.snapshotHooks.restore(data)
+    if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
   }
 
   takeSnapshot (index) {
-    if (this.snapshotHooks !== null) this.snapshotHooks.take(index)
+    if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
   }
 
   /**
@@ -162,7 +161,7 @@ class EngineHost {
     if (this.native !== null) {
       const closing = this.native.close()
       // An in-memory node has nothing to write: the face settles its close() as gaggle and brig did.
-      if (this.durable) storageClosed = closing
+      if (this._durable) storageClosed = closing
     }
     return storageClosed.then(() => {})
   }
