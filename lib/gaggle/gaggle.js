@@ -154,7 +154,7 @@ class Gaggle extends EventEmitter {
       try {
         json = JSON.stringify(call.data)
       } catch (error) {
-        return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message))
+        return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message, error))
       }
       // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it).
       const pending = { resolve, reject, timer: null, id: null, waiting: true }
