@@ -15,7 +15,7 @@
 'use strict'
 
 const { EngineHost } = require('../engine/host')
-const { requestIdOf } = require('../request-id')
+const { requestIdOf } = require('../engine/request-id')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
 const { EventEmitter } = require('node:events')

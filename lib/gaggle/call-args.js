@@ -7,7 +7,7 @@
 // promise or callback, never by throwing.
 'use strict'
 
-const { requestIdOf } = require('../request-id')
+const { requestIdOf } = require('../engine/request-id')
 const { invalidArgument } = require('../engine/errors')
 
 // gaggle armed a timer for any number above -1 and waited forever otherwise (other types, -1 and below, NaN).
