@@ -14,13 +14,9 @@
 // close(). Membership is fixed at join(): peers must be added before it (membership changes are a later issue).
 'use strict'
 
-const { SnapshotHooks } = require('../snapshot-hooks')
-const { openDurableNode } = require('../open-node')
-const { reportError, reportStartFailure } = require('../report-error')
-const { DeferredFlush } = require('../deferred-flush')
-const { requestIdOf } = require('../request-id')
-const { notCommitted, outcomeUnknown } = require('../outcome-errors')
-const { PendingRequests } = require('../pending-requests')
+const { EngineHost } = require('../engine/host')
+const { requestIdOf } = require('../engine/request-id')
+const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
 const { EventEmitter } = require('node:events')
 const {
@@ -90,12 +86,12 @@ function readTiming () {
   for (const name of ['ELECTION_T_MIN', 'ELECTION_T_MAX', 'REPLICATE_T']) {
     const value = module.exports[name]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new Error(`flotilla/brig: consensus.${name} must be a positive number of milliseconds, not ${value}`)
+      throw invalidArgument(`flotilla/brig: consensus.${name} must be a positive number of milliseconds, not ${value}`)
     }
     timing[name] = value
   }
   if (timing.ELECTION_T_MAX < timing.ELECTION_T_MIN) {
-    throw new Error('flotilla/brig: consensus.ELECTION_T_MAX must not be less than consensus.ELECTION_T_MIN')
+    throw invalidArgument('flotilla/brig: consensus.ELECTION_T_MAX must not be less than consensus.ELECTION_T_MIN')
   }
   return timing
 }
@@ -103,11 +99,11 @@ function readTiming () {
 // flotilla's own Cluster options, checked when the Cluster is made so that a mistake shows at once.
 function checkOptions (options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError('flotilla/brig: the Cluster options must be an object')
+    throw invalidArgument('flotilla/brig: the Cluster options must be an object', TypeError)
   }
   for (const key of Object.keys(options)) {
     if (!['dataDir', 'segmentBytes', 'snapshot'].includes(key)) {
-      throw new TypeError(`flotilla/brig: unknown Cluster option "${key}"`)
+      throw invalidArgument(`flotilla/brig: unknown Cluster option "${key}"`, TypeError)
     }
   }
   const snapshot = options.snapshot
@@ -115,14 +111,15 @@ function checkOptions (options) {
     const valid = snapshot !== null && typeof snapshot === 'object' && Number.isInteger(snapshot.threshold) &&
       snapshot.threshold >= 1 && typeof snapshot.save === 'function' && typeof snapshot.restore === 'function'
     if (!valid) {
-      throw new TypeError('flotilla/brig: "snapshot" must be {threshold: a whole number >= 1, save(), restore(data)}')
+      const shape = '{threshold: a whole number >= 1, save(), restore(data)}'
+      throw invalidArgument(`flotilla/brig: "snapshot" must be ${shape}`, TypeError)
     }
   }
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
-    throw new TypeError('flotilla/brig: "dataDir" must be a non-empty string')
+    throw invalidArgument('flotilla/brig: "dataDir" must be a non-empty string', TypeError)
   }
   if (options.segmentBytes !== undefined && !(Number.isInteger(options.segmentBytes) && options.segmentBytes >= 4096)) {
-    throw new TypeError('flotilla/brig: "segmentBytes" must be a whole number of at least 4096')
+    throw invalidArgument('flotilla/brig: "segmentBytes" must be a whole number of at least 4096', TypeError)
   }
   return { ...options }
 }
@@ -159,22 +156,22 @@ class Cluster extends EventEmitter {
   constructor (id, peers = [], logState, options = {}) {
     super()
     this._options = checkOptions(options)
-    this._snapshotHooks = this._options.snapshot === undefined ? null : new SnapshotHooks(this._options.snapshot, this, () => this._closed)
+    this._host = new EngineHost(this, {
+      prefix: 'flotilla/brig',
+      closedBeforeOpen: 'flotilla/brig: the cluster was closed before it opened',
+      snapshot: this._options.snapshot,
+      onAttach: () => this._attach(),
+      onOpenFailed: () => {}, // close() fails the broadcasts that waited
+      carryOut: (native) => this._flushEngine(native),
+      onEngineInput: () => { this._engineVersion++ }
+    })
     this.id = id
     this.state = logState || new LogState()
     this.peers = peers
-    this._native = null
     this._joined = false // join() was called; a durable node's engine (`_native`) comes once it has read its log
-    this._opened = null // settles when the engine is running (never rejects; see ready())
-    this._openError = null
-    this._readyAsked = false
     this._closed = false
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // {json, requestId, pending}, proposed in order at join()
-    this._pendingRequests = new PendingRequests() // broadcasts with a request id
-    this._flushScheduled = false
-    this._flush = this._flush.bind(this)
-    this._deferredFlush = new DeferredFlush(this._flush)
     this._memberIds = null
     this._role = Follower
     this._leader = null
@@ -196,19 +193,22 @@ class Cluster extends EventEmitter {
    * durable node (`dataDir`) reads its log on a worker thread first; `ready()` says when it runs.
    */
   join () {
-    if (this._closed) throw new Error('flotilla/brig: this cluster was closed; create a new Cluster to join again')
+    if (this._closed) {
+      throw codedError(CODES.CLOSED, 'flotilla/brig: this cluster was closed; create a new Cluster to join again')
+    }
     if (this._joined) return this
     if (!isNodeId(this.id)) {
-      throw new TypeError(`flotilla/brig: the cluster id must be a non-empty string of at most ${MAX_ID_BYTES} bytes`)
+      const what = `a non-empty string of at most ${MAX_ID_BYTES} bytes`
+      throw invalidArgument(`flotilla/brig: the cluster id must be ${what}`, TypeError)
     }
-    if (!Array.isArray(this.peers)) throw new TypeError('flotilla/brig: peers must be an array of Peer')
+    if (!Array.isArray(this.peers)) throw invalidArgument('flotilla/brig: peers must be an array of Peer', TypeError)
     for (const peer of this.peers) {
       if (peer === null || typeof peer !== 'object' || !isNodeId(peer.id) || typeof peer.send !== 'function') {
-        throw new TypeError('flotilla/brig: every peer must be a Peer with a non-empty string id of at most ' +
-          `${MAX_ID_BYTES} bytes`)
+        throw invalidArgument('flotilla/brig: every peer must be a Peer with a non-empty string id of at most ' +
+          `${MAX_ID_BYTES} bytes`, TypeError)
       }
     }
-    if (!(this.state instanceof LogState)) throw new TypeError('flotilla/brig: the state must be a LogState')
+    if (!(this.state instanceof LogState)) throw invalidArgument('flotilla/brig: the state must be a LogState', TypeError)
     const timing = readTiming()
     const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
     const nativeOptions = {
@@ -227,33 +227,23 @@ class Cluster extends EventEmitter {
       // wait in order, received messages are not taken (Raft sends them again), and the state is the fresh one.
       nativeOptions.dataDir = this._options.dataDir
       if (this._options.segmentBytes !== undefined) nativeOptions.segmentBytes = this._options.segmentBytes
-      this._opened = openDurableNode(nativeOptions, (token, error) => this._onStorage(token, error))
-        .then((native) => this._attach(native), (error) => this._openFailed(error))
-    } else {
-      const { NativeNode } = require('../native')
-      this._attach(new NativeNode(JSON.stringify(nativeOptions)))
-      this._opened = Promise.resolve()
     }
+    this._host.open(nativeOptions)
     return this
   }
+
+  get _native () { return this._host.native }
 
   /**
    * Resolves when the engine is running: at once for an in-memory node; for a durable one, once it has read its
    * log and snapshot. Rejects when the log cannot be read, or when the cluster has not joined.
    */
   ready () {
-    this._readyAsked = true
-    if (this._opened === null) return Promise.reject(new Error('flotilla/brig: the cluster has not joined'))
-    return this._opened.then(() => {
-      if (this._openError !== null) throw this._openError
-      if (this._native === null) throw new Error('flotilla/brig: the cluster was closed before it opened')
-    })
+    return this._host.ready()
   }
 
-  // The engine is ready: the state becomes its view, waiting broadcasts go to it, and its clock starts.
-  _attach (native) {
-    if (this._closed) return native.close()
-    this._native = native
+  // The engine is ready: the state becomes its view, and waiting broadcasts go to it.
+  _attach () {
     this.state._bindView(this._engineView())
     this.state.on(RoleChanged, (oldRole, newRole) => this.emit(RoleChanged, oldRole, newRole))
     this.state.on(LeaderChanged, (oldLeader, newLeader) => this.emit(LeaderChanged, oldLeader, newLeader))
@@ -261,34 +251,6 @@ class Cluster extends EventEmitter {
       if (requestId === null) this._proposeJson(json)
       else if (pending.waiting) this._proposeRequest(json, requestId, pending)
     }
-    this._native.start(() => {
-      this._native.tick()
-      this._engineVersion++
-      this._flush()
-    })
-    this._scheduleFlush()
-  }
-
-  // The log cannot be read (damaged, locked, another node's): the node stops, and says why.
-  _openFailed (cause) {
-    const error = new Error('flotilla/brig: the node cannot start: ' + cause.message)
-    error.cause = cause
-    this._openError = error
-    this.close()
-    reportStartFailure(this, error, this._readyAsked)
-  }
-
-  // The disk thread made writes durable (the engine may now send what waited for them), or failed for good.
-  _onStorage (token, error) {
-    if (this._closed) return
-    if (error !== null) {
-      reportError(this, new Error('flotilla/brig: the node stopped, its log cannot be written: ' + error))
-      this.close()
-      return
-    }
-    this._native.persisted(token)
-    this._engineVersion++
-    this._scheduleFlush()
   }
 
   /**
@@ -301,19 +263,12 @@ class Cluster extends EventEmitter {
       this._closed = true
       // Broadcasts with a request id: those the engine took may commit all the same; the others will not.
       const closedBeforeCommit = 'flotilla/brig: the cluster was closed before the entry was committed'
-      for (const pending of this._pendingRequests.takeAll()) this._rejectRequest(pending, outcomeUnknown(closedBeforeCommit))
+      for (const pending of this._host.pendingRequests.takeAll()) this._rejectRequest(pending, outcomeUnknown(closedBeforeCommit))
       for (const { pending } of this._broadcastsBeforeJoin) {
         if (pending !== null) this._rejectRequest(pending, notCommitted(closedBeforeCommit))
       }
       this._broadcastsBeforeJoin = []
-      // A durable engine still opening is closed as soon as it opens (see `_attach`); an in-memory one has
-      // nothing to write, and its close() settles at once, as before.
-      let storageClosed = this._opened || Promise.resolve()
-      if (this._native !== null) {
-        const closing = this._native.close()
-        if (this._options.dataDir !== undefined) storageClosed = closing
-      }
-      this._closePromise = storageClosed.then(() => {})
+      this._closePromise = this._host.close()
     }
     return this._closePromise
   }
@@ -344,16 +299,18 @@ class Cluster extends EventEmitter {
   // flotilla's `broadcast(payload, {requestId, timeout})`: a Promise of the entry's index (see index.d.ts).
   _broadcastRequest (payload, options) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError('flotilla/brig: the broadcast options must be an object {requestId, timeout}')
+      throw invalidArgument('flotilla/brig: the broadcast options must be an object {requestId, timeout}', TypeError)
     }
     for (const key of Object.keys(options)) {
-      if (key !== 'requestId' && key !== 'timeout') throw new TypeError('flotilla/brig: unknown broadcast option "' + key + '"')
+      if (key !== 'requestId' && key !== 'timeout') {
+        throw invalidArgument('flotilla/brig: unknown broadcast option "' + key + '"', TypeError)
+      }
     }
     const requestId = requestIdOf(options.requestId)
-    if (requestId === null) throw new TypeError('flotilla/brig: the broadcast options need a "requestId"')
+    if (requestId === null) throw invalidArgument('flotilla/brig: the broadcast options need a "requestId"', TypeError)
     const { timeout } = options
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new TypeError('flotilla/brig: "timeout" must be a number of ms, at least 0')
+      throw invalidArgument('flotilla/brig: "timeout" must be a number of ms, at least 0', TypeError)
     }
     const message = new BroadcastMessage(payload === undefined ? null : payload)
     const json = dataJson(message.payload)
@@ -365,7 +322,7 @@ class Cluster extends EventEmitter {
         pending.timer = setTimeout(() => {
           // Not yet taken by the engine (still before join, or opening): it will not commit.
           if (pending.id === null) return this._rejectRequest(pending, notCommitted('flotilla/brig: timed out before the entry was committed'))
-          this._pendingRequests.remove(pending)
+          this._host.pendingRequests.remove(pending)
           this._rejectRequest(pending, outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
         }, Math.min(timeout, 2147483647))
       }
@@ -399,8 +356,8 @@ class Cluster extends EventEmitter {
     if (this._joined) {
       const id = peer && peer.id
       if (!this._memberIds.has(id) || id === this.id) {
-        throw new Error(`flotilla/brig: cannot add peer "${id}" after join(): the members are fixed when the ` +
-          'cluster joins (add every peer before calling join())')
+        throw codedError(CODES.NOT_SUPPORTED, `flotilla/brig: cannot add peer "${id}" after join(): the members are ` +
+          'fixed when the cluster joins (add every peer before calling join())')
       }
       const index = this.peers.findIndex((p) => p.id === id)
       if (index === -1) this.peers.push(peer)
@@ -459,20 +416,17 @@ class Cluster extends EventEmitter {
   /** Hands leadership to the member `peerId` (this node must be the leader). */
   transferLeadership (peerId) {
     if (this._native === null || this._closed) {
-      throw new Error('flotilla/brig: the cluster has not joined, is still reading its log, or is closed')
+      const why = 'the cluster has not joined, is still reading its log, or is closed'
+      throw codedError(CODES.NOT_RUNNING, 'flotilla/brig: ' + why)
     }
-    if (typeof peerId !== 'string') throw new TypeError('flotilla/brig: peerId must be a string')
+    if (typeof peerId !== 'string') throw invalidArgument('flotilla/brig: peerId must be a string', TypeError)
     this._native.transferLeadership(peerId)
     this._scheduleFlush()
   }
 
   /** The engine's view of this node (role, term, leader, indices, peers' progress, dropped messages), or null before join(). */
   status () {
-    if (this._native === null) return null
-    const status = JSON.parse(this._native.statusJson())
-    status.dropped.malformed += this._droppedInJs
-    status.dropped.total += this._droppedInJs
-    return status
+    return this._host.status({ malformed: this._droppedInJs })
   }
 
   // ---- plumbing ----
@@ -504,9 +458,10 @@ class Cluster extends EventEmitter {
     try {
       pending.id = this._native.propose(json, requestId)
     } catch (error) {
-      return this._rejectRequest(pending, notCommitted('flotilla/brig: the engine refused the broadcast: ' + error.message))
+      const refused = notCommitted('flotilla/brig: the engine refused the broadcast: ' + error.message, error)
+      return this._rejectRequest(pending, refused)
     }
-    this._pendingRequests.add(pending)
+    this._host.pendingRequests.add(pending)
     this._engineVersion++
     this._scheduleFlush()
   }
@@ -542,31 +497,30 @@ class Cluster extends EventEmitter {
   }
 
   _scheduleFlush () {
-    if (this._flushScheduled) return
-    this._flushScheduled = true
-    queueMicrotask(this._flush)
+    this._host.scheduleFlush()
   }
 
   // Carries out what the engine decided, and reports it: timer events, role and leader changes, messages to
   // send, then committed entries. Listeners run in between; one that throws does not stop the rest (its error
   // is rethrown afterwards), so no message or commit is lost to it.
-  _flush () {
-    this._flushScheduled = false
-    if (this._closed || this._native === null) return
-    // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
-    if (this._deferredFlush.pending) return
-    const text = this._native.flush()
-    if (text === null) return
+  _flushEngine (native) {
+    const text = native.flush()
+    if (text === null) return null
     this._engineVersion++
+    const output = JSON.parse(text)
     this._flushing = true
     try {
-      this._carryOut(JSON.parse(text))
+      this._carryOut(output)
     } finally {
       this._flushing = false
     }
     this._rethrowListenerError()
+    return output
   }
 
+  // ElectionTimeout and ReplicationTimeout are read from the messages the engine sends (a vote request, a
+  // heartbeat) and votesReceived from the vote replies it is given, until the engine reports these facts itself
+  // (typed events in the flush output: electionStarted, heartbeatSent; a votesGranted status field).
   _carryOut (output) {
     const sends = output.send || []
     let electionSent = false
@@ -582,16 +536,15 @@ class Cluster extends EventEmitter {
       if (this._closed) break
       this._sendEngineMessage(to, message)
     }
-    if (output.restore !== undefined && this._snapshotHooks !== null) this._snapshotHooks.restore(output.restore.data)
-    if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
+    if (output.restore !== undefined) this._host.restoreSnapshot(output.restore.data)
+    if (output.settledRequests) this._host.pendingRequests.settle(output.settledRequests)
     if (output.committed) {
       for (const [, term, , data] of output.committed) {
         if (this._closed) break
         this._emitToListeners(LogCommit, new LogEntry(data, term))
       }
     }
-    if (output.snapshotWanted !== undefined && this._snapshotHooks !== null) this._snapshotHooks.take(output.snapshotWanted)
-    if (output.more) this._deferredFlush.schedule()
+    if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
   }
 
   _reportElections () {
@@ -709,7 +662,7 @@ function dataJson (payload) {
   try {
     return JSON.stringify({ payload })
   } catch (error) {
-    throw new TypeError('flotilla/brig: the payload cannot be serialized to JSON: ' + error.message)
+    throw invalidArgument('flotilla/brig: the payload cannot be serialized to JSON: ' + error.message, TypeError)
   }
 }
 

@@ -329,7 +329,23 @@ export declare namespace consensus {
    */
   interface BroadcastError extends Error {
     code: 'FLOTILLA_NOT_COMMITTED' | 'FLOTILLA_OUTCOME_UNKNOWN'
+    /** The engine's reason, when it refused the entry. */
+    cause?: FlotillaError
   }
+
+  /** The `code` of every error flotilla raises (README, "Error codes"). */
+  type ErrorCode =
+    | 'FLOTILLA_INVALID_ARGUMENT' | 'FLOTILLA_NOT_COMMITTED' | 'FLOTILLA_OUTCOME_UNKNOWN' | 'FLOTILLA_TIMEOUT'
+    | 'FLOTILLA_CLOSED' | 'FLOTILLA_NOT_RUNNING' | 'FLOTILLA_NOT_SUPPORTED' | 'FLOTILLA_NOT_LEADER'
+    | 'FLOTILLA_UNKNOWN_MEMBER' | 'FLOTILLA_ALREADY_LEADER' | 'FLOTILLA_TOO_LARGE' | 'FLOTILLA_TOO_MANY_PENDING'
+    | 'FLOTILLA_NOT_ALLOWED' | 'FLOTILLA_LOG_FULL' | 'FLOTILLA_STORAGE' | 'FLOTILLA_DATA_MISMATCH'
+    | 'FLOTILLA_SNAPSHOT_HOOK' | 'FLOTILLA_SNAPSHOT_REFUSED' | 'FLOTILLA_INVALID_STATE' | 'FLOTILLA_INTERNAL'
+
+  /** Any error flotilla raises: gaggle's (or flotilla's) message, and a stable `code` (README, "Error codes"). */
+  interface FlotillaError extends Error {
+    code: ErrorCode
+  }
+
 
   class Cluster extends EventEmitter {
     static getElectionTimeoutMs (): number

@@ -7,6 +7,7 @@
 const { EventEmitter } = require('node:events')
 const { RoleChanged, LeaderChanged } = require('./events')
 const { Follower, Leader, Candidate } = require('./roles')
+const { CODES, codedError, invalidArgument } = require('../engine/errors')
 
 class LogEntry {
   /**
@@ -26,7 +27,7 @@ class Log {
   }
 
   append (logEntry) {
-    if (!(logEntry instanceof LogEntry)) throw new TypeError('Invalid LogEntry.')
+    if (!(logEntry instanceof LogEntry)) throw invalidArgument('Invalid LogEntry.', TypeError)
     this.entries.push(logEntry)
     return this
   }
@@ -45,12 +46,14 @@ class Log {
 /** The log of a joined cluster: a snapshot of the engine's log taken when read. Entries are added by `broadcast`. */
 class EngineLog extends Log {
   append () {
-    throw new Error('flotilla/brig: this log is a view of the engine\'s log; add entries with cluster.broadcast(payload)')
+    const message = 'flotilla/brig: this log is a view of the engine\'s log; add entries with cluster.broadcast(payload)'
+    throw codedError(CODES.NOT_SUPPORTED, message)
   }
 }
 
 function readOnly (field) {
-  return new Error('flotilla/brig: state.' + field + ' is a view of the engine\'s state once the cluster has joined, and cannot be set')
+  const why = ' is a view of the engine\'s state once the cluster has joined, and cannot be set'
+  return codedError(CODES.NOT_SUPPORTED, 'flotilla/brig: state.' + field + why)
 }
 
 function toLogEntry (entry) {
@@ -89,7 +92,7 @@ class LogState extends EventEmitter {
 
   get currentTerm () { return this._view ? this._view.currentTerm : this._currentTerm }
   set currentTerm (val) {
-    if (!Number.isInteger(val)) throw new TypeError(`Invalid value "${val}".`)
+    if (!Number.isInteger(val)) throw invalidArgument(`Invalid value "${val}".`, TypeError)
     if (this._view) throw readOnly('currentTerm')
     this._currentTerm = val
   }
@@ -155,7 +158,7 @@ class LogState extends EventEmitter {
   }
 
   setCurrentRole (role) {
-    if (![Follower, Candidate, Leader].includes(role)) throw new Error('Invalid role.')
+    if (![Follower, Candidate, Leader].includes(role)) throw invalidArgument('Invalid role.')
     if (this._view) throw readOnly('currentRole')
     if (this._currentRole !== role) this.emit(RoleChanged, this._currentRole, role)
     this._currentRole = role

@@ -10,6 +10,8 @@
 // by this module and one rebuilt from its JSON have the same keys. lib/brig/wire.js maps these to the engine.
 'use strict'
 
+const { invalidArgument } = require('../engine/errors')
+
 class Message {
   // brig's sorted key lists, kept for code that read them.
   static get VoteRequestOptions () { return [...VoteRequestMessage.fields].sort() }
@@ -26,7 +28,7 @@ class Message {
     const keys = obj !== null && typeof obj === 'object' ? Object.keys(obj).sort() : []
     const type = TYPE_BY_KEYS.get(JSON.stringify(keys))
     if (type === undefined) {
-      throw new Error('Failed to detect message type from keys: ' + JSON.stringify(keys))
+      throw invalidArgument('Failed to detect message type from keys: ' + JSON.stringify(keys))
     }
     return type.fromObject(obj)
   }

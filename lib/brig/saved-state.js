@@ -4,8 +4,10 @@
 // the commit point again (a majority holds every committed entry) and the leader learns its followers' logs.
 'use strict'
 
+const { invalidArgument } = require('../engine/errors')
+
 function invalid (what) {
-  return new TypeError('flotilla/brig: the saved state cannot seed this node: ' + what)
+  return invalidArgument('flotilla/brig: the saved state cannot seed this node: ' + what, TypeError)
 }
 
 // -> {term, votedFor, entries: [{term, data}]}; throws a TypeError naming what is wrong. The engine checks the

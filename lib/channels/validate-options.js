@@ -2,6 +2,8 @@
 // match on those texts, e.g. 'Invalid options: "channelName" is required'.
 'use strict'
 
+const { invalidArgument } = require('../engine/errors')
+
 const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value)
 
 const TYPES = {
@@ -11,7 +13,7 @@ const TYPES = {
 }
 
 function invalid (problem) {
-  return new Error('Invalid options: ' + problem)
+  return invalidArgument('Invalid options: ' + problem)
 }
 
 // Joi 6 checked the declared keys in declaration order, then the unknown ones, which it reported all together;

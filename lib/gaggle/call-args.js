@@ -7,7 +7,8 @@
 // promise or callback, never by throwing.
 'use strict'
 
-const { requestIdOf } = require('../request-id')
+const { requestIdOf } = require('../engine/request-id')
+const { invalidArgument } = require('../engine/errors')
 
 // gaggle armed a timer for any number above -1 and waited forever otherwise (other types, -1 and below, NaN).
 // Infinity also means forever here: gaggle's setTimeout(Infinity) fired after 1 ms, which nobody meant.
@@ -17,7 +18,7 @@ function timeoutMsOf (timeout) {
 }
 
 function invalid (what) {
-  return new TypeError('Invalid arguments: ' + what)
+  return invalidArgument('Invalid arguments: ' + what, TypeError)
 }
 
 // gaggle tested the callback with `!= null`, so null and undefined both mean "no callback".

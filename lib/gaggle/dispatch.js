@@ -4,6 +4,8 @@
 // request sent twice runs once.
 'use strict'
 
+const { CODES, codedError, invalidArgument } = require('../engine/errors')
+
 const RETRY_MS = 500
 const REPLY_CACHE_SIZE = 10000
 const CLOSED = 'The node was closed before the rpc method returned'
@@ -48,10 +50,10 @@ class DispatchLink {
   // Starts a call; the promise settles with the rpc's values (after its error slot) or its error.
   request ({ name, args, timeoutMs }) {
     return new Promise((resolve, reject) => {
-      if (this._node._closePromise) return reject(new Error(CLOSED))
+      if (this._node._closePromise) return reject(codedError(CODES.CLOSED, CLOSED))
       // A channel that cannot send the request would lose it on every retry: say so now, whatever the channel.
       const unserializable = jsonError(args)
-      if (unserializable) return reject(new Error('The arguments cannot be serialized to JSON: ' + unserializable))
+      if (unserializable) return reject(invalidArgument('The arguments cannot be serialized to JSON: ' + unserializable))
       const id = this._node._newRpcId()
       // The timeout is a deadline, as in gaggle: an answer seen at or after it settles the call as timed out,
       // even when it comes before the timer fires (so a 0 ms timeout always times out).
@@ -61,7 +63,7 @@ class DispatchLink {
         call.timer = setTimeout(() => {
           this._pending.delete(id)
           this._stopRetryIfIdle()
-          reject(new Error(TIMED_OUT))
+          reject(codedError(CODES.TIMEOUT, TIMED_OUT))
         }, Math.min(timeoutMs, 2147483647))
       }
       this._pending.set(id, call)
@@ -94,7 +96,7 @@ class DispatchLink {
     this._retryTimer = null
     for (const call of this._pending.values()) {
       clearTimeout(call.timer)
-      call.reject(new Error(CLOSED))
+      call.reject(codedError(CODES.CLOSED, CLOSED))
     }
     this._pending.clear()
   }
@@ -153,7 +155,7 @@ class DispatchLink {
     if (call === undefined) return
     this._pending.delete(id)
     clearTimeout(call.timer)
-    if (performance.now() >= call.deadline) call.reject(new Error(TIMED_OUT))
+    if (performance.now() >= call.deadline) call.reject(codedError(CODES.TIMEOUT, TIMED_OUT))
     else if (returnValues[0] != null) call.reject(deserializeError(returnValues[0]))
     else call.resolve(returnValues.slice(1))
     this._stopRetryIfIdle()

@@ -5,16 +5,11 @@
 
 const { EventEmitter } = require('node:events')
 const { randomUUID } = require('node:crypto')
-const { NativeNode } = require('../native')
 const { validateInstanceOptions } = require('./options')
 const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
 const { DispatchLink } = require('./dispatch')
-const { SnapshotHooks } = require('../snapshot-hooks')
-const { openDurableNode } = require('../open-node')
-const { reportError, reportStartFailure } = require('../report-error')
-const { notCommitted, outcomeUnknown } = require('../outcome-errors')
-const { PendingRequests } = require('../pending-requests')
-const { DeferredFlush } = require('../deferred-flush')
+const { EngineHost } = require('../engine/host')
+const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const MemoryChannel = require('../channels/memory')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -67,33 +62,32 @@ class Gaggle extends EventEmitter {
     super()
     const options = validateInstanceOptions(opts)
     if (!isChannel(options.channel)) {
-      throw new Error('Invalid options: "channel" must be a channel instance (see channels/channel-interface)')
+      throw invalidArgument('Invalid options: "channel" must be a channel instance (see channels/channel-interface)')
     }
     if (!Number.isInteger(options.clusterSize) || options.clusterSize > 1024) {
-      throw new Error('Invalid options: "clusterSize" must be a whole number from 1 to 1024')
+      throw invalidArgument('Invalid options: "clusterSize" must be a whole number from 1 to 1024')
     }
     this.id = options.id
-    this._clusterSize = options.clusterSize
     this._rpc = options.rpc
     this._channel = options.channel
-    // Only the memory channel itself (not a subclass, which might rewrite packets) passes objects on unchanged.
-    this._keepWireTexts = this._channel.constructor === MemoryChannel
-    this._storageError = null
-    this._snapshotHooks = options.snapshot === undefined ? null : new SnapshotHooks(options.snapshot, this, () => this._closePromise !== null)
-    // A durable node reads its log on a worker thread: until it is open, `_native` is null, appends wait in
-    // `_appendsWhileOpening` and channel messages in `_messagesWhileOpening` (null once they were handed over).
-    this._native = null
-    this._openError = null
-    this._readyAsked = false
+    // A channel that carries the engine's texts as they are (the memory channel) is given them unparsed.
+    const channel = this._channel
+    this._keepWireTexts = typeof channel.sendText === 'function' && typeof channel.broadcastText === 'function'
+    this._host = new EngineHost(this, {
+      prefix: 'flotilla',
+      closedBeforeOpen: 'The node was closed before it opened',
+      snapshot: options.snapshot,
+      onAttach: () => this._attach(),
+      onOpenFailed: (error) => this._openFailed(error),
+      carryOut: (native) => this._carryOut(native)
+    })
+    // A durable node reads its log on a worker thread: until it is open, appends wait in `_appendsWhileOpening`
+    // and channel messages in `_messagesWhileOpening` (null once they were handed over).
     this._appendsWhileOpening = []
     this._messagesWhileOpening = options.dataDir === undefined ? null : []
-    this._durable = options.dataDir !== undefined
     this._commitIndex = -1
-    this._lastApplied = -1
     this._knownLeader = null
     this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
-    this._pendingRequests = new PendingRequests() // appends with a request id
-    this._flushScheduled = false
     this._closePromise = null
     this._droppedInJs = 0
     this._droppedStrangersInJs = 0
@@ -101,39 +95,24 @@ class Gaggle extends EventEmitter {
     this._dispatch = new DispatchLink(this)
 
     this._onRecieved = this._onRecieved.bind(this)
-    this._flush = this._flush.bind(this)
-    this._deferredFlush = new DeferredFlush(this._flush)
+    if (this._keepWireTexts) MemoryChannel.readWireTexts(this._onRecieved)
     this._channel.on('recieved', this._onRecieved)
     this._channel.connect()
-    if (options.dataDir === undefined) {
-      this._native = new NativeNode(JSON.stringify(nativeOptions(options)))
-      this._opened = Promise.resolve()
-      this._start()
-    } else {
-      // Never rejects: a log that cannot be read stops the node (see `_openFailed`) and rejects `ready()`.
-      this._opened = openDurableNode(nativeOptions(options), (token, error) => this._onStorage(token, error))
-        .then((native) => this._attach(native), (error) => this._openFailed(error))
-    }
+    this._host.open(nativeOptions(options))
   }
 
-  _start () {
-    this._native.start(() => {
-      this._native.tick()
-      this._flush()
-    })
-    this._scheduleFlush()
-  }
+  get _native () { return this._host.native }
+  get _pendingRequests () { return this._host.pendingRequests }
+  _scheduleFlush () { this._host.scheduleFlush() }
 
-  // The durable engine is open: it takes the appends that waited for it and starts. The messages that came
-  // meanwhile follow in a later turn of the event loop, so that whoever awaited ready() sees the recovered
-  // state first; until they are all in, newer ones queue behind them.
-  _attach (native) {
-    if (this._closePromise) return native.close()
-    this._native = native
+  // The engine runs: it takes the appends that waited for it. The messages that came meanwhile follow in a later
+  // turn of the event loop, so that whoever awaited ready() sees the recovered state first; until they are all
+  // in, newer ones queue behind them.
+  _attach () {
     for (const { json, requestId, pending } of this._appendsWhileOpening.splice(0)) {
       if (pending.waiting) this._proposeWaiting(json, requestId, pending)
     }
-    this._start()
+    if (this._messagesWhileOpening === null) return
     setImmediate(() => {
       const messages = this._messagesWhileOpening
       this._messagesWhileOpening = null
@@ -142,16 +121,11 @@ class Gaggle extends EventEmitter {
     })
   }
 
-  // The log cannot be read (damaged, locked, another node's): the node stops, and says why.
-  _openFailed (cause) {
-    const error = new Error('flotilla: the node cannot start: ' + cause.message)
-    error.cause = cause
-    this._openError = error
+  // The log cannot be read: the appends that waited for the engine fail with the reason.
+  _openFailed (error) {
     for (const { pending } of this._appendsWhileOpening.splice(0)) {
       if (pending.waiting) pending.reject(notCommitted(error.message, error))
     }
-    this.close()
-    reportStartFailure(this, error, this._readyAsked)
   }
 
   // ---- gaggle's state fields (read-only views of the engine) ----
@@ -161,6 +135,7 @@ class Gaggle extends EventEmitter {
   get _currentTerm () { return this._native === null ? 0 : this._native.term }
   get _votedFor () { return this._native === null ? null : this._native.votedFor }
   get _log () { return this.getLog() }
+  get _lastApplied () { return this._commitIndex }
   get _leader () {
     if (this._native === null) return null
     const leader = this._native.leader
@@ -172,13 +147,14 @@ class Gaggle extends EventEmitter {
   append (data, timeout, cb) {
     const call = parseAppendArgs(data, timeout, cb)
     const promise = new Promise((resolve, reject) => {
-      if (this._openError !== null) return reject(notCommitted(this._openError.message, this._openError))
+      const openError = this._host.openError
+      if (openError !== null) return reject(notCommitted(openError.message, openError))
       if (this._closePromise) return reject(notCommitted(CLOSED_BEFORE_COMMIT))
       let json
       try {
         json = JSON.stringify(call.data)
       } catch (error) {
-        return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message))
+        return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message, error))
       }
       // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it).
       const pending = { resolve, reject, timer: null, id: null, waiting: true }
@@ -214,7 +190,8 @@ class Gaggle extends EventEmitter {
     } catch (error) {
       clearTimeout(pending.timer)
       pending.waiting = false
-      return pending.reject(notCommitted(error.message))
+      // The engine's error (with its own code: FLOTILLA_TOO_MANY_PENDING, ...) says why it was refused.
+      return pending.reject(notCommitted(error.message, error))
     }
     pending.id = id
     pending.request = requestId !== null
@@ -234,11 +211,7 @@ class Gaggle extends EventEmitter {
    * log and snapshot (on a worker thread). Rejects with the reason when the log cannot be read.
    */
   ready () {
-    this._readyAsked = true
-    return this._opened.then(() => {
-      if (this._openError !== null) throw this._openError
-      if (this._native === null) throw new Error('The node was closed before it opened')
-    })
+    return this._host.ready()
   }
 
   dispatchOnLeader (name, args, timeout, cb) {
@@ -264,8 +237,10 @@ class Gaggle extends EventEmitter {
 
   // Hands leadership to another node (it catches up, then campaigns at once). Resolves when started.
   transferLeadership (nodeId) {
-    if (typeof nodeId !== 'string') throw new TypeError('Invalid arguments: "nodeId" must be a string')
-    if (this._native === null) throw new Error('The node is not running (it is still reading its log, or it stopped)')
+    if (typeof nodeId !== 'string') throw invalidArgument('Invalid arguments: "nodeId" must be a string', TypeError)
+    if (this._native === null || this._closePromise) {
+      throw codedError(CODES.NOT_RUNNING, 'The node is not running (it is still reading its log, or it stopped)')
+    }
     this._native.transferLeadership(nodeId)
     this._scheduleFlush()
   }
@@ -273,12 +248,12 @@ class Gaggle extends EventEmitter {
   // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages;
   // null while a durable node is still reading its log.
   status () {
-    if (this._native === null) return null
-    const status = JSON.parse(this._native.statusJson())
-    status.dropped.malformed += this._droppedInJs
-    status.dropped.unknownSender += this._droppedStrangersInJs
-    status.dropped.whileOpening = this._droppedWhileOpening
-    status.dropped.total += this._droppedInJs + this._droppedStrangersInJs + this._droppedWhileOpening
+    const status = this._host.status({
+      malformed: this._droppedInJs,
+      unknownSender: this._droppedStrangersInJs,
+      whileOpening: this._droppedWhileOpening
+    })
+    if (status === null) return null
     status.pendingAppends = this._pendingAppends.size + this._pendingRequests.size
     status.pendingDispatches = this._dispatch.pendingCount
     return status
@@ -293,21 +268,17 @@ class Gaggle extends EventEmitter {
   // Resolves once the channel is disconnected and the storage has written what was queued and let go of the
   // data directory (a durable node still opening is closed as soon as it opens).
   _shutDown () {
-    let storageClosed = this._opened // a durable node still opening is closed as soon as it opens
-    if (this._native !== null) {
-      const closing = this._native.close()
-      // An in-memory node has nothing to write: its close() settles as gaggle's did, when the channel is down.
-      if (this._durable) storageClosed = closing
-    }
+    const storageClosed = this._host.close()
     this._channel.removeListener('recieved', this._onRecieved)
     // Appends the engine took may commit all the same; those still waiting for it to open will not.
     const taken = [...this._pendingAppends.values(), ...this._pendingRequests.takeAll()]
     const notTaken = this._appendsWhileOpening.map(({ pending }) => pending)
+    const openError = this._host.openError
     for (const pending of [...taken, ...notTaken]) {
       clearTimeout(pending.timer)
       if (!pending.waiting) continue
       pending.waiting = false
-      if (this._openError !== null) pending.reject(notCommitted(this._openError.message, this._openError))
+      if (openError !== null) pending.reject(notCommitted(openError.message, openError))
       else if (pending.id === null) pending.reject(notCommitted(CLOSED_BEFORE_COMMIT))
       else pending.reject(outcomeUnknown(CLOSED_BEFORE_COMMIT))
     }
@@ -360,31 +331,8 @@ class Gaggle extends EventEmitter {
     this._scheduleFlush()
   }
 
-  // The disk thread made writes durable (the engine may now send what waited for them), or failed.
-  _onStorage (token, error) {
-    if (this._closePromise) return
-    if (error !== null) {
-      this._storageError = new Error('flotilla: the node stopped, its log cannot be written: ' + error)
-      reportError(this, this._storageError)
-      this.close()
-      return
-    }
-    this._native.persisted(token)
-    this._scheduleFlush()
-  }
-
-  _scheduleFlush () {
-    if (this._flushScheduled) return
-    this._flushScheduled = true
-    queueMicrotask(this._flush)
-  }
-
   // Carries out what the engine decided: send, then report appends and commits, then role changes.
-  _flush () {
-    this._flushScheduled = false
-    if (this._closePromise || this._native === null) return
-    // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
-    if (this._deferredFlush.pending) return
+  _carryOut (native) {
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0
@@ -392,25 +340,25 @@ class Gaggle extends EventEmitter {
     if (this._keepWireTexts) {
       // The memory channel carries each message as the text the engine wrote, and the receiving engine reads
       // that text: the messages (most of the output when entries flow) are never parsed into objects.
-      // The first flush comes before any packet can arrive.
-      MemoryChannel.readWireTexts(this._onRecieved)
-      const parts = this._native.flushParts(announceAppended, announceCommitted)
-      if (parts === null) return
+      const parts = native.flushParts(announceAppended, announceCommitted)
+      if (parts === null) return null
       output = JSON.parse(parts[0])
       if (output.send) {
         const send = output.send
         for (let i = 0; i < send.length; i++) this._send(send[i], parts[i + 1], true)
       }
     } else {
-      const text = this._native.flush(announceAppended, announceCommitted)
-      if (text === null) return
+      const text = native.flush(announceAppended, announceCommitted)
+      if (text === null) return null
       output = JSON.parse(text)
       if (output.send) {
         for (const [to, message] of output.send) this._send(to, message)
       }
     }
     if (output.restore !== undefined) this._restoreSnapshot(output.restore)
-    if (output.settledIds) this._settleAppends(output.settledIds)
+    if (output.settledIds) {
+      for (const id of output.settledIds) this._settleAppend(id)
+    }
     // Appends with a request id that committed (or had committed before they were made here), with their index.
     if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
     if (output.appended && this.listenerCount('appended') > 0) {
@@ -419,31 +367,24 @@ class Gaggle extends EventEmitter {
     if (output.committed) this._onCommitted(output.committed, announceCommitted)
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
     if (output.state) this._onStateChange()
-    if (output.snapshotWanted !== undefined) this._takeSnapshot(output.snapshotWanted)
-    if (output.more) this._deferredFlush.schedule()
+    if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
+    return output
   }
 
   // The engine restarted from, or received, a snapshot: the application's state becomes the snapshot's, and the
   // commits that follow continue after the entries it covers.
   _restoreSnapshot ({ userEntries, data }) {
     this._commitIndex = userEntries - 1
-    this._lastApplied = userEntries - 1
-    if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
+    this._host.restoreSnapshot(data)
   }
 
-  // Appends of this node that committed, seen only through a snapshot from the leader.
-  _settleAppends (ids) {
-    for (const id of ids) {
-      const pending = this._pendingAppends.get(id)
-      if (pending === undefined) continue
-      this._pendingAppends.delete(id)
-      clearTimeout(pending.timer)
-      pending.resolve()
-    }
-  }
-
-  _takeSnapshot (index) {
-    if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
+  // An append of this node committed (seen in a commit, or only through a snapshot from the leader).
+  _settleAppend (id) {
+    const pending = this._pendingAppends.get(id)
+    if (pending === undefined) return
+    this._pendingAppends.delete(id)
+    clearTimeout(pending.timer)
+    pending.resolve()
   }
 
 
@@ -458,9 +399,8 @@ class Gaggle extends EventEmitter {
       } else {
         this._channel.send(to, message)
       }
-    } catch (error) {
+    } catch {
       // A channel that cannot send now (disconnected, reconnecting) loses the message; Raft resends.
-      this._sendFailures = (this._sendFailures || 0) + 1
     }
   }
 
@@ -469,13 +409,7 @@ class Gaggle extends EventEmitter {
     const announce = withData && this.listenerCount('committed') > 0
     for (const [index, term, id, data] of committed) {
       this._commitIndex = index
-      this._lastApplied = index
-      const pending = this._pendingAppends.get(id)
-      if (pending !== undefined) {
-        this._pendingAppends.delete(id)
-        clearTimeout(pending.timer)
-        pending.resolve()
-      }
+      this._settleAppend(id)
       if (announce) this.emit('committed', { term, data, id }, index)
     }
   }
@@ -483,16 +417,8 @@ class Gaggle extends EventEmitter {
   // Commits when nobody listens for 'committed': the new commit index and the ids of this node's own entries.
   _onCommitIndex (index, ownIds) {
     this._commitIndex = index
-    this._lastApplied = index
     if (ownIds === undefined) return
-    for (const id of ownIds) {
-      const pending = this._pendingAppends.get(id)
-      if (pending !== undefined) {
-        this._pendingAppends.delete(id)
-        clearTimeout(pending.timer)
-        pending.resolve()
-      }
-    }
+    for (const id of ownIds) this._settleAppend(id)
   }
 
   _onStateChange () {

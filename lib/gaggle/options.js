@@ -2,6 +2,8 @@
 // with gaggle 2.1.4's order of checks and its Joi 6 error texts, so that callers see the same errors.
 'use strict'
 
+const { invalidArgument } = require('../engine/errors')
+
 const CHANNEL_NAMES = ['memory', 'socket.io', 'redis'] // gaggle lists them in this order in its message
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
 const MAX_ID_BYTES = 219
@@ -161,7 +163,7 @@ function checkObject (rule, input) {
 // the root; returns the normalized object or throws gaggle's `Invalid options: ...` error.
 function validate (rule, value) {
   const checked = checkValue(rule, value, 'value', null)
-  if (checked.errors) throw new Error('Invalid options: ' + checked.errors.join(', '))
+  if (checked.errors) throw invalidArgument('Invalid options: ' + checked.errors.join(', '))
   return checked.value
 }
 
@@ -182,7 +184,7 @@ function validateFactoryOptions (opts) {
 function validateChannelOptions (channelName, channelOptions) {
   const keys = CHANNEL_OPTIONS[channelName]
   if (keys === undefined) {
-    throw new Error('Invalid options: "name" must be one of [' + CHANNEL_NAMES.join(', ') + ']')
+    throw invalidArgument('Invalid options: "name" must be one of [' + CHANNEL_NAMES.join(', ') + ']')
   }
   if (keys === null) return channelOptions
   const rule = { type: 'object', required: true, keys: { channelOptions: { type: 'object', required: true, keys } } }

@@ -1,6 +1,8 @@
 //! The napi-rs classes that put the engine into Node.js. Conversion only: every decision is made below, in the
-//! node layer and the core. Bad arguments become thrown JS `Error`s; nothing here panics on input.
+//! node layer and the core. Bad arguments become thrown JS `Error`s with a stable `code` (`error.rs`); nothing
+//! here panics on input.
 
+mod error;
 mod native_node;
 mod options;
 mod tasks;

@@ -3,6 +3,7 @@
 //! round of output. A tokio interval pings JS at every tick through a threadsafe function; `close` stops it,
 //! which releases the event loop.
 
+use super::error::{self, ErrorCode};
 use super::options;
 use super::tasks::{CloseStorage, OpenNode};
 use crate::node::{wire, NodeDriver, StorageOptions, Wanted};
@@ -22,10 +23,6 @@ pub struct NativeNode {
     driver: NodeDriver,
     tick_ms: u32,
     timer: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn js_error(message: impl std::fmt::Display) -> Error {
-    Error::new(Status::InvalidArg, message.to_string())
 }
 
 /// A JS string's text for the hot inputs (messages, proposals). napi-rs's `String` measures the UTF-8 length
@@ -85,13 +82,15 @@ impl NativeNode {
     /// ...}`: a volatile node, ready at once. A node with a `dataDir` reads its disk, so it is made by
     /// `NativeNode.open`, off the JS thread.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options_json: String) -> Result<NativeNode> {
-        let options = options::parse(&options_json).map_err(js_error)?;
+    pub fn new(options_json: String) -> Result<NativeNode, ErrorCode> {
+        let options = options::parse(&options_json).map_err(error::invalid_argument)?;
         if matches!(options.storage, StorageOptions::Durable { .. }) {
-            return Err(js_error("a node with a dataDir reads its log from disk: open it with NativeNode.open()"));
+            return Err(error::invalid_argument(
+                "a node with a dataDir reads its log from disk: open it with NativeNode.open()",
+            ));
         }
         let tick_ms = options.ticks.tick_ms;
-        let driver = NodeDriver::new(options).map_err(js_error)?;
+        let driver = NodeDriver::new(options).map_err(|e| error::open_error(&e))?;
         Ok(NativeNode::from_driver(driver, tick_ms))
     }
 
@@ -108,9 +107,9 @@ impl NativeNode {
             FnArgs<(f64, Option<String>)>,
             (),
         >,
-    ) -> Result<AsyncTask<OpenNode>> {
-        let options = options::parse(&options_json).map_err(js_error)?;
-        let tsfn = on_storage.build_threadsafe_function().callee_handled::<false>().build()?;
+    ) -> Result<AsyncTask<OpenNode>, ErrorCode> {
+        let options = options::parse(&options_json).map_err(error::invalid_argument)?;
+        let tsfn = on_storage.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let report = Box::new(move |event| {
             let args = match event {
                 WriterEvent::Durable(token) => (token as f64, None),
@@ -124,11 +123,12 @@ impl NativeNode {
     /// The application's snapshot for a `snapshotWanted` index: its state as JSON text, or null if it could not
     /// take one.
     #[napi(catch_unwind)]
-    pub fn snapshot_taken(&mut self, index: f64, data_json: Option<String>) -> Result<()> {
+    pub fn snapshot_taken(&mut self, index: f64, data_json: Option<String>) -> Result<(), ErrorCode> {
         if !(index.is_finite() && index >= 1.0) {
-            return Err(js_error("the snapshot index must be a positive number"));
+            return Err(error::invalid_argument("the snapshot index must be a positive number"));
         }
-        self.driver.snapshot_taken(index as u64, data_json.as_deref()).map_err(js_error)
+        let taken = self.driver.snapshot_taken(index as u64, data_json.as_deref());
+        taken.map_err(|why| error::coded(error::SNAPSHOT_REFUSED, why))
     }
 
     /// Storage made every write up to `token` durable (from `onStorage`).
@@ -141,11 +141,11 @@ impl NativeNode {
 
     /// Starts the clock: `onTick` is called on the JS thread once per tick until `close`.
     #[napi(catch_unwind)]
-    pub fn start(&mut self, on_tick: Function<(), ()>) -> Result<()> {
+    pub fn start(&mut self, on_tick: Function<(), ()>) -> Result<(), ErrorCode> {
         if self.timer.is_some() {
-            return Err(js_error("the node is already started"));
+            return Err(error::coded(error::INVALID_STATE, "the node is already started"));
         }
-        let tsfn = on_tick.build_threadsafe_function().callee_handled::<false>().build()?;
+        let tsfn = on_tick.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let period = Duration::from_millis(u64::from(self.tick_ms));
         self.timer = Some(napi::bindgen_prelude::spawn(async move {
             let mut interval = tokio::time::interval(period);
@@ -193,17 +193,19 @@ impl NativeNode {
         &mut self,
         #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
         request_id: Option<String>,
-    ) -> Result<String> {
+    ) -> Result<String, ErrorCode> {
         if self.driver.is_closed() {
-            return Err(js_error("the node is closed: it takes no more proposals"));
+            return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
         }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
         if let Some(json) = data_json {
-            wire::check_payload(json).map_err(js_error)?;
+            wire::check_payload(json).map_err(error::invalid_argument)?;
         }
         match request_id {
-            None => self.driver.propose(data_json).map_err(js_error),
-            Some(request_id) => self.driver.propose_request(&request_id, data_json).map_err(js_error),
+            None => self.driver.propose(data_json).map_err(|e| error::propose_error(&e)),
+            Some(request_id) => {
+                self.driver.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
+            }
         }
     }
 
@@ -214,8 +216,8 @@ impl NativeNode {
     }
 
     #[napi(catch_unwind)]
-    pub fn transfer_leadership(&mut self, to: String) -> Result<()> {
-        self.driver.transfer_leadership(&to).map_err(js_error)
+    pub fn transfer_leadership(&mut self, to: String) -> Result<(), ErrorCode> {
+        self.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
     }
 
     /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null. `appended` false

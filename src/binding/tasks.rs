@@ -2,6 +2,7 @@
 //! (a durable one replays its write-ahead log and loads its snapshot) and closing its storage (the disk thread
 //! finishes the queued writes and releases the data directory). Each resolves a Promise on the JS thread.
 
+use super::error::{self, CodedError};
 use super::native_node::NativeNode;
 use crate::node::{NodeDriver, NodeOptions};
 use crate::storage::{Storage, WriterEvent};
@@ -15,12 +16,14 @@ pub struct OpenNode {
     options: Option<NodeOptions>,
     report: Option<Report>,
     tick_ms: u32,
+    /// Why recovery failed, with its code, for `reject` (a task's `compute` can only fail with a plain status).
+    failure: Option<CodedError>,
 }
 
 impl OpenNode {
     pub fn new(options: NodeOptions, report: Report) -> OpenNode {
         let tick_ms = options.ticks.tick_ms;
-        OpenNode { options: Some(options), report: Some(report), tick_ms }
+        OpenNode { options: Some(options), report: Some(report), tick_ms, failure: None }
     }
 }
 
@@ -34,13 +37,23 @@ impl Task for OpenNode {
         };
         match catch_unwind(AssertUnwindSafe(move || NodeDriver::open(options, report))) {
             Ok(Ok(driver)) => Ok(driver),
-            Ok(Err(error)) => Err(Error::from_reason(error.to_string())),
+            Ok(Err(error)) => {
+                self.failure = Some(error::open_error(&error));
+                Err(Error::from_reason(error.to_string()))
+            }
             Err(_) => Err(Error::from_reason("opening the node failed: an internal error (a panic) was caught")),
         }
     }
 
     fn resolve(&mut self, _env: Env, driver: NodeDriver) -> Result<NativeNode> {
         Ok(NativeNode::from_driver(driver, self.tick_ms))
+    }
+
+    fn reject(&mut self, env: Env, plain: Error) -> Result<NativeNode> {
+        match self.failure.take() {
+            Some(failure) => Err(error::task_rejection(&env, failure)),
+            None => Err(plain),
+        }
     }
 }
 

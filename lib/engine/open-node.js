@@ -4,7 +4,7 @@
 // the node first, so the face's `onStorage` only ever sees a node it holds.
 'use strict'
 
-const { NativeNode } = require('./native')
+const { NativeNode } = require('../native')
 
 /**
  * @param {object} options - the native options, with `dataDir`

@@ -3,18 +3,19 @@
 // wrapping that keeps request ids apart from the nodes' own ids). Checked here to throw at the call.
 'use strict'
 
-const { MAX_REQUEST_ID_BYTES } = require('./native')
+const { MAX_REQUEST_ID_BYTES } = require('../native')
+const { invalidArgument } = require('./errors')
 
-// The request id, or null when none is given; throws a TypeError for anything else.
+// The request id, or null when none is given; throws a TypeError (FLOTILLA_INVALID_ARGUMENT) for anything else.
 function requestIdOf (requestId) {
   if (requestId === undefined) return null
   if (typeof requestId !== 'string' || requestId === '') {
-    throw new TypeError('Invalid arguments: "requestId" must be a non-empty string')
+    throw invalidArgument('Invalid arguments: "requestId" must be a non-empty string', TypeError)
   }
   const bytes = Buffer.byteLength(requestId)
   if (bytes > MAX_REQUEST_ID_BYTES) {
-    throw new TypeError('Invalid arguments: "requestId" is ' + bytes + ' bytes (UTF-8), more than the limit of ' +
-      MAX_REQUEST_ID_BYTES)
+    const limit = 'more than the limit of ' + MAX_REQUEST_ID_BYTES
+    throw invalidArgument('Invalid arguments: "requestId" is ' + bytes + ' bytes (UTF-8), ' + limit, TypeError)
   }
   return requestId
 }

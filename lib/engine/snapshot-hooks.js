@@ -4,14 +4,15 @@
 'use strict'
 
 const { reportError } = require('./report-error')
+const { CODES, codedError } = require('./errors')
 
 class SnapshotHooks {
-  // `node`: the face; it provides `_native` and `_scheduleFlush()`, and is an EventEmitter (a failure goes to
-  // its 'error' listeners, or becomes a process warning when it has none). `isClosed()`: whether it is closing.
-  constructor (hooks, node, isClosed) {
+  // `face`: the EventEmitter a failure goes to (its 'error' listeners, or a process warning when it has none);
+  // `host`: the engine host, with `native`, `closed` and `scheduleFlush()`.
+  constructor (hooks, face, host) {
     this._hooks = hooks
-    this._node = node
-    this._isClosed = isClosed
+    this._face = face
+    this._host = host
   }
 
   // Restores the application's state from a snapshot envelope's data.
@@ -31,10 +32,10 @@ class SnapshotHooks {
     } catch (error) {
       saved = Promise.reject(error)
     }
-    const native = this._node._native
+    const native = this._host.native
     Promise.resolve(saved).then(
       (data) => {
-        if (this._isClosed()) return
+        if (this._host.closed) return
         let json
         try {
           json = JSON.stringify(data === undefined ? null : data)
@@ -48,10 +49,10 @@ class SnapshotHooks {
           // too large to send to a follower, say: the log is kept, and the next threshold asks again
           this._report('save', error)
         }
-        this._node._scheduleFlush()
+        this._host.scheduleFlush()
       },
       (error) => {
-        if (this._isClosed()) return
+        if (this._host.closed) return
         this._report('save', error)
         native.snapshotTaken(index, null)
       }
@@ -59,9 +60,8 @@ class SnapshotHooks {
   }
 
   _report (hook, error) {
-    const wrapped = new Error(`flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`)
-    wrapped.cause = error
-    reportError(this._node, wrapped)
+    const message = `flotilla: the snapshot ${hook}() hook failed: ${error && error.message}`
+    reportError(this._face, codedError(CODES.SNAPSHOT_HOOK, message, error))
   }
 }
 

@@ -1,0 +1,170 @@
+// The one engine host both faces (gaggle, brig) stand on: it opens the native node (in memory at once, or durable
+// on a worker thread), runs the flush loop (one flush per microtask burst, long outputs one piece per turn),
+// hands the disk thread's acknowledgements to the engine, drives the application's snapshot hooks, answers
+// ready(), reports a node that cannot start or whose disk fails, and closes the engine and its storage. A face
+// keeps only its API shape: it says what to do once the engine runs (`onAttach`) and how to carry out a flush's
+// output (`carryOut`). This is where a node running on its own thread will plug in.
+'use strict'
+
+const { NativeNode } = require('../native')
+const { openDurableNode } = require('./open-node')
+const { DeferredFlush } = require('./deferred-flush')
+const { SnapshotHooks } = require('./snapshot-hooks')
+const { PendingRequests } = require('./pending-requests')
+const { reportError, reportStartFailure } = require('./report-error')
+const { CODES, codedError } = require('./errors')
+
+class EngineHost {
+  /**
+   * @param {import('node:events').EventEmitter} face - where failures nobody asked for are reported ('error')
+   * @param {object} settings
+   * @param {string} settings.prefix - the face's name at the start of its messages ('flotilla', 'flotilla/brig')
+   * @param {string} settings.closedBeforeOpen - ready()'s message when the node was closed before it opened
+   * @param {object} [settings.snapshot] - the application's hooks `{threshold, save(), restore(data)}`
+   * @param {(native: NativeNode) => void} settings.onAttach - the engine runs: hand it what waited for it
+   * @param {(error: Error) => void} settings.onOpenFailed - the log cannot be read: fail what waited for it
+   * @param {(native: NativeNode) => object | null} settings.carryOut - flushes the engine and carries out its
+   *   output (null when there was nothing to do)
+   * @param {() => void} [settings.onEngineInput] - called after each input the host gives the engine
+   */
+  constructor (face, settings) {
+    this._face = face
+    this._prefix = settings.prefix
+    this._closedBeforeOpen = settings.closedBeforeOpen
+    this._onAttach = settings.onAttach
+    this._onOpenFailed = settings.onOpenFailed
+    this._carryOut = settings.carryOut
+    this._onEngineInput = settings.onEngineInput || (() => {})
+    this.native = null // the engine, once it runs
+    this.closed = false
+    this._durable = false
+    this.openError = null
+    this.pendingRequests = new PendingRequests() // appends / broadcasts with a request id
+    this._snapshotHooks = settings.snapshot === undefined ? null : new SnapshotHooks(settings.snapshot, face, this)
+    this._opened = null // settles when the engine runs, or could not start; never rejects
+    this._readyAsked = false
+    this._flushScheduled = false
+    this.flush = this.flush.bind(this)
+    this._deferredFlush = new DeferredFlush(this.flush)
+  }
+
+  /** Opens the engine with the native options: in memory at once, or (with `dataDir`) on a worker thread. */
+  open (nativeOptions) {
+    this._durable = nativeOptions.dataDir !== undefined
+    if (!this._durable) {
+      this._opened = Promise.resolve()
+      this._attach(new NativeNode(JSON.stringify(nativeOptions)))
+      return
+    }
+    this._opened = openDurableNode(nativeOptions, (token, error) => this._onStorage(token, error))
+      .then((native) => this._attach(native), (error) => this._openFailed(error))
+  }
+
+  _attach (native) {
+    if (this.closed) return native.close()
+    this.native = native
+    this._onAttach(native)
+    native.start(() => {
+      native.tick()
+      this._onEngineInput()
+      this.flush()
+    })
+    this.scheduleFlush()
+  }
+
+  // The log cannot be read (damaged, locked, another node's): the node stops, and says why, under the code of
+  // the reason (FLOTILLA_STORAGE, FLOTILLA_DATA_MISMATCH, ...).
+  _openFailed (cause) {
+    const code = typeof cause.code === 'string' && cause.code.startsWith('FLOTILLA_') ? cause.code : CODES.STORAGE
+    this.openError = codedError(code, `${this._prefix}: the node cannot start: ${cause.message}`, cause)
+    this._onOpenFailed(this.openError)
+    this._face.close()
+    reportStartFailure(this._face, this.openError, this._readyAsked)
+  }
+
+  // The disk thread made writes durable (the engine may now send what waited for them), or failed for good.
+  _onStorage (token, error) {
+    if (this.closed) return
+    if (error !== null) {
+      const message = `${this._prefix}: the node stopped, its log cannot be written: ${error}`
+      reportError(this._face, codedError(CODES.STORAGE, message))
+      this._face.close()
+      return
+    }
+    this.native.persisted(token)
+    this._onEngineInput()
+    this.scheduleFlush()
+  }
+
+  /**
+   * Resolves when the engine runs: at once in memory; for a durable node once it has read its log and snapshot.
+   * Rejects with the reason when the log cannot be read, or when the node was closed first.
+   */
+  ready () {
+    this._readyAsked = true
+    if (this._opened === null) {
+      return Promise.reject(codedError(CODES.NOT_RUNNING, `${this._prefix}: the cluster has not joined`))
+    }
+    return this._opened.then(() => {
+      if (this.openError !== null) throw this.openError
+      if (this.native === null) throw codedError(CODES.CLOSED, this._closedBeforeOpen)
+    })
+  }
+
+  scheduleFlush () {
+    if (this._flushScheduled) return
+    this._flushScheduled = true
+    queueMicrotask(this.flush)
+  }
+
+  flush () {
+    this._flushScheduled = false
+    if (this.closed || this.native === null) return
+    // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
+    if (this._deferredFlush.pending) return
+    const output = this._carryOut(this.native)
+    if (output !== null && output.more) this._deferredFlush.schedule()
+  }
+
+  /**
+   * The engine's view of this node (role, term, leader, indices, peers' progress, counters), or null until it
+   * runs. `droppedByFace`: messages the face dropped before they reached the engine, by reason, added to the
+   * engine's counts of dropped messages and to their total.
+   */
+  status (droppedByFace) {
+    if (this.native === null) return null
+    const status = JSON.parse(this.native.statusJson())
+    for (const reason in droppedByFace) {
+      const count = droppedByFace[reason]
+      status.dropped[reason] = (status.dropped[reason] || 0) + count
+      status.dropped.total += count
+    }
+    return status
+  }
+
+  // The parts of a flush's output both faces carry out alike.
+  restoreSnapshot (data) {
+    if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
+  }
+
+  takeSnapshot (index) {
+    if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
+  }
+
+  /**
+   * Stops the engine at once: clock, input, output. Resolves when a durable node's storage has written what was
+   * queued and let go of its data directory (one still opening is closed as soon as it opens).
+   */
+  close () {
+    this.closed = true
+    let storageClosed = this._opened || Promise.resolve()
+    if (this.native !== null) {
+      const closing = this.native.close()
+      // An in-memory node has nothing to write: the face settles its close() as gaggle and brig did.
+      if (this._durable) storageClosed = closing
+    }
+    return storageClosed.then(() => {})
+  }
+}
+
+module.exports = { EngineHost }

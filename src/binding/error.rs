@@ -1,0 +1,111 @@
+//! Every error the engine raises, mapped once to a JS `Error` whose `code` is a stable name (the README's table of
+//! error codes; `lib/engine/errors.js` holds the same names for the errors the JS side raises). napi-rs turns an
+//! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
+
+use crate::node::{OpenError, RequestError};
+use crate::raft::{ProposeError, TransferError};
+use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
+
+/// The stable name a JS error carries as its `code`: the binding's methods return `napi::Result<T, ErrorCode>`.
+pub type ErrorCode = &'static str;
+/// A JS error with a stable `code`.
+pub type CodedError = Error<ErrorCode>;
+
+pub const INVALID_ARGUMENT: &str = "FLOTILLA_INVALID_ARGUMENT";
+pub const INVALID_STATE: &str = "FLOTILLA_INVALID_STATE";
+pub const CLOSED: &str = "FLOTILLA_CLOSED";
+pub const NOT_LEADER: &str = "FLOTILLA_NOT_LEADER";
+pub const UNKNOWN_MEMBER: &str = "FLOTILLA_UNKNOWN_MEMBER";
+pub const ALREADY_LEADER: &str = "FLOTILLA_ALREADY_LEADER";
+pub const TOO_LARGE: &str = "FLOTILLA_TOO_LARGE";
+pub const TOO_MANY_PENDING: &str = "FLOTILLA_TOO_MANY_PENDING";
+pub const NOT_ALLOWED: &str = "FLOTILLA_NOT_ALLOWED";
+pub const LOG_FULL: &str = "FLOTILLA_LOG_FULL";
+pub const STORAGE: &str = "FLOTILLA_STORAGE";
+pub const DATA_MISMATCH: &str = "FLOTILLA_DATA_MISMATCH";
+pub const SNAPSHOT_REFUSED: &str = "FLOTILLA_SNAPSHOT_REFUSED";
+pub const INTERNAL: &str = "FLOTILLA_INTERNAL";
+
+pub fn coded(code: &'static str, message: impl std::fmt::Display) -> CodedError {
+    Error::new(code, message.to_string())
+}
+
+/// Options, arguments or a proposal's data that the engine refuses as given.
+pub fn invalid_argument(message: impl std::fmt::Display) -> CodedError {
+    coded(INVALID_ARGUMENT, message)
+}
+
+/// A failure of napi itself (a callback that cannot be wrapped, say): nothing the caller did.
+pub fn internal(error: napi::Error) -> CodedError {
+    coded(INTERNAL, error.reason)
+}
+
+pub fn propose_error(error: &ProposeError) -> CodedError {
+    let code = match error {
+        ProposeError::TooLarge { .. } => TOO_LARGE,
+        ProposeError::TooManyPending { .. } => TOO_MANY_PENDING,
+        ProposeError::DuplicateId => INVALID_ARGUMENT,
+        ProposeError::NotAllowed => NOT_ALLOWED,
+        ProposeError::LogFull { .. } => LOG_FULL,
+    };
+    coded(code, error)
+}
+
+pub fn request_error(error: &RequestError) -> CodedError {
+    match error {
+        RequestError::InvalidId { .. } => invalid_argument(error),
+        RequestError::Refused(refused) => propose_error(refused),
+    }
+}
+
+pub fn transfer_error(error: &TransferError) -> CodedError {
+    let code = match error {
+        TransferError::NotLeader => NOT_LEADER,
+        TransferError::NotAVoter(_) => UNKNOWN_MEMBER,
+        TransferError::ToSelf => ALREADY_LEADER,
+    };
+    coded(code, error)
+}
+
+pub fn open_error(error: &OpenError) -> CodedError {
+    let code = match error {
+        OpenError::Storage(_) => STORAGE,
+        OpenError::Mismatch(_) => DATA_MISMATCH,
+        OpenError::SavedState(_) => INVALID_ARGUMENT,
+    };
+    coded(code, error)
+}
+
+/// An error for a Promise that a worker-thread task rejects: napi-rs's `Task` rejects with a plain `Error`
+/// (status only), so the coded error is made into a JS value first and carried as that value.
+pub fn task_rejection(env: &Env, error: CodedError) -> napi::Error {
+    // SAFETY: `env` is the live environment of the JS thread that runs the task's `reject`.
+    let value = unsafe { JsError::from(error).into_value(env.raw()) };
+    if value.is_null() {
+        return napi::Error::new(Status::GenericFailure, "the error could not be made");
+    }
+    // SAFETY: `value` was just created in `env`.
+    napi::Error::from(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_error_keeps_its_message_under_its_code() {
+        let refused = propose_error(&ProposeError::TooManyPending { limit: 3 });
+        assert_eq!((refused.status, refused.reason.as_str()), (TOO_MANY_PENDING, "more than 3 proposals are pending"));
+        let transfer = transfer_error(&TransferError::NotLeader);
+        assert_eq!(
+            (transfer.status, transfer.reason.as_str()),
+            (NOT_LEADER, "only the leader can transfer leadership")
+        );
+        let request = request_error(&RequestError::InvalidId { bytes: 0 });
+        assert_eq!(request.status, INVALID_ARGUMENT);
+        let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
+        assert_eq!(nested.status, LOG_FULL);
+        assert_eq!(propose_error(&ProposeError::NotAllowed).status, NOT_ALLOWED);
+        assert_eq!(open_error(&OpenError::Mismatch("another node's".into())).status, DATA_MISMATCH);
+    }
+}
