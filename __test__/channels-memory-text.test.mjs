@@ -5,7 +5,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { WITHIN, collect, connectAll, trackChannels, uniqueName } from './channels-contract.mjs'
-import { STEADY, trackNodes, electLeader, allCommitted } from './gaggle-support.mjs'
+import { STEADY, trackNodes, electLeader, allCommitted, waitFor } from './gaggle-support.mjs'
 
 const require = createRequire(import.meta.url)
 const MemoryChannel = require('../lib/channels/memory.js')
@@ -51,7 +51,8 @@ describe('memory channel: messages sent as text', () => {
     MemoryChannel.readWireTexts(reader)
     b.on('recieved', reader)
     a.sendText('b', '{"type":"X"}')
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    // Delivery is asynchronous: wait for it rather than for a fixed time (5 ms was not enough under load).
+    await waitFor(() => texts.length >= 1, 5000, 'the text at b')
     assert.ok(texts[0] instanceof MemoryChannel.WireText)
     assert.equal(texts[0].text, '{"type":"X"}')
 
