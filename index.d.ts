@@ -190,6 +190,9 @@ declare namespace gaggle {
       unexpected: number
       /** Received while a durable node read its log, beyond the 10,000 it keeps for then (Raft sends again). */
       whileOpening: number
+      /** Dropped by the channel itself, for a channel that counts them (`droppedPackets`): the redis channel's
+       *  fragments that could not be put back together. */
+      channel: number
     }
     stats: {
       electionsStarted: number

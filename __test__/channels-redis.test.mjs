@@ -267,6 +267,7 @@ describe('redis channel: fragments', () => {
     }
     assert.deepEqual(await atB, [['x', 'still heard']])
     assert.equal(b._reassembly.dropped, malformed.length + 1 + 1)
+    assert.equal(b.droppedPackets, malformed.length + 1 + 1, 'the count a node adds to status().dropped.channel')
   })
 
   it('refuses to send a packet longer than receivers put back together', WITHIN, async (t) => {

@@ -575,3 +575,16 @@ test('malformed fields are counted, numbers above every limit are dropped, and a
   await allCommitted(nodes, nodes[0].getLog().length - 1)
   assertSameLogs(nodes)
 })
+
+test('what the channel itself drops is counted in status().dropped.channel and in the total', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 1, { clusterSize: 1 })
+  const [node] = nodes
+  await stableLeader(nodes)
+  const before = node.status().dropped
+  assert.equal(before.channel, 0, 'a channel that does not count drops adds nothing')
+  // The redis channel counts the fragments it could not put back together as `droppedPackets`.
+  Object.defineProperty(node._channel, 'droppedPackets', { value: 3, configurable: true })
+  const after = node.status().dropped
+  assert.equal(after.channel, 3)
+  assert.equal(after.total - before.total, 3)
+})

@@ -41,6 +41,11 @@ class RedisChannel extends ChannelInterface {
     this._onError = (error) => this._logFunction(error)
   }
 
+  // Fragments and incomplete packets dropped by the reassembly: a node adds them to `status().dropped.channel`.
+  get droppedPackets () {
+    return this._reassembly.dropped
+  }
+
   _connect () {
     if (this._clients !== null) return
     // A client in subscriber mode cannot publish: one client for each direction.

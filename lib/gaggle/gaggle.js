@@ -251,7 +251,9 @@ class Gaggle extends EventEmitter {
     const status = this._host.status({
       malformed: this._droppedInJs,
       unknownSender: this._droppedStrangersInJs,
-      whileOpening: this._droppedWhileOpening
+      whileOpening: this._droppedWhileOpening,
+      // What the channel itself dropped (the redis channel: fragments it could not put back together), if it counts.
+      channel: typeof this._channel.droppedPackets === 'number' ? this._channel.droppedPackets : 0
     })
     if (status === null) return null
     status.pendingAppends = this._pendingAppends.size + this._pendingRequests.size
