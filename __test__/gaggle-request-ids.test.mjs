@@ -75,6 +75,10 @@ test('a request id is checked at the call: a non-empty string within the byte li
       assert.throws(() => node.append('x', { requestId }), /"requestId" must be a non-empty string/)
     }
     assert.throws(() => node.append('x', { requestId: 'é'.repeat(126) }), /"requestId" is 252 bytes \(UTF-8\), more than the limit of 251/)
+    // Two ids that differ only in a lone surrogate would both reach the engine as U+FFFD: refused, not merged.
+    for (const requestId of ['a\uD800', 'a\uDC00', '\uDFFFb']) {
+      assert.throws(() => node.append('x', { requestId }), /"requestId" must be well-formed Unicode/)
+    }
     assert.throws(() => node.append('x', { requestId: 'a', retries: 3 }), /unknown append option "retries"/)
     assert.throws(() => node.append('x', { timeout: '5' }), /"timeout" must be a number/)
   } finally {

@@ -401,14 +401,34 @@ fn a_message_raises_the_term_by_at_most_max_term_step() {
         if taken {
             assert_eq!((result, raft.term()), (Ok(()), term), "term {term}");
         } else {
-            assert_eq!((result, raft.term()), (Err(DropReason::Malformed), 1), "term {term}");
+            // Dropped and counted, and the node rises by the step, so that it is never cut off from peers
+            // that are further ahead.
+            assert_eq!((result, raft.term()), (Err(DropReason::Malformed), 1 + MAX_TERM_STEP), "term {term}");
             assert_eq!(raft.stats().dropped_malformed, 1);
         }
     }
     // The message: a REQUEST_VOTE_REPLY in term 2^53 - 1 to a cluster in term 1.
     let mut raft = restored_node(Config::new(1), restored(&[1, 2, 3], 1, None, 0, &[]));
     assert_eq!(raft.step(vote_reply(2, 1, (1 << 53) - 1, false)), Err(DropReason::Malformed));
-    assert_eq!(raft.term(), 1);
+    assert_eq!(raft.term(), 1 + MAX_TERM_STEP);
+}
+
+#[test]
+fn a_node_far_behind_its_peers_terms_catches_up_instead_of_being_cut_off() {
+    // Peers pushed (by a hostile term) far past this node's term: every message of theirs is too far ahead to be
+    // taken, but each raises this node by the step, so a few heartbeats later it follows their leader again.
+    let ahead = 1 + 5 * MAX_TERM_STEP + 7;
+    let mut raft = restored_node(paper_config(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+    let mut heartbeats = 0;
+    while raft.step(heartbeat(2, 1, ahead)).is_err() {
+        heartbeats += 1;
+        assert!(heartbeats <= 5, "still refused at term {}", raft.term());
+    }
+    assert_eq!((heartbeats, raft.term(), raft.role()), (5, ahead, Role::Follower));
+    // A pre-vote never changes a term, however far ahead it is.
+    let mut raft = restored_node(paper_config(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+    let pre_vote = msg(2, 1, ahead, MessageBody::PreVote { last_index: 0, last_term: 0 });
+    assert_eq!((raft.step(pre_vote), raft.term()), (Err(DropReason::Malformed), 1));
 }
 
 #[test]

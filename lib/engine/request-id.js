@@ -12,6 +12,10 @@ function requestIdOf (requestId) {
   if (typeof requestId !== 'string' || requestId === '') {
     throw invalidArgument('Invalid arguments: "requestId" must be a non-empty string', TypeError)
   }
+  // A lone surrogate has no UTF-8 form: the engine would see U+FFFD in its place, and two different ids would be one.
+  if (!requestId.isWellFormed()) {
+    throw invalidArgument('Invalid arguments: "requestId" must be well-formed Unicode (it has a lone surrogate)', TypeError)
+  }
   const bytes = Buffer.byteLength(requestId)
   if (bytes > MAX_REQUEST_ID_BYTES) {
     const limit = 'more than the limit of ' + MAX_REQUEST_ID_BYTES

@@ -391,6 +391,12 @@ impl Raft {
         }
         validate_body(&m)?;
         if !limits::term_is_acceptable(self.term, m.term) {
+            // Dropped, but not ignored: the node rises by the most one message may take it, so that a node left far
+            // behind (its peers pushed ahead by a hostile term) is never cut off for good; each such message brings
+            // it `MAX_TERM_STEP` closer. Raising one's own term is always safe (it is what an election timeout does).
+            if m.term <= limits::MAX_TERM && self.adopts_the_term_of(&m) {
+                self.become_follower(self.term + limits::MAX_TERM_STEP, None);
+            }
             return Err(DropReason::Malformed);
         }
         if let MessageBody::Propose { proposals } = m.body {
@@ -439,6 +445,18 @@ impl Raft {
                 Role::Candidate | Role::PreCandidate => self.step_candidate(m),
                 Role::Follower => self.step_follower(m),
             },
+        }
+    }
+
+    /// Whether a message of a higher term makes this node take up that term (pre-votes never do, nor a vote
+    /// request while a leader's lease holds).
+    fn adopts_the_term_of(&self, m: &Message) -> bool {
+        match m.body {
+            MessageBody::PreVote { .. } | MessageBody::PreVoteReply { granted: true } | MessageBody::Propose { .. } => {
+                false
+            }
+            MessageBody::Vote { transfer, .. } => transfer || !self.in_leader_lease(),
+            _ => true,
         }
     }
 
