@@ -2,10 +2,10 @@
 //! plus N logged entries of 100 bytes after it (default 1,000,000; `cargo bench --bench restart -- N`). It times
 //! the whole startup path of a node: loading the snapshot, replaying the log segments, rebuilding the core.
 
-use flotilla::node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
-use flotilla::raft::{encode_stream, Entry, EntryKind, HardState, Membership, Payload, ProposalId, Snapshot, SnapshotMeta};
-use flotilla::storage::snapshot_file::{self, StoredSnapshot};
-use flotilla::storage::{Record, Wal};
+use flotilla_node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
+use flotilla_raft::{encode_stream, Entry, EntryKind, HardState, Membership, Payload, ProposalId, Snapshot, SnapshotMeta};
+use flotilla_storage::snapshot_file::{self, StoredSnapshot};
+use flotilla_storage::{Record, Wal};
 use std::time::Instant;
 
 /// The snapshot covers this many entries before the logged ones; its ids fill the proposal-id window.
