@@ -9,13 +9,13 @@ use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
 use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
-use flotilla_wire::json::JsonWriter;
-use flotilla_wire::{self as wire, Inbound};
 use flotilla_raft::{
     Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats,
     TransferError,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
+use flotilla_wire::json::JsonWriter;
+use flotilla_wire::{self as wire, Inbound};
 
 /// At most about this many bytes of committed entries go into one output: a long committed log (a restart
 /// replays it to the application) is handed over in pieces, each marked `more`, so that no single output keeps
@@ -671,8 +671,7 @@ mod tests {
         }
         let mut handed_out = Vec::new();
         let mut outputs = 0;
-        loop {
-            let Some(text) = driver.flush() else { break };
+        while let Some(text) = driver.flush() {
             let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
             let committed = output["committed"].as_array().cloned().unwrap_or_default();
             let bytes: u64 = committed.iter().map(|c| 32 + 100 + c[2].as_str().map_or(0, str::len) as u64).sum();

@@ -252,7 +252,7 @@ impl Raft {
                 self.start_election(false);
             }
         }
-        if self.ticks % u64::from(self.config.proposal_retry_ticks.div_ceil(4)) == 0 {
+        if self.ticks.is_multiple_of(u64::from(self.config.proposal_retry_ticks.div_ceil(4))) {
             self.retry_due_proposals();
         }
     }
@@ -1295,9 +1295,8 @@ fn indices_in_range(body: &MessageBody) -> bool {
 
 /// Restored entries must be contiguous after the snapshot, with terms that never decrease.
 fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &[Entry]) -> Result<(), ConfigError> {
-    let mut expected = snapshot_index + 1;
     let mut previous_term = snapshot_term;
-    for entry in entries {
+    for (entry, expected) in entries.iter().zip(snapshot_index + 1..) {
         if entry.index != expected || entry.term < previous_term || entry.term == 0 {
             return Err(ConfigError::RestoredStateInvalid(format!(
                 "entry {} (term {}) does not follow index {} (term {})",
@@ -1307,7 +1306,6 @@ fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &
                 previous_term
             )));
         }
-        expected += 1;
         previous_term = entry.term;
     }
     Ok(())
@@ -1323,9 +1321,8 @@ fn validate_body(m: &Message) -> Result<(), DropReason> {
             if *prev_term > m.term {
                 return Err(DropReason::Malformed);
             }
-            let mut expected_index = prev_index + 1;
             let mut previous_term = *prev_term;
-            for entry in entries {
+            for (entry, expected_index) in entries.iter().zip(prev_index + 1..) {
                 let bad_kind = entry.kind == EntryKind::Normal && entry.id.is_none();
                 if entry.index != expected_index
                     || entry.term < previous_term
@@ -1335,7 +1332,6 @@ fn validate_body(m: &Message) -> Result<(), DropReason> {
                 {
                     return Err(DropReason::Malformed);
                 }
-                expected_index += 1;
                 previous_term = entry.term;
             }
             let _ = commit;

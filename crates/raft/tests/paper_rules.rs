@@ -888,7 +888,8 @@ fn follower_deletes_conflicting_entries_and_appends_new_ones_5_3() {
     // "If an existing entry conflicts with a new one (same index but different terms), delete the existing
     // entry and all that follow it. Append any new entries not already in the log", and persist them.
     // (prev, entries sent) -> (log afterwards, entries written to storage)
-    let cases: [((Index, Term), Vec<Entry>, &[Term], &[Term]); 4] = [
+    type Case = ((Index, Term), Vec<Entry>, &'static [Term], &'static [Term]);
+    let cases: [Case; 4] = [
         ((2, 2), entries(3, &[3]), &[1, 2, 3], &[3]),
         ((1, 1), entries(2, &[3, 4]), &[1, 3, 4], &[3, 4]),
         ((0, 0), entries(1, &[1]), &[1, 2], &[]),

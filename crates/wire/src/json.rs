@@ -249,7 +249,7 @@ mod tests {
                     // Mostly bytes that need no escaping, around the ones that do.
                     let plain = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff];
                     let special = [0x00, 0x01, 0x1f, b'"', b'\\'];
-                    if state % 64 == 0 { special[(state >> 8) as usize % 5] } else { plain[(state >> 8) as usize % 12] }
+                    if state.is_multiple_of(64) { special[(state >> 8) as usize % 5] } else { plain[(state >> 8) as usize % 12] }
                 })
                 .collect();
             for start in 0..8 {

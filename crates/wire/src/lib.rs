@@ -1,8 +1,8 @@
 //! flotilla's wire codecs: the core's messages as gaggle's JSON on the JS channels (`gaggle`), and the JSON
 //! writer that the messages and the JS output batch are written with (`json`). Everything decoded is untrusted.
 
-pub mod json;
 mod gaggle;
+pub mod json;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, WireError,
