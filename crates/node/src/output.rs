@@ -15,14 +15,11 @@ pub struct Wanted {
     /// Committed entries one by one, with term and data (for a `committed` listener). Without, only the new
     /// commit index and the ids of this node's own entries (to settle their appends) are given.
     pub committed_data: bool,
-    /// Where each message sits in the output text (`spans`), so that a channel passing messages on within this
-    /// process can hand the receiver the text instead of having it encode the parsed object again.
-    pub message_spans: bool,
 }
 
 impl Default for Wanted {
     fn default() -> Self {
-        Wanted { appended: true, committed_data: true, message_spans: false }
+        Wanted { appended: true, committed_data: true }
     }
 }
 
@@ -30,11 +27,6 @@ impl Default for Wanted {
 pub struct Output {
     /// The `send` list, written as messages come: `[recipient name or null for a broadcast, message]` pairs.
     sends: Option<JsonWriter>,
-    /// With `message_spans`: each message's start and end in the `send` list, in UTF-16 code units (JS string
-    /// indices), and the last (byte, UTF-16) position measured.
-    spans: Vec<(usize, usize)>,
-    sends_measured: (usize, usize),
-    send_count: usize,
     /// Where each send's recipient and message sit in the `send` list, in bytes, for `take_parts`.
     send_ranges: Vec<SendRange>,
     committed: Option<JsonWriter>,
@@ -75,21 +67,13 @@ impl Output {
         let w = self.sends.get_or_insert_with(begin_list);
         w.begin_array();
         w.comma_before_value();
-        let to_start = w.len();
+        let to_start = w.position();
         w.opt_string(to);
-        let to_end = w.len();
+        let to_end = w.position();
         w.comma_before_value();
-        let message_start = w.len();
-        self.send_count += 1;
-        if !self.wanted.message_spans {
-            write(w);
-        } else {
-            let start = utf16_position(w.as_str(), &mut self.sends_measured);
-            write(w);
-            let end = utf16_position(w.as_str(), &mut self.sends_measured);
-            self.spans.push((start, end));
-        }
-        self.send_ranges.push(SendRange { to: (to_start, to_end), message: (message_start, w.len()) });
+        let message_start = w.position();
+        write(w);
+        self.send_ranges.push(SendRange { to: (to_start, to_end), message: (message_start, w.position()) });
         w.end_array();
     }
 
@@ -162,22 +146,12 @@ impl Output {
             return None;
         }
         let sends = self.sends.take();
-        // Spans are given for all the messages or for none (a message may have been written before they were wanted).
-        let spans = (!self.spans.is_empty() && self.spans.len() == self.send_count).then(|| {
-            // The `send` list comes first, after `{"send":`.
-            const SEND_LIST_AT: usize = 8;
-            let mut w = begin_list();
-            for &(start, end) in &self.spans {
-                w.uint((SEND_LIST_AT + start) as u64).uint((SEND_LIST_AT + end) as u64);
-            }
-            w
-        });
-        self.forget_sends();
-        Some(self.take_object(sends, spans))
+        self.send_ranges.clear();
+        Some(self.take_object(sends))
     }
 
     /// Like `take_json`, with the messages apart: the object's `send` list names only the recipients
-    /// (`[to|null,...]`, and there are no `spans`); `OutputParts::message(i)` is the text of message `i`. A
+    /// (`[to|null,...]`); `OutputParts::message(i)` is the text of message `i`. A
     /// channel that carries messages within this process can hand those texts on without anyone parsing them.
     pub fn take_parts(&mut self) -> Option<OutputParts> {
         if self.is_empty() {
@@ -185,7 +159,6 @@ impl Output {
         }
         let sends = self.sends.take().map(JsonWriter::finish).unwrap_or_default();
         let ranges = std::mem::take(&mut self.send_ranges);
-        self.forget_sends();
         let recipients = (!ranges.is_empty()).then(|| {
             let mut w = begin_list();
             for range in &ranges {
@@ -193,19 +166,12 @@ impl Output {
             }
             w
         });
-        let json = self.take_object(recipients, None);
+        let json = self.take_object(recipients);
         Some(OutputParts { json, sends, ranges })
     }
 
-    fn forget_sends(&mut self) {
-        self.spans.clear();
-        self.sends_measured = (0, 0);
-        self.send_count = 0;
-        self.send_ranges.clear();
-    }
-
-    /// The output object around the given `send` list (and `spans`), taking everything else there is.
-    fn take_object(&mut self, sends: Option<JsonWriter>, spans: Option<JsonWriter>) -> String {
+    /// The output object around the given `send` list, taking everything else there is.
+    fn take_object(&mut self, sends: Option<JsonWriter>) -> String {
         let lists = [
             ("send", sends),
             ("appended", self.appended.take()),
@@ -213,9 +179,8 @@ impl Output {
             ("committedIds", self.committed_ids.take()),
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
-            ("spans", spans),
         ];
-        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.len() + 16).sum::<usize>() + 48);
+        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48);
         out.push('{');
         let key = |out: &mut String, key: &str| {
             if out.len() > 1 {
@@ -289,15 +254,6 @@ impl OutputParts {
     }
 }
 
-/// The position in UTF-16 code units of the end of `text`, measured on from the last position measured.
-fn utf16_position(text: &str, measured: &mut (usize, usize)) -> usize {
-    let (bytes, units) = *measured;
-    let added = &text[bytes..];
-    let added_units = if added.is_ascii() { added.len() } else { added.chars().map(char::len_utf16).sum() };
-    *measured = (text.len(), units + added_units);
-    measured.1
-}
-
 fn begin_list() -> JsonWriter {
     let mut w = JsonWriter::new();
     w.begin_array();
@@ -336,33 +292,9 @@ mod tests {
     }
 
     #[test]
-    fn spans_point_at_each_message_in_utf16_units() {
-        let mut output = Output::default();
-        output.set_wanted(Wanted { message_spans: true, ..Wanted::default() });
-        output.send(Some("b"), r#"{"n":"é"}"#);
-        output.send(None, r#"{"n":"😀"}"#);
-        output.send(Some("ü"), "{}");
-        let json = output.take_json().expect("output");
-        let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
-        let units: Vec<u16> = json.encode_utf16().collect();
-        let spans: Vec<usize> = value["spans"].as_array().expect("spans").iter().map(|v| v.as_u64().expect("n") as usize).collect();
-        let texts: Vec<String> = spans.chunks(2).map(|s| String::from_utf16(&units[s[0]..s[1]]).expect("utf16")).collect();
-        assert_eq!(texts, vec![r#"{"n":"é"}"#, r#"{"n":"😀"}"#, "{}"]);
-        output.send(Some("b"), "{}");
-        let again: serde_json::Value = serde_json::from_str(&output.take_json().expect("output")).expect("valid JSON");
-        assert_eq!(again["spans"], serde_json::json!([14, 16]));
-        output.set_wanted(Wanted::default());
-        output.send(Some("b"), "{}");
-        output.set_wanted(Wanted { message_spans: true, ..Wanted::default() });
-        output.send(Some("b"), "{}");
-        let mixed: serde_json::Value = serde_json::from_str(&output.take_json().expect("output")).expect("valid JSON");
-        assert!(mixed.get("spans").is_none(), "spans for some messages only are left out");
-    }
-
-    #[test]
     fn unwanted_event_payloads_are_left_out() {
         let mut output = Output::default();
-        output.set_wanted(Wanted { appended: false, committed_data: false, message_spans: false });
+        output.set_wanted(Wanted { appended: false, committed_data: false });
         let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
         output.appended(0, &entry);
         assert!(output.is_empty());

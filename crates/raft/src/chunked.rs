@@ -36,11 +36,6 @@ impl<T> ChunkedDeque<T> {
         Self::default()
     }
 
-    /// As `new`: chunks are allocated as they fill.
-    pub fn with_capacity(_capacity: usize) -> Self {
-        Self::default()
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }

@@ -41,8 +41,6 @@ pub enum ProposeError {
     TooManyPending { limit: usize },
     /// A proposal with this id is already pending on this node.
     DuplicateId,
-    /// This node is a learner and the configuration does not let learners propose.
-    NotAllowed,
     /// The log holds `MAX_INDEX` entries: another could not be sent to a peer.
     LogFull { limit: u64 },
 }
@@ -55,7 +53,6 @@ impl fmt::Display for ProposeError {
             }
             ProposeError::TooManyPending { limit } => write!(f, "more than {limit} proposals are pending"),
             ProposeError::DuplicateId => write!(f, "a proposal with this id is already pending"),
-            ProposeError::NotAllowed => write!(f, "this node may not propose"),
             ProposeError::LogFull { limit } => write!(f, "the log is full: it holds the most entries it may ({limit})"),
         }
     }

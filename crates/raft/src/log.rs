@@ -76,7 +76,7 @@ impl RaftLog {
         let mut log = RaftLog {
             snapshot_index,
             snapshot_term,
-            entries: ChunkedDeque::with_capacity(entries.len()),
+            entries: ChunkedDeque::new(),
             committed: 0,
             applied: snapshot_index,
             stable_index: 0,

@@ -77,18 +77,6 @@ pub struct JointConfig {
 }
 
 impl JointConfig {
-    pub fn is_joint(&self) -> bool {
-        !self.outgoing.voters.is_empty()
-    }
-
-    pub fn contains(&self, id: NodeId) -> bool {
-        self.incoming.voters.contains(&id) || self.outgoing.voters.contains(&id)
-    }
-
-    pub fn ids(&self) -> BTreeSet<NodeId> {
-        self.incoming.voters.union(&self.outgoing.voters).copied().collect()
-    }
-
     pub fn committed_index(&self, acked: impl Fn(NodeId) -> Option<Index> + Copy) -> Index {
         self.incoming.committed_index(acked).min(self.outgoing.committed_index(acked))
     }

@@ -39,15 +39,6 @@ fn put_set(out: &mut Vec<u8>, set: &BTreeSet<NodeId>) {
     }
 }
 
-/// The file's bytes: a header, the data, then a checksum of both.
-pub fn encode(snapshot: &StoredSnapshot) -> Vec<u8> {
-    let mut out = header(snapshot.index, snapshot.term, &snapshot.membership, snapshot.data.len() as u64);
-    out.extend_from_slice(&snapshot.data);
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
 /// What precedes the data in the file.
 fn header(index: Index, term: Term, membership: &Membership, data_len: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -126,20 +117,15 @@ fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
 }
 
-/// Writes `snapshot` durably into `dir` and removes older snapshot files.
-pub fn save(dir: &Path, snapshot: &StoredSnapshot) -> Result<PathBuf, StorageError> {
-    let StoredSnapshot { index, term, membership, data } = snapshot;
-    save_with(dir, *index, *term, membership, data.len() as u64, |out| out.write_all(data))
-}
-
-/// `save` for a snapshot of the core, whose data is its stream (`encode_stream`): written straight into the file,
-/// never whole in memory (its proposal ids alone may take megabytes).
+/// Writes a snapshot of the core durably into `dir` and removes older snapshot files. Its data is its stream
+/// (`encode_stream`), written straight into the file, never whole in memory (its proposal ids alone may take
+/// megabytes).
 pub fn save_core(dir: &Path, snapshot: &Snapshot) -> Result<PathBuf, StorageError> {
     let meta = &snapshot.meta;
     save_with(dir, meta.index, meta.term, &meta.membership, stream_len(snapshot), |out| write_stream(snapshot, out))
 }
 
-/// Writes the file `encode` describes, its data by `write_data` (exactly `data_len` bytes), then syncs it into
+/// Writes the file (a header, the data, then a checksum of both), its data by `write_data` (exactly `data_len` bytes), then syncs it into
 /// place and removes older snapshot files.
 fn save_with(
     dir: &Path,
@@ -224,6 +210,20 @@ pub fn load_latest(dir: &Path) -> Result<Option<StoredSnapshot>, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file's bytes: a header, the data, then a checksum of both (what `save_with` writes in parts).
+    fn encode(snapshot: &StoredSnapshot) -> Vec<u8> {
+        let mut out = header(snapshot.index, snapshot.term, &snapshot.membership, snapshot.data.len() as u64);
+        out.extend_from_slice(&snapshot.data);
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn save(dir: &Path, snapshot: &StoredSnapshot) -> Result<PathBuf, StorageError> {
+        let StoredSnapshot { index, term, membership, data } = snapshot;
+        save_with(dir, *index, *term, membership, data.len() as u64, |out| out.write_all(data))
+    }
 
     fn sample(index: Index) -> StoredSnapshot {
         StoredSnapshot {

@@ -7,7 +7,7 @@ use super::codec::Record;
 use super::error::StorageError;
 use super::snapshot_file;
 use super::wal::Wal;
-use flotilla_raft::{Index, Snapshot, Term};
+use flotilla_raft::Snapshot;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -22,7 +22,6 @@ enum Job {
     Snapshot(Snapshot),
     /// Records that need no acknowledgement of their own (the next token's fsync covers them).
     Note(Vec<Record>),
-    Compact { index: Index, term: Term },
     /// Test-only: the disk thread panics, as a bug in it would.
     #[cfg(test)]
     Panic,
@@ -90,10 +89,6 @@ impl WalWriter {
 
     pub fn note(&self, records: Vec<Record>) {
         self.send(Job::Note(records));
-    }
-
-    pub fn compact(&self, index: Index, term: Term) {
-        self.send(Job::Compact { index, term });
     }
 
     /// Test-only: makes the disk thread panic at its next batch.
@@ -172,13 +167,6 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
                 }
             }
             Job::Note(records) => wal.append(&records)?,
-            Job::Compact { index, term } => {
-                // Compaction syncs before deleting; report what that made durable first.
-                wal.compact(index, term)?;
-                if let Some(token) = durable_token.take() {
-                    report(WriterEvent::Durable(token));
-                }
-            }
             #[cfg(test)]
             Job::Panic => panic!("a test made the disk thread panic"),
         }

@@ -24,13 +24,9 @@ impl JsonWriter {
         self.out
     }
 
-    /// The length of the text written so far, in bytes.
-    pub fn len(&self) -> usize {
+    /// Where the next value goes: the length of the text written so far, in bytes.
+    pub fn position(&self) -> usize {
         self.out.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
     }
 
     /// The text written so far.
