@@ -3,3 +3,11 @@
 //! (`flotilla-wire`) and the node driver (`flotilla-node`).
 
 pub mod binding;
+
+// The binding reaches the engine by these paths. The gaggle wire codec sits beside the driver (`node::wire`)
+// until the JSON moves to the binding.
+use flotilla_storage as storage;
+mod node {
+    pub use flotilla_node::*;
+    pub use flotilla_wire as wire;
+}

@@ -5,9 +5,8 @@
 
 use super::options;
 use super::tasks::{CloseStorage, OpenNode};
-use flotilla_node::{NodeDriver, StorageOptions, Wanted};
-use flotilla_wire as wire;
-use flotilla_storage::WriterEvent;
+use crate::node::{wire, NodeDriver, StorageOptions, Wanted};
+use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -16,7 +15,7 @@ use std::time::Duration;
 /// The longest request id an append may carry, in UTF-8 bytes (the wire's limit for an entry id, less the
 /// wrapping that keeps request ids apart from the nodes' own ids).
 #[napi]
-pub const MAX_REQUEST_ID_BYTES: u32 = flotilla_node::MAX_REQUEST_ID_BYTES as u32;
+pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
 
 #[napi]
 pub struct NativeNode {

@@ -1,8 +1,8 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
-use flotilla_wire::MAX_NAME_BYTES;
-use flotilla_node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs};
+use crate::node::wire::MAX_NAME_BYTES;
+use crate::node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 //! finishes the queued writes and releases the data directory). Each resolves a Promise on the JS thread.
 
 use super::native_node::NativeNode;
-use flotilla_node::{NodeDriver, NodeOptions};
-use flotilla_storage::{Storage, WriterEvent};
+use crate::node::{NodeDriver, NodeOptions};
+use crate::storage::{Storage, WriterEvent};
 use napi::bindgen_prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -19,7 +19,6 @@ mod timing;
 
 pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
 pub use output::Wanted;
-pub use peers::{PeerDirectory, SELF_ID};
 pub use recovery::{OpenError, StorageOptions};
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
 pub use saved_state::{SavedEntry, SavedState};

@@ -28,7 +28,6 @@ pub use limits::{MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use proposal_ids::ProposalIds;
 pub use message::{Message, MessageBody};
-pub use quorum::{JointConfig, MajorityConfig, VoteResult};
 pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};
 pub use stats::Stats;
