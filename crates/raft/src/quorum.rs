@@ -20,6 +20,7 @@ pub struct MajorityConfig {
 }
 
 impl MajorityConfig {
+    #[cfg(test)]
     pub fn new(voters: impl IntoIterator<Item = NodeId>) -> MajorityConfig {
         MajorityConfig { voters: voters.into_iter().collect() }
     }

@@ -22,7 +22,7 @@ impl Membership {
         Membership { voters: voters.into_iter().collect(), ..Membership::default() }
     }
 
-    pub fn joint_config(&self) -> JointConfig {
+    pub(crate) fn joint_config(&self) -> JointConfig {
         JointConfig {
             incoming: MajorityConfig { voters: self.voters.clone() },
             outgoing: MajorityConfig { voters: self.outgoing.clone() },
