@@ -5,12 +5,12 @@
 //! InstallSnapshot. Raft's safety properties are checked after every step; once the faults heal, the cluster must
 //! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
 //!
-//! `cargo test --release --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty steps each,
-//! 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s. Environment
-//! variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per seed,
-//! `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
-//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release --test simulation replay_one_seed
-//! -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
+//! `cargo test --release -p flotilla-raft --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
+//! steps each, 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s.
+//! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
+//! seed, `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
+//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-raft --test simulation
+//! replay_one_seed -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
 //! the lagging-follower test). A failure prints its replay command. Files: `simulation/world.rs` (the event loop),
 //! `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs`
@@ -82,7 +82,7 @@ fn run(scenario: Scenario) -> Result<Outcome, Violation> {
 }
 
 /// The part of every replay command after the environment: `replay_one_seed` is a tool, ignored unless asked for.
-const REPLAY_TAIL: &str = "cargo test --release --test simulation replay_one_seed -- --ignored --nocapture";
+const REPLAY_TAIL: &str = "cargo test --release -p flotilla-raft --test simulation replay_one_seed -- --ignored --nocapture";
 
 fn replaying() -> bool {
     env_u64("FLOTILLA_SIM_SEED").is_some()

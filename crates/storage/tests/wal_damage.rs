@@ -317,7 +317,7 @@ fn apply_damage(path: &Path, damage: Damage) -> Option<u64> {
 fn describe(history: &History, segment: usize, damage: Damage) -> String {
     let name = history.segments[segment].file_name().unwrap().to_string_lossy().to_string();
     format!(
-        "seed {} (replay: FLOTILLA_WAL_DAMAGE_SEED={} cargo test --release --test wal_damage), {:?} in {} (segment {} of {})",
+        "seed {} (replay: FLOTILLA_WAL_DAMAGE_SEED={} cargo test --release -p flotilla-storage --test wal_damage), {:?} in {} (segment {} of {})",
         history.seed,
         history.seed,
         damage,
