@@ -337,7 +337,8 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             let term = term_in(wire.last_included_term)?;
             let total = byte_count_in(wire.total, "total")?;
             let offset = byte_count_in(wire.offset, "offset")?;
-            let chunk = BASE64.decode(required(wire.chunk, "chunk")?.as_bytes()).map_err(|_| bad("chunk is not base64"))?;
+            let chunk = required(wire.chunk, "chunk")?;
+            let chunk = BASE64.decode(chunk.as_bytes()).map_err(|_| bad("chunk is not base64"))?;
             // The receiver substitutes its own membership: slot ids are local, and membership does not change yet.
             let meta = Box::new(SnapshotMeta { index, term, membership: Membership::default() });
             MessageBody::InstallSnapshot { meta, offset, total, chunk: Payload::from(chunk) }
