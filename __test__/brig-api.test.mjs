@@ -231,7 +231,7 @@ test('a Cluster before join(): brig\'s fields, peers, protocol mapping, buffered
 
 // ---- the translation between the engine's messages and brig's ----
 
-// Messages as src/node/wire.rs writes them.
+// Messages as crates/wire/src/gaggle.rs writes them.
 const ENGINE_MESSAGES = [
   { type: 'PRE_VOTE', term: 3, candidateId: 'a', lastLogIndex: 4, lastLogTerm: 2 },
   { type: 'PRE_VOTE', term: 1, candidateId: 'a', lastLogIndex: -1, lastLogTerm: -1 },
@@ -272,9 +272,9 @@ const ENGINE_MESSAGES = [
   { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 10000, done: true }
 ]
 
-// The message types the engine reads, from the match in src/node/wire.rs that decodes them.
+// The message types the engine reads, from the match in crates/wire/src/gaggle.rs that decodes them.
 function engineMessageTypes () {
-  const source = fs.readFileSync(new URL('../src/node/wire.rs', import.meta.url), 'utf8')
+  const source = fs.readFileSync(new URL('../crates/wire/src/gaggle.rs', import.meta.url), 'utf8')
   const types = new Set()
   for (const [arm] of source.matchAll(/^ {8}"[A-Z_]+"( \| "[A-Z_]+")* =>/gm)) {
     for (const [, type] of arm.matchAll(/"([A-Z_]+)"/g)) types.add(type)

@@ -6,7 +6,7 @@
 //! `FLOTILLA_BENCH_REPEAT=R` (default 3; the median run is reported); `FLOTILLA_BENCH_CASE` picks one case.
 //! Prints a table and one JSON line.
 
-use flotilla::raft::{Config, Message, NodeId, Payload, ProposalId, Raft, RestoredState, Role};
+use flotilla_raft::{Config, Message, NodeId, Payload, ProposalId, Raft, RestoredState, Role};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

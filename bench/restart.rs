@@ -2,10 +2,10 @@
 //! plus N logged entries of 100 bytes after it (default 1,000,000; `cargo bench --bench restart -- N`). It times
 //! the whole startup path of a node: loading the snapshot, replaying the log segments, rebuilding the core.
 
-use flotilla::node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
-use flotilla::raft::{encode_stream, Entry, EntryKind, HardState, Membership, Payload, ProposalId, Snapshot, SnapshotMeta};
-use flotilla::storage::snapshot_file::{self, StoredSnapshot};
-use flotilla::storage::{Record, Wal};
+use flotilla_node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
+use flotilla_raft::{Entry, EntryKind, HardState, Membership, Payload, ProposalId, Snapshot, SnapshotMeta};
+use flotilla_storage::snapshot_file;
+use flotilla_storage::{Record, Wal};
 use std::time::Instant;
 
 /// The snapshot covers this many entries before the logged ones; its ids fill the proposal-id window.
@@ -31,8 +31,7 @@ fn main() {
             data: Payload::from(&br#"{"userEntries":100000,"data":{"state":"at the snapshot"}}"#[..]),
             proposal_ids: (1..=SNAPSHOT_INDEX).map(|i| (i, id_of(i))).collect(),
         };
-        let stored = StoredSnapshot { index: SNAPSHOT_INDEX, term: 1, membership: snapshot.meta.membership.clone(), data: encode_stream(&snapshot) };
-        snapshot_file::save(&dir, &stored).expect("snapshot");
+        snapshot_file::save_core(&dir, &snapshot).expect("snapshot");
         wal.compact(SNAPSHOT_INDEX, 1).expect("compact");
         let data = Payload::from(vec![b'x'; 100]);
         let mut index = SNAPSHOT_INDEX + 1;

@@ -29,7 +29,7 @@ if (!force && fs.existsSync(addon) && addonLoads()) {
 }
 
 const targetDir = path.join(root, 'target')
-const args = ['build', '--profile', 'addon', '--target-dir', targetDir]
+const args = ['build', '--profile', 'addon', '-p', 'flotilla', '--target-dir', targetDir]
 if (fs.existsSync(path.join(root, 'Cargo.lock'))) args.push('--locked')
 console.log('flotilla: building the native addon: cargo ' + args.join(' '))
 try {

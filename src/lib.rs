@@ -1,7 +1,13 @@
-//! flotilla: a Raft consensus engine for Node.js. The consensus core (`raft`) is pure and deterministic; the
-//! node layer drives it with storage and a wire format; the binding exposes it to JavaScript.
+//! flotilla: a Raft consensus engine for Node.js. This package is the napi addon (`binding`); the engine is the
+//! workspace's crates: the sans-IO core (`flotilla-raft`), storage (`flotilla-storage`), the wire codecs
+//! (`flotilla-wire`) and the node driver (`flotilla-node`).
 
 pub mod binding;
-pub mod node;
-pub mod raft;
-pub mod storage;
+
+// The binding reaches the engine by these paths. The gaggle wire codec sits beside the driver (`node::wire`)
+// until the JSON moves to the binding.
+use flotilla_storage as storage;
+mod node {
+    pub use flotilla_node::*;
+    pub use flotilla_wire as wire;
+}

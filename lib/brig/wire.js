@@ -1,4 +1,4 @@
-// Translates between the engine's messages (gaggle-style JSON, see src/node/wire.rs) and brig's message classes,
+// Translates between the engine's messages (gaggle-style JSON, see crates/wire/src/gaggle.rs) and brig's message classes,
 // so that a brig transport carries the engine's protocol without knowing it. Each engine message becomes the brig
 // class with the same job, field for field; what brig cannot say travels as extra keys or as a class of its own:
 //

@@ -222,25 +222,16 @@ impl NativeNode {
 
     /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null. `appended` false
     /// leaves out appended entries and `committedData` false the term and data of committed ones (nobody
-    /// listens for them); both default to true. `messageSpans` adds where each message sits in the text.
+    /// listens for them); both default to true.
     #[napi(catch_unwind)]
-    pub fn flush(
-        &mut self,
-        appended: Option<bool>,
-        committed_data: Option<bool>,
-        message_spans: Option<bool>,
-    ) -> Option<String> {
-        let wanted = Wanted {
-            appended: appended.unwrap_or(true),
-            committed_data: committed_data.unwrap_or(true),
-            message_spans: message_spans.unwrap_or(false),
-        };
+    pub fn flush(&mut self, appended: Option<bool>, committed_data: Option<bool>) -> Option<String> {
+        let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
         self.driver.flush_wanting(wanted)
     }
 
     /// `flush` with the messages apart, for a channel that hands messages on within this process: an array
     /// `[outputJson, message0, message1, ...]` (or null when there is nothing to do), where `outputJson` is the
-    /// `flush` output whose `send` list names only the recipients (`[to | null, ...]`, no `spans`) and
+    /// `flush` output whose `send` list names only the recipients (`[to | null, ...]`) and
     /// `message<i>` is the JSON text of the message to `send[i]`. Nothing has to parse a message to pass it on.
     #[napi(catch_unwind, ts_return_type = "string[] | null")]
     pub fn flush_parts<'env>(
@@ -249,11 +240,7 @@ impl NativeNode {
         appended: Option<bool>,
         committed_data: Option<bool>,
     ) -> Result<Option<Array<'env>>> {
-        let wanted = Wanted {
-            appended: appended.unwrap_or(true),
-            committed_data: committed_data.unwrap_or(true),
-            message_spans: false,
-        };
+        let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
         let Some(parts) = self.driver.flush_parts(wanted) else { return Ok(None) };
         let count = parts.message_count();
         let mut array = env.create_array((count + 1) as u32)?;

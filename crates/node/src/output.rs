@@ -1,0 +1,307 @@
+//! What a driver has for the JS side after a call: messages to send, entries appended and committed, and whether
+//! the visible state changed. It is handed over as one JSON text per call, so that one `JSON.parse` in JS
+//! replaces many boundary crossings.
+
+use flotilla_wire::json::JsonWriter;
+use flotilla_wire::payload_text;
+use flotilla_raft::Entry;
+
+/// Which parts of the events the JS side will use. Leaving out what nobody listens to saves writing it here and
+/// parsing it there: with many entries in flight, event payloads were most of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// `appended` entries at all (only for an `appended` listener).
+    pub appended: bool,
+    /// Committed entries one by one, with term and data (for a `committed` listener). Without, only the new
+    /// commit index and the ids of this node's own entries (to settle their appends) are given.
+    pub committed_data: bool,
+}
+
+impl Default for Wanted {
+    fn default() -> Self {
+        Wanted { appended: true, committed_data: true }
+    }
+}
+
+#[derive(Default)]
+pub struct Output {
+    /// The `send` list, written as messages come: `[recipient name or null for a broadcast, message]` pairs.
+    sends: Option<JsonWriter>,
+    /// Where each send's recipient and message sit in the `send` list, in bytes, for `take_parts`.
+    send_ranges: Vec<SendRange>,
+    committed: Option<JsonWriter>,
+    /// Without committed data: the gaggle index of the last committed entry, and the ids of this node's own.
+    commit_index: Option<u64>,
+    committed_ids: Option<JsonWriter>,
+    appended: Option<JsonWriter>,
+    state_changed: bool,
+    /// The snapshot envelope `{userEntries, data}` (JSON text) to restore before the committed entries of this output.
+    restore: Option<String>,
+    /// The log index at which the application should take a snapshot now.
+    snapshot_wanted: Option<u64>,
+    /// Ids of this node's proposals that committed inside a snapshot received from the leader.
+    settled_ids: Option<JsonWriter>,
+    /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
+    /// committed, or had committed already when they were proposed again.
+    settled_requests: Option<JsonWriter>,
+    /// The engine has more to hand over already (committed entries held back to keep this output small): flush
+    /// again soon, after letting the event loop turn.
+    more: bool,
+    wanted: Wanted,
+}
+
+impl Output {
+    /// What the next outputs should hold.
+    pub fn set_wanted(&mut self, wanted: Wanted) {
+        self.wanted = wanted;
+    }
+
+    pub fn send(&mut self, to: Option<&str>, json: &str) {
+        self.send_with(to, |w| {
+            w.raw(json);
+        });
+    }
+
+    /// Sends a message that `write` writes straight into the output, as one JSON value.
+    pub fn send_with(&mut self, to: Option<&str>, write: impl FnOnce(&mut JsonWriter)) {
+        let w = self.sends.get_or_insert_with(begin_list);
+        w.begin_array();
+        w.comma_before_value();
+        let to_start = w.position();
+        w.opt_string(to);
+        let to_end = w.position();
+        w.comma_before_value();
+        let message_start = w.position();
+        write(w);
+        self.send_ranges.push(SendRange { to: (to_start, to_end), message: (message_start, w.position()) });
+        w.end_array();
+    }
+
+    /// A committed entry; `own` when this node proposed it (its id is `<this node's name>_...`).
+    pub fn committed(&mut self, gaggle_index: u64, entry: &Entry, own: bool) {
+        if self.wanted.committed_data {
+            write_entry(self.committed.get_or_insert_with(begin_list), gaggle_index, entry);
+            return;
+        }
+        self.commit_index = Some(gaggle_index);
+        if let (true, Some(id)) = (own, entry.id.as_deref()) {
+            self.committed_ids.get_or_insert_with(begin_list).string(id);
+        }
+    }
+
+    pub fn appended(&mut self, gaggle_index: u64, entry: &Entry) {
+        if self.wanted.appended {
+            write_entry(self.appended.get_or_insert_with(begin_list), gaggle_index, entry);
+        }
+    }
+
+    pub fn state_changed(&mut self) {
+        self.state_changed = true;
+    }
+
+    /// The application must restore this state (JSON text) before it applies the commits that follow.
+    pub fn restore(&mut self, data_json: &str) {
+        self.restore = Some(data_json.to_string());
+    }
+
+    /// One of this node's proposals committed, but its entry arrived only inside a snapshot.
+    pub fn settled(&mut self, id: &str) {
+        self.settled_ids.get_or_insert_with(begin_list).string(id);
+    }
+
+    /// A client request this node waited for is committed, as the user entry at `gaggle_index`.
+    pub fn request_settled(&mut self, id: &str, gaggle_index: u64) {
+        self.settled_requests.get_or_insert_with(begin_list).begin_array().string(id).uint(gaggle_index).end_array();
+    }
+
+    /// The application should take a snapshot of its state as of this log index.
+    pub fn snapshot_wanted(&mut self, index: u64) {
+        self.snapshot_wanted = Some(index);
+    }
+
+    pub fn more(&mut self) {
+        self.more = true;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_none()
+            && self.committed.is_none()
+            && self.commit_index.is_none()
+            && self.appended.is_none()
+            && !self.state_changed
+            && self.restore.is_none()
+            && self.snapshot_wanted.is_none()
+            && self.settled_ids.is_none()
+            && self.settled_requests.is_none()
+            && !self.more
+    }
+
+    /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "state":1, "more":1}`, each key
+    /// present only when it has something; `None`
+    /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
+    /// wanted.
+    pub fn take_json(&mut self) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let sends = self.sends.take();
+        self.send_ranges.clear();
+        Some(self.take_object(sends))
+    }
+
+    /// Like `take_json`, with the messages apart: the object's `send` list names only the recipients
+    /// (`[to|null,...]`); `OutputParts::message(i)` is the text of message `i`. A
+    /// channel that carries messages within this process can hand those texts on without anyone parsing them.
+    pub fn take_parts(&mut self) -> Option<OutputParts> {
+        if self.is_empty() {
+            return None;
+        }
+        let sends = self.sends.take().map(JsonWriter::finish).unwrap_or_default();
+        let ranges = std::mem::take(&mut self.send_ranges);
+        let recipients = (!ranges.is_empty()).then(|| {
+            let mut w = begin_list();
+            for range in &ranges {
+                w.raw(&sends[range.to.0..range.to.1]);
+            }
+            w
+        });
+        let json = self.take_object(recipients);
+        Some(OutputParts { json, sends, ranges })
+    }
+
+    /// The output object around the given `send` list, taking everything else there is.
+    fn take_object(&mut self, sends: Option<JsonWriter>) -> String {
+        let lists = [
+            ("send", sends),
+            ("appended", self.appended.take()),
+            ("committed", self.committed.take()),
+            ("committedIds", self.committed_ids.take()),
+            ("settledIds", self.settled_ids.take()),
+            ("settledRequests", self.settled_requests.take()),
+        ];
+        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48);
+        out.push('{');
+        let key = |out: &mut String, key: &str| {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+        };
+        for (name, list) in lists {
+            if let Some(mut list) = list {
+                list.end_array();
+                key(&mut out, name);
+                out.push_str(list.as_str());
+            }
+        }
+        if let Some(index) = self.commit_index.take() {
+            key(&mut out, "commitIndex");
+            let mut w = JsonWriter::new();
+            w.uint(index);
+            out.push_str(w.as_str());
+        }
+        if std::mem::take(&mut self.state_changed) {
+            key(&mut out, "state");
+            out.push('1');
+        }
+        if let Some(data) = self.restore.take() {
+            key(&mut out, "restore");
+            out.push_str(&data);
+        }
+        if let Some(index) = self.snapshot_wanted.take() {
+            key(&mut out, "snapshotWanted");
+            let mut w = JsonWriter::new();
+            w.uint(index);
+            out.push_str(w.as_str());
+        }
+        if std::mem::take(&mut self.more) {
+            key(&mut out, "more");
+            out.push('1');
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// Where one send sits in the `send` list's text: its recipient (a JSON string or null) and its message.
+#[derive(Clone, Copy, Debug)]
+struct SendRange {
+    to: (usize, usize),
+    message: (usize, usize),
+}
+
+/// An output with its messages apart (see `Output::take_parts`).
+pub struct OutputParts {
+    /// The output object, its `send` list naming only the recipients.
+    pub json: String,
+    sends: String,
+    ranges: Vec<SendRange>,
+}
+
+impl OutputParts {
+    /// How many messages there are.
+    pub fn message_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// The JSON text of message `i` (in the order of the `send` list).
+    pub fn message(&self, i: usize) -> &str {
+        let (start, end) = self.ranges[i].message;
+        &self.sends[start..end]
+    }
+}
+
+fn begin_list() -> JsonWriter {
+    let mut w = JsonWriter::new();
+    w.begin_array();
+    w
+}
+
+fn write_entry(w: &mut JsonWriter, gaggle_index: u64, entry: &Entry) {
+    w.begin_array().uint(gaggle_index).uint(entry.term).opt_string(entry.id.as_deref());
+    w.raw(payload_text(&entry.data)).end_array();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_raft::{EntryKind, Payload};
+
+    #[test]
+    fn output_is_one_valid_json_object() {
+        let mut output = Output::default();
+        assert_eq!(output.take_json(), None);
+        output.send(Some("b"), "{\"type\":\"HELLO\"}");
+        output.send(None, "{\"type\":\"HELLO\"}");
+        let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
+        output.committed(0, &entry, true);
+        output.committed(1, &entry, false);
+        output.appended(1, &entry);
+        output.state_changed();
+        let json = output.take_json().expect("output");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(value["send"][1][0], serde_json::Value::Null);
+        assert_eq!(value["committed"][1][0], 1);
+        assert_eq!(value["committed"][0][3]["k"], 1);
+        assert_eq!(value["appended"][0][2], "a_1");
+        assert_eq!(value["state"], 1);
+        assert!(output.is_empty());
+    }
+
+    #[test]
+    fn unwanted_event_payloads_are_left_out() {
+        let mut output = Output::default();
+        output.set_wanted(Wanted { appended: false, committed_data: false });
+        let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
+        output.appended(0, &entry);
+        assert!(output.is_empty());
+        output.committed(4, &entry, false);
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"commitIndex":4}"#));
+        output.committed(5, &entry, true);
+        output.committed(6, &entry, false);
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
+    }
+}

@@ -1,0 +1,175 @@
+//! Where a node's state comes from at startup: nothing (volatile, as gaggle and brig), or the write-ahead log in
+//! its data directory, replayed into the core's restored state and the peer slots its votes refer to.
+
+use super::driver::{own_proposal_id, Members, NodeOptions};
+use super::peers::PeerDirectory;
+use super::saved_state::SavedState;
+use flotilla_raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
+use flotilla_storage::{snapshot_file, Record};
+use flotilla_storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
+use std::path::PathBuf;
+
+/// Where the node keeps its state.
+#[derive(Clone, Debug)]
+pub enum StorageOptions {
+    Volatile,
+    Durable { dir: PathBuf, segment_bytes: u64 },
+}
+
+/// Everything a node starts from.
+pub struct Opened {
+    pub storage: Box<dyn Storage>,
+    pub peers: PeerDirectory,
+    pub restored: RestoredState,
+    /// Whether the peer slots must be (re)recorded in storage before anything else.
+    pub record_peers: bool,
+    /// Set when a torn write at the end of the log was cut off: (file, offset).
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+/// Why a node could not open its storage.
+#[derive(Debug)]
+pub enum OpenError {
+    Storage(StorageError),
+    /// The data directory holds another node's, or another cluster's, state.
+    Mismatch(String),
+    /// The saved state to start from cannot be a node's, or there is a log already.
+    SavedState(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Storage(error) => write!(f, "cannot recover the log: {error}"),
+            OpenError::Mismatch(why) => write!(f, "{why}"),
+            OpenError::SavedState(why) => write!(f, "the saved state cannot seed this node: {why}"),
+        }
+    }
+}
+
+fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
+    match members {
+        Members::Discover { cluster_size } => PeerDirectory::discovering(name, *cluster_size),
+        Members::Named(names) => {
+            let others: Vec<String> = names.iter().filter(|n| n.as_str() != name).cloned().collect();
+            PeerDirectory::with_members(name, &others)
+        }
+    }
+}
+
+/// Opens the node's storage, or starts it from its saved state. `report` receives the disk thread's events
+/// (durable tokens, failure).
+pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<Opened, OpenError> {
+    let (name, members) = (options.name.as_str(), &options.members);
+    let (dir, segment_bytes) = match &options.storage {
+        StorageOptions::Volatile => {
+            let peers = fresh_directory(name, members);
+            let membership = Membership::with_voters(peers.ids());
+            let mut restored = RestoredState { membership, ..RestoredState::default() };
+            if let Some(saved) = &options.saved_state {
+                (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
+            }
+            return Ok(Opened { storage: Box::new(VolatileStorage), peers, restored, record_peers: false, torn_tail: None });
+        }
+        StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
+    };
+    let (mut wal, mut recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    if let Some(saved) = &options.saved_state {
+        let holds_log = recovered.hard_state != HardState::default()
+            || !recovered.entries.is_empty()
+            || recovered.compacted_index > 0
+            || snapshot_file::load_latest(dir).map_err(OpenError::Storage)?.is_some();
+        if holds_log {
+            return Err(OpenError::SavedState(format!(
+                "the data directory {} already holds a log; start from the saved state in an empty one, or from the \
+                 data directory without it",
+                dir.display()
+            )));
+        }
+        // Written (and synced) before the node runs: it answers peers as if this were its own log.
+        let peers = fresh_directory(name, members);
+        let (hard_state, entries) = seed(saved, &peers, options)?;
+        let write = Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() };
+        wal.append(&[Record::Peers(peers.bound_names()), write]).map_err(OpenError::Storage)?;
+        wal.sync().map_err(OpenError::Storage)?;
+        recovered.peers = peers.bound_names();
+        recovered.hard_state = hard_state;
+        recovered.entries = entries;
+    }
+    let snapshot = load_snapshot(dir)?;
+    let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.index);
+    if recovered.compacted_index > snapshot_index {
+        // The entries up to the compaction point are gone, and no snapshot holds them.
+        return Err(OpenError::Storage(StorageError::other(
+            dir,
+            format!("the log was compacted up to index {} but the newest snapshot covers only {snapshot_index}", recovered.compacted_index),
+        )));
+    }
+    let peers = if recovered.peers.is_empty() {
+        fresh_directory(name, members)
+    } else {
+        restore_directory(name, members, &recovered.peers, dir)?
+    };
+    let restored = RestoredState {
+        hard_state: recovered.hard_state,
+        membership: Membership::with_voters(peers.ids()),
+        snapshot,
+        entries: recovered.entries,
+    };
+    let storage = DurableStorage::new(WalWriter::spawn(wal, report));
+    Ok(Opened { storage: Box::new(storage), peers, restored, record_peers: true, torn_tail: recovered.torn_tail })
+}
+
+/// The hard state and log a saved state gives this node, with ids of its own for the entries.
+fn seed(saved: &SavedState, peers: &PeerDirectory, options: &NodeOptions) -> Result<(HardState, Vec<Entry>), OpenError> {
+    saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
+}
+
+/// The newest snapshot file in `dir`, decoded; damage is an error naming the file.
+fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
+    let Some(stored) = snapshot_file::load_latest(dir).map_err(OpenError::Storage)? else { return Ok(None) };
+    let meta = SnapshotMeta { index: stored.index, term: stored.term, membership: stored.membership };
+    let path = dir.join("snapshot");
+    decode_stream(meta, &stored.data)
+        .map(Some)
+        .ok_or_else(|| OpenError::Storage(StorageError::other(&path, "the newest snapshot's contents cannot be read")))
+}
+
+/// The slots as they were recorded: a vote in the hard state names a slot, so slots must not move.
+fn restore_directory(
+    name: &str,
+    members: &Members,
+    recorded: &[String],
+    dir: &std::path::Path,
+) -> Result<PeerDirectory, OpenError> {
+    if recorded.first().map(String::as_str) != Some(name) {
+        return Err(OpenError::Mismatch(format!(
+            "the data directory {} belongs to node {:?}, not {:?}",
+            dir.display(),
+            recorded.first().map(String::as_str).unwrap_or(""),
+            name
+        )));
+    }
+    let size = match members {
+        Members::Discover { cluster_size } => *cluster_size,
+        Members::Named(names) => names.iter().filter(|n| n.as_str() != name).count() + 1,
+    };
+    if recorded.len() > size {
+        return Err(OpenError::Mismatch(format!(
+            "the data directory {} knows {} members, more than the cluster size {}",
+            dir.display(),
+            recorded.len(),
+            size
+        )));
+    }
+    let mut directory = PeerDirectory::discovering(name, size);
+    for peer in &recorded[1..] {
+        directory.bind(peer);
+    }
+    if let Members::Named(names) = members {
+        for peer in names.iter().filter(|n| n.as_str() != name) {
+            directory.bind(peer);
+        }
+    }
+    Ok(directory)
+}

@@ -1,0 +1,113 @@
+//! Client request ids (zmq-raft's idempotent updates): the id a caller gives an append becomes its proposal id,
+//! so that a retry of the same request, on any node, after a leader change or a restart, commits once and is
+//! answered with the index of the entry that did. The node remembers which requests it waits for, to settle them
+//! with that index (the gaggle index: the entry's place among the user entries).
+
+use super::snapshots;
+use flotilla_wire::MAX_ID_BYTES;
+use flotilla_raft::{Index, ProposalId, ProposeError, Raft, Snapshot};
+use std::collections::HashSet;
+use std::fmt;
+
+/// A request id `r` is proposed as `req(r)`: the node's own ids, `<name>_<uuid>`, end in a hexadecimal digit,
+/// these in `)`, so no request id can take a node's id or the other way round, whatever the node names are.
+const PREFIX: &str = "req(";
+const SUFFIX: &str = ")";
+
+/// The longest request id, in UTF-8 bytes: the wire's limit for a proposal id, less the wrapping.
+pub const MAX_REQUEST_ID_BYTES: usize = MAX_ID_BYTES - PREFIX.len() - SUFFIX.len();
+
+#[derive(Debug)]
+pub enum RequestError {
+    InvalidId { bytes: usize },
+    Refused(ProposeError),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::InvalidId { bytes: 0 } => write!(f, "Invalid arguments: \"requestId\" must not be empty"),
+            RequestError::InvalidId { bytes } => {
+                let limit = MAX_REQUEST_ID_BYTES;
+                write!(f, "Invalid arguments: \"requestId\" is {bytes} bytes (UTF-8), more than the limit of {limit}")
+            }
+            RequestError::Refused(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl From<ProposeError> for RequestError {
+    fn from(error: ProposeError) -> RequestError {
+        RequestError::Refused(error)
+    }
+}
+
+/// The proposal id of a request id, if the request id is valid.
+pub fn proposal_id_of(request_id: &str) -> Result<ProposalId, RequestError> {
+    if request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_BYTES {
+        return Err(RequestError::InvalidId { bytes: request_id.len() });
+    }
+    let mut id = String::with_capacity(PREFIX.len() + request_id.len() + SUFFIX.len());
+    id.push_str(PREFIX);
+    id.push_str(request_id);
+    id.push_str(SUFFIX);
+    Ok(ProposalId::from(id))
+}
+
+/// The requests proposed on this node that have not committed yet. At most as many as the core keeps pending
+/// proposals (`Config::max_pending_proposals`); a request whose caller gave up stays until it commits, as its
+/// proposal does.
+#[derive(Debug, Default)]
+pub struct PendingRequests {
+    ids: HashSet<ProposalId>,
+}
+
+impl PendingRequests {
+    pub fn wait_for(&mut self, id: ProposalId) {
+        self.ids.insert(id);
+    }
+
+    /// Stops waiting for `id`; returns whether this node waited for it.
+    pub fn settle(&mut self, id: &str) -> bool {
+        !self.ids.is_empty() && self.ids.remove(id)
+    }
+}
+
+/// The gaggle index of the user entry at log `index`, which this node has applied: counted back from the last
+/// applied one (`committed_user_entries` were handed out), or for a compacted entry from the snapshot.
+pub fn applied_user_index(raft: &Raft, index: Index, committed_user_entries: u64) -> Option<u64> {
+    let log = raft.log();
+    if index > log.snapshot_index() {
+        let later = (index + 1..=log.applied).filter(|&i| log.entry(i).is_some_and(|e| e.is_user_data())).count();
+        return committed_user_entries.checked_sub(later as u64 + 1);
+    }
+    user_index_in_snapshot(raft.snapshot()?, index)
+}
+
+/// The gaggle index of the user entry at log `index`, which `snapshot` covers: counted back from the snapshot's
+/// count of user entries. Every user entry has a proposal id, and compaction keeps the ids of all the entries
+/// after any id it keeps, so counting ids is counting user entries.
+pub fn user_index_in_snapshot(snapshot: &Snapshot, index: Index) -> Option<u64> {
+    let (user_entries, _) = snapshots::open(&snapshot.data)?;
+    let later = snapshot.proposal_ids.iter_from(index + 1).take_while(|&(at, _)| at <= snapshot.meta.index).count();
+    user_entries.checked_sub(later as u64 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_wrapped_apart_from_node_ids_and_limited_to_the_wire_limit() {
+        let id = proposal_id_of("order-42").expect("a valid request id");
+        assert_eq!(&*id, "req(order-42)");
+        assert!(matches!(proposal_id_of(""), Err(RequestError::InvalidId { bytes: 0 })));
+        let longest = "é".repeat(MAX_REQUEST_ID_BYTES / 2);
+        assert_eq!(proposal_id_of(&longest).map(|id| id.len()).ok(), Some(MAX_ID_BYTES - 1));
+        let too_long = "x".repeat(MAX_REQUEST_ID_BYTES + 1);
+        let refused = proposal_id_of(&too_long);
+        assert!(matches!(refused, Err(RequestError::InvalidId { bytes }) if bytes == MAX_ID_BYTES - 4));
+    }
+}

@@ -1,0 +1,70 @@
+//! A state saved by another Raft library (brig's `LogState.serialize()`: term, vote, log) that a node starts from,
+//! as if it had restarted from its own disk: the term and vote become its hard state and the entries its log
+//! (with fresh ids), and Raft reconciles the nodes as after any restart. The commit point is not taken over: a
+//! majority holds every committed entry, so the first leader commits them again.
+
+use super::peers::{PeerDirectory, SELF_ID};
+use flotilla_wire as wire;
+use flotilla_raft::{Entry, EntryKind, HardState, Index, ProposalId, Term};
+
+/// One entry of a saved log: its term and its data as JSON text.
+#[derive(Clone, Debug)]
+pub struct SavedEntry {
+    pub term: Term,
+    pub data_json: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SavedState {
+    pub term: Term,
+    pub voted_for: Option<String>,
+    pub entries: Vec<SavedEntry>,
+}
+
+/// The most entries a saved state may hold: what a node replays at a restart, well past any brig log that was
+/// kept in memory and serialized whole.
+pub const MAX_SAVED_ENTRIES: usize = 1_000_000;
+
+impl SavedState {
+    /// The hard state and log the node starts from; an error says what in the saved state cannot be a Raft
+    /// node's (a term that goes down, an entry of a later term than the node's, a vote for a stranger, an entry
+    /// larger than a message may be).
+    pub fn restore(
+        &self,
+        peers: &PeerDirectory,
+        max_entry_bytes: u64,
+        mut fresh_id: impl FnMut() -> String,
+    ) -> Result<(HardState, Vec<Entry>), String> {
+        let vote = match &self.voted_for {
+            None => None,
+            Some(name) if name == peers.self_name() => Some(SELF_ID),
+            Some(name) => Some(peers.id_of(name).ok_or_else(|| format!("votedFor {name:?} is not a member"))?),
+        };
+        if self.entries.len() > MAX_SAVED_ENTRIES {
+            let count = self.entries.len();
+            return Err(format!("the log has {count} entries, more than the limit of {MAX_SAVED_ENTRIES}"));
+        }
+        let mut entries = Vec::with_capacity(self.entries.len());
+        let mut previous_term = 1;
+        for (position, saved) in self.entries.iter().enumerate() {
+            if saved.term < previous_term || saved.term > self.term {
+                return Err(format!(
+                    "entry {position} has term {}, which is not between the term before it ({previous_term}) and \
+                     currentTerm ({})",
+                    saved.term, self.term
+                ));
+            }
+            previous_term = saved.term;
+            let data = wire::payload_from_json(Some(&saved.data_json));
+            let id = ProposalId::from(fresh_id());
+            let index = position as Index + 1;
+            let entry = Entry { term: saved.term, index, kind: EntryKind::Normal, id: Some(id), data };
+            let bytes = entry.size_bytes();
+            if bytes > max_entry_bytes {
+                return Err(format!("entry {position} is {bytes} bytes, more than the limit of {max_entry_bytes}"));
+            }
+            entries.push(entry);
+        }
+        Ok((HardState { term: self.term, vote, commit: 0 }, entries))
+    }
+}

@@ -1,0 +1,130 @@
+//! The tuning of one consensus core: its id, its timers in ticks, its switches and its limits.
+
+use super::error::ConfigError;
+use super::types::{NodeId, SnapshotMeta};
+
+/// A deliberate bug, switched on only by tests, to show that the simulation's safety checker catches it. Only a
+/// build with the `bug-injection` feature (the tests' build) can switch one on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedBug {
+    /// Commit an entry of an earlier term as soon as a majority holds it (the Figure 8 mistake of the paper).
+    CommitPreviousTermByCount,
+    /// Grant a vote to every candidate of a term, not only the first (two leaders in one term).
+    VoteTwiceInOneTerm,
+    /// Grant votes without the up-to-date log check (a leader may lack committed entries).
+    IgnoreLogUpToDateCheck,
+    /// On installing a snapshot, keep the entries after its index without checking that the entry at its index
+    /// has the snapshot's term (a follower keeps a suffix of another history).
+    SnapshotKeepsSuffixWithoutTermCheck,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    /// An election timeout is drawn uniformly from `election_ticks_min..=election_ticks_max` at each reset.
+    pub election_ticks_min: u32,
+    pub election_ticks_max: u32,
+    pub heartbeat_ticks: u32,
+    /// Ask for pre-votes before starting an election (thesis 9.6).
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum within an election timeout steps down, and followers that
+    /// hear from a leader ignore vote requests for an election timeout (thesis 6.2 and 4.2.3).
+    pub check_quorum: bool,
+    /// At most this many append messages in flight to one follower.
+    pub max_inflight_messages: usize,
+    /// At most this many entry bytes in flight to one follower.
+    pub max_inflight_bytes: u64,
+    /// At most this many entry bytes in one append message (one entry larger than this still goes alone).
+    pub max_message_bytes: u64,
+    /// At most this many of this node's own proposals may wait for commit.
+    pub max_pending_proposals: usize,
+    /// At most this many entry bytes of committed entries in one `Ready` (at least one entry, however large), so
+    /// that applying a long committed log (a restart) comes in pieces a caller can spread over time.
+    pub max_apply_bytes_per_ready: u64,
+    /// A proposal of this node that has not committed after this many ticks is sent to the leader again.
+    pub proposal_retry_ticks: u32,
+    /// A proposal id stays known (a retry of it commits nothing new) while its entry is in the log, and after the
+    /// entry is compacted until the snapshot index passes the entry's index by this many entries. Snapshots carry
+    /// these ids to followers and across restarts. 0 forgets ids with their entries.
+    pub proposal_id_window: u64,
+    /// Seeds the randomized election timeouts; a simulation with equal seeds replays exactly.
+    pub seed: u64,
+    /// Whether the application data of a snapshot received from a leader is one the driver can restore. A
+    /// snapshot it refuses is not installed (the node stays as it was), and the chunk that completed it is counted
+    /// as malformed. The core knows nothing of the data's form, so the driver says; by default all are taken.
+    pub accept_snapshot_data: fn(&SnapshotMeta, &[u8]) -> bool,
+    #[cfg(feature = "bug-injection")]
+    pub injected_bug: Option<InjectedBug>,
+}
+
+impl Config {
+    /// Defaults in the spirit of etcd: 10 ticks per election timeout (randomized up to 20), heartbeat every tick.
+    pub fn new(id: NodeId) -> Config {
+        Config {
+            id,
+            election_ticks_min: 10,
+            election_ticks_max: 20,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            max_inflight_messages: 256,
+            max_inflight_bytes: 16 * 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
+            max_pending_proposals: 1_000_000,
+            max_apply_bytes_per_ready: 64 * 1024 * 1024,
+            proposal_retry_ticks: 20,
+            proposal_id_window: 100_000,
+            seed: id,
+            accept_snapshot_data: |_, _| true,
+            #[cfg(feature = "bug-injection")]
+            injected_bug: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.id == 0 {
+            return Err(ConfigError::ZeroNodeId);
+        }
+        let ticks_ok = self.heartbeat_ticks >= 1
+            && self.heartbeat_ticks < self.election_ticks_min
+            && self.election_ticks_min <= self.election_ticks_max;
+        if !ticks_ok {
+            return Err(ConfigError::ElectionTicks {
+                min: self.election_ticks_min,
+                max: self.election_ticks_max,
+                heartbeat: self.heartbeat_ticks,
+            });
+        }
+        if self.max_inflight_messages == 0 {
+            return Err(ConfigError::ZeroLimit("max_inflight_messages"));
+        }
+        if self.max_inflight_bytes == 0 {
+            return Err(ConfigError::ZeroLimit("max_inflight_bytes"));
+        }
+        if self.max_message_bytes == 0 {
+            return Err(ConfigError::ZeroLimit("max_message_bytes"));
+        }
+        if self.max_pending_proposals == 0 {
+            return Err(ConfigError::ZeroLimit("max_pending_proposals"));
+        }
+        if self.max_apply_bytes_per_ready == 0 {
+            return Err(ConfigError::ZeroLimit("max_apply_bytes_per_ready"));
+        }
+        if self.proposal_retry_ticks == 0 {
+            return Err(ConfigError::ZeroLimit("proposal_retry_ticks"));
+        }
+        Ok(())
+    }
+
+    /// Whether the tests switched `bug` on: always false, and compiled away, in a build without `bug-injection`.
+    #[inline]
+    pub(crate) fn injects(&self, bug: InjectedBug) -> bool {
+        #[cfg(feature = "bug-injection")]
+        return self.injected_bug == Some(bug);
+        #[cfg(not(feature = "bug-injection"))]
+        {
+            let _ = bug;
+            false
+        }
+    }
+}

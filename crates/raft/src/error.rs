@@ -1,0 +1,140 @@
+//! Typed errors of the consensus core. The binding maps each to a JS `Error` once; nothing here panics.
+
+use super::types::{Index, NodeId};
+use std::fmt;
+
+/// Why a configuration or a restored state was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    ZeroNodeId,
+    NoVoters,
+    SelfNotMember,
+    ElectionTicks { min: u32, max: u32, heartbeat: u32 },
+    ZeroLimit(&'static str),
+    RestoredStateInvalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroNodeId => write!(f, "the node id must not be 0"),
+            ConfigError::NoVoters => write!(f, "the configuration has no voters"),
+            ConfigError::SelfNotMember => write!(f, "this node is neither a voter nor a learner of the configuration"),
+            ConfigError::ElectionTicks { min, max, heartbeat } => write!(
+                f,
+                "election ticks must satisfy heartbeat ({heartbeat}) < min ({min}) <= max ({max})"
+            ),
+            ConfigError::ZeroLimit(name) => write!(f, "{name} must be at least 1"),
+            ConfigError::RestoredStateInvalid(why) => write!(f, "the restored state is invalid: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a proposal was refused at once. A refused proposal is not pending: the caller must report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    /// The proposal is larger than a single message may be.
+    TooLarge { bytes: u64, limit: u64 },
+    /// Too many proposals of this node wait for commit.
+    TooManyPending { limit: usize },
+    /// A proposal with this id is already pending on this node.
+    DuplicateId,
+    /// The log holds `MAX_INDEX` entries: another could not be sent to a peer.
+    LogFull { limit: u64 },
+}
+
+impl fmt::Display for ProposeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProposeError::TooLarge { bytes, limit } => {
+                write!(f, "the entry is {bytes} bytes, more than the limit of {limit}")
+            }
+            ProposeError::TooManyPending { limit } => write!(f, "more than {limit} proposals are pending"),
+            ProposeError::DuplicateId => write!(f, "a proposal with this id is already pending"),
+            ProposeError::LogFull { limit } => write!(f, "the log is full: it holds the most entries it may ({limit})"),
+        }
+    }
+}
+
+impl std::error::Error for ProposeError {}
+
+/// Why a leadership transfer could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferError {
+    NotLeader,
+    NotAVoter(NodeId),
+    ToSelf,
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferError::NotLeader => write!(f, "only the leader can transfer leadership"),
+            TransferError::NotAVoter(id) => write!(f, "node {id} is not a voter"),
+            TransferError::ToSelf => write!(f, "this node is already the leader"),
+        }
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+/// Why `Raft::compact` refused to compact the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The index is already covered by the current snapshot.
+    AlreadyCompacted { index: Index, snapshot_index: Index },
+    /// The index has not been applied yet (the snapshot must hold the state after applying it).
+    NotApplied { index: Index, applied: Index },
+}
+
+impl fmt::Display for CompactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompactError::AlreadyCompacted { index, snapshot_index } => {
+                write!(f, "index {index} is not above the current snapshot's index {snapshot_index}")
+            }
+            CompactError::NotApplied { index, applied } => {
+                write!(f, "index {index} is above the last applied index {applied}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CompactError {}
+
+/// Why an incoming message was dropped. Dropped messages are counted, never fatal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Not addressed to this node, or sent by this node to itself.
+    Misaddressed,
+    /// The sender is not a member of the configuration.
+    UnknownSender,
+    /// Fields that contradict each other or the protocol (indices out of order, term 0, ...).
+    Malformed,
+    /// From an older term, and not worth an answer.
+    StaleTerm,
+    /// Valid but not expected in this role or state (a vote reply to a leader, ...).
+    Unexpected,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Misaddressed,
+        DropReason::UnknownSender,
+        DropReason::Malformed,
+        DropReason::StaleTerm,
+        DropReason::Unexpected,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Misaddressed => "misaddressed",
+            DropReason::UnknownSender => "unknownSender",
+            DropReason::Malformed => "malformed",
+            DropReason::StaleTerm => "staleTerm",
+            DropReason::Unexpected => "unexpected",
+        }
+    }
+}

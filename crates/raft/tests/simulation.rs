@@ -1,0 +1,269 @@
+//! Deterministic simulation of the consensus core: seeded clusters of 1, 2, 3, 5 and 7 nodes on a network that
+//! drops, duplicates, delays, reorders and partitions, with disks that acknowledge late and nodes that crash and
+//! restart from what they persisted (their latest snapshot, then their log). Nodes snapshot their state machine and
+//! compact their logs every few entries (the seed picks how often, or never), so lagging nodes catch up by
+//! InstallSnapshot. Raft's safety properties are checked after every step; once the faults heal, the cluster must
+//! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
+//!
+//! `cargo test --release -p flotilla-raft --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
+//! steps each, 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s.
+//! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
+//! seed, `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
+//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-raft --test simulation
+//! replay_one_seed -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
+//! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
+//! the lagging-follower test). A failure prints its replay command. Files: `simulation/world.rs` (the event loop),
+//! `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs`
+//! and `tuning.rs` (what a seed means), `outcome.rs`.
+
+mod support;
+
+#[path = "simulation/checker.rs"]
+mod checker;
+#[path = "simulation/clients.rs"]
+mod clients;
+#[path = "simulation/network.rs"]
+mod network;
+#[path = "simulation/outcome.rs"]
+mod outcome;
+#[path = "simulation/scenario.rs"]
+mod scenario;
+#[path = "simulation/storage.rs"]
+mod storage;
+#[path = "simulation/tuning.rs"]
+mod tuning;
+#[path = "simulation/world.rs"]
+mod world;
+
+use checker::{Invariant, Violation};
+use flotilla_raft::InjectedBug;
+use outcome::Outcome;
+use scenario::{Scenario, SIZES};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+use world::World;
+
+const DEFAULT_SEEDS: u64 = 2_000;
+const DEFAULT_STEPS: u64 = 10_000;
+/// Injected bugs show once histories are long enough to hold diverging suffixes of several terms.
+const BUG_STEPS: u64 = 20_000;
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name} must be a number, not {value:?}")))
+}
+
+fn steps() -> u64 {
+    env_u64("FLOTILLA_SIM_STEPS").unwrap_or(DEFAULT_STEPS)
+}
+
+/// The command that replays a seed exactly.
+fn replay_command(seed: u64, bug: Option<InjectedBug>) -> String {
+    let steps = match (env_u64("FLOTILLA_SIM_STEPS"), bug) {
+        (Some(steps), _) => format!("FLOTILLA_SIM_STEPS={steps} "),
+        (None, Some(_)) => format!("FLOTILLA_SIM_STEPS={BUG_STEPS} "),
+        (None, None) => String::new(),
+    };
+    let bug = bug.map_or(String::new(), |bug| format!("FLOTILLA_SIM_BUG={bug:?} "));
+    format!("FLOTILLA_SIM_SEED={seed} {bug}{steps}{REPLAY_TAIL}")
+}
+
+/// Runs one scenario; a panic of the core is reported as a violation too.
+fn run(scenario: Scenario) -> Result<Outcome, Violation> {
+    let result = catch_unwind(AssertUnwindSafe(|| World::new(scenario).run()));
+    result.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".to_string());
+        Err(Violation::new(Invariant::Panic, message))
+    })
+}
+
+/// The part of every replay command after the environment: `replay_one_seed` is a tool, ignored unless asked for.
+const REPLAY_TAIL: &str = "cargo test --release -p flotilla-raft --test simulation replay_one_seed -- --ignored --nocapture";
+
+fn replaying() -> bool {
+    env_u64("FLOTILLA_SIM_SEED").is_some()
+}
+
+/// Replays `FLOTILLA_SIM_SEED` (with `FLOTILLA_SIM_BUG`, a seed of a bug-finding test), printing every event when
+/// `FLOTILLA_SIM_TRACE` is set. A tool, not a test: ignored by default, and it fails when run without a seed, so
+/// that it never passes without having replayed anything.
+#[test]
+#[ignore = "a tool: replays FLOTILLA_SIM_SEED (run with --ignored)"]
+fn replay_one_seed() {
+    let seed = env_u64("FLOTILLA_SIM_SEED")
+        .unwrap_or_else(|| panic!("set FLOTILLA_SIM_SEED=<seed> to replay it: FLOTILLA_SIM_SEED=0 {REPLAY_TAIL}"));
+    let mut scenario = match std::env::var("FLOTILLA_SIM_BUG") {
+        Ok(name) => {
+            let bug =
+                Scenario::bug_named(&name).unwrap_or_else(|| panic!("FLOTILLA_SIM_BUG: no injected bug {name:?}"));
+            Scenario::with_bug(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS), bug)
+        }
+        Err(_) if env_u64("FLOTILLA_SIM_LAGGING").is_some_and(|on| on != 0) => {
+            Scenario::lagging_follower(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(LAGGING_STEPS))
+        }
+        Err(_) => Scenario::for_seed(seed, steps()),
+    };
+    scenario.trace = std::env::var("FLOTILLA_SIM_TRACE").is_ok_and(|value| value != "0");
+    let description = scenario.describe();
+    match run(scenario) {
+        Ok(outcome) => println!("seed {seed} ({description}) passed: {outcome:?}"),
+        Err(violation) => panic!("seed {seed} ({description}) failed: {violation}"),
+    }
+}
+
+/// Runs the seeds of one cluster size (`SIZES[size_index]`): seeds 0..FLOTILLA_SIM_SEEDS that are `size_index`
+/// modulo the number of sizes.
+fn simulate_size(size_index: u64) {
+    if replaying() {
+        return;
+    }
+    let started = Instant::now();
+    let sizes = SIZES.len() as u64;
+    let seeds = env_u64("FLOTILLA_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
+    let seeds: Vec<u64> = (0..seeds).filter(|seed| seed % sizes == size_index).collect();
+    let mut total = Outcome::default();
+    let mut slowest = (0, 0);
+    for &seed in &seeds {
+        let scenario = Scenario::for_seed(seed, steps());
+        let description = scenario.describe();
+        match run(scenario) {
+            Ok(outcome) => {
+                if outcome.ticks_to_recover >= slowest.1 {
+                    slowest = (seed, outcome.ticks_to_recover);
+                }
+                total.add(&outcome);
+            }
+            Err(violation) => panic!(
+                "simulation seed {seed} ({description}) failed: {violation}\nreplay: {}",
+                replay_command(seed, None)
+            ),
+        }
+    }
+    println!(
+        "{} seeds of {} node(s) in {:.1}s: {} steps, {} entries committed, {} leader terms, {} proposals, {} \
+         acknowledged, {} crashes, at most {} ticks to recover (seed {})\n  core counters: {:?}",
+        seeds.len(),
+        SIZES[size_index as usize],
+        started.elapsed().as_secs_f64(),
+        total.steps,
+        total.committed,
+        total.leader_terms,
+        total.proposed,
+        total.acknowledged,
+        total.crashes,
+        slowest.1,
+        slowest.0,
+        total.core
+    );
+}
+
+#[test]
+fn one_node_clusters_are_safe_and_live() {
+    simulate_size(0);
+}
+
+#[test]
+fn two_node_clusters_are_safe_and_live() {
+    simulate_size(1);
+}
+
+#[test]
+fn three_node_clusters_are_safe_and_live() {
+    simulate_size(2);
+}
+
+#[test]
+fn five_node_clusters_are_safe_and_live() {
+    simulate_size(3);
+}
+
+#[test]
+fn seven_node_clusters_are_safe_and_live() {
+    simulate_size(4);
+}
+
+// ---- the checker catches deliberate bugs ---------------------------------------------------------------
+
+/// Runs seeds with `bug` in every node until the checker reports a safety violation; fails if none does.
+/// (`BUG_STEPS` steps per seed, so that a replay of a found seed needs `FLOTILLA_SIM_STEPS`.)
+fn find_injected_bug(bug: InjectedBug, max_seeds: u64) -> Violation {
+    for seed in 0..max_seeds {
+        let steps = env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS);
+        if let Err(violation) = run(Scenario::with_bug(seed, steps, bug)) {
+            if violation.is_safety() {
+                println!("{bug:?} found by seed {seed}: {violation}\nreplay: {}", replay_command(seed, Some(bug)));
+                return violation;
+            }
+        }
+    }
+    panic!("the simulation did not find the injected bug {bug:?} in {max_seeds} seeds");
+}
+
+// ---- a follower that missed what the others compacted ---------------------------------------------------
+
+const LAGGING_SEEDS: u64 = 40;
+const LAGGING_STEPS: u64 = 4_000;
+
+/// A follower is cut off from the start while the others commit and compact far past it (every 3 or 10 entries),
+/// on a lossy network; once it is reachable again it must catch up by InstallSnapshot (checked by the world), with
+/// every safety check on.
+#[test]
+fn lagging_follower_catches_up_by_install_snapshot() {
+    if replaying() {
+        return;
+    }
+    let mut total = Outcome::default();
+    for seed in 0..LAGGING_SEEDS {
+        let scenario = Scenario::lagging_follower(seed, LAGGING_STEPS);
+        let description = scenario.describe();
+        match run(scenario) {
+            Ok(outcome) => total.add(&outcome),
+            Err(violation) => panic!(
+                "lagging-follower seed {seed} ({description}) failed: {violation}\nreplay: \
+                 FLOTILLA_SIM_SEED={seed} FLOTILLA_SIM_LAGGING=1 FLOTILLA_SIM_STEPS={LAGGING_STEPS} {REPLAY_TAIL}"
+            ),
+        }
+    }
+    assert!(total.core.snapshots_installed >= LAGGING_SEEDS);
+    println!(
+        "{LAGGING_SEEDS} lagging-follower seeds: {} entries committed, {} compactions, {} snapshot transfers begun, {} \
+         chunks sent, {} snapshots installed",
+        total.committed,
+        total.core.compactions,
+        total.core.snapshot_needed,
+        total.core.snapshot_chunks_sent,
+        total.core.snapshots_installed
+    );
+}
+
+#[test]
+fn finds_commit_of_previous_term_entries_by_counting() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::CommitPreviousTermByCount, 1_000);
+    }
+}
+
+#[test]
+fn finds_two_votes_in_one_term() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::VoteTwiceInOneTerm, 100);
+    }
+}
+
+#[test]
+fn finds_votes_granted_without_the_log_check() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::IgnoreLogUpToDateCheck, 100);
+    }
+}
+
+#[test]
+fn finds_a_snapshot_installed_over_a_suffix_of_another_history() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::SnapshotKeepsSuffixWithoutTermCheck, 300);
+    }
+}

@@ -1,0 +1,46 @@
+//! A node's simulated disk: a queue of writes that become durable, in order, some time after they are issued.
+//! Only durable writes survive a crash; a restart reads them back as a `RestoredState`.
+
+use crate::support::MemoryStorage;
+use flotilla_raft::{Membership, NodeId, PersistRequest, RestoredState};
+use std::collections::VecDeque;
+
+#[derive(Debug, Default)]
+pub struct Storage {
+    pub durable: MemoryStorage,
+    /// Issued, not yet durable, oldest first.
+    queue: VecDeque<PersistRequest>,
+}
+
+impl Storage {
+    pub fn enqueue(&mut self, request: PersistRequest) {
+        self.queue.push_back(request);
+    }
+
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Makes the oldest `count` writes durable and returns them; the last one's token is the one to acknowledge.
+    pub fn complete(&mut self, count: usize) -> Vec<PersistRequest> {
+        let count = count.min(self.queue.len());
+        let written: Vec<PersistRequest> = self.queue.drain(..count).collect();
+        for request in &written {
+            self.durable.write(request);
+        }
+        written
+    }
+
+    /// A crash: the oldest `survivors` writes reached the disk although nobody acknowledged them (they are
+    /// returned); the rest are lost.
+    pub fn crash(&mut self, survivors: usize) -> Vec<PersistRequest> {
+        let written = self.complete(survivors);
+        self.queue.clear();
+        written
+    }
+
+    /// What a restarting node reads back: the durable hard state, snapshot and entries.
+    pub fn restored_state(&self, voters: impl IntoIterator<Item = NodeId>) -> RestoredState {
+        self.durable.restored_state(Membership::with_voters(voters))
+    }
+}

@@ -1,0 +1,503 @@
+//! The simulated world: a seeded discrete-event loop over virtual time that ticks the nodes, carries their
+//! messages, completes their disk writes, runs clients and injects faults, then heals everything and waits for
+//! the cluster to finish its work. Every step is followed by the safety checks. Nodes snapshot their state
+//! machine and compact their log every few applied entries; a restart restores the durable snapshot, then the log.
+
+#[path = "driver.rs"]
+mod driver;
+#[path = "nemesis.rs"]
+mod nemesis;
+
+use crate::checker::{Checker, Invariant, Violation};
+use crate::clients::Clients;
+use crate::network::{Envelope, Faults, Network};
+use crate::outcome::{add_stats, Outcome};
+use crate::scenario::Scenario;
+use crate::storage::Storage;
+use crate::tuning::{Tuning, TICK};
+use driver::describe;
+use flotilla_raft::{Config, NodeId, Payload, Raft, RestoredState, Role, Stats};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// Once healed, the cluster must have elected a leader and finished its work within this many ticks, plus one
+/// tick per entry to replicate (the slowest flow-control settings move a few entries per round trip).
+const LIVENESS_TICKS: u64 = 300;
+/// Clients wait for answers: at most this many proposals wait on one node.
+const CLIENT_OUTSTANDING_PER_NODE: usize = 64;
+/// Every so many steps the checker re-reads every log in full rather than incrementally.
+const FULL_CHECK_EVERY: u64 = 256;
+
+#[derive(Debug)]
+enum Event {
+    Tick {
+        node: NodeId,
+        incarnation: u64,
+    },
+    Deliver(Envelope),
+    DiskDone {
+        node: NodeId,
+        incarnation: u64,
+    },
+    Restart {
+        node: NodeId,
+        incarnation: u64,
+    },
+    /// A batching driver gets round to a node's `Ready`.
+    Ready {
+        node: NodeId,
+        incarnation: u64,
+    },
+    /// The reactive part of the nemesis: crash or isolate a new leader soon after its election.
+    StrikeLeader {
+        node: NodeId,
+        incarnation: u64,
+    },
+    Client,
+    Operator,
+    Fault,
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    time: u64,
+    /// Breaks ties in scheduling order, so that the run is deterministic.
+    sequence: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.sequence) == (other.time, other.sequence)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.time, self.sequence).cmp(&(other.time, other.sequence))
+    }
+}
+
+struct SimNode {
+    /// `None` while crashed.
+    raft: Option<Raft>,
+    /// Increases at each crash; events and messages of an older incarnation are void.
+    incarnation: u64,
+    disk: Storage,
+    /// A `DiskDone` event is scheduled.
+    disk_busy: bool,
+    /// A `Ready` event is scheduled.
+    ready_pending: bool,
+    tick_interval: u64,
+}
+
+pub struct World {
+    scenario: Scenario,
+    tuning: Tuning,
+    rng: StdRng,
+    now: u64,
+    sequence: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    nodes: Vec<SimNode>,
+    network: Network,
+    checker: Checker,
+    clients: Clients,
+    healed: bool,
+    steps: u64,
+    crashes: u64,
+    /// The counters of crashed incarnations.
+    core_stats: Stats,
+    /// A node snapshots and compacts once it applied this many entries past its snapshot (0: never).
+    compact_every: u64,
+}
+
+impl World {
+    pub fn new(scenario: Scenario) -> World {
+        let mut rng = StdRng::seed_from_u64(scenario.seed);
+        let tuning = Tuning::draw(&mut rng, scenario.aggressive);
+        let size = scenario.size as usize;
+        let network = Network::new(size, rng.random_range(5..=60), 12 * TICK);
+        // Drawn from its own stream, so that the rest of a seed's run is what it was before snapshots existed.
+        let forced = std::env::var("FLOTILLA_SIM_COMPACT").ok().and_then(|value| value.trim().parse().ok());
+        let compact_every = scenario.compact_every.or(forced).unwrap_or_else(|| {
+            let mut compaction_rng = StdRng::seed_from_u64(scenario.seed ^ 0x5EED_C0FF_EE00_0001);
+            [0, 3, 10, 40][compaction_rng.random_range(0..4)]
+        });
+        let mut world = World {
+            tuning,
+            now: 0,
+            sequence: 0,
+            queue: BinaryHeap::new(),
+            nodes: Vec::with_capacity(size),
+            network,
+            checker: Checker::new(size),
+            clients: Clients::new(size),
+            healed: false,
+            steps: 0,
+            crashes: 0,
+            core_stats: Stats::default(),
+            compact_every,
+            rng,
+            scenario,
+        };
+        for id in 1..=size as NodeId {
+            let fresh = RestoredState::new_cluster(1..=size as NodeId);
+            let raft = Raft::new(world.config(id, 0), fresh).expect("a valid configuration");
+            let tick_interval = world.draw_tick_interval();
+            world.nodes.push(SimNode {
+                raft: Some(raft),
+                incarnation: 0,
+                disk: Storage::default(),
+                disk_busy: false,
+                ready_pending: false,
+                tick_interval,
+            });
+            let first_tick = world.rng.random_range(1..=TICK);
+            world.schedule(first_tick, Event::Tick { node: id, incarnation: 0 });
+        }
+        let first_client = world.rng.random_range(1..=world.tuning.client_interval_max);
+        world.schedule(first_client, Event::Client);
+        if world.scenario.lagging_follower {
+            // No nemesis but a lossy network and one follower cut off until the faults heal.
+            world.tuning.operator = false;
+            world.tuning.leader_striker = 0.0;
+            world.network.faults = Faults { drop: 0.05, duplicate: 0.05, long_delay: 0.02 };
+            world.network.split(&[size as NodeId]);
+        } else {
+            let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
+            world.schedule(first_fault, Event::Fault);
+        }
+        if world.tuning.operator {
+            let first_operator = world.rng.random_range(1..=20 * TICK);
+            world.schedule(first_operator, Event::Operator);
+        }
+        world.trace(|| format!("scenario {:?}, {:?}", world.scenario, world.tuning));
+        world
+    }
+
+    /// Each node's clock runs a little fast or slow, and differently in each incarnation.
+    fn draw_tick_interval(&mut self) -> u64 {
+        self.rng.random_range(TICK * 9 / 10..=TICK * 11 / 10)
+    }
+
+    fn config(&self, id: NodeId, incarnation: u64) -> Config {
+        let tuning = &self.tuning;
+        let mut config = Config::new(id);
+        config.election_ticks_min = tuning.election_ticks_min;
+        config.election_ticks_max = tuning.election_ticks_max;
+        config.heartbeat_ticks = tuning.heartbeat_ticks;
+        config.pre_vote = self.scenario.pre_vote;
+        config.check_quorum = self.scenario.check_quorum;
+        config.max_inflight_messages = tuning.max_inflight_messages;
+        config.max_inflight_bytes = tuning.max_inflight_bytes;
+        config.max_message_bytes = tuning.max_message_bytes;
+        config.max_pending_proposals = tuning.max_pending_proposals;
+        config.proposal_retry_ticks = tuning.proposal_retry_ticks;
+        config.seed = self.scenario.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (id << 32) ^ incarnation;
+        config.injected_bug = self.scenario.injected_bug;
+        config
+    }
+
+    fn schedule(&mut self, delay: u64, event: Event) {
+        self.sequence += 1;
+        self.queue.push(Reverse(Scheduled { time: self.now + delay, sequence: self.sequence, event }));
+    }
+
+    fn size(&self) -> NodeId {
+        self.scenario.size
+    }
+
+    fn node(&mut self, id: NodeId) -> &mut SimNode {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    fn alive(&self, id: NodeId) -> bool {
+        self.nodes[(id - 1) as usize].raft.is_some()
+    }
+
+    fn random_alive_node(&mut self) -> Option<NodeId> {
+        let alive: Vec<NodeId> = (1..=self.size()).filter(|&id| self.alive(id)).collect();
+        if alive.is_empty() {
+            None
+        } else {
+            Some(alive[self.rng.random_range(0..alive.len())])
+        }
+    }
+
+    fn trace(&self, what: impl FnOnce() -> String) {
+        if self.scenario.trace {
+            println!("{:>9} #{:<6} {}", self.now, self.steps, what());
+        }
+    }
+
+    /// Runs the faulty phase, heals, and waits for the cluster to recover. `Err` is the first violation.
+    pub fn run(&mut self) -> Result<Outcome, Violation> {
+        while self.steps < self.scenario.steps {
+            self.step()?;
+        }
+        self.heal()?;
+        let healed_at = self.now;
+        let longest_log = self.nodes.iter().filter_map(|node| node.raft.as_ref()).map(|raft| raft.log().last_index());
+        let budget = LIVENESS_TICKS + longest_log.max().unwrap_or(0) + self.clients.pending_total() as u64;
+        let deadline = healed_at + budget * TICK;
+        loop {
+            if self.recovered() {
+                self.check_lagging_follower_installed_a_snapshot()?;
+                let mut core = std::mem::take(&mut self.core_stats);
+                for raft in self.nodes.iter().filter_map(|node| node.raft.as_ref()) {
+                    add_stats(&mut core, raft.stats());
+                }
+                return Ok(Outcome {
+                    core,
+                    steps: self.steps,
+                    ticks_to_recover: (self.now - healed_at).div_ceil(TICK),
+                    committed: self.checker.committed_len(),
+                    leader_terms: self.checker.terms_with_leaders(),
+                    proposed: self.clients.proposed,
+                    acknowledged: self.clients.acknowledged,
+                    crashes: self.crashes,
+                });
+            }
+            if self.now > deadline {
+                return Err(self.liveness_violation(budget));
+            }
+            self.step()?;
+        }
+    }
+
+    fn step(&mut self) -> Result<(), Violation> {
+        let Some(Reverse(scheduled)) = self.queue.pop() else {
+            return Err(Violation::new(Invariant::Liveness, "nothing left to happen"));
+        };
+        self.now = scheduled.time;
+        self.steps += 1;
+        match scheduled.event {
+            Event::Tick { node, incarnation } => self.tick(node, incarnation)?,
+            Event::Deliver(envelope) => self.deliver(envelope)?,
+            Event::DiskDone { node, incarnation } => self.disk_done(node, incarnation)?,
+            Event::Restart { node, incarnation } => {
+                if self.node(node).incarnation == incarnation {
+                    self.restart(node)?;
+                }
+            }
+            Event::StrikeLeader { node, incarnation } => self.strike_leader(node, incarnation),
+            Event::Ready { node, incarnation } => {
+                if self.node(node).incarnation == incarnation && self.alive(node) {
+                    self.drive(node)?;
+                }
+            }
+            Event::Client => self.client()?,
+            Event::Operator => self.operator()?,
+            Event::Fault => self.fault()?,
+        }
+        if self.steps.is_multiple_of(FULL_CHECK_EVERY) {
+            for position in 0..self.nodes.len() {
+                if let Some(raft) = self.nodes[position].raft.as_ref() {
+                    self.checker.resync(position as NodeId + 1, raft)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- events ----------------------------------------------------------------------------------------
+
+    fn tick(&mut self, id: NodeId, incarnation: u64) -> Result<(), Violation> {
+        let node = self.node(id);
+        if node.incarnation != incarnation {
+            return Ok(());
+        }
+        let Some(raft) = node.raft.as_mut() else { return Ok(()) };
+        raft.tick();
+        let interval = node.tick_interval;
+        self.schedule(interval, Event::Tick { node: id, incarnation });
+        self.trace(|| format!("tick {id}"));
+        self.after_input(id)
+    }
+
+    fn deliver(&mut self, envelope: Envelope) -> Result<(), Violation> {
+        let (from, to) = (envelope.message.from, envelope.message.to);
+        let crashed_since = self.node(from).incarnation != envelope.from_incarnation
+            || self.node(to).incarnation != envelope.to_incarnation;
+        let lost = (crashed_since && !self.tuning.stale_deliveries) || !self.alive(to) || self.network.is_cut(from, to);
+        if lost {
+            self.trace(|| format!("lost {}", describe(&envelope.message)));
+            return Ok(());
+        }
+        self.trace(|| format!("deliver {}", describe(&envelope.message)));
+        if let Some(raft) = self.node(to).raft.as_mut() {
+            let _ = raft.step(envelope.message);
+        }
+        self.after_input(to)
+    }
+
+    fn disk_done(&mut self, id: NodeId, incarnation: u64) -> Result<(), Violation> {
+        if self.node(id).incarnation != incarnation || !self.alive(id) {
+            return Ok(());
+        }
+        self.node(id).disk_busy = false;
+        let pending = self.node(id).disk.pending();
+        // Sometimes several writes share one flush and one acknowledgement.
+        let count = if pending > 1 && self.rng.random_bool(0.3) { self.rng.random_range(1..=pending) } else { 1 };
+        let written = self.node(id).disk.complete(count);
+        for request in &written {
+            self.checker.publish(&request.entries);
+        }
+        let token = written.last().map(|request| request.token);
+        self.trace(|| format!("disk {id}: {count} write(s) durable, token {token:?}"));
+        if let (Some(token), Some(raft)) = (token, self.node(id).raft.as_mut()) {
+            raft.persisted(token);
+        }
+        self.schedule_disk(id);
+        self.after_input(id)
+    }
+
+    fn schedule_disk(&mut self, id: NodeId) {
+        let node = &self.nodes[(id - 1) as usize];
+        if node.disk_busy || node.disk.pending() == 0 {
+            return;
+        }
+        let incarnation = node.incarnation;
+        let latency = self.rng.random_range(1..=self.tuning.disk_latency_max);
+        self.node(id).disk_busy = true;
+        self.schedule(latency, Event::DiskDone { node: id, incarnation });
+    }
+
+    /// A client proposes through a random live node: usually something new, sometimes a retry of an earlier
+    /// proposal (still pending elsewhere, or lost with a crash) under the same id.
+    fn client(&mut self) -> Result<(), Violation> {
+        if self.healed {
+            return Ok(());
+        }
+        let interval = self.rng.random_range(1..=self.tuning.client_interval_max);
+        self.schedule(interval, Event::Client);
+        let Some(id) = self.random_alive_node() else { return Ok(()) };
+        if self.clients.pending_on(id) >= CLIENT_OUTSTANDING_PER_NODE {
+            return Ok(());
+        }
+        let retry = if self.rng.random_bool(0.2) { self.clients.id_to_retry(&mut self.rng) } else { None };
+        // A retry goes to a node that has not yet applied it: a node that already did would wait for it forever.
+        let retry = retry
+            .filter(|proposal| !self.checker.has_applied(id, proposal) && !self.clients.is_pending_on(id, proposal));
+        let is_retry = retry.is_some();
+        let proposal = retry.unwrap_or_else(|| self.clients.new_id());
+        let length = self.rng.random_range(0..=40);
+        let data: Payload = (0..length).map(|_| self.rng.random::<u8>()).collect::<Vec<u8>>().into();
+        let Some(raft) = self.node(id).raft.as_mut() else { return Ok(()) };
+        let result = raft.propose(proposal.clone(), data);
+        self.trace(|| format!("propose {proposal} via {id}{}: {result:?}", if is_retry { " (retry)" } else { "" }));
+        match result {
+            Ok(()) => self.clients.accepted(id, proposal, is_retry),
+            Err(_) => self.clients.refused += 1,
+        }
+        self.after_input(id)
+    }
+
+    /// The node starts again from what its disk holds.
+    fn restart(&mut self, id: NodeId) -> Result<(), Violation> {
+        if self.alive(id) {
+            return Ok(());
+        }
+        let incarnation = self.node(id).incarnation;
+        let size = self.size();
+        let restored = self.node(id).disk.restored_state(1..=size);
+        let snapshot = restored.snapshot.clone();
+        let raft = Raft::new(self.config(id, incarnation), restored).map_err(|error| {
+            Violation::new(Invariant::Recovery, format!("node {id} cannot restart from its disk: {error}"))
+        })?;
+        let tick_interval = self.draw_tick_interval();
+        let node = self.node(id);
+        node.raft = Some(raft);
+        node.tick_interval = tick_interval;
+        self.checker.on_restart(id);
+        if let Some(snapshot) = &snapshot {
+            // The application restores the snapshot before the core replays the log after it.
+            self.checker.on_snapshot(id, snapshot, true)?;
+        }
+        let first_tick = self.rng.random_range(1..=tick_interval);
+        self.schedule(first_tick, Event::Tick { node: id, incarnation });
+        self.trace(|| format!("restart {id}"));
+        self.after_input(id)
+    }
+
+    /// The faults stop: a reliable network, no partitions, every node up, no new proposals.
+    fn heal(&mut self) -> Result<(), Violation> {
+        self.healed = true;
+        self.network.faults = Faults::default();
+        self.network.heal_partitions();
+        self.tuning.disk_latency_max = self.tuning.disk_latency_max.min(30);
+        self.trace(|| "heal: reliable network, no partitions, every node up".to_string());
+        for id in 1..=self.size() {
+            self.restart(id)?;
+        }
+        Ok(())
+    }
+
+    /// In the lagging-follower scenario, the follower must have caught up through a snapshot (the others compacted
+    /// what it missed).
+    fn check_lagging_follower_installed_a_snapshot(&self) -> Result<(), Violation> {
+        if !self.scenario.lagging_follower || self.compact_every == 0 {
+            return Ok(());
+        }
+        let id = self.size();
+        let installed = self.nodes[(id - 1) as usize].raft.as_ref().map_or(0, |raft| raft.stats().snapshots_installed);
+        if installed == 0 {
+            return Err(Violation::new(
+                Invariant::Liveness,
+                format!("the lagging follower {id} caught up without installing a snapshot"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Liveness: a leader exists, every proposal accepted by a live node was applied there, and every node
+    /// applied at least as far as the last acknowledged proposal.
+    fn recovered(&self) -> bool {
+        let leader = self.nodes.iter().any(|node| node.raft.as_ref().is_some_and(|raft| raft.role() == Role::Leader));
+        leader
+            && self.clients.pending_total() == 0
+            && (1..=self.size()).all(|id| self.checker.applied(id) >= self.clients.max_acknowledged_index)
+    }
+
+    fn liveness_violation(&self, budget: u64) -> Violation {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(position, node)| {
+                let id = position as NodeId + 1;
+                match &node.raft {
+                    Some(raft) => format!(
+                        "{id}: {:?} term {} leader {:?} last {} committed {} applied {} pending {}",
+                        raft.role(),
+                        raft.term(),
+                        raft.leader(),
+                        raft.log().last_index(),
+                        raft.log().committed,
+                        self.checker.applied(id),
+                        raft.pending_proposals()
+                    ),
+                    None => format!("{id}: down"),
+                }
+            })
+            .collect();
+        Violation::new(
+            Invariant::Liveness,
+            format!(
+                "not recovered {budget} ticks after healing: {} proposals still pending (e.g. {:?}), every \
+                 node must apply up to {}; nodes: [{}]",
+                self.clients.pending_total(),
+                self.clients.some_pending(),
+                self.clients.max_acknowledged_index,
+                nodes.join("; ")
+            ),
+        )
+    }
+}

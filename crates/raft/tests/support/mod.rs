@@ -1,0 +1,306 @@
+//! A test network of consensus cores in one thread: routes messages, persists instantly (or on demand) and
+//! records what each node applied. Shared by the paper-rule tests, the simulation and the benchmark.
+//!
+//! Each node's state machine is the list of user data it applied; its snapshots encode that list, so a node that
+//! restores a snapshot has the same list as the node that took it.
+
+#![allow(dead_code)]
+
+use flotilla_raft::{
+    Config, Entry, HardState, Index, Membership, Message, NodeId, PersistRequest, Raft, Ready, RestoredState, Role,
+    Snapshot,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// What a node's storage holds: the state a crash-restart starts from. `entries` follow the snapshot (or start at
+/// index 1 without one).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStorage {
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
+    pub entries: Vec<Entry>,
+}
+
+impl MemoryStorage {
+    pub fn snapshot_index(&self) -> Index {
+        self.snapshot.as_ref().map_or(0, |s| s.meta.index)
+    }
+
+    /// Applies one persist request: a snapshot replaces the whole log, then entries replace everything from their
+    /// first index on.
+    pub fn write(&mut self, request: &PersistRequest) {
+        if let Some(snapshot) = &request.snapshot {
+            self.snapshot = Some(snapshot.clone());
+            self.entries.clear();
+        }
+        if let Some(first) = request.entries.first() {
+            let base = self.snapshot_index();
+            let keep = first.index.saturating_sub(base + 1) as usize;
+            self.entries.truncate(keep);
+            self.entries.extend(request.entries.iter().filter(|e| e.index > base).cloned());
+        }
+        if let Some(hard_state) = request.hard_state {
+            self.hard_state = hard_state;
+        }
+    }
+
+    /// The driver's side of `Raft::compact`: keeps the new snapshot and drops the entries it covers.
+    pub fn compact(&mut self, snapshot: &Snapshot) {
+        let base = self.snapshot_index();
+        if snapshot.meta.index <= base {
+            return;
+        }
+        let covered = ((snapshot.meta.index - base) as usize).min(self.entries.len());
+        self.entries.drain(..covered);
+        self.snapshot = Some(snapshot.clone());
+    }
+
+    /// What a node restarting from this storage reads back.
+    pub fn restored_state(&self, membership: Membership) -> RestoredState {
+        RestoredState {
+            hard_state: self.hard_state,
+            membership,
+            snapshot: self.snapshot.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+/// A state machine of user data items, as snapshot bytes: each item as a 4-byte length and its bytes.
+pub fn encode_items(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(item);
+    }
+    out
+}
+
+pub fn decode_items(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut items = Vec::new();
+    while bytes.len() >= 4 {
+        let length = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) as usize;
+        items.push(bytes[4..4 + length].to_vec());
+        bytes = &bytes[4 + length..];
+    }
+    items
+}
+
+pub struct TestNode {
+    pub raft: Raft,
+    pub storage: MemoryStorage,
+    /// The user data of the snapshot the state machine was last restored from, and its index.
+    pub restored: Vec<Vec<u8>>,
+    pub restored_index: Index,
+    /// Every committed entry handed out since then, in order (engine entries included).
+    pub applied: Vec<Entry>,
+    /// Snapshots the node received from a leader and restored.
+    pub installed: Vec<Snapshot>,
+}
+
+impl TestNode {
+    fn new(raft: Raft, storage: MemoryStorage) -> TestNode {
+        let restored = storage.snapshot.as_ref().map_or_else(Vec::new, |s| decode_items(&s.data));
+        let restored_index = storage.snapshot_index();
+        TestNode { raft, storage, restored, restored_index, applied: Vec::new(), installed: Vec::new() }
+    }
+
+    /// The user data applied, in order, counting what the last restored snapshot holds.
+    pub fn state(&self) -> Vec<Vec<u8>> {
+        let applied = self.applied.iter().filter(|e| e.is_user_data()).map(|e| e.data.to_vec());
+        self.restored.iter().cloned().chain(applied).collect()
+    }
+
+    /// The last index handed out for application (the restored snapshot's, if nothing since).
+    pub fn applied_index(&self) -> Index {
+        self.applied.last().map_or(self.restored_index, |e| e.index)
+    }
+}
+
+pub struct Cluster {
+    pub nodes: BTreeMap<NodeId, TestNode>,
+    pub in_flight: VecDeque<Message>,
+    /// Nodes whose messages (both ways) are dropped.
+    pub isolated: Vec<NodeId>,
+}
+
+pub fn config(id: NodeId) -> Config {
+    let mut config = Config::new(id);
+    config.seed = id * 7919;
+    config
+}
+
+impl Cluster {
+    pub fn new(size: u64) -> Cluster {
+        Cluster::with_config(size, config)
+    }
+
+    pub fn with_config(size: u64, make_config: impl Fn(NodeId) -> Config) -> Cluster {
+        let ids: Vec<NodeId> = (1..=size).collect();
+        let nodes = ids
+            .iter()
+            .map(|&id| {
+                let raft = Raft::new(make_config(id), RestoredState::new_cluster(ids.clone())).expect("valid config");
+                (id, TestNode::new(raft, MemoryStorage::default()))
+            })
+            .collect();
+        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Raft {
+        &self.nodes[&id].raft
+    }
+
+    pub fn node_mut(&mut self, id: NodeId) -> &mut Raft {
+        &mut self.nodes.get_mut(&id).expect("node exists").raft
+    }
+
+    /// Collects each node's ready work: persists it at once, queues its messages, records applied entries.
+    pub fn process_ready(&mut self) {
+        loop {
+            let mut progressed = false;
+            for node in self.nodes.values_mut() {
+                while node.raft.has_ready() {
+                    progressed = true;
+                    let ready: Ready = node.raft.ready();
+                    if let Some(request) = &ready.persist {
+                        node.storage.write(request);
+                        node.raft.persisted(request.token);
+                    }
+                    self.in_flight.extend(ready.messages);
+                    if let Some(snapshot) = ready.snapshot {
+                        node.restored = decode_items(&snapshot.data);
+                        node.restored_index = snapshot.meta.index;
+                        node.applied.clear();
+                        node.installed.push(snapshot);
+                    }
+                    node.applied.extend(ready.committed);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Delivers messages until none are left.
+    pub fn settle(&mut self) {
+        for _ in 0..100_000 {
+            self.process_ready();
+            let Some(message) = self.in_flight.pop_front() else { return };
+            if self.isolated.contains(&message.from) || self.isolated.contains(&message.to) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get_mut(&message.to) {
+                let _ = node.raft.step(message);
+            }
+        }
+        panic!("the cluster did not settle");
+    }
+
+    pub fn tick_all(&mut self) {
+        for node in self.nodes.values_mut() {
+            node.raft.tick();
+        }
+        self.settle();
+    }
+
+    /// Ticks until some node leads, and returns it.
+    pub fn elect_any(&mut self) -> NodeId {
+        for _ in 0..1000 {
+            self.tick_all();
+            if let Some(id) = self.leader() {
+                return id;
+            }
+        }
+        panic!("no leader was elected");
+    }
+
+    /// Makes `id` campaign and settles; returns whether it leads.
+    pub fn elect(&mut self, id: NodeId) -> bool {
+        self.node_mut(id).campaign();
+        self.settle();
+        self.node(id).role() == Role::Leader
+    }
+
+    pub fn leader(&self) -> Option<NodeId> {
+        let leaders: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(id, n)| n.raft.role() == Role::Leader && !self.isolated.contains(id))
+            .map(|(&id, _)| id)
+            .collect();
+        leaders.into_iter().max_by_key(|&id| self.node(id).term())
+    }
+
+    pub fn propose(&mut self, via: NodeId, id: &str, data: &[u8]) {
+        self.node_mut(via).propose(Arc::from(id), Arc::from(data)).expect("proposal accepted");
+    }
+
+    /// The user data each node applied, in order (counting what its restored snapshot holds).
+    pub fn applied_data(&self, id: NodeId) -> Vec<Vec<u8>> {
+        self.nodes[&id].state()
+    }
+
+    /// The node snapshots its state machine at what it applied and compacts its log and storage there.
+    pub fn compact(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let index = node.applied_index();
+        let data = encode_items(&node.state());
+        node.raft.compact(index, data.into()).expect("compaction at the applied index");
+        let snapshot = node.raft.snapshot().expect("a snapshot after compaction").clone();
+        node.storage.compact(&snapshot);
+    }
+}
+
+// ---- added for the paper-rule tests: clusters restored from given states, message editing, crash-restart ----
+
+impl Cluster {
+    /// A cluster whose nodes restart from the given states; each node's storage starts with what it restores.
+    pub fn from_states(states: impl IntoIterator<Item = (Config, RestoredState)>) -> Cluster {
+        let nodes = states
+            .into_iter()
+            .map(|(config, restored)| {
+                let id = config.id;
+                let storage = MemoryStorage {
+                    hard_state: restored.hard_state,
+                    snapshot: restored.snapshot.clone(),
+                    entries: restored.entries.clone(),
+                };
+                let raft = Raft::new(config, restored).expect("valid restored state");
+                (id, TestNode::new(raft, storage))
+            })
+            .collect();
+        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
+    }
+
+    /// Like `settle`, but each message passes through `edit` before delivery, which may change it or drop it
+    /// (by returning `None`). Isolated nodes still hear nothing.
+    pub fn settle_with(&mut self, mut edit: impl FnMut(Message) -> Option<Message>) {
+        for _ in 0..100_000 {
+            self.process_ready();
+            let Some(message) = self.in_flight.pop_front() else { return };
+            if self.isolated.contains(&message.from) || self.isolated.contains(&message.to) {
+                continue;
+            }
+            let Some(message) = edit(message) else { continue };
+            if let Some(node) = self.nodes.get_mut(&message.to) {
+                let _ = node.raft.step(message);
+            }
+        }
+        panic!("the cluster did not settle");
+    }
+
+    /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
+    /// its state machine starts from the stored snapshot (or empty), then re-applies the log as it learns the
+    /// commit index again.
+    pub fn restart(&mut self, id: NodeId, config: Config) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let restored = node.storage.restored_state(node.raft.membership().clone());
+        let raft = Raft::new(config, restored).expect("valid restored state");
+        let storage = std::mem::take(&mut node.storage);
+        *node = TestNode::new(raft, storage);
+        self.in_flight.retain(|m| m.from != id && m.to != id);
+    }
+}

@@ -1,0 +1,367 @@
+//! The binary form of write-ahead log records: a header (payload length, CRC32C of the payload) and a payload
+//! that starts with a record type. Decoding is defensive: a record that does not parse is reported, never trusted.
+
+use flotilla_raft::{Entry, EntryKind, HardState, Index, Payload, ProposalId};
+
+/// Bytes before each record's payload: length (u32 LE) and CRC32C (u32 LE) of the payload.
+pub const HEADER_BYTES: usize = 8;
+/// No record is larger than this; a length field above it is damage. The writer keeps to it by splitting a
+/// larger record over a group of parts (see `encode_bounded`), so no acknowledged write depends on it.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// One persist request, atomically: entries that replace every stored entry from the first one's index on,
+    /// then the hard state. One record, one checksum: a crash keeps both or neither, so a restarted node never
+    /// finds entries of a term its hard state has not reached, nor a commit index over entries it lost.
+    /// With `reset`, a snapshot received from the leader replaced the log: every stored entry goes, the log
+    /// restarts after the snapshot's (index, term), and `entries` (what the core kept) follow, in the same record.
+    Write { hard_state: Option<HardState>, reset: Option<(Index, u64)>, entries: Vec<Entry> },
+    HardState(HardState),
+    /// The names bound to the node's slots, in slot order (slot 1 first): what a vote for a slot means.
+    Peers(Vec<String>),
+    /// Entries up to this index are covered by a snapshot and may be gone from the log.
+    Compacted { index: Index, term: u64 },
+    /// Opens each segment: the sequence number of the segment before it (0 for none) and that segment's length
+    /// in bytes when this one started. An older segment cut at a record boundary holds only whole records; this
+    /// is how the cut shows.
+    Follows { sequence: u64, bytes: u64 },
+}
+
+const WRITE: u8 = 1;
+const HARD_STATE: u8 = 2;
+const PEERS: u8 = 3;
+const COMPACTED: u8 = 4;
+const FOLLOWS: u8 = 5;
+/// A part of a record too large for one frame: its payload continues in the next frame (another part).
+const PART: u8 = 6;
+/// The last part of a split record: the parts' bytes, joined, are the record's payload. A group is replayed
+/// only once its last part is read, so a crash inside it keeps none of it.
+const LAST_PART: u8 = 7;
+
+/// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
+pub enum Frame<'a> {
+    Whole(&'a [u8]),
+    Part { bytes: &'a [u8], last: bool },
+}
+
+/// What a checksummed payload holds: a part of a split record is told apart before it is decoded.
+pub fn frame_of(payload: &[u8]) -> Frame<'_> {
+    match payload.first() {
+        Some(&PART) => Frame::Part { bytes: &payload[1..], last: false },
+        Some(&LAST_PART) => Frame::Part { bytes: &payload[1..], last: true },
+        _ => Frame::Whole(payload),
+    }
+}
+
+/// Appends `record` to `out` as one frame, or, if its payload is larger than `max_payload`, as a group of parts
+/// of at most `max_payload` bytes each (the last one marked), which recovery applies whole or not at all.
+pub fn encode_bounded(record: &Record, out: &mut Vec<u8>, max_payload: usize) {
+    let start = out.len();
+    encode(record, out);
+    if out.len() - start - HEADER_BYTES <= max_payload {
+        return;
+    }
+    // Rare (a burst of large entries in one request): the copy is the price of never writing an oversized frame.
+    let payload = out.split_off(start + HEADER_BYTES);
+    out.truncate(start);
+    let part_bytes = max_payload.saturating_sub(1).max(1);
+    let parts = payload.len().div_ceil(part_bytes);
+    for (number, chunk) in payload.chunks(part_bytes).enumerate() {
+        let kind = if number + 1 == parts { LAST_PART } else { PART };
+        frame(out, kind, chunk);
+    }
+}
+
+/// Appends one frame whose payload is `kind` then `bytes`.
+fn frame(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+    let payload_len = (1 + bytes.len()) as u32;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&[kind]), bytes);
+    out.extend_from_slice(&payload_len.to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.push(kind);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends one framed record to `out`.
+pub fn encode(record: &Record, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_BYTES]);
+    match record {
+        Record::Write { hard_state, reset, entries } => {
+            out.push(WRITE);
+            match hard_state {
+                Some(hard_state) => {
+                    out.push(1);
+                    put_hard_state(out, hard_state);
+                }
+                None => out.push(0),
+            }
+            match reset {
+                Some((index, term)) => {
+                    out.push(1);
+                    put_u64(out, *index);
+                    put_u64(out, *term);
+                }
+                None => out.push(0),
+            }
+            put_u32(out, entries.len() as u32);
+            for entry in entries {
+                put_u64(out, entry.index);
+                put_u64(out, entry.term);
+                out.push(match entry.kind {
+                    EntryKind::Normal => 0,
+                    EntryKind::Noop => 1,
+                    EntryKind::ConfChange => 2,
+                });
+                let id = entry.id.as_deref().unwrap_or("");
+                put_u32(out, if entry.id.is_some() { id.len() as u32 } else { u32::MAX });
+                out.extend_from_slice(id.as_bytes());
+                put_u32(out, entry.data.len() as u32);
+                out.extend_from_slice(&entry.data);
+            }
+        }
+        Record::HardState(hard_state) => {
+            out.push(HARD_STATE);
+            put_hard_state(out, hard_state);
+        }
+        Record::Peers(names) => {
+            out.push(PEERS);
+            put_u32(out, names.len() as u32);
+            for name in names {
+                put_u32(out, name.len() as u32);
+                out.extend_from_slice(name.as_bytes());
+            }
+        }
+        Record::Compacted { index, term } => {
+            out.push(COMPACTED);
+            put_u64(out, *index);
+            put_u64(out, *term);
+        }
+        Record::Follows { sequence, bytes } => {
+            out.push(FOLLOWS);
+            put_u64(out, *sequence);
+            put_u64(out, *bytes);
+        }
+    }
+    let payload_len = (out.len() - start - HEADER_BYTES) as u32;
+    let crc = crc32c::crc32c(&out[start + HEADER_BYTES..]);
+    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes a payload whose checksum already matched. `Err` names what is wrong.
+pub fn decode(payload: &[u8]) -> Result<Record, String> {
+    let mut reader = Reader { bytes: payload, at: 0 };
+    let record = match reader.u8()? {
+        WRITE => {
+            let hard_state = match reader.u8()? {
+                0 => None,
+                1 => Some(reader.hard_state()?),
+                other => return Err(format!("bad hard-state flag {other}")),
+            };
+            let reset = match reader.u8()? {
+                0 => None,
+                1 => Some((reader.u64()?, reader.u64()?)),
+                other => return Err(format!("bad reset flag {other}")),
+            };
+            let count = reader.u32()? as usize;
+            // Each entry takes at least 25 bytes: a count beyond that is damage, not an allocation to attempt.
+            if count > payload.len() / 25 {
+                return Err(format!("entry count {count} does not fit the record"));
+            }
+            let mut entries = Vec::with_capacity(count);
+            for _ in 0..count {
+                let index = reader.u64()?;
+                let term = reader.u64()?;
+                let kind = match reader.u8()? {
+                    0 => EntryKind::Normal,
+                    1 => EntryKind::Noop,
+                    2 => EntryKind::ConfChange,
+                    other => return Err(format!("unknown entry kind {other}")),
+                };
+                let id_len = reader.u32()?;
+                let id = if id_len == u32::MAX {
+                    None
+                } else {
+                    let bytes = reader.bytes(id_len as usize)?;
+                    let text = std::str::from_utf8(bytes).map_err(|_| "an entry id is not UTF-8".to_string())?;
+                    Some(ProposalId::from(text))
+                };
+                let data_len = reader.u32()? as usize;
+                let data = Payload::from(reader.bytes(data_len)?);
+                entries.push(Entry { term, index, kind, id, data });
+            }
+            Record::Write { hard_state, reset, entries }
+        }
+        HARD_STATE => Record::HardState(reader.hard_state()?),
+        PEERS => {
+            let count = reader.u32()? as usize;
+            if count > payload.len() / 4 {
+                return Err(format!("peer count {count} does not fit the record"));
+            }
+            let mut names = Vec::with_capacity(count);
+            for _ in 0..count {
+                let len = reader.u32()? as usize;
+                let bytes = reader.bytes(len)?;
+                names.push(String::from_utf8(bytes.to_vec()).map_err(|_| "a peer name is not UTF-8".to_string())?);
+            }
+            Record::Peers(names)
+        }
+        COMPACTED => Record::Compacted { index: reader.u64()?, term: reader.u64()? },
+        FOLLOWS => Record::Follows { sequence: reader.u64()?, bytes: reader.u64()? },
+        other => return Err(format!("unknown record type {other}")),
+    };
+    if reader.at != payload.len() {
+        return Err(format!("{} bytes left over after the record", payload.len() - reader.at));
+    }
+    Ok(record)
+}
+
+fn put_hard_state(out: &mut Vec<u8>, hard_state: &HardState) {
+    put_u64(out, hard_state.term);
+    put_u64(out, hard_state.vote.unwrap_or(0));
+    put_u64(out, hard_state.commit);
+}
+
+fn put_u32(out: &mut Vec<u8>, value: u32) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn bytes(&mut self, len: usize) -> Result<&[u8], String> {
+        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len());
+        let end = end.ok_or_else(|| format!("the record ends before a field of {len} bytes"))?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let mut buf = [0; 4];
+        buf.copy_from_slice(self.bytes(4)?);
+        Ok(u32::from_le_bytes(buf))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut buf = [0; 8];
+        buf.copy_from_slice(self.bytes(8)?);
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    fn hard_state(&mut self) -> Result<HardState, String> {
+        let term = self.u64()?;
+        let vote = self.u64()?;
+        let commit = self.u64()?;
+        Ok(HardState { term, vote: (vote != 0).then_some(vote), commit })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_round_trips() {
+        let entries = vec![
+            Entry { term: 3, index: 7, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{}"[..]) },
+            Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
+        ];
+        let records = vec![
+            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: None, entries: entries.clone() },
+            Record::Write { hard_state: None, reset: Some((6, 2)), entries },
+            Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
+            Record::HardState(HardState { term: 4, vote: None, commit: 0 }),
+            Record::Peers(vec!["a".into(), "bé".into()]),
+            Record::Compacted { index: 9, term: 3 },
+            Record::Follows { sequence: 4, bytes: 65_536 },
+        ];
+        for record in records {
+            let mut bytes = Vec::new();
+            encode(&record, &mut bytes);
+            let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+            let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+            assert_eq!(len, bytes.len() - HEADER_BYTES);
+            assert_eq!(crc, crc32c::crc32c(&bytes[HEADER_BYTES..]));
+            assert_eq!(decode(&bytes[HEADER_BYTES..]), Ok(record));
+        }
+    }
+
+    /// What `decode` accepts, `encode` writes back byte for byte: nothing in a payload is ignored or read twice.
+    fn assert_decodes_exactly(payload: &[u8]) -> bool {
+        match decode(payload) {
+            Ok(record) => {
+                let mut again = Vec::new();
+                encode(&record, &mut again);
+                assert_eq!(&again[HEADER_BYTES..], payload, "{record:?} decoded from bytes it does not encode to");
+                true
+            }
+            Err(why) => {
+                assert!(!why.is_empty());
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_payloads_are_errors_not_panics_and_what_decodes_is_exactly_what_was_there() {
+        let mut state = 0x1234_5678_u64;
+        let mut random = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 56) as u8
+        };
+        // Random bytes after each record type: almost all refused, and anything accepted re-encodes to itself.
+        for kind in [WRITE, HARD_STATE, PEERS, COMPACTED, FOLLOWS, 0, 99] {
+            for len in 0..200 {
+                let bytes: Vec<u8> = std::iter::once(kind).chain((0..len).map(|_| random())).collect();
+                assert_decodes_exactly(&bytes);
+            }
+        }
+        // Valid payloads with one byte changed, or cut short: every cut is refused (no field is optional), and a
+        // change is either refused or decodes to a record that encodes to the changed bytes.
+        let entries = vec![
+            Entry { term: 3, index: 7, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{}"[..]) },
+            Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
+        ];
+        let records = [
+            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: Some((6, 2)), entries },
+            Record::Peers(vec!["a".into(), "bé".into()]),
+            Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
+        ];
+        let (mut accepted, mut refused) = (0, 0);
+        for record in records {
+            let mut framed = Vec::new();
+            encode(&record, &mut framed);
+            let payload = &framed[HEADER_BYTES..];
+            for cut in 0..payload.len() {
+                assert!(decode(&payload[..cut]).is_err(), "{record:?} cut to {cut} bytes decoded");
+            }
+            for at in 0..payload.len() {
+                for mask in [0x01, 0x80, 0xff] {
+                    let mut changed = payload.to_vec();
+                    changed[at] ^= mask;
+                    if assert_decodes_exactly(&changed) {
+                        accepted += 1;
+                    } else {
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(accepted > 0 && refused > 0, "both outcomes are checked: {accepted} accepted, {refused} refused");
+        assert!(decode(&[WRITE, 0, 0, 255, 255, 255, 255]).is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! Reading one segment file back: its records in order, and where valid data ends. Damage at the very end of the
+//! newest segment is a torn write (the process died mid-append) and is cut off; damage anywhere else means the
+//! disk or someone changed acknowledged data, and is an error that names the file and offset. "At the very end"
+//! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
+//! record (a flipped length that makes a record look cut short, say) is an error too.
+
+use super::codec::{self, Frame, Record, HEADER_BYTES, MAX_RECORD_BYTES};
+use super::error::StorageError;
+use std::path::Path;
+
+pub struct ScannedSegment {
+    /// The records in order, each with the offset it starts at (a split record: where its first part starts).
+    pub records: Vec<(u64, Record)>,
+    /// Bytes of valid records from the start of the file.
+    pub valid_len: u64,
+    /// Set when a torn tail was found (only in the newest segment): the offset where it starts.
+    pub torn_at: Option<u64>,
+}
+
+/// The parts read so far of a record split over several frames: where the first starts, and their bytes.
+struct OpenGroup {
+    start: usize,
+    payload: Vec<u8>,
+}
+
+/// Scans `bytes`, the content of `path`. `is_newest` allows a torn tail.
+pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment, StorageError> {
+    let mut records = Vec::new();
+    let mut offset = 0usize;
+    let mut group: Option<OpenGroup> = None;
+    let damaged = |offset: usize, why: &str| -> Result<ScannedSegment, StorageError> {
+        Err(StorageError::at(path, offset as u64, why.to_string()))
+    };
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        let damage = if rest.len() < HEADER_BYTES {
+            Some("a record header is cut short")
+        } else {
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+            if len == 0 || len > MAX_RECORD_BYTES {
+                Some("a record length is impossible")
+            } else if HEADER_BYTES + len > rest.len() {
+                Some("a record is cut short")
+            } else {
+                let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
+                if crc32c::crc32c(payload) != crc {
+                    // The last record, or one followed only by zeros, is a torn write; anything else is damage.
+                    let after = &rest[HEADER_BYTES + len..];
+                    if is_newest && after.iter().all(|&b| b == 0) {
+                        // A torn part tears its whole group: none of the record was durable.
+                        let cut = group.as_ref().map_or(offset, |g| g.start);
+                        return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
+                    }
+                    return damaged(offset, "a record fails its checksum");
+                }
+                match (codec::frame_of(payload), group.as_mut()) {
+                    (Frame::Whole(_), Some(open)) => {
+                        return damaged(open.start, "a split record lacks its last part, and other records follow it");
+                    }
+                    (Frame::Whole(payload), None) => {
+                        let record = codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
+                        records.push((offset as u64, record));
+                    }
+                    (Frame::Part { bytes: part, last }, open) => {
+                        let open = match open {
+                            Some(open) => open,
+                            None => group.insert(OpenGroup { start: offset, payload: Vec::new() }),
+                        };
+                        open.payload.extend_from_slice(part);
+                        if last {
+                            let start = open.start;
+                            let record = codec::decode(&open.payload).map_err(|why| StorageError::at(path, start as u64, why))?;
+                            records.push((start as u64, record));
+                            group = None;
+                        }
+                    }
+                }
+                offset += HEADER_BYTES + len;
+                None
+            }
+        };
+        if let Some(why) = damage {
+            // An incomplete record can only be a torn tail of the newest segment, with nothing valid after it.
+            if is_newest {
+                if valid_record_after(bytes, offset) {
+                    return damaged(offset, &format!("{why}, and whole records follow it: not a torn write"));
+                }
+                let cut = group.as_ref().map_or(offset, |g| g.start);
+                return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
+            }
+            return damaged(offset, why);
+        }
+    }
+    if let Some(open) = group {
+        // The parts written so far, and nothing after them: a crash before the last part, in the newest segment.
+        if is_newest {
+            return Ok(ScannedSegment { records, valid_len: open.start as u64, torn_at: Some(open.start as u64) });
+        }
+        return damaged(open.start, "a split record lacks its last part at the end of an older segment");
+    }
+    Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None })
+}
+
+/// Whether a whole record with a matching checksum starts anywhere after `damage_at`. Only called on damage: a
+/// torn tail is one unsynced batch at most, and damage elsewhere finds the next record within one record's length.
+fn valid_record_after(bytes: &[u8], damage_at: usize) -> bool {
+    (damage_at + 1..bytes.len().saturating_sub(HEADER_BYTES)).any(|start| {
+        let rest = &bytes[start..];
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        len != 0 && len <= MAX_RECORD_BYTES && HEADER_BYTES + len <= rest.len() && crc32c::crc32c(&rest[HEADER_BYTES..HEADER_BYTES + len]) == crc
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_raft::HardState;
+
+    fn two_records() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        codec::encode(&Record::HardState(HardState { term: 1, vote: Some(1), commit: 0 }), &mut bytes);
+        codec::encode(&Record::Peers(vec!["a".into(), "b".into()]), &mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn a_cut_tail_of_the_newest_segment_is_torn_not_fatal() {
+        let bytes = two_records();
+        let first_len = bytes.len() - (HEADER_BYTES + 1 + 4 + 2 * 5);
+        for cut in first_len + 1..bytes.len() {
+            let scanned = scan(Path::new("seg"), &bytes[..cut], true).expect("torn tail tolerated");
+            assert_eq!(scanned.records.len(), 1);
+            assert_eq!(scanned.torn_at, Some(first_len as u64));
+        }
+        assert!(scan(Path::new("seg"), &bytes[..bytes.len() - 1], false).is_err(), "older segments must be whole");
+    }
+
+    #[test]
+    fn a_flipped_byte_before_the_last_record_is_an_error_naming_the_offset() {
+        let mut bytes = two_records();
+        bytes[HEADER_BYTES + 3] ^= 0x40;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("damage detected");
+        assert_eq!(error.offset, Some(0));
+        assert!(error.to_string().contains("seg at offset 0"), "{error}");
+    }
+
+    #[test]
+    fn a_damaged_length_that_looks_like_a_torn_write_but_has_records_after_it_is_an_error() {
+        let mut bytes = two_records();
+        // The first record's length now runs past the end of the file, as a torn write's would.
+        bytes[3] ^= 0x10;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert_eq!(error.offset, Some(0));
+        assert!(error.to_string().contains("not a torn write"), "{error}");
+        // A zero length (a zeroed sector) followed by a whole record: the same.
+        let mut bytes = two_records();
+        bytes[0..4].fill(0);
+        assert_eq!(scan(Path::new("seg"), &bytes, true).err().map(|e| e.offset), Some(Some(0)));
+        // Zeros to the end of the file are what a torn write leaves: cut off.
+        let mut bytes = two_records();
+        bytes.extend_from_slice(&[0; 100]);
+        let scanned = scan(Path::new("seg"), &bytes, true).expect("a zeroed tail is torn");
+        assert_eq!(scanned.records.len(), 2);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_last_record_is_a_torn_tail() {
+        let mut bytes = two_records();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let scanned = scan(Path::new("seg"), &bytes, true).expect("torn tail");
+        assert_eq!(scanned.records.len(), 1);
+    }
+}

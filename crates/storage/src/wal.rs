@@ -1,0 +1,688 @@
+//! The segmented write-ahead log: records appended to numbered segment files, each bounded in size; a new
+//! segment starts with the current hard state, peers and compaction point, so that old segments can be deleted
+//! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
+
+use super::codec::{self, Record, MAX_RECORD_BYTES};
+use super::crash_point;
+use super::error::StorageError;
+use super::fsync_log::FsyncLog;
+use super::lock::DirLock;
+use super::manifest;
+use super::segment;
+use flotilla_raft::{Entry, HardState, Index, Term};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What a node restarts from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recovered {
+    pub hard_state: HardState,
+    pub peers: Vec<String>,
+    /// The index and term the last compaction (snapshot) covers; entries start right after it.
+    pub compacted_index: Index,
+    pub compacted_term: Term,
+    pub entries: Vec<Entry>,
+    /// Where a torn tail was cut off, if one was: (file, offset).
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+struct SegmentInfo {
+    sequence: u64,
+    path: PathBuf,
+    /// The highest entry index written to this segment (0 if none).
+    max_index: Index,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    segments: Vec<SegmentInfo>,
+    active: File,
+    active_bytes: u64,
+    segment_bytes: u64,
+    buffer: Vec<u8>,
+    hard_state: HardState,
+    peers: Vec<String>,
+    compacted: (Index, Term),
+    /// The data directory's locks, held while the log is open; the kernel releases them when the process dies.
+    lock: DirLock,
+    /// No frame is larger than this: a larger record is split over a group of parts (`MAX_RECORD_BYTES`).
+    record_limit: usize,
+    /// Test-only (`FLOTILLA_TEST_FSYNC_LOG`): where each fsync is noted, for a simulated power cut.
+    fsync_log: Option<FsyncLog>,
+}
+
+/// The encoding buffer's usual size, and the most it keeps after a larger batch.
+const BUFFER_BYTES: usize = 64 * 1024;
+const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Records at the start of every segment (see `write_segment_header`), written together before any other.
+const HEADER_RECORDS: usize = 4;
+
+fn segment_name(sequence: u64) -> String {
+    format!("segment-{sequence:016}.wal")
+}
+
+fn parse_segment_name(name: &str) -> Option<u64> {
+    name.strip_prefix("segment-")?.strip_suffix(".wal")?.parse().ok()
+}
+
+/// Makes a directory entry (a created or removed file) durable.
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log in `dir` and replays it. Nothing on disk changes unless the whole log
+    /// reads back sound: then a torn tail is cut off, and a newest segment whose header a crash interrupted gets
+    /// its header again.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<(Wal, Recovered), StorageError> {
+        fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let lock = DirLock::take(dir)?;
+        let mut sequences: Vec<u64> = fs::read_dir(dir)
+            .map_err(|e| StorageError::io(dir, e))?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| parse_segment_name(&entry.file_name().to_string_lossy()))
+            .collect();
+        sequences.sort_unstable();
+        let recorded_newest = manifest::read(dir)?;
+        if let Some(recorded) = recorded_newest {
+            manifest::check(dir, recorded, sequences.last().copied())?;
+        }
+
+        let mut recovered = Recovered::default();
+        let mut segments = Vec::new();
+        let mut torn_tail = None;
+        // The segment read before the current one: (sequence, path, length in bytes).
+        let mut previous: Option<(u64, PathBuf, u64)> = None;
+        let mut newest_records = 0;
+        for (position, &sequence) in sequences.iter().enumerate() {
+            let path = dir.join(segment_name(sequence));
+            let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+            let is_newest = position + 1 == sequences.len();
+            let scanned = segment::scan(&path, &bytes, is_newest)?;
+            if let Some((_, Record::Follows { sequence: followed, bytes: followed_len })) = scanned.records.first() {
+                check_follows(&path, sequence, previous.as_ref(), *followed, *followed_len)?;
+            }
+            if let Some(offset) = scanned.torn_at {
+                torn_tail = Some((path.clone(), offset, scanned.valid_len));
+            }
+            newest_records = scanned.records.len();
+            let mut max_index = 0;
+            for (offset, record) in scanned.records {
+                if let Record::Write { entries, .. } = &record {
+                    max_index = max_index.max(entries.last().map_or(0, |e| e.index));
+                }
+                apply(&mut recovered, record).map_err(|why| StorageError::at(&path, offset, why))?;
+            }
+            previous = Some((sequence, path.clone(), bytes.len() as u64));
+            segments.push(SegmentInfo { sequence, path, max_index });
+        }
+        let expected_first = recovered.compacted_index + 1;
+        if let Some(first) = recovered.entries.first() {
+            if first.index != expected_first {
+                return Err(StorageError::other(
+                    dir,
+                    format!("the log starts at index {} but the compaction point is {}", first.index, expected_first - 1),
+                ));
+            }
+        }
+
+        if let Some((path, offset, valid_len)) = torn_tail {
+            // Cut the torn write off for good, so that new records follow valid ones.
+            let file = OpenOptions::new().write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+            file.set_len(valid_len).and_then(|_| file.sync_all()).map_err(|e| StorageError::io(&path, e))?;
+            recovered.torn_tail = Some((path, offset));
+        }
+
+        let mut wal = match segments.pop() {
+            Some(last) => {
+                // The segment before the newest one, which the newest one's header names.
+                let follows = match segments.last() {
+                    Some(before) => {
+                        let len = fs::metadata(&before.path).map_err(|e| StorageError::io(&before.path, e))?.len();
+                        (before.sequence, len)
+                    }
+                    None => (0, 0),
+                };
+                let active = OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
+                let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
+                let mut wal = Wal::new_handle(dir, lock, segments, active, active_bytes, segment_bytes, &recovered);
+                wal.segments.push(last);
+                if newest_records < HEADER_RECORDS {
+                    // A crash while the segment was started: it holds header records only, which restate the
+                    // recovered state. Write the whole header again, so that older segments stay deletable.
+                    let path = wal.segments.last().map(|s| s.path.clone()).unwrap_or_default();
+                    wal.active.set_len(0).map_err(|e| StorageError::io(&path, e))?;
+                    wal.active_bytes = 0;
+                    wal.write_segment_header(follows)?;
+                    wal.sync()?;
+                }
+                wal
+            }
+            None => {
+                let (path, active) = create_segment(dir, 1)?;
+                let mut wal = Wal::new_handle(dir, lock, segments, active, 0, segment_bytes, &recovered);
+                wal.segments.push(SegmentInfo { sequence: 1, path, max_index: 0 });
+                wal.write_segment_header((0, 0))?;
+                wal.sync()?;
+                wal
+            }
+        };
+        let newest = wal.segments.last().map_or(0, |s| s.sequence);
+        if recorded_newest != Some(newest) {
+            // A log from before the manifest, or a crash between creating the newest segment and recording it.
+            manifest::write(dir, newest)?;
+        }
+        wal.buffer.clear();
+        Ok((wal, recovered))
+    }
+
+    fn new_handle(
+        dir: &Path,
+        lock: DirLock,
+        segments: Vec<SegmentInfo>,
+        active: File,
+        active_bytes: u64,
+        segment_bytes: u64,
+        recovered: &Recovered,
+    ) -> Wal {
+        Wal {
+            dir: dir.to_path_buf(),
+            segments,
+            active,
+            active_bytes,
+            segment_bytes: segment_bytes.max(4096),
+            buffer: Vec::with_capacity(BUFFER_BYTES),
+            hard_state: recovered.hard_state,
+            peers: recovered.peers.clone(),
+            compacted: (recovered.compacted_index, recovered.compacted_term),
+            lock,
+            record_limit: MAX_RECORD_BYTES,
+            fsync_log: FsyncLog::from_env(),
+        }
+    }
+
+    /// Test-only: splits records above `bytes` (instead of `MAX_RECORD_BYTES`), so that tests of split records
+    /// run fast.
+    #[cfg(test)]
+    pub(crate) fn limit_records_to(&mut self, bytes: usize) {
+        self.record_limit = bytes;
+    }
+
+    /// Appends records (not yet durable: call `sync`). Starts a new segment when the active one is full.
+    pub fn append(&mut self, records: &[Record]) -> Result<(), StorageError> {
+        if self.active_bytes >= self.segment_bytes {
+            self.roll()?;
+        }
+        self.buffer.clear();
+        for record in records {
+            match record {
+                Record::HardState(hard_state) => self.hard_state = *hard_state,
+                Record::Peers(peers) => self.peers = peers.clone(),
+                Record::Compacted { index, term } => self.compacted = (*index, *term),
+                Record::Follows { .. } => {}
+                Record::Write { hard_state, reset, entries } => {
+                    if let Some(hard_state) = hard_state {
+                        self.hard_state = *hard_state;
+                    }
+                    if let Some(point) = reset {
+                        self.compacted = *point;
+                    }
+                    if let (Some(last), Some(active)) = (entries.last(), self.segments.last_mut()) {
+                        active.max_index = active.max_index.max(last.index);
+                    }
+                }
+            }
+            codec::encode_bounded(record, &mut self.buffer, self.record_limit);
+        }
+        self.write_buffer()
+    }
+
+    fn write_buffer(&mut self) -> Result<(), StorageError> {
+        let path = &self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        self.active.write_all(&self.buffer).map_err(|e| StorageError::io(path, e))?;
+        self.active_bytes += self.buffer.len() as u64;
+        self.buffer.clear();
+        if self.buffer.capacity() > KEPT_BUFFER_BYTES {
+            // A burst of large entries grew it: give the memory back rather than hold it for the node's life.
+            self.buffer = Vec::with_capacity(BUFFER_BYTES);
+        }
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        self.active.sync_data().map_err(|e| StorageError::io(&path, e))?;
+        if let Some(log) = &mut self.fsync_log {
+            log.synced(&path, self.active_bytes);
+        }
+        Ok(())
+    }
+
+    /// Records that a snapshot covers entries up to `index`, and deletes the segments it makes useless.
+    pub fn compact(&mut self, index: Index, term: Term) -> Result<(), StorageError> {
+        // Deleting by path in a directory that is no longer ours would delete another node's segments.
+        self.lock.check()?;
+        self.append(&[Record::Compacted { index, term }])?;
+        crash_point::step(&self.dir)?;
+        self.sync()?;
+        crash_point::step(&self.dir)?;
+        let active_sequence = self.segments.last().map_or(0, |s| s.sequence);
+        let mut removed = false;
+        let mut kept = Vec::new();
+        for segment in self.segments.drain(..) {
+            if segment.sequence != active_sequence && segment.max_index <= index {
+                fs::remove_file(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
+                crash_point::step(&segment.path)?;
+                removed = true;
+            } else {
+                kept.push(segment);
+            }
+        }
+        self.segments = kept;
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Fails if the data directory at the path is no longer the one this log locked (see `DirLock::check`).
+    pub fn check_lock(&self) -> Result<(), StorageError> {
+        self.lock.check()
+    }
+
+    /// The directory the log (and the node's snapshot files) live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn roll(&mut self) -> Result<(), StorageError> {
+        self.sync()?;
+        let previous = self.segments.last().map_or(0, |s| s.sequence);
+        let follows = (previous, self.active_bytes);
+        self.lock.check()?;
+        let (path, file) = create_segment(&self.dir, previous + 1)?;
+        self.active = file;
+        self.active_bytes = 0;
+        self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
+        self.write_segment_header(follows)?;
+        // Recorded once the segment exists: a crash in between leaves one segment more than the manifest says.
+        manifest::write(&self.dir, previous + 1)
+    }
+
+    /// What a segment starts with (`HEADER_RECORDS` records): the segment it follows, `(sequence, length)`, and
+    /// the state it must carry for older segments to be deletable.
+    fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
+        self.buffer.clear();
+        let limit = self.record_limit;
+        codec::encode_bounded(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer, limit);
+        codec::encode_bounded(&Record::HardState(self.hard_state), &mut self.buffer, limit);
+        codec::encode_bounded(&Record::Peers(self.peers.clone()), &mut self.buffer, limit);
+        codec::encode_bounded(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer, limit);
+        self.write_buffer()
+    }
+}
+
+fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageError> {
+    let path = dir.join(segment_name(sequence));
+    let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+    sync_dir(dir)?;
+    Ok((path, file))
+}
+
+/// Checks the `Follows` record that opens segment `sequence` against the segment read before it: its direct
+/// predecessor must be named with its length (else it was cut, or this segment was copied in from elsewhere in
+/// the log); a gap is only allowed where compaction deleted the segment named.
+fn check_follows(
+    path: &Path,
+    sequence: u64,
+    previous: Option<&(u64, PathBuf, u64)>,
+    followed: u64,
+    followed_len: u64,
+) -> Result<(), StorageError> {
+    let before = previous.map(|(previous_sequence, _, _)| *previous_sequence);
+    if followed >= sequence || before.is_some_and(|before| followed < before) {
+        let before = before.map_or("no segment".to_string(), segment_name);
+        return Err(StorageError::at(
+            path,
+            0,
+            format!(
+                "the segment says it follows segment {followed}, but {before} is before it: it was copied in or \
+                 renamed, or a segment was replaced"
+            ),
+        ));
+    }
+    if let Some((previous_sequence, previous_path, previous_len)) = previous {
+        if followed == *previous_sequence && followed_len != *previous_len {
+            return Err(StorageError::at(
+                previous_path,
+                *previous_len,
+                format!("the segment ends here, but {} says it was {followed_len} bytes long: it was cut", segment_name(sequence)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Replays one record onto the recovered state.
+fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
+    match record {
+        Record::HardState(hard_state) => state.hard_state = hard_state,
+        Record::Peers(peers) => state.peers = peers,
+        Record::Follows { .. } => {}
+        Record::Compacted { index, term } => {
+            if index >= state.compacted_index {
+                state.compacted_index = index;
+                state.compacted_term = term;
+                state.entries.retain(|e| e.index > index);
+            }
+        }
+        Record::Write { hard_state, reset, entries } => {
+            if let Some(hard_state) = hard_state {
+                state.hard_state = hard_state;
+            }
+            if let Some((index, term)) = reset {
+                state.compacted_index = index;
+                state.compacted_term = term;
+                state.entries.clear();
+            }
+            let Some(first) = entries.first().map(|e| e.index) else { return Ok(()) };
+            for pair in entries.windows(2) {
+                if pair[1].index != pair[0].index + 1 {
+                    return Err(format!("entries {} and {} are not contiguous", pair[0].index, pair[1].index));
+                }
+            }
+            match (state.entries.first().map(|e| e.index), state.entries.last().map(|e| e.index)) {
+                (Some(start), Some(last)) if first > start => {
+                    if first > last + 1 {
+                        return Err(format!("entry {first} follows entry {last}: a gap"));
+                    }
+                    state.entries.truncate((first - start) as usize);
+                }
+                _ => state.entries.clear(),
+            }
+            state.entries.extend(entries.into_iter().filter(|e| e.index > state.compacted_index));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_raft::{EntryKind, Payload};
+
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry { term, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(&b"{\"v\":1}"[..]) }
+    }
+
+    fn write(entries: Vec<Entry>) -> Record {
+        Record::Write { hard_state: None, reset: None, entries }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("flotilla-wal-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn what_was_synced_comes_back_after_reopening() {
+        let dir = temp_dir("reopen");
+        {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
+            assert_eq!(recovered, Recovered::default());
+            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            wal.append(&[Record::Write { hard_state: None, reset: None, entries: (1..=5).map(|i| entry(i, 1)).collect() }]).unwrap();
+            let hard_state = Some(HardState { term: 2, vote: Some(2), commit: 3 });
+            wal.append(&[Record::Write { hard_state, reset: None, entries: vec![entry(4, 2)] }]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.peers, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(recovered.hard_state, HardState { term: 2, vote: Some(2), commit: 3 });
+        let terms: Vec<(Index, Term)> = recovered.entries.iter().map(|e| (e.index, e.term)).collect();
+        assert_eq!(terms, vec![(1, 1), (2, 1), (3, 1), (4, 2)], "the later write replaced entries from index 4 on");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn segments_roll_and_compaction_deletes_covered_ones() {
+        let dir = temp_dir("compact");
+        let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+        for i in 1..=400 {
+            wal.append(&[write(vec![entry(i, 1)])]).unwrap();
+        }
+        wal.sync().unwrap();
+        let before = wal.segment_count();
+        assert!(before > 3, "{before} segments");
+        wal.compact(300, 1).unwrap();
+        assert!(wal.segment_count() < before);
+        drop(wal);
+        let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
+        assert_eq!((recovered.compacted_index, recovered.compacted_term), (300, 1));
+        assert_eq!(recovered.entries.first().map(|e| e.index), Some(301));
+        assert_eq!(recovered.entries.last().map(|e| e.index), Some(400));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_older_segment_cut_at_a_record_boundary_is_an_error_naming_it() {
+        let dir = temp_dir("boundary");
+        {
+            let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+            for i in 1..=300 {
+                wal.append(&[write(vec![entry(i, 1)])]).unwrap();
+            }
+            wal.sync().unwrap();
+            assert!(wal.segment_count() > 2);
+        }
+        // Drop the last record of the first segment: every record left is whole, and the entries that follow
+        // would replay over a gap, or over nothing at all when the record only held hard state.
+        let path = dir.join(segment_name(1));
+        let bytes = fs::read(&path).unwrap();
+        let scanned = segment::scan(&path, &bytes, false).unwrap();
+        let (last_start, _) = *scanned.records.last().unwrap();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(last_start).unwrap();
+        let error = Wal::open(&dir, 4096).err().expect("the cut is found");
+        assert_eq!((error.file.clone(), error.offset), (path, Some(last_start)), "{error}");
+        assert!(error.to_string().contains("it was cut"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newest_segment_cut_inside_its_header_gets_the_header_again() {
+        let dir = temp_dir("header");
+        {
+            let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            let hard_state = Some(HardState { term: 3, vote: Some(2), commit: 1 });
+            wal.append(&[Record::Write { hard_state, reset: None, entries: (1..=150).map(|i| entry(i, 1)).collect() }]).unwrap();
+            wal.append(&[write(vec![entry(151, 3)])]).unwrap();
+            wal.sync().unwrap();
+            assert_eq!(wal.segment_count(), 2);
+        }
+        // A crash while the second segment was started: its header is cut short.
+        let path = dir.join(segment_name(2));
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(20).unwrap();
+        let (mut wal, recovered) = Wal::open(&dir, 4096).expect("a torn header is a torn tail");
+        assert_eq!(recovered.torn_tail, Some((path.clone(), 0)));
+        assert_eq!(recovered.entries.len(), 150);
+        let bytes = fs::read(&path).unwrap();
+        let header: Vec<Record> = segment::scan(&path, &bytes, true).unwrap().records.into_iter().map(|(_, r)| r).collect();
+        let first_len = fs::metadata(dir.join(segment_name(1))).unwrap().len();
+        assert_eq!(
+            header,
+            vec![
+                Record::Follows { sequence: 1, bytes: first_len },
+                Record::HardState(HardState { term: 3, vote: Some(2), commit: 1 }),
+                Record::Peers(vec!["a".into(), "b".into()]),
+                Record::Compacted { index: 0, term: 0 },
+            ]
+        );
+        wal.append(&[write(vec![entry(151, 4)])]).unwrap();
+        wal.sync().unwrap();
+        drop(wal);
+        let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.entries.last().map(|e| (e.index, e.term)), Some((151, 4)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_is_open_once_at_a_time() {
+        let dir = temp_dir("lock");
+        let (wal, _) = Wal::open(&dir, 4096).expect("open");
+        let error = Wal::open(&dir, 4096).err().expect("a second open is refused");
+        assert_eq!(error.file, dir.join("LOCK"));
+        assert!(error.to_string().contains("in use"), "{error}");
+        drop(wal);
+        Wal::open(&dir, 4096).expect("open again once closed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_the_log_goes_on() {
+        let dir = temp_dir("torn");
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.append(&[write(vec![entry(1, 1), entry(2, 1)])]).unwrap();
+            wal.append(&[write(vec![entry(3, 1)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let path = dir.join(segment_name(1));
+        let len = fs::metadata(&path).unwrap().len();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("torn tail recovered");
+            assert!(recovered.torn_tail.is_some());
+            assert_eq!(recovered.entries.len(), 2);
+            wal.append(&[write(vec![entry(3, 2)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.entries.iter().map(|e| e.term).collect::<Vec<_>>(), vec![1, 1, 2]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn big_entry(index: Index, bytes: usize) -> Entry {
+        let data: Vec<u8> = (0..bytes).map(|i| (i * 7 + index as usize) as u8).collect();
+        Entry { term: 1, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(data) }
+    }
+
+    #[test]
+    fn a_request_larger_than_a_record_is_split_and_every_entry_comes_back() {
+        let dir = temp_dir("split");
+        let entries: Vec<Entry> = (1..=40).map(|i| big_entry(i, 3000)).collect();
+        let hard_state = HardState { term: 1, vote: Some(1), commit: 40 };
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            // About 120 KB in one request, at most 10 KB a frame: a group of a dozen parts.
+            wal.limit_records_to(10_000);
+            wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() }]).unwrap();
+            wal.append(&[write(vec![big_entry(41, 10)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let path = dir.join(segment_name(1));
+        let bytes = fs::read(&path).unwrap();
+        let mut frames = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            assert!(len <= 10_000, "a frame of {len} bytes");
+            frames += 1;
+            at += codec::HEADER_BYTES + len;
+        }
+        assert!(frames > HEADER_RECORDS + 12, "{frames} frames");
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(recovered.hard_state, hard_state);
+        assert_eq!(recovered.entries[..40], entries[..]);
+        assert_eq!(recovered.entries.len(), 41);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Writes a log whose last request is split into parts; returns the segment and where that group starts.
+    fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64) {
+        let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
+        wal.limit_records_to(1000);
+        wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+        wal.sync().unwrap();
+        let path = dir.join(segment_name(1));
+        let group_start = fs::metadata(&path).unwrap().len();
+        wal.append(&[write((2..=6).map(|i| big_entry(i, 900)).collect())]).unwrap();
+        wal.sync().unwrap();
+        (path, group_start)
+    }
+
+    #[test]
+    fn a_split_record_torn_anywhere_at_the_tail_is_cut_whole() {
+        let dir = temp_dir("torn-group");
+        let (path, group_start) = log_ending_in_a_group(&dir);
+        let whole = fs::read(&path).unwrap();
+        for cut in (group_start + 1..whole.len() as u64).step_by(97) {
+            fs::write(&path, &whole[..cut as usize]).unwrap();
+            let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn group is a torn tail");
+            assert_eq!(recovered.torn_tail, Some((path.clone(), group_start)), "cut at {cut}");
+            assert_eq!(recovered.entries.len(), 1, "cut at {cut}: no part of the group is applied");
+            assert_eq!(fs::metadata(&path).unwrap().len(), group_start, "cut at {cut}: cut back to the group");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
+        let dir = temp_dir("broken-group");
+        let (path, group_start) = log_ending_in_a_group(&dir);
+        let mut bytes = fs::read(&path).unwrap();
+        // Find the last part (the group's last frame) and drop it, then append a whole record after the rest.
+        let mut at = group_start as usize;
+        let mut last_part = at;
+        while at < bytes.len() {
+            last_part = at;
+            at += codec::HEADER_BYTES + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        }
+        bytes.truncate(last_part);
+        codec::encode(&Record::HardState(HardState { term: 2, vote: None, commit: 0 }), &mut bytes);
+        fs::write(&path, &bytes).unwrap();
+        let error = Wal::open(&dir, 1 << 20).err().expect("refused");
+        assert_eq!((error.file.clone(), error.offset), (path, Some(group_start)), "{error}");
+        assert!(error.to_string().contains("lacks its last part"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_deleted_lock_file_does_not_let_a_second_writer_in() {
+        let dir = temp_dir("lock-deleted");
+        let (wal, _) = Wal::open(&dir, 4096).expect("open");
+        fs::remove_file(dir.join("LOCK")).unwrap();
+        let error = Wal::open(&dir, 4096).err().expect("a second open is refused");
+        assert_eq!(error.file, dir);
+        assert!(error.to_string().contains("in use"), "{error}");
+        drop(wal);
+        Wal::open(&dir, 4096).expect("open again once closed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_moved_away_stops_the_writer_at_its_next_segment() {
+        let dir = temp_dir("moved");
+        let moved = temp_dir("moved-away");
+        let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+        fs::rename(&dir, &moved).unwrap();
+        fs::create_dir_all(&dir).unwrap();
+        assert!(wal.check_lock().is_err());
+        let error = (1..=400).find_map(|i| wal.append(&[write(vec![entry(i, 1)])]).err()).expect("refused to roll");
+        assert!(error.to_string().contains("moved or replaced"), "{error}");
+        drop(wal);
+        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&moved).unwrap();
+    }
+}

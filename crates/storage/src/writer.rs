@@ -1,0 +1,271 @@
+//! The disk thread: takes writes from the node, appends them to the write-ahead log and makes them durable
+//! with one fsync per batch (group commit: writes that arrive while an fsync runs share the next one), then
+//! reports the highest durable token. The JS thread never waits on the disk. The thread never dies silently: a
+//! failure or a panic is reported as `Failed`, and every write submitted after that is reported failed too.
+
+use super::codec::Record;
+use super::error::StorageError;
+use super::snapshot_file;
+use super::wal::Wal;
+use flotilla_raft::Snapshot;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+enum Job {
+    /// Records of one persist request, durable once `token` is reported. With a snapshot (received from the
+    /// leader), the snapshot file is made durable first and the segments it covers are deleted after.
+    Write { token: u64, snapshot: Option<Snapshot>, records: Vec<Record> },
+    /// A snapshot the application took: saved, then the log segments it covers are deleted.
+    Snapshot(Snapshot),
+    /// Records that need no acknowledgement of their own (the next token's fsync covers them).
+    Note(Vec<Record>),
+    /// Test-only: the disk thread panics, as a bug in it would.
+    #[cfg(test)]
+    Panic,
+}
+
+/// What the disk thread reports.
+#[derive(Debug)]
+pub enum WriterEvent {
+    /// Every write up to this token is durable.
+    Durable(u64),
+    /// The log can no longer be written: the node must stop.
+    Failed(StorageError),
+}
+
+type Report = Arc<Mutex<dyn Fn(WriterEvent) + Send>>;
+
+/// Calls the node's report (from the disk thread, or from the node's thread once the disk thread is gone).
+fn tell(report: &Report, event: WriterEvent) {
+    (report.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))(event)
+}
+
+pub struct WalWriter {
+    jobs: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    report: Report,
+    /// Why the disk thread stopped, once it has: every later write fails with it.
+    failure: Arc<OnceLock<StorageError>>,
+    dir: PathBuf,
+}
+
+impl WalWriter {
+    /// Starts the disk thread; `report` is called for each event (on the disk thread, or on the caller's
+    /// thread when a write is submitted after the disk thread stopped).
+    pub fn spawn(mut wal: Wal, report: impl Fn(WriterEvent) + Send + 'static) -> WalWriter {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let report: Report = Arc::new(Mutex::new(report));
+        let failure = Arc::new(OnceLock::new());
+        let dir = wal.dir().to_path_buf();
+        let (thread_report, thread_failure) = (report.clone(), failure.clone());
+        let spawned = std::thread::Builder::new()
+            .name("flotilla-wal".into())
+            .spawn(move || run(&mut wal, &inbox, &thread_report, &thread_failure));
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            Err(error) => {
+                let _ = failure.set(StorageError::other(&dir, format!("the disk thread could not start: {error}")));
+                None
+            }
+        };
+        WalWriter { jobs: Some(jobs), thread, report, failure, dir }
+    }
+
+    pub fn write(&self, token: u64, records: Vec<Record>) {
+        self.send(Job::Write { token, snapshot: None, records });
+    }
+
+    /// A persist request that installs a snapshot received from the leader.
+    pub fn write_with_snapshot(&self, token: u64, snapshot: Snapshot, records: Vec<Record>) {
+        self.send(Job::Write { token, snapshot: Some(snapshot), records });
+    }
+
+    pub fn save_snapshot(&self, snapshot: Snapshot) {
+        self.send(Job::Snapshot(snapshot));
+    }
+
+    pub fn note(&self, records: Vec<Record>) {
+        self.send(Job::Note(records));
+    }
+
+    /// Test-only: makes the disk thread panic at its next batch.
+    #[cfg(test)]
+    fn panic_next_batch(&self) {
+        self.send(Job::Panic);
+    }
+
+    /// Queues `job`, or, once the disk thread has stopped, reports the failure again: a write submitted then is
+    /// never dropped without the node hearing that it failed.
+    fn send(&self, job: Job) {
+        if let (None, Some(jobs)) = (self.failure.get(), &self.jobs) {
+            if jobs.send(job).is_ok() {
+                return;
+            }
+        }
+        let error = self.failure.get().cloned();
+        let error = error.unwrap_or_else(|| StorageError::other(&self.dir, "the disk thread has stopped"));
+        tell(&self.report, WriterEvent::Failed(error));
+    }
+}
+
+impl Drop for WalWriter {
+    /// Finishes the queued writes, then stops the thread.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &OnceLock<StorageError>) {
+    while let Ok(first) = inbox.recv() {
+        let mut batch = vec![first];
+        batch.extend(inbox.try_iter());
+        let written = catch_unwind(AssertUnwindSafe(|| write_batch(wal, batch, &|event| tell(report, event))));
+        let error = match written {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                StorageError::other(wal.dir(), format!("the disk thread failed (an internal error, a panic: {why})"))
+            }
+        };
+        // Recorded before it is reported: a write submitted from then on is failed by `send`, not queued.
+        let _ = failure.set(error.clone());
+        tell(report, WriterEvent::Failed(error));
+        return;
+    }
+}
+
+fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> Result<(), StorageError> {
+    // A directory moved or replaced under the node: what it writes now would not be found at the path.
+    wal.check_lock()?;
+    let mut durable_token = None;
+    let mut compact_after_sync = None;
+    for job in batch {
+        match job {
+            Job::Write { token, snapshot, records } => {
+                if let Some(snapshot) = snapshot {
+                    snapshot_file::save_core(wal.dir(), &snapshot)?;
+                    compact_after_sync = Some((snapshot.meta.index, snapshot.meta.term));
+                }
+                wal.append(&records)?;
+                durable_token = Some(token);
+            }
+            Job::Snapshot(snapshot) => {
+                save_snapshot(wal, &snapshot)?;
+                if let Some(token) = durable_token.take() {
+                    report(WriterEvent::Durable(token));
+                }
+            }
+            Job::Note(records) => wal.append(&records)?,
+            #[cfg(test)]
+            Job::Panic => panic!("a test made the disk thread panic"),
+        }
+    }
+    if let Some(token) = durable_token {
+        wal.sync()?;
+        report(WriterEvent::Durable(token));
+    }
+    if let Some((index, term)) = compact_after_sync {
+        wal.compact(index, term)?;
+    }
+    Ok(())
+}
+
+/// Saves a snapshot the application took, then drops the log it covers: in this order, so that a crash between
+/// the two leaves the snapshot and the whole log (see `crash_during_snapshot_tests`).
+pub(super) fn save_snapshot(wal: &mut Wal, snapshot: &Snapshot) -> Result<(), StorageError> {
+    snapshot_file::save_core(wal.dir(), snapshot)?;
+    wal.compact(snapshot.meta.index, snapshot.meta.term)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_raft::HardState;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn tokens_are_reported_in_order_and_data_survives() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let writer = WalWriter::spawn(wal, move |event| {
+            if let WriterEvent::Durable(token) = event {
+                sink.lock().expect("lock").push(token);
+            }
+        });
+        for token in 1..=100 {
+            writer.write(token, vec![Record::HardState(HardState { term: token, vote: None, commit: 0 })]);
+        }
+        drop(writer);
+        let tokens = seen.lock().expect("lock").clone();
+        assert_eq!(tokens.last(), Some(&100));
+        assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.hard_state.term, 100);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_panic_on_the_disk_thread_is_reported_and_fails_every_later_write() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let (events, inbox) = mpsc::channel();
+        let writer = WalWriter::spawn(wal, move |event| {
+            let _ = events.send(event);
+        });
+        let hard_state = |term| vec![Record::HardState(HardState { term, vote: None, commit: 0 })];
+        writer.write(1, hard_state(1));
+        assert!(matches!(inbox.recv_timeout(std::time::Duration::from_secs(10)), Ok(WriterEvent::Durable(1))));
+        writer.panic_next_batch();
+        let wait = std::time::Duration::from_secs(10);
+        match inbox.recv_timeout(wait) {
+            Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("a panic"), "{error}"),
+            other => panic!("want the panic reported as a failure, got {other:?}"),
+        }
+        // Every write from now on is answered with the failure, none is dropped without a word.
+        for token in 2..=4 {
+            writer.write(token, hard_state(token));
+            match inbox.recv_timeout(wait) {
+                Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("a panic"), "{error}"),
+                other => panic!("write {token}: want a failure, got {other:?}"),
+            }
+        }
+        drop(writer);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_data_directory_moved_away_fails_the_next_batch() {
+        let base = std::env::temp_dir().join(format!("flotilla-writer-moved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (dir, moved) = (base.join("node"), base.join("moved"));
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let (events, inbox) = mpsc::channel();
+        let writer = WalWriter::spawn(wal, move |event| {
+            let _ = events.send(event);
+        });
+        std::fs::rename(&dir, &moved).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        writer.write(1, vec![Record::HardState(HardState { term: 1, vote: None, commit: 0 })]);
+        match inbox.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(WriterEvent::Failed(error)) => assert!(error.to_string().contains("moved or replaced"), "{error}"),
+            other => panic!("want the write failed, got {other:?}"),
+        }
+        drop(writer);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
