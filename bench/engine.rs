@@ -163,7 +163,12 @@ fn main() {
     let wanted = |key: &str| only.as_deref().is_none_or(|only| only == key);
     let mut cases: Vec<(&str, &str, f64, CaseResult)> = Vec::new();
     if wanted("one_in_flight") {
-        cases.push(("one_in_flight", "1 in flight (commits/s)", 200_000.0, median_run(repeat, || one_in_flight(entries))));
+        cases.push((
+            "one_in_flight",
+            "1 in flight (commits/s)",
+            200_000.0,
+            median_run(repeat, || one_in_flight(entries)),
+        ));
     }
     if wanted("in_flight_1000") {
         let result = median_run(repeat, || many_in_flight(entries));

@@ -38,8 +38,9 @@ fn main() {
         let last_index = SNAPSHOT_INDEX + entries;
         while index <= last_index {
             let last = (index + 999).min(last_index);
-            let batch: Vec<Entry> =
-                (index..=last).map(|i| Entry { term: 1, index: i, kind: EntryKind::Normal, id: Some(id_of(i)), data: data.clone() }).collect();
+            let batch: Vec<Entry> = (index..=last)
+                .map(|i| Entry { term: 1, index: i, kind: EntryKind::Normal, id: Some(id_of(i)), data: data.clone() })
+                .collect();
             let hard_state = HardState { term: 1, vote: Some(1), commit: last };
             wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: batch }]).expect("append");
             index = last + 1;
@@ -67,7 +68,8 @@ fn main() {
     let serving = started.elapsed();
     let log = driver.raft().log();
     let (first, last) = (log.first_index(), log.last_index());
-    let bytes: u64 = std::fs::read_dir(&dir).expect("dir").filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    let bytes: u64 =
+        std::fs::read_dir(&dir).expect("dir").filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
     drop(driver);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((first, last), (SNAPSHOT_INDEX + 1, SNAPSHOT_INDEX + entries), "the node recovered everything");

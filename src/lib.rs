@@ -6,6 +6,7 @@ pub mod binding;
 
 // The binding reaches the engine by these paths. The gaggle wire codec sits beside the driver (`node::wire`)
 // until the JSON moves to the binding.
+use flotilla_raft as raft;
 use flotilla_storage as storage;
 mod node {
     pub use flotilla_node::*;

@@ -19,7 +19,6 @@ pub const UNKNOWN_MEMBER: &str = "FLOTILLA_UNKNOWN_MEMBER";
 pub const ALREADY_LEADER: &str = "FLOTILLA_ALREADY_LEADER";
 pub const TOO_LARGE: &str = "FLOTILLA_TOO_LARGE";
 pub const TOO_MANY_PENDING: &str = "FLOTILLA_TOO_MANY_PENDING";
-pub const NOT_ALLOWED: &str = "FLOTILLA_NOT_ALLOWED";
 pub const LOG_FULL: &str = "FLOTILLA_LOG_FULL";
 pub const STORAGE: &str = "FLOTILLA_STORAGE";
 pub const DATA_MISMATCH: &str = "FLOTILLA_DATA_MISMATCH";
@@ -45,7 +44,6 @@ pub fn propose_error(error: &ProposeError) -> CodedError {
         ProposeError::TooLarge { .. } => TOO_LARGE,
         ProposeError::TooManyPending { .. } => TOO_MANY_PENDING,
         ProposeError::DuplicateId => INVALID_ARGUMENT,
-        ProposeError::NotAllowed => NOT_ALLOWED,
         ProposeError::LogFull { .. } => LOG_FULL,
     };
     coded(code, error)
@@ -105,7 +103,6 @@ mod tests {
         assert_eq!(request.status, INVALID_ARGUMENT);
         let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
         assert_eq!(nested.status, LOG_FULL);
-        assert_eq!(propose_error(&ProposeError::NotAllowed).status, NOT_ALLOWED);
         assert_eq!(open_error(&OpenError::Mismatch("another node's".into())).status, DATA_MISMATCH);
     }
 }

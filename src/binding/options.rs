@@ -94,9 +94,13 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         check_name(name, "a name in \"members\"")?;
     }
     let members = match (options.cluster_size, options.members) {
-        (Some(size), None) if (1..=MAX_CLUSTER_SIZE).contains(&size) => Members::Discover { cluster_size: size as usize },
+        (Some(size), None) if (1..=MAX_CLUSTER_SIZE).contains(&size) => {
+            Members::Discover { cluster_size: size as usize }
+        }
         (Some(size), None) => {
-            return Err(format!("Invalid options: \"clusterSize\" must be between 1 and {MAX_CLUSTER_SIZE}, not {size}"))
+            return Err(format!(
+                "Invalid options: \"clusterSize\" must be between 1 and {MAX_CLUSTER_SIZE}, not {size}"
+            ))
         }
         (None, Some(names)) if !names.is_empty() && names.len() <= MAX_CLUSTER_SIZE as usize => Members::Named(names),
         _ => return Err("Invalid options: give either \"clusterSize\" or a non-empty \"members\" list".into()),
@@ -116,7 +120,9 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
     };
     let storage = match options.data_dir {
         Some(dir) if dir.is_empty() => return Err("Invalid options: \"dataDir\" is not allowed to be empty".into()),
-        Some(dir) => StorageOptions::Durable { dir: PathBuf::from(dir), segment_bytes: options.segment_bytes.max(4096) },
+        Some(dir) => {
+            StorageOptions::Durable { dir: PathBuf::from(dir), segment_bytes: options.segment_bytes.max(4096) }
+        }
         None => StorageOptions::Volatile,
     };
     Ok(NodeOptions {
@@ -148,9 +154,7 @@ mod tests {
     use super::*;
 
     fn options_with(extra: &str) -> Result<NodeOptions, String> {
-        parse(&format!(
-            r#"{{"electionTimeoutMin":300,"electionTimeoutMax":500,"heartbeatInterval":50,{extra}}}"#
-        ))
+        parse(&format!(r#"{{"electionTimeoutMin":300,"electionTimeoutMax":500,"heartbeatInterval":50,{extra}}}"#))
     }
 
     #[test]

@@ -10,8 +10,7 @@ use super::saved_state::SavedState;
 use super::snapshots::{self, SnapshotPolicy};
 use super::timing::Ticks;
 use flotilla_raft::{
-    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats,
-    TransferError,
+    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats, TransferError,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
 use flotilla_wire::json::JsonWriter;
@@ -475,8 +474,7 @@ impl NodeDriver {
     pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
         let log = self.raft.log();
         let term = self.raft.term();
-        (log.committed + 1..=log.last_index())
-            .any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
+        (log.committed + 1..=log.last_index()).any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
     }
 
     pub fn status_json(&self) -> String {
@@ -504,7 +502,12 @@ impl NodeDriver {
                 Some(name) => {
                     w.begin_object().key("id").string(name);
                     if let Some((matched, next, replicating)) = raft.peer_progress(id) {
-                        w.key("matchIndex").uint(matched).key("nextIndex").uint(next).key("replicating").bool(replicating);
+                        w.key("matchIndex")
+                            .uint(matched)
+                            .key("nextIndex")
+                            .uint(next)
+                            .key("replicating")
+                            .bool(replicating);
                     }
                     w.end_object();
                 }

@@ -2,9 +2,9 @@
 //! the visible state changed. It is handed over as one JSON text per call, so that one `JSON.parse` in JS
 //! replaces many boundary crossings.
 
+use flotilla_raft::Entry;
 use flotilla_wire::json::JsonWriter;
 use flotilla_wire::payload_text;
-use flotilla_raft::Entry;
 
 /// Which parts of the events the JS side will use. Leaving out what nobody listens to saves writing it here and
 /// parsing it there: with many entries in flight, event payloads were most of the output.
@@ -180,7 +180,9 @@ impl Output {
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
         ];
-        let mut out = String::with_capacity(lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48);
+        let mut out = String::with_capacity(
+            lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48,
+        );
         out.push('{');
         let key = |out: &mut String, key: &str| {
             if out.len() > 1 {
@@ -276,7 +278,13 @@ mod tests {
         assert_eq!(output.take_json(), None);
         output.send(Some("b"), "{\"type\":\"HELLO\"}");
         output.send(None, "{\"type\":\"HELLO\"}");
-        let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
+        let entry = Entry {
+            term: 2,
+            index: 3,
+            kind: EntryKind::Normal,
+            id: Some("a_1".into()),
+            data: Payload::from(&b"{\"k\":1}"[..]),
+        };
         output.committed(0, &entry, true);
         output.committed(1, &entry, false);
         output.appended(1, &entry);
@@ -295,7 +303,13 @@ mod tests {
     fn unwanted_event_payloads_are_left_out() {
         let mut output = Output::default();
         output.set_wanted(Wanted { appended: false, committed_data: false });
-        let entry = Entry { term: 2, index: 3, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{\"k\":1}"[..]) };
+        let entry = Entry {
+            term: 2,
+            index: 3,
+            kind: EntryKind::Normal,
+            id: Some("a_1".into()),
+            data: Payload::from(&b"{\"k\":1}"[..]),
+        };
         output.appended(0, &entry);
         assert!(output.is_empty());
         output.committed(4, &entry, false);

@@ -69,7 +69,13 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             if let Some(saved) = &options.saved_state {
                 (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
             }
-            return Ok(Opened { storage: Box::new(VolatileStorage), peers, restored, record_peers: false, torn_tail: None });
+            return Ok(Opened {
+                storage: Box::new(VolatileStorage),
+                peers,
+                restored,
+                record_peers: false,
+                torn_tail: None,
+            });
         }
         StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
     };
@@ -102,7 +108,10 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
         // The entries up to the compaction point are gone, and no snapshot holds them.
         return Err(OpenError::Storage(StorageError::other(
             dir,
-            format!("the log was compacted up to index {} but the newest snapshot covers only {snapshot_index}", recovered.compacted_index),
+            format!(
+                "the log was compacted up to index {} but the newest snapshot covers only {snapshot_index}",
+                recovered.compacted_index
+            ),
         )));
     }
     let peers = if recovered.peers.is_empty() {
@@ -121,7 +130,11 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
 }
 
 /// The hard state and log a saved state gives this node, with ids of its own for the entries.
-fn seed(saved: &SavedState, peers: &PeerDirectory, options: &NodeOptions) -> Result<(HardState, Vec<Entry>), OpenError> {
+fn seed(
+    saved: &SavedState,
+    peers: &PeerDirectory,
+    options: &NodeOptions,
+) -> Result<(HardState, Vec<Entry>), OpenError> {
     saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
 }
 

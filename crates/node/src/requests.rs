@@ -4,8 +4,8 @@
 //! with that index (the gaggle index: the entry's place among the user entries).
 
 use super::snapshots;
-use flotilla_wire::MAX_ID_BYTES;
 use flotilla_raft::{Index, ProposalId, ProposeError, Raft, Snapshot};
+use flotilla_wire::MAX_ID_BYTES;
 use std::collections::HashSet;
 use std::fmt;
 

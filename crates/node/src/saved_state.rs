@@ -4,8 +4,8 @@
 //! majority holds every committed entry, so the first leader commits them again.
 
 use super::peers::{PeerDirectory, SELF_ID};
-use flotilla_wire as wire;
 use flotilla_raft::{Entry, EntryKind, HardState, Index, ProposalId, Term};
+use flotilla_wire as wire;
 
 /// One entry of a saved log: its term and its data as JSON text.
 #[derive(Clone, Debug)]

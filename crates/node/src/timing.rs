@@ -34,7 +34,12 @@ impl TimingMs {
         let heartbeat_ticks = in_ticks(heartbeat).max(1);
         let election_min_ticks = in_ticks(election_min).max(heartbeat_ticks + 1);
         let election_max_ticks = in_ticks(election_max).max(election_min_ticks);
-        Ticks { tick_ms, election_min: election_min_ticks, election_max: election_max_ticks, heartbeat: heartbeat_ticks }
+        Ticks {
+            tick_ms,
+            election_min: election_min_ticks,
+            election_max: election_max_ticks,
+            heartbeat: heartbeat_ticks,
+        }
     }
 }
 
@@ -52,7 +57,10 @@ mod tests {
     fn degenerate_timings_still_satisfy_the_core() {
         for (min, max, heartbeat) in [(0.0, 0.0, 0.0), (1.0, 1.0, 50.0), (5.0, 3.0, 0.0), (f64::NAN, 1e300, -1.0)] {
             let t = TimingMs { election_min: min, election_max: max, heartbeat }.to_ticks();
-            assert!(t.tick_ms >= 1 && t.heartbeat >= 1 && t.heartbeat < t.election_min && t.election_min <= t.election_max, "{t:?}");
+            assert!(
+                t.tick_ms >= 1 && t.heartbeat >= 1 && t.heartbeat < t.election_min && t.election_min <= t.election_max,
+                "{t:?}"
+            );
         }
     }
 }

@@ -100,10 +100,15 @@ fn committed(output: &Value) -> usize {
 fn a_vote_reply_leaves_only_once_the_vote_is_durable() {
     let mut node = held_node("vote", 3);
     let _ = node.output();
-    node.driver.receive("b", r#"{"type":"REQUEST_VOTE","term":5,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#);
+    node.driver
+        .receive("b", r#"{"type":"REQUEST_VOTE","term":5,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#);
     let before = node.output();
-    assert!(sent(&before, "b", "REQUEST_VOTE_REPLY").is_empty(), "the vote reply left before the vote was durable: {before}");
-    let after = node.output_once_durable("the vote reply", |output| !sent(output, "b", "REQUEST_VOTE_REPLY").is_empty());
+    assert!(
+        sent(&before, "b", "REQUEST_VOTE_REPLY").is_empty(),
+        "the vote reply left before the vote was durable: {before}"
+    );
+    let after =
+        node.output_once_durable("the vote reply", |output| !sent(output, "b", "REQUEST_VOTE_REPLY").is_empty());
     assert_eq!(sent(&after, "b", "REQUEST_VOTE_REPLY")[0]["voteGranted"], true);
 }
 
@@ -117,8 +122,12 @@ fn an_append_reply_leaves_only_once_the_entries_are_durable() {
             "entries":[{"index":0,"term":1,"data":"x","id":"b_1"}]}"#,
     );
     let before = node.output();
-    assert!(sent(&before, "b", "APPEND_ENTRIES_REPLY").is_empty(), "the append reply left before the entries were durable: {before}");
-    let after = node.output_once_durable("the append reply", |output| !sent(output, "b", "APPEND_ENTRIES_REPLY").is_empty());
+    assert!(
+        sent(&before, "b", "APPEND_ENTRIES_REPLY").is_empty(),
+        "the append reply left before the entries were durable: {before}"
+    );
+    let after =
+        node.output_once_durable("the append reply", |output| !sent(output, "b", "APPEND_ENTRIES_REPLY").is_empty());
     assert_eq!(sent(&after, "b", "APPEND_ENTRIES_REPLY")[0]["success"], true);
 }
 

@@ -20,10 +20,9 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroNodeId => write!(f, "the node id must not be 0"),
             ConfigError::NoVoters => write!(f, "the configuration has no voters"),
             ConfigError::SelfNotMember => write!(f, "this node is neither a voter nor a learner of the configuration"),
-            ConfigError::ElectionTicks { min, max, heartbeat } => write!(
-                f,
-                "election ticks must satisfy heartbeat ({heartbeat}) < min ({min}) <= max ({max})"
-            ),
+            ConfigError::ElectionTicks { min, max, heartbeat } => {
+                write!(f, "election ticks must satisfy heartbeat ({heartbeat}) < min ({min}) <= max ({max})")
+            }
             ConfigError::ZeroLimit(name) => write!(f, "{name} must be at least 1"),
             ConfigError::RestoredStateInvalid(why) => write!(f, "the restored state is invalid: {why}"),
         }

@@ -384,7 +384,11 @@ mod tests {
             match rng.next() % 10 {
                 0..=5 => {
                     let added = index.insert_new(hash_of(position), position, |at| at == position);
-                    assert_eq!(added, model.insert(position, hash_of(position)).is_none(), "insert {position} at {step}");
+                    assert_eq!(
+                        added,
+                        model.insert(position, hash_of(position)).is_none(),
+                        "insert {position} at {step}"
+                    );
                 }
                 6..=7 => {
                     index.remove(hash_of(position), position);
@@ -392,8 +396,16 @@ mod tests {
                 }
                 _ => {
                     let expected = model.contains_key(&position).then_some(position);
-                    assert_eq!(index.find_shared(hash_of(position), |at| at == position), expected, "find_shared {position} at {step}");
-                    assert_eq!(index.find(hash_of(position), |at| at == position), expected, "find {position} at {step}");
+                    assert_eq!(
+                        index.find_shared(hash_of(position), |at| at == position),
+                        expected,
+                        "find_shared {position} at {step}"
+                    );
+                    assert_eq!(
+                        index.find(hash_of(position), |at| at == position),
+                        expected,
+                        "find {position} at {step}"
+                    );
                 }
             }
             assert_eq!(index.len, model.len(), "len at {step}");

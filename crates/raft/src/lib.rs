@@ -94,13 +94,13 @@ pub use config::InjectedBug;
 pub use error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
 pub use limits::{MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
-pub use proposal_ids::ProposalIds;
 pub use message::{Message, MessageBody};
+pub use proposal_ids::ProposalIds;
 pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};
+pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use stats::Stats;
 pub use tracker::Membership;
-pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use types::{
     Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,
     Term,

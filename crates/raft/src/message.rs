@@ -16,35 +16,69 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageBody {
     /// "Would you vote for me if I campaigned?" Changes no state on the receiver.
-    PreVote { last_index: Index, last_term: Term },
-    PreVoteReply { granted: bool },
+    PreVote {
+        last_index: Index,
+        last_term: Term,
+    },
+    PreVoteReply {
+        granted: bool,
+    },
     /// RequestVote. `transfer` is set when the leader asked the sender to campaign (leadership transfer), so
     /// voters skip the check-quorum lease.
-    Vote { last_index: Index, last_term: Term, transfer: bool },
-    VoteReply { granted: bool },
+    Vote {
+        last_index: Index,
+        last_term: Term,
+        transfer: bool,
+    },
+    VoteReply {
+        granted: bool,
+    },
     /// AppendEntries: `entries` follow the entry at `prev_index`, whose term is `prev_term`.
-    Append { prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index },
+    Append {
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    },
     /// The answer to `Append`. On success `index` is the follower's last index known to match the leader's log.
     /// On rejection `index` is the rejected `prev_index`, and `hint_index`/`hint_term` let the leader skip a
     /// whole term of conflicting entries at once (the last entry at or below `index` whose term is at most the
     /// leader's `prev_term`).
-    AppendReply { success: bool, index: Index, hint_index: Index, hint_term: Term },
+    AppendReply {
+        success: bool,
+        index: Index,
+        hint_index: Index,
+        hint_term: Term,
+    },
     /// The leader's keep-alive. Carries a commit index the follower is known to have (min of its match and the
     /// leader's commit), so it needs no log check.
-    Heartbeat { commit: Index },
+    Heartbeat {
+        commit: Index,
+    },
     HeartbeatReply,
     /// Proposals forwarded from a follower to the leader. Term-agnostic: any leader takes them.
-    Propose { proposals: Vec<Proposal> },
+    Propose {
+        proposals: Vec<Proposal>,
+    },
     /// Sent by a leader transferring leadership: the receiver campaigns at once.
     TimeoutNow,
     /// One chunk of a snapshot for a follower whose missing entries were compacted away: bytes
     /// `offset..offset + chunk.len()` of a transfer of `total` bytes. The follower appends a chunk only at the
     /// offset it has received up to, so a transfer resumes from the last byte received after a loss or a leader
     /// change. The meta is boxed: inline it would double the size of every message, which is moved often.
-    InstallSnapshot { meta: Box<SnapshotMeta>, offset: u64, total: u64, chunk: Payload },
+    InstallSnapshot {
+        meta: Box<SnapshotMeta>,
+        offset: u64,
+        total: u64,
+        chunk: Payload,
+    },
     /// The answer to `InstallSnapshot`: the follower holds `received` bytes of the snapshot at `index`; `done` once
     /// the snapshot (or a commit index at or past it) is durable on the follower.
-    SnapshotReply { index: Index, received: u64, done: bool },
+    SnapshotReply {
+        index: Index,
+        received: u64,
+        done: bool,
+    },
 }
 
 impl MessageBody {

@@ -469,12 +469,10 @@ impl Raft {
             MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. }
                 if self.config.check_quorum || self.config.pre_vote =>
             {
-                self.send_now(m.from, MessageBody::AppendReply {
-                    success: false,
-                    index: 0,
-                    hint_index: 0,
-                    hint_term: 0,
-                });
+                self.send_now(
+                    m.from,
+                    MessageBody::AppendReply { success: false, index: 0, hint_index: 0, hint_term: 0 },
+                );
                 Ok(())
             }
             MessageBody::PreVote { .. } => {
@@ -496,8 +494,8 @@ impl Raft {
             || (self.vote.is_none() && self.leader.is_none())
             || (pre_vote && term > self.term)
             || self.config.injects(InjectedBug::VoteTwiceInOneTerm);
-        let log_ok = self.log.is_up_to_date(last_index, last_term)
-            || self.config.injects(InjectedBug::IgnoreLogUpToDateCheck);
+        let log_ok =
+            self.log.is_up_to_date(last_index, last_term) || self.config.injects(InjectedBug::IgnoreLogUpToDateCheck);
         let granted = free_to_vote && log_ok;
         if pre_vote {
             // A granted pre-vote answers in the future term, so that the pre-candidate does not see it as stale.
@@ -767,32 +765,38 @@ impl Raft {
     }
 
     /// Paper 5.3: accept entries that follow a matching entry, drop a conflicting suffix, and reply.
-    fn handle_append(&mut self, leader: NodeId, prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index) {
+    fn handle_append(
+        &mut self,
+        leader: NodeId,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    ) {
         if prev_index < self.log.committed {
             // Everything up to our commit index matches any correct leader's log.
             let index = self.log.committed;
-            self.send_after_persist(leader, MessageBody::AppendReply { success: true, index, hint_index: 0, hint_term: 0 });
+            self.send_after_persist(
+                leader,
+                MessageBody::AppendReply { success: true, index, hint_index: 0, hint_term: 0 },
+            );
             return;
         }
         match self.log.try_append(prev_index, prev_term, entries) {
             Some(last_new) => {
                 self.log.commit_to(commit.min(last_new));
-                self.send_after_persist(leader, MessageBody::AppendReply {
-                    success: true,
-                    index: last_new,
-                    hint_index: 0,
-                    hint_term: 0,
-                });
+                self.send_after_persist(
+                    leader,
+                    MessageBody::AppendReply { success: true, index: last_new, hint_index: 0, hint_term: 0 },
+                );
             }
             None => {
                 let (hint_index, hint_term) = self.log.find_conflict_by_term(prev_index, prev_term);
                 self.stats.append_rejections += 1;
-                self.send_after_persist(leader, MessageBody::AppendReply {
-                    success: false,
-                    index: prev_index,
-                    hint_index,
-                    hint_term,
-                });
+                self.send_after_persist(
+                    leader,
+                    MessageBody::AppendReply { success: false, index: prev_index, hint_index, hint_term },
+                );
             }
         }
     }
@@ -927,9 +931,7 @@ impl Raft {
     }
 
     fn in_leader_lease(&self) -> bool {
-        self.config.check_quorum
-            && self.leader.is_some()
-            && self.election_elapsed < self.config.election_ticks_min
+        self.config.check_quorum && self.leader.is_some() && self.election_elapsed < self.config.election_ticks_min
     }
 
     // ---- replication -----------------------------------------------------------------------------------
@@ -1170,7 +1172,8 @@ impl Raft {
         let persist = if !entries.is_empty() || snapshot.is_some() || self.hard_state_changed() {
             self.last_issued_token += 1;
             let token = self.last_issued_token;
-            let last = entries.last().map(|e| (e.index, e.term)).or(snapshot.as_ref().map(|s| (s.meta.index, s.meta.term)));
+            let last =
+                entries.last().map(|e| (e.index, e.term)).or(snapshot.as_ref().map(|s| (s.meta.index, s.meta.term)));
             if let Some((last_index, last_term)) = last {
                 self.writes_in_flight.push_back(PendingWrite { token, last_index, last_term });
             }

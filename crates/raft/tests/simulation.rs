@@ -82,7 +82,8 @@ fn run(scenario: Scenario) -> Result<Outcome, Violation> {
 }
 
 /// The part of every replay command after the environment: `replay_one_seed` is a tool, ignored unless asked for.
-const REPLAY_TAIL: &str = "cargo test --release -p flotilla-raft --test simulation replay_one_seed -- --ignored --nocapture";
+const REPLAY_TAIL: &str =
+    "cargo test --release -p flotilla-raft --test simulation replay_one_seed -- --ignored --nocapture";
 
 fn replaying() -> bool {
     env_u64("FLOTILLA_SIM_SEED").is_some()

@@ -121,7 +121,12 @@ fn round(cluster: &mut Cluster, mut keep: impl FnMut(&Message) -> bool) -> Vec<M
 
 /// Rounds until `done`, ticking the leader once when the network is quiet; returns everything delivered. Fails
 /// after `limit` rounds.
-fn rounds_until(cluster: &mut Cluster, leader: NodeId, limit: usize, done: impl FnMut(&Cluster) -> bool) -> Vec<Message> {
+fn rounds_until(
+    cluster: &mut Cluster,
+    leader: NodeId,
+    limit: usize,
+    done: impl FnMut(&Cluster) -> bool,
+) -> Vec<Message> {
     rounds_until_by_round(cluster, leader, limit, done).concat()
 }
 
@@ -247,7 +252,10 @@ fn compact_refuses_an_unapplied_or_already_compacted_index() {
         raft.compact(applied, Payload::from(&b""[..])),
         Err(CompactError::AlreadyCompacted { index: applied, snapshot_index: applied })
     );
-    assert_eq!(raft.compact(0, Payload::from(&b""[..])), Err(CompactError::AlreadyCompacted { index: 0, snapshot_index: applied }));
+    assert_eq!(
+        raft.compact(0, Payload::from(&b""[..])),
+        Err(CompactError::AlreadyCompacted { index: 0, snapshot_index: applied })
+    );
 }
 
 #[test]
@@ -639,7 +647,10 @@ fn restored_snapshot_is_where_the_log_starts() {
     let voters = [1, 2, 3];
     let mut raft = node(paper_config(1), compacted_state(&voters, 1, 5, 8, 7));
     let log = raft.log();
-    assert_eq!((log.snapshot_index(), log.first_index(), log.last_index(), log.applied, log.committed), (5, 6, 8, 5, 7));
+    assert_eq!(
+        (log.snapshot_index(), log.first_index(), log.last_index(), log.applied, log.committed),
+        (5, 6, 8, 5, 7)
+    );
     assert_eq!(log.term(5), Some(1));
     let (_, _, snapshots, committed) = drain(&mut raft);
     assert!(snapshots.is_empty(), "the application restored the snapshot itself at start");
@@ -719,9 +730,14 @@ fn malformed_snapshot_messages_are_dropped_and_counted() {
         install(with(&|m| m.term = 0), 0, total, b"x"),
         install(with(&|m| m.term = 3), 0, total, b"x"), // above the message's term
         install(with(&|m| m.membership = Membership::default()), 0, total, b"x"),
-        install(with(&|m| {
-            m.membership.voters.insert(0);
-        }), 0, total, b"x"),
+        install(
+            with(&|m| {
+                m.membership.voters.insert(0);
+            }),
+            0,
+            total,
+            b"x",
+        ),
         install(meta.clone(), 0, MAX_SNAPSHOT_BYTES + 1, b"x"),
         install(meta.clone(), total + 1, total, b""),
         install(meta.clone(), total - 1, total, b"xy"),
@@ -845,4 +861,3 @@ fn stale_snapshot_chunk_tells_an_old_leader_the_new_term() {
     let (messages, ..) = drain(&mut follower);
     assert!(messages.iter().any(|m| m.term == 5 && matches!(m.body, MessageBody::AppendReply { success: false, .. })));
 }
-

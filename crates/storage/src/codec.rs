@@ -16,16 +16,26 @@ pub enum Record {
     /// finds entries of a term its hard state has not reached, nor a commit index over entries it lost.
     /// With `reset`, a snapshot received from the leader replaced the log: every stored entry goes, the log
     /// restarts after the snapshot's (index, term), and `entries` (what the core kept) follow, in the same record.
-    Write { hard_state: Option<HardState>, reset: Option<(Index, u64)>, entries: Vec<Entry> },
+    Write {
+        hard_state: Option<HardState>,
+        reset: Option<(Index, u64)>,
+        entries: Vec<Entry>,
+    },
     HardState(HardState),
     /// The names bound to the node's slots, in slot order (slot 1 first): what a vote for a slot means.
     Peers(Vec<String>),
     /// Entries up to this index are covered by a snapshot and may be gone from the log.
-    Compacted { index: Index, term: u64 },
+    Compacted {
+        index: Index,
+        term: u64,
+    },
     /// Opens each segment: the sequence number of the segment before it (0 for none) and that segment's length
     /// in bytes when this one started. An older segment cut at a record boundary holds only whole records; this
     /// is how the cut shows.
-    Follows { sequence: u64, bytes: u64 },
+    Follows {
+        sequence: u64,
+        bytes: u64,
+    },
 }
 
 const WRITE: u8 = 1;
@@ -277,11 +287,21 @@ mod tests {
     #[test]
     fn every_record_round_trips() {
         let entries = vec![
-            Entry { term: 3, index: 7, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{}"[..]) },
+            Entry {
+                term: 3,
+                index: 7,
+                kind: EntryKind::Normal,
+                id: Some("a_1".into()),
+                data: Payload::from(&b"{}"[..]),
+            },
             Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
         ];
         let records = vec![
-            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: None, entries: entries.clone() },
+            Record::Write {
+                hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }),
+                reset: None,
+                entries: entries.clone(),
+            },
             Record::Write { hard_state: None, reset: Some((6, 2)), entries },
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
             Record::HardState(HardState { term: 4, vote: None, commit: 0 }),
@@ -333,11 +353,21 @@ mod tests {
         // Valid payloads with one byte changed, or cut short: every cut is refused (no field is optional), and a
         // change is either refused or decodes to a record that encodes to the changed bytes.
         let entries = vec![
-            Entry { term: 3, index: 7, kind: EntryKind::Normal, id: Some("a_1".into()), data: Payload::from(&b"{}"[..]) },
+            Entry {
+                term: 3,
+                index: 7,
+                kind: EntryKind::Normal,
+                id: Some("a_1".into()),
+                data: Payload::from(&b"{}"[..]),
+            },
             Entry { term: 3, index: 8, kind: EntryKind::Noop, id: None, data: Payload::from(&b""[..]) },
         ];
         let records = [
-            Record::Write { hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }), reset: Some((6, 2)), entries },
+            Record::Write {
+                hard_state: Some(HardState { term: 3, vote: Some(1), commit: 7 }),
+                reset: Some((6, 2)),
+                entries,
+            },
             Record::Peers(vec!["a".into(), "bé".into()]),
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
         ];

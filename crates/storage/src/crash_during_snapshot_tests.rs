@@ -15,12 +15,22 @@ const SEGMENT_BYTES: u64 = 4096;
 const LAST: Index = 400;
 
 fn entry(index: Index) -> Entry {
-    Entry { term: 1 + index / 100, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(vec![index as u8; 40]) }
+    Entry {
+        term: 1 + index / 100,
+        index,
+        kind: EntryKind::Normal,
+        id: Some(format!("n_{index}").into()),
+        data: Payload::from(vec![index as u8; 40]),
+    }
 }
 
 fn snapshot(index: Index) -> Snapshot {
     let meta = SnapshotMeta { index, term: 1 + index / 100, membership: Membership::with_voters([1, 2, 3]) };
-    Snapshot { meta, data: Payload::from(format!("{{\"upTo\":{index}}}").into_bytes()), proposal_ids: Default::default() }
+    Snapshot {
+        meta,
+        data: Payload::from(format!("{{\"upTo\":{index}}}").into_bytes()),
+        proposal_ids: Default::default(),
+    }
 }
 
 /// What the disk thread does for a snapshot the application took.
@@ -53,7 +63,11 @@ fn recovered_state(dir: &Path, what: &str) -> (Index, Index) {
     let stored = snapshot_file::load_latest(dir).unwrap_or_else(|e| panic!("{what}: the snapshot does not load: {e}"));
     let stored = stored.unwrap_or_else(|| panic!("{what}: no snapshot on disk"));
     let compacted = recovered.compacted_index;
-    assert!(compacted <= stored.index, "{what}: the log was compacted to {compacted}, past the snapshot at {}", stored.index);
+    assert!(
+        compacted <= stored.index,
+        "{what}: the log was compacted to {compacted}, past the snapshot at {}",
+        stored.index
+    );
     let want: Vec<Entry> = (compacted + 1..=LAST).map(entry).collect();
     assert_eq!(recovered.entries, want, "{what}: the log after the compaction point");
     assert_eq!(stored.data, flotilla_raft::encode_stream(&snapshot(stored.index)), "{what}: the snapshot's contents");
@@ -85,7 +99,10 @@ fn a_crash_at_any_step_of_a_snapshot_leaves_the_state_before_it_or_after_it() {
         seen.push(state);
         if finished {
             assert_eq!(state, (300, 300), "the snapshot finished");
-            assert!(Wal::open(&case, SEGMENT_BYTES).unwrap().0.segment_count() < segments_before, "segments were deleted");
+            assert!(
+                Wal::open(&case, SEGMENT_BYTES).unwrap().0.segment_count() < segments_before,
+                "segments were deleted"
+            );
             break;
         }
     }

@@ -3,9 +3,9 @@
 //! nothing; the durable write-ahead log arrives with the durability work and implements the same trait.
 
 mod codec;
-mod crash_point;
 #[cfg(test)]
 mod crash_during_snapshot_tests;
+mod crash_point;
 mod durable;
 mod error;
 mod fsync_log;

@@ -23,7 +23,9 @@ pub fn read(dir: &Path) -> Result<Option<u64>, StorageError> {
         Err(error) => return Err(StorageError::io(&path, error)),
     };
     let sequence = text.strip_prefix(PREFIX).and_then(|rest| rest.strip_suffix('\n')).and_then(|n| n.parse().ok());
-    sequence.map(Some).ok_or_else(|| StorageError::other(&path, "the manifest cannot be read: it was damaged or edited"))
+    sequence
+        .map(Some)
+        .ok_or_else(|| StorageError::other(&path, "the manifest cannot be read: it was damaged or edited"))
 }
 
 /// Makes `sequence` the newest segment on record, durably.

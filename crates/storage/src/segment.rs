@@ -59,7 +59,8 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                         return damaged(open.start, "a split record lacks its last part, and other records follow it");
                     }
                     (Frame::Whole(payload), None) => {
-                        let record = codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
+                        let record =
+                            codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
                         records.push((offset as u64, record));
                     }
                     (Frame::Part { bytes: part, last }, open) => {
@@ -70,7 +71,8 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                         open.payload.extend_from_slice(part);
                         if last {
                             let start = open.start;
-                            let record = codec::decode(&open.payload).map_err(|why| StorageError::at(path, start as u64, why))?;
+                            let record = codec::decode(&open.payload)
+                                .map_err(|why| StorageError::at(path, start as u64, why))?;
                             records.push((start as u64, record));
                             group = None;
                         }
@@ -109,7 +111,10 @@ fn valid_record_after(bytes: &[u8], damage_at: usize) -> bool {
         let rest = &bytes[start..];
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        len != 0 && len <= MAX_RECORD_BYTES && HEADER_BYTES + len <= rest.len() && crc32c::crc32c(&rest[HEADER_BYTES..HEADER_BYTES + len]) == crc
+        len != 0
+            && len <= MAX_RECORD_BYTES
+            && HEADER_BYTES + len <= rest.len()
+            && crc32c::crc32c(&rest[HEADER_BYTES..HEADER_BYTES + len]) == crc
     })
 }
 

@@ -259,7 +259,12 @@ mod tests {
         let proposal_ids = (1..=70_000u64).map(|i| (i, format!("node_{i:036}"))).collect();
         let snapshot = Snapshot { meta: meta.clone(), data: Payload::from(&b"state"[..]), proposal_ids };
         let saved = save_core(&dir, &snapshot).unwrap();
-        let as_bytes = StoredSnapshot { index: 70_000, term: 4, membership: meta.membership.clone(), data: encode_stream(&snapshot) };
+        let as_bytes = StoredSnapshot {
+            index: 70_000,
+            term: 4,
+            membership: meta.membership.clone(),
+            data: encode_stream(&snapshot),
+        };
         assert_eq!(fs::read(saved).unwrap(), encode(&as_bytes));
         let loaded = load_latest(&dir).unwrap().unwrap();
         assert_eq!(decode_stream(meta, &loaded.data), Some(snapshot));

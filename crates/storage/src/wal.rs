@@ -123,7 +123,11 @@ impl Wal {
             if first.index != expected_first {
                 return Err(StorageError::other(
                     dir,
-                    format!("the log starts at index {} but the compaction point is {}", first.index, expected_first - 1),
+                    format!(
+                        "the log starts at index {} but the compaction point is {}",
+                        first.index,
+                        expected_first - 1
+                    ),
                 ));
             }
         }
@@ -145,7 +149,8 @@ impl Wal {
                     }
                     None => (0, 0),
                 };
-                let active = OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
+                let active =
+                    OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
                 let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
                 let mut wal = Wal::new_handle(dir, lock, segments, active, active_bytes, segment_bytes, &recovered);
                 wal.segments.push(last);
@@ -324,7 +329,11 @@ impl Wal {
         codec::encode_bounded(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer, limit);
         codec::encode_bounded(&Record::HardState(self.hard_state), &mut self.buffer, limit);
         codec::encode_bounded(&Record::Peers(self.peers.clone()), &mut self.buffer, limit);
-        codec::encode_bounded(&Record::Compacted { index: self.compacted.0, term: self.compacted.1 }, &mut self.buffer, limit);
+        codec::encode_bounded(
+            &Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
+            &mut self.buffer,
+            limit,
+        );
         self.write_buffer()
     }
 }
@@ -363,7 +372,10 @@ fn check_follows(
             return Err(StorageError::at(
                 previous_path,
                 *previous_len,
-                format!("the segment ends here, but {} says it was {followed_len} bytes long: it was cut", segment_name(sequence)),
+                format!(
+                    "the segment ends here, but {} says it was {followed_len} bytes long: it was cut",
+                    segment_name(sequence)
+                ),
             ));
         }
     }
@@ -419,7 +431,13 @@ mod tests {
     use flotilla_raft::{EntryKind, Payload};
 
     fn entry(index: Index, term: Term) -> Entry {
-        Entry { term, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(&b"{\"v\":1}"[..]) }
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            id: Some(format!("n_{index}").into()),
+            data: Payload::from(&b"{\"v\":1}"[..]),
+        }
     }
 
     fn write(entries: Vec<Entry>) -> Record {
@@ -439,7 +457,12 @@ mod tests {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
             assert_eq!(recovered, Recovered::default());
             wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
-            wal.append(&[Record::Write { hard_state: None, reset: None, entries: (1..=5).map(|i| entry(i, 1)).collect() }]).unwrap();
+            wal.append(&[Record::Write {
+                hard_state: None,
+                reset: None,
+                entries: (1..=5).map(|i| entry(i, 1)).collect(),
+            }])
+            .unwrap();
             let hard_state = Some(HardState { term: 2, vote: Some(2), commit: 3 });
             wal.append(&[Record::Write { hard_state, reset: None, entries: vec![entry(4, 2)] }]).unwrap();
             wal.sync().unwrap();
@@ -503,7 +526,8 @@ mod tests {
             let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
             wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
             let hard_state = Some(HardState { term: 3, vote: Some(2), commit: 1 });
-            wal.append(&[Record::Write { hard_state, reset: None, entries: (1..=150).map(|i| entry(i, 1)).collect() }]).unwrap();
+            wal.append(&[Record::Write { hard_state, reset: None, entries: (1..=150).map(|i| entry(i, 1)).collect() }])
+                .unwrap();
             wal.append(&[write(vec![entry(151, 3)])]).unwrap();
             wal.sync().unwrap();
             assert_eq!(wal.segment_count(), 2);
@@ -515,7 +539,8 @@ mod tests {
         assert_eq!(recovered.torn_tail, Some((path.clone(), 0)));
         assert_eq!(recovered.entries.len(), 150);
         let bytes = fs::read(&path).unwrap();
-        let header: Vec<Record> = segment::scan(&path, &bytes, true).unwrap().records.into_iter().map(|(_, r)| r).collect();
+        let header: Vec<Record> =
+            segment::scan(&path, &bytes, true).unwrap().records.into_iter().map(|(_, r)| r).collect();
         let first_len = fs::metadata(dir.join(segment_name(1))).unwrap().len();
         assert_eq!(
             header,
@@ -574,7 +599,13 @@ mod tests {
 
     fn big_entry(index: Index, bytes: usize) -> Entry {
         let data: Vec<u8> = (0..bytes).map(|i| (i * 7 + index as usize) as u8).collect();
-        Entry { term: 1, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(data) }
+        Entry {
+            term: 1,
+            index,
+            kind: EntryKind::Normal,
+            id: Some(format!("n_{index}").into()),
+            data: Payload::from(data),
+        }
     }
 
     #[test]
@@ -586,7 +617,8 @@ mod tests {
             let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
             // About 120 KB in one request, at most 10 KB a frame: a group of a dozen parts.
             wal.limit_records_to(10_000);
-            wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() }]).unwrap();
+            wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() }])
+                .unwrap();
             wal.append(&[write(vec![big_entry(41, 10)])]).unwrap();
             wal.sync().unwrap();
         }

@@ -12,7 +12,13 @@ fn a_persist_request_above_the_record_limit_reads_back_whole() {
     let _ = fs::remove_dir_all(&dir);
     let megabyte = Payload::from(vec![b'x'; 1 << 20]);
     let entries: Vec<Entry> = (1..=300)
-        .map(|index| Entry { term: 1, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: megabyte.clone() })
+        .map(|index| Entry {
+            term: 1,
+            index,
+            kind: EntryKind::Normal,
+            id: Some(format!("n_{index}").into()),
+            data: megabyte.clone(),
+        })
         .collect();
     let hard_state = HardState { term: 1, vote: Some(1), commit: 300 };
     {

@@ -27,7 +27,9 @@ fn env_u64(name: &str) -> Option<u64> {
 fn seeds(salt: u64) -> Vec<u64> {
     match env_u64("FLOTILLA_WAL_DAMAGE_SEED") {
         Some(seed) => vec![seed],
-        None => (0..env_u64("FLOTILLA_WAL_DAMAGE_HISTORIES").unwrap_or(DEFAULT_HISTORIES)).map(|i| salt * 1000 + i).collect(),
+        None => (0..env_u64("FLOTILLA_WAL_DAMAGE_HISTORIES").unwrap_or(DEFAULT_HISTORIES))
+            .map(|i| salt * 1000 + i)
+            .collect(),
     }
 }
 
@@ -360,7 +362,10 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
         let offset = error.offset.unwrap_or_else(|| panic!("{what}: the error names an offset: {error}"));
         assert!(offset <= damage_at.max(original.len() as u64), "{what}: offset {offset} is past the damage: {error}");
         let text = error.to_string();
-        assert!(text.contains(&target.display().to_string()) && text.contains(&format!("at offset {offset}")), "{what}: {text}");
+        assert!(
+            text.contains(&target.display().to_string()) && text.contains(&format!("at offset {offset}")),
+            "{what}: {text}"
+        );
     };
     match (Wal::open(case_dir, SEGMENT_BYTES), allowed) {
         (Err(error), Allowed::Refuse | Allowed::PrefixOrRefuse { .. }) => {
@@ -422,7 +427,11 @@ fn goes_on(history: &History, what: &str, dir: &Path, mut wal: Wal, records: usi
     let hard_state = HardState { term, vote: Some(1), commit: want.hard_state.commit };
     let mut rng = Rng(history.seed ^ records as u64);
     let written = vec![
-        Record::Write { hard_state: Some(hard_state), reset: None, entries: (next..next + 3).map(|i| entry(&mut rng, i, term)).collect() },
+        Record::Write {
+            hard_state: Some(hard_state),
+            reset: None,
+            entries: (next..next + 3).map(|i| entry(&mut rng, i, term)).collect(),
+        },
         Record::Peers(vec!["n0".into(), "n1".into(), "n2".into()]),
     ];
     for record in &written {
@@ -431,7 +440,8 @@ fn goes_on(history: &History, what: &str, dir: &Path, mut wal: Wal, records: usi
     wal.append(&written).expect("append after recovery");
     wal.sync().expect("sync after recovery");
     drop(wal);
-    let (_, recovered) = Wal::open(dir, SEGMENT_BYTES).unwrap_or_else(|e| panic!("{what}: reopening after recovery: {e}"));
+    let (_, recovered) =
+        Wal::open(dir, SEGMENT_BYTES).unwrap_or_else(|e| panic!("{what}: reopening after recovery: {e}"));
     assert_eq!(recovered.torn_tail, None, "{what}: the torn tail was cut for good");
     assert_eq!(State::of(&recovered), want, "{what}: the write after recovery reads back after the prefix");
 }
@@ -445,7 +455,11 @@ fn damage_many(name: &str, salt: u64, make: impl Fn(&mut Rng, &History, usize, u
         let mut rng = Rng(seed.wrapping_mul(31).wrapping_add(salt));
         for _ in 0..cases() {
             // The newest segment is where a crash leaves damage: pick it as often as all others together.
-            let segment = if rng.chance(50) { history.segments.len() - 1 } else { rng.below(history.segments.len() as u64) as usize };
+            let segment = if rng.chance(50) {
+                history.segments.len() - 1
+            } else {
+                rng.below(history.segments.len() as u64) as usize
+            };
             let len = fs::metadata(&history.segments[segment]).expect("segment").len();
             let damage = make(&mut rng, &history, segment, len);
             if check_damage(&history, &case_dir, segment, damage) {

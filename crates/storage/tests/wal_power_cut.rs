@@ -17,8 +17,18 @@ const WRITES: u64 = 3000;
 const SEGMENT_BYTES: u64 = 64 * 1024;
 
 fn write(token: u64) -> Vec<Record> {
-    let entry = Entry { term: 1, index: token, kind: EntryKind::Normal, id: Some(format!("n_{token}").into()), data: Payload::from(vec![1u8; 100]) };
-    vec![Record::Write { hard_state: Some(HardState { term: 1, vote: Some(1), commit: token }), reset: None, entries: vec![entry] }]
+    let entry = Entry {
+        term: 1,
+        index: token,
+        kind: EntryKind::Normal,
+        id: Some(format!("n_{token}").into()),
+        data: Payload::from(vec![1u8; 100]),
+    };
+    vec![Record::Write {
+        hard_state: Some(HardState { term: 1, vote: Some(1), commit: token }),
+        reset: None,
+        entries: vec![entry],
+    }]
 }
 
 /// The last fsynced length of each segment (by path), from the complete lines of the fsync log. Opening the cut
@@ -74,7 +84,10 @@ fn every_token_reported_durable_survives_a_power_cut() {
             cut_copy(&dir, &log, &copy);
             let (_, recovered) = Wal::open(&copy, SEGMENT_BYTES).expect("the cut copy opens");
             let kept = recovered.entries.last().map_or(0, |e| e.index);
-            assert!(kept >= acknowledged, "token {acknowledged} was reported durable, but a power cut keeps only {kept}");
+            assert!(
+                kept >= acknowledged,
+                "token {acknowledged} was reported durable, but a power cut keeps only {kept}"
+            );
             assert!(recovered.hard_state.commit >= acknowledged, "the hard state of token {acknowledged} is lost");
             cuts += 1;
         }

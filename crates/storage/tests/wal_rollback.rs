@@ -30,7 +30,13 @@ impl Drop for TempDir {
 }
 
 fn entry(index: Index, term: u64) -> Entry {
-    Entry { term, index, kind: EntryKind::Normal, id: Some(format!("n_{index}").into()), data: Payload::from(vec![7u8; 200]) }
+    Entry {
+        term,
+        index,
+        kind: EntryKind::Normal,
+        id: Some(format!("n_{index}").into()),
+        data: Payload::from(vec![7u8; 200]),
+    }
 }
 
 fn segment(dir: &Path, sequence: u64) -> PathBuf {
@@ -38,8 +44,11 @@ fn segment(dir: &Path, sequence: u64) -> PathBuf {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "wal")).collect();
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
     found.sort();
     found
 }
@@ -50,7 +59,8 @@ fn write_log(dir: &Path) -> HardState {
     let mut hard_state = HardState::default();
     for index in 1..=60 {
         hard_state = HardState { term: index, vote: Some(1 + index % 3), commit: index - 1 };
-        wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: vec![entry(index, index)] }]).unwrap();
+        wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: vec![entry(index, index)] }])
+            .unwrap();
         wal.sync().unwrap();
     }
     assert!(segments(dir).len() >= 4, "several segments");

@@ -473,7 +473,8 @@ mod canonical {
             self.skip_value(0)?;
             let data = &self.text[data_at..self.at];
             self.expect(",\"id\":")?;
-            let id = if self.eat("null") { None } else { Some(proposal_id_in(self.plain_string()?, MAX_ID_BYTES).ok()?) };
+            let id =
+                if self.eat("null") { None } else { Some(proposal_id_in(self.plain_string()?, MAX_ID_BYTES).ok()?) };
             let kind = if self.eat(",\"kind\":\"noop\"") {
                 EntryKind::Noop
             } else if self.eat(",\"kind\":\"config\"") {
@@ -539,19 +540,17 @@ mod canonical {
                         self.at += 1;
                         return Some(());
                     }
-                    b'\\' => {
-                        match bytes.get(self.at + 1)? {
-                            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 2,
-                            b'u' => {
-                                let hex = bytes.get(self.at + 2..self.at + 6)?;
-                                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                    return None;
-                                }
-                                self.at += 6;
+                    b'\\' => match bytes.get(self.at + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 2,
+                        b'u' => {
+                            let hex = bytes.get(self.at + 2..self.at + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
                             }
-                            _ => return None,
+                            self.at += 6;
                         }
-                    }
+                        _ => return None,
+                    },
                     byte if byte < 0x20 => return None,
                     _ => self.at += 1,
                 }
@@ -625,8 +624,11 @@ pub fn write_message(w: &mut JsonWriter, message: &Message, sender: &str) {
             }
         }
         MessageBody::PreVoteReply { granted } | MessageBody::VoteReply { granted } => {
-            let kind =
-                if matches!(message.body, MessageBody::PreVoteReply { .. }) { "PRE_VOTE_REPLY" } else { "REQUEST_VOTE_REPLY" };
+            let kind = if matches!(message.body, MessageBody::PreVoteReply { .. }) {
+                "PRE_VOTE_REPLY"
+            } else {
+                "REQUEST_VOTE_REPLY"
+            };
             w.key("type").string(kind).key("term").uint(message.term).key("voteGranted").bool(*granted);
         }
         MessageBody::Append { prev_index, prev_term, entries, commit } => {
@@ -766,7 +768,13 @@ mod tests {
 
     #[test]
     fn every_message_survives_the_wire() {
-        let entry = Entry { term: 7, index: 5, kind: EntryKind::Normal, id: Some("b_1".into()), data: Payload::from(&b"{\"x\":[1,2]}"[..]) };
+        let entry = Entry {
+            term: 7,
+            index: 5,
+            kind: EntryKind::Normal,
+            id: Some("b_1".into()),
+            data: Payload::from(&b"{\"x\":[1,2]}"[..]),
+        };
         let noop = Entry { term: 7, index: 6, kind: EntryKind::Noop, id: None, data: Payload::from(&b"null"[..]) };
         let proposal = Proposal { id: "b_2".into(), data: Payload::from(&b"\"s\""[..]) };
         let bodies = vec![
@@ -818,13 +826,34 @@ mod tests {
         /// Application data as JSON.stringify would write it, escapes and all.
         fn json_value(&mut self, depth: usize) -> String {
             match self.below(if depth > 3 { 4 } else { 6 }) {
-                0 => self.pick(&["0", "-1", "12.5", "1e3", "-0.25E-2", "9007199254740993", "true", "false", "null"]).to_string(),
-                1 | 2 => format!("\"{}\"", self.pick(&["", "x", "pad xxxxxxxxxxxxxxxx", "é😀", "q\\\"uote", "line\\nbreak", "\\u0001\\ud800", "back\\\\slash", "\\/"])),
+                0 => self
+                    .pick(&["0", "-1", "12.5", "1e3", "-0.25E-2", "9007199254740993", "true", "false", "null"])
+                    .to_string(),
+                1 | 2 => format!(
+                    "\"{}\"",
+                    self.pick(&[
+                        "",
+                        "x",
+                        "pad xxxxxxxxxxxxxxxx",
+                        "é😀",
+                        "q\\\"uote",
+                        "line\\nbreak",
+                        "\\u0001\\ud800",
+                        "back\\\\slash",
+                        "\\/"
+                    ])
+                ),
                 3 => self.pick(&["{}", "[]", "{\"i\":1,\"pad\":\"xx\"}"]).to_string(),
-                4 => format!("[{}]", (0..self.below(4)).map(|_| self.json_value(depth + 1)).collect::<Vec<_>>().join(",")),
+                4 => format!(
+                    "[{}]",
+                    (0..self.below(4)).map(|_| self.json_value(depth + 1)).collect::<Vec<_>>().join(",")
+                ),
                 _ => format!(
                     "{{{}}}",
-                    (0..self.below(4)).map(|k| format!("\"k{k}\":{}", self.json_value(depth + 1))).collect::<Vec<_>>().join(",")
+                    (0..self.below(4))
+                        .map(|k| format!("\"k{k}\":{}", self.json_value(depth + 1)))
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ),
             }
         }
@@ -864,7 +893,8 @@ mod tests {
     #[test]
     fn the_canonical_path_never_takes_what_serde_would_refuse_or_read_otherwise() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let inserts = ["", " ", ",", ":", "\"", "\\", "{", "}", "[", "]", "0", "-", ".", "e", "1", "null", "\\u12", "\u{1}", "é"];
+        let inserts =
+            ["", " ", ",", ":", "\"", "\\", "{", "}", "[", "]", "0", "-", ".", "e", "1", "null", "\\u12", "\u{1}", "é"];
         let (mut taken, mut refused) = (0, 0);
         for _ in 0..30_000 {
             let json = encode(&rng.append(), "b");
@@ -899,8 +929,36 @@ mod tests {
     fn the_canonical_path_checks_data_as_serde_does() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
         let tokens = [
-            "{", "}", "[", "]", ",", ":", "\"a\"", "\"", "\\", "\\u00", "\\u0041", "\\x", "1", "-", "0", ".", "e", "E", "+", "12",
-            "true", "tru", "null", "nul", "false", " ", "é", "\u{1}", "\"k\":", "\"s\\\"q\"",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"a\"",
+            "\"",
+            "\\",
+            "\\u00",
+            "\\u0041",
+            "\\x",
+            "1",
+            "-",
+            "0",
+            ".",
+            "e",
+            "E",
+            "+",
+            "12",
+            "true",
+            "tru",
+            "null",
+            "nul",
+            "false",
+            " ",
+            "é",
+            "\u{1}",
+            "\"k\":",
+            "\"s\\\"q\"",
         ];
         let (mut taken, mut refused) = (0, 0);
         for _ in 0..100_000 {
@@ -925,9 +983,15 @@ mod tests {
     #[test]
     fn gaggle_messages_decode() {
         let vote = r#"{"type":"REQUEST_VOTE","term":1,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#;
-        assert!(matches!(decode(vote, 2, 1, "b"), Ok(Inbound::Raft(Message { body: MessageBody::Vote { last_index: 0, last_term: 0, transfer: false }, .. }))));
+        assert!(matches!(
+            decode(vote, 2, 1, "b"),
+            Ok(Inbound::Raft(Message { body: MessageBody::Vote { last_index: 0, last_term: 0, transfer: false }, .. }))
+        ));
         let append_entry = r#"{"type":"APPEND_ENTRY","data":{"a":1},"id":"b_x"}"#;
-        assert!(matches!(decode(append_entry, 2, 1, "b"), Ok(Inbound::Raft(Message { term: 0, body: MessageBody::Propose { .. }, .. }))));
+        assert!(matches!(
+            decode(append_entry, 2, 1, "b"),
+            Ok(Inbound::Raft(Message { term: 0, body: MessageBody::Propose { .. }, .. }))
+        ));
     }
 
     #[test]
@@ -987,17 +1051,57 @@ mod tests {
             ("term", r#"{"type":"TIMEOUT_NOW","term":X}"#, term_max),
             ("lastLogIndex", r#"{"type":"REQUEST_VOTE","term":1,"lastLogIndex":X,"lastLogTerm":0}"#, index_max),
             ("lastLogTerm", r#"{"type":"PRE_VOTE","term":1,"lastLogIndex":0,"lastLogTerm":X}"#, term_max),
-            ("prevLogIndex", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":X,"prevLogTerm":0,"entries":[],"leaderCommit":0}"#, index_max),
-            ("prevLogTerm", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":X,"entries":[],"leaderCommit":0}"#, term_max),
-            ("leaderCommit", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[],"leaderCommit":X}"#, index_max),
-            ("entries[].index", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":X,"term":1,"id":"b_1"}],"leaderCommit":0}"#, index_max),
-            ("entries[].term", r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":1,"term":X,"id":"b_1"}],"leaderCommit":0}"#, term_max),
+            (
+                "prevLogIndex",
+                r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":X,"prevLogTerm":0,"entries":[],"leaderCommit":0}"#,
+                index_max,
+            ),
+            (
+                "prevLogTerm",
+                r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":X,"entries":[],"leaderCommit":0}"#,
+                term_max,
+            ),
+            (
+                "leaderCommit",
+                r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[],"leaderCommit":X}"#,
+                index_max,
+            ),
+            (
+                "entries[].index",
+                r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":X,"term":1,"id":"b_1"}],"leaderCommit":0}"#,
+                index_max,
+            ),
+            (
+                "entries[].term",
+                r#"{"type":"APPEND_ENTRIES","term":1,"prevLogIndex":0,"prevLogTerm":0,"entries":[{"index":1,"term":X,"id":"b_1"}],"leaderCommit":0}"#,
+                term_max,
+            ),
             ("rejectIndex", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":X}"#, index_max),
-            ("hintTerm", r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":3,"hintTerm":X}"#, term_max),
-            ("lastIncludedIndex", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":X,"received":0,"done":false}"#, index_max),
-            ("lastIncludedTerm", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":X,"offset":0,"total":1,"chunk":"AA=="}"#, term_max),
-            ("total", r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":1,"offset":0,"total":X,"chunk":"AA=="}"#, bytes_max),
-            ("received", r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":3,"received":X,"done":false}"#, bytes_max),
+            (
+                "hintTerm",
+                r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":false,"rejectIndex":3,"hintTerm":X}"#,
+                term_max,
+            ),
+            (
+                "lastIncludedIndex",
+                r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":X,"received":0,"done":false}"#,
+                index_max,
+            ),
+            (
+                "lastIncludedTerm",
+                r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":X,"offset":0,"total":1,"chunk":"AA=="}"#,
+                term_max,
+            ),
+            (
+                "total",
+                r#"{"type":"INSTALL_SNAPSHOT","term":1,"lastIncludedIndex":3,"lastIncludedTerm":1,"offset":0,"total":X,"chunk":"AA=="}"#,
+                bytes_max,
+            ),
+            (
+                "received",
+                r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":3,"received":X,"done":false}"#,
+                bytes_max,
+            ),
         ];
         for (field, template, max) in cases {
             for (value, accepted) in [(max - 1, true), (max, true), (max + 1, false), (-2, false)] {

@@ -245,14 +245,22 @@ mod tests {
                     // Mostly bytes that need no escaping, around the ones that do.
                     let plain = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff];
                     let special = [0x00, 0x01, 0x1f, b'"', b'\\'];
-                    if state.is_multiple_of(64) { special[(state >> 8) as usize % 5] } else { plain[(state >> 8) as usize % 12] }
+                    if state.is_multiple_of(64) {
+                        special[(state >> 8) as usize % 5]
+                    } else {
+                        plain[(state >> 8) as usize % 12]
+                    }
                 })
                 .collect();
             for start in 0..8 {
                 let slice = &bytes[start..];
                 let expected = slice.iter().copied().any(needs_escape);
                 assert_eq!(any_needs_escape(slice), expected, "{slice:?}");
-                if expected { with += 1 } else { without += 1 }
+                if expected {
+                    with += 1
+                } else {
+                    without += 1
+                }
             }
         }
         assert!(with > 10_000 && without > 10_000, "both outcomes are tried: {with} {without}");

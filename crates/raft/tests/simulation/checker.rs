@@ -280,7 +280,10 @@ impl Checker {
     pub fn on_snapshot(&mut self, id: NodeId, snapshot: &Snapshot, fresh: bool) -> Result<(), Violation> {
         let index = snapshot.meta.index;
         let Some((data_index, state, user_entries)) = decode_state(&snapshot.data) else {
-            return Err(Violation::new(Invariant::SnapshotState, format!("node {id} restores unreadable snapshot bytes")));
+            return Err(Violation::new(
+                Invariant::SnapshotState,
+                format!("node {id} restores unreadable snapshot bytes"),
+            ));
         };
         let expected = self.committed_state(index);
         let committed_term = index.checked_sub(1).and_then(|i| self.committed.get(i as usize)).map(|c| c.term);
@@ -536,7 +539,13 @@ impl Checker {
                 self.index_of_id.insert(proposal.clone(), index);
             }
             let id_of = entry.id.clone().filter(|_| entry.is_user_data());
-            self.committed.push(CommittedEntry { term: entry.term, fingerprint, prefix, id: id_of, commit_term: raft.term() });
+            self.committed.push(CommittedEntry {
+                term: entry.term,
+                fingerprint,
+                prefix,
+                id: id_of,
+                commit_term: raft.term(),
+            });
         }
         self.view(id).commit_checked = committed.max(from - 1);
         let last_new = self.committed.len() as Index;
