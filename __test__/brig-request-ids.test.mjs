@@ -25,6 +25,12 @@ test('broadcasts retried with one request id on every node commit once, each res
     assert.deepEqual(commits.get(cluster.id), ['plain', 'once'], `LogCommit on ${cluster.id}`)
     assert.equal(cluster.state.log.entries[first].data.payload, 'once')
   }
+
+  // A timeout is a deadline: a retry of a committed request answers at once, but a timeout of 0 has passed by then.
+  await assert.rejects(a.broadcast('once more', { requestId: 'order-7', timeout: 0 }), {
+    code: 'FLOTILLA_OUTCOME_UNKNOWN', message: 'flotilla/brig: timed out before the entry was committed'
+  })
+  assert.equal(await a.broadcast('once more', { requestId: 'order-7', timeout: 5000 }), first)
 })
 
 test('a broadcast with a request id says by its code whether it may have committed', { timeout: 20_000 }, async () => {

@@ -325,6 +325,14 @@ class Cluster extends EventEmitter {
           this._host.pendingRequests.remove(pending)
           this._rejectRequest(pending, outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
         }, Math.min(timeout, 2147483647))
+        // A deadline, as gaggle's timeouts are: an index that arrives at or after it settles as timed out, even
+        // before the timer fires (so a timeout of 0 always times out). The entry did commit: its outcome is unknown
+        // to this caller, who retries with the same request id and gets the same index.
+        const deadline = performance.now() + timeout
+        pending.resolve = (index) => {
+          if (performance.now() < deadline) return resolve(index)
+          reject(outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
+        }
       }
       if (this._native === null) this._broadcastsBeforeJoin.push({ json, requestId, pending })
       else this._proposeRequest(json, requestId, pending)
