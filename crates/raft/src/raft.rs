@@ -92,6 +92,8 @@ pub struct Raft {
     /// knows this node holds) since proposals were last retried: a node cut off for long retries only once it has
     /// heard how far the log moved meanwhile, so that it abandons what a retry could commit twice.
     leader_heard_since_retry: bool,
+    /// The tick of the last append or heartbeat from a leader.
+    leader_last_spoke_tick: u64,
     /// This node's proposals given up since the last `ready`, outcome unknown (see `abandon_stale_proposals`).
     abandoned: Vec<ProposalId>,
     lead_transferee: Option<NodeId>,
@@ -182,6 +184,7 @@ impl Raft {
             forward_buffer: Vec::new(),
             heard_commit: 0,
             leader_heard_since_retry: false,
+            leader_last_spoke_tick: 0,
             abandoned: Vec::new(),
             lead_transferee: None,
             replication_dirty: false,
@@ -660,6 +663,12 @@ impl Raft {
             MessageBody::Heartbeat { commit } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
+                // A heartbeat's commit is capped at what the leader knows this node holds: it says how far the log
+                // moved only to a node that was not cut off (one that was waits for an append or a snapshot).
+                if self.ticks.saturating_sub(self.leader_last_spoke_tick) < u64::from(self.config.election_ticks_min) {
+                    self.leader_heard_since_retry = true;
+                }
+                self.leader_last_spoke_tick = self.ticks;
                 self.log.commit_to(commit);
                 self.send_now(m.from, MessageBody::HeartbeatReply);
                 Ok(())
@@ -985,6 +994,7 @@ impl Raft {
 
     fn heard_from_leader(&mut self, commit: Index) {
         self.heard_commit = self.heard_commit.max(commit);
+        self.leader_last_spoke_tick = self.ticks;
         self.leader_heard_since_retry = true;
     }
 
