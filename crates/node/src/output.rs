@@ -309,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn abandoned_ids_go_out_in_their_own_list() {
+        let mut output = Output::default();
+        output.abandoned("a_1");
+        output.abandoned("req(r)");
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"abandoned":["a_1","req(r)"]}"#));
+        assert_eq!(output.take_json(), None);
+    }
+
+    #[test]
     fn unwanted_event_payloads_are_left_out() {
         let mut output = Output::default();
         output.set_wanted(Wanted { appended: false, committed_data: false });
