@@ -3,6 +3,11 @@
 // index of the one entry, which the engine reports in its output's `settledRequests` ([entry id, index] pairs).
 'use strict'
 
+const { outcomeUnknown } = require('./errors')
+
+// The engine stopped retrying: the log moved on so far that a retry could have committed the entry twice.
+const ABANDONED_BEFORE_COMMIT = "The entry's outcome is unknown: the log moved on too far while it was waiting"
+
 class PendingRequests {
   constructor () {
     this._byId = new Map() // entry id -> [pending, ...]; a pending is {id, resolve, reject, timer, waiting}
@@ -40,6 +45,21 @@ class PendingRequests {
     }
   }
 
+  // The engine gave these entry ids up (its output's `abandoned`): their outcome is unknown.
+  abandon (ids) {
+    for (const id of ids) {
+      const waiting = this._byId.get(id)
+      if (waiting === undefined) continue
+      this._byId.delete(id)
+      for (const pending of waiting) {
+        clearTimeout(pending.timer)
+        if (!pending.waiting) continue
+        pending.waiting = false
+        pending.reject(outcomeUnknown(ABANDONED_BEFORE_COMMIT))
+      }
+    }
+  }
+
   // Every one still waiting, which the caller rejects; none is kept.
   takeAll () {
     const all = [...this._byId.values()].flat()
@@ -48,4 +68,4 @@ class PendingRequests {
   }
 }
 
-module.exports = { PendingRequests }
+module.exports = { PendingRequests, ABANDONED_BEFORE_COMMIT }

@@ -11,6 +11,7 @@ const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const MemoryChannel = require('../channels/memory')
+const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
 const RPC_TYPE = {
@@ -363,6 +364,10 @@ class Gaggle extends EventEmitter {
     }
     // Appends with a request id that committed (or had committed before they were made here), with their index.
     if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
+    if (output.abandoned) {
+      for (const id of output.abandoned) this._abandonAppend(id)
+      this._pendingRequests.abandon(output.abandoned)
+    }
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
     }
@@ -378,6 +383,15 @@ class Gaggle extends EventEmitter {
   _restoreSnapshot ({ userEntries, data }) {
     this._commitIndex = userEntries - 1
     this._host.restoreSnapshot(data)
+  }
+
+  // The engine gave up an append of this node (see `ABANDONED_BEFORE_COMMIT`): it may or may not have committed.
+  _abandonAppend (id) {
+    const pending = this._pendingAppends.get(id)
+    if (pending === undefined) return
+    this._pendingAppends.delete(id)
+    clearTimeout(pending.timer)
+    pending.reject(outcomeUnknown(ABANDONED_BEFORE_COMMIT))
   }
 
   // An append of this node committed (seen in a commit, or only through a snapshot from the leader).

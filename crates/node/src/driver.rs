@@ -387,6 +387,11 @@ impl NodeDriver {
                 self.output.committed(self.committed_user_entries, entry, own);
                 self.committed_user_entries += 1;
             }
+            for id in &ready.abandoned {
+                // Forgotten here too: a later commit of the id is then an ordinary commit, not a settlement.
+                self.requests.settle(id);
+                self.output.abandoned(id);
+            }
         }
     }
 

@@ -41,6 +41,7 @@ pub struct Output {
     snapshot_wanted: Option<u64>,
     /// Ids of this node's proposals that committed inside a snapshot received from the leader.
     settled_ids: Option<JsonWriter>,
+    abandoned: Option<JsonWriter>,
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
     /// committed, or had committed already when they were proposed again.
     settled_requests: Option<JsonWriter>,
@@ -109,6 +110,12 @@ impl Output {
         self.settled_ids.get_or_insert_with(begin_list).string(id);
     }
 
+    /// This node stopped waiting for one of its proposals or client requests: the log moved on too far for a retry
+    /// to be safe, so whether it committed is unknown.
+    pub fn abandoned(&mut self, id: &str) {
+        self.abandoned.get_or_insert_with(begin_list).string(id);
+    }
+
     /// A client request this node waited for is committed, as the user entry at `gaggle_index`.
     pub fn request_settled(&mut self, id: &str, gaggle_index: u64) {
         self.settled_requests.get_or_insert_with(begin_list).begin_array().string(id).uint(gaggle_index).end_array();
@@ -132,12 +139,13 @@ impl Output {
             && self.restore.is_none()
             && self.snapshot_wanted.is_none()
             && self.settled_ids.is_none()
+            && self.abandoned.is_none()
             && self.settled_requests.is_none()
             && !self.more
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "state":1, "more":1}`, each key
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...], "state":1, "more":1}`, each key
     /// present only when it has something; `None`
     /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
     /// wanted.
@@ -179,6 +187,7 @@ impl Output {
             ("committedIds", self.committed_ids.take()),
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
+            ("abandoned", self.abandoned.take()),
         ];
         let mut out = String::with_capacity(
             lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48,
@@ -297,6 +306,15 @@ mod tests {
         assert_eq!(value["appended"][0][2], "a_1");
         assert_eq!(value["state"], 1);
         assert!(output.is_empty());
+    }
+
+    #[test]
+    fn abandoned_ids_go_out_in_their_own_list() {
+        let mut output = Output::default();
+        output.abandoned("a_1");
+        output.abandoned("req(r)");
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"abandoned":["a_1","req(r)"]}"#));
+        assert_eq!(output.take_json(), None);
     }
 
     #[test]

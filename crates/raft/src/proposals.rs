@@ -3,7 +3,7 @@
 //! holds, so a retried proposal commits once (at-least-once delivery plus deduplication = exactly once).
 
 use super::id_index::IdPositions;
-use super::types::{Payload, Proposal, ProposalId};
+use super::types::{Index, Payload, Proposal, ProposalId};
 use std::collections::VecDeque;
 
 #[derive(Debug)]
@@ -13,6 +13,10 @@ struct PendingProposal {
     hash: u64,
     /// The tick at which it was last appended or forwarded; `None` if never (no leader was known).
     last_sent_tick: Option<u64>,
+    /// The commit index this node knew when the proposal was made: its entry, if appended, lies above it. Once the
+    /// log has moved a whole proposal id window past it, a leader may have forgotten the id, and a retry could
+    /// commit it twice.
+    mark: Index,
 }
 
 #[derive(Debug, Default)]
@@ -37,8 +41,9 @@ impl LocalProposals {
         self.pending == 0
     }
 
-    /// Adds a proposal, marked as sent at `now`, unless one with its id is pending. Returns whether it added.
-    pub fn add(&mut self, id: ProposalId, data: Payload, now: u64) -> bool {
+    /// Adds a proposal, marked as sent at `now` with this `mark` (see `PendingProposal::mark`; never lower than the
+    /// last one's), unless one with its id is pending. Returns whether it added.
+    pub fn add(&mut self, id: ProposalId, data: Payload, now: u64, mark: Index) -> bool {
         let sequence = self.first_sequence + self.by_sequence.len() as u64;
         let hash = self.sequence_of.hash(&id);
         if self.find(hash, &id).is_some() {
@@ -46,7 +51,7 @@ impl LocalProposals {
         }
         self.sequence_of.insert(hash, sequence + 1);
         let proposal = Proposal { id, data };
-        self.by_sequence.push_back(Some(PendingProposal { proposal, hash, last_sent_tick: Some(now) }));
+        self.by_sequence.push_back(Some(PendingProposal { proposal, hash, last_sent_tick: Some(now), mark }));
         self.pending += 1;
         true
     }
@@ -94,6 +99,19 @@ impl LocalProposals {
         // they outnumber the pending proposals, so that memory and the retry scans stay proportional to those.
         if self.by_sequence.len() > 2 * self.pending + 64 {
             self.compact();
+        }
+    }
+
+    /// Forgets the proposals whose mark is below `limit` and appends their ids to `abandoned`, oldest first. Marks
+    /// grow with arrival order, so only the oldest are looked at: nothing to do costs O(1).
+    pub fn abandon_marked_below(&mut self, limit: Index, abandoned: &mut Vec<ProposalId>) {
+        while let Some(Some(oldest)) = self.by_sequence.front() {
+            if oldest.mark >= limit {
+                return;
+            }
+            let id = oldest.proposal.id.clone();
+            self.committed(&id);
+            abandoned.push(id);
         }
     }
 
@@ -148,28 +166,28 @@ mod tests {
     fn commits_in_any_order_keep_the_rest_in_arrival_order() {
         let mut proposals = LocalProposals::default();
         for n in 0..5 {
-            assert!(proposals.add(id(n), Payload::from(&b"x"[..]), 0));
+            assert!(proposals.add(id(n), Payload::from(&b"x"[..]), 0, 0));
         }
-        assert!(!proposals.add(id(3), Payload::from(&b"x"[..]), 0), "pending ids are unique");
+        assert!(!proposals.add(id(3), Payload::from(&b"x"[..]), 0, 0), "pending ids are unique");
         proposals.committed(&id(2));
         proposals.committed(&id(0));
         proposals.committed(&id(0));
         assert_eq!(proposals.len(), 3);
         assert_eq!(pending_ids(&mut proposals), vec![id(1), id(3), id(4)]);
-        assert!(proposals.add(id(0), Payload::from(&b"x"[..]), 0), "a committed id may be proposed again");
+        assert!(proposals.add(id(0), Payload::from(&b"x"[..]), 0, 0), "a committed id may be proposed again");
         assert_eq!(pending_ids(&mut proposals), vec![id(1), id(3), id(4), id(0)]);
     }
 
     #[test]
     fn one_stuck_proposal_does_not_let_holes_grow() {
         let mut proposals = LocalProposals::default();
-        assert!(proposals.add(id(0), Payload::from(&b"x"[..]), 0));
+        assert!(proposals.add(id(0), Payload::from(&b"x"[..]), 0, 0));
         for n in 1..10_000 {
-            assert!(proposals.add(id(n), Payload::from(&b"x"[..]), 0));
+            assert!(proposals.add(id(n), Payload::from(&b"x"[..]), 0, 0));
             proposals.committed(&id(n));
             assert!(proposals.by_sequence.len() <= 2 * proposals.len() + 65);
         }
-        assert!(proposals.add(id(10_000), Payload::from(&b"x"[..]), 0));
+        assert!(proposals.add(id(10_000), Payload::from(&b"x"[..]), 0, 0));
         assert_eq!(pending_ids(&mut proposals), vec![id(0), id(10_000)]);
         proposals.committed(&id(0));
         proposals.committed(&id(10_000));

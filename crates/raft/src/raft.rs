@@ -86,6 +86,16 @@ pub struct Raft {
     proposals: LocalProposals,
     /// Proposals to forward to the leader in the next `ready`.
     forward_buffer: Vec<Proposal>,
+    /// The highest commit index a leader has told this node of (its own log may lag far behind it).
+    heard_commit: Index,
+    /// Whether the leader sent an append (which carries its commit index; a heartbeat's is capped at what it
+    /// knows this node holds) since proposals were last retried: a node cut off for long retries only once it has
+    /// heard how far the log moved meanwhile, so that it abandons what a retry could commit twice.
+    leader_heard_since_retry: bool,
+    /// The tick of the last append or heartbeat from a leader.
+    leader_last_spoke_tick: u64,
+    /// This node's proposals given up since the last `ready`, outcome unknown (see `abandon_stale_proposals`).
+    abandoned: Vec<ProposalId>,
     lead_transferee: Option<NodeId>,
     /// Set when something happened that may let the leader send appends.
     replication_dirty: bool,
@@ -172,6 +182,10 @@ impl Raft {
             last_soft_state: None,
             proposals: LocalProposals::default(),
             forward_buffer: Vec::new(),
+            heard_commit: 0,
+            leader_heard_since_retry: false,
+            leader_last_spoke_tick: 0,
+            abandoned: Vec::new(),
             lead_transferee: None,
             replication_dirty: false,
             stats: Stats::default(),
@@ -301,7 +315,10 @@ impl Raft {
             return Err(ProposeError::LogFull { limit: MAX_INDEX });
         }
         // Added as sent now: it is appended or forwarded at once, or waits for a leader and a retry.
-        if !self.proposals.add(proposal.id.clone(), proposal.data.clone(), self.ticks) {
+        self.abandon_stale_proposals();
+        // Any leader's log holds every committed entry, so the entry will lie above what this node knows committed.
+        let mark = self.log.committed.max(self.heard_commit);
+        if !self.proposals.add(proposal.id.clone(), proposal.data.clone(), self.ticks, mark) {
             return Err(ProposeError::DuplicateId);
         }
         self.submit(proposal);
@@ -639,12 +656,19 @@ impl Raft {
             MessageBody::Append { prev_index, prev_term, entries, commit } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
+                self.heard_from_leader(commit);
                 self.handle_append(m.from, prev_index, prev_term, entries, commit);
                 Ok(())
             }
             MessageBody::Heartbeat { commit } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
+                // A heartbeat's commit is capped at what the leader knows this node holds: it says how far the log
+                // moved only to a node that was not cut off (one that was waits for an append or a snapshot).
+                if self.ticks.saturating_sub(self.leader_last_spoke_tick) < u64::from(self.config.election_ticks_min) {
+                    self.leader_heard_since_retry = true;
+                }
+                self.leader_last_spoke_tick = self.ticks;
                 self.log.commit_to(commit);
                 self.send_now(m.from, MessageBody::HeartbeatReply);
                 Ok(())
@@ -947,6 +971,7 @@ impl Raft {
     }
 
     fn resubmit_pending_proposals(&mut self) {
+        self.abandon_stale_proposals();
         for proposal in self.proposals.take_all_for_resend(self.ticks) {
             self.submit(proposal);
         }
@@ -956,10 +981,33 @@ impl Raft {
         if self.proposals.is_empty() || self.leader.is_none() {
             return;
         }
+        if self.role != Role::Leader && !std::mem::take(&mut self.leader_heard_since_retry) {
+            return;
+        }
+        self.abandon_stale_proposals();
         let due = self.proposals.take_due_for_retry(self.ticks, u64::from(self.config.proposal_retry_ticks));
         for proposal in due {
             self.stats.proposal_retries += 1;
             self.submit(proposal);
+        }
+    }
+
+    fn heard_from_leader(&mut self, commit: Index) {
+        self.heard_commit = self.heard_commit.max(commit);
+        self.leader_last_spoke_tick = self.ticks;
+        self.leader_heard_since_retry = true;
+    }
+
+    /// Gives up the proposals made before the log moved on by nearly a whole `Config::proposal_id_window` (as far
+    /// as this node knows: its commit index, or a leader's it heard of). A leader deduplicates a retry only against
+    /// its log and that many compacted ids, so a retry of such a proposal could commit it a second time; its
+    /// outcome is unknown instead (`Ready::abandoned`). The margin (an eighth of the window) covers what the
+    /// leader committed since this node last heard from it.
+    fn abandon_stale_proposals(&mut self) {
+        let known = self.log.committed.max(self.heard_commit);
+        let reach = self.config.proposal_id_window - self.config.proposal_id_window / 8;
+        if let Some(limit) = known.checked_sub(reach) {
+            self.proposals.abandon_marked_below(limit, &mut self.abandoned);
         }
     }
 
@@ -1141,6 +1189,7 @@ impl Raft {
         !self.outbox.is_empty()
             || !self.unsequenced.is_empty()
             || !self.forward_buffer.is_empty()
+            || !self.abandoned.is_empty()
             || self.log.has_unpersisted()
             || self.snapshot_to_persist.is_some()
             || self.snapshot_to_restore.as_ref().is_some_and(|(token, _)| *token <= self.last_acked_token)
@@ -1219,6 +1268,9 @@ impl Raft {
             }
         }
 
+        self.abandon_stale_proposals();
+        let abandoned = std::mem::take(&mut self.abandoned);
+
         let soft_state = self.soft_state();
         let soft_state = if soft_state != self.last_soft_state {
             self.last_soft_state = soft_state;
@@ -1226,13 +1278,15 @@ impl Raft {
         } else {
             None
         };
-        Ready { messages, persist, snapshot, committed, soft_state }
+        Ready { messages, persist, snapshot, committed, abandoned, soft_state }
     }
 
     /// A received snapshot goes to the application: this node's proposals that it holds have committed.
     #[cold]
     fn snapshot_restored(&mut self, snapshot: &Snapshot) {
         self.stats.snapshots_installed += 1;
+        // Its index is committed: what this node knows of the log's progress is fresh again.
+        self.leader_heard_since_retry = true;
         for (_, id) in snapshot.proposal_ids.iter() {
             self.proposals.committed(id);
         }
@@ -1257,6 +1311,13 @@ impl Raft {
     fn flush_forward_buffer(&mut self) {
         if self.forward_buffer.is_empty() {
             return;
+        }
+        // What the leader said in this batch of inputs may have made some of these too old to send (rare).
+        let abandoned_before = self.abandoned.len();
+        self.abandon_stale_proposals();
+        if self.abandoned.len() > abandoned_before {
+            let proposals = &mut self.proposals;
+            self.forward_buffer.retain(|proposal| proposals.contains(&proposal.id));
         }
         let Some(leader) = self.leader.filter(|&leader| leader != self.id) else {
             // No leader to forward to: the proposals stay pending and are resubmitted when one is known.

@@ -128,3 +128,30 @@ fn a_retry_on_a_node_that_has_not_applied_the_id_waits_for_it_and_commits_once()
         assert_eq!(applied_with_id(&cluster, node, "late"), (original, 1), "node {node}");
     }
 }
+
+#[test]
+fn a_proposal_left_behind_by_more_than_the_id_window_is_abandoned_not_committed_twice() {
+    let window = 8;
+    let mut cluster = Cluster::with_config(3, |id| Config { proposal_id_window: window, ..paper_config(id) });
+    let leader = cluster.elect_any();
+    let proposer = (1..=3).find(|&id| id != leader).expect("a follower");
+    cluster.node_mut(proposer).propose(Arc::from("r"), Arc::from(&b"r"[..])).expect("proposal accepted");
+    // The leader appends and commits it, but the proposer hears nothing back: it keeps the proposal pending.
+    cluster.settle_with(|m| (m.to != proposer).then_some(m));
+    assert_eq!(applied_with_id(&cluster, leader, "r").1, 1);
+    cluster.isolated.push(proposer);
+    for i in 0..3 * window {
+        cluster.propose(leader, &format!("later-{i}"), b"l");
+        cluster.settle();
+    }
+    for node in (1..=3).filter(|&node| node != proposer) {
+        cluster.compact(node);
+    }
+    cluster.isolated.clear();
+    for _ in 0..100 {
+        cluster.tick_all();
+    }
+    assert_eq!(applied_with_id(&cluster, leader, "r").1, 1, "committed once, not again after the id was forgotten");
+    assert_eq!(cluster.nodes[&proposer].abandoned, vec![Arc::<str>::from("r")], "its outcome is unknown");
+    assert_eq!(cluster.node(proposer).pending_proposals(), 0, "no longer retried");
+}

@@ -7,8 +7,8 @@
 #![allow(dead_code)]
 
 use flotilla_raft::{
-    Config, Entry, HardState, Index, Membership, Message, NodeId, PersistRequest, Raft, Ready, RestoredState, Role,
-    Snapshot,
+    Config, Entry, HardState, Index, Membership, Message, NodeId, PersistRequest, ProposalId, Raft, Ready,
+    RestoredState, Role, Snapshot,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -97,13 +97,23 @@ pub struct TestNode {
     pub applied: Vec<Entry>,
     /// Snapshots the node received from a leader and restored.
     pub installed: Vec<Snapshot>,
+    /// Ids of its own proposals it gave up (`Ready::abandoned`).
+    pub abandoned: Vec<ProposalId>,
 }
 
 impl TestNode {
     fn new(raft: Raft, storage: MemoryStorage) -> TestNode {
         let restored = storage.snapshot.as_ref().map_or_else(Vec::new, |s| decode_items(&s.data));
         let restored_index = storage.snapshot_index();
-        TestNode { raft, storage, restored, restored_index, applied: Vec::new(), installed: Vec::new() }
+        TestNode {
+            raft,
+            storage,
+            restored,
+            restored_index,
+            applied: Vec::new(),
+            installed: Vec::new(),
+            abandoned: Vec::new(),
+        }
     }
 
     /// The user data applied, in order, counting what the last restored snapshot holds.
@@ -176,6 +186,7 @@ impl Cluster {
                         node.installed.push(snapshot);
                     }
                     node.applied.extend(ready.committed);
+                    node.abandoned.extend(ready.abandoned);
                 }
             }
             if !progressed {
