@@ -128,7 +128,7 @@ impl NativeNode {
             return Err(error::invalid_argument("the snapshot index must be a positive number"));
         }
         let taken = self.driver.snapshot_taken(index as u64, data_json.as_deref());
-        taken.map_err(|why| error::coded(error::SNAPSHOT_REFUSED, why))
+        taken.map_err(|why| error::snapshot_error(&why))
     }
 
     /// Storage made every write up to `token` durable (from `onStorage`).
