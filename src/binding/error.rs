@@ -2,6 +2,7 @@
 //! error codes; `lib/engine/errors.js` holds the same names for the errors the JS side raises). napi-rs turns an
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
+use crate::node::wire::PayloadError;
 use crate::node::{OpenError, RequestError, SnapshotError};
 use crate::raft::{ProposeError, TransferError};
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
@@ -74,6 +75,13 @@ pub fn open_error(error: &OpenError) -> CodedError {
     coded(code, error)
 }
 
+pub fn payload_error(error: &PayloadError) -> CodedError {
+    let code = match error {
+        PayloadError::NotJson(_) | PayloadError::TooDeep { .. } => INVALID_ARGUMENT,
+    };
+    coded(code, error)
+}
+
 pub fn snapshot_error(error: &SnapshotError) -> CodedError {
     let code = match error {
         SnapshotError::NotAsked { .. } | SnapshotError::TooLarge { .. } | SnapshotError::Compact(_) => SNAPSHOT_REFUSED,
@@ -131,5 +139,18 @@ mod tests {
             (compact.status, compact.reason.as_str()),
             (SNAPSHOT_REFUSED, "index 5 is above the last applied index 4")
         );
+    }
+
+    #[test]
+    fn every_payload_error_is_an_invalid_argument_with_its_message() {
+        let too_deep =
+            payload_error(&crate::node::wire::check_payload(&("[".repeat(101) + &"]".repeat(101))).unwrap_err());
+        assert_eq!(
+            (too_deep.status, too_deep.reason.as_str()),
+            (INVALID_ARGUMENT, "the data nests more than 100 levels deep")
+        );
+        let not_json = payload_error(&crate::node::wire::check_payload("{").unwrap_err());
+        assert_eq!(not_json.status, INVALID_ARGUMENT);
+        assert!(not_json.reason.starts_with("the data is not JSON text: "), "{}", not_json.reason);
     }
 }

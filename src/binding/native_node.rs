@@ -199,7 +199,7 @@ impl NativeNode {
         }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
         if let Some(json) = data_json {
-            wire::check_payload(json).map_err(error::invalid_argument)?;
+            wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
         match request_id {
             None => self.driver.propose(data_json).map_err(|e| error::propose_error(&e)),
