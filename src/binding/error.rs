@@ -2,7 +2,8 @@
 //! error codes; `lib/engine/errors.js` holds the same names for the errors the JS side raises). napi-rs turns an
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
-use crate::node::{OpenError, RequestError};
+use crate::node::wire::PayloadError;
+use crate::node::{OpenError, RequestError, SnapshotError};
 use crate::raft::{ProposeError, TransferError};
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
@@ -74,6 +75,20 @@ pub fn open_error(error: &OpenError) -> CodedError {
     coded(code, error)
 }
 
+pub fn payload_error(error: &PayloadError) -> CodedError {
+    let code = match error {
+        PayloadError::NotJson(_) | PayloadError::TooDeep { .. } => INVALID_ARGUMENT,
+    };
+    coded(code, error)
+}
+
+pub fn snapshot_error(error: &SnapshotError) -> CodedError {
+    let code = match error {
+        SnapshotError::NotAsked { .. } | SnapshotError::TooLarge { .. } | SnapshotError::Compact(_) => SNAPSHOT_REFUSED,
+    };
+    coded(code, error)
+}
+
 /// An error for a Promise that a worker-thread task rejects: napi-rs's `Task` rejects with a plain `Error`
 /// (status only), so the coded error is made into a JS value first and carried as that value.
 pub fn task_rejection(env: &Env, error: CodedError) -> napi::Error {
@@ -89,6 +104,7 @@ pub fn task_rejection(env: &Env, error: CodedError) -> napi::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::CompactError;
 
     #[test]
     fn every_engine_error_keeps_its_message_under_its_code() {
@@ -104,5 +120,37 @@ mod tests {
         let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
         assert_eq!(nested.status, LOG_FULL);
         assert_eq!(open_error(&OpenError::Mismatch("another node's".into())).status, DATA_MISMATCH);
+    }
+
+    #[test]
+    fn every_snapshot_error_is_snapshot_refused_with_its_message() {
+        let not_asked = snapshot_error(&SnapshotError::NotAsked { index: 7 });
+        assert_eq!(
+            (not_asked.status, not_asked.reason.as_str()),
+            (SNAPSHOT_REFUSED, "no snapshot at index 7 was asked for")
+        );
+        let too_large = snapshot_error(&SnapshotError::TooLarge { bytes: 10, limit: 9 });
+        assert_eq!(
+            (too_large.status, too_large.reason.as_str()),
+            (SNAPSHOT_REFUSED, "the snapshot is 10 bytes, more than the limit of 9: the log was not compacted")
+        );
+        let compact = snapshot_error(&SnapshotError::Compact(CompactError::NotApplied { index: 5, applied: 4 }));
+        assert_eq!(
+            (compact.status, compact.reason.as_str()),
+            (SNAPSHOT_REFUSED, "index 5 is above the last applied index 4")
+        );
+    }
+
+    #[test]
+    fn every_payload_error_is_an_invalid_argument_with_its_message() {
+        let too_deep =
+            payload_error(&crate::node::wire::check_payload(&("[".repeat(101) + &"]".repeat(101))).unwrap_err());
+        assert_eq!(
+            (too_deep.status, too_deep.reason.as_str()),
+            (INVALID_ARGUMENT, "the data nests more than 100 levels deep")
+        );
+        let not_json = payload_error(&crate::node::wire::check_payload("{").unwrap_err());
+        assert_eq!(not_json.status, INVALID_ARGUMENT);
+        assert!(not_json.reason.starts_with("the data is not JSON text: "), "{}", not_json.reason);
     }
 }

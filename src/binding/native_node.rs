@@ -128,7 +128,7 @@ impl NativeNode {
             return Err(error::invalid_argument("the snapshot index must be a positive number"));
         }
         let taken = self.driver.snapshot_taken(index as u64, data_json.as_deref());
-        taken.map_err(|why| error::coded(error::SNAPSHOT_REFUSED, why))
+        taken.map_err(|why| error::snapshot_error(&why))
     }
 
     /// Storage made every write up to `token` durable (from `onStorage`).
@@ -199,7 +199,7 @@ impl NativeNode {
         }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
         if let Some(json) = data_json {
-            wire::check_payload(json).map_err(error::invalid_argument)?;
+            wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
         match request_id {
             None => self.driver.propose(data_json).map_err(|e| error::propose_error(&e)),

@@ -7,7 +7,7 @@ use super::peers::{PeerDirectory, SELF_ID};
 use super::recovery::{self, OpenError, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
-use super::snapshots::{self, SnapshotPolicy};
+use super::snapshots::{self, SnapshotError, SnapshotPolicy};
 use super::timing::Ticks;
 use flotilla_raft::{
     Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats, TransferError,
@@ -275,21 +275,20 @@ impl NodeDriver {
 
     /// The application's answer to `snapshotWanted`: its state as of `index` (JSON text), or `None` if it could
     /// not take one (then the next threshold asks again).
-    pub fn snapshot_taken(&mut self, index: u64, data_json: Option<&str>) -> Result<(), String> {
+    pub fn snapshot_taken(&mut self, index: u64, data_json: Option<&str>) -> Result<(), SnapshotError> {
         let Some(user_entries) = self.snapshots.answered(index) else {
-            return Err(format!("no snapshot at index {index} was asked for"));
+            return Err(SnapshotError::NotAsked { index });
         };
         let Some(data_json) = data_json else { return Ok(()) };
         let sealed = snapshots::seal(user_entries, data_json);
         if sealed.len() as u64 > snapshots::MAX_SNAPSHOT_DATA_BYTES {
             // A follower could never receive it: keep the log instead.
-            return Err(format!(
-                "the snapshot is {} bytes, more than the limit of {}: the log was not compacted",
-                sealed.len(),
-                snapshots::MAX_SNAPSHOT_DATA_BYTES
-            ));
+            return Err(SnapshotError::TooLarge {
+                bytes: sealed.len() as u64,
+                limit: snapshots::MAX_SNAPSHOT_DATA_BYTES,
+            });
         }
-        let dropped = self.raft.compact(index, sealed).map_err(|e| e.to_string())?;
+        let dropped = self.raft.compact(index, sealed).map_err(SnapshotError::Compact)?;
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {
             self.storage.save_snapshot(snapshot);

@@ -22,4 +22,5 @@ pub use output::Wanted;
 pub use recovery::{OpenError, StorageOptions};
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
 pub use saved_state::{SavedEntry, SavedState};
+pub use snapshots::SnapshotError;
 pub use timing::{Ticks, TimingMs};

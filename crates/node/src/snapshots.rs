@@ -2,7 +2,7 @@
 //! entries), and the envelope the core carries. The envelope adds what the gaggle view needs across compaction,
 //! the number of user entries the snapshot covers, to the application's own data (JSON text).
 
-use flotilla_raft::{Index, Payload, SnapshotMeta, MAX_SNAPSHOT_BYTES};
+use flotilla_raft::{CompactError, Index, Payload, SnapshotMeta, MAX_SNAPSHOT_BYTES};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -55,6 +55,31 @@ struct Envelope<'a> {
 /// the rest is room for the proposal ids a snapshot carries (at most the id window's 100,000, each at most the
 /// wire's 256 bytes and 12 of framing: under 27 MiB).
 pub const MAX_SNAPSHOT_DATA_BYTES: u64 = MAX_SNAPSHOT_BYTES - (32 << 20);
+
+/// Why the application's snapshot was not taken (the binding maps every case to `SNAPSHOT_REFUSED`).
+#[derive(Debug)]
+pub enum SnapshotError {
+    /// `snapshotWanted` never asked for this index, or it was answered already.
+    NotAsked { index: Index },
+    /// A follower could never receive it: the log is kept instead.
+    TooLarge { bytes: u64, limit: u64 },
+    /// The core could not compact to the index.
+    Compact(CompactError),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::NotAsked { index } => write!(f, "no snapshot at index {index} was asked for"),
+            SnapshotError::TooLarge { bytes, limit } => {
+                write!(f, "the snapshot is {bytes} bytes, more than the limit of {limit}: the log was not compacted")
+            }
+            SnapshotError::Compact(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
 
 /// The core's snapshot data: `{"userEntries":n,"data":<the application's JSON>}`.
 pub fn seal(user_entries: u64, data_json: &str) -> Payload {

@@ -215,10 +215,28 @@ pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
 /// three levels of serde's 128, so a proposal must stay well inside that (`check_payload` enforces it).
 pub const MAX_DATA_DEPTH: usize = 100;
 
+/// Why application data from JS cannot be proposed (the binding maps it to `INVALID_ARGUMENT`).
+#[derive(Debug)]
+pub enum PayloadError {
+    NotJson(serde_json::Error),
+    TooDeep { limit: usize },
+}
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadError::NotJson(error) => write!(f, "the data is not JSON text: {error}"),
+            PayloadError::TooDeep { limit } => write!(f, "the data nests more than {limit} levels deep"),
+        }
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
 /// Checks application data from JS before it is proposed: JSON text (as `JSON.stringify` writes it) nesting at
 /// most `MAX_DATA_DEPTH` deep, so that every follower can read the entry that carries it.
-pub fn check_payload(json: &str) -> Result<(), String> {
-    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| format!("the data is not JSON text: {e}"))?;
+pub fn check_payload(json: &str) -> Result<(), PayloadError> {
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(PayloadError::NotJson)?;
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &byte in json.as_bytes() {
         if in_string {
@@ -235,7 +253,7 @@ pub fn check_payload(json: &str) -> Result<(), String> {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DATA_DEPTH {
-                    return Err(format!("the data nests more than {MAX_DATA_DEPTH} levels deep"));
+                    return Err(PayloadError::TooDeep { limit: MAX_DATA_DEPTH });
                 }
             }
             b']' | b'}' => depth -= 1,
@@ -1115,13 +1133,13 @@ mod tests {
     #[test]
     fn proposed_data_must_be_json_text_a_follower_can_read() {
         for good in ["null", "1", "\"[{\\\"\"", r#"{"a":[1,{"b":"]]]]"}]}"#, " [ ] "] {
-            assert_eq!(check_payload(good), Ok(()), "{good}");
+            assert!(check_payload(good).is_ok(), "{good}");
         }
         for bad in ["", "{", "1 2", "undefined", "NaN", "'x'", "[1,]", "\"\\x\""] {
             assert!(check_payload(bad).is_err(), "{bad}");
         }
         let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        assert_eq!(check_payload(&nested(MAX_DATA_DEPTH)), Ok(()));
+        assert!(check_payload(&nested(MAX_DATA_DEPTH)).is_ok());
         assert!(check_payload(&nested(MAX_DATA_DEPTH + 1)).is_err());
         // What it lets through, a follower reads, on either path.
         let data = nested(MAX_DATA_DEPTH);
