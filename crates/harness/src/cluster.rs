@@ -4,88 +4,11 @@
 //! Each node's state machine is the list of user data it applied; its snapshots encode that list, so a node that
 //! restores a snapshot has the same list as the node that took it.
 
-#![allow(dead_code)]
-
-use flotilla_raft::{
-    Config, Entry, HardState, Index, Membership, Message, NodeId, PersistRequest, ProposalId, Raft, Ready,
-    RestoredState, Role, Snapshot,
-};
+use crate::memory_storage::MemoryStorage;
+use crate::state_machine::{decode_items, encode_items};
+use flotilla_raft::{Config, Entry, Index, Message, NodeId, ProposalId, Raft, Ready, RestoredState, Role, Snapshot};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-
-/// What a node's storage holds: the state a crash-restart starts from. `entries` follow the snapshot (or start at
-/// index 1 without one).
-#[derive(Clone, Debug, Default)]
-pub struct MemoryStorage {
-    pub hard_state: HardState,
-    pub snapshot: Option<Snapshot>,
-    pub entries: Vec<Entry>,
-}
-
-impl MemoryStorage {
-    pub fn snapshot_index(&self) -> Index {
-        self.snapshot.as_ref().map_or(0, |s| s.meta.index)
-    }
-
-    /// Applies one persist request: a snapshot replaces the whole log, then entries replace everything from their
-    /// first index on.
-    pub fn write(&mut self, request: &PersistRequest) {
-        if let Some(snapshot) = &request.snapshot {
-            self.snapshot = Some(snapshot.clone());
-            self.entries.clear();
-        }
-        if let Some(first) = request.entries.first() {
-            let base = self.snapshot_index();
-            let keep = first.index.saturating_sub(base + 1) as usize;
-            self.entries.truncate(keep);
-            self.entries.extend(request.entries.iter().filter(|e| e.index > base).cloned());
-        }
-        if let Some(hard_state) = request.hard_state {
-            self.hard_state = hard_state;
-        }
-    }
-
-    /// The driver's side of `Raft::compact`: keeps the new snapshot and drops the entries it covers.
-    pub fn compact(&mut self, snapshot: &Snapshot) {
-        let base = self.snapshot_index();
-        if snapshot.meta.index <= base {
-            return;
-        }
-        let covered = ((snapshot.meta.index - base) as usize).min(self.entries.len());
-        self.entries.drain(..covered);
-        self.snapshot = Some(snapshot.clone());
-    }
-
-    /// What a node restarting from this storage reads back.
-    pub fn restored_state(&self, membership: Membership) -> RestoredState {
-        RestoredState {
-            hard_state: self.hard_state,
-            membership,
-            snapshot: self.snapshot.clone(),
-            entries: self.entries.clone(),
-        }
-    }
-}
-
-/// A state machine of user data items, as snapshot bytes: each item as a 4-byte length and its bytes.
-pub fn encode_items(items: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for item in items {
-        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
-        out.extend_from_slice(item);
-    }
-    out
-}
-
-pub fn decode_items(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut items = Vec::new();
-    while bytes.len() >= 4 {
-        let length = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) as usize;
-        items.push(bytes[4..4 + length].to_vec());
-        bytes = &bytes[4 + length..];
-    }
-    items
-}
 
 pub struct TestNode {
     pub raft: Raft,

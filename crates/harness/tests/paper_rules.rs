@@ -1,17 +1,15 @@
 //! The rules of section 5 of the Raft paper (Ongaro and Ousterhout, 2014), and of the extensions this core adds,
 //! one test per rule, in the spirit of etcd-io/raft's `raft_paper_test.go`. Each test builds nodes in a known
-//! state, drives them with hand-built messages (or a small in-memory cluster from `tests/support`), and checks
+//! state, drives them with hand-built messages (or a small in-memory cluster from the harness), and checks
 //! the state and the output that the rule promises. Test names end with the paper section they check.
 
-mod support;
-
+use flotilla_harness::{Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody, NodeId,
     PersistRequest, ProposeError, Raft, RestoredState, Role, SnapshotMeta, Term, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use support::{Cluster, MemoryStorage};
 
 // ---- building nodes ------------------------------------------------------------------------------------
 
@@ -1489,7 +1487,7 @@ fn partitioned_node_with_pre_vote_does_not_disrupt_the_cluster_on_rejoin() {
     // does not depose the leader when it comes back. Without pre-vote, its term grows while it is away.
     for pre_vote in [true, false] {
         let mut cluster = Cluster::with_config(3, |id| {
-            let mut config = support::config(id);
+            let mut config = flotilla_harness::config(id);
             config.pre_vote = pre_vote;
             config
         });

@@ -3,11 +3,9 @@
 //! whether its entry is in the log, was compacted into a snapshot (within the id window), or was committed under
 //! an earlier leader.
 
-mod support;
-
+use flotilla_harness::Cluster;
 use flotilla_raft::{Config, Index, NodeId, Proposed};
 use std::sync::Arc;
-use support::Cluster;
 
 /// Plain Raft (no pre-vote, no check-quorum), so that elections in these tests are one round.
 fn paper_config(id: NodeId) -> Config {

@@ -3,18 +3,16 @@
 //! the cluster to finish its work. Every step is followed by the safety checks. Nodes snapshot their state
 //! machine and compact their log every few applied entries; a restart restores the durable snapshot, then the log.
 
-#[path = "driver.rs"]
 mod driver;
-#[path = "nemesis.rs"]
 mod nemesis;
 
-use crate::checker::{Checker, Invariant, Violation};
-use crate::clients::Clients;
-use crate::network::{Envelope, Faults, Network};
-use crate::outcome::{add_stats, Outcome};
-use crate::scenario::Scenario;
-use crate::storage::Storage;
-use crate::tuning::{Tuning, TICK};
+use crate::simulation::checker::{Checker, Invariant, Violation};
+use crate::simulation::clients::Clients;
+use crate::simulation::network::{Envelope, Faults, Network};
+use crate::simulation::outcome::{add_stats, Outcome};
+use crate::simulation::scenario::Scenario;
+use crate::simulation::storage::Storage;
+use crate::simulation::tuning::{Tuning, TICK};
 use driver::describe;
 use flotilla_raft::{Config, NodeId, Payload, Raft, RestoredState, Role, Stats};
 use rand::rngs::StdRng;

@@ -2,10 +2,10 @@
 //! often aimed at the leader, and an operator who transfers leadership or makes nodes campaign.
 
 use super::{Event, World};
-use crate::checker::Violation;
-use crate::network::Faults;
-use crate::outcome::add_stats;
-use crate::tuning::TICK;
+use crate::simulation::checker::Violation;
+use crate::simulation::network::Faults;
+use crate::simulation::outcome::add_stats;
+use crate::simulation::tuning::TICK;
 use flotilla_raft::{NodeId, Role};
 use rand::Rng;
 

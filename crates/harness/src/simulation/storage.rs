@@ -1,7 +1,7 @@
 //! A node's simulated disk: a queue of writes that become durable, in order, some time after they are issued.
 //! Only durable writes survive a crash; a restart reads them back as a `RestoredState`.
 
-use crate::support::MemoryStorage;
+use crate::MemoryStorage;
 use flotilla_raft::{Membership, NodeId, PersistRequest, RestoredState};
 use std::collections::VecDeque;
 

@@ -2,14 +2,12 @@
 //! named after it: what compaction keeps, when a leader sends a snapshot, how chunks are sized, flow-controlled and
 //! resumed, how a follower takes a snapshot into its log, when it may say so, and how a node restarts from one.
 
-mod support;
-
+use flotilla_harness::{decode_items, encode_items, Cluster};
 use flotilla_raft::{
     CompactError, Config, DropReason, Entry, EntryKind, HardState, Index, Membership, Message, MessageBody, NodeId,
     Payload, PersistRequest, Raft, Ready, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_SNAPSHOT_BYTES,
 };
 use std::sync::Arc;
-use support::{decode_items, encode_items, Cluster};
 
 // ---- building nodes ------------------------------------------------------------------------------------
 
@@ -37,7 +35,7 @@ fn entries(first: Index, last: Index, term: Term) -> Vec<Entry> {
     (first..=last).map(|index| entry(index, term)).collect()
 }
 
-/// The snapshot of a state machine that applied `entry(1..=index, term)`, as the test support encodes it.
+/// The snapshot of a state machine that applied `entry(1..=index, term)`, as the harness encodes it.
 fn snapshot_of(index: Index, term: Term, voters: &[NodeId]) -> Snapshot {
     let applied = entries(1, index, term);
     let items: Vec<Vec<u8>> = applied.iter().map(|e| e.data.to_vec()).collect();

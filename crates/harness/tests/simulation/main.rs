@@ -5,43 +5,22 @@
 //! InstallSnapshot. Raft's safety properties are checked after every step; once the faults heal, the cluster must
 //! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
 //!
-//! `cargo test --release -p flotilla-raft --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
+//! `cargo test --release -p flotilla-harness --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
 //! steps each, 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s.
 //! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
 //! seed, `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
-//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-raft --test simulation
+//! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-harness --test simulation
 //! replay_one_seed -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
-//! the lagging-follower test). A failure prints its replay command. Files: `simulation/world.rs` (the event loop),
-//! `driver.rs`, `nemesis.rs`, `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs`
-//! and `tuning.rs` (what a seed means), `outcome.rs`.
+//! the lagging-follower test). A failure prints its replay command. The simulation itself is the harness's
+//! (`crates/harness/src/simulation`): `world.rs` (the event loop), `world/driver.rs`, `world/nemesis.rs`,
+//! `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a
+//! seed means), `outcome.rs`.
 
-mod support;
-
-#[path = "simulation/checker.rs"]
-mod checker;
-#[path = "simulation/clients.rs"]
-mod clients;
-#[path = "simulation/network.rs"]
-mod network;
-#[path = "simulation/outcome.rs"]
-mod outcome;
-#[path = "simulation/scenario.rs"]
-mod scenario;
-#[path = "simulation/storage.rs"]
-mod storage;
-#[path = "simulation/tuning.rs"]
-mod tuning;
-#[path = "simulation/world.rs"]
-mod world;
-
-use checker::{Invariant, Violation};
+use flotilla_harness::simulation::{Invariant, Outcome, Scenario, Violation, World, SIZES};
 use flotilla_raft::InjectedBug;
-use outcome::Outcome;
-use scenario::{Scenario, SIZES};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
-use world::World;
 
 const DEFAULT_SEEDS: u64 = 2_000;
 const DEFAULT_STEPS: u64 = 10_000;
@@ -83,7 +62,7 @@ fn run(scenario: Scenario) -> Result<Outcome, Violation> {
 
 /// The part of every replay command after the environment: `replay_one_seed` is a tool, ignored unless asked for.
 const REPLAY_TAIL: &str =
-    "cargo test --release -p flotilla-raft --test simulation replay_one_seed -- --ignored --nocapture";
+    "cargo test --release -p flotilla-harness --test simulation replay_one_seed -- --ignored --nocapture";
 
 fn replaying() -> bool {
     env_u64("FLOTILLA_SIM_SEED").is_some()

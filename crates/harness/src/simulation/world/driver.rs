@@ -4,9 +4,9 @@
 //! the core's log and writes the snapshot to disk.
 
 use super::{Event, World};
-use crate::checker::{Invariant, Violation};
-use crate::network::Envelope;
-use crate::tuning::TICK;
+use crate::simulation::checker::{Invariant, Violation};
+use crate::simulation::network::Envelope;
+use crate::simulation::tuning::TICK;
 use flotilla_raft::{Message, MessageBody, NodeId, Role};
 use rand::Rng;
 

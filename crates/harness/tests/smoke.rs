@@ -1,8 +1,7 @@
 //! Quick end-to-end checks of the core on a perfect network.
 
-mod support;
+use flotilla_harness::Cluster;
 use flotilla_raft::Role;
-use support::Cluster;
 
 #[test]
 fn three_nodes_elect_and_commit_everywhere() {

@@ -1,0 +1,13 @@
+//! flotilla's test harness, one for every test above the core's own unit tests: an in-memory cluster of cores
+//! (`Cluster`, for the paper-rule tests and the engine benchmark), the seeded simulation with its network,
+//! nemesis, clients and invariant checker (`simulation`), and a small runner of data-driven scenario files
+//! (`datadriven`, with the scenario commands in `scenario_commands`).
+
+mod cluster;
+mod memory_storage;
+pub mod simulation;
+mod state_machine;
+
+pub use cluster::{config, Cluster, TestNode};
+pub use memory_storage::MemoryStorage;
+pub use state_machine::{decode_items, encode_items};
