@@ -1,13 +1,13 @@
-//! The consensus core alone: three cores in one thread, in memory, messages handed straight from one core to
-//! another and every write acknowledged at once. Measures what the core costs per committed entry, with no
+//! The consensus core alone: three cores in one thread (the harness's lean `Cluster`), in memory, messages handed
+//! straight from one core to another and every write acknowledged at once. Measures what the core costs per committed entry, with no
 //! wire format, no boundary crossing and no timers.
 //!
 //! `cargo bench --bench engine [-- ENTRIES]`, or `FLOTILLA_BENCH_ENTRIES=N` (default 500000) and
 //! `FLOTILLA_BENCH_REPEAT=R` (default 3; the median run is reported); `FLOTILLA_BENCH_CASE` picks one case.
 //! Prints a table and one JSON line.
 
-use flotilla_raft::{Config, Message, NodeId, Payload, ProposalId, Raft, RestoredState, Role};
-use std::collections::VecDeque;
+use flotilla_harness::Cluster;
+use flotilla_raft::{Config, NodeId, Payload, ProposalId, Role};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,72 +15,23 @@ const ENTRY_BYTES: usize = 64;
 const IN_FLIGHT: usize = 1_000;
 const LEADER: NodeId = 1;
 
-/// Three cores and the messages between them.
-struct Network {
-    /// `nodes[id - 1]`.
-    nodes: Vec<Raft>,
-    in_flight: VecDeque<Message>,
-    /// User entries the leader handed out as committed.
-    leader_committed: u64,
-    messages_delivered: u64,
+/// Three cores of the harness's lean cluster (writes acknowledged at once, nothing kept but counts), node 1 leading.
+fn three_cores() -> Cluster {
+    let mut cluster = Cluster::lean(3, |id| {
+        let mut config = Config::new(id);
+        // No ticks run during the bench, but a generous limit keeps 1,000 proposals from ever queueing.
+        config.max_pending_proposals = 1 << 20;
+        config
+    });
+    cluster.node_mut(LEADER).campaign();
+    while cluster.round() {}
+    assert_eq!(cluster.node(LEADER).role(), Role::Leader, "node 1 should lead");
+    cluster
 }
 
-impl Network {
-    fn new() -> Network {
-        let ids = [1, 2, 3];
-        let nodes = ids
-            .iter()
-            .map(|&id| {
-                let mut config = Config::new(id);
-                // No ticks run during the bench, but a generous limit keeps 1,000 proposals from ever queueing.
-                config.max_pending_proposals = 1 << 20;
-                Raft::new(config, RestoredState::new_cluster(ids)).expect("valid config")
-            })
-            .collect();
-        let mut network = Network { nodes, in_flight: VecDeque::new(), leader_committed: 0, messages_delivered: 0 };
-        network.nodes[0].campaign();
-        network.settle();
-        assert_eq!(network.nodes[0].role(), Role::Leader, "node 1 should lead");
-        network
-    }
-
-    /// Carries out every core's ready work: writes are acknowledged at once, messages queued.
-    fn process_ready(&mut self) {
-        for node in &mut self.nodes {
-            while node.has_ready() {
-                let ready = node.ready();
-                if let Some(request) = &ready.persist {
-                    node.persisted(request.token);
-                }
-                self.in_flight.extend(ready.messages);
-                if node.id() == LEADER {
-                    self.leader_committed += ready.committed.iter().filter(|e| e.is_user_data()).count() as u64;
-                }
-            }
-        }
-    }
-
-    /// Delivers the messages queued now (not those they cause); returns whether there were any.
-    fn deliver_queued(&mut self) -> bool {
-        let count = self.in_flight.len();
-        for _ in 0..count {
-            let Some(message) = self.in_flight.pop_front() else { break };
-            let to = message.to as usize - 1;
-            let _ = self.nodes[to].step(message);
-            self.messages_delivered += 1;
-        }
-        count > 0
-    }
-
-    /// One round: every core's ready work, then every queued message.
-    fn round(&mut self) -> bool {
-        self.process_ready();
-        self.deliver_queued()
-    }
-
-    fn settle(&mut self) {
-        while self.round() {}
-    }
+/// User entries the leader handed out as committed.
+fn leader_committed(cluster: &Cluster) -> u64 {
+    cluster.nodes[&LEADER].applied_user_entries
 }
 
 /// Proposal ids and payloads, made before the clock starts: the core is measured, not the allocator of the caller.
@@ -109,36 +60,36 @@ impl CaseResult {
 
 /// Propose one entry, route until the leader has committed it, repeat.
 fn one_in_flight(entries: usize) -> CaseResult {
-    let mut network = Network::new();
+    let mut cluster = three_cores();
     let proposals = make_proposals(entries);
     let start = Instant::now();
     for (id, data) in proposals {
-        let target = network.leader_committed + 1;
-        network.nodes[0].propose(id, data).expect("proposal accepted");
-        while network.leader_committed < target {
-            assert!(network.round(), "the cluster stalled");
+        let target = leader_committed(&cluster) + 1;
+        cluster.node_mut(LEADER).propose(id, data).expect("proposal accepted");
+        while leader_committed(&cluster) < target {
+            assert!(cluster.round(), "the cluster stalled");
         }
     }
     let elapsed = start.elapsed();
-    CaseResult { entries: network.leader_committed, elapsed, messages: network.messages_delivered }
+    CaseResult { entries: leader_committed(&cluster), elapsed, messages: cluster.delivered }
 }
 
 /// Keep `IN_FLIGHT` proposals outstanding on the leader, topping up as they commit.
 fn many_in_flight(entries: usize) -> CaseResult {
-    let mut network = Network::new();
+    let mut cluster = three_cores();
     let mut proposals = make_proposals(entries).into_iter();
     let mut proposed = 0u64;
     let start = Instant::now();
-    while network.leader_committed < entries as u64 {
-        while proposed - network.leader_committed < IN_FLIGHT as u64 {
+    while leader_committed(&cluster) < entries as u64 {
+        while proposed - leader_committed(&cluster) < IN_FLIGHT as u64 {
             let Some((id, data)) = proposals.next() else { break };
-            network.nodes[0].propose(id, data).expect("proposal accepted");
+            cluster.node_mut(LEADER).propose(id, data).expect("proposal accepted");
             proposed += 1;
         }
-        assert!(network.round(), "the cluster stalled");
+        assert!(cluster.round(), "the cluster stalled");
     }
     let elapsed = start.elapsed();
-    CaseResult { entries: network.leader_committed, elapsed, messages: network.messages_delivered }
+    CaseResult { entries: leader_committed(&cluster), elapsed, messages: cluster.delivered }
 }
 
 fn median_run(repeat: usize, run: impl Fn() -> CaseResult) -> CaseResult {

@@ -16,8 +16,10 @@ pub struct TestNode {
     /// The user data of the snapshot the state machine was last restored from, and its index.
     pub restored: Vec<Vec<u8>>,
     pub restored_index: Index,
-    /// Every committed entry handed out since then, in order (engine entries included).
+    /// Every committed entry handed out since then, in order (engine entries included); empty in a lean cluster.
     pub applied: Vec<Entry>,
+    /// How many user entries were handed out as committed, in every cluster.
+    pub applied_user_entries: u64,
     /// Snapshots the node received from a leader and restored.
     pub installed: Vec<Snapshot>,
     /// Ids of its own proposals it gave up (`Ready::abandoned`).
@@ -34,6 +36,7 @@ impl TestNode {
             restored,
             restored_index,
             applied: Vec::new(),
+            applied_user_entries: 0,
             installed: Vec::new(),
             abandoned: Vec::new(),
         }
@@ -56,6 +59,10 @@ pub struct Cluster {
     pub in_flight: VecDeque<Message>,
     /// Nodes whose messages (both ways) are dropped.
     pub isolated: Vec<NodeId>,
+    /// Messages handed to a node so far.
+    pub delivered: u64,
+    /// Whether nodes keep what they persisted and applied (a lean cluster only counts what it applied).
+    keeps_history: bool,
 }
 
 pub fn config(id: NodeId) -> Config {
@@ -78,7 +85,17 @@ impl Cluster {
                 (id, TestNode::new(raft, MemoryStorage::default()))
             })
             .collect();
-        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
+        Cluster::of(nodes)
+    }
+
+    /// A cluster whose nodes keep no storage and no applied entries, only count the user entries they applied:
+    /// the engine benchmark's, so that what it measures is the cores and not the harness.
+    pub fn lean(size: u64, make_config: impl Fn(NodeId) -> Config) -> Cluster {
+        Cluster { keeps_history: false, ..Cluster::with_config(size, make_config) }
+    }
+
+    fn of(nodes: BTreeMap<NodeId, TestNode>) -> Cluster {
+        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new(), delivered: 0, keeps_history: true }
     }
 
     pub fn node(&self, id: NodeId) -> &Raft {
@@ -90,30 +107,30 @@ impl Cluster {
     }
 
     /// Collects each node's ready work: persists it at once, queues its messages, records applied entries.
+    /// (One pass is enough: a node's ready work gives other nodes none until its messages are delivered.)
+    #[inline]
     pub fn process_ready(&mut self) {
-        loop {
-            let mut progressed = false;
-            for node in self.nodes.values_mut() {
-                while node.raft.has_ready() {
-                    progressed = true;
-                    let ready: Ready = node.raft.ready();
-                    if let Some(request) = &ready.persist {
+        for node in self.nodes.values_mut() {
+            while node.raft.has_ready() {
+                let ready: Ready = node.raft.ready();
+                if let Some(request) = &ready.persist {
+                    if self.keeps_history {
                         node.storage.write(request);
-                        node.raft.persisted(request.token);
                     }
-                    self.in_flight.extend(ready.messages);
-                    if let Some(snapshot) = ready.snapshot {
-                        node.restored = decode_items(&snapshot.data);
-                        node.restored_index = snapshot.meta.index;
-                        node.applied.clear();
-                        node.installed.push(snapshot);
-                    }
-                    node.applied.extend(ready.committed);
-                    node.abandoned.extend(ready.abandoned);
+                    node.raft.persisted(request.token);
                 }
-            }
-            if !progressed {
-                break;
+                self.in_flight.extend(ready.messages);
+                if let Some(snapshot) = ready.snapshot {
+                    node.restored = decode_items(&snapshot.data);
+                    node.restored_index = snapshot.meta.index;
+                    node.applied.clear();
+                    node.installed.push(snapshot);
+                }
+                node.applied_user_entries += ready.committed.iter().filter(|e| e.is_user_data()).count() as u64;
+                if self.keeps_history {
+                    node.applied.extend(ready.committed);
+                }
+                node.abandoned.extend(ready.abandoned);
             }
         }
     }
@@ -123,14 +140,34 @@ impl Cluster {
         for _ in 0..100_000 {
             self.process_ready();
             let Some(message) = self.in_flight.pop_front() else { return };
-            if self.isolated.contains(&message.from) || self.isolated.contains(&message.to) {
-                continue;
-            }
-            if let Some(node) = self.nodes.get_mut(&message.to) {
-                let _ = node.raft.step(message);
-            }
+            self.deliver(message);
         }
         panic!("the cluster did not settle");
+    }
+
+    /// One round: every node's ready work, then the messages queued by then (not those they cause). Returns
+    /// whether there were any.
+    #[inline]
+    pub fn round(&mut self) -> bool {
+        self.process_ready();
+        let queued = self.in_flight.len();
+        for _ in 0..queued {
+            let Some(message) = self.in_flight.pop_front() else { break };
+            self.deliver(message);
+        }
+        queued > 0
+    }
+
+    /// Hands a message to its node, unless either end is isolated.
+    #[inline]
+    fn deliver(&mut self, message: Message) {
+        if self.isolated.contains(&message.from) || self.isolated.contains(&message.to) {
+            return;
+        }
+        if let Some(node) = self.nodes.get_mut(&message.to) {
+            self.delivered += 1;
+            let _ = node.raft.step(message);
+        }
     }
 
     pub fn tick_all(&mut self) {
@@ -206,7 +243,7 @@ impl Cluster {
                 (id, TestNode::new(raft, storage))
             })
             .collect();
-        Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new() }
+        Cluster::of(nodes)
     }
 
     /// Like `settle`, but each message passes through `edit` before delivery, which may change it or drop it
@@ -219,9 +256,7 @@ impl Cluster {
                 continue;
             }
             let Some(message) = edit(message) else { continue };
-            if let Some(node) = self.nodes.get_mut(&message.to) {
-                let _ = node.raft.step(message);
-            }
+            self.deliver(message);
         }
         panic!("the cluster did not settle");
     }
