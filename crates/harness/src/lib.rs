@@ -4,7 +4,9 @@
 //! (`datadriven`, with the scenario commands in `scenario_commands`).
 
 mod cluster;
+pub mod datadriven;
 mod memory_storage;
+pub mod scenario_commands;
 pub mod simulation;
 mod state_machine;
 
