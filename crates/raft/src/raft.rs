@@ -17,6 +17,7 @@ use super::ready::{PersistRequest, Ready, SoftState};
 use super::rng::SplitMix64;
 use super::snapshot::{self, Receiving, Transfer, MAX_SNAPSHOT_BYTES};
 use super::stats::Stats;
+use super::status::Status;
 use super::tracker::{Membership, ProgressTracker};
 use super::types::{
     Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,
@@ -239,6 +240,13 @@ impl Raft {
     /// The replication state of a peer, as the leader sees it: (matched, next, replicating).
     pub fn peer_progress(&self, id: NodeId) -> Option<(Index, Index, bool)> {
         self.tracker.get(id).map(|p| (p.matched, p.next, p.state == ProgressState::Replicate))
+    }
+    /// Everything above in one typed value, with every peer's progress.
+    pub fn status(&self) -> Status {
+        Status::of(self)
+    }
+    pub(crate) fn tracker(&self) -> &ProgressTracker {
+        &self.tracker
     }
     /// The snapshot being sent to a peer, as the leader sees it: (snapshot index, bytes confirmed, total bytes).
     pub fn peer_snapshot_transfer(&self, id: NodeId) -> Option<(Index, u64, u64)> {

@@ -6,5 +6,5 @@ pub mod json;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, PayloadError,
-    WireError, MAX_ID_BYTES, MAX_NAME_BYTES,
+    WireError,
 };
