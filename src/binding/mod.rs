@@ -3,6 +3,9 @@
 //! here panics on input.
 
 mod error;
+mod gaggle_node;
+mod gaggle_status;
+mod gaggle_view;
 mod native_node;
 mod options;
 mod tasks;

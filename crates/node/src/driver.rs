@@ -521,3 +521,7 @@ fn push_uuid_v4(out: &mut String) {
         out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;
