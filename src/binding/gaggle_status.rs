@@ -48,6 +48,26 @@ impl GaggleNode {
         w.finish()
     }
 
+    /// The names of the voters that granted this node's candidacy in its current term (see `Status`).
+    pub fn votes_granted(&self) -> Vec<String> {
+        let status = self.driver.raft().status();
+        status.votes_granted.iter().filter_map(|&id| self.driver.name_of(id)).map(str::to_string).collect()
+    }
+
+    /// On the leader: each named follower's (name, match index, next index); empty on any other node.
+    pub fn replication(&self) -> Vec<(String, u64, u64)> {
+        if self.driver.raft().role() != Role::Leader {
+            return Vec::new();
+        }
+        let status = self.driver.status();
+        status
+            .members
+            .into_iter()
+            .filter_map(|member| Some((member.name?, member.progress?)))
+            .map(|(name, progress)| (name, progress.match_index, progress.next_index))
+            .collect()
+    }
+
     /// gaggle's `hasUncommittedEntriesInPreviousTerms`: a user entry of an older term above the commit index.
     pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
         let raft = self.driver.raft();

@@ -93,6 +93,14 @@ impl EventSink for GaggleView {
         self.output.state_changed();
     }
 
+    fn election_started(&mut self) {
+        self.output.election_started();
+    }
+
+    fn heartbeats_sent(&mut self) {
+        self.output.heartbeat_sent();
+    }
+
     fn appended(&mut self, entry: &Entry) {
         if let Some(count) = self.leader_user_entries.as_mut() {
             self.output.appended(*count, entry);

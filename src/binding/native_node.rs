@@ -20,6 +20,14 @@ use std::time::Duration;
 #[napi]
 pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
 
+/// One follower's replication progress, as its leader sees it.
+#[napi(object)]
+pub struct PeerReplication {
+    pub id: String,
+    pub match_index: f64,
+    pub next_index: f64,
+}
+
 #[napi]
 pub struct NativeNode {
     node: GaggleNode,
@@ -289,6 +297,24 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn status_json(&self) -> String {
         self.node.status_json()
+    }
+
+    /// The names of the voters that granted this node's candidacy in its current term (itself included), while
+    /// it is a candidate or the leader it made; empty otherwise.
+    #[napi(getter, catch_unwind)]
+    pub fn votes_granted(&self) -> Vec<String> {
+        self.node.votes_granted()
+    }
+
+    /// On the leader: how far each follower's log is known to match (`matchIndex`) and what is sent next
+    /// (`nextIndex`), in raft indices; empty on any other node.
+    #[napi(catch_unwind)]
+    pub fn replication(&self) -> Vec<PeerReplication> {
+        self.node
+            .replication()
+            .into_iter()
+            .map(|(id, matched, next)| PeerReplication { id, match_index: matched as f64, next_index: next as f64 })
+            .collect()
     }
 
     /// Stops the clock and all input at once. The Promise resolves when the storage has finished the queued

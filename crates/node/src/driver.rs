@@ -115,6 +115,8 @@ pub struct NodeDriver {
     /// A snapshot restored from storage at startup, for the application at the first flush.
     restore_at_start: Option<Snapshot>,
     last_reported_state: Option<(Role, u64, Option<NodeId>, Option<NodeId>)>,
+    /// The core's count of elections started, as of the last flush.
+    elections_reported: u64,
     /// Where recovery cut off a torn write at startup, for `status()`.
     torn_tail: Option<String>,
     snapshots: SnapshotPolicy,
@@ -167,6 +169,7 @@ impl NodeDriver {
             introductions: Vec::new(),
             restore_at_start: None,
             last_reported_state: None,
+            elections_reported: 0,
             torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
             snapshots: SnapshotPolicy::new(options.snapshot_threshold),
             requests: PendingRequests::default(),
@@ -210,8 +213,9 @@ impl NodeDriver {
 
     /// Runs the ready loop and hands everything to do to `sink`: introductions, then for each `Ready` a state
     /// change, the leader's appended entries, messages, a snapshot to restore, committed entries and abandoned
-    /// proposals; then a snapshot request when one is due and a last state change. Stops early with `more` once
-    /// about `APPLY_BYTES_PER_FLUSH` of committed entries went out.
+    /// proposals; then a snapshot request when one is due, a last state change, and whether an election started
+    /// or heartbeats went out. Stops early with `more` once about `APPLY_BYTES_PER_FLUSH` of committed entries
+    /// went out.
     pub fn flush(&mut self, sink: &mut impl EventSink) {
         for to in std::mem::take(&mut self.introductions) {
             sink.introduce(to.as_deref());
@@ -219,9 +223,17 @@ impl NodeDriver {
         if let Some(snapshot) = self.restore_at_start.take() {
             sink.restore(&snapshot);
         }
-        self.process_ready(sink);
+        let heartbeats_sent = self.process_ready(sink);
         self.maybe_request_snapshot(sink);
         self.report_state_change(sink);
+        let elections_started = self.raft.stats().elections_started;
+        if elections_started > self.elections_reported {
+            self.elections_reported = elections_started;
+            sink.election_started();
+        }
+        if heartbeats_sent {
+            sink.heartbeats_sent();
+        }
     }
 
     pub fn tick(&mut self) {
@@ -401,9 +413,10 @@ impl NodeDriver {
     }
 
     /// Runs the ready loop until the core has nothing more to say, or until this flush handed out
-    /// `APPLY_BYTES_PER_FLUSH` of committed entries: then it says `more`, and the next flush goes on.
-    fn process_ready(&mut self, sink: &mut impl EventSink) {
-        let mut applied_bytes = 0;
+    /// `APPLY_BYTES_PER_FLUSH` of committed entries: then it says `more`, and the next flush goes on. Returns
+    /// whether heartbeats went out.
+    fn process_ready(&mut self, sink: &mut impl EventSink) -> bool {
+        let (mut applied_bytes, mut heartbeats_sent) = (0, false);
         while self.raft.has_ready() {
             if applied_bytes + APPLY_BYTES_PER_READY > APPLY_BYTES_PER_FLUSH {
                 sink.more();
@@ -424,6 +437,7 @@ impl NodeDriver {
                 }
             }
             for message in &ready.messages {
+                heartbeats_sent |= matches!(message.body, MessageBody::Heartbeat { .. });
                 if let Some(to) = self.peers.name_of(message.to) {
                     sink.send(message.to, to, message);
                 }
@@ -448,6 +462,7 @@ impl NodeDriver {
                 sink.abandoned(id);
             }
         }
+        heartbeats_sent
     }
 
     /// Who proposed a committed id; a request this node waited for is no longer waited for.

@@ -33,6 +33,12 @@ pub trait EventSink {
         let _ = core;
     }
 
+    /// This node started an election (a pre-vote round or a vote) since the last flush.
+    fn election_started(&mut self) {}
+
+    /// The leader sent heartbeats in this flush.
+    fn heartbeats_sent(&mut self) {}
+
     /// The leader appended one of its own entries of its current term (user data only) to its log.
     fn appended(&mut self, entry: &Entry) {
         let _ = entry;
@@ -73,6 +79,8 @@ pub enum Event {
     Send { to: NodeId, message: Message },
     Introduce { to: Option<String> },
     StateChanged,
+    ElectionStarted,
+    HeartbeatsSent,
     Appended(Entry),
     Restore(Snapshot),
     SettledInSnapshot { index: Index, id: String, proposer: Proposer },
@@ -113,6 +121,12 @@ impl EventSink for Events {
     }
     fn state_changed(&mut self, _core: &Raft) {
         self.0.push(Event::StateChanged);
+    }
+    fn election_started(&mut self) {
+        self.0.push(Event::ElectionStarted);
+    }
+    fn heartbeats_sent(&mut self) {
+        self.0.push(Event::HeartbeatsSent);
     }
     fn appended(&mut self, entry: &Entry) {
         self.0.push(Event::Appended(entry.clone()));

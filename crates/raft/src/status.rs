@@ -22,6 +22,9 @@ pub struct Status {
     pub pending_proposals: usize,
     /// The peer a leadership transfer is handing over to, while one is under way.
     pub lead_transferee: Option<NodeId>,
+    /// The voters that granted this node's candidacy in its current term, itself included, while it is a
+    /// candidate or the leader that candidacy made; empty otherwise (Raft section 5.2).
+    pub votes_granted: Vec<NodeId>,
     /// Each peer's replication progress as this node last led it (current only on a leader), in id order.
     pub peers: Vec<PeerProgress>,
     pub stats: Stats,
@@ -71,6 +74,10 @@ impl Status {
                 }),
             })
             .collect();
+        let votes_granted = match raft.role() {
+            Role::Candidate | Role::Leader => raft.tracker().granted_votes().collect(),
+            Role::Follower | Role::PreCandidate => Vec::new(),
+        };
         Status {
             id: raft.id(),
             term: raft.term(),
@@ -83,6 +90,7 @@ impl Status {
             applied_index: log.applied,
             pending_proposals: raft.pending_proposals(),
             lead_transferee: raft.lead_transferee(),
+            votes_granted,
             peers,
             stats: raft.stats().clone(),
         }

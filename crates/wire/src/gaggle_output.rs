@@ -46,6 +46,10 @@ pub struct OutputBatch {
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
     /// committed, or had committed already when they were proposed again.
     settled_requests: Option<JsonWriter>,
+    /// This node started an election (brig's `ElectionTimeout`).
+    election_started: bool,
+    /// The leader sent heartbeats (brig's `ReplicationTimeout`).
+    heartbeat_sent: bool,
     /// The engine has more to hand over already (committed entries held back to keep this output small): flush
     /// again soon, after letting the event loop turn.
     more: bool,
@@ -131,6 +135,14 @@ impl OutputBatch {
         self.more = true;
     }
 
+    pub fn election_started(&mut self) {
+        self.election_started = true;
+    }
+
+    pub fn heartbeat_sent(&mut self) {
+        self.heartbeat_sent = true;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sends.is_none()
             && self.committed.is_none()
@@ -143,13 +155,15 @@ impl OutputBatch {
             && self.abandoned.is_none()
             && self.settled_requests.is_none()
             && !self.more
+            && !self.election_started
+            && !self.heartbeat_sent
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...], "state":1, "more":1}`, each key
-    /// present only when it has something; `None`
-    /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
-    /// wanted.
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...],
+    /// "state":1, "electionStarted":1, "heartbeatSent":1, "more":1}`, each key present only when it has
+    /// something; `None` when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when
+    /// its data is not wanted.
     pub fn take_json(&mut self) -> Option<String> {
         if self.is_empty() {
             return None;
@@ -228,6 +242,14 @@ impl OutputBatch {
             let mut w = JsonWriter::new();
             w.uint(index);
             out.push_str(w.as_str());
+        }
+        if std::mem::take(&mut self.election_started) {
+            key(&mut out, "electionStarted");
+            out.push('1');
+        }
+        if std::mem::take(&mut self.heartbeat_sent) {
+            key(&mut out, "heartbeatSent");
+            out.push('1');
         }
         if std::mem::take(&mut self.more) {
             key(&mut out, "more");
