@@ -526,8 +526,7 @@ class Cluster extends EventEmitter {
       this._sendEngineMessage(to, message)
     }
     if (output.restore !== undefined) this._host.restoreSnapshot(output.restore.data)
-    if (output.settledRequests) this._host.pendingRequests.settle(output.settledRequests)
-    if (output.abandoned) this._host.pendingRequests.abandon(output.abandoned)
+    this._host.settleRequests(output)
     if (output.committed) {
       for (const [, term, , data] of output.committed) {
         if (this._closed) break

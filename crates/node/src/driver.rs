@@ -423,6 +423,12 @@ impl NodeDriver {
                 break;
             }
             let ready = self.raft.ready();
+            // The core says which entries were this node's own proposals (`Ready::own`, ascending).
+            let mut own = ready.own.iter().copied().peekable();
+            let mut is_own = |index: Index| {
+                while own.next_if(|&i| i < index).is_some() {}
+                own.next_if_eq(&index).is_some()
+            };
             applied_bytes += ready.committed.iter().map(Entry::size_bytes).sum::<u64>();
             self.report_state_change(sink);
             if let Some(request) = ready.persist {
@@ -446,14 +452,15 @@ impl NodeDriver {
                 sink.restore(&snapshot);
                 // This node's proposals that committed inside the snapshot are settled too.
                 for (index, id) in &snapshot.proposal_ids {
-                    let proposer = self.proposer_of(id);
+                    let proposer = self.proposer_of(id, is_own(index));
                     if proposer != Proposer::Other {
                         sink.settled_in_snapshot(&snapshot, index, id, proposer);
                     }
                 }
             }
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
-                let proposer = entry.id.as_deref().map_or(Proposer::Other, |id| self.proposer_of(id));
+                let own = is_own(entry.index);
+                let proposer = entry.id.as_deref().map_or(Proposer::Other, |id| self.proposer_of(id, own));
                 sink.committed(entry, proposer);
             }
             for id in &ready.abandoned {
@@ -465,21 +472,16 @@ impl NodeDriver {
         heartbeats_sent
     }
 
-    /// Who proposed a committed id; a request this node waited for is no longer waited for.
-    fn proposer_of(&mut self, id: &str) -> Proposer {
-        if self.is_own_proposal(id) {
-            Proposer::ThisNode
-        } else if self.requests.settle(id) {
+    /// Who proposed a committed id, `own` when the core says it was this node's proposal; a request this node
+    /// waited for is no longer waited for.
+    fn proposer_of(&mut self, id: &str, own: bool) -> Proposer {
+        if self.requests.settle(id) {
             Proposer::WaitedRequest
+        } else if own {
+            Proposer::ThisNode
         } else {
             Proposer::Other
         }
-    }
-
-    /// This node's proposal ids are `<name>_<uuid>` (see `propose`).
-    fn is_own_proposal(&self, id: &str) -> bool {
-        let name = self.peers.self_name();
-        id.len() > name.len() && id.starts_with(name) && id.as_bytes()[name.len()] == b'_'
     }
 
     /// Asks the application for a snapshot when enough was applied since the last one.

@@ -137,3 +137,54 @@ fn a_snapshot_is_asked_for_at_the_threshold_and_only_that_one_is_taken() {
     assert_eq!(driver.raft().log().snapshot_index(), *index);
     assert_eq!(driver.raft().snapshot().map(|s| s.data.to_vec()), Some(b"state".to_vec()));
 }
+
+#[test]
+fn own_entries_are_the_ones_the_core_was_waiting_for_not_those_whose_id_starts_with_the_name() {
+    // Node "a" and node "a_b": ids of a_b's proposals ("a_b_<uuid>") start with "a_", yet are not a's.
+    let members = Members::Named(vec!["a".into(), "a_b".into()]);
+    let mut driver = NodeDriver::new(options("a", members)).expect("driver");
+    let entry = |index: Index, id: &str| Entry {
+        term: 1,
+        index,
+        kind: EntryKind::Normal,
+        id: Some(id.into()),
+        data: data("1"),
+    };
+    let from_a_b = |body| Received::Message(Message { from: 0, to: 0, term: 1, body });
+    let entries = vec![entry(1, "a_b_0b6e1c9e-8d55-4b7a-9f0e-3d2f1c0b9a87")];
+    driver.receive("a_b", from_a_b(MessageBody::Append { prev_index: 0, prev_term: 0, entries, commit: 1 }));
+    let events = flush(&mut driver);
+    let committed: Vec<Proposer> = events.committed().map(|(_, proposer)| proposer).collect();
+    assert_eq!(committed, vec![Proposer::Other], "{events:?}");
+}
+
+#[test]
+fn elections_heartbeats_and_granted_votes_are_reported_by_the_engine() {
+    let members = || Members::Named(vec!["a".into(), "b".into()]);
+    let mut nodes = [
+        NodeDriver::new(options("a", members())).expect("driver a"),
+        NodeDriver::new(options("b", members())).expect("driver b"),
+    ];
+    nodes[0].campaign();
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        for from in 0..2 {
+            let events = flush(&mut nodes[from]);
+            let name = nodes[from].name().to_string();
+            for message in events.messages() {
+                nodes[1 - from].receive(&name, Received::Message(message.clone()));
+            }
+            seen.extend(events.0.into_iter().map(|event| (from, event)));
+        }
+        nodes[0].tick();
+    }
+    assert!(seen.contains(&(0, Event::ElectionStarted)), "a's election is reported");
+    assert!(!seen.contains(&(1, Event::ElectionStarted)), "b started none");
+    assert!(seen.contains(&(0, Event::HeartbeatsSent)), "the leader's heartbeats are reported");
+    let status = nodes[0].status();
+    assert_eq!(status.core.role, Role::Leader);
+    assert_eq!(status.core.votes_granted, vec![1, 2], "a voted for itself and b granted its vote");
+    assert_eq!(nodes[1].status().core.votes_granted, Vec::<NodeId>::new(), "a follower has no candidacy");
+    let progress = status.members[0].progress.expect("the leader tracks b");
+    assert_eq!((status.members[0].name.as_deref(), progress.match_index), (Some("b"), status.core.last_index));
+}

@@ -359,4 +359,13 @@ mod tests {
         output.committed(6, &entry, false);
         assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
     }
+
+    #[test]
+    fn elections_and_heartbeats_are_flags_in_the_batch() {
+        let mut output = OutputBatch::default();
+        output.election_started();
+        output.heartbeat_sent();
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"electionStarted":1,"heartbeatSent":1}"#));
+        assert_eq!(output.take_json(), None);
+    }
 }
