@@ -6,6 +6,7 @@
 use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
+use super::peer_replication::PeerReplication;
 use super::tasks::{CloseStorage, OpenNode};
 use crate::node::wire::{self, Wanted};
 use crate::node::{NodeDriver, StorageOptions};
@@ -19,14 +20,6 @@ use std::time::Duration;
 /// wrapping that keeps request ids apart from the nodes' own ids).
 #[napi]
 pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
-
-/// One follower's replication progress, as its leader sees it.
-#[napi(object)]
-pub struct PeerReplication {
-    pub id: String,
-    pub match_index: f64,
-    pub next_index: f64,
-}
 
 #[napi]
 pub struct NativeNode {
