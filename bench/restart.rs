@@ -49,20 +49,12 @@ fn main() {
     }
     let written = write_started.elapsed();
 
-    let options = NodeOptions {
-        name: "n".into(),
-        members: Members::Named(vec!["n".into(), "p".into(), "q".into()]),
-        ticks: TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks(),
-        pre_vote: true,
-        check_quorum: true,
-        max_inflight_messages: 256,
-        max_inflight_bytes: 16 << 20,
-        max_message_bytes: 1 << 20,
-        seed: Some(1),
-        storage: StorageOptions::Durable { dir: dir.clone(), segment_bytes },
-        snapshot_threshold: None,
-        saved_state: None,
-    };
+    let members = Members::Named(vec!["n".into(), "p".into(), "q".into()]);
+    let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
+    let mut options = NodeOptions::new("n", members, ticks);
+    options.raft.seed = 1;
+    options.raft.accept_snapshot_data = flotilla_wire::snapshot_envelope::is_restorable;
+    options.storage = StorageOptions::Durable { dir: dir.clone(), segment_bytes };
     let started = Instant::now();
     let driver = NodeDriver::open(options, |_| {}).expect("the node opens");
     let serving = started.elapsed();

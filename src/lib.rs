@@ -4,8 +4,8 @@
 
 pub mod binding;
 
-// The binding reaches the engine by these paths. The gaggle wire codec sits beside the driver (`node::wire`)
-// until the JSON moves to the binding.
+// The binding reaches the engine by these paths; the gaggle wire codecs are reached beside the driver
+// (`node::wire`).
 use flotilla_raft as raft;
 use flotilla_storage as storage;
 mod node {

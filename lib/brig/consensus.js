@@ -175,9 +175,6 @@ class Cluster extends EventEmitter {
     this._memberIds = null
     this._role = Follower
     this._leader = null
-    this._electionsStarted = 0
-    this._votesReceived = new Set()
-    this._votesTerm = -1
     this._engineVersion = 0 // bumped by every input that may change the engine's log
     this._logView = null
     this._logViewVersion = -1
@@ -416,7 +413,6 @@ class Cluster extends EventEmitter {
     }
     this._native.receive(engine.from, engine.json)
     this._engineVersion++
-    if (message instanceof VoteResponseMessage) this._countVote(message)
     this._scheduleFlush()
     return true
   }
@@ -497,13 +493,6 @@ class Cluster extends EventEmitter {
     return true
   }
 
-  // A granted vote for this node's current candidacy, for the votesReceived view.
-  _countVote (message) {
-    if (message.granted === true && message.term === this._native.term && this._native.votedFor === this.id) {
-      this._votesReceived.add(message.voterId)
-    }
-  }
-
   _scheduleFlush () {
     this._host.scheduleFlush()
   }
@@ -526,27 +515,18 @@ class Cluster extends EventEmitter {
     return output
   }
 
-  // ElectionTimeout and ReplicationTimeout are read from the messages the engine sends (a vote request, a
-  // heartbeat) and votesReceived from the vote replies it is given, until the engine reports these facts itself
-  // (typed events in the flush output: electionStarted, heartbeatSent; a votesGranted status field).
+  // ElectionTimeout and ReplicationTimeout are the engine's own events in the flush output (an election started,
+  // heartbeats went out).
   _carryOut (output) {
-    const sends = output.send || []
-    let electionSent = false
-    let heartbeatSent = false
-    for (const [, message] of sends) {
-      if (message.type === 'PRE_VOTE' || message.type === 'REQUEST_VOTE') electionSent = true
-      else if (message.type === 'APPEND_ENTRIES' && message.heartbeat === true) heartbeatSent = true
-    }
-    if (output.state || electionSent) this._reportElections()
-    if (heartbeatSent) this._emitToListeners(ReplicationTimeout)
+    if (output.electionStarted) this._emitToListeners(ElectionTimeout)
+    if (output.heartbeatSent) this._emitToListeners(ReplicationTimeout)
     if (output.state) this._reportStateChange()
-    for (const [to, message] of sends) {
+    for (const [to, message] of output.send || []) {
       if (this._closed) break
       this._sendEngineMessage(to, message)
     }
     if (output.restore !== undefined) this._host.restoreSnapshot(output.restore.data)
-    if (output.settledRequests) this._host.pendingRequests.settle(output.settledRequests)
-    if (output.abandoned) this._host.pendingRequests.abandon(output.abandoned)
+    this._host.settleRequests(output)
     if (output.committed) {
       for (const [, term, , data] of output.committed) {
         if (this._closed) break
@@ -556,24 +536,10 @@ class Cluster extends EventEmitter {
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
   }
 
-  _reportElections () {
-    const started = JSON.parse(this._native.statusJson()).stats.electionsStarted
-    if (started > this._electionsStarted) {
-      this._electionsStarted = started
-      this._emitToListeners(ElectionTimeout)
-    }
-  }
-
   _reportStateChange () {
     const native = this._native
     const role = ROLE_OF_STATE[native.state]
     const leader = native.leader
-    const term = native.term
-    if (native.votedFor === this.id && term !== this._votesTerm) {
-      this._votesTerm = term
-      this._votesReceived.clear()
-      this._votesReceived.add(this.id)
-    }
     if (role !== this._role) {
       const oldRole = this._role
       this._role = role
@@ -632,13 +598,11 @@ class Cluster extends EventEmitter {
   _engineView () {
     const cluster = this
     const native = this._native
+    // The leader's view of each follower, from the engine (empty on any other node).
     const progress = (field) => {
       const map = new Map()
-      if (native.state !== 'LEADER') return map
-      for (const peer of JSON.parse(native.statusJson()).peers) {
-        if (peer !== null && peer.matchIndex !== undefined) {
-          map.set(peer.id, field === 'sent' ? peer.nextIndex - 1 : peer.matchIndex)
-        }
+      for (const peer of native.replication()) {
+        map.set(peer.id, field === 'sent' ? peer.nextIndex - 1 : peer.matchIndex)
       }
       return map
     }
@@ -647,7 +611,7 @@ class Cluster extends EventEmitter {
       get votedFor () { return native.votedFor },
       get currentRole () { return ROLE_OF_STATE[native.state] },
       get currentLeader () { return native.leader },
-      get votesReceived () { return cluster._votesReceived },
+      get votesReceived () { return new Set(native.votesGranted) },
       get log () { return cluster._engineLog() },
       get commitLength () { return native.commitIndex + 1 },
       get sentLength () { return progress('sent') },

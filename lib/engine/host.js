@@ -147,6 +147,12 @@ class EngineHost {
     if (this._snapshotHooks !== null) this._snapshotHooks.restore(data)
   }
 
+  // Client requests the output settled (committed, with their index) or abandoned (outcome unknown).
+  settleRequests (output) {
+    if (output.settledRequests) this.pendingRequests.settle(output.settledRequests)
+    if (output.abandoned) this.pendingRequests.abandon(output.abandoned)
+  }
+
   takeSnapshot (index) {
     if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
   }

@@ -362,11 +362,11 @@ class Gaggle extends EventEmitter {
     if (output.settledIds) {
       for (const id of output.settledIds) this._settleAppend(id)
     }
-    // Appends with a request id that committed (or had committed before they were made here), with their index.
-    if (output.settledRequests) this._pendingRequests.settle(output.settledRequests)
+    // Appends with a request id that committed (or had committed before they were made here), with their index,
+    // or that the engine gave up.
+    this._host.settleRequests(output)
     if (output.abandoned) {
       for (const id of output.abandoned) this._abandonAppend(id)
-      this._pendingRequests.abandon(output.abandoned)
     }
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)

@@ -3,8 +3,12 @@
 //! here panics on input.
 
 mod error;
+mod gaggle_node;
+mod gaggle_status;
+mod gaggle_view;
 mod native_node;
 mod options;
+mod peer_replication;
 mod tasks;
 
 pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

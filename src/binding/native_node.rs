@@ -4,9 +4,12 @@
 //! which releases the event loop.
 
 use super::error::{self, ErrorCode};
+use super::gaggle_node::GaggleNode;
 use super::options;
+use super::peer_replication::PeerReplication;
 use super::tasks::{CloseStorage, OpenNode};
-use crate::node::{wire, NodeDriver, StorageOptions, Wanted};
+use crate::node::wire::{self, Wanted};
+use crate::node::{NodeDriver, StorageOptions};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -20,7 +23,7 @@ pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
 
 #[napi]
 pub struct NativeNode {
-    driver: NodeDriver,
+    node: GaggleNode,
     tick_ms: u32,
     timer: Option<tokio::task::JoinHandle<()>>,
 }
@@ -72,7 +75,7 @@ impl ValidateNapiValue for Text {}
 
 impl NativeNode {
     pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32) -> NativeNode {
-        NativeNode { driver, tick_ms, timer: None }
+        NativeNode { node: GaggleNode::new(driver), tick_ms, timer: None }
     }
 }
 
@@ -89,7 +92,7 @@ impl NativeNode {
                 "a node with a dataDir reads its log from disk: open it with NativeNode.open()",
             ));
         }
-        let tick_ms = options.ticks.tick_ms;
+        let tick_ms = options.tick_ms;
         let driver = NodeDriver::new(options).map_err(|e| error::open_error(&e))?;
         Ok(NativeNode::from_driver(driver, tick_ms))
     }
@@ -127,7 +130,7 @@ impl NativeNode {
         if !(index.is_finite() && index >= 1.0) {
             return Err(error::invalid_argument("the snapshot index must be a positive number"));
         }
-        let taken = self.driver.snapshot_taken(index as u64, data_json.as_deref());
+        let taken = self.node.snapshot_taken(index as u64, data_json.as_deref());
         taken.map_err(|why| error::snapshot_error(&why))
     }
 
@@ -135,7 +138,7 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn persisted(&mut self, token: f64) {
         if token.is_finite() && token >= 1.0 {
-            self.driver.persisted(token as u64);
+            self.node.driver.persisted(token as u64);
         }
     }
 
@@ -168,19 +171,19 @@ impl NativeNode {
 
     #[napi(catch_unwind)]
     pub fn tick(&mut self) {
-        self.driver.tick();
+        self.node.driver.tick();
     }
 
     /// A message from the channel: `from` is the sender's id, `json` the message as JSON text.
     #[napi(catch_unwind)]
     pub fn receive(&mut self, from: String, #[napi(ts_arg_type = "string")] json: Text) {
-        self.driver.receive(&from, &json.0);
+        self.node.receive(&from, &json.0);
     }
 
     /// Whether `name` is a member this node has met (itself excluded): messages the JS side handles are checked with it.
     #[napi(catch_unwind)]
     pub fn is_peer(&self, name: String) -> bool {
-        self.driver.is_peer(&name)
+        self.node.driver.is_peer(&name)
     }
 
     /// Proposes `dataJson` (JSON text, as `JSON.stringify` writes it; `undefined` is null) and returns the entry
@@ -194,7 +197,7 @@ impl NativeNode {
         #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
         request_id: Option<String>,
     ) -> Result<String, ErrorCode> {
-        if self.driver.is_closed() {
+        if self.node.driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
         }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
@@ -202,31 +205,29 @@ impl NativeNode {
             wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
         match request_id {
-            None => self.driver.propose(data_json).map_err(|e| error::propose_error(&e)),
-            Some(request_id) => {
-                self.driver.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
-            }
+            None => self.node.propose(data_json).map_err(|e| error::propose_error(&e)),
+            Some(request_id) => self.node.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e)),
         }
     }
 
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.
     #[napi(catch_unwind)]
     pub fn campaign(&mut self) {
-        self.driver.campaign();
+        self.node.driver.campaign();
     }
 
     #[napi(catch_unwind)]
     pub fn transfer_leadership(&mut self, to: String) -> Result<(), ErrorCode> {
-        self.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
+        self.node.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
     }
 
-    /// Everything to do since the last flush, as JSON text (see `Output::take_json`), or null. `appended` false
+    /// Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
     /// leaves out appended entries and `committedData` false the term and data of committed ones (nobody
     /// listens for them); both default to true.
     #[napi(catch_unwind)]
     pub fn flush(&mut self, appended: Option<bool>, committed_data: Option<bool>) -> Option<String> {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
-        self.driver.flush_wanting(wanted)
+        self.node.flush_wanting(wanted)
     }
 
     /// `flush` with the messages apart, for a channel that hands messages on within this process: an array
@@ -241,7 +242,7 @@ impl NativeNode {
         committed_data: Option<bool>,
     ) -> Result<Option<Array<'env>>> {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
-        let Some(parts) = self.driver.flush_parts(wanted) else { return Ok(None) };
+        let Some(parts) = self.node.flush_parts(wanted) else { return Ok(None) };
         let count = parts.message_count();
         let mut array = env.create_array((count + 1) as u32)?;
         array.set(0, parts.json.as_str())?;
@@ -253,42 +254,60 @@ impl NativeNode {
 
     #[napi(getter, catch_unwind)]
     pub fn state(&self) -> String {
-        self.driver.role_name().to_string()
+        self.node.role_name().to_string()
     }
 
     #[napi(getter, catch_unwind)]
     pub fn term(&self) -> f64 {
-        self.driver.raft().term() as f64
+        self.node.driver.raft().term() as f64
     }
 
     #[napi(getter, catch_unwind)]
     pub fn leader(&self) -> Option<String> {
-        self.driver.leader_name().map(str::to_string)
+        self.node.leader_name().map(str::to_string)
     }
 
     #[napi(getter, catch_unwind)]
     pub fn voted_for(&self) -> Option<String> {
-        self.driver.voted_for_name().map(str::to_string)
+        self.node.voted_for_name().map(str::to_string)
     }
 
     #[napi(getter, catch_unwind)]
     pub fn commit_index(&self) -> f64 {
-        self.driver.commit_index() as f64
+        self.node.commit_index() as f64
     }
 
     #[napi(catch_unwind)]
     pub fn log_json(&self) -> String {
-        self.driver.log_json()
+        self.node.log_json()
     }
 
     #[napi(catch_unwind)]
     pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
-        self.driver.has_uncommitted_entries_in_previous_terms()
+        self.node.has_uncommitted_entries_in_previous_terms()
     }
 
     #[napi(catch_unwind)]
     pub fn status_json(&self) -> String {
-        self.driver.status_json()
+        self.node.status_json()
+    }
+
+    /// The names of the voters that granted this node's candidacy in its current term (itself included), while
+    /// it is a candidate or the leader it made; empty otherwise.
+    #[napi(getter, catch_unwind)]
+    pub fn votes_granted(&self) -> Vec<String> {
+        self.node.votes_granted()
+    }
+
+    /// On the leader: how far each follower's log is known to match (`matchIndex`) and what is sent next
+    /// (`nextIndex`), in raft indices; empty on any other node.
+    #[napi(catch_unwind)]
+    pub fn replication(&self) -> Vec<PeerReplication> {
+        self.node
+            .replication()
+            .into_iter()
+            .map(|(id, matched, next)| PeerReplication { id, match_index: matched as f64, next_index: next as f64 })
+            .collect()
     }
 
     /// Stops the clock and all input at once. The Promise resolves when the storage has finished the queued
@@ -300,7 +319,7 @@ impl NativeNode {
         if let Some(timer) = self.timer.take() {
             timer.abort();
         }
-        Ok(env.spawn(CloseStorage::new(self.driver.close()))?.promise_object())
+        Ok(env.spawn(CloseStorage::new(self.node.driver.close()))?.promise_object())
     }
 }
 

@@ -1,8 +1,8 @@
 //! The native options object, as JSON from the JS faces (which validate the user's options first). Checked again
 //! here, strictly, so that no JS input can reach the engine unchecked.
 
-use crate::node::wire::MAX_NAME_BYTES;
-use crate::node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs};
+use crate::node::wire::snapshot_envelope;
+use crate::node::{Members, NodeOptions, SavedEntry, SavedState, StorageOptions, TimingMs, MAX_NAME_BYTES};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::path::PathBuf;
@@ -125,18 +125,20 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
         }
         None => StorageOptions::Volatile,
     };
+    let mut node = NodeOptions::new(&options.id, members, timing.to_ticks());
+    node.raft.pre_vote = options.pre_vote;
+    node.raft.check_quorum = options.check_quorum;
+    node.raft.max_inflight_messages = options.max_inflight_messages as usize;
+    node.raft.max_inflight_bytes = options.max_inflight_bytes;
+    node.raft.max_message_bytes = options.max_message_bytes;
+    if let Some(seed) = options.seed {
+        node.raft.seed = seed;
+    }
+    // The JS faces' snapshots are the gaggle view's envelopes: one from a peer that is not is refused.
+    node.raft.accept_snapshot_data = snapshot_envelope::is_restorable;
     Ok(NodeOptions {
         storage,
         snapshot_threshold: options.snapshot_threshold,
-        name: options.id,
-        members,
-        ticks: timing.to_ticks(),
-        pre_vote: options.pre_vote,
-        check_quorum: options.check_quorum,
-        max_inflight_messages: options.max_inflight_messages as usize,
-        max_inflight_bytes: options.max_inflight_bytes,
-        max_message_bytes: options.max_message_bytes,
-        seed: options.seed,
         saved_state: options.saved_state.map(|saved| SavedState {
             term: saved.term,
             voted_for: saved.voted_for,
@@ -146,6 +148,7 @@ pub fn parse(json: &str) -> Result<NodeOptions, String> {
                 .map(|entry| SavedEntry { term: entry.term, data_json: entry.data.get().to_string() })
                 .collect(),
         }),
+        ..node
     })
 }
 

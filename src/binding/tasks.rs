@@ -22,7 +22,7 @@ pub struct OpenNode {
 
 impl OpenNode {
     pub fn new(options: NodeOptions, report: Report) -> OpenNode {
-        let tick_ms = options.ticks.tick_ms;
+        let tick_ms = options.tick_ms;
         OpenNode { options: Some(options), report: Some(report), tick_ms, failure: None }
     }
 }

@@ -1,27 +1,32 @@
 //! Drives one consensus core: feeds it ticks, peer messages and proposals, and carries out its `Ready` work in
-//! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
-//! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
+//! the one order that is safe: persist, then send, then apply. What the caller must act on comes out as typed
+//! events through an `EventSink` (see `events`), in raft indices and the core's entries; peers are known by name
+//! (`peers`), and what a codec decoded comes in typed.
 
-use super::output::{Output, OutputParts, Wanted};
+use super::events::{EventSink, Proposer};
 use super::peers::{PeerDirectory, SELF_ID};
-use super::recovery::{self, OpenError, StorageOptions};
+use super::recovery::{self, OpenError, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
-use super::snapshots::{self, SnapshotError, SnapshotPolicy};
+use super::snapshots::{SnapshotError, SnapshotPolicy, MAX_SNAPSHOT_DATA_BYTES};
+use super::status::{MemberStatus, Status};
 use super::timing::Ticks;
 use flotilla_raft::{
-    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats, TransferError,
+    Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId, ProposeError,
+    Proposed, Raft, RestoredState, Role, Snapshot, SnapshotMeta, TransferError, MAX_ID_BYTES,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
-use flotilla_wire::json::JsonWriter;
-use flotilla_wire::{self as wire, Inbound};
 
-/// At most about this many bytes of committed entries go into one output: a long committed log (a restart
-/// replays it to the application) is handed over in pieces, each marked `more`, so that no single output keeps
-/// the JS thread busy for long (this much JSON parses, and its events are emitted, in a couple of milliseconds).
-const APPLY_BYTES_PER_FLUSH: u64 = 256 * 1024;
+/// At most about this many bytes of committed entries go out in one flush: a long committed log (a restart
+/// replays it to the application) is handed over in pieces, each ended by `more`, so that no single flush keeps
+/// the caller's thread busy for long.
+pub const APPLY_BYTES_PER_FLUSH: u64 = 256 * 1024;
 /// The core's limit per `Ready`: a flush takes another `Ready` only while it still fits in the flush's budget.
 const APPLY_BYTES_PER_READY: u64 = APPLY_BYTES_PER_FLUSH / 4;
+
+/// The longest node name, in UTF-8 bytes: a node's proposal ids are its name, `_` and a 36-character UUID, and
+/// must fit `MAX_ID_BYTES`. Enforced on the options of every face, and on the names of senders.
+pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
 
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
 #[derive(Clone, Debug)]
@@ -34,13 +39,12 @@ pub enum Members {
 pub struct NodeOptions {
     pub name: String,
     pub members: Members,
-    pub ticks: Ticks,
-    pub pre_vote: bool,
-    pub check_quorum: bool,
-    pub max_inflight_messages: usize,
-    pub max_inflight_bytes: u64,
-    pub max_message_bytes: u64,
-    pub seed: Option<u64>,
+    /// The core's settings. The driver sets `id` (this node's), `max_apply_bytes_per_ready` (its flush budget)
+    /// and, when the options were made from `Ticks`, the timing; the rest (flow control, pre-vote, check-quorum,
+    /// the seed, the check of received snapshot data, an injected bug in a test build) is the caller's.
+    pub raft: Config,
+    /// The length of one tick of the core's clock, in milliseconds (the caller's timer calls `tick`).
+    pub tick_ms: u32,
     pub storage: StorageOptions,
     /// Ask the application for a snapshot every this many applied entries (`None`: never compact).
     pub snapshot_threshold: Option<u64>,
@@ -48,31 +52,75 @@ pub struct NodeOptions {
     pub saved_state: Option<SavedState>,
 }
 
+impl NodeOptions {
+    /// Options for a node named `name` with the core's defaults and the given timing: volatile storage, no
+    /// snapshots, a random seed.
+    pub fn new(name: &str, members: Members, ticks: Ticks) -> NodeOptions {
+        let mut raft = Config::new(SELF_ID);
+        raft.election_ticks_min = ticks.election_min;
+        raft.election_ticks_max = ticks.election_max;
+        raft.heartbeat_ticks = ticks.heartbeat;
+        raft.proposal_retry_ticks = ticks.election_min;
+        raft.seed = rand::random();
+        NodeOptions {
+            name: name.to_string(),
+            members,
+            raft,
+            tick_ms: ticks.tick_ms,
+            storage: StorageOptions::Volatile,
+            snapshot_threshold: None,
+            saved_state: None,
+        }
+    }
+}
+
 /// Counters of the layer above the core: messages that never reached it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireStats {
     pub malformed: u64,
     /// From a name that fits no slot (the cluster already has `cluster_size` members).
     pub unknown_sender: u64,
 }
 
+/// What a codec read from a peer's message.
+#[derive(Debug)]
+pub enum Received {
+    /// A message for the core (its `from` and `to` are set by the driver, from the sender's name).
+    Message(Message),
+    /// The sender introduces itself (discovery).
+    Introduction,
+}
+
+/// What `propose_request` made of a client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestProposed {
+    /// The request's proposal id.
+    pub id: ProposalId,
+    /// Set when the request had committed already (this node applied it) at this log index: nothing was
+    /// proposed, and the caller settles it at once.
+    pub committed_at: Option<Index>,
+}
+
 pub struct NodeDriver {
     raft: Raft,
     peers: PeerDirectory,
     storage: Box<dyn Storage>,
-    output: Output,
     wire_stats: WireStats,
-    /// How many user entries have been handed out as committed: the gaggle index of the next one.
-    committed_user_entries: u64,
-    /// On the leader: how many user entries its log holds, for the index of `appended` events.
-    leader_user_entries: Option<u64>,
+    /// Whether a snapshot's data is one the application can restore (`Config::accept_snapshot_data`).
+    accept_snapshot_data: fn(&SnapshotMeta, &[u8]) -> bool,
     hello_every_ticks: u32,
     ticks_since_hello: u32,
+    /// Introductions due, to one peer or (`None`) to everyone: they go out at the next flush.
+    introductions: Vec<Option<String>>,
+    /// A snapshot restored from storage at startup, for the application at the first flush.
+    restore_at_start: Option<Snapshot>,
     last_reported_state: Option<(Role, u64, Option<NodeId>, Option<NodeId>)>,
+    /// The core's count of elections started, as of the last flush.
+    elections_reported: u64,
     /// Where recovery cut off a torn write at startup, for `status()`.
     torn_tail: Option<String>,
     snapshots: SnapshotPolicy,
-    /// Client requests proposed here, settled in the output (`settledRequests`) when they commit.
+    /// Client requests proposed here, settled when they commit.
     requests: PendingRequests,
     closed: bool,
 }
@@ -87,32 +135,41 @@ impl NodeDriver {
     /// must feed back with `persisted` (durable tokens) or by stopping the node (failure).
     pub fn open(options: NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<NodeDriver, OpenError> {
         let opened = recovery::open(&options, report)?;
-        let peers = opened.peers;
-        let mut config = Config::new(SELF_ID);
-        config.election_ticks_min = options.ticks.election_min;
-        config.election_ticks_max = options.ticks.election_max;
-        config.heartbeat_ticks = options.ticks.heartbeat;
-        config.pre_vote = options.pre_vote;
-        config.check_quorum = options.check_quorum;
-        config.max_inflight_messages = options.max_inflight_messages;
-        config.max_inflight_bytes = options.max_inflight_bytes;
-        config.max_message_bytes = options.max_message_bytes;
+        NodeDriver::start(options, opened)
+    }
+
+    /// A node on a store the caller made (in memory, fault-injecting: the simulation's), starting from `restored`
+    /// (what that store kept before a restart; `RestoredState::default()` for a new node). The membership is the
+    /// options' members; `options.storage` and `options.saved_state` are not used.
+    pub fn with_storage(
+        options: NodeOptions,
+        storage: Box<dyn Storage>,
+        restored: RestoredState,
+    ) -> Result<NodeDriver, OpenError> {
+        let peers = recovery::fresh_directory(&options.name, &options.members);
+        let restored = RestoredState { membership: Membership::with_voters(peers.ids()), ..restored };
+        NodeDriver::start(options, Opened { storage, peers, restored, record_peers: true, torn_tail: None })
+    }
+
+    fn start(options: NodeOptions, opened: Opened) -> Result<NodeDriver, OpenError> {
+        let mut config = options.raft;
+        config.id = SELF_ID;
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
-        config.proposal_retry_ticks = options.ticks.election_min;
-        config.seed = options.seed.unwrap_or_else(rand::random);
-        config.accept_snapshot_data = snapshots::is_restorable;
+        let accept_snapshot_data = config.accept_snapshot_data;
+        let hello_every_ticks = config.election_ticks_min;
         let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
         let mut driver = NodeDriver {
             raft,
-            peers,
+            peers: opened.peers,
             storage: opened.storage,
-            output: Output::default(),
             wire_stats: WireStats::default(),
-            committed_user_entries: 0,
-            leader_user_entries: None,
-            hello_every_ticks: options.ticks.election_min,
+            accept_snapshot_data,
+            hello_every_ticks,
             ticks_since_hello: 0,
+            introductions: Vec::new(),
+            restore_at_start: None,
             last_reported_state: None,
+            elections_reported: 0,
             torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
             snapshots: SnapshotPolicy::new(options.snapshot_threshold),
             requests: PendingRequests::default(),
@@ -121,13 +178,18 @@ impl NodeDriver {
         if opened.record_peers {
             driver.storage.record_peers(&driver.peers.bound_names());
         }
-        if let Some(snapshot) = driver.raft.snapshot().cloned() {
-            // The application starts from the snapshot it took (or received) before the restart.
-            driver.restore_from(&snapshot);
+        if let Some(snapshot) = driver.raft.snapshot() {
+            // The application starts from the snapshot it took (or received) before the restart; the core installs
+            // only snapshots that pass `accept_snapshot_data`, and one restored from disk is checked here.
+            if (driver.accept_snapshot_data)(&snapshot.meta, &snapshot.data) {
+                driver.restore_at_start = Some(snapshot.clone());
+            } else {
+                driver.wire_stats.malformed += 1;
+            }
         }
         driver.say_hello_if_discovering();
         // The ready loop's first run (a restart hands the committed log to the application) is left to the first
-        // flush, which knows what the caller wants in the output and keeps each piece small.
+        // flush, which keeps each piece small.
         Ok(driver)
     }
 
@@ -139,31 +201,39 @@ impl NodeDriver {
         &self.raft
     }
 
-    /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).
-    pub fn flush(&mut self) -> Option<String> {
-        self.prepare_output();
-        self.output.take_json()
+    /// The name of node `id`, if it is this node or a member met so far.
+    pub fn name_of(&self, id: NodeId) -> Option<&str> {
+        self.peers.name_of(id)
     }
 
-    /// Everything an output must hold before it is handed over: the ready loop's work, a snapshot request when
-    /// one is due, and a visible state change.
-    fn prepare_output(&mut self) {
-        self.process_ready();
-        self.maybe_request_snapshot();
-        self.report_state_change();
+    /// The id of the member named `name`, if met so far.
+    pub fn id_of(&self, name: &str) -> Option<NodeId> {
+        self.peers.id_of(name)
     }
 
-    /// `flush`, leaving out of this and later outputs the event payloads that are not wanted.
-    pub fn flush_wanting(&mut self, wanted: Wanted) -> Option<String> {
-        self.output.set_wanted(wanted);
-        self.flush()
-    }
-
-    /// `flush_wanting`, with the messages apart from the rest of the output (see `Output::take_parts`).
-    pub fn flush_parts(&mut self, wanted: Wanted) -> Option<OutputParts> {
-        self.output.set_wanted(wanted);
-        self.prepare_output();
-        self.output.take_parts()
+    /// Runs the ready loop and hands everything to do to `sink`: introductions, then for each `Ready` a state
+    /// change, the leader's appended entries, messages, a snapshot to restore, committed entries and abandoned
+    /// proposals; then a snapshot request when one is due, a last state change, and whether an election started
+    /// or heartbeats went out. Stops early with `more` once about `APPLY_BYTES_PER_FLUSH` of committed entries
+    /// went out.
+    pub fn flush(&mut self, sink: &mut impl EventSink) {
+        for to in std::mem::take(&mut self.introductions) {
+            sink.introduce(to.as_deref());
+        }
+        if let Some(snapshot) = self.restore_at_start.take() {
+            sink.restore(&snapshot);
+        }
+        let heartbeats_sent = self.process_ready(sink);
+        self.maybe_request_snapshot(sink);
+        self.report_state_change(sink);
+        let elections_started = self.raft.stats().elections_started;
+        if elections_started > self.elections_reported {
+            self.elections_reported = elections_started;
+            sink.election_started();
+        }
+        if heartbeats_sent {
+            sink.heartbeats_sent();
+        }
     }
 
     pub fn tick(&mut self) {
@@ -177,31 +247,11 @@ impl NodeDriver {
         }
     }
 
-    /// A message from the channel. Anything that does not make sense is dropped and counted.
-    pub fn receive(&mut self, from_name: &str, json: &str) {
-        if self.closed || from_name == self.peers.self_name() {
-            // Broadcasts reach their sender too.
-            return;
-        }
-        if from_name.len() > wire::MAX_NAME_BYTES {
-            // No member can have this name (see `wire::MAX_NAME_BYTES`).
-            self.wire_stats.malformed += 1;
-            return;
-        }
-        let known = self.peers.id_of(from_name);
-        if known.is_none() && !self.peers.has_unbound_slots() {
-            self.wire_stats.unknown_sender += 1;
-            return;
-        }
-        // Decoded before a stranger is bound: a malformed message must not take the slot of a member to come.
-        let inbound = match wire::decode(json, known.unwrap_or(0), SELF_ID, from_name) {
-            Ok(inbound) => inbound,
-            Err(_) => {
-                self.wire_stats.malformed += 1;
-                return;
-            }
-        };
-        let from = match known {
+    /// A message from the peer `from_name`, as a codec read it. A sender the cluster has no room for is dropped
+    /// and counted; a new one is met (bound to a free slot, and introduced to).
+    pub fn receive(&mut self, from_name: &str, received: Received) {
+        let Some(from) = self.sender_id(from_name) else { return };
+        let from = match from {
             Some(id) => id,
             None => {
                 let Some(id) = self.peers.bind(from_name) else {
@@ -211,17 +261,45 @@ impl NodeDriver {
                 // Before any vote for this slot can be persisted, the slot's name must be.
                 self.storage.record_peers(&self.peers.bound_names());
                 // Introduce ourselves to a node we just met, so that it can reach us too.
-                self.output.send(Some(from_name), &wire::encode_hello(self.peers.self_name()));
+                self.introductions.push(Some(from_name.to_string()));
                 id
             }
         };
-        if let Inbound::Raft(mut message) = inbound {
+        if let Received::Message(mut message) = received {
             message.from = from;
+            message.to = SELF_ID;
             if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
                 meta.membership = self.raft.membership().clone();
             }
             let _ = self.raft.step(message);
         }
+    }
+
+    /// A message from `from_name` that no codec could read: counted (as malformed, or as from an unknown sender
+    /// when the cluster has no room for a stranger), and it binds no slot.
+    pub fn receive_unreadable(&mut self, from_name: &str) {
+        if let Some(_known_or_new) = self.sender_id(from_name) {
+            self.wire_stats.malformed += 1;
+        }
+    }
+
+    /// The slot of a sender: `Some(Some(id))` for a member, `Some(None)` for a stranger there is room for, `None`
+    /// when the message is ignored (closed, from this node itself: broadcasts reach their sender too) or dropped
+    /// and counted (a name no member can have, no room).
+    fn sender_id(&mut self, from_name: &str) -> Option<Option<NodeId>> {
+        if self.closed || from_name == self.peers.self_name() {
+            return None;
+        }
+        if from_name.len() > MAX_NAME_BYTES {
+            self.wire_stats.malformed += 1;
+            return None;
+        }
+        let known = self.peers.id_of(from_name);
+        if known.is_none() && !self.peers.has_unbound_slots() {
+            self.wire_stats.unknown_sender += 1;
+            return None;
+        }
+        Some(known)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -233,29 +311,25 @@ impl NodeDriver {
         name != self.peers.self_name() && self.peers.id_of(name).is_some()
     }
 
-    /// Proposes application data (JSON text) under a fresh id `<name>_<uuid>`, which it returns.
-    pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
+    /// Proposes application data under a fresh id `<name>_<uuid>`, which it returns.
+    pub fn propose(&mut self, data: Payload) -> Result<String, ProposeError> {
         let id = own_proposal_id(self.peers.self_name());
-        self.raft.propose(id.as_str().into(), wire::payload_from_json(data_json))?;
+        self.raft.propose(id.as_str().into(), data)?;
         Ok(id)
     }
 
-    /// Proposes application data (JSON text) under a client's request id, and returns its proposal id. A request
-    /// that already committed (this node applied it) proposes nothing: the output settles it at once with its
-    /// original index, as it settles a new one when it commits.
-    pub fn propose_request(&mut self, request_id: &str, data_json: Option<&str>) -> Result<String, RequestError> {
+    /// Proposes application data under a client's request id. A request that already committed (this node
+    /// applied it) proposes nothing: the answer says where it committed. Otherwise it is settled when it commits
+    /// (`Proposer::WaitedRequest`).
+    pub fn propose_request(&mut self, request_id: &str, data: Payload) -> Result<RequestProposed, RequestError> {
         let id = requests::proposal_id_of(request_id)?;
-        match self.raft.propose_idempotent(id.clone(), wire::payload_from_json(data_json))? {
-            Proposed::Pending => self.requests.wait_for(id.clone()),
-            Proposed::Committed(index) => {
-                // The core found the id applied: a user entry this node counted (or its snapshot did).
-                let gaggle_index = requests::applied_user_index(&self.raft, index, self.committed_user_entries);
-                if let Some(gaggle_index) = gaggle_index {
-                    self.output.request_settled(&id, gaggle_index);
-                }
+        match self.raft.propose_idempotent(id.clone(), data)? {
+            Proposed::Pending => {
+                self.requests.wait_for(id.clone());
+                Ok(RequestProposed { id, committed_at: None })
             }
+            Proposed::Committed(index) => Ok(RequestProposed { id, committed_at: Some(index) }),
         }
-        Ok(id.to_string())
     }
 
     /// Starts an election now, as if the election timer had fired (brig's `startElection`). A leader ignores it.
@@ -273,41 +347,23 @@ impl NodeDriver {
         Ok(())
     }
 
-    /// The application's answer to `snapshotWanted`: its state as of `index` (JSON text), or `None` if it could
-    /// not take one (then the next threshold asks again).
-    pub fn snapshot_taken(&mut self, index: u64, data_json: Option<&str>) -> Result<(), SnapshotError> {
-        let Some(user_entries) = self.snapshots.answered(index) else {
+    /// The application's answer to `snapshot_wanted`: its state as of `index`, or `None` if it could not take
+    /// one (then the next threshold asks again).
+    pub fn snapshot_taken(&mut self, index: Index, data: Option<Payload>) -> Result<(), SnapshotError> {
+        if !self.snapshots.answered(index) {
             return Err(SnapshotError::NotAsked { index });
-        };
-        let Some(data_json) = data_json else { return Ok(()) };
-        let sealed = snapshots::seal(user_entries, data_json);
-        if sealed.len() as u64 > snapshots::MAX_SNAPSHOT_DATA_BYTES {
-            // A follower could never receive it: keep the log instead.
-            return Err(SnapshotError::TooLarge {
-                bytes: sealed.len() as u64,
-                limit: snapshots::MAX_SNAPSHOT_DATA_BYTES,
-            });
         }
-        let dropped = self.raft.compact(index, sealed).map_err(SnapshotError::Compact)?;
+        let Some(data) = data else { return Ok(()) };
+        if data.len() as u64 > MAX_SNAPSHOT_DATA_BYTES {
+            // A follower could never receive it: keep the log instead.
+            return Err(SnapshotError::TooLarge { bytes: data.len() as u64, limit: MAX_SNAPSHOT_DATA_BYTES });
+        }
+        let dropped = self.raft.compact(index, data).map_err(SnapshotError::Compact)?;
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {
             self.storage.save_snapshot(snapshot);
         }
         Ok(())
-    }
-
-    /// Hands the application a snapshot's envelope (`{userEntries, data}`) to restore its state from, and counts
-    /// user entries from it on.
-    fn restore_from(&mut self, snapshot: &Snapshot) {
-        // The core installs only snapshots that pass `is_restorable`; one restored from disk is checked here.
-        if !snapshots::is_restorable(&snapshot.meta, &snapshot.data) {
-            self.wire_stats.malformed += 1;
-            return;
-        }
-        if let Some((user_entries, _)) = snapshots::open(&snapshot.data) {
-            self.committed_user_entries = user_entries;
-            self.output.restore(std::str::from_utf8(&snapshot.data).unwrap_or("null"));
-        }
     }
 
     /// Storage made every write up to `token` durable.
@@ -319,229 +375,132 @@ impl NodeDriver {
 
     /// Stops all input and hands back the storage, whose drop finishes the queued writes and stops the disk
     /// thread (so the caller can drop it where waiting on a disk is allowed); pending proposals stay unsettled
-    /// in the core (the JS side rejects them). Closing again returns a store with nothing to finish.
+    /// in the core. Closing again returns a store with nothing to finish.
     pub fn close(&mut self) -> Box<dyn Storage> {
         self.closed = true;
         std::mem::replace(&mut self.storage, Box::new(flotilla_storage::VolatileStorage))
     }
 
-    fn say_hello_if_discovering(&mut self) {
-        self.ticks_since_hello = 0;
-        if self.peers.has_unbound_slots() {
-            self.output.send(None, &wire::encode_hello(self.peers.self_name()));
+    /// The node's state: the core's, with names, the torn tail recovery cut off, and the driver's counters.
+    pub fn status(&self) -> Status {
+        let core = self.raft.status();
+        let members = self
+            .peers
+            .ids()
+            .filter(|&id| id != SELF_ID)
+            .map(|id| MemberStatus {
+                id,
+                name: self.peers.name_of(id).map(str::to_string),
+                progress: core.peer(id).copied(),
+            })
+            .collect();
+        Status {
+            name: self.peers.self_name().to_string(),
+            leader_name: self.raft.leader().and_then(|id| self.peers.name_of(id)).map(str::to_string),
+            voted_for_name: self.raft.vote().and_then(|id| self.peers.name_of(id)).map(str::to_string),
+            core,
+            members,
+            recovered_torn_tail: self.torn_tail.clone(),
+            wire: self.wire_stats,
         }
     }
 
-    /// Runs the ready loop until the core has nothing more to say, or until this output holds
-    /// `APPLY_BYTES_PER_FLUSH` of committed entries: then the output says `more`, and the next flush goes on.
-    fn process_ready(&mut self) {
-        let mut applied_bytes = 0;
+    fn say_hello_if_discovering(&mut self) {
+        self.ticks_since_hello = 0;
+        if self.peers.has_unbound_slots() && !self.introductions.contains(&None) {
+            self.introductions.push(None);
+        }
+    }
+
+    /// Runs the ready loop until the core has nothing more to say, or until this flush handed out
+    /// `APPLY_BYTES_PER_FLUSH` of committed entries: then it says `more`, and the next flush goes on. Returns
+    /// whether heartbeats went out.
+    fn process_ready(&mut self, sink: &mut impl EventSink) -> bool {
+        let (mut applied_bytes, mut heartbeats_sent) = (0, false);
         while self.raft.has_ready() {
             if applied_bytes + APPLY_BYTES_PER_READY > APPLY_BYTES_PER_FLUSH {
-                self.output.more();
+                sink.more();
                 break;
             }
             let ready = self.raft.ready();
+            // The core says which entries were this node's own proposals (`Ready::own`, ascending).
+            let mut own = ready.own.iter().copied().peekable();
+            let mut is_own = |index: Index| {
+                while own.next_if(|&i| i < index).is_some() {}
+                own.next_if_eq(&index).is_some()
+            };
             applied_bytes += ready.committed.iter().map(Entry::size_bytes).sum::<u64>();
-            if let Some(soft_state) = ready.soft_state {
-                if soft_state.role == Role::Leader && self.leader_user_entries.is_none() {
-                    self.leader_user_entries = Some(self.count_user_entries_in_log());
-                } else if soft_state.role != Role::Leader {
-                    self.leader_user_entries = None;
-                }
-            }
+            self.report_state_change(sink);
             if let Some(request) = ready.persist {
                 if self.raft.role() == Role::Leader {
-                    self.report_appended(&request.entries);
+                    let term = self.raft.term();
+                    for entry in request.entries.iter().filter(|e| e.term == term && e.kind == EntryKind::Normal) {
+                        sink.appended(entry);
+                    }
                 }
                 if let Submitted::Done(token) = self.storage.submit(request) {
                     self.raft.persisted(token);
                 }
             }
             for message in &ready.messages {
+                heartbeats_sent |= matches!(message.body, MessageBody::Heartbeat { .. });
                 if let Some(to) = self.peers.name_of(message.to) {
-                    let sender = self.peers.self_name();
-                    self.output.send_with(Some(to), |w| wire::write_message(w, message, sender));
+                    sink.send(message.to, to, message);
                 }
             }
             if let Some(snapshot) = ready.snapshot {
-                self.restore_from(&snapshot);
-                // This node's appends that committed inside the snapshot are settled too.
+                sink.restore(&snapshot);
+                // This node's proposals that committed inside the snapshot are settled too.
                 for (index, id) in &snapshot.proposal_ids {
-                    if self.is_own_proposal(id) {
-                        self.output.settled(id);
-                    } else if self.requests.settle(id) {
-                        // A snapshot that is not an envelope was counted as malformed; its requests time out.
-                        if let Some(gaggle_index) = requests::user_index_in_snapshot(&snapshot, index) {
-                            self.output.request_settled(id, gaggle_index);
-                        }
+                    let proposer = self.proposer_of(id, is_own(index));
+                    if proposer != Proposer::Other {
+                        sink.settled_in_snapshot(&snapshot, index, id, proposer);
                     }
                 }
             }
             for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
-                let own = entry.id.as_deref().is_some_and(|id| self.is_own_proposal(id));
-                if let Some(id) = entry.id.as_deref().filter(|id| !own && self.requests.settle(id)) {
-                    self.output.request_settled(id, self.committed_user_entries);
-                }
-                self.output.committed(self.committed_user_entries, entry, own);
-                self.committed_user_entries += 1;
+                let own = is_own(entry.index);
+                let proposer = entry.id.as_deref().map_or(Proposer::Other, |id| self.proposer_of(id, own));
+                sink.committed(entry, proposer);
             }
             for id in &ready.abandoned {
                 // Forgotten here too: a later commit of the id is then an ordinary commit, not a settlement.
                 self.requests.settle(id);
-                self.output.abandoned(id);
+                sink.abandoned(id);
             }
         }
+        heartbeats_sent
     }
 
-    /// This node's proposal ids are `<name>_<uuid>` (see `propose`).
-    fn is_own_proposal(&self, id: &str) -> bool {
-        let name = self.peers.self_name();
-        id.len() > name.len() && id.starts_with(name) && id.as_bytes()[name.len()] == b'_'
+    /// Who proposed a committed id, `own` when the core says it was this node's proposal; a request this node
+    /// waited for is no longer waited for.
+    fn proposer_of(&mut self, id: &str, own: bool) -> Proposer {
+        if self.requests.settle(id) {
+            Proposer::WaitedRequest
+        } else if own {
+            Proposer::ThisNode
+        } else {
+            Proposer::Other
+        }
     }
 
     /// Asks the application for a snapshot when enough was applied since the last one.
-    fn maybe_request_snapshot(&mut self) {
+    fn maybe_request_snapshot(&mut self, sink: &mut impl EventSink) {
         let log = self.raft.log();
         if self.snapshots.should_request(log.applied, log.snapshot_index()) {
             let index = log.applied;
-            self.snapshots.requested(index, self.committed_user_entries);
-            self.output.snapshot_wanted(index);
+            self.snapshots.requested(index);
+            sink.snapshot_wanted(index);
         }
     }
 
-    /// Marks the output when anything of the gaggle-visible state (role, term, leader, vote) changed.
-    fn report_state_change(&mut self) {
+    /// Tells the sink when the role, term, leader or vote changed.
+    fn report_state_change(&mut self, sink: &mut impl EventSink) {
         let now = (self.raft.role(), self.raft.term(), self.raft.leader(), self.raft.vote());
         if self.last_reported_state != Some(now) {
             self.last_reported_state = Some(now);
-            self.output.state_changed();
+            sink.state_changed(&self.raft);
         }
-    }
-
-    fn report_appended(&mut self, entries: &[Entry]) {
-        let term = self.raft.term();
-        let Some(count) = self.leader_user_entries.as_mut() else { return };
-        for entry in entries.iter().filter(|e| e.term == term && e.kind == EntryKind::Normal) {
-            self.output.appended(*count, entry);
-            *count += 1;
-        }
-    }
-
-    fn count_user_entries_in_log(&self) -> u64 {
-        let log = self.raft.log();
-        let uncommitted_user = (self.raft.log().applied + 1..=log.last_index())
-            .filter(|&i| log.entry(i).is_some_and(Entry::is_user_data))
-            .count() as u64;
-        self.committed_user_entries + uncommitted_user
-    }
-
-    // ---- the gaggle view ---------------------------------------------------------------------------------
-
-    pub fn role_name(&self) -> &'static str {
-        match self.raft.role() {
-            Role::Follower => "FOLLOWER",
-            Role::PreCandidate | Role::Candidate => "CANDIDATE",
-            Role::Leader => "LEADER",
-        }
-    }
-
-    pub fn leader_name(&self) -> Option<&str> {
-        self.raft.leader().and_then(|id| self.peers.name_of(id))
-    }
-
-    pub fn voted_for_name(&self) -> Option<&str> {
-        self.raft.vote().and_then(|id| self.peers.name_of(id))
-    }
-
-    /// The gaggle index of the last committed user entry that was handed out (-1 when none).
-    pub fn commit_index(&self) -> i64 {
-        self.committed_user_entries as i64 - 1
-    }
-
-    /// The user entries of the log, in order, as a JSON array of `{term, data, id}`.
-    pub fn log_json(&self) -> String {
-        let log = self.raft.log();
-        let mut w = JsonWriter::new();
-        w.begin_array();
-        for index in log.first_index()..=log.last_index() {
-            if let Some(entry) = log.entry(index).filter(|e| e.is_user_data()) {
-                w.begin_object().key("term").uint(entry.term).key("data").raw(wire::payload_text(&entry.data));
-                w.key("id").opt_string(entry.id.as_deref()).end_object();
-            }
-        }
-        w.end_array();
-        w.finish()
-    }
-
-    /// gaggle's `hasUncommittedEntriesInPreviousTerms`: a user entry of an older term above the commit index.
-    pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
-        let log = self.raft.log();
-        let term = self.raft.term();
-        (log.committed + 1..=log.last_index()).any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
-    }
-
-    pub fn status_json(&self) -> String {
-        let raft = &self.raft;
-        let log = raft.log();
-        let stats: &Stats = raft.stats();
-        let mut w = JsonWriter::new();
-        w.begin_object();
-        w.key("id").string(self.peers.self_name());
-        w.key("state").string(self.role_name());
-        w.key("preCandidate").bool(raft.role() == Role::PreCandidate);
-        w.key("term").uint(raft.term());
-        w.key("leader").opt_string(self.leader_name());
-        w.key("votedFor").opt_string(self.voted_for_name());
-        w.key("commitIndex").int(self.commit_index());
-        w.key("raftFirstIndex").uint(log.first_index());
-        w.key("raftLastIndex").uint(log.last_index());
-        w.key("raftCommitIndex").uint(log.committed);
-        w.key("raftAppliedIndex").uint(log.applied);
-        w.key("pendingProposals").uint(raft.pending_proposals() as u64);
-        w.key("recoveredTornTail").opt_string(self.torn_tail.as_deref());
-        w.key("peers").begin_array();
-        for id in self.peers.ids().filter(|&id| id != SELF_ID) {
-            match self.peers.name_of(id) {
-                Some(name) => {
-                    w.begin_object().key("id").string(name);
-                    if let Some((matched, next, replicating)) = raft.peer_progress(id) {
-                        w.key("matchIndex")
-                            .uint(matched)
-                            .key("nextIndex")
-                            .uint(next)
-                            .key("replicating")
-                            .bool(replicating);
-                    }
-                    w.end_object();
-                }
-                None => {
-                    w.null();
-                }
-            }
-        }
-        w.end_array();
-        let dropped_total = stats.dropped_total() + self.wire_stats.malformed + self.wire_stats.unknown_sender;
-        w.key("dropped").begin_object();
-        w.key("total").uint(dropped_total);
-        w.key("malformed").uint(stats.dropped_malformed + self.wire_stats.malformed);
-        w.key("unknownSender").uint(stats.dropped_unknown_sender + self.wire_stats.unknown_sender);
-        w.key("misaddressed").uint(stats.dropped_misaddressed);
-        w.key("staleTerm").uint(stats.dropped_stale_term);
-        w.key("unexpected").uint(stats.dropped_unexpected);
-        w.end_object();
-        w.key("stats").begin_object();
-        w.key("electionsStarted").uint(stats.elections_started);
-        w.key("electionsRefused").uint(stats.elections_refused);
-        w.key("leaderChanges").uint(stats.leader_changes);
-        w.key("checkQuorumStepDowns").uint(stats.check_quorum_step_downs);
-        w.key("votesIgnoredInLease").uint(stats.votes_ignored_in_lease);
-        w.key("appendRejections").uint(stats.append_rejections);
-        w.key("proposalRetries").uint(stats.proposal_retries);
-        w.key("duplicateProposals").uint(stats.duplicate_proposals);
-        w.end_object();
-        w.end_object();
-        w.finish()
     }
 }
 
@@ -581,200 +540,5 @@ fn push_uuid_v4(out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::timing::TimingMs;
-
-    fn discovering_driver(name: &str, cluster_size: usize) -> NodeDriver {
-        NodeDriver::new(discovering_options(name, cluster_size)).expect("driver")
-    }
-
-    fn discovering_options(name: &str, cluster_size: usize) -> NodeOptions {
-        let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
-        NodeOptions {
-            name: name.to_string(),
-            members: Members::Discover { cluster_size },
-            ticks,
-            pre_vote: true,
-            check_quorum: true,
-            max_inflight_messages: 256,
-            max_inflight_bytes: 1 << 24,
-            max_message_bytes: 1 << 20,
-            seed: Some(7),
-            storage: StorageOptions::Volatile,
-            snapshot_threshold: None,
-            saved_state: None,
-        }
-    }
-
-    /// Flushes until the driver has nothing more to say; returns the `settledRequests` pairs and the last
-    /// `snapshotWanted` index it asked for.
-    fn flush_all(driver: &mut NodeDriver) -> (Vec<(String, u64)>, Option<u64>) {
-        let (mut settled, mut snapshot_wanted) = (Vec::new(), None);
-        while let Some(text) = driver.flush() {
-            let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
-            for pair in output["settledRequests"].as_array().cloned().unwrap_or_default() {
-                settled.push((pair[0].as_str().expect("id").to_string(), pair[1].as_u64().expect("index")));
-            }
-            snapshot_wanted = output["snapshotWanted"].as_u64().or(snapshot_wanted);
-        }
-        (settled, snapshot_wanted)
-    }
-
-    #[test]
-    fn a_retried_request_settles_with_its_user_index_from_the_log_and_after_compaction() {
-        let mut driver = NodeDriver::new(NodeOptions { snapshot_threshold: Some(4), ..discovering_options("a", 1) })
-            .expect("driver");
-        driver.campaign();
-        let _ = flush_all(&mut driver);
-        driver.propose(Some("0")).expect("proposal accepted");
-        driver.propose(Some("1")).expect("proposal accepted");
-        let id = driver.propose_request("r", Some("2")).expect("request accepted");
-        assert_eq!(id, "req(r)");
-        driver.propose(Some("3")).expect("proposal accepted");
-        let (settled, snapshot_wanted) = flush_all(&mut driver);
-        assert_eq!(settled, vec![(id.clone(), 2)], "settled when it commits, with its place among user entries");
-
-        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
-        assert_eq!(flush_all(&mut driver).0, vec![(id.clone(), 2)], "a retry from the log settles at once");
-
-        let snapshot_index = snapshot_wanted.expect("a snapshot is asked for");
-        driver.snapshot_taken(snapshot_index, Some("{}")).expect("snapshot taken");
-        assert!(driver.raft.log().snapshot_index() > 3, "the request's entry is compacted");
-        driver.propose(Some("4")).expect("proposal accepted");
-        let _ = flush_all(&mut driver);
-        assert_eq!(driver.propose_request("r", Some("again")).expect("request accepted"), id);
-        assert_eq!(flush_all(&mut driver).0, vec![(id, 2)], "a retry from the snapshot settles at once");
-        assert_eq!(driver.commit_index(), 4, "no retry made an entry");
-        assert!(matches!(driver.propose_request("", None), Err(RequestError::InvalidId { bytes: 0 })));
-    }
-
-    #[test]
-    fn malformed_messages_from_strangers_take_no_member_slot() {
-        let mut driver = discovering_driver("a", 2);
-        for garbage in ["", "null", "[1]", r#"{"type":"NOPE"}"#, r#"{"type":"REQUEST_VOTE","term":-1}"#] {
-            driver.receive("stranger", garbage);
-        }
-        assert!(!driver.is_peer("stranger"));
-        assert_eq!(driver.wire_stats.malformed, 5);
-        driver.receive("b", r#"{"type":"HELLO","from":"b"}"#);
-        assert!(driver.is_peer("b"));
-        driver.receive("stranger", r#"{"type":"HELLO","from":"stranger"}"#);
-        assert!(!driver.is_peer("stranger"));
-        assert_eq!(driver.wire_stats.unknown_sender, 1);
-        assert!(!driver.is_peer("a"), "a node is not its own peer");
-    }
-
-    #[test]
-    fn a_long_committed_log_is_handed_out_in_small_outputs_marked_more() {
-        let mut driver = discovering_driver("a", 1);
-        driver.campaign();
-        let _ = driver.flush();
-        assert_eq!(driver.role_name(), "LEADER");
-        let data = format!("\"{}\"", "x".repeat(98));
-        let count = 20_000u64;
-        for _ in 0..count {
-            driver.propose(Some(&data)).expect("proposal accepted");
-        }
-        let mut handed_out = Vec::new();
-        let mut outputs = 0;
-        while let Some(text) = driver.flush() {
-            let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
-            let committed = output["committed"].as_array().cloned().unwrap_or_default();
-            let bytes: u64 = committed.iter().map(|c| 32 + 100 + c[2].as_str().map_or(0, str::len) as u64).sum();
-            assert!(bytes <= APPLY_BYTES_PER_FLUSH + 2 * 1024, "one output holds {bytes} bytes of committed entries");
-            handed_out.extend(committed.iter().map(|c| c[0].as_u64().expect("index")));
-            outputs += 1;
-            if output.get("more").is_none() {
-                break;
-            }
-            assert!(outputs < 1000, "the outputs never end");
-        }
-        assert!(outputs >= 4, "{outputs} outputs: the log was not split");
-        assert_eq!(handed_out, (0..count).collect::<Vec<_>>(), "every entry once, in order");
-        assert_eq!(driver.commit_index(), count as i64 - 1);
-        assert_eq!(driver.flush(), None, "nothing is left over");
-    }
-
-    /// `b`'s INSTALL_SNAPSHOT to `a`, in term 1, of a snapshot at index 8 whose envelope is `data`, in one chunk.
-    fn snapshot_from_b(driver: &NodeDriver, data: &[u8]) -> String {
-        use flotilla_raft::{encode_stream, Membership, Message, SnapshotMeta};
-        let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
-        let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data.into(), ..Snapshot::default() });
-        let total = stream.len() as u64;
-        let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
-        let from = driver.peers.id_of("b").expect("b is known");
-        let mut w = JsonWriter::new();
-        wire::write_message(&mut w, &Message { from, to: SELF_ID, term: 1, body }, "b");
-        w.finish()
-    }
-
-    /// The snapshot replies in an output, as (received, done).
-    fn snapshot_replies(output: &serde_json::Value) -> Vec<(u64, bool)> {
-        let sends = output["send"].as_array().cloned().unwrap_or_default();
-        sends
-            .iter()
-            .map(|send| &send[1])
-            .filter(|m| m["type"] == "INSTALL_SNAPSHOT_REPLY")
-            .map(|m| (m["received"].as_u64().expect("received"), m["done"].as_bool().expect("done")))
-            .collect()
-    }
-
-    #[test]
-    fn a_received_snapshot_whose_envelope_cannot_be_restored_is_not_installed_and_is_counted() {
-        // Each of these passes the stream's checks but cannot be restored: not an envelope, or one whose user
-        // entries outnumber the entries it covers (2^64 - 1 would wrap the commit counter to -2). None may be
-        // installed or answered as done; each is counted once, as malformed.
-        let mut driver = discovering_driver("a", 2);
-        driver.receive("b", r#"{"type":"HELLO","from":"b"}"#);
-        let _ = driver.flush();
-        let bad: [&[u8]; 4] = [
-            b"not json",
-            br#"{"userEntries":1,"data":}"#,
-            br#"{"userEntries":18446744073709551615,"data":1}"#,
-            br#"{"userEntries":9,"data":1}"#,
-        ];
-        for (n, data) in bad.into_iter().enumerate() {
-            driver.receive("b", &snapshot_from_b(&driver, data));
-            let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
-            assert_eq!(snapshot_replies(&output), vec![(0, false)], "snapshot {n}: {output}");
-            assert!(output.get("restore").is_none(), "snapshot {n} restored: {output}");
-            let log = driver.raft().log();
-            assert_eq!((log.snapshot_index(), log.committed, driver.commit_index()), (0, 0, -1), "snapshot {n}");
-            let status: serde_json::Value = serde_json::from_str(&driver.status_json()).expect("JSON");
-            assert_eq!(status["dropped"]["malformed"], n as u64 + 1, "snapshot {n}: {}", status["dropped"]);
-        }
-        // At the limit (every entry it covers a user entry) it is restored.
-        driver.receive("b", &snapshot_from_b(&driver, br#"{"userEntries":8,"data":{"k":1}}"#));
-        let output: serde_json::Value = serde_json::from_str(&driver.flush().expect("a reply")).expect("JSON");
-        assert_eq!(snapshot_replies(&output), vec![(output["send"][0][1]["received"].as_u64().unwrap(), true)]);
-        assert_eq!(output["restore"], serde_json::json!({"userEntries": 8, "data": {"k": 1}}), "{output}");
-        assert_eq!(driver.commit_index(), 7);
-    }
-
-    #[test]
-    fn a_sender_whose_name_no_member_can_have_is_dropped_and_counted() {
-        // A name longer than MAX_NAME_BYTES makes proposal ids the wire refuses: no member has one.
-        let mut driver = discovering_driver("a", 3);
-        let hello = |name: &str| format!(r#"{{"type":"HELLO","from":"{name}"}}"#);
-        let longest = "n".repeat(wire::MAX_NAME_BYTES);
-        driver.receive(&longest, &hello(&longest));
-        assert!(driver.is_peer(&longest));
-        let too_long = "m".repeat(wire::MAX_NAME_BYTES + 1);
-        driver.receive(&too_long, &hello(&too_long));
-        assert!(!driver.is_peer(&too_long));
-        assert_eq!(driver.wire_stats.malformed, 1);
-    }
-
-    #[test]
-    fn proposal_ids_are_the_name_and_a_version_4_uuid() {
-        let mut driver = discovering_driver("a", 1);
-        let id = driver.propose(Some("1")).expect("proposal accepted");
-        let uuid = id.strip_prefix("a_").expect("name prefix");
-        let groups: Vec<&str> = uuid.split('-').collect();
-        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12], "{id}");
-        assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
-        assert!(groups[2].starts_with('4') && "89ab".contains(&groups[3][..1]), "{id}");
-        assert_ne!(driver.propose(None).expect("proposal accepted"), id);
-    }
-}
+#[path = "driver_tests.rs"]
+mod tests;

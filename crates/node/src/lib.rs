@@ -1,26 +1,26 @@
-//! flotilla's node driver: drives one consensus core with its storage, timers, peers, recovery and snapshots,
-//! and keeps the gaggle view of the log. Everything here runs on the caller's thread; the binding supplies the
-//! clock.
-//!
-//! Not yet JSON-free: the driver still decodes gaggle JSON messages (`flotilla_wire::decode`), writes messages,
-//! the status, the log and the JS output batch as JSON (`output.rs`, `NodeDriver::{status_json, log_json}`),
-//! reads snapshot envelopes (`snapshots.rs`), speaks in gaggle's 0-based user-entry indices (`requests.rs`,
-//! `saved_state.rs`) and in peer names through slots (`peers.rs`). The next step gives it typed events and a typed
-//! `Status` and moves the JSON and the gaggle view to the binding.
+//! flotilla's node driver: drives one consensus core with its storage, timers, peers, recovery and snapshots.
+//! Everything here runs on the caller's thread; the caller supplies the clock (`tick`), the messages its codecs
+//! read (`receive`), and an `EventSink` that each `flush` hands the work to do: messages to send, entries to
+//! apply, snapshots to restore or take, proposals settled. The driver speaks raft indices, the core's entries and
+//! peer names; it knows nothing of JSON, of gaggle's indices or of threads (the binding keeps the gaggle view).
 
 mod driver;
-mod output;
+mod events;
 mod peers;
 mod recovery;
 mod requests;
 mod saved_state;
 mod snapshots;
+mod status;
 mod timing;
 
-pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
-pub use output::Wanted;
+pub use driver::{
+    Members, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES,
+};
+pub use events::{Event, EventSink, Events, Proposer};
 pub use recovery::{OpenError, StorageOptions};
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
 pub use saved_state::{SavedEntry, SavedState};
-pub use snapshots::SnapshotError;
+pub use snapshots::{SnapshotError, MAX_SNAPSHOT_DATA_BYTES};
+pub use status::{MemberStatus, Status};
 pub use timing::{Ticks, TimingMs};

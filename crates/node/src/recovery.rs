@@ -47,7 +47,7 @@ impl std::fmt::Display for OpenError {
     }
 }
 
-fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
+pub fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
     match members {
         Members::Discover { cluster_size } => PeerDirectory::discovering(name, *cluster_size),
         Members::Named(names) => {
@@ -135,7 +135,9 @@ fn seed(
     peers: &PeerDirectory,
     options: &NodeOptions,
 ) -> Result<(HardState, Vec<Entry>), OpenError> {
-    saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
+    saved
+        .restore(peers, options.raft.max_message_bytes, || own_proposal_id(&options.name))
+        .map_err(OpenError::SavedState)
 }
 
 /// The newest snapshot file in `dir`, decoded; damage is an error naming the file.

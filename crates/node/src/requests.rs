@@ -1,11 +1,9 @@
 //! Client request ids (zmq-raft's idempotent updates): the id a caller gives an append becomes its proposal id,
 //! so that a retry of the same request, on any node, after a leader change or a restart, commits once and is
 //! answered with the index of the entry that did. The node remembers which requests it waits for, to settle them
-//! with that index (the gaggle index: the entry's place among the user entries).
+//! when they commit.
 
-use super::snapshots;
-use flotilla_raft::{Index, ProposalId, ProposeError, Raft, Snapshot};
-use flotilla_wire::MAX_ID_BYTES;
+use flotilla_raft::{ProposalId, ProposeError, MAX_ID_BYTES};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -73,26 +71,6 @@ impl PendingRequests {
     pub fn settle(&mut self, id: &str) -> bool {
         !self.ids.is_empty() && self.ids.remove(id)
     }
-}
-
-/// The gaggle index of the user entry at log `index`, which this node has applied: counted back from the last
-/// applied one (`committed_user_entries` were handed out), or for a compacted entry from the snapshot.
-pub fn applied_user_index(raft: &Raft, index: Index, committed_user_entries: u64) -> Option<u64> {
-    let log = raft.log();
-    if index > log.snapshot_index() {
-        let later = (index + 1..=log.applied).filter(|&i| log.entry(i).is_some_and(|e| e.is_user_data())).count();
-        return committed_user_entries.checked_sub(later as u64 + 1);
-    }
-    user_index_in_snapshot(raft.snapshot()?, index)
-}
-
-/// The gaggle index of the user entry at log `index`, which `snapshot` covers: counted back from the snapshot's
-/// count of user entries. Every user entry has a proposal id, and compaction keeps the ids of all the entries
-/// after any id it keeps, so counting ids is counting user entries.
-pub fn user_index_in_snapshot(snapshot: &Snapshot, index: Index) -> Option<u64> {
-    let (user_entries, _) = snapshots::open(&snapshot.data)?;
-    let later = snapshot.proposal_ids.iter_from(index + 1).take_while(|&(at, _)| at <= snapshot.meta.index).count();
-    user_entries.checked_sub(later as u64 + 1)
 }
 
 #[cfg(test)]

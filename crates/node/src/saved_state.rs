@@ -4,8 +4,7 @@
 //! majority holds every committed entry, so the first leader commits them again.
 
 use super::peers::{PeerDirectory, SELF_ID};
-use flotilla_raft::{Entry, EntryKind, HardState, Index, ProposalId, Term};
-use flotilla_wire as wire;
+use flotilla_raft::{Entry, EntryKind, HardState, Index, Payload, ProposalId, Term};
 
 /// One entry of a saved log: its term and its data as JSON text.
 #[derive(Clone, Debug)]
@@ -55,7 +54,7 @@ impl SavedState {
                 ));
             }
             previous_term = saved.term;
-            let data = wire::payload_from_json(Some(&saved.data_json));
+            let data = Payload::from(saved.data_json.as_bytes());
             let id = ProposalId::from(fresh_id());
             let index = position as Index + 1;
             let entry = Entry { term: saved.term, index, kind: EntryKind::Normal, id: Some(id), data };

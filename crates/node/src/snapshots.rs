@@ -1,17 +1,14 @@
 //! The application's snapshots as the node layer handles them: when to ask for one (every `threshold` applied
-//! entries), and the envelope the core carries. The envelope adds what the gaggle view needs across compaction,
-//! the number of user entries the snapshot covers, to the application's own data (JSON text).
+//! entries), how large one may be, and why one was refused.
 
-use flotilla_raft::{CompactError, Index, Payload, SnapshotMeta, MAX_SNAPSHOT_BYTES};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use flotilla_raft::{CompactError, Index, MAX_SNAPSHOT_BYTES};
 
 #[derive(Debug, Default)]
 pub struct SnapshotPolicy {
     /// Ask for a snapshot once this many entries were applied since the last one; `None`: never.
     threshold: Option<u64>,
-    /// The snapshot asked for and not yet answered: its index and the user entries up to it.
-    requested: Option<(Index, u64)>,
+    /// The index of the snapshot asked for and not yet answered.
+    requested: Option<Index>,
 }
 
 impl SnapshotPolicy {
@@ -27,28 +24,18 @@ impl SnapshotPolicy {
         }
     }
 
-    pub fn requested(&mut self, index: Index, user_entries: u64) {
-        self.requested = Some((index, user_entries));
+    pub fn requested(&mut self, index: Index) {
+        self.requested = Some(index);
     }
 
-    /// The answer for `index`: the user entries it covers, if that is the snapshot asked for.
-    pub fn answered(&mut self, index: Index) -> Option<u64> {
-        match self.requested {
-            Some((requested, user_entries)) if requested == index => {
-                self.requested = None;
-                Some(user_entries)
-            }
-            _ => None,
+    /// Takes the answer for `index`: whether that is the snapshot asked for.
+    pub fn answered(&mut self, index: Index) -> bool {
+        let asked = self.requested == Some(index);
+        if asked {
+            self.requested = None;
         }
+        asked
     }
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "userEntries")]
-    user_entries: u64,
-    #[serde(borrow)]
-    data: &'a RawValue,
 }
 
 /// The largest snapshot data (sealed) a node takes, so that its transfer stream stays within `MAX_SNAPSHOT_BYTES`:
@@ -81,47 +68,19 @@ impl std::fmt::Display for SnapshotError {
 
 impl std::error::Error for SnapshotError {}
 
-/// The core's snapshot data: `{"userEntries":n,"data":<the application's JSON>}`.
-pub fn seal(user_entries: u64, data_json: &str) -> Payload {
-    let data = if data_json.is_empty() { "null" } else { data_json };
-    Payload::from(format!("{{\"userEntries\":{user_entries},\"data\":{data}}}").into_bytes())
-}
-
-/// The user entries a snapshot covers and the application's JSON; `None` if it is not an envelope (a snapshot
-/// from a peer is checked here like any other message).
-pub fn open(data: &[u8]) -> Option<(u64, &str)> {
-    let text = std::str::from_utf8(data).ok()?;
-    let envelope: Envelope = serde_json::from_str(text).ok()?;
-    Some((envelope.user_entries, envelope.data.get()))
-}
-
-/// Whether a snapshot's data is an envelope this layer can restore: readable, and counting no more user entries
-/// than the entries it covers (a larger count would make the gaggle view's indices wrong, or wrap them).
-pub fn is_restorable(meta: &SnapshotMeta, data: &[u8]) -> bool {
-    open(data).is_some_and(|(user_entries, _)| user_entries <= meta.index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelopes_round_trip_and_garbage_is_refused() {
-        let sealed = seal(42, r#"{"k":[1,"two"]}"#);
-        assert_eq!(open(&sealed), Some((42, r#"{"k":[1,"two"]}"#)));
-        assert_eq!(open(b"not json"), None);
-        assert_eq!(open(br#"{"userEntries":-1,"data":1}"#), None);
-    }
 
     #[test]
     fn asks_once_per_threshold_until_answered() {
         let mut policy = SnapshotPolicy::new(Some(10));
         assert!(!policy.should_request(9, 0));
         assert!(policy.should_request(10, 0));
-        policy.requested(10, 7);
+        policy.requested(10);
         assert!(!policy.should_request(25, 0));
-        assert_eq!(policy.answered(11), None);
-        assert_eq!(policy.answered(10), Some(7));
+        assert!(!policy.answered(11));
+        assert!(policy.answered(10));
         assert!(!policy.should_request(19, 10));
         assert!(policy.should_request(20, 10));
         assert!(!SnapshotPolicy::new(None).should_request(1_000, 0));

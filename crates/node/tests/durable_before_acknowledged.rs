@@ -4,9 +4,9 @@
 //! and hands them to the node only when it chooses, and checks every output in between. A store that says "done"
 //! before its disk thread wrote (acknowledging early) lets the replies out at once, and fails here.
 
-use flotilla_node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
+use flotilla_node::{Events, Members, NodeDriver, NodeOptions, Received, StorageOptions, TimingMs};
+use flotilla_raft::{Entry, EntryKind, Message, MessageBody, Role};
 use flotilla_storage::WriterEvent;
-use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
@@ -30,21 +30,11 @@ fn held_node(test: &str, cluster_size: usize) -> HeldNode {
     let dir = std::env::temp_dir().join(format!("flotilla-held-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (sender, events) = mpsc::channel();
-    let options = NodeOptions {
-        name: "a".into(),
-        members: Members::Discover { cluster_size },
-        // Elections far away: only the test moves the node.
-        ticks: TimingMs { election_min: 60_000.0, election_max: 60_001.0, heartbeat: 1000.0 }.to_ticks(),
-        pre_vote: true,
-        check_quorum: true,
-        max_inflight_messages: 256,
-        max_inflight_bytes: 1 << 24,
-        max_message_bytes: 1 << 20,
-        seed: Some(7),
-        storage: StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 },
-        snapshot_threshold: None,
-        saved_state: None,
-    };
+    // Elections far away: only the test moves the node.
+    let ticks = TimingMs { election_min: 60_000.0, election_max: 60_001.0, heartbeat: 1000.0 }.to_ticks();
+    let mut options = NodeOptions::new("a", Members::Discover { cluster_size }, ticks);
+    options.raft.seed = 7;
+    options.storage = StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 };
     let driver = NodeDriver::open(options, move |event| {
         let _ = sender.send(event);
     })
@@ -53,8 +43,10 @@ fn held_node(test: &str, cluster_size: usize) -> HeldNode {
 }
 
 impl HeldNode {
-    fn output(&mut self) -> Value {
-        self.driver.flush().map_or(Value::Null, |text| serde_json::from_str(&text).expect("output is JSON"))
+    fn output(&mut self) -> Events {
+        let mut events = Events::default();
+        self.driver.flush(&mut events);
+        events
     }
 
     /// Waits for the disk thread's next report and feeds it to the node: from now on, that write is durable.
@@ -66,7 +58,7 @@ impl HeldNode {
     }
 
     /// Feeds durable reports until `done` holds for an output, and returns that output.
-    fn output_once_durable(&mut self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    fn output_once_durable(&mut self, what: &str, done: impl Fn(&Events) -> bool) -> Events {
         for _ in 0..20 {
             self.feed_next_durable();
             let output = self.output();
@@ -78,57 +70,55 @@ impl HeldNode {
     }
 }
 
-/// The messages of type `kind` an output sends to `to`.
-fn sent(output: &Value, to: &str, kind: &str) -> Vec<Value> {
-    let Some(sends) = output.get("send").and_then(Value::as_array) else { return Vec::new() };
-    sends
-        .iter()
-        .filter(|pair| pair[0] == to)
-        .filter_map(|pair| match &pair[1] {
-            Value::String(text) => serde_json::from_str::<Value>(text).ok(),
-            other => Some(other.clone()),
-        })
-        .filter(|message| message["type"] == kind)
-        .collect()
+/// The messages an output sends to node `to` (its slot in `a`'s numbering) whose body `is_kind` accepts.
+fn sent(output: &Events, to: u64, is_kind: fn(&MessageBody) -> bool) -> Vec<&MessageBody> {
+    output.messages().filter(|message| message.to == to && is_kind(&message.body)).map(|m| &m.body).collect()
 }
 
-fn committed(output: &Value) -> usize {
-    output.get("committed").and_then(Value::as_array).map_or(0, Vec::len)
+fn vote_reply(body: &MessageBody) -> bool {
+    matches!(body, MessageBody::VoteReply { .. })
+}
+
+fn append_reply(body: &MessageBody) -> bool {
+    matches!(body, MessageBody::AppendReply { .. })
+}
+
+fn committed(output: &Events) -> usize {
+    output.committed().count()
+}
+
+/// A message from `b` (the driver fills in the ids from the sender's name).
+fn from_b(term: u64, body: MessageBody) -> Received {
+    Received::Message(Message { from: 0, to: 0, term, body })
 }
 
 #[test]
 fn a_vote_reply_leaves_only_once_the_vote_is_durable() {
     let mut node = held_node("vote", 3);
     let _ = node.output();
-    node.driver
-        .receive("b", r#"{"type":"REQUEST_VOTE","term":5,"candidateId":"b","lastLogIndex":-1,"lastLogTerm":-1}"#);
+    node.driver.receive("b", from_b(5, MessageBody::Vote { last_index: 0, last_term: 0, transfer: false }));
+    let b = node.driver.id_of("b").expect("b is met");
     let before = node.output();
-    assert!(
-        sent(&before, "b", "REQUEST_VOTE_REPLY").is_empty(),
-        "the vote reply left before the vote was durable: {before}"
-    );
-    let after =
-        node.output_once_durable("the vote reply", |output| !sent(output, "b", "REQUEST_VOTE_REPLY").is_empty());
-    assert_eq!(sent(&after, "b", "REQUEST_VOTE_REPLY")[0]["voteGranted"], true);
+    assert!(sent(&before, b, vote_reply).is_empty(), "the vote reply left before the vote was durable: {before:?}");
+    let after = node.output_once_durable("the vote reply", |output| !sent(output, b, vote_reply).is_empty());
+    assert_eq!(sent(&after, b, vote_reply)[0], &MessageBody::VoteReply { granted: true });
 }
 
 #[test]
 fn an_append_reply_leaves_only_once_the_entries_are_durable() {
     let mut node = held_node("append", 3);
     let _ = node.output();
-    node.driver.receive(
-        "b",
-        r#"{"type":"APPEND_ENTRIES","term":1,"leaderId":"b","prevLogIndex":-1,"prevLogTerm":-1,"leaderCommit":-1,
-            "entries":[{"index":0,"term":1,"data":"x","id":"b_1"}]}"#,
-    );
+    let entry = Entry { term: 1, index: 1, kind: EntryKind::Normal, id: Some("b_1".into()), data: b"\"x\""[..].into() };
+    let append = MessageBody::Append { prev_index: 0, prev_term: 0, entries: vec![entry], commit: 0 };
+    node.driver.receive("b", from_b(1, append));
+    let b = node.driver.id_of("b").expect("b is met");
     let before = node.output();
     assert!(
-        sent(&before, "b", "APPEND_ENTRIES_REPLY").is_empty(),
-        "the append reply left before the entries were durable: {before}"
+        sent(&before, b, append_reply).is_empty(),
+        "the append reply left before the entries were durable: {before:?}"
     );
-    let after =
-        node.output_once_durable("the append reply", |output| !sent(output, "b", "APPEND_ENTRIES_REPLY").is_empty());
-    assert_eq!(sent(&after, "b", "APPEND_ENTRIES_REPLY")[0]["success"], true);
+    let after = node.output_once_durable("the append reply", |output| !sent(output, b, append_reply).is_empty());
+    assert!(matches!(sent(&after, b, append_reply)[0], MessageBody::AppendReply { success: true, .. }));
 }
 
 #[test]
@@ -137,13 +127,13 @@ fn an_append_commits_and_settles_only_once_the_leaders_copy_is_durable() {
     node.driver.campaign();
     let _ = node.output();
     for _ in 0..20 {
-        if node.driver.role_name() == "LEADER" {
+        if node.driver.raft().role() == Role::Leader {
             break;
         }
         node.feed_next_durable();
         let _ = node.output();
     }
-    assert_eq!(node.driver.role_name(), "LEADER");
+    assert_eq!(node.driver.raft().role(), Role::Leader);
     // Everything the election wrote is durable: what follows depends on the append alone.
     while let Ok(event) = node.events.recv_timeout(Duration::from_millis(200)) {
         if let WriterEvent::Durable(token) = event {
@@ -151,11 +141,11 @@ fn an_append_commits_and_settles_only_once_the_leaders_copy_is_durable() {
         }
     }
     let _ = node.output();
-    node.driver.propose(Some("\"the append\"")).expect("proposed");
+    let id = node.driver.propose(b"\"the append\""[..].into()).expect("proposed");
     let before = node.output();
-    assert_eq!(committed(&before), 0, "the append committed before the leader's copy was durable: {before}");
-    assert_eq!(node.driver.commit_index(), -1);
+    assert_eq!(committed(&before), 0, "the append committed before the leader's copy was durable: {before:?}");
     let after = node.output_once_durable("the commit", |output| committed(output) > 0);
-    assert_eq!(committed(&after), 1, "{after}");
-    assert_eq!(node.driver.commit_index(), 0);
+    assert_eq!(committed(&after), 1, "{after:?}");
+    let (entry, proposer) = after.committed().next().expect("the append");
+    assert_eq!((entry.id.as_deref(), proposer), (Some(id.as_str()), flotilla_node::Proposer::ThisNode));
 }

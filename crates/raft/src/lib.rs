@@ -85,6 +85,7 @@ mod ready;
 mod rng;
 mod snapshot;
 mod stats;
+mod status;
 mod tracker;
 mod types;
 
@@ -92,7 +93,7 @@ pub use config::Config;
 #[cfg(feature = "bug-injection")]
 pub use config::InjectedBug;
 pub use error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
-pub use limits::{MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
+pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use proposal_ids::ProposalIds;
@@ -100,6 +101,7 @@ pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};
 pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use stats::Stats;
+pub use status::{PeerProgress, SnapshotTransfer, Status};
 pub use tracker::Membership;
 pub use types::{
     Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,

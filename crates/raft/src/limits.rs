@@ -21,6 +21,10 @@ pub const MAX_TERM_STEP: Term = 1 << 32;
 /// carry. A leader whose log is full refuses proposals (`ProposeError::LogFull`).
 pub const MAX_INDEX: Index = 1 << 52;
 
+/// The longest proposal id, in UTF-8 bytes: the node layer makes none longer, and the codecs refuse a longer one
+/// from a peer.
+pub const MAX_ID_BYTES: usize = 256;
+
 /// Whether a message of `term` may be taken by a node in `current`: not above what a node may reach, and no
 /// further above the node's own term than `MAX_TERM_STEP`.
 pub fn term_is_acceptable(current: Term, term: Term) -> bool {

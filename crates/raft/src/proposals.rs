@@ -73,10 +73,10 @@ impl LocalProposals {
         self.sequence_of.find(hash, holds).and_then(slot_of)
     }
 
-    /// Forgets a proposal that committed.
-    pub fn committed(&mut self, id: &str) {
+    /// Forgets a proposal that committed; returns whether it was pending here.
+    pub fn committed(&mut self, id: &str) -> bool {
         if self.pending == 0 {
-            return;
+            return false;
         }
         // Proposals mostly commit in the order they were made: then the oldest is the one, and its hash is known.
         let oldest = self.by_sequence.front().and_then(Option::as_ref).filter(|p| *p.proposal.id == *id);
@@ -84,7 +84,7 @@ impl LocalProposals {
             Some(pending) => (0, pending.hash),
             None => {
                 let hash = self.sequence_of.hash(id);
-                let Some(slot) = self.find(hash, id) else { return };
+                let Some(slot) = self.find(hash, id) else { return false };
                 (slot, hash)
             }
         };
@@ -100,6 +100,7 @@ impl LocalProposals {
         if self.by_sequence.len() > 2 * self.pending + 64 {
             self.compact();
         }
+        true
     }
 
     /// Forgets the proposals whose mark is below `limit` and appends their ids to `abandoned`, oldest first. Marks

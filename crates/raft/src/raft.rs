@@ -17,6 +17,7 @@ use super::ready::{PersistRequest, Ready, SoftState};
 use super::rng::SplitMix64;
 use super::snapshot::{self, Receiving, Transfer, MAX_SNAPSHOT_BYTES};
 use super::stats::Stats;
+use super::status::Status;
 use super::tracker::{Membership, ProgressTracker};
 use super::types::{
     Entry, EntryKind, HardState, Index, NodeId, Payload, Proposal, ProposalId, Proposed, Role, Snapshot, SnapshotMeta,
@@ -239,6 +240,13 @@ impl Raft {
     /// The replication state of a peer, as the leader sees it: (matched, next, replicating).
     pub fn peer_progress(&self, id: NodeId) -> Option<(Index, Index, bool)> {
         self.tracker.get(id).map(|p| (p.matched, p.next, p.state == ProgressState::Replicate))
+    }
+    /// Everything above in one typed value, with every peer's progress.
+    pub fn status(&self) -> Status {
+        Status::of(self)
+    }
+    pub(crate) fn tracker(&self) -> &ProgressTracker {
+        &self.tracker
     }
     /// The snapshot being sent to a peer, as the leader sees it: (snapshot index, bytes confirmed, total bytes).
     pub fn peer_snapshot_transfer(&self, id: NodeId) -> Option<(Index, u64, u64)> {
@@ -1254,8 +1262,9 @@ impl Raft {
             Some((token, _)) if *token <= self.last_acked_token => self.snapshot_to_restore.take().map(|(_, s)| s),
             _ => None,
         };
+        let mut own = Vec::new();
         if let Some(snapshot) = &snapshot {
-            self.snapshot_restored(snapshot);
+            self.snapshot_restored(snapshot, &mut own);
         }
         let committed = if self.snapshot_to_restore.is_some() {
             Vec::new()
@@ -1263,8 +1272,8 @@ impl Raft {
             self.log.take_committed(self.config.max_apply_bytes_per_ready)
         };
         for entry in &committed {
-            if let Some(id) = &entry.id {
-                self.proposals.committed(id);
+            if entry.id.as_deref().is_some_and(|id| self.proposals.committed(id)) {
+                own.push(entry.index);
             }
         }
 
@@ -1278,17 +1287,20 @@ impl Raft {
         } else {
             None
         };
-        Ready { messages, persist, snapshot, committed, abandoned, soft_state }
+        Ready { messages, persist, snapshot, committed, own, abandoned, soft_state }
     }
 
-    /// A received snapshot goes to the application: this node's proposals that it holds have committed.
+    /// A received snapshot goes to the application: this node's proposals that it holds have committed (their
+    /// indices go to `own`).
     #[cold]
-    fn snapshot_restored(&mut self, snapshot: &Snapshot) {
+    fn snapshot_restored(&mut self, snapshot: &Snapshot, own: &mut Vec<Index>) {
         self.stats.snapshots_installed += 1;
         // Its index is committed: what this node knows of the log's progress is fresh again.
         self.leader_heard_since_retry = true;
-        for (_, id) in snapshot.proposal_ids.iter() {
-            self.proposals.committed(id);
+        for (index, id) in snapshot.proposal_ids.iter() {
+            if self.proposals.committed(id) {
+                own.push(index);
+            }
         }
     }
 

@@ -142,6 +142,11 @@ impl ProgressTracker {
         self.votes.entry(id).or_insert(granted);
     }
 
+    /// The voters that granted this node's latest round of votes (pre-votes or votes), itself included.
+    pub fn granted_votes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.votes.iter().filter(|(_, &granted)| granted).map(|(&id, _)| id)
+    }
+
     pub fn vote_result(&self) -> VoteResult {
         let votes = &self.votes;
         self.quorum.vote_result(|id| votes.get(&id).copied())

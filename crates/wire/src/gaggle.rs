@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use flotilla_raft::{
     Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, Proposal, ProposalId, SnapshotMeta,
-    Term, MAX_INDEX, MAX_SNAPSHOT_BYTES, MAX_WIRE_INTEGER,
+    Term, MAX_ID_BYTES, MAX_INDEX, MAX_SNAPSHOT_BYTES, MAX_WIRE_INTEGER,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -206,11 +206,6 @@ fn proposal_id_in(id: &str, max_len: usize) -> Result<ProposalId, WireError> {
     Ok(ProposalId::from(id))
 }
 
-/// The longest proposal id accepted from the wire.
-pub const MAX_ID_BYTES: usize = 256;
-/// The longest node name: a node's proposal ids are its name, `_` and a 36-character UUID, and must fit
-/// `MAX_ID_BYTES`. Enforced on the options of every face, and on the names of senders.
-pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
 /// How deeply application data may nest. A follower reads the data inside a message, whose own structure takes
 /// three levels of serde's 128, so a proposal must stay well inside that (`check_payload` enforces it).
 pub const MAX_DATA_DEPTH: usize = 100;

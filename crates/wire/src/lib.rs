@@ -1,10 +1,15 @@
-//! flotilla's wire codecs: the core's messages as gaggle's JSON on the JS channels (`gaggle`), and the JSON
-//! writer that the messages and the JS output batch are written with (`json`). Everything decoded is untrusted.
+//! flotilla's wire codecs: the core's messages as gaggle's JSON on the JS channels (`gaggle`), the JSON writer
+//! that the messages and the JS output batch are written with (`json`), the output batch itself
+//! (`gaggle_output`) and the envelope of the JS faces' snapshot data (`snapshot_envelope`). Everything decoded is
+//! untrusted.
 
 mod gaggle;
+mod gaggle_output;
 pub mod json;
+pub mod snapshot_envelope;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, PayloadError,
-    WireError, MAX_ID_BYTES, MAX_NAME_BYTES,
+    WireError,
 };
+pub use gaggle_output::{OutputBatch, OutputParts, Wanted};

@@ -1,10 +1,11 @@
-//! What a driver has for the JS side after a call: messages to send, entries appended and committed, and whether
-//! the visible state changed. It is handed over as one JSON text per call, so that one `JSON.parse` in JS
+//! The JS side's output batch: what a node has for the gaggle and brig faces after a flush (messages to send,
+//! entries appended and committed in gaggle's 0-based user-entry indices, settled and abandoned ids, whether the
+//! visible state changed), written straight into one JSON text per flush, so that one `JSON.parse` in JS
 //! replaces many boundary crossings.
 
+use crate::gaggle::payload_text;
+use crate::json::JsonWriter;
 use flotilla_raft::Entry;
-use flotilla_wire::json::JsonWriter;
-use flotilla_wire::payload_text;
 
 /// Which parts of the events the JS side will use. Leaving out what nobody listens to saves writing it here and
 /// parsing it there: with many entries in flight, event payloads were most of the output.
@@ -24,7 +25,7 @@ impl Default for Wanted {
 }
 
 #[derive(Default)]
-pub struct Output {
+pub struct OutputBatch {
     /// The `send` list, written as messages come: `[recipient name or null for a broadcast, message]` pairs.
     sends: Option<JsonWriter>,
     /// Where each send's recipient and message sit in the `send` list, in bytes, for `take_parts`.
@@ -45,13 +46,17 @@ pub struct Output {
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
     /// committed, or had committed already when they were proposed again.
     settled_requests: Option<JsonWriter>,
+    /// This node started an election (brig's `ElectionTimeout`).
+    election_started: bool,
+    /// The leader sent heartbeats (brig's `ReplicationTimeout`).
+    heartbeat_sent: bool,
     /// The engine has more to hand over already (committed entries held back to keep this output small): flush
     /// again soon, after letting the event loop turn.
     more: bool,
     wanted: Wanted,
 }
 
-impl Output {
+impl OutputBatch {
     /// What the next outputs should hold.
     pub fn set_wanted(&mut self, wanted: Wanted) {
         self.wanted = wanted;
@@ -78,7 +83,7 @@ impl Output {
         w.end_array();
     }
 
-    /// A committed entry; `own` when this node proposed it (its id is `<this node's name>_...`).
+    /// A committed entry; `own` when this node proposed it.
     pub fn committed(&mut self, gaggle_index: u64, entry: &Entry, own: bool) {
         if self.wanted.committed_data {
             write_entry(self.committed.get_or_insert_with(begin_list), gaggle_index, entry);
@@ -130,6 +135,14 @@ impl Output {
         self.more = true;
     }
 
+    pub fn election_started(&mut self) {
+        self.election_started = true;
+    }
+
+    pub fn heartbeat_sent(&mut self) {
+        self.heartbeat_sent = true;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sends.is_none()
             && self.committed.is_none()
@@ -142,13 +155,15 @@ impl Output {
             && self.abandoned.is_none()
             && self.settled_requests.is_none()
             && !self.more
+            && !self.election_started
+            && !self.heartbeat_sent
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...], "state":1, "more":1}`, each key
-    /// present only when it has something; `None`
-    /// when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when its data is not
-    /// wanted.
+    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...],
+    /// "state":1, "electionStarted":1, "heartbeatSent":1, "more":1}`, each key present only when it has
+    /// something; `None` when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when
+    /// its data is not wanted.
     pub fn take_json(&mut self) -> Option<String> {
         if self.is_empty() {
             return None;
@@ -228,6 +243,14 @@ impl Output {
             w.uint(index);
             out.push_str(w.as_str());
         }
+        if std::mem::take(&mut self.election_started) {
+            key(&mut out, "electionStarted");
+            out.push('1');
+        }
+        if std::mem::take(&mut self.heartbeat_sent) {
+            key(&mut out, "heartbeatSent");
+            out.push('1');
+        }
         if std::mem::take(&mut self.more) {
             key(&mut out, "more");
             out.push('1');
@@ -244,7 +267,7 @@ struct SendRange {
     message: (usize, usize),
 }
 
-/// An output with its messages apart (see `Output::take_parts`).
+/// An output with its messages apart (see `OutputBatch::take_parts`).
 pub struct OutputParts {
     /// The output object, its `send` list naming only the recipients.
     pub json: String,
@@ -283,7 +306,7 @@ mod tests {
 
     #[test]
     fn output_is_one_valid_json_object() {
-        let mut output = Output::default();
+        let mut output = OutputBatch::default();
         assert_eq!(output.take_json(), None);
         output.send(Some("b"), "{\"type\":\"HELLO\"}");
         output.send(None, "{\"type\":\"HELLO\"}");
@@ -310,7 +333,7 @@ mod tests {
 
     #[test]
     fn abandoned_ids_go_out_in_their_own_list() {
-        let mut output = Output::default();
+        let mut output = OutputBatch::default();
         output.abandoned("a_1");
         output.abandoned("req(r)");
         assert_eq!(output.take_json().as_deref(), Some(r#"{"abandoned":["a_1","req(r)"]}"#));
@@ -319,7 +342,7 @@ mod tests {
 
     #[test]
     fn unwanted_event_payloads_are_left_out() {
-        let mut output = Output::default();
+        let mut output = OutputBatch::default();
         output.set_wanted(Wanted { appended: false, committed_data: false });
         let entry = Entry {
             term: 2,
@@ -335,5 +358,14 @@ mod tests {
         output.committed(5, &entry, true);
         output.committed(6, &entry, false);
         assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
+    }
+
+    #[test]
+    fn elections_and_heartbeats_are_flags_in_the_batch() {
+        let mut output = OutputBatch::default();
+        output.election_started();
+        output.heartbeat_sent();
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"electionStarted":1,"heartbeatSent":1}"#));
+        assert_eq!(output.take_json(), None);
     }
 }

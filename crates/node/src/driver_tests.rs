@@ -1,0 +1,190 @@
+//! The driver's own rules, on typed events: raft indices and proposers of committed entries, ids, what it does
+//! with unreadable messages and strangers, a store the caller injects, and a snapshot asked for and answered.
+
+use super::*;
+use crate::events::{Event, Events};
+use crate::timing::TimingMs;
+use flotilla_storage::Submitted;
+use std::sync::{Arc, Mutex};
+
+fn options(name: &str, members: Members) -> NodeOptions {
+    let ticks = TimingMs { election_min: 300.0, election_max: 500.0, heartbeat: 50.0 }.to_ticks();
+    let mut options = NodeOptions::new(name, members, ticks);
+    options.raft.seed = 7;
+    options
+}
+
+fn single_node() -> NodeDriver {
+    NodeDriver::new(options("a", Members::Discover { cluster_size: 1 })).expect("driver")
+}
+
+fn flush(driver: &mut NodeDriver) -> Events {
+    let mut events = Events::default();
+    driver.flush(&mut events);
+    events
+}
+
+fn data(text: &str) -> Payload {
+    Payload::from(text.as_bytes())
+}
+
+#[test]
+fn proposal_ids_are_the_name_and_a_version_4_uuid() {
+    let mut driver = single_node();
+    let id = driver.propose(data("1")).expect("proposal accepted");
+    let uuid = id.strip_prefix("a_").expect("name prefix");
+    let groups: Vec<&str> = uuid.split('-').collect();
+    assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12], "{id}");
+    assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+    assert!(groups[2].starts_with('4') && "89ab".contains(&groups[3][..1]), "{id}");
+    assert_ne!(driver.propose(data("null")).expect("proposal accepted"), id);
+}
+
+#[test]
+fn committed_events_carry_raft_indices_and_who_proposed_each_entry() {
+    let mut driver = single_node();
+    driver.campaign();
+    let elected = flush(&mut driver);
+    assert!(elected.0.contains(&Event::StateChanged), "the election is a state change: {elected:?}");
+    let own = driver.propose(data("1")).expect("proposal accepted");
+    let request = driver.propose_request("r", data("2")).expect("request accepted");
+    assert_eq!(request.committed_at, None);
+    let events = flush(&mut driver);
+    let committed: Vec<(Index, Option<&str>, Proposer)> =
+        events.committed().map(|(entry, proposer)| (entry.index, entry.id.as_deref(), proposer)).collect();
+    // Index 1 is the new leader's empty entry, which is the engine's own: not reported.
+    assert_eq!(
+        committed,
+        vec![(2, Some(own.as_str()), Proposer::ThisNode), (3, Some("req(r)"), Proposer::WaitedRequest)]
+    );
+    let appended: Vec<Index> =
+        events.0.iter().filter_map(|e| if let Event::Appended(entry) = e { Some(entry.index) } else { None }).collect();
+    assert_eq!(appended, vec![2, 3], "the leader reports its own appends");
+    let again = driver.propose_request("r", data("again")).expect("request accepted");
+    assert_eq!(again, RequestProposed { id: request.id, committed_at: Some(3) }, "a retry is answered at once");
+}
+
+#[test]
+fn a_message_no_codec_could_read_is_counted_and_takes_no_slot() {
+    let mut driver = NodeDriver::new(options("a", Members::Discover { cluster_size: 2 })).expect("driver");
+    driver.receive_unreadable("stranger");
+    driver.receive_unreadable("a");
+    assert!(!driver.is_peer("stranger"));
+    assert_eq!(driver.status().wire, WireStats { malformed: 1, unknown_sender: 0 }, "a node's own broadcasts are not");
+    driver.receive("b", Received::Introduction);
+    assert!(driver.is_peer("b"));
+    let events = flush(&mut driver);
+    assert!(events.0.contains(&Event::Introduce { to: Some("b".into()) }), "a new member is greeted: {events:?}");
+    driver.receive_unreadable("stranger");
+    driver.receive("stranger", Received::Introduction);
+    assert_eq!(driver.status().wire, WireStats { malformed: 1, unknown_sender: 2 }, "no room for a stranger");
+    let too_long = "m".repeat(MAX_NAME_BYTES + 1);
+    driver.receive(&too_long, Received::Introduction);
+    assert_eq!(driver.status().wire.malformed, 2, "no member can have that name");
+}
+
+/// A store that keeps every write pending until the test acknowledges it.
+struct HeldStore(Arc<Mutex<Vec<u64>>>);
+
+impl Storage for HeldStore {
+    fn submit(&mut self, request: flotilla_raft::PersistRequest) -> Submitted {
+        self.0.lock().expect("lock").push(request.token);
+        Submitted::Pending
+    }
+}
+
+#[test]
+fn a_driver_on_an_injected_store_commits_only_what_the_store_made_durable() {
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let members = Members::Named(vec!["a".into()]);
+    let store = Box::new(HeldStore(tokens.clone()));
+    let mut driver = NodeDriver::with_storage(options("a", members), store, RestoredState::default()).expect("driver");
+    driver.campaign();
+    let acknowledge = |driver: &mut NodeDriver| {
+        for token in std::mem::take(&mut *tokens.lock().expect("lock")) {
+            driver.persisted(token);
+        }
+    };
+    for _ in 0..4 {
+        let _ = flush(&mut driver);
+        acknowledge(&mut driver);
+    }
+    assert_eq!(driver.raft().role(), Role::Leader);
+    driver.propose(data("1")).expect("proposal accepted");
+    assert_eq!(flush(&mut driver).committed().count(), 0, "committed before the store made it durable");
+    acknowledge(&mut driver);
+    assert_eq!(flush(&mut driver).committed().count(), 1);
+}
+
+#[test]
+fn a_snapshot_is_asked_for_at_the_threshold_and_only_that_one_is_taken() {
+    let mut driver = NodeDriver::new(NodeOptions {
+        snapshot_threshold: Some(3),
+        ..options("a", Members::Discover { cluster_size: 1 })
+    })
+    .expect("driver");
+    driver.campaign();
+    let _ = flush(&mut driver);
+    for n in 0..3 {
+        driver.propose(data(&n.to_string())).expect("proposal accepted");
+    }
+    let events = flush(&mut driver);
+    let Some(Event::SnapshotWanted(index)) = events.0.iter().find(|e| matches!(e, Event::SnapshotWanted(_))) else {
+        panic!("no snapshot asked for: {events:?}")
+    };
+    assert!(matches!(driver.snapshot_taken(index + 1, Some(data("{}"))), Err(SnapshotError::NotAsked { .. })));
+    driver.snapshot_taken(*index, Some(data("state"))).expect("taken");
+    assert_eq!(driver.raft().log().snapshot_index(), *index);
+    assert_eq!(driver.raft().snapshot().map(|s| s.data.to_vec()), Some(b"state".to_vec()));
+}
+
+#[test]
+fn own_entries_are_the_ones_the_core_was_waiting_for_not_those_whose_id_starts_with_the_name() {
+    // Node "a" and node "a_b": ids of a_b's proposals ("a_b_<uuid>") start with "a_", yet are not a's.
+    let members = Members::Named(vec!["a".into(), "a_b".into()]);
+    let mut driver = NodeDriver::new(options("a", members)).expect("driver");
+    let entry = |index: Index, id: &str| Entry {
+        term: 1,
+        index,
+        kind: EntryKind::Normal,
+        id: Some(id.into()),
+        data: data("1"),
+    };
+    let from_a_b = |body| Received::Message(Message { from: 0, to: 0, term: 1, body });
+    let entries = vec![entry(1, "a_b_0b6e1c9e-8d55-4b7a-9f0e-3d2f1c0b9a87")];
+    driver.receive("a_b", from_a_b(MessageBody::Append { prev_index: 0, prev_term: 0, entries, commit: 1 }));
+    let events = flush(&mut driver);
+    let committed: Vec<Proposer> = events.committed().map(|(_, proposer)| proposer).collect();
+    assert_eq!(committed, vec![Proposer::Other], "{events:?}");
+}
+
+#[test]
+fn elections_heartbeats_and_granted_votes_are_reported_by_the_engine() {
+    let members = || Members::Named(vec!["a".into(), "b".into()]);
+    let mut nodes = [
+        NodeDriver::new(options("a", members())).expect("driver a"),
+        NodeDriver::new(options("b", members())).expect("driver b"),
+    ];
+    nodes[0].campaign();
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        for from in 0..2 {
+            let events = flush(&mut nodes[from]);
+            let name = nodes[from].name().to_string();
+            for message in events.messages() {
+                nodes[1 - from].receive(&name, Received::Message(message.clone()));
+            }
+            seen.extend(events.0.into_iter().map(|event| (from, event)));
+        }
+        nodes[0].tick();
+    }
+    assert!(seen.contains(&(0, Event::ElectionStarted)), "a's election is reported");
+    assert!(!seen.contains(&(1, Event::ElectionStarted)), "b started none");
+    assert!(seen.contains(&(0, Event::HeartbeatsSent)), "the leader's heartbeats are reported");
+    let status = nodes[0].status();
+    assert_eq!(status.core.role, Role::Leader);
+    assert_eq!(status.core.votes_granted, vec![1, 2], "a voted for itself and b granted its vote");
+    assert_eq!(nodes[1].status().core.votes_granted, Vec::<NodeId>::new(), "a follower has no candidacy");
+    let progress = status.members[0].progress.expect("the leader tracks b");
+    assert_eq!((status.members[0].name.as_deref(), progress.match_index), (Some("b"), status.core.last_index));
+}

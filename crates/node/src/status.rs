@@ -1,0 +1,27 @@
+//! A node's status as the driver knows it: the core's typed `Status`, with the names of the nodes it speaks of,
+//! what recovery found, and the counts of messages dropped before they reached the core.
+
+use super::driver::WireStats;
+use flotilla_raft::{NodeId, PeerProgress};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// This node's name.
+    pub name: String,
+    pub core: flotilla_raft::Status,
+    pub leader_name: Option<String>,
+    pub voted_for_name: Option<String>,
+    /// Every other member slot, in id order.
+    pub members: Vec<MemberStatus>,
+    /// Where recovery cut off a torn write at startup (file and offset).
+    pub recovered_torn_tail: Option<String>,
+    pub wire: WireStats,
+}
+
+/// One other member: its name once met (discovery), and its replication progress as this node last led it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub id: NodeId,
+    pub name: Option<String>,
+    pub progress: Option<PeerProgress>,
+}

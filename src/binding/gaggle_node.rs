@@ -1,0 +1,81 @@
+//! A node as the JS faces see it: the typed driver with the gaggle view beside it. Messages come in as gaggle JSON
+//! (decoded here), proposals and snapshots as JSON text, and each flush hands out one JSON output batch.
+
+use super::gaggle_view::GaggleView;
+use crate::node::wire::{self, Inbound, OutputParts, Wanted};
+use crate::node::{NodeDriver, Received, RequestError, SnapshotError};
+use crate::raft::{Index, ProposeError};
+
+pub struct GaggleNode {
+    pub driver: NodeDriver,
+    pub view: GaggleView,
+}
+
+impl GaggleNode {
+    pub fn new(driver: NodeDriver) -> GaggleNode {
+        let view = GaggleView::new(driver.name());
+        GaggleNode { driver, view }
+    }
+
+    /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).
+    pub fn flush(&mut self) -> Option<String> {
+        self.driver.flush(&mut self.view);
+        self.view.output.take_json()
+    }
+
+    /// `flush`, leaving out of this and later outputs the event payloads that are not wanted.
+    pub fn flush_wanting(&mut self, wanted: Wanted) -> Option<String> {
+        self.view.output.set_wanted(wanted);
+        self.flush()
+    }
+
+    /// `flush_wanting`, with the messages apart from the rest of the output (see `OutputBatch::take_parts`).
+    pub fn flush_parts(&mut self, wanted: Wanted) -> Option<OutputParts> {
+        self.view.output.set_wanted(wanted);
+        self.driver.flush(&mut self.view);
+        self.view.output.take_parts()
+    }
+
+    /// A message from the channel, as gaggle JSON. Anything that does not make sense is dropped and counted.
+    pub fn receive(&mut self, from_name: &str, json: &str) {
+        if self.driver.is_closed() || from_name == self.driver.name() {
+            // Broadcasts reach their sender too: not worth decoding.
+            return;
+        }
+        // Decoded before the driver meets a stranger: a malformed message must not take the slot of a member.
+        match wire::decode(json, 0, 0, from_name) {
+            Ok(Inbound::Raft(message)) => self.driver.receive(from_name, Received::Message(message)),
+            Ok(Inbound::Hello) => self.driver.receive(from_name, Received::Introduction),
+            Err(_) => self.driver.receive_unreadable(from_name),
+        }
+    }
+
+    /// Proposes application data (JSON text, `None` for null) and returns its id.
+    pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
+        self.driver.propose(wire::payload_from_json(data_json))
+    }
+
+    /// Proposes application data under a client's request id, and returns its proposal id. A request that
+    /// already committed (this node applied it) proposes nothing: the output settles it at once with its original
+    /// gaggle index, as it settles a new one when it commits.
+    pub fn propose_request(&mut self, request_id: &str, data_json: Option<&str>) -> Result<String, RequestError> {
+        let proposed = self.driver.propose_request(request_id, wire::payload_from_json(data_json))?;
+        if let Some(index) = proposed.committed_at {
+            // The core found the id applied: a user entry this node counted (or its snapshot did).
+            if let Some(gaggle_index) = self.view.applied_user_index(self.driver.raft(), index) {
+                self.view.output.request_settled(&proposed.id, gaggle_index);
+            }
+        }
+        Ok(proposed.id.to_string())
+    }
+
+    /// The application's answer to `snapshotWanted`: its state as of `index` (JSON text), or `None`.
+    pub fn snapshot_taken(&mut self, index: Index, data_json: Option<&str>) -> Result<(), SnapshotError> {
+        let sealed = data_json.map(|json| self.view.seal_snapshot(index, json));
+        self.driver.snapshot_taken(index, sealed)
+    }
+}
+
+#[cfg(test)]
+#[path = "gaggle_node_tests.rs"]
+mod tests;

@@ -1,0 +1,134 @@
+//! What the JS faces read of a node's state, in gaggle's terms: role names ("FOLLOWER", "CANDIDATE", "LEADER"),
+//! names for ids, the commit index in user entries, the user entries of the log, and `status()` as JSON text
+//! written from the driver's typed `Status`.
+
+use super::gaggle_node::GaggleNode;
+use crate::node::wire::{self, json::JsonWriter};
+use crate::raft::Role;
+
+/// gaggle's name of a role (a pre-candidate is a candidate; `preCandidate` in the status tells them apart).
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "FOLLOWER",
+        Role::PreCandidate | Role::Candidate => "CANDIDATE",
+        Role::Leader => "LEADER",
+    }
+}
+
+impl GaggleNode {
+    pub fn role_name(&self) -> &'static str {
+        role_name(self.driver.raft().role())
+    }
+
+    pub fn leader_name(&self) -> Option<&str> {
+        self.driver.raft().leader().and_then(|id| self.driver.name_of(id))
+    }
+
+    pub fn voted_for_name(&self) -> Option<&str> {
+        self.driver.raft().vote().and_then(|id| self.driver.name_of(id))
+    }
+
+    /// The gaggle index of the last committed user entry that was handed out (-1 when none).
+    pub fn commit_index(&self) -> i64 {
+        self.view.commit_index()
+    }
+
+    /// The user entries of the log, in order, as a JSON array of `{term, data, id}`.
+    pub fn log_json(&self) -> String {
+        let log = self.driver.raft().log();
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        for index in log.first_index()..=log.last_index() {
+            if let Some(entry) = log.entry(index).filter(|e| e.is_user_data()) {
+                w.begin_object().key("term").uint(entry.term).key("data").raw(wire::payload_text(&entry.data));
+                w.key("id").opt_string(entry.id.as_deref()).end_object();
+            }
+        }
+        w.end_array();
+        w.finish()
+    }
+
+    /// The names of the voters that granted this node's candidacy in its current term (see `Status`).
+    pub fn votes_granted(&self) -> Vec<String> {
+        let status = self.driver.raft().status();
+        status.votes_granted.iter().filter_map(|&id| self.driver.name_of(id)).map(str::to_string).collect()
+    }
+
+    /// On the leader: each named follower's (name, match index, next index); empty on any other node.
+    pub fn replication(&self) -> Vec<(String, u64, u64)> {
+        if self.driver.raft().role() != Role::Leader {
+            return Vec::new();
+        }
+        let status = self.driver.status();
+        status
+            .members
+            .into_iter()
+            .filter_map(|member| Some((member.name?, member.progress?)))
+            .map(|(name, progress)| (name, progress.match_index, progress.next_index))
+            .collect()
+    }
+
+    /// gaggle's `hasUncommittedEntriesInPreviousTerms`: a user entry of an older term above the commit index.
+    pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
+        let raft = self.driver.raft();
+        let (log, term) = (raft.log(), raft.term());
+        (log.committed + 1..=log.last_index()).any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
+    }
+
+    /// `status()` as JSON text: the driver's typed status, in the faces' names and gaggle's numbering.
+    pub fn status_json(&self) -> String {
+        let status = self.driver.status();
+        let (core, stats, wire_stats) = (&status.core, &status.core.stats, &status.wire);
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.key("id").string(&status.name);
+        w.key("state").string(role_name(core.role));
+        w.key("preCandidate").bool(core.role == Role::PreCandidate);
+        w.key("term").uint(core.term);
+        w.key("leader").opt_string(status.leader_name.as_deref());
+        w.key("votedFor").opt_string(status.voted_for_name.as_deref());
+        w.key("commitIndex").int(self.commit_index());
+        w.key("raftFirstIndex").uint(core.first_index);
+        w.key("raftLastIndex").uint(core.last_index);
+        w.key("raftCommitIndex").uint(core.commit_index);
+        w.key("raftAppliedIndex").uint(core.applied_index);
+        w.key("pendingProposals").uint(core.pending_proposals as u64);
+        w.key("recoveredTornTail").opt_string(status.recovered_torn_tail.as_deref());
+        w.key("peers").begin_array();
+        for member in &status.members {
+            let Some(name) = member.name.as_deref() else {
+                w.null();
+                continue;
+            };
+            w.begin_object().key("id").string(name);
+            if let Some(progress) = &member.progress {
+                w.key("matchIndex").uint(progress.match_index);
+                w.key("nextIndex").uint(progress.next_index);
+                w.key("replicating").bool(progress.replicating);
+            }
+            w.end_object();
+        }
+        w.end_array();
+        let dropped_total = stats.dropped_total() + wire_stats.malformed + wire_stats.unknown_sender;
+        w.key("dropped").begin_object();
+        w.key("total").uint(dropped_total);
+        w.key("malformed").uint(stats.dropped_malformed + wire_stats.malformed);
+        w.key("unknownSender").uint(stats.dropped_unknown_sender + wire_stats.unknown_sender);
+        w.key("misaddressed").uint(stats.dropped_misaddressed);
+        w.key("staleTerm").uint(stats.dropped_stale_term);
+        w.key("unexpected").uint(stats.dropped_unexpected);
+        w.end_object();
+        w.key("stats").begin_object();
+        w.key("electionsStarted").uint(stats.elections_started);
+        w.key("electionsRefused").uint(stats.elections_refused);
+        w.key("leaderChanges").uint(stats.leader_changes);
+        w.key("checkQuorumStepDowns").uint(stats.check_quorum_step_downs);
+        w.key("votesIgnoredInLease").uint(stats.votes_ignored_in_lease);
+        w.key("appendRejections").uint(stats.append_rejections);
+        w.key("proposalRetries").uint(stats.proposal_retries);
+        w.key("duplicateProposals").uint(stats.duplicate_proposals);
+        w.end_object();
+        w.end_object();
+        w.finish()
+    }
+}
