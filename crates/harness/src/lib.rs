@@ -1,11 +1,13 @@
 //! flotilla's test harness, one for every test above the core's own unit tests: an in-memory cluster of cores
 //! (`Cluster`, for the paper-rule tests and the engine benchmark), the seeded simulation with its network,
 //! nemesis, clients and invariant checker (`simulation`), and a small runner of data-driven scenario files
-//! (`datadriven`, with the scenario commands in `scenario_commands`).
+//! (`datadriven`, with the scenario commands in `scenario_commands`). `node_under_test` runs the shipped node
+//! driver on the harness's disks and network, under the simulation's checker.
 
 mod cluster;
 pub mod datadriven;
 mod memory_storage;
+pub mod node_under_test;
 pub mod scenario_commands;
 pub mod simulation;
 mod state_machine;

@@ -7,7 +7,7 @@ mod clients;
 mod network;
 pub mod outcome;
 pub mod scenario;
-mod storage;
+pub(crate) mod storage;
 mod tuning;
 mod world;
 
