@@ -2,9 +2,10 @@
 //! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
 //! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
 
+use super::open_error::OpenError;
 use super::output::{Output, OutputParts, Wanted};
 use super::peers::{PeerDirectory, SELF_ID};
-use super::recovery::{self, OpenError, StorageOptions};
+use super::recovery::{self, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
 use super::snapshots::{self, SnapshotError, SnapshotPolicy};
@@ -101,7 +102,7 @@ impl NodeDriver {
         config.proposal_retry_ticks = options.ticks.election_min;
         config.seed = options.seed.unwrap_or_else(rand::random);
         config.accept_snapshot_data = snapshots::is_restorable;
-        let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
+        let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
         let mut driver = NodeDriver {
             raft,
             peers,

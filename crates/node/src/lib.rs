@@ -9,6 +9,7 @@
 //! `Status` and moves the JSON and the gaggle view to the binding.
 
 mod driver;
+mod open_error;
 mod output;
 mod peers;
 mod recovery;
@@ -18,9 +19,10 @@ mod snapshots;
 mod timing;
 
 pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
+pub use open_error::{MismatchError, OpenError};
 pub use output::Wanted;
-pub use recovery::{OpenError, StorageOptions};
+pub use recovery::StorageOptions;
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
-pub use saved_state::{SavedEntry, SavedState};
+pub use saved_state::{SavedEntry, SavedState, SavedStateError};
 pub use snapshots::SnapshotError;
 pub use timing::{Ticks, TimingMs};
