@@ -15,7 +15,7 @@ function openDurableNode (options, onStorage) {
   let opened = false
   let earlyToken = 0
   let earlyError = null
-  const opening = NativeNode.open(JSON.stringify(options), (token, error) => {
+  const opening = NativeNode.open(options, (token, error) => {
     if (opened) return onStorage(token, error)
     if (error !== null) earlyError = earlyError === null ? error : earlyError
     else if (token > earlyToken) earlyToken = token

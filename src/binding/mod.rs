@@ -2,9 +2,12 @@
 //! node layer and the core. Bad arguments become thrown JS `Error`s with a stable `code` (`error.rs`); nothing
 //! here panics on input.
 
+mod defaults;
 mod error;
 mod native_node;
 mod options;
+mod options_error;
+mod strict_object;
 mod tasks;
 
 pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

@@ -23,6 +23,6 @@ pub use open_error::{MismatchError, OpenError};
 pub use output::Wanted;
 pub use recovery::StorageOptions;
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
-pub use saved_state::{SavedEntry, SavedState, SavedStateError};
+pub use saved_state::{SavedEntry, SavedState, SavedStateError, MAX_SAVED_ENTRIES};
 pub use snapshots::SnapshotError;
 pub use timing::{Ticks, TimingMs};
