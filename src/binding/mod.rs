@@ -2,7 +2,7 @@
 //! node layer and the core. Bad arguments become thrown JS `Error`s with a stable `code` (`error.rs`); nothing
 //! here panics on input.
 
-mod defaults;
+pub mod defaults;
 mod error;
 mod native_node;
 mod options;

@@ -197,7 +197,10 @@ impl NativeSavedState {
     fn into_saved_state(self) -> Result<SavedState, OptionsError> {
         let entries = self.entries.into_iter().enumerate().map(|(position, entry)| {
             check_payload(&entry.data_json).map_err(|why| OptionsError::NotJson { position, why: why.to_string() })?;
-            Ok(SavedEntry { term: whole("savedState.entries[].term", entry.term, 0, MAX_TERM)?, data_json: entry.data_json })
+            Ok(SavedEntry {
+                term: whole("savedState.entries[].term", entry.term, 0, MAX_TERM)?,
+                data_json: entry.data_json,
+            })
         });
         Ok(SavedState {
             term: whole("savedState.term", self.term, 0, MAX_TERM)?,
@@ -232,12 +235,19 @@ mod tests {
         }
     }
 
+    fn refused(result: Result<NodeOptions, OptionsError>) -> String {
+        match result {
+            Ok(_) => panic!("accepted"),
+            Err(error) => error.to_string(),
+        }
+    }
+
     #[test]
     fn a_node_name_longer_than_proposal_ids_allow_is_refused_with_a_clear_error() {
         // Proposal ids are the name, '_' and a UUID, and the wire takes ids of at most 256 bytes: 219 is the most.
         let id = |name: &str| options(name).into_node_options();
         assert!(id(&"n".repeat(MAX_NAME_BYTES)).is_ok());
-        let error = id(&"n".repeat(MAX_NAME_BYTES + 1)).err().expect("refused").to_string();
+        let error = refused(id(&"n".repeat(MAX_NAME_BYTES + 1)));
         assert!(error.contains("\"id\" is 220 bytes long, more than the limit of 219 bytes"), "{error}");
         // Bytes, not characters: 110 two-byte characters are 220 bytes.
         assert!(id(&"é".repeat(110)).is_err());
@@ -246,7 +256,7 @@ mod tests {
                 .into_node_options()
         };
         assert!(members(&"m".repeat(MAX_NAME_BYTES)).is_ok());
-        let error = members(&"m".repeat(MAX_NAME_BYTES + 1)).err().expect("refused").to_string();
+        let error = refused(members(&"m".repeat(MAX_NAME_BYTES + 1)));
         assert!(error.contains("a name in \"members\""), "{error}");
         assert!(members("").is_err());
     }
@@ -264,17 +274,11 @@ mod tests {
     #[test]
     fn hostile_numbers_are_refused_with_the_option_named() {
         for value in [f64::NAN, f64::INFINITY, -1.0, 1e30, 2.5] {
-            let error = NativeOptions { max_inflight_messages: Some(value), ..options("a") }
-                .into_node_options()
-                .err()
-                .expect("refused")
-                .to_string();
+            let error =
+                refused(NativeOptions { max_inflight_messages: Some(value), ..options("a") }.into_node_options());
             assert!(error.starts_with("Invalid options: \"maxInflightMessages\" must be"), "{error}");
-            let error = NativeOptions { heartbeat_interval: value.min(-1.0), ..options("a") }
-                .into_node_options()
-                .err()
-                .expect("refused")
-                .to_string();
+            let error =
+                refused(NativeOptions { heartbeat_interval: value.min(-1.0), ..options("a") }.into_node_options());
             assert!(error.starts_with("Invalid options: \"heartbeatInterval\" must be"), "{error}");
         }
     }
@@ -299,7 +303,9 @@ mod tests {
             let start = source.find(&format!("pub struct {name} {{")).expect("the struct");
             let body = &source[start..start + source[start..].find("\n}").expect("its end")];
             body.lines()
-                .filter_map(|line| line.trim().strip_prefix("pub ")?.split_once(':').map(|(field, _)| field.to_string()))
+                .filter_map(|line| {
+                    line.trim().strip_prefix("pub ")?.split_once(':').map(|(field, _)| field.to_string())
+                })
                 .filter(|field| !field.starts_with("struct"))
                 .map(|field| {
                     let mut parts = field.split('_');
