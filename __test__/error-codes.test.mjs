@@ -66,7 +66,7 @@ test('FLOTILLA_INVALID_ARGUMENT: bad options and arguments keep their messages, 
   assert.ok(brigOption instanceof TypeError)
   assert.equal(brigOption.code, CODES.INVALID_ARGUMENT)
   assert.equal(brigOption.message, 'flotilla/brig: unknown Cluster option "colour"')
-  const native = thrown(() => new NativeNode(JSON.stringify({ ...NATIVE_OPTIONS, clusterSize: 0 })))
+  const native = thrown(() => new NativeNode({ ...NATIVE_OPTIONS, clusterSize: 0 }))
   assert.equal(native.code, CODES.INVALID_ARGUMENT)
   assert.match(native.message, /^Invalid options: "clusterSize" must be between 1 and \d+, not 0$/)
 })
@@ -112,7 +112,7 @@ test('dispatchOnLeader: FLOTILLA_TIMEOUT when nobody answers, FLOTILLA_CLOSED wh
 
 test('the engine refuses proposals once closed (FLOTILLA_CLOSED) and misuse of its handle ' +
   '(FLOTILLA_INVALID_STATE, FLOTILLA_SNAPSHOT_REFUSED)', async () => {
-  const native = new NativeNode(JSON.stringify(NATIVE_OPTIONS))
+  const native = new NativeNode(NATIVE_OPTIONS)
   const refused = thrown(() => native.snapshotTaken(5, '{}'))
   assert.deepEqual([refused.code, refused.message], [CODES.SNAPSHOT_REFUSED, 'no snapshot at index 5 was asked for'])
   native.start(() => {})

@@ -502,8 +502,8 @@ test('a node id longer than proposal ids allow throws a clear error at construct
   assert.throws(() => new consensus.Cluster('n'.repeat(220)).join(), { constructor: TypeError, message: /at most 219 bytes/ })
   const peer = new consensus.Peer('p'.repeat(220), () => {})
   assert.throws(() => new consensus.Cluster('a', [peer]).join(), { constructor: TypeError, message: /at most 219 bytes/ })
-  assert.throws(() => new NativeNode(JSON.stringify({ id: 'n'.repeat(220), clusterSize: 1, electionTimeoutMin: 300,
-    electionTimeoutMax: 500, heartbeatInterval: 50 })), /"id" is 220 bytes long, more than the limit of 219 bytes/)
+  assert.throws(() => new NativeNode({ id: 'n'.repeat(220), clusterSize: 1, electionTimeoutMin: 300,
+    electionTimeoutMax: 500, heartbeatInterval: 50 }), /"id" is 220 bytes long, more than the limit of 219 bytes/)
 
   // The longest id works: three nodes elect a leader and commit.
   const nodes = [0, 1, 2].map((i) => track(gaggle({ id: 'n'.repeat(218) + i, channel: { name: 'memory', namespace },
@@ -514,8 +514,8 @@ test('a node id longer than proposal ids allow throws a clear error at construct
 })
 
 test('NativeNode.propose takes only JSON text, and nothing after close()', WITHIN, async () => {
-  const node = new NativeNode(JSON.stringify({ id: 'a', clusterSize: 1, electionTimeoutMin: 300,
-    electionTimeoutMax: 500, heartbeatInterval: 50 }))
+  const node = new NativeNode({ id: 'a', clusterSize: 1, electionTimeoutMin: 300,
+    electionTimeoutMax: 500, heartbeatInterval: 50 })
   node.campaign()
   node.flush()
   assert.equal(node.state, 'LEADER')

@@ -18,6 +18,7 @@ const { EngineHost } = require('../engine/host')
 const { requestIdOf } = require('../engine/request-id')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
+const { MAX_NAME_BYTES, MIN_SEGMENT_BYTES } = require('../native')
 const { EventEmitter } = require('node:events')
 const {
   ElectionTimeout,
@@ -118,14 +119,16 @@ function checkOptions (options) {
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
     throw invalidArgument('flotilla/brig: "dataDir" must be a non-empty string', TypeError)
   }
-  if (options.segmentBytes !== undefined && !(Number.isInteger(options.segmentBytes) && options.segmentBytes >= 4096)) {
-    throw invalidArgument('flotilla/brig: "segmentBytes" must be a whole number of at least 4096', TypeError)
+  const segmentBytes = options.segmentBytes
+  if (segmentBytes !== undefined && !(Number.isInteger(segmentBytes) && segmentBytes >= MIN_SEGMENT_BYTES)) {
+    throw invalidArgument(`flotilla/brig: "segmentBytes" must be a whole number of at least ${MIN_SEGMENT_BYTES}`,
+      TypeError)
   }
   return { ...options }
 }
 
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
-const MAX_ID_BYTES = 219
+const MAX_ID_BYTES = MAX_NAME_BYTES
 
 function isNodeId (id) {
   return typeof id === 'string' && id !== '' && Buffer.byteLength(id) <= MAX_ID_BYTES

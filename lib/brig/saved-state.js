@@ -10,7 +10,7 @@ function invalid (what) {
   return invalidArgument('flotilla/brig: the saved state cannot seed this node: ' + what, TypeError)
 }
 
-// -> {term, votedFor, entries: [{term, data}]}; throws a TypeError naming what is wrong. The engine checks the
+// -> {term, votedFor, entries: [{term, dataJson}]}; throws a TypeError naming what is wrong. The engine checks the
 // rest (terms in order and within currentTerm, the vote for a member, sizes) when the node starts.
 function savedStateOf (state) {
   const term = state.currentTerm
@@ -23,7 +23,7 @@ function savedStateOf (state) {
     if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.term) || entry.term < 1) {
       throw invalid('log entry ' + position + ' needs a term that is a whole number, at least 1')
     }
-    return { term: entry.term, data: entry.data === undefined ? null : entry.data }
+    return { term: entry.term, dataJson: JSON.stringify(entry.data === undefined ? null : entry.data) }
   })
   return { term, votedFor, entries }
 }

@@ -53,7 +53,7 @@ class EngineHost {
     this._durable = nativeOptions.dataDir !== undefined
     if (!this._durable) {
       this._opened = Promise.resolve()
-      this._attach(new NativeNode(JSON.stringify(nativeOptions)))
+      this._attach(new NativeNode(nativeOptions))
       return
     }
     this._opened = openDurableNode(nativeOptions, (token, error) => this._onStorage(token, error))

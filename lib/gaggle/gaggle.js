@@ -11,6 +11,7 @@ const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const MemoryChannel = require('../channels/memory')
+const { MAX_CLUSTER_SIZE } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -65,8 +66,8 @@ class Gaggle extends EventEmitter {
     if (!isChannel(options.channel)) {
       throw invalidArgument('Invalid options: "channel" must be a channel instance (see channels/channel-interface)')
     }
-    if (!Number.isInteger(options.clusterSize) || options.clusterSize > 1024) {
-      throw invalidArgument('Invalid options: "clusterSize" must be a whole number from 1 to 1024')
+    if (!Number.isInteger(options.clusterSize) || options.clusterSize > MAX_CLUSTER_SIZE) {
+      throw invalidArgument('Invalid options: "clusterSize" must be a whole number from 1 to ' + MAX_CLUSTER_SIZE)
     }
     this.id = options.id
     this._rpc = options.rpc

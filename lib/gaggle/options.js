@@ -3,12 +3,14 @@
 'use strict'
 
 const { invalidArgument } = require('../engine/errors')
+// The engine's defaults and limits, written once in Rust
+const native = require('../native')
 
 const CHANNEL_NAMES = ['memory', 'socket.io', 'redis'] // gaggle lists them in this order in its message
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
-const MAX_ID_BYTES = 219
+const MAX_ID_BYTES = native.MAX_NAME_BYTES
 // Every message of a flush reaches JS in one string, which holds at most 2^29 - 24 characters
-const MAX_FLOW_BYTES = 64 * 1024 * 1024
+const MAX_FLOW_BYTES = native.MAX_FLOW_BYTES
 
 // A limit taken from a sibling key, like Joi.ref('min').
 function sibling (key) {
@@ -67,13 +69,17 @@ const INSTANCE_OPTIONS = {
   rpc: { type: 'object', default: () => ({}) },
   // flotilla
   dataDir: { type: 'string' },
-  segmentBytes: { type: 'number', integer: true, min: 4096, default: 64 * 1024 * 1024 },
+  segmentBytes: { type: 'number', integer: true, min: native.MIN_SEGMENT_BYTES, default: native.DEFAULT_SEGMENT_BYTES },
   snapshot: { type: 'object', keys: SNAPSHOT },
-  preVote: { type: 'boolean', default: true },
-  checkQuorum: { type: 'boolean', default: true },
-  maxInflightMessages: { type: 'number', integer: true, min: 1, default: 256 },
-  maxInflightBytes: { type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: 16 * 1024 * 1024 },
-  maxMessageBytes: { type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: 1024 * 1024 },
+  preVote: { type: 'boolean', default: native.DEFAULT_PRE_VOTE },
+  checkQuorum: { type: 'boolean', default: native.DEFAULT_CHECK_QUORUM },
+  maxInflightMessages: { type: 'number', integer: true, min: 1, default: native.DEFAULT_MAX_INFLIGHT_MESSAGES },
+  maxInflightBytes: {
+    type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: native.DEFAULT_MAX_INFLIGHT_BYTES
+  },
+  maxMessageBytes: {
+    type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: native.DEFAULT_MAX_MESSAGE_BYTES
+  },
   // a seed past 2^53 would not reach the engine exactly, and the engine's seed is unsigned
   seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }
 }

@@ -3,7 +3,7 @@
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
 use crate::node::wire::PayloadError;
-use crate::node::{OpenError, RequestError, SnapshotError};
+use crate::node::{MismatchError, OpenError, RequestError, SavedStateError, SnapshotError};
 use crate::raft::{ProposeError, TransferError};
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
@@ -69,8 +69,17 @@ pub fn transfer_error(error: &TransferError) -> CodedError {
 pub fn open_error(error: &OpenError) -> CodedError {
     let code = match error {
         OpenError::Storage(_) => STORAGE,
-        OpenError::Mismatch(_) => DATA_MISMATCH,
-        OpenError::SavedState(_) => INVALID_ARGUMENT,
+        OpenError::Mismatch(MismatchError::AnotherNode { .. } | MismatchError::MoreMembersThanClusterSize { .. }) => {
+            DATA_MISMATCH
+        }
+        OpenError::SavedState(
+            SavedStateError::DataDirHoldsALog { .. }
+            | SavedStateError::VoteForAStranger { .. }
+            | SavedStateError::TooManyEntries { .. }
+            | SavedStateError::TermOutOfOrder { .. }
+            | SavedStateError::EntryTooLarge { .. },
+        ) => INVALID_ARGUMENT,
+        OpenError::Core(_) => DATA_MISMATCH,
     };
     coded(code, error)
 }
@@ -119,7 +128,62 @@ mod tests {
         assert_eq!(request.status, INVALID_ARGUMENT);
         let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
         assert_eq!(nested.status, LOG_FULL);
-        assert_eq!(open_error(&OpenError::Mismatch("another node's".into())).status, DATA_MISMATCH);
+    }
+
+    fn code_and_message(error: impl Into<OpenError>) -> (ErrorCode, String) {
+        let coded = open_error(&error.into());
+        (coded.status, coded.reason)
+    }
+
+    #[test]
+    fn a_data_directory_of_another_node_is_a_data_mismatch_with_its_message() {
+        let dir = std::path::PathBuf::from("data");
+        let another_node = MismatchError::AnotherNode { dir: dir.clone(), owner: "a".into(), name: "b".into() };
+        assert_eq!(
+            code_and_message(another_node),
+            (DATA_MISMATCH, r#"the data directory data belongs to node "a", not "b""#.to_string())
+        );
+        let more_members = MismatchError::MoreMembersThanClusterSize { dir, members: 4, cluster_size: 3 };
+        assert_eq!(
+            code_and_message(more_members),
+            (DATA_MISMATCH, "the data directory data knows 4 members, more than the cluster size 3".to_string())
+        );
+        let core = OpenError::Core(crate::raft::ConfigError::NoVoters);
+        assert_eq!(code_and_message(core), (DATA_MISMATCH, "the configuration has no voters".to_string()));
+    }
+
+    #[test]
+    fn every_saved_state_error_is_an_invalid_argument_with_its_message() {
+        let cannot_seed = |why: &str| (INVALID_ARGUMENT, format!("the saved state cannot seed this node: {why}"));
+        let cases = [
+            (
+                SavedStateError::DataDirHoldsALog { dir: "data".into() },
+                "the data directory data already holds a log; start from the saved state in an empty one, or from \
+                 the data directory without it",
+            ),
+            (SavedStateError::VoteForAStranger { name: "zed".into() }, r#"votedFor "zed" is not a member"#),
+            (SavedStateError::TooManyEntries { count: 3, limit: 2 }, "the log has 3 entries, more than the limit of 2"),
+            (
+                SavedStateError::TermOutOfOrder { position: 0, term: 1, previous_term: 1, current_term: 0 },
+                "entry 0 has term 1, which is not between the term before it (1) and currentTerm (0)",
+            ),
+            (
+                SavedStateError::EntryTooLarge { position: 2, bytes: 10, limit: 9 },
+                "entry 2 is 10 bytes, more than the limit of 9",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(code_and_message(error), cannot_seed(message));
+        }
+    }
+
+    #[test]
+    fn a_storage_error_is_storage_with_the_file_in_its_message() {
+        let error = crate::storage::StorageError::at(std::path::Path::new("wal"), 7, "damaged");
+        assert_eq!(
+            code_and_message(OpenError::Storage(error)),
+            (STORAGE, "cannot recover the log: wal at offset 7: damaged".to_string())
+        );
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! node layer and the core. Bad arguments become thrown JS `Error`s with a stable `code` (`error.rs`); nothing
 //! here panics on input.
 
+pub mod defaults;
 mod error;
 mod gaggle_node;
 mod gaggle_status;
 mod gaggle_view;
 mod native_node;
 mod options;
+mod options_error;
 mod peer_replication;
+mod strict_object;
 mod tasks;
 
 pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

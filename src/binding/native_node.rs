@@ -81,12 +81,11 @@ impl NativeNode {
 
 #[napi]
 impl NativeNode {
-    /// `optionsJson`: `{id, clusterSize | members, electionTimeoutMin, electionTimeoutMax, heartbeatInterval,
-    /// ...}`: a volatile node, ready at once. A node with a `dataDir` reads its disk, so it is made by
+    /// A volatile node, ready at once. A node with a `dataDir` reads its disk, so it is made by
     /// `NativeNode.open`, off the JS thread.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options_json: String) -> Result<NativeNode, ErrorCode> {
-        let options = options::parse(&options_json).map_err(error::invalid_argument)?;
+    pub fn new(#[napi(ts_arg_type = "NativeOptions")] options: Unknown) -> Result<NativeNode, ErrorCode> {
+        let options = options::read(&options).map_err(error::invalid_argument)?;
         if matches!(options.storage, StorageOptions::Durable { .. }) {
             return Err(error::invalid_argument(
                 "a node with a dataDir reads its log from disk: open it with NativeNode.open()",
@@ -105,13 +104,13 @@ impl NativeNode {
     /// node must stop); it may be called before the Promise resolves.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeNode>")]
     pub fn open(
-        options_json: String,
+        #[napi(ts_arg_type = "NativeOptions")] options: Unknown,
         #[napi(ts_arg_type = "(token: number, error: string | null) => void")] on_storage: Function<
             FnArgs<(f64, Option<String>)>,
             (),
         >,
     ) -> Result<AsyncTask<OpenNode>, ErrorCode> {
-        let options = options::parse(&options_json).map_err(error::invalid_argument)?;
+        let options = options::read(&options).map_err(error::invalid_argument)?;
         let tsfn = on_storage.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let report = Box::new(move |event| {
             let args = match event {

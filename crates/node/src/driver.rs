@@ -4,8 +4,9 @@
 //! (`peers`), and what a codec decoded comes in typed.
 
 use super::events::{EventSink, Proposer};
+use super::open_error::OpenError;
 use super::peers::{PeerDirectory, SELF_ID};
-use super::recovery::{self, OpenError, Opened, StorageOptions};
+use super::recovery::{self, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
 use super::snapshots::{SnapshotError, SnapshotPolicy, MAX_SNAPSHOT_DATA_BYTES};
@@ -157,7 +158,7 @@ impl NodeDriver {
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         let accept_snapshot_data = config.accept_snapshot_data;
         let hello_every_ticks = config.election_ticks_min;
-        let raft = Raft::new(config, opened.restored).map_err(|e| OpenError::Mismatch(e.to_string()))?;
+        let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
         let mut driver = NodeDriver {
             raft,
             peers: opened.peers,

@@ -6,6 +6,7 @@
 
 mod driver;
 mod events;
+mod open_error;
 mod peers;
 mod recovery;
 mod requests;
@@ -18,9 +19,10 @@ pub use driver::{
     Members, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES,
 };
 pub use events::{Event, EventSink, Events, Proposer};
-pub use recovery::{OpenError, StorageOptions};
+pub use open_error::{MismatchError, OpenError};
+pub use recovery::StorageOptions;
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
-pub use saved_state::{SavedEntry, SavedState};
+pub use saved_state::{SavedEntry, SavedState, SavedStateError, MAX_SAVED_ENTRIES};
 pub use snapshots::{SnapshotError, MAX_SNAPSHOT_DATA_BYTES};
 pub use status::{MemberStatus, Status};
 pub use timing::{Ticks, TimingMs};

@@ -2,8 +2,9 @@
 //! its data directory, replayed into the core's restored state and the peer slots its votes refer to.
 
 use super::driver::{own_proposal_id, Members, NodeOptions};
+use super::open_error::{MismatchError, OpenError};
 use super::peers::PeerDirectory;
-use super::saved_state::SavedState;
+use super::saved_state::{SavedState, SavedStateError};
 use flotilla_raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
 use flotilla_storage::{snapshot_file, Record};
 use flotilla_storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
@@ -25,26 +26,6 @@ pub struct Opened {
     pub record_peers: bool,
     /// Set when a torn write at the end of the log was cut off: (file, offset).
     pub torn_tail: Option<(PathBuf, u64)>,
-}
-
-/// Why a node could not open its storage.
-#[derive(Debug)]
-pub enum OpenError {
-    Storage(StorageError),
-    /// The data directory holds another node's, or another cluster's, state.
-    Mismatch(String),
-    /// The saved state to start from cannot be a node's, or there is a log already.
-    SavedState(String),
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenError::Storage(error) => write!(f, "cannot recover the log: {error}"),
-            OpenError::Mismatch(why) => write!(f, "{why}"),
-            OpenError::SavedState(why) => write!(f, "the saved state cannot seed this node: {why}"),
-        }
-    }
 }
 
 pub fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
@@ -86,11 +67,7 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             || recovered.compacted_index > 0
             || snapshot_file::load_latest(dir).map_err(OpenError::Storage)?.is_some();
         if holds_log {
-            return Err(OpenError::SavedState(format!(
-                "the data directory {} already holds a log; start from the saved state in an empty one, or from the \
-                 data directory without it",
-                dir.display()
-            )));
+            return Err(SavedStateError::DataDirHoldsALog { dir: dir.clone() }.into());
         }
         // Written (and synced) before the node runs: it answers peers as if this were its own log.
         let peers = fresh_directory(name, members);
@@ -135,9 +112,7 @@ fn seed(
     peers: &PeerDirectory,
     options: &NodeOptions,
 ) -> Result<(HardState, Vec<Entry>), OpenError> {
-    saved
-        .restore(peers, options.raft.max_message_bytes, || own_proposal_id(&options.name))
-        .map_err(OpenError::SavedState)
+    Ok(saved.restore(peers, options.raft.max_message_bytes, || own_proposal_id(&options.name))?)
 }
 
 /// The newest snapshot file in `dir`, decoded; damage is an error naming the file.
@@ -158,24 +133,16 @@ fn restore_directory(
     dir: &std::path::Path,
 ) -> Result<PeerDirectory, OpenError> {
     if recorded.first().map(String::as_str) != Some(name) {
-        return Err(OpenError::Mismatch(format!(
-            "the data directory {} belongs to node {:?}, not {:?}",
-            dir.display(),
-            recorded.first().map(String::as_str).unwrap_or(""),
-            name
-        )));
+        let owner = recorded.first().cloned().unwrap_or_default();
+        return Err(MismatchError::AnotherNode { dir: dir.to_path_buf(), owner, name: name.to_string() }.into());
     }
     let size = match members {
         Members::Discover { cluster_size } => *cluster_size,
         Members::Named(names) => names.iter().filter(|n| n.as_str() != name).count() + 1,
     };
     if recorded.len() > size {
-        return Err(OpenError::Mismatch(format!(
-            "the data directory {} knows {} members, more than the cluster size {}",
-            dir.display(),
-            recorded.len(),
-            size
-        )));
+        let (members, cluster_size) = (recorded.len(), size);
+        return Err(MismatchError::MoreMembersThanClusterSize { dir: dir.to_path_buf(), members, cluster_size }.into());
     }
     let mut directory = PeerDirectory::discovering(name, size);
     for peer in &recorded[1..] {

@@ -58,6 +58,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults of the switches and limits a user may set: `Config::new` and the binding (for what the user
+    /// left out) both read them here.
+    pub const DEFAULT_PRE_VOTE: bool = true;
+    pub const DEFAULT_CHECK_QUORUM: bool = true;
+    pub const DEFAULT_MAX_INFLIGHT_MESSAGES: usize = 256;
+    pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 16 * 1024 * 1024;
+    pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
+
     /// Defaults in the spirit of etcd: 10 ticks per election timeout (randomized up to 20), heartbeat every tick.
     pub fn new(id: NodeId) -> Config {
         Config {
@@ -65,11 +73,11 @@ impl Config {
             election_ticks_min: 10,
             election_ticks_max: 20,
             heartbeat_ticks: 1,
-            pre_vote: true,
-            check_quorum: true,
-            max_inflight_messages: 256,
-            max_inflight_bytes: 16 * 1024 * 1024,
-            max_message_bytes: 1024 * 1024,
+            pre_vote: Config::DEFAULT_PRE_VOTE,
+            check_quorum: Config::DEFAULT_CHECK_QUORUM,
+            max_inflight_messages: Config::DEFAULT_MAX_INFLIGHT_MESSAGES,
+            max_inflight_bytes: Config::DEFAULT_MAX_INFLIGHT_BYTES,
+            max_message_bytes: Config::DEFAULT_MAX_MESSAGE_BYTES,
             max_pending_proposals: 1_000_000,
             max_apply_bytes_per_ready: 64 * 1024 * 1024,
             proposal_retry_ticks: 20,

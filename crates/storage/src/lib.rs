@@ -21,7 +21,7 @@ pub use codec::Record;
 pub use durable::DurableStorage;
 pub use error::StorageError;
 pub use volatile::VolatileStorage;
-pub use wal::{Recovered, Wal};
+pub use wal::{Recovered, Wal, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES};
 pub use writer::{WalWriter, WriterEvent};
 
 use flotilla_raft::PersistRequest;

@@ -52,6 +52,11 @@ pub struct Wal {
     fsync_log: Option<FsyncLog>,
 }
 
+/// A segment is closed once it holds this many bytes, unless the user sets another size.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Smaller segment sizes are raised to this: a segment holds its header records and at least a few more.
+pub const MIN_SEGMENT_BYTES: u64 = 4096;
+
 /// The encoding buffer's usual size, and the most it keeps after a larger batch.
 const BUFFER_BYTES: usize = 64 * 1024;
 const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
@@ -197,7 +202,7 @@ impl Wal {
             segments,
             active,
             active_bytes,
-            segment_bytes: segment_bytes.max(4096),
+            segment_bytes: segment_bytes.max(MIN_SEGMENT_BYTES),
             buffer: Vec::with_capacity(BUFFER_BYTES),
             hard_state: recovered.hard_state,
             peers: recovered.peers.clone(),
