@@ -104,7 +104,11 @@ impl State {
 
     fn of(recovered: &Recovered) -> State {
         assert_eq!((recovered.compacted_index, recovered.compacted_term), (0, 0), "nothing was compacted");
-        State { hard_state: recovered.hard_state, members: recovered.members.clone(), entries: recovered.entries.clone() }
+        State {
+            hard_state: recovered.hard_state,
+            members: recovered.members.clone(),
+            entries: recovered.entries.clone(),
+        }
     }
 }
 
@@ -216,7 +220,9 @@ fn write_history(seed: u64, name: &str) -> History {
                 }
             } else {
                 let count = 1 + rng.below(3) as usize;
-                Record::Members(["n0", "n1", "n2", "n3"].iter().zip(1..).take(count).map(|(s, id)| (id, s.to_string())).collect())
+                Record::Members(
+                    ["n0", "n1", "n2", "n3"].iter().zip(1..).take(count).map(|(s, id)| (id, s.to_string())).collect(),
+                )
             };
             state.apply(&record);
             batch.push(record);

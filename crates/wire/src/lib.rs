@@ -3,8 +3,10 @@
 
 mod gaggle;
 pub mod json;
+mod snapshot_members;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, PayloadError,
     WireError, MAX_ID_BYTES, MAX_NAME_BYTES,
 };
+pub use snapshot_members::{NamedMembership, MAX_MEMBERS};
