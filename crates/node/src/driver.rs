@@ -2,8 +2,8 @@
 //! the one order that is safe: persist, then send, then apply. It also speaks the wire (names, JSON) and keeps
 //! the gaggle view of the log (user entries only, 0-based). Output for the JS side accumulates in an `Output`.
 
+use super::members::{BindError, Bound, MemberRegistry};
 use super::output::{Output, OutputParts, Wanted};
-use super::peers::{PeerDirectory, SELF_ID};
 use super::recovery::{self, OpenError, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
@@ -52,13 +52,14 @@ pub struct NodeOptions {
 #[derive(Clone, Debug, Default)]
 pub struct WireStats {
     pub malformed: u64,
-    /// From a name that fits no slot (the cluster already has `cluster_size` members).
+    /// From a name that fits no seat (the cluster already has `cluster_size` members), or whose node id is
+    /// another member's.
     pub unknown_sender: u64,
 }
 
 pub struct NodeDriver {
     raft: Raft,
-    peers: PeerDirectory,
+    peers: MemberRegistry,
     storage: Box<dyn Storage>,
     output: Output,
     wire_stats: WireStats,
@@ -88,7 +89,7 @@ impl NodeDriver {
     pub fn open(options: NodeOptions, report: impl Fn(WriterEvent) + Send + 'static) -> Result<NodeDriver, OpenError> {
         let opened = recovery::open(&options, report)?;
         let peers = opened.peers;
-        let mut config = Config::new(SELF_ID);
+        let mut config = Config::new(peers.self_id());
         config.election_ticks_min = options.ticks.election_min;
         config.election_ticks_max = options.ticks.election_max;
         config.heartbeat_ticks = options.ticks.heartbeat;
@@ -119,7 +120,7 @@ impl NodeDriver {
             closed: false,
         };
         if opened.record_peers {
-            driver.storage.record_peers(&driver.peers.bound_names());
+            driver.storage.record_members(&driver.peers.members());
         }
         if let Some(snapshot) = driver.raft.snapshot().cloned() {
             // The application starts from the snapshot it took (or received) before the restart.
@@ -189,12 +190,12 @@ impl NodeDriver {
             return;
         }
         let known = self.peers.id_of(from_name);
-        if known.is_none() && !self.peers.has_unbound_slots() {
+        if known.is_none() && !self.peers.has_vacant_seats() {
             self.wire_stats.unknown_sender += 1;
             return;
         }
-        // Decoded before a stranger is bound: a malformed message must not take the slot of a member to come.
-        let inbound = match wire::decode(json, known.unwrap_or(0), SELF_ID, from_name) {
+        // Decoded before a stranger is bound: a malformed message must not take the seat of a member to come.
+        let inbound = match wire::decode(json, known.unwrap_or(0), self.peers.self_id(), from_name) {
             Ok(inbound) => inbound,
             Err(_) => {
                 self.wire_stats.malformed += 1;
@@ -204,24 +205,65 @@ impl NodeDriver {
         let from = match known {
             Some(id) => id,
             None => {
-                let Some(id) = self.peers.bind(from_name) else {
+                let Ok(id) = self.seat(from_name) else {
                     self.wire_stats.unknown_sender += 1;
                     return;
                 };
-                // Before any vote for this slot can be persisted, the slot's name must be.
-                self.storage.record_peers(&self.peers.bound_names());
                 // Introduce ourselves to a node we just met, so that it can reach us too.
                 self.output.send(Some(from_name), &wire::encode_hello(self.peers.self_name()));
                 id
             }
         };
-        if let Inbound::Raft(mut message) = inbound {
-            message.from = from;
-            if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
-                meta.membership = self.raft.membership().clone();
+        let mut message = match inbound {
+            Inbound::Hello => return,
+            Inbound::Raft(mut message) => {
+                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+                    // From a release that does not send the membership: this node's own stands in, as there.
+                    meta.membership = self.raft.membership().clone();
+                }
+                message
             }
-            let _ = self.raft.step(message);
+            Inbound::InstallSnapshot { mut message, members } => {
+                let Some(membership) = self.seat_snapshot_members(&members) else { return };
+                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+                    meta.membership = membership;
+                }
+                message
+            }
+        };
+        message.from = from;
+        let _ = self.raft.step(message);
+    }
+
+    /// The id of `name`, seating it (here, in the core, and in storage) if it is new.
+    fn seat(&mut self, name: &str) -> Result<NodeId, BindError> {
+        let bound = self.peers.bind(name)?;
+        if let Bound::Seated { id, vacant } = bound {
+            // The registry and the core hold the same seats, so the core has this vacant seat to fill.
+            let _ = self.raft.fill_vacant_seat(vacant, id);
+            // Before any vote for this member can be persisted, its name must be.
+            self.storage.record_members(&self.peers.members());
         }
+        Ok(bound.id())
+    }
+
+    /// A received snapshot's membership in ids, seating the members it names that this node had not met; `None`
+    /// (dropped and counted) when it names more members than this cluster has seats.
+    fn seat_snapshot_members(&mut self, members: &wire::NamedMembership) -> Option<flotilla_raft::Membership> {
+        let mut ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
+            let seat = |name: &Option<String>| match name {
+                None => Some(None),
+                Some(name) => self.seat(name).ok().map(Some),
+            };
+            names.iter().map(seat).collect()
+        };
+        let seated = ids(&members.voters).zip(ids(&members.outgoing)).zip(ids(&members.learners));
+        let membership =
+            seated.and_then(|((voters, outgoing), learners)| self.peers.resolve(&voters, &outgoing, &learners));
+        if membership.is_none() {
+            self.wire_stats.unknown_sender += 1;
+        }
+        membership
     }
 
     pub fn is_closed(&self) -> bool {
@@ -327,7 +369,7 @@ impl NodeDriver {
 
     fn say_hello_if_discovering(&mut self) {
         self.ticks_since_hello = 0;
-        if self.peers.has_unbound_slots() {
+        if self.peers.has_vacant_seats() {
             self.output.send(None, &wire::encode_hello(self.peers.self_name()));
         }
     }
@@ -358,10 +400,12 @@ impl NodeDriver {
                     self.raft.persisted(token);
                 }
             }
+            let peers = &self.peers;
             for message in &ready.messages {
-                if let Some(to) = self.peers.name_of(message.to) {
-                    let sender = self.peers.self_name();
-                    self.output.send_with(Some(to), |w| wire::write_message(w, message, sender));
+                if let Some(to) = peers.name_of(message.to) {
+                    let sender = peers.self_name();
+                    self.output
+                        .send_with(Some(to), |w| wire::write_message(w, message, sender, |id| peers.name_of(id)));
                 }
             }
             if let Some(snapshot) = ready.snapshot {
@@ -501,7 +545,7 @@ impl NodeDriver {
         w.key("pendingProposals").uint(raft.pending_proposals() as u64);
         w.key("recoveredTornTail").opt_string(self.torn_tail.as_deref());
         w.key("peers").begin_array();
-        for id in self.peers.ids().filter(|&id| id != SELF_ID) {
+        for &id in &self.peers.seats()[1..] {
             match self.peers.name_of(id) {
                 Some(name) => {
                     w.begin_object().key("id").string(name);
@@ -705,7 +749,8 @@ mod tests {
         let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
         let from = driver.peers.id_of("b").expect("b is known");
         let mut w = JsonWriter::new();
-        wire::write_message(&mut w, &Message { from, to: SELF_ID, term: 1, body }, "b");
+        let to = driver.peers.self_id();
+        wire::write_message(&mut w, &Message { from, to, term: 1, body }, "b", |_| None);
         w.finish()
     }
 

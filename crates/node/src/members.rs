@@ -152,7 +152,12 @@ impl MemberRegistry {
     /// in this registry's terms: a known id stays, and each unknown one takes one of this registry's seats that
     /// the membership does not name, in seat order (a placeholder of the teller's and a vacant seat here are the
     /// same unknown member). `None` when there are more unknowns than such seats.
-    pub fn resolve(&self, voters: &[Option<NodeId>], outgoing: &[Option<NodeId>], learners: &[Option<NodeId>]) -> Option<Membership> {
+    pub fn resolve(
+        &self,
+        voters: &[Option<NodeId>],
+        outgoing: &[Option<NodeId>],
+        learners: &[Option<NodeId>],
+    ) -> Option<Membership> {
         let known = |id: &Option<NodeId>| id.filter(|id| self.names.contains_key(id));
         let named: BTreeSet<NodeId> = voters.iter().chain(outgoing).chain(learners).filter_map(known).collect();
         let mut unnamed_seats = self.seats.iter().copied().filter(|id| !named.contains(id));

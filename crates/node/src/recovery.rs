@@ -1,10 +1,11 @@
 //! Where a node's state comes from at startup: nothing (volatile, as gaggle and brig), or the write-ahead log in
-//! its data directory, replayed into the core's restored state and the peer slots its votes refer to.
+//! its data directory, replayed into the core's restored state and the members its ids refer to. A data
+//! directory of a release whose node ids were per-node slots is refused (see `refuse_slot_ids`).
 
 use super::driver::{own_proposal_id, Members, NodeOptions};
-use super::peers::PeerDirectory;
+use super::members::{member_id, MemberRegistry};
 use super::saved_state::SavedState;
-use flotilla_raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
+use flotilla_raft::{decode_stream, Entry, HardState, Membership, NodeId, RestoredState, Snapshot, SnapshotMeta};
 use flotilla_storage::{snapshot_file, Record};
 use flotilla_storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
 use std::path::PathBuf;
@@ -19,9 +20,9 @@ pub enum StorageOptions {
 /// Everything a node starts from.
 pub struct Opened {
     pub storage: Box<dyn Storage>,
-    pub peers: PeerDirectory,
+    pub peers: MemberRegistry,
     pub restored: RestoredState,
-    /// Whether the peer slots must be (re)recorded in storage before anything else.
+    /// Whether the members must be (re)recorded in storage before anything else.
     pub record_peers: bool,
     /// Set when a torn write at the end of the log was cut off: (file, offset).
     pub torn_tail: Option<(PathBuf, u64)>,
@@ -47,14 +48,25 @@ impl std::fmt::Display for OpenError {
     }
 }
 
-fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
+fn fresh_directory(name: &str, members: &Members) -> Result<MemberRegistry, OpenError> {
     match members {
-        Members::Discover { cluster_size } => PeerDirectory::discovering(name, *cluster_size),
+        Members::Discover { cluster_size } => Ok(MemberRegistry::discovering(name, *cluster_size)),
         Members::Named(names) => {
             let others: Vec<String> = names.iter().filter(|n| n.as_str() != name).cloned().collect();
-            PeerDirectory::with_members(name, &others)
+            MemberRegistry::with_members(name, &others).map_err(|e| OpenError::Mismatch(e.to_string()))
         }
     }
+}
+
+/// A data directory written by a release whose node ids were local slots (a vote for "slot 2" meant whichever
+/// name that node had bound to its slot 2) is refused rather than guessed at.
+fn refuse_slot_ids(dir: &std::path::Path) -> OpenError {
+    OpenError::Mismatch(format!(
+        "the data directory {} was written by an older flotilla whose node ids were per-node slots, and cannot be \
+         opened by this release, whose node ids are the same on every node; start this node on an empty data \
+         directory (it catches up from the other members) or open it with the release that wrote it",
+        dir.display()
+    ))
 }
 
 /// Opens the node's storage, or starts it from its saved state. `report` receives the disk thread's events
@@ -63,8 +75,8 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     let (name, members) = (options.name.as_str(), &options.members);
     let (dir, segment_bytes) = match &options.storage {
         StorageOptions::Volatile => {
-            let peers = fresh_directory(name, members);
-            let membership = Membership::with_voters(peers.ids());
+            let peers = fresh_directory(name, members)?;
+            let membership = Membership::with_voters(peers.seats().iter().copied());
             let mut restored = RestoredState { membership, ..RestoredState::default() };
             if let Some(saved) = &options.saved_state {
                 (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
@@ -80,6 +92,9 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
         StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
     };
     let (mut wal, mut recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    if !recovered.slot_peers.is_empty() {
+        return Err(refuse_slot_ids(dir));
+    }
     if let Some(saved) = &options.saved_state {
         let holds_log = recovered.hard_state != HardState::default()
             || !recovered.entries.is_empty()
@@ -93,16 +108,16 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             )));
         }
         // Written (and synced) before the node runs: it answers peers as if this were its own log.
-        let peers = fresh_directory(name, members);
+        let peers = fresh_directory(name, members)?;
         let (hard_state, entries) = seed(saved, &peers, options)?;
         let write = Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() };
-        wal.append(&[Record::Peers(peers.bound_names()), write]).map_err(OpenError::Storage)?;
+        wal.append(&[Record::Members(peers.members()), write]).map_err(OpenError::Storage)?;
         wal.sync().map_err(OpenError::Storage)?;
-        recovered.peers = peers.bound_names();
+        recovered.members = peers.members();
         recovered.hard_state = hard_state;
         recovered.entries = entries;
     }
-    let snapshot = load_snapshot(dir)?;
+    let mut snapshot = load_snapshot(dir)?;
     let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.index);
     if recovered.compacted_index > snapshot_index {
         // The entries up to the compaction point are gone, and no snapshot holds them.
@@ -114,14 +129,23 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             ),
         )));
     }
-    let peers = if recovered.peers.is_empty() {
-        fresh_directory(name, members)
+    let peers = if recovered.members.is_empty() {
+        fresh_directory(name, members)?
     } else {
-        restore_directory(name, members, &recovered.peers, dir)?
+        restore_directory(name, members, &recovered.members, dir)?
     };
+    if let Some(snapshot) = &mut snapshot {
+        // Seats this node had not met when the snapshot was taken are filled by those it has met since.
+        snapshot.meta.membership = peers.resolve_stored(&snapshot.meta.membership).ok_or_else(|| {
+            OpenError::Mismatch(format!(
+                "the newest snapshot in {} has more members than this node's cluster has seats",
+                dir.display()
+            ))
+        })?;
+    }
     let restored = RestoredState {
         hard_state: recovered.hard_state,
-        membership: Membership::with_voters(peers.ids()),
+        membership: Membership::with_voters(peers.seats().iter().copied()),
         snapshot,
         entries: recovered.entries,
     };
@@ -132,7 +156,7 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
 /// The hard state and log a saved state gives this node, with ids of its own for the entries.
 fn seed(
     saved: &SavedState,
-    peers: &PeerDirectory,
+    peers: &MemberRegistry,
     options: &NodeOptions,
 ) -> Result<(HardState, Vec<Entry>), OpenError> {
     saved.restore(peers, options.max_message_bytes, || own_proposal_id(&options.name)).map_err(OpenError::SavedState)
@@ -141,6 +165,9 @@ fn seed(
 /// The newest snapshot file in `dir`, decoded; damage is an error naming the file.
 fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
     let Some(stored) = snapshot_file::load_latest(dir).map_err(OpenError::Storage)? else { return Ok(None) };
+    if stored.slot_ids {
+        return Err(refuse_slot_ids(dir));
+    }
     let meta = SnapshotMeta { index: stored.index, term: stored.term, membership: stored.membership };
     let path = dir.join("snapshot");
     decode_stream(meta, &stored.data)
@@ -148,19 +175,25 @@ fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
         .ok_or_else(|| OpenError::Storage(StorageError::other(&path, "the newest snapshot's contents cannot be read")))
 }
 
-/// The slots as they were recorded: a vote in the hard state names a slot, so slots must not move.
+/// The members as they were recorded, in their seats, this node first.
 fn restore_directory(
     name: &str,
     members: &Members,
-    recorded: &[String],
+    recorded: &[(NodeId, String)],
     dir: &std::path::Path,
-) -> Result<PeerDirectory, OpenError> {
-    if recorded.first().map(String::as_str) != Some(name) {
+) -> Result<MemberRegistry, OpenError> {
+    let recorded_self = recorded.first().map_or("", |(_, name)| name.as_str());
+    if recorded_self != name {
         return Err(OpenError::Mismatch(format!(
-            "the data directory {} belongs to node {:?}, not {:?}",
+            "the data directory {} belongs to node {recorded_self:?}, not {name:?}",
             dir.display(),
-            recorded.first().map(String::as_str).unwrap_or(""),
-            name
+        )));
+    }
+    if let Some((id, other)) = recorded.iter().find(|(id, name)| *id != member_id(name)) {
+        return Err(OpenError::Mismatch(format!(
+            "the data directory {} records node id {id} for {other:?}, whose id is {}: it was not written by flotilla",
+            dir.display(),
+            member_id(other)
         )));
     }
     let size = match members {
@@ -175,14 +208,13 @@ fn restore_directory(
             size
         )));
     }
-    let mut directory = PeerDirectory::discovering(name, size);
-    for peer in &recorded[1..] {
-        directory.bind(peer);
-    }
-    if let Members::Named(names) = members {
-        for peer in names.iter().filter(|n| n.as_str() != name) {
-            directory.bind(peer);
-        }
+    let mut directory = MemberRegistry::discovering(name, size);
+    let configured = match members {
+        Members::Named(names) => names.iter().filter(|n| n.as_str() != name).collect(),
+        Members::Discover { .. } => Vec::new(),
+    };
+    for peer in recorded[1..].iter().map(|(_, name)| name).chain(configured) {
+        directory.bind(peer).map_err(|e| OpenError::Mismatch(e.to_string()))?;
     }
     Ok(directory)
 }
