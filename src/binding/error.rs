@@ -3,8 +3,8 @@
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
 use crate::node::wire::PayloadError;
-use crate::node::{OpenError, RequestError, SnapshotError};
-use crate::raft::{ProposeError, TransferError};
+use crate::node::{OpenError, RequestError, SnapshotError, TransferError};
+use crate::raft::ProposeError;
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
 /// The stable name a JS error carries as its `code`: the binding's methods return `napi::Result<T, ErrorCode>`.
@@ -60,7 +60,7 @@ pub fn request_error(error: &RequestError) -> CodedError {
 pub fn transfer_error(error: &TransferError) -> CodedError {
     let code = match error {
         TransferError::NotLeader => NOT_LEADER,
-        TransferError::NotAVoter(_) => UNKNOWN_MEMBER,
+        TransferError::NotAVoter { .. } | TransferError::NotAMember { .. } => UNKNOWN_MEMBER,
         TransferError::ToSelf => ALREADY_LEADER,
     };
     coded(code, error)

@@ -9,8 +9,9 @@ use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
 use super::snapshots::{self, SnapshotError, SnapshotPolicy};
 use super::timing::Ticks;
+use super::transfer_error::TransferError;
 use flotilla_raft::{
-    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats, TransferError,
+    Config, Entry, EntryKind, MessageBody, NodeId, ProposeError, Proposed, Raft, Role, Snapshot, Stats,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
 use flotilla_wire::json::JsonWriter;
@@ -309,10 +310,13 @@ impl NodeDriver {
 
     pub fn transfer_leadership(&mut self, to_name: &str) -> Result<(), TransferError> {
         let Some(target) = self.peers.id_of(to_name) else {
-            return Err(TransferError::NotAVoter(0));
+            return Err(TransferError::NotAMember { name: to_name.to_string() });
         };
-        self.raft.transfer_leadership(target)?;
-        Ok(())
+        self.raft.transfer_leadership(target).map_err(|error| match error {
+            flotilla_raft::TransferError::NotLeader => TransferError::NotLeader,
+            flotilla_raft::TransferError::ToSelf => TransferError::ToSelf,
+            flotilla_raft::TransferError::NotAVoter(_) => TransferError::NotAVoter { name: to_name.to_string() },
+        })
     }
 
     /// The application's answer to `snapshotWanted`: its state as of `index` (JSON text), or `None` if it could
@@ -809,6 +813,18 @@ mod tests {
         driver.receive(&too_long, &hello(&too_long));
         assert!(!driver.is_peer(&too_long));
         assert_eq!(driver.wire_stats.malformed, 1);
+    }
+
+    #[test]
+    fn transfer_leadership_errors_speak_in_names() {
+        let mut driver = discovering_driver("a", 1);
+        assert_eq!(driver.transfer_leadership("a"), Err(TransferError::NotLeader));
+        driver.campaign();
+        let _ = driver.flush();
+        let error = driver.transfer_leadership("nobody").expect_err("not a member");
+        assert_eq!(error, TransferError::NotAMember { name: "nobody".into() });
+        assert_eq!(error.to_string(), r#"node "nobody" is not a voter: no member of this cluster has that name"#);
+        assert_eq!(driver.transfer_leadership("a"), Err(TransferError::ToSelf));
     }
 
     #[test]

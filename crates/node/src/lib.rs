@@ -16,6 +16,7 @@ mod requests;
 mod saved_state;
 mod snapshots;
 mod timing;
+mod transfer_error;
 
 pub use driver::{Members, NodeDriver, NodeOptions, WireStats};
 pub use members::{member_id, BindError, MAX_MEMBER_ID};
@@ -25,3 +26,4 @@ pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
 pub use saved_state::{SavedEntry, SavedState};
 pub use snapshots::SnapshotError;
 pub use timing::{Ticks, TimingMs};
+pub use transfer_error::TransferError;
