@@ -405,7 +405,12 @@ impl NodeDriver {
                 }
             }
             let peers = &self.peers;
-            for message in &ready.messages {
+            let mut messages = ready.messages;
+            // Out in seat order (the members' configured or discovered order), not in id order: which peer hears
+            // first is then what the application chose, as it was when ids were seat numbers. Each peer's own
+            // messages keep their order (the sort is stable).
+            messages.sort_by_cached_key(|message| peers.seat_of(message.to));
+            for message in &messages {
                 if let Some(to) = peers.name_of(message.to) {
                     let sender = peers.self_name();
                     self.output

@@ -112,6 +112,11 @@ impl MemberRegistry {
         &self.seats
     }
 
+    /// The position of `id`'s seat (this node's is 0); past the last seat for an id that holds none.
+    pub fn seat_of(&self, id: NodeId) -> usize {
+        self.seats.iter().position(|&seat| seat == id).unwrap_or(self.seats.len())
+    }
+
     pub fn id_of(&self, name: &str) -> Option<NodeId> {
         self.ids.get(name).copied()
     }
@@ -202,6 +207,7 @@ mod tests {
         let a = member_id("a");
         assert_eq!((registry.id_of("a"), registry.self_id()), (Some(a), a));
         assert_eq!(registry.seats(), &[a, vacant_seat(1), vacant_seat(2)]);
+        assert_eq!((registry.seat_of(a), registry.seat_of(vacant_seat(2)), registry.seat_of(7)), (0, 2, 3));
         let b = member_id("b");
         assert_eq!(registry.bind("b"), Ok(Bound::Seated { id: b, vacant: vacant_seat(1) }));
         assert_eq!(registry.bind("b"), Ok(Bound::Known(b)));

@@ -73,3 +73,19 @@ fn a_data_directory_with_slot_ids_is_refused_with_an_error_that_says_why() {
     assert!(message.contains("start this node on an empty data directory"), "{message}");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[test]
+fn messages_go_out_in_seat_order_not_in_id_order() {
+    for order in [["a", "b", "c"], ["a", "c", "b"]] {
+        let names = order.iter().map(|name| name.to_string()).collect();
+        let mut a = NodeDriver::new(NodeOptions {
+            members: Members::Named(names),
+            ..options("a", 3, StorageOptions::Volatile)
+        })
+        .expect("driver");
+        a.campaign();
+        let output: serde_json::Value = serde_json::from_str(&a.flush().expect("output")).expect("JSON");
+        let sent: Vec<&str> = output["send"].as_array().expect("send").iter().filter_map(|s| s[0].as_str()).collect();
+        assert_eq!(sent, order[1..], "the vote requests go to the members in their configured order");
+    }
+}
