@@ -95,6 +95,16 @@ test('transferLeadership: FLOTILLA_NOT_LEADER, FLOTILLA_UNKNOWN_MEMBER, FLOTILLA
   assert.deepEqual([self.code, self.message], [CODES.ALREADY_LEADER, 'this node is already the leader'])
 })
 
+test('transferLeadership to a name no member has says so by name, never by a node number', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3, { ...STEADY })
+  const leader = await electLeader(nodes)
+  const unknown = thrown(() => leader.transferLeadership('unknown'))
+  assert.deepEqual(
+    [unknown.code, unknown.message],
+    [CODES.UNKNOWN_MEMBER, 'node "unknown" is not a voter: no member of this cluster has that name']
+  )
+})
+
 test('dispatchOnLeader: FLOTILLA_TIMEOUT when nobody answers, FLOTILLA_CLOSED when the node closes', WITHIN, async (t) => {
   // One node of three: there is never a leader to run the method.
   const channel = { name: 'memory', namespace: uniqueName('alone') }

@@ -2,7 +2,7 @@
 //! plus N logged entries of 100 bytes after it (default 1,000,000; `cargo bench --bench restart -- N`). It times
 //! the whole startup path of a node: loading the snapshot, replaying the log segments, rebuilding the core.
 
-use flotilla_node::{Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
+use flotilla_node::{member_id, Members, NodeDriver, NodeOptions, StorageOptions, TimingMs};
 use flotilla_raft::{Entry, EntryKind, HardState, Membership, Payload, ProposalId, Snapshot, SnapshotMeta};
 use flotilla_storage::snapshot_file;
 use flotilla_storage::{Record, Wal};
@@ -25,9 +25,14 @@ fn main() {
     let write_started = Instant::now();
     {
         let (mut wal, _) = Wal::open(&dir, segment_bytes).expect("open the log");
-        wal.append(&[Record::Peers(vec!["n".into(), "p".into(), "q".into()])]).expect("peers");
+        let members: Vec<_> = ["n", "p", "q"].into_iter().map(|name| (member_id(name), name.to_string())).collect();
+        wal.append(&[Record::Members(members.clone())]).expect("members");
         let snapshot = Snapshot {
-            meta: SnapshotMeta { index: SNAPSHOT_INDEX, term: 1, membership: Membership::with_voters([1, 2, 3]) },
+            meta: SnapshotMeta {
+                index: SNAPSHOT_INDEX,
+                term: 1,
+                membership: Membership::with_voters(members.iter().map(|(id, _)| *id)),
+            },
             data: Payload::from(&br#"{"userEntries":100000,"data":{"state":"at the snapshot"}}"#[..]),
             proposal_ids: (1..=SNAPSHOT_INDEX).map(|i| (i, id_of(i))).collect(),
         };
@@ -41,7 +46,7 @@ fn main() {
             let batch: Vec<Entry> = (index..=last)
                 .map(|i| Entry { term: 1, index: i, kind: EntryKind::Normal, id: Some(id_of(i)), data: data.clone() })
                 .collect();
-            let hard_state = HardState { term: 1, vote: Some(1), commit: last };
+            let hard_state = HardState { term: 1, vote: Some(members[0].0), commit: last };
             wal.append(&[Record::Write { hard_state: Some(hard_state), reset: None, entries: batch }]).expect("append");
             index = last + 1;
         }

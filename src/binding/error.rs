@@ -3,8 +3,8 @@
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
 use crate::node::wire::PayloadError;
-use crate::node::{MismatchError, OpenError, RequestError, SavedStateError, SnapshotError};
-use crate::raft::{ProposeError, TransferError};
+use crate::node::{BindError, MismatchError, OpenError, RequestError, SavedStateError, SnapshotError, TransferError};
+use crate::raft::ProposeError;
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
 /// The stable name a JS error carries as its `code`: the binding's methods return `napi::Result<T, ErrorCode>`.
@@ -60,7 +60,7 @@ pub fn request_error(error: &RequestError) -> CodedError {
 pub fn transfer_error(error: &TransferError) -> CodedError {
     let code = match error {
         TransferError::NotLeader => NOT_LEADER,
-        TransferError::NotAVoter(_) => UNKNOWN_MEMBER,
+        TransferError::NotAVoter { .. } | TransferError::NotAMember { .. } => UNKNOWN_MEMBER,
         TransferError::ToSelf => ALREADY_LEADER,
     };
     coded(code, error)
@@ -69,9 +69,17 @@ pub fn transfer_error(error: &TransferError) -> CodedError {
 pub fn open_error(error: &OpenError) -> CodedError {
     let code = match error {
         OpenError::Storage(_) => STORAGE,
-        OpenError::Mismatch(MismatchError::AnotherNode { .. } | MismatchError::MoreMembersThanClusterSize { .. }) => {
-            DATA_MISMATCH
-        }
+        OpenError::Mismatch(
+            MismatchError::AnotherNode { .. }
+            | MismatchError::MoreMembersThanClusterSize { .. }
+            | MismatchError::SlotIds { .. }
+            | MismatchError::ForeignId { .. }
+            | MismatchError::SnapshotHasMoreMembers { .. },
+        ) => DATA_MISMATCH,
+        // Two configured names with one id: the options must change. More names than seats: the directory
+        // recorded other members than the options name.
+        OpenError::Members(BindError::IdCollision { .. }) => INVALID_ARGUMENT,
+        OpenError::Members(BindError::NoVacantSeat { .. }) => DATA_MISMATCH,
         OpenError::SavedState(
             SavedStateError::DataDirHoldsALog { .. }
             | SavedStateError::VoteForAStranger { .. }

@@ -3,7 +3,7 @@
 
 use super::gaggle_view::GaggleView;
 use crate::node::wire::{self, Inbound, OutputParts, Wanted};
-use crate::node::{NodeDriver, Received, RequestError, SnapshotError};
+use crate::node::{NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
 use crate::raft::{Index, ProposeError};
 
 pub struct GaggleNode {
@@ -42,9 +42,14 @@ impl GaggleNode {
             // Broadcasts reach their sender too: not worth decoding.
             return;
         }
-        // Decoded before the driver meets a stranger: a malformed message must not take the slot of a member.
+        // Decoded before the driver meets a stranger: a malformed message must not take the seat of a member.
         match wire::decode(json, 0, 0, from_name) {
             Ok(Inbound::Raft(message)) => self.driver.receive(from_name, Received::Message(message)),
+            Ok(Inbound::InstallSnapshot { message, members }) => {
+                let members =
+                    NamedMembership { voters: members.voters, outgoing: members.outgoing, learners: members.learners };
+                self.driver.receive(from_name, Received::Snapshot { message, members })
+            }
             Ok(Inbound::Hello) => self.driver.receive(from_name, Received::Introduction),
             Err(_) => self.driver.receive_unreadable(from_name),
         }

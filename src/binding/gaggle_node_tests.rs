@@ -116,7 +116,7 @@ fn snapshot_from_b(node: &GaggleNode, data: &[u8]) -> String {
     let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
     let from = node.driver.id_of("b").expect("b is known");
     let mut w = JsonWriter::new();
-    wire::write_message(&mut w, &Message { from, to: 1, term: 1, body }, "b");
+    wire::write_message(&mut w, &Message { from, to: 1, term: 1, body }, "b", |_| None);
     w.finish()
 }
 
@@ -175,4 +175,32 @@ fn a_sender_whose_name_no_member_can_have_is_dropped_and_counted() {
     node.receive(&too_long, &hello(&too_long));
     assert!(!node.driver.is_peer(&too_long));
     assert_eq!(node.driver.status().wire.malformed, 1);
+}
+
+#[test]
+fn a_gaggle_snapshot_carries_its_members_by_name_and_the_receiver_seats_them() {
+    use crate::node::member_id;
+    use crate::raft::{encode_stream, Membership, Message, SnapshotMeta};
+    // c has met b only; b's snapshot was taken when b had met a but not c.
+    let mut c = discovering_driver("c", 3);
+    c.receive("b", r#"{"type":"HELLO","from":"b"}"#);
+    let (a, b) = (member_id("a"), member_id("b"));
+    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::with_voters([a, b, (1 << 53) + 2]) };
+    let data = br#"{"userEntries":8,"data":{"k":1}}"#;
+    let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
+    let total = stream.len() as u64;
+    let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+    let names = |id| [(a, "a"), (b, "b")].into_iter().find(|(known, _)| *known == id).map(|(_, name)| name);
+    let mut w = JsonWriter::new();
+    wire::write_message(&mut w, &Message { from: b, to: member_id("c"), term: 1, body }, "b", names);
+    let json = w.finish();
+    assert!(json.contains(r#""members":{"voters":["#) && json.contains(r#""b""#) && json.contains("null"), "{json}");
+    c.receive("b", &json);
+    let _ = flush_all(&mut c);
+    assert!(c.driver.is_peer("a"), "a, named by the snapshot, took a seat");
+    assert_eq!(c.driver.raft().membership().voters, [a, b, member_id("c")].into(), "c filled the unknown seat");
+    assert_eq!(c.commit_index(), 7, "the snapshot was installed");
+    let status: serde_json::Value = serde_json::from_str(&c.status_json()).expect("JSON");
+    let peers: Vec<&str> = status["peers"].as_array().expect("peers").iter().filter_map(|p| p["id"].as_str()).collect();
+    assert_eq!(peers, ["b", "a"], "status speaks in names, in the order the seats were taken");
 }

@@ -4,7 +4,7 @@
 //! (`OutputBatch`), one JSON text per flush.
 
 use crate::node::wire::{self, snapshot_envelope, OutputBatch};
-use crate::node::{EventSink, Proposer};
+use crate::node::{EventSink, MemberRegistry, Proposer};
 use crate::raft::{Entry, Index, Message, NodeId, Payload, Raft, Role, Snapshot};
 
 pub struct GaggleView {
@@ -75,9 +75,9 @@ fn user_index_in_snapshot(snapshot: &Snapshot, index: Index) -> Option<u64> {
 }
 
 impl EventSink for GaggleView {
-    fn send(&mut self, _to: NodeId, to_name: &str, message: &Message) {
+    fn send(&mut self, _to: NodeId, to_name: &str, message: &Message, members: &MemberRegistry) {
         let sender = &self.self_name;
-        self.output.send_with(Some(to_name), |w| wire::write_message(w, message, sender));
+        self.output.send_with(Some(to_name), |w| wire::write_message(w, message, sender, |id| members.name_of(id)));
     }
 
     fn introduce(&mut self, to: Option<&str>) {

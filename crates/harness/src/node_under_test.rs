@@ -5,7 +5,7 @@
 
 use crate::simulation::checker::{Checker, Violation};
 use crate::simulation::storage::Storage as Disk;
-use flotilla_node::{EventSink, Members, NodeDriver, NodeOptions, Proposer, Received, Ticks};
+use flotilla_node::{EventSink, MemberRegistry, Members, NodeDriver, NodeOptions, Proposer, Received, Ticks};
 use flotilla_raft::{Entry, Message, NodeId, PersistRequest, Raft, Role};
 use flotilla_storage::{Storage, Submitted};
 use std::collections::VecDeque;
@@ -40,7 +40,7 @@ struct Collected {
 }
 
 impl EventSink for Collected {
-    fn send(&mut self, _to: NodeId, to_name: &str, message: &Message) {
+    fn send(&mut self, _to: NodeId, to_name: &str, message: &Message, _members: &MemberRegistry) {
         self.sends.push((to_name.to_string(), message.clone()));
     }
 

@@ -1,20 +1,21 @@
 //! Drives one consensus core: feeds it ticks, peer messages and proposals, and carries out its `Ready` work in
 //! the one order that is safe: persist, then send, then apply. What the caller must act on comes out as typed
-//! events through an `EventSink` (see `events`), in raft indices and the core's entries; peers are known by name
-//! (`peers`), and what a codec decoded comes in typed.
+//! events through an `EventSink` (see `events`), in raft indices and the core's entries; members are known by
+//! name, and a node's id is its name's (`members`), the same on every node; what a codec decoded comes in typed.
 
 use super::events::{EventSink, Proposer};
+use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
 use super::open_error::OpenError;
-use super::peers::{PeerDirectory, SELF_ID};
 use super::recovery::{self, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
 use super::saved_state::SavedState;
 use super::snapshots::{SnapshotError, SnapshotPolicy, MAX_SNAPSHOT_DATA_BYTES};
 use super::status::{MemberStatus, Status};
 use super::timing::Ticks;
+use super::transfer_error::TransferError;
 use flotilla_raft::{
     Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId, ProposeError,
-    Proposed, Raft, RestoredState, Role, Snapshot, SnapshotMeta, TransferError, MAX_ID_BYTES,
+    Proposed, Raft, RestoredState, Role, Snapshot, SnapshotMeta, MAX_ID_BYTES,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
 
@@ -57,7 +58,7 @@ impl NodeOptions {
     /// Options for a node named `name` with the core's defaults and the given timing: volatile storage, no
     /// snapshots, a random seed.
     pub fn new(name: &str, members: Members, ticks: Ticks) -> NodeOptions {
-        let mut raft = Config::new(SELF_ID);
+        let mut raft = Config::new(member_id(name));
         raft.election_ticks_min = ticks.election_min;
         raft.election_ticks_max = ticks.election_max;
         raft.heartbeat_ticks = ticks.heartbeat;
@@ -79,15 +80,21 @@ impl NodeOptions {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireStats {
     pub malformed: u64,
-    /// From a name that fits no slot (the cluster already has `cluster_size` members).
+    /// From a name that fits no seat (the cluster already has `cluster_size` members), or whose node id is
+    /// another member's.
     pub unknown_sender: u64,
 }
 
 /// What a codec read from a peer's message.
 #[derive(Debug)]
 pub enum Received {
-    /// A message for the core (its `from` and `to` are set by the driver, from the sender's name).
+    /// A message for the core (its `from` and `to` are set by the driver, from the sender's name). An
+    /// InstallSnapshot's membership is in node ids; an empty one (a sender that did not send it) is taken to be
+    /// this node's own.
     Message(Message),
+    /// An InstallSnapshot whose membership came by name (the driver fills in `meta.membership`, seating the
+    /// members it had not met).
+    Snapshot { message: Message, members: NamedMembership },
     /// The sender introduces itself (discovery).
     Introduction,
 }
@@ -104,7 +111,7 @@ pub struct RequestProposed {
 
 pub struct NodeDriver {
     raft: Raft,
-    peers: PeerDirectory,
+    peers: MemberRegistry,
     storage: Box<dyn Storage>,
     wire_stats: WireStats,
     /// Whether a snapshot's data is one the application can restore (`Config::accept_snapshot_data`).
@@ -147,14 +154,14 @@ impl NodeDriver {
         storage: Box<dyn Storage>,
         restored: RestoredState,
     ) -> Result<NodeDriver, OpenError> {
-        let peers = recovery::fresh_directory(&options.name, &options.members);
-        let restored = RestoredState { membership: Membership::with_voters(peers.ids()), ..restored };
+        let peers = recovery::fresh_registry(&options.name, &options.members)?;
+        let restored = RestoredState { membership: Membership::with_voters(peers.seats().iter().copied()), ..restored };
         NodeDriver::start(options, Opened { storage, peers, restored, record_peers: true, torn_tail: None })
     }
 
     fn start(options: NodeOptions, opened: Opened) -> Result<NodeDriver, OpenError> {
         let mut config = options.raft;
-        config.id = SELF_ID;
+        config.id = opened.peers.self_id();
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         let accept_snapshot_data = config.accept_snapshot_data;
         let hello_every_ticks = config.election_ticks_min;
@@ -177,7 +184,7 @@ impl NodeDriver {
             closed: false,
         };
         if opened.record_peers {
-            driver.storage.record_peers(&driver.peers.bound_names());
+            driver.storage.record_members(&driver.peers.members());
         }
         if let Some(snapshot) = driver.raft.snapshot() {
             // The application starts from the snapshot it took (or received) before the restart; the core installs
@@ -249,42 +256,99 @@ impl NodeDriver {
     }
 
     /// A message from the peer `from_name`, as a codec read it. A sender the cluster has no room for is dropped
-    /// and counted; a new one is met (bound to a free slot, and introduced to).
+    /// and counted; a new one is met (seated in a vacant seat, and introduced to).
     pub fn receive(&mut self, from_name: &str, received: Received) {
         let Some(from) = self.sender_id(from_name) else { return };
         let from = match from {
             Some(id) => id,
             None => {
-                let Some(id) = self.peers.bind(from_name) else {
+                let Ok(id) = self.seat(from_name) else {
                     self.wire_stats.unknown_sender += 1;
                     return;
                 };
-                // Before any vote for this slot can be persisted, the slot's name must be.
-                self.storage.record_peers(&self.peers.bound_names());
                 // Introduce ourselves to a node we just met, so that it can reach us too.
                 self.introductions.push(Some(from_name.to_string()));
                 id
             }
         };
-        if let Received::Message(mut message) = received {
-            message.from = from;
-            message.to = SELF_ID;
-            if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
-                meta.membership = self.raft.membership().clone();
+        let mut message = match received {
+            Received::Introduction => return,
+            Received::Message(mut message) => {
+                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+                    let told = std::mem::take(&mut meta.membership);
+                    let Some(membership) = self.snapshot_membership_by_id(told) else { return };
+                    meta.membership = membership;
+                }
+                message
             }
-            let _ = self.raft.step(message);
+            Received::Snapshot { mut message, members } => {
+                let Some(membership) = self.seat_snapshot_members(&members) else { return };
+                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+                    meta.membership = membership;
+                }
+                message
+            }
+        };
+        message.from = from;
+        message.to = self.peers.self_id();
+        let _ = self.raft.step(message);
+    }
+
+    /// The id of `name`, seating it (here, in the core, and in storage) if it is new.
+    fn seat(&mut self, name: &str) -> Result<NodeId, BindError> {
+        let bound = self.peers.bind(name)?;
+        if let Bound::Seated { id, vacant } = bound {
+            // The registry and the core hold the same seats, so the core has this vacant seat to fill.
+            let _ = self.raft.fill_vacant_seat(vacant, id);
+            // Before any vote for this member can be persisted, its name must be.
+            self.storage.record_members(&self.peers.members());
         }
+        Ok(bound.id())
+    }
+
+    /// A received snapshot's membership by id in this node's seats (ids it has not met take the seats the
+    /// membership does not name); an empty one, from a sender that did not send it, is this node's own. `None`
+    /// (dropped and counted) when it names more members than this cluster has seats.
+    fn snapshot_membership_by_id(&mut self, told: Membership) -> Option<Membership> {
+        if told.voters.is_empty() {
+            return Some(self.raft.membership().clone());
+        }
+        let membership = self.peers.resolve_stored(&told);
+        if membership.is_none() {
+            self.wire_stats.unknown_sender += 1;
+        }
+        membership
+    }
+
+    /// A received snapshot's membership by name in ids, seating the members it names that this node had not met;
+    /// `None` (dropped and counted) when it names more members than this cluster has seats.
+    fn seat_snapshot_members(&mut self, members: &NamedMembership) -> Option<Membership> {
+        let mut ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
+            let seat = |name: &Option<String>| match name {
+                None => Some(None),
+                Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
+                Some(name) => self.seat(name).ok().map(Some),
+            };
+            names.iter().map(seat).collect()
+        };
+        let seated = ids(&members.voters).zip(ids(&members.outgoing)).zip(ids(&members.learners));
+        let membership =
+            seated.and_then(|((voters, outgoing), learners)| self.peers.resolve(&voters, &outgoing, &learners));
+        if membership.is_none() {
+            self.wire_stats.unknown_sender += 1;
+        }
+        membership
     }
 
     /// A message from `from_name` that no codec could read: counted (as malformed, or as from an unknown sender
-    /// when the cluster has no room for a stranger), and it binds no slot.
+    /// when the cluster has no room for a stranger), and it takes no seat.
     pub fn receive_unreadable(&mut self, from_name: &str) {
         if let Some(_known_or_new) = self.sender_id(from_name) {
             self.wire_stats.malformed += 1;
         }
     }
 
-    /// The slot of a sender: `Some(Some(id))` for a member, `Some(None)` for a stranger there is room for, `None`
+    /// The id of a sender: `Some(Some(id))` for a member, `Some(None)` for a stranger there is room for, `None`
     /// when the message is ignored (closed, from this node itself: broadcasts reach their sender too) or dropped
     /// and counted (a name no member can have, no room).
     fn sender_id(&mut self, from_name: &str) -> Option<Option<NodeId>> {
@@ -296,7 +360,7 @@ impl NodeDriver {
             return None;
         }
         let known = self.peers.id_of(from_name);
-        if known.is_none() && !self.peers.has_unbound_slots() {
+        if known.is_none() && !self.peers.has_vacant_seats() {
             self.wire_stats.unknown_sender += 1;
             return None;
         }
@@ -342,10 +406,13 @@ impl NodeDriver {
 
     pub fn transfer_leadership(&mut self, to_name: &str) -> Result<(), TransferError> {
         let Some(target) = self.peers.id_of(to_name) else {
-            return Err(TransferError::NotAVoter(0));
+            return Err(TransferError::NotAMember { name: to_name.to_string() });
         };
-        self.raft.transfer_leadership(target)?;
-        Ok(())
+        self.raft.transfer_leadership(target).map_err(|error| match error {
+            flotilla_raft::TransferError::NotLeader => TransferError::NotLeader,
+            flotilla_raft::TransferError::ToSelf => TransferError::ToSelf,
+            flotilla_raft::TransferError::NotAVoter(_) => TransferError::NotAVoter { name: to_name.to_string() },
+        })
     }
 
     /// The application's answer to `snapshot_wanted`: its state as of `index`, or `None` if it could not take
@@ -385,11 +452,9 @@ impl NodeDriver {
     /// The node's state: the core's, with names, the torn tail recovery cut off, and the driver's counters.
     pub fn status(&self) -> Status {
         let core = self.raft.status();
-        let members = self
-            .peers
-            .ids()
-            .filter(|&id| id != SELF_ID)
-            .map(|id| MemberStatus {
+        let members = self.peers.seats()[1..]
+            .iter()
+            .map(|&id| MemberStatus {
                 id,
                 name: self.peers.name_of(id).map(str::to_string),
                 progress: core.peer(id).copied(),
@@ -408,7 +473,7 @@ impl NodeDriver {
 
     fn say_hello_if_discovering(&mut self) {
         self.ticks_since_hello = 0;
-        if self.peers.has_unbound_slots() && !self.introductions.contains(&None) {
+        if self.peers.has_vacant_seats() && !self.introductions.contains(&None) {
             self.introductions.push(None);
         }
     }
@@ -443,10 +508,15 @@ impl NodeDriver {
                     self.raft.persisted(token);
                 }
             }
-            for message in &ready.messages {
+            let mut messages = ready.messages;
+            // Out in seat order (the members' configured or discovered order), not in id order: which peer hears
+            // first is then what the application chose. Each peer's own messages keep their order (a stable sort).
+            let peers = &self.peers;
+            messages.sort_by_cached_key(|message| peers.seat_of(message.to));
+            for message in &messages {
                 heartbeats_sent |= matches!(message.body, MessageBody::Heartbeat { .. });
-                if let Some(to) = self.peers.name_of(message.to) {
-                    sink.send(message.to, to, message);
+                if let Some(to) = peers.name_of(message.to) {
+                    sink.send(message.to, to, message, peers);
                 }
             }
             if let Some(snapshot) = ready.snapshot {

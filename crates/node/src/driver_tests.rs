@@ -183,8 +183,22 @@ fn elections_heartbeats_and_granted_votes_are_reported_by_the_engine() {
     assert!(seen.contains(&(0, Event::HeartbeatsSent)), "the leader's heartbeats are reported");
     let status = nodes[0].status();
     assert_eq!(status.core.role, Role::Leader);
-    assert_eq!(status.core.votes_granted, vec![1, 2], "a voted for itself and b granted its vote");
+    let mut voters = vec![member_id("a"), member_id("b")];
+    voters.sort_unstable();
+    assert_eq!(status.core.votes_granted, voters, "a voted for itself and b granted its vote");
     assert_eq!(nodes[1].status().core.votes_granted, Vec::<NodeId>::new(), "a follower has no candidacy");
     let progress = status.members[0].progress.expect("the leader tracks b");
     assert_eq!((status.members[0].name.as_deref(), progress.match_index), (Some("b"), status.core.last_index));
+}
+
+#[test]
+fn transfer_leadership_errors_speak_in_names() {
+    let mut driver = single_node();
+    assert_eq!(driver.transfer_leadership("a"), Err(TransferError::NotLeader));
+    driver.campaign();
+    let _ = flush(&mut driver);
+    let error = driver.transfer_leadership("nobody").expect_err("not a member");
+    assert_eq!(error, TransferError::NotAMember { name: "nobody".into() });
+    assert_eq!(error.to_string(), r#"node "nobody" is not a voter: no member of this cluster has that name"#);
+    assert_eq!(driver.transfer_leadership("a"), Err(TransferError::ToSelf));
 }

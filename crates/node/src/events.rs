@@ -4,6 +4,7 @@
 //! turns them into whatever its face needs (the binding's writes gaggle's JSON batch), and `Events` simply
 //! records them (tests, the simulation).
 
+use crate::members::MemberRegistry;
 use flotilla_raft::{Entry, Index, Message, NodeId, Raft, Snapshot};
 
 /// Who proposed a committed entry, from this node's point of view.
@@ -20,8 +21,9 @@ pub enum Proposer {
 /// Where a driver's events go. Every method is called on the caller's thread, during the driver call that made
 /// the event; the default methods ignore it.
 pub trait EventSink {
-    /// A message for the peer `to` (its id and name). Messages go out in the order given.
-    fn send(&mut self, to: NodeId, to_name: &str, message: &Message);
+    /// A message for the peer `to` (its id and name). Messages go out in the order given. `members` names the
+    /// ids in the message (an InstallSnapshot's membership), for a codec that speaks names.
+    fn send(&mut self, to: NodeId, to_name: &str, message: &Message, members: &MemberRegistry);
 
     /// This node should introduce itself (by name) to `to`, or to everyone when `None`: members discover each
     /// other by these greetings when only the cluster's size is known.
@@ -113,7 +115,7 @@ impl Events {
 }
 
 impl EventSink for Events {
-    fn send(&mut self, to: NodeId, _to_name: &str, message: &Message) {
+    fn send(&mut self, to: NodeId, _to_name: &str, message: &Message, _members: &MemberRegistry) {
         self.0.push(Event::Send { to, message: message.clone() });
     }
     fn introduce(&mut self, to: Option<&str>) {

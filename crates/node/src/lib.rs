@@ -6,19 +6,21 @@
 
 mod driver;
 mod events;
+mod members;
 mod open_error;
-mod peers;
 mod recovery;
 mod requests;
 mod saved_state;
 mod snapshots;
 mod status;
 mod timing;
+mod transfer_error;
 
 pub use driver::{
     Members, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES,
 };
 pub use events::{Event, EventSink, Events, Proposer};
+pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 pub use open_error::{MismatchError, OpenError};
 pub use recovery::StorageOptions;
 pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
@@ -26,3 +28,4 @@ pub use saved_state::{SavedEntry, SavedState, SavedStateError, MAX_SAVED_ENTRIES
 pub use snapshots::{SnapshotError, MAX_SNAPSHOT_DATA_BYTES};
 pub use status::{MemberStatus, Status};
 pub use timing::{Ticks, TimingMs};
+pub use transfer_error::TransferError;

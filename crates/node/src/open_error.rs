@@ -1,6 +1,7 @@
 //! Why a node could not start: its storage, a data directory that is not this node's, or a saved state that cannot
 //! seed it. One variant per cause, so the binding gives each its code; the messages name the directory.
 
+use super::members::{member_id, BindError};
 use super::saved_state::SavedStateError;
 use flotilla_raft::ConfigError;
 use flotilla_storage::StorageError;
@@ -17,6 +18,8 @@ pub enum OpenError {
     SavedState(SavedStateError),
     /// The core refused the state the node recovered.
     Core(ConfigError),
+    /// The members cannot all be seated: two names with one id, or more names than the cluster has seats.
+    Members(BindError),
 }
 
 /// How a data directory shows that it is not this node's.
@@ -26,6 +29,12 @@ pub enum MismatchError {
     AnotherNode { dir: PathBuf, owner: String, name: String },
     /// The directory knows more members than this node's cluster has.
     MoreMembersThanClusterSize { dir: PathBuf, members: usize, cluster_size: usize },
+    /// The directory was written by a release whose node ids were per-node slots: refused, not guessed at.
+    SlotIds { dir: PathBuf },
+    /// The directory records a member under an id that is not its name's.
+    ForeignId { dir: PathBuf, id: u64, name: String },
+    /// The newest snapshot names more members than this node's cluster has seats.
+    SnapshotHasMoreMembers { dir: PathBuf },
 }
 
 impl fmt::Display for OpenError {
@@ -35,6 +44,7 @@ impl fmt::Display for OpenError {
             OpenError::Mismatch(why) => write!(f, "{why}"),
             OpenError::SavedState(why) => write!(f, "the saved state cannot seed this node: {why}"),
             OpenError::Core(why) => write!(f, "{why}"),
+            OpenError::Members(why) => write!(f, "{why}"),
         }
     }
 }
@@ -50,6 +60,26 @@ impl fmt::Display for MismatchError {
                 "the data directory {} knows {members} members, more than the cluster size {cluster_size}",
                 dir.display()
             ),
+            MismatchError::SlotIds { dir } => write!(
+                f,
+                "the data directory {} was written by an older flotilla whose node ids were per-node slots, and \
+                 cannot be opened by this release, whose node ids are the same on every node; start this node on an \
+                 empty data directory (it catches up from the other members) or open it with the release that \
+                 wrote it",
+                dir.display()
+            ),
+            MismatchError::ForeignId { dir, id, name } => write!(
+                f,
+                "the data directory {} records node id {id} for {name:?}, whose id is {}: it was not written by \
+                 flotilla",
+                dir.display(),
+                member_id(name)
+            ),
+            MismatchError::SnapshotHasMoreMembers { dir } => write!(
+                f,
+                "the newest snapshot in {} has more members than this node's cluster has seats",
+                dir.display()
+            ),
         }
     }
 }
@@ -60,6 +90,12 @@ impl std::error::Error for MismatchError {}
 impl From<MismatchError> for OpenError {
     fn from(error: MismatchError) -> OpenError {
         OpenError::Mismatch(error)
+    }
+}
+
+impl From<BindError> for OpenError {
+    fn from(error: BindError) -> OpenError {
+        OpenError::Members(error)
     }
 }
 

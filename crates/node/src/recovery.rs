@@ -1,11 +1,12 @@
 //! Where a node's state comes from at startup: nothing (volatile, as gaggle and brig), or the write-ahead log in
-//! its data directory, replayed into the core's restored state and the peer slots its votes refer to.
+//! its data directory, replayed into the core's restored state and the members its ids refer to. A data
+//! directory of a release whose node ids were per-node slots is refused (`MismatchError::SlotIds`).
 
 use super::driver::{own_proposal_id, Members, NodeOptions};
+use super::members::{member_id, MemberRegistry};
 use super::open_error::{MismatchError, OpenError};
-use super::peers::PeerDirectory;
 use super::saved_state::{SavedState, SavedStateError};
-use flotilla_raft::{decode_stream, Entry, HardState, Membership, RestoredState, Snapshot, SnapshotMeta};
+use flotilla_raft::{decode_stream, Entry, HardState, Membership, NodeId, RestoredState, Snapshot, SnapshotMeta};
 use flotilla_storage::{snapshot_file, Record};
 use flotilla_storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
 use std::path::PathBuf;
@@ -20,20 +21,21 @@ pub enum StorageOptions {
 /// Everything a node starts from.
 pub struct Opened {
     pub storage: Box<dyn Storage>,
-    pub peers: PeerDirectory,
+    pub peers: MemberRegistry,
     pub restored: RestoredState,
-    /// Whether the peer slots must be (re)recorded in storage before anything else.
+    /// Whether the members must be (re)recorded in storage before anything else.
     pub record_peers: bool,
     /// Set when a torn write at the end of the log was cut off: (file, offset).
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-pub fn fresh_directory(name: &str, members: &Members) -> PeerDirectory {
+/// The members of a node that starts with nothing recorded: its configured ones, or seats to discover.
+pub fn fresh_registry(name: &str, members: &Members) -> Result<MemberRegistry, OpenError> {
     match members {
-        Members::Discover { cluster_size } => PeerDirectory::discovering(name, *cluster_size),
+        Members::Discover { cluster_size } => Ok(MemberRegistry::discovering(name, *cluster_size)),
         Members::Named(names) => {
             let others: Vec<String> = names.iter().filter(|n| n.as_str() != name).cloned().collect();
-            PeerDirectory::with_members(name, &others)
+            Ok(MemberRegistry::with_members(name, &others)?)
         }
     }
 }
@@ -44,8 +46,8 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     let (name, members) = (options.name.as_str(), &options.members);
     let (dir, segment_bytes) = match &options.storage {
         StorageOptions::Volatile => {
-            let peers = fresh_directory(name, members);
-            let membership = Membership::with_voters(peers.ids());
+            let peers = fresh_registry(name, members)?;
+            let membership = Membership::with_voters(peers.seats().iter().copied());
             let mut restored = RestoredState { membership, ..RestoredState::default() };
             if let Some(saved) = &options.saved_state {
                 (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
@@ -61,6 +63,9 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
         StorageOptions::Durable { dir, segment_bytes } => (dir, *segment_bytes),
     };
     let (mut wal, mut recovered) = Wal::open(dir, segment_bytes).map_err(OpenError::Storage)?;
+    if !recovered.slot_peers.is_empty() {
+        return Err(MismatchError::SlotIds { dir: dir.clone() }.into());
+    }
     if let Some(saved) = &options.saved_state {
         let holds_log = recovered.hard_state != HardState::default()
             || !recovered.entries.is_empty()
@@ -70,16 +75,16 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             return Err(SavedStateError::DataDirHoldsALog { dir: dir.clone() }.into());
         }
         // Written (and synced) before the node runs: it answers peers as if this were its own log.
-        let peers = fresh_directory(name, members);
+        let peers = fresh_registry(name, members)?;
         let (hard_state, entries) = seed(saved, &peers, options)?;
         let write = Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() };
-        wal.append(&[Record::Peers(peers.bound_names()), write]).map_err(OpenError::Storage)?;
+        wal.append(&[Record::Members(peers.members()), write]).map_err(OpenError::Storage)?;
         wal.sync().map_err(OpenError::Storage)?;
-        recovered.peers = peers.bound_names();
+        recovered.members = peers.members();
         recovered.hard_state = hard_state;
         recovered.entries = entries;
     }
-    let snapshot = load_snapshot(dir)?;
+    let mut snapshot = load_snapshot(dir)?;
     let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.index);
     if recovered.compacted_index > snapshot_index {
         // The entries up to the compaction point are gone, and no snapshot holds them.
@@ -91,14 +96,20 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
             ),
         )));
     }
-    let peers = if recovered.peers.is_empty() {
-        fresh_directory(name, members)
+    let peers = if recovered.members.is_empty() {
+        fresh_registry(name, members)?
     } else {
-        restore_directory(name, members, &recovered.peers, dir)?
+        restore_registry(name, members, &recovered.members, dir)?
     };
+    if let Some(snapshot) = &mut snapshot {
+        // Seats this node had not met when the snapshot was taken are filled by those it has met since.
+        snapshot.meta.membership = peers
+            .resolve_stored(&snapshot.meta.membership)
+            .ok_or_else(|| MismatchError::SnapshotHasMoreMembers { dir: dir.clone() })?;
+    }
     let restored = RestoredState {
         hard_state: recovered.hard_state,
-        membership: Membership::with_voters(peers.ids()),
+        membership: Membership::with_voters(peers.seats().iter().copied()),
         snapshot,
         entries: recovered.entries,
     };
@@ -109,7 +120,7 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
 /// The hard state and log a saved state gives this node, with ids of its own for the entries.
 fn seed(
     saved: &SavedState,
-    peers: &PeerDirectory,
+    peers: &MemberRegistry,
     options: &NodeOptions,
 ) -> Result<(HardState, Vec<Entry>), OpenError> {
     Ok(saved.restore(peers, options.raft.max_message_bytes, || own_proposal_id(&options.name))?)
@@ -118,6 +129,9 @@ fn seed(
 /// The newest snapshot file in `dir`, decoded; damage is an error naming the file.
 fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
     let Some(stored) = snapshot_file::load_latest(dir).map_err(OpenError::Storage)? else { return Ok(None) };
+    if stored.slot_ids {
+        return Err(MismatchError::SlotIds { dir: dir.to_path_buf() }.into());
+    }
     let meta = SnapshotMeta { index: stored.index, term: stored.term, membership: stored.membership };
     let path = dir.join("snapshot");
     decode_stream(meta, &stored.data)
@@ -125,16 +139,21 @@ fn load_snapshot(dir: &std::path::Path) -> Result<Option<Snapshot>, OpenError> {
         .ok_or_else(|| OpenError::Storage(StorageError::other(&path, "the newest snapshot's contents cannot be read")))
 }
 
-/// The slots as they were recorded: a vote in the hard state names a slot, so slots must not move.
-fn restore_directory(
+/// The members as they were recorded, in their seats, this node first; then the configured ones.
+fn restore_registry(
     name: &str,
     members: &Members,
-    recorded: &[String],
+    recorded: &[(NodeId, String)],
     dir: &std::path::Path,
-) -> Result<PeerDirectory, OpenError> {
-    if recorded.first().map(String::as_str) != Some(name) {
-        let owner = recorded.first().cloned().unwrap_or_default();
+) -> Result<MemberRegistry, OpenError> {
+    let recorded_self = recorded.first().map_or("", |(_, name)| name.as_str());
+    if recorded_self != name {
+        let owner = recorded_self.to_string();
         return Err(MismatchError::AnotherNode { dir: dir.to_path_buf(), owner, name: name.to_string() }.into());
+    }
+    if let Some((id, other)) = recorded.iter().find(|(id, name)| *id != member_id(name)) {
+        let (id, name) = (*id, other.clone());
+        return Err(MismatchError::ForeignId { dir: dir.to_path_buf(), id, name }.into());
     }
     let size = match members {
         Members::Discover { cluster_size } => *cluster_size,
@@ -144,14 +163,13 @@ fn restore_directory(
         let (members, cluster_size) = (recorded.len(), size);
         return Err(MismatchError::MoreMembersThanClusterSize { dir: dir.to_path_buf(), members, cluster_size }.into());
     }
-    let mut directory = PeerDirectory::discovering(name, size);
-    for peer in &recorded[1..] {
-        directory.bind(peer);
+    let mut registry = MemberRegistry::discovering(name, size);
+    let configured = match members {
+        Members::Named(names) => names.iter().filter(|n| n.as_str() != name).collect(),
+        Members::Discover { .. } => Vec::new(),
+    };
+    for peer in recorded[1..].iter().map(|(_, name)| name).chain(configured) {
+        registry.bind(peer)?;
     }
-    if let Members::Named(names) = members {
-        for peer in names.iter().filter(|n| n.as_str() != name) {
-            directory.bind(peer);
-        }
-    }
-    Ok(directory)
+    Ok(registry)
 }

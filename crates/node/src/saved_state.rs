@@ -3,7 +3,7 @@
 //! (with fresh ids), and Raft reconciles the nodes as after any restart. The commit point is not taken over: a
 //! majority holds every committed entry, so the first leader commits them again.
 
-use super::peers::{PeerDirectory, SELF_ID};
+use super::members::MemberRegistry;
 use flotilla_raft::{Entry, EntryKind, HardState, Index, Payload, ProposalId, Term};
 use std::fmt;
 use std::path::PathBuf;
@@ -74,13 +74,13 @@ impl SavedState {
     /// larger than a message may be).
     pub fn restore(
         &self,
-        peers: &PeerDirectory,
+        peers: &MemberRegistry,
         max_entry_bytes: u64,
         mut fresh_id: impl FnMut() -> String,
     ) -> Result<(HardState, Vec<Entry>), SavedStateError> {
         let vote = match &self.voted_for {
             None => None,
-            Some(name) if name == peers.self_name() => Some(SELF_ID),
+            Some(name) if name == peers.self_name() => Some(peers.self_id()),
             Some(name) => {
                 Some(peers.id_of(name).ok_or_else(|| SavedStateError::VoteForAStranger { name: name.clone() })?)
             }

@@ -11,7 +11,8 @@ pub struct Status {
     pub core: flotilla_raft::Status,
     pub leader_name: Option<String>,
     pub voted_for_name: Option<String>,
-    /// Every other member slot, in id order.
+    /// Every other seat, in seat order (the order members were configured or met); `name` is `None` for a seat
+    /// not taken yet.
     pub members: Vec<MemberStatus>,
     /// Where recovery cut off a torn write at startup (file and offset).
     pub recovered_torn_tail: Option<String>,

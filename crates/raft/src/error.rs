@@ -79,6 +79,32 @@ impl fmt::Display for TransferError {
 
 impl std::error::Error for TransferError {}
 
+/// Why `Raft::fill_vacant_seat` refused to seat a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeatError {
+    /// The seat to fill is not in the membership.
+    NotAMember(NodeId),
+    /// The node to seat already has a seat.
+    AlreadyAMember(NodeId),
+    /// The seat is this node's own.
+    OwnSeat,
+    /// Node id 0 means "no node".
+    ZeroNodeId,
+}
+
+impl fmt::Display for SeatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeatError::NotAMember(id) => write!(f, "node {id} holds no seat in the membership"),
+            SeatError::AlreadyAMember(id) => write!(f, "node {id} already holds a seat in the membership"),
+            SeatError::OwnSeat => write!(f, "this node's own seat cannot be given to another"),
+            SeatError::ZeroNodeId => write!(f, "the node id must not be 0"),
+        }
+    }
+}
+
+impl std::error::Error for SeatError {}
+
 /// Why `Raft::compact` refused to compact the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CompactError {

@@ -5,7 +5,7 @@
 //! where marked "thesis", to Ongaro's dissertation.
 
 use super::config::{Config, InjectedBug};
-use super::error::{CompactError, ConfigError, DropReason, ProposeError, TransferError};
+use super::error::{CompactError, ConfigError, DropReason, ProposeError, SeatError, TransferError};
 use super::limits::{self, MAX_INDEX, MAX_TERM};
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
@@ -374,6 +374,28 @@ impl Raft {
         self.snapshot_stream = None;
         self.stats.compactions += 1;
         Ok(dropped)
+    }
+
+    /// Gives the seat `vacant` holds in the membership to `id`, with its replication progress: a cluster that knows
+    /// only how many voters it has (gaggle's discovery) starts with placeholder ids, and the node layer fills each
+    /// when it learns who sits there. Safe because no seat is added or removed: every quorum has the same size,
+    /// and `vacant` never voted nor acknowledged anything (nothing is ever sent to it), so no decision counted a
+    /// placeholder that the real member did not make.
+    pub fn fill_vacant_seat(&mut self, vacant: NodeId, id: NodeId) -> Result<(), SeatError> {
+        if id == 0 {
+            return Err(SeatError::ZeroNodeId);
+        }
+        if vacant == self.id {
+            return Err(SeatError::OwnSeat);
+        }
+        if !self.tracker.is_member(vacant) {
+            return Err(SeatError::NotAMember(vacant));
+        }
+        if self.tracker.is_member(id) {
+            return Err(SeatError::AlreadyAMember(id));
+        }
+        self.tracker.fill_seat(vacant, id);
+        Ok(())
     }
 
     /// Starts handing leadership to `target` (thesis 3.10): it is brought up to date, then told to campaign.

@@ -87,6 +87,29 @@ impl ProgressTracker {
         self.membership = membership;
     }
 
+    /// Seats `id` where `vacant` sat (as a voter, an outgoing voter or a learner), with `vacant`'s progress and
+    /// vote: the seats, and so every quorum, stay as they were; only who sits in one changes. The caller checks
+    /// that `vacant` is a member and `id` is not.
+    pub fn fill_seat(&mut self, vacant: NodeId, id: NodeId) {
+        let reseat = |set: &mut BTreeSet<NodeId>| {
+            if set.remove(&vacant) {
+                set.insert(id);
+            }
+        };
+        let mut membership = self.membership.clone();
+        reseat(&mut membership.voters);
+        reseat(&mut membership.outgoing);
+        reseat(&mut membership.learners);
+        if let Some(progress) = self.progress.remove(&vacant) {
+            self.progress.insert(id, progress);
+        }
+        if let Some(vote) = self.votes.remove(&vacant) {
+            self.votes.insert(id, vote);
+        }
+        self.quorum = membership.joint_config();
+        self.membership = membership;
+    }
+
     pub fn is_member(&self, id: NodeId) -> bool {
         self.membership.contains(id)
     }

@@ -1,7 +1,7 @@
 //! The binary form of write-ahead log records: a header (payload length, CRC32C of the payload) and a payload
 //! that starts with a record type. Decoding is defensive: a record that does not parse is reported, never trusted.
 
-use flotilla_raft::{Entry, EntryKind, HardState, Index, Payload, ProposalId};
+use flotilla_raft::{Entry, EntryKind, HardState, Index, NodeId, Payload, ProposalId};
 
 /// Bytes before each record's payload: length (u32 LE) and CRC32C (u32 LE) of the payload.
 pub const HEADER_BYTES: usize = 8;
@@ -22,8 +22,13 @@ pub enum Record {
         entries: Vec<Entry>,
     },
     HardState(HardState),
-    /// The names bound to the node's slots, in slot order (slot 1 first): what a vote for a slot means.
-    Peers(Vec<String>),
+    /// The members the node knows, each with its node id (the node layer derives ids from names, the same on every
+    /// node): what the ids in the hard state, the log and the snapshots mean.
+    Members(Vec<(NodeId, String)>),
+    /// Written by releases whose node ids were local slots: the names bound to the slots, in slot order (slot 1
+    /// first), which is what a vote or a snapshot's member id then meant. Read to migrate such a log, then
+    /// superseded by a `Members` record.
+    SlotPeers(Vec<String>),
     /// Entries up to this index are covered by a snapshot and may be gone from the log.
     Compacted {
         index: Index,
@@ -40,7 +45,7 @@ pub enum Record {
 
 const WRITE: u8 = 1;
 const HARD_STATE: u8 = 2;
-const PEERS: u8 = 3;
+const SLOT_PEERS: u8 = 3;
 const COMPACTED: u8 = 4;
 const FOLLOWS: u8 = 5;
 /// A part of a record too large for one frame: its payload continues in the next frame (another part).
@@ -48,6 +53,7 @@ const PART: u8 = 6;
 /// The last part of a split record: the parts' bytes, joined, are the record's payload. A group is replayed
 /// only once its last part is read, so a crash inside it keeps none of it.
 const LAST_PART: u8 = 7;
+const MEMBERS: u8 = 8;
 
 /// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
 pub enum Frame<'a> {
@@ -135,8 +141,17 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             out.push(HARD_STATE);
             put_hard_state(out, hard_state);
         }
-        Record::Peers(names) => {
-            out.push(PEERS);
+        Record::Members(members) => {
+            out.push(MEMBERS);
+            put_u32(out, members.len() as u32);
+            for (id, name) in members {
+                put_u64(out, *id);
+                put_u32(out, name.len() as u32);
+                out.extend_from_slice(name.as_bytes());
+            }
+        }
+        Record::SlotPeers(names) => {
+            out.push(SLOT_PEERS);
             put_u32(out, names.len() as u32);
             for name in names {
                 put_u32(out, name.len() as u32);
@@ -205,18 +220,28 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
             Record::Write { hard_state, reset, entries }
         }
         HARD_STATE => Record::HardState(reader.hard_state()?),
-        PEERS => {
+        MEMBERS => {
+            let count = reader.u32()? as usize;
+            if count > payload.len() / 12 {
+                return Err(format!("member count {count} does not fit the record"));
+            }
+            let mut members = Vec::with_capacity(count);
+            for _ in 0..count {
+                let id = reader.u64()?;
+                members.push((id, reader.name()?));
+            }
+            Record::Members(members)
+        }
+        SLOT_PEERS => {
             let count = reader.u32()? as usize;
             if count > payload.len() / 4 {
                 return Err(format!("peer count {count} does not fit the record"));
             }
             let mut names = Vec::with_capacity(count);
             for _ in 0..count {
-                let len = reader.u32()? as usize;
-                let bytes = reader.bytes(len)?;
-                names.push(String::from_utf8(bytes.to_vec()).map_err(|_| "a peer name is not UTF-8".to_string())?);
+                names.push(reader.name()?);
             }
-            Record::Peers(names)
+            Record::SlotPeers(names)
         }
         COMPACTED => Record::Compacted { index: reader.u64()?, term: reader.u64()? },
         FOLLOWS => Record::Follows { sequence: reader.u64()?, bytes: reader.u64()? },
@@ -272,6 +297,13 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(buf))
     }
 
+    /// A length-prefixed UTF-8 name.
+    fn name(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        let bytes = self.bytes(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| "a member name is not UTF-8".to_string())
+    }
+
     fn hard_state(&mut self) -> Result<HardState, String> {
         let term = self.u64()?;
         let vote = self.u64()?;
@@ -305,7 +337,8 @@ mod tests {
             Record::Write { hard_state: None, reset: Some((6, 2)), entries },
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
             Record::HardState(HardState { term: 4, vote: None, commit: 0 }),
-            Record::Peers(vec!["a".into(), "bé".into()]),
+            Record::Members(vec![(7, "a".into()), (1 << 53, "bé".into())]),
+            Record::SlotPeers(vec!["a".into(), "bé".into()]),
             Record::Compacted { index: 9, term: 3 },
             Record::Follows { sequence: 4, bytes: 65_536 },
         ];
@@ -344,7 +377,7 @@ mod tests {
             (state >> 56) as u8
         };
         // Random bytes after each record type: almost all refused, and anything accepted re-encodes to itself.
-        for kind in [WRITE, HARD_STATE, PEERS, COMPACTED, FOLLOWS, 0, 99] {
+        for kind in [WRITE, HARD_STATE, MEMBERS, SLOT_PEERS, COMPACTED, FOLLOWS, 0, 99] {
             for len in 0..200 {
                 let bytes: Vec<u8> = std::iter::once(kind).chain((0..len).map(|_| random())).collect();
                 assert_decodes_exactly(&bytes);
@@ -368,7 +401,8 @@ mod tests {
                 reset: Some((6, 2)),
                 entries,
             },
-            Record::Peers(vec!["a".into(), "bé".into()]),
+            Record::Members(vec![(7, "a".into()), (1 << 53, "bé".into())]),
+            Record::SlotPeers(vec!["a".into(), "bé".into()]),
             Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
         ];
         let (mut accepted, mut refused) = (0, 0);

@@ -1,11 +1,11 @@
 //! The durable store: persist requests go to the disk thread as one atomic WAL record each (one larger than a
 //! frame is written as a group of parts that recovery applies whole), and are acknowledged when its fsync reports
-//! them durable. Peer names (what a vote for a slot means) ride along.
+//! them durable. The members (names with their ids) ride along.
 
 use super::codec::Record;
 use super::writer::WalWriter;
 use super::{Storage, Submitted};
-use flotilla_raft::{PersistRequest, Snapshot};
+use flotilla_raft::{NodeId, PersistRequest, Snapshot};
 
 pub struct DurableStorage {
     writer: WalWriter,
@@ -38,8 +38,8 @@ impl Storage for DurableStorage {
         self.writer.save_snapshot(snapshot.clone());
     }
 
-    fn record_peers(&mut self, names: &[String]) {
+    fn record_members(&mut self, members: &[(NodeId, String)]) {
         // Queued before any later write, so the next acknowledged token covers it.
-        self.writer.note(vec![Record::Peers(names.to_vec())]);
+        self.writer.note(vec![Record::Members(members.to_vec())]);
     }
 }

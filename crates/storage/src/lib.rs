@@ -38,8 +38,8 @@ pub enum Submitted {
 pub trait Storage: Send {
     fn submit(&mut self, request: PersistRequest) -> Submitted;
 
-    /// The names bound to the node's slots changed: keep them with the log (a no-op when nothing is kept).
-    fn record_peers(&mut self, _names: &[String]) {}
+    /// The members (names with their node ids) changed: keep them with the log (a no-op when nothing is kept).
+    fn record_members(&mut self, _members: &[(flotilla_raft::NodeId, String)]) {}
 
     /// The application took a snapshot: keep it, and drop the log it covers (a no-op when nothing is kept).
     fn save_snapshot(&mut self, _snapshot: &flotilla_raft::Snapshot) {}

@@ -126,14 +126,14 @@ mod tests {
     fn two_records() -> Vec<u8> {
         let mut bytes = Vec::new();
         codec::encode(&Record::HardState(HardState { term: 1, vote: Some(1), commit: 0 }), &mut bytes);
-        codec::encode(&Record::Peers(vec!["a".into(), "b".into()]), &mut bytes);
+        codec::encode(&Record::Members(vec![(1, "a".into()), (2, "b".into())]), &mut bytes);
         bytes
     }
 
     #[test]
     fn a_cut_tail_of_the_newest_segment_is_torn_not_fatal() {
         let bytes = two_records();
-        let first_len = bytes.len() - (HEADER_BYTES + 1 + 4 + 2 * 5);
+        let first_len = bytes.len() - (HEADER_BYTES + 1 + 4 + 2 * (8 + 4 + 1));
         for cut in first_len + 1..bytes.len() {
             let scanned = scan(Path::new("seg"), &bytes[..cut], true).expect("torn tail tolerated");
             assert_eq!(scanned.records.len(), 1);

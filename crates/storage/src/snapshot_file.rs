@@ -11,7 +11,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"FLOTSNAP";
-const VERSION: u32 = 1;
+/// Version 2: member ids are node ids (the same on every node). Version 1 files, of releases whose ids were
+/// local slots, are read (`StoredSnapshot::slot_ids`) so that the node layer can migrate them.
+const VERSION: u32 = 2;
+const SLOT_IDS_VERSION: u32 = 1;
 
 /// A snapshot as stored: what it covers and the application's bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +23,8 @@ pub struct StoredSnapshot {
     pub term: Term,
     pub membership: Membership,
     pub data: Payload,
+    /// Written by a release whose member ids were local slots: `membership` holds slots (see `Record::SlotPeers`).
+    pub slot_ids: bool,
 }
 
 fn file_name(index: Index, term: Term) -> String {
@@ -74,7 +79,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredSnapshot, String> {
     let u32_of = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let u64_of = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let version = u32_of(take(4)?);
-    if version != VERSION {
+    if version != VERSION && version != SLOT_IDS_VERSION {
         return Err(format!("unknown snapshot version {version}"));
     }
     let index = u64_of(take(8)?);
@@ -90,7 +95,8 @@ pub fn decode(bytes: &[u8]) -> Result<StoredSnapshot, String> {
     let learners = sets.pop().unwrap_or_default();
     let outgoing = sets.pop().unwrap_or_default();
     let voters = sets.pop().unwrap_or_default();
-    Ok(StoredSnapshot { index, term, membership: Membership { voters, outgoing, learners }, data })
+    let membership = Membership { voters, outgoing, learners };
+    Ok(StoredSnapshot { index, term, membership, data, slot_ids: version == SLOT_IDS_VERSION })
 }
 
 /// A file that keeps the checksum of what was written to it.
@@ -221,7 +227,7 @@ mod tests {
     }
 
     fn save(dir: &Path, snapshot: &StoredSnapshot) -> Result<PathBuf, StorageError> {
-        let StoredSnapshot { index, term, membership, data } = snapshot;
+        let StoredSnapshot { index, term, membership, data, .. } = snapshot;
         save_with(dir, *index, *term, membership, data.len() as u64, |out| out.write_all(data))
     }
 
@@ -231,6 +237,7 @@ mod tests {
             term: 3,
             membership: Membership::with_voters([1, 2, 3]),
             data: Payload::from(&b"{\"state\":[1,2,3]}"[..]),
+            slot_ids: false,
         }
     }
 
@@ -264,11 +271,26 @@ mod tests {
             term: 4,
             membership: meta.membership.clone(),
             data: encode_stream(&snapshot),
+            slot_ids: false,
         };
         assert_eq!(fs::read(saved).unwrap(), encode(&as_bytes));
         let loaded = load_latest(&dir).unwrap().unwrap();
         assert_eq!(decode_stream(meta, &loaded.data), Some(snapshot));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_as_holding_slot_ids() {
+        let mut bytes = encode(&sample(5));
+        bytes[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&SLOT_IDS_VERSION.to_le_bytes());
+        let body = bytes.len() - 4;
+        let crc = crc32c::crc32c(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&bytes), Ok(StoredSnapshot { slot_ids: true, ..sample(5) }));
+        bytes[MAGIC.len()] = 3;
+        let body_crc = crc32c::crc32c(&bytes[..body]);
+        bytes[body..].copy_from_slice(&body_crc.to_le_bytes());
+        assert_eq!(decode(&bytes), Err("unknown snapshot version 3".to_string()));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The segmented write-ahead log: records appended to numbered segment files, each bounded in size; a new
-//! segment starts with the current hard state, peers and compaction point, so that old segments can be deleted
+//! segment starts with the current hard state, members and compaction point, so that old segments can be deleted
 //! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
 
 use super::codec::{self, Record, MAX_RECORD_BYTES};
@@ -9,7 +9,7 @@ use super::fsync_log::FsyncLog;
 use super::lock::DirLock;
 use super::manifest;
 use super::segment;
-use flotilla_raft::{Entry, HardState, Index, Term};
+use flotilla_raft::{Entry, HardState, Index, NodeId, Term};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recovered {
     pub hard_state: HardState,
-    pub peers: Vec<String>,
+    /// The members and their ids, as the last `Record::Members` says.
+    pub members: Vec<(NodeId, String)>,
+    /// Set instead of `members` when the last naming record is a `Record::SlotPeers`: the log was written by a
+    /// release whose ids were local slots, and its hard state's vote is a slot.
+    pub slot_peers: Vec<String>,
     /// The index and term the last compaction (snapshot) covers; entries start right after it.
     pub compacted_index: Index,
     pub compacted_term: Term,
@@ -42,7 +46,8 @@ pub struct Wal {
     segment_bytes: u64,
     buffer: Vec<u8>,
     hard_state: HardState,
-    peers: Vec<String>,
+    members: Vec<(NodeId, String)>,
+    slot_peers: Vec<String>,
     compacted: (Index, Term),
     /// The data directory's locks, held while the log is open; the kernel releases them when the process dies.
     lock: DirLock,
@@ -205,7 +210,8 @@ impl Wal {
             segment_bytes: segment_bytes.max(MIN_SEGMENT_BYTES),
             buffer: Vec::with_capacity(BUFFER_BYTES),
             hard_state: recovered.hard_state,
-            peers: recovered.peers.clone(),
+            members: recovered.members.clone(),
+            slot_peers: recovered.slot_peers.clone(),
             compacted: (recovered.compacted_index, recovered.compacted_term),
             lock,
             record_limit: MAX_RECORD_BYTES,
@@ -229,7 +235,8 @@ impl Wal {
         for record in records {
             match record {
                 Record::HardState(hard_state) => self.hard_state = *hard_state,
-                Record::Peers(peers) => self.peers = peers.clone(),
+                Record::Members(members) => (self.members, self.slot_peers) = (members.clone(), Vec::new()),
+                Record::SlotPeers(names) => (self.members, self.slot_peers) = (Vec::new(), names.clone()),
                 Record::Compacted { index, term } => self.compacted = (*index, *term),
                 Record::Follows { .. } => {}
                 Record::Write { hard_state, reset, entries } => {
@@ -333,7 +340,12 @@ impl Wal {
         let limit = self.record_limit;
         codec::encode_bounded(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer, limit);
         codec::encode_bounded(&Record::HardState(self.hard_state), &mut self.buffer, limit);
-        codec::encode_bounded(&Record::Peers(self.peers.clone()), &mut self.buffer, limit);
+        let naming = if self.slot_peers.is_empty() {
+            Record::Members(self.members.clone())
+        } else {
+            Record::SlotPeers(self.slot_peers.clone())
+        };
+        codec::encode_bounded(&naming, &mut self.buffer, limit);
         codec::encode_bounded(
             &Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
             &mut self.buffer,
@@ -391,7 +403,8 @@ fn check_follows(
 fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
     match record {
         Record::HardState(hard_state) => state.hard_state = hard_state,
-        Record::Peers(peers) => state.peers = peers,
+        Record::Members(members) => (state.members, state.slot_peers) = (members, Vec::new()),
+        Record::SlotPeers(names) => (state.members, state.slot_peers) = (Vec::new(), names),
         Record::Follows { .. } => {}
         Record::Compacted { index, term } => {
             if index >= state.compacted_index {
@@ -461,7 +474,7 @@ mod tests {
         {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
             assert_eq!(recovered, Recovered::default());
-            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            wal.append(&[Record::Members(vec![(7, "a".into()), (9, "b".into())])]).unwrap();
             wal.append(&[Record::Write {
                 hard_state: None,
                 reset: None,
@@ -473,7 +486,8 @@ mod tests {
             wal.sync().unwrap();
         }
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
-        assert_eq!(recovered.peers, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(recovered.members, vec![(7, "a".to_string()), (9, "b".to_string())]);
+        assert!(recovered.slot_peers.is_empty());
         assert_eq!(recovered.hard_state, HardState { term: 2, vote: Some(2), commit: 3 });
         let terms: Vec<(Index, Term)> = recovered.entries.iter().map(|e| (e.index, e.term)).collect();
         assert_eq!(terms, vec![(1, 1), (2, 1), (3, 1), (4, 2)], "the later write replaced entries from index 4 on");
@@ -529,7 +543,7 @@ mod tests {
         let dir = temp_dir("header");
         {
             let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
-            wal.append(&[Record::Peers(vec!["a".into(), "b".into()])]).unwrap();
+            wal.append(&[Record::Members(vec![(7, "a".into()), (9, "b".into())])]).unwrap();
             let hard_state = Some(HardState { term: 3, vote: Some(2), commit: 1 });
             wal.append(&[Record::Write { hard_state, reset: None, entries: (1..=150).map(|i| entry(i, 1)).collect() }])
                 .unwrap();
@@ -552,7 +566,7 @@ mod tests {
             vec![
                 Record::Follows { sequence: 1, bytes: first_len },
                 Record::HardState(HardState { term: 3, vote: Some(2), commit: 1 }),
-                Record::Peers(vec!["a".into(), "b".into()]),
+                Record::Members(vec![(7, "a".into()), (9, "b".into())]),
                 Record::Compacted { index: 0, term: 0 },
             ]
         );

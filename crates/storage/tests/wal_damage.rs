@@ -8,7 +8,7 @@
 //! Histories are seeded: `FLOTILLA_WAL_DAMAGE_SEED=<seed>` replays one history (its failures print the seed),
 //! `FLOTILLA_WAL_DAMAGE_HISTORIES=<n>` and `FLOTILLA_WAL_DAMAGE_CASES=<n>` (damages per history and kind) run more.
 
-use flotilla_raft::{Entry, EntryKind, HardState, Index, Payload, Term};
+use flotilla_raft::{Entry, EntryKind, HardState, Index, NodeId, Payload, Term};
 use flotilla_storage::{Record, Recovered, StorageError, Wal};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ impl Drop for TempDir {
 #[derive(Clone, Debug, Default, PartialEq)]
 struct State {
     hard_state: HardState,
-    peers: Vec<String>,
+    members: Vec<(NodeId, String)>,
     entries: Vec<Entry>,
 }
 
@@ -88,7 +88,7 @@ impl State {
     fn apply(&mut self, record: &Record) {
         match record {
             Record::HardState(hard_state) => self.hard_state = *hard_state,
-            Record::Peers(peers) => self.peers = peers.clone(),
+            Record::Members(members) => self.members = members.clone(),
             Record::Write { hard_state, entries, .. } => {
                 if let Some(hard_state) = hard_state {
                     self.hard_state = *hard_state;
@@ -104,7 +104,11 @@ impl State {
 
     fn of(recovered: &Recovered) -> State {
         assert_eq!((recovered.compacted_index, recovered.compacted_term), (0, 0), "nothing was compacted");
-        State { hard_state: recovered.hard_state, peers: recovered.peers.clone(), entries: recovered.entries.clone() }
+        State {
+            hard_state: recovered.hard_state,
+            members: recovered.members.clone(),
+            entries: recovered.entries.clone(),
+        }
     }
 }
 
@@ -182,7 +186,7 @@ fn write_history(seed: u64, name: &str) -> History {
     for batch_number in 0..batches {
         let mut batch = Vec::new();
         if batch_number == 0 {
-            batch.push(Record::Peers(vec!["n0".into(), "n1".into(), "n2".into()]));
+            batch.push(Record::Members(vec![(1, "n0".into()), (2, "n1".into()), (3, "n2".into())]));
         }
         for _ in 0..1 + rng.below(5) {
             let last = state.entries.last().map_or(0, |e| e.index);
@@ -216,7 +220,9 @@ fn write_history(seed: u64, name: &str) -> History {
                 }
             } else {
                 let count = 1 + rng.below(3) as usize;
-                Record::Peers(["n0", "n1", "n2", "n3"].iter().take(count).map(|s| s.to_string()).collect())
+                Record::Members(
+                    ["n0", "n1", "n2", "n3"].iter().zip(1..).take(count).map(|(s, id)| (id, s.to_string())).collect(),
+                )
             };
             state.apply(&record);
             batch.push(record);
@@ -432,7 +438,7 @@ fn goes_on(history: &History, what: &str, dir: &Path, mut wal: Wal, records: usi
             reset: None,
             entries: (next..next + 3).map(|i| entry(&mut rng, i, term)).collect(),
         },
-        Record::Peers(vec!["n0".into(), "n1".into(), "n2".into()]),
+        Record::Members(vec![(1, "n0".into()), (2, "n1".into()), (3, "n2".into())]),
     ];
     for record in &written {
         want.apply(record);

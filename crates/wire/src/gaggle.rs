@@ -4,6 +4,7 @@
 //! is added beside them. Everything decoded here is untrusted: a bad field is an error, never a panic.
 
 use crate::json::JsonWriter;
+use crate::snapshot_members::NamedMembership;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use flotilla_raft::{
@@ -25,6 +26,13 @@ const MAX_WIRE_INDEX: i64 = MAX_INDEX as i64 - 1;
 #[derive(Debug)]
 pub enum Inbound {
     Raft(Message),
+    /// An INSTALL_SNAPSHOT chunk with the snapshot's membership by name: the receiver puts the members' ids in
+    /// `meta.membership` (which is empty here) before the core sees it. One from a release that did not send the
+    /// membership is an `Inbound::Raft`.
+    InstallSnapshot {
+        message: Message,
+        members: NamedMembership,
+    },
     /// "I exist": sent by a node that has not yet met every member of its cluster.
     Hello,
 }
@@ -99,6 +107,8 @@ struct WireIn<'a> {
     received: Option<i64>,
     #[serde(default, deserialize_with = "not_null")]
     done: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    members: Option<NamedMembership>,
 }
 
 /// A field that may be absent (then `None`, by `#[serde(default)]`) but, when present, must not be null.
@@ -352,7 +362,10 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             let offset = byte_count_in(wire.offset, "offset")?;
             let chunk = required(wire.chunk, "chunk")?;
             let chunk = BASE64.decode(chunk.as_bytes()).map_err(|_| bad("chunk is not base64"))?;
-            // The receiver substitutes its own membership: slot ids are local, and membership does not change yet.
+            if let Some(members) = &wire.members {
+                members.check(MAX_ID_BYTES).map_err(bad)?;
+            }
+            // The receiver fills in the membership's ids from `members` (see `Inbound::InstallSnapshot`).
             let meta = Box::new(SnapshotMeta { index, term, membership: Membership::default() });
             MessageBody::InstallSnapshot { meta, offset, total, chunk: Payload::from(chunk) }
         }
@@ -368,7 +381,11 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
         MessageBody::Propose { .. } => wire.term.map_or(Ok(0), |t| term_in(Some(t)))?,
         _ => term_in(wire.term)?,
     };
-    Ok(Inbound::Raft(Message { from, to, term, body }))
+    let message = Message { from, to, term, body };
+    Ok(match (&message.body, wire.members) {
+        (MessageBody::InstallSnapshot { .. }, Some(members)) => Inbound::InstallSnapshot { message, members },
+        _ => Inbound::Raft(message),
+    })
 }
 
 /// The fast path for the message that carries entries, APPEND_ENTRIES, as `write_message` writes it: keys in its
@@ -621,8 +638,14 @@ fn entry_in(entry: WireEntryIn) -> Result<Entry, WireError> {
     Ok(Entry { term, index, kind, id, data: payload_in(entry.data) })
 }
 
-/// Writes a core message in gaggle's wire form as the next value of `w`.
-pub fn write_message(w: &mut JsonWriter, message: &Message, sender: &str) {
+/// Writes a core message in gaggle's wire form as the next value of `w`. `member_name` names the members of a
+/// snapshot's membership (`None` for a seat whose member is not known).
+pub fn write_message<'a>(
+    w: &mut JsonWriter,
+    message: &Message,
+    sender: &str,
+    member_name: impl Fn(NodeId) -> Option<&'a str>,
+) {
     w.begin_object();
     let wire_index = |index: Index| index as i64 - 1;
     let wire_log_term = |index: Index, term: Term| if index == 0 { -1 } else { term as i64 };
@@ -691,13 +714,27 @@ pub fn write_message(w: &mut JsonWriter, message: &Message, sender: &str) {
         MessageBody::TimeoutNow => {
             w.key("type").string("TIMEOUT_NOW").key("term").uint(message.term);
         }
-        // Chunks are base64 in the JSON. Membership is not sent: slot ids are local to each node, and the
-        // receiver keeps its own (membership changes are not implemented yet).
+        // Chunks are base64 in the JSON. The membership goes by name (see `snapshot_members`).
         MessageBody::InstallSnapshot { meta, offset, total, chunk } => {
             w.key("type").string("INSTALL_SNAPSHOT").key("term").uint(message.term).key("leaderId").string(sender);
             w.key("lastIncludedIndex").int(wire_index(meta.index)).key("lastIncludedTerm").uint(meta.term);
             w.key("offset").uint(*offset).key("total").uint(*total);
             w.key("chunk").string(&BASE64.encode(chunk));
+            let names = |ids: &std::collections::BTreeSet<NodeId>| {
+                ids.iter().map(|&id| member_name(id).map(str::to_string)).collect::<Vec<_>>()
+            };
+            let membership = &meta.membership;
+            let members = NamedMembership {
+                voters: names(&membership.voters),
+                outgoing: names(&membership.outgoing),
+                learners: names(&membership.learners),
+            };
+            // A snapshot without voters is not a node's (the core refuses one): it goes without, as from an
+            // older release.
+            if !members.voters.is_empty() {
+                w.key("members");
+                members.write(w);
+            }
         }
         MessageBody::SnapshotReply { index, received, done } => {
             w.key("type").string("INSTALL_SNAPSHOT_REPLY").key("term").uint(message.term);
@@ -747,7 +784,7 @@ mod tests {
 
     fn encode(message: &Message, sender: &str) -> String {
         let mut w = JsonWriter::new();
-        write_message(&mut w, message, sender);
+        write_message(&mut w, message, sender, |_| None);
         w.finish()
     }
 
@@ -771,11 +808,44 @@ mod tests {
         let message = Message { from: 2, to: 1, term: 7, body };
         let json = encode(&message, "b");
         match decode(&json, 2, 1, "b") {
-            Ok(Inbound::Raft(decoded)) => {
+            Ok(Inbound::Raft(decoded) | Inbound::InstallSnapshot { message: decoded, .. }) => {
                 assert_eq!(decoded.term, 7, "{json}");
                 decoded.body
             }
             other => panic!("{json} decoded as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn install_snapshot_carries_its_membership_by_name_with_null_for_an_unknown_seat() {
+        let membership = Membership { voters: [1, 2, 9].into(), outgoing: [].into(), learners: [4].into() };
+        let meta = Box::new(SnapshotMeta { index: 9, term: 3, membership });
+        let body = MessageBody::InstallSnapshot { meta, offset: 0, total: 2, chunk: Payload::from(&b"ab"[..]) };
+        let mut w = JsonWriter::new();
+        let names = |id: NodeId| ["", "a", "b", "", "d"].get(id as usize).copied().filter(|n| !n.is_empty());
+        write_message(&mut w, &Message { from: 2, to: 1, term: 3, body }, "b", names);
+        let json = w.finish();
+        assert!(json.ends_with(r#""members":{"voters":["a","b",null],"outgoing":[],"learners":["d"]}}"#), "{json}");
+        let Ok(Inbound::InstallSnapshot { message, members }) = decode(&json, 2, 1, "b") else { panic!("{json}") };
+        let name = |n: &str| Some(n.to_string());
+        assert_eq!(members.voters, vec![name("a"), name("b"), None]);
+        assert_eq!(members.learners, vec![name("d")]);
+        let MessageBody::InstallSnapshot { meta, .. } = message.body else { panic!("{json}") };
+        assert_eq!(meta.membership, Membership::default(), "ids are the receiver's to fill in");
+        // A sender of an older release sends no members.
+        let old = json.replace(r#","members":{"voters":["a","b",null],"outgoing":[],"learners":["d"]}"#, "");
+        assert!(matches!(decode(&old, 2, 1, "b"), Ok(Inbound::Raft(_))), "{old}");
+        // No membership can have no voters, a nameless member, one of an impossible name, or too many members.
+        let too_long = format!("{:?}", "n".repeat(MAX_ID_BYTES + 1));
+        let too_many = format!("[{}]", vec!["\"m\""; crate::MAX_MEMBERS + 1].join(","));
+        for bad in
+            ["{\"voters\":[]}", "{\"voters\":[\"\"]}", "{\"voters\":[1]}", "null", "{\"voters\":[\"a\"],\"x\":1}"]
+                .into_iter()
+                .map(String::from)
+                .chain([format!("{{\"voters\":[{too_long}]}}"), format!("{{\"voters\":{too_many}}}")])
+        {
+            let hostile = json.replace(r#"{"voters":["a","b",null],"outgoing":[],"learners":["d"]}"#, &bad);
+            assert!(decode(&hostile, 2, 1, "b").is_err(), "{hostile}");
         }
     }
 

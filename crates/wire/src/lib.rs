@@ -7,9 +7,11 @@ mod gaggle;
 mod gaggle_output;
 pub mod json;
 pub mod snapshot_envelope;
+mod snapshot_members;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, PayloadError,
     WireError,
 };
 pub use gaggle_output::{OutputBatch, OutputParts, Wanted};
+pub use snapshot_members::{NamedMembership, MAX_MEMBERS};

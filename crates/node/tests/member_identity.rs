@@ -1,0 +1,101 @@
+//! One identity per node: a node's id is derived from its name, the same on every node; a snapshot's membership
+//! arrives by name and the receiver seats the members it had not met; a data directory of a release whose ids
+//! were per-node slots is refused with an error that says why.
+
+use flotilla_node::{
+    member_id, Event, Events, Members, NamedMembership, NodeDriver, NodeOptions, Received, StorageOptions, TimingMs,
+};
+use flotilla_raft::{encode_stream, HardState, Membership, Message, MessageBody, Snapshot, SnapshotMeta};
+use flotilla_storage::{Record, Wal};
+use std::collections::BTreeSet;
+
+fn options(name: &str, members: Members) -> NodeOptions {
+    let ticks = TimingMs { election_min: 60_000.0, election_max: 60_001.0, heartbeat: 1000.0 }.to_ticks();
+    let mut options = NodeOptions::new(name, members, ticks);
+    options.raft.seed = 7;
+    options
+}
+
+fn flush(driver: &mut NodeDriver) -> Events {
+    let mut events = Events::default();
+    driver.flush(&mut events);
+    events
+}
+
+#[test]
+fn a_snapshot_names_its_members_and_the_receiver_seats_the_ones_it_had_not_met() {
+    let mut c = NodeDriver::new(options("c", Members::Discover { cluster_size: 3 })).expect("driver");
+    assert_eq!(c.raft().id(), member_id("c"), "the id is the name's, the same on every node");
+    c.receive("b", Received::Introduction);
+    assert!(c.is_peer("b") && !c.is_peer("a"));
+    // b's snapshot was taken when b had met a but not c: c's seat goes as unknown.
+    let members = NamedMembership { voters: vec![Some("a".into()), Some("b".into()), None], ..Default::default() };
+    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
+    let data = br#"{"userEntries":8,"data":{"k":1}}"#;
+    let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
+    let total = stream.len() as u64;
+    let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+    c.receive("b", Received::Snapshot { message: Message { from: 0, to: 0, term: 1, body }, members });
+    let events = flush(&mut c);
+    assert!(events.0.iter().any(|event| matches!(event, Event::Restore(s) if s.meta.index == 8)), "{events:?}");
+    assert!(c.is_peer("a"), "a, named by the snapshot, took a seat");
+    let voters: BTreeSet<u64> = [member_id("a"), member_id("b"), member_id("c")].into();
+    assert_eq!(c.raft().membership().voters, voters, "c filled the unknown seat with itself");
+    let status = c.status();
+    let names: Vec<Option<&str>> = status.members.iter().map(|m| m.name.as_deref()).collect();
+    assert_eq!(names, [Some("b"), Some("a")], "status speaks in names, in the order the seats were taken");
+}
+
+#[test]
+fn a_snapshot_that_names_more_members_than_there_are_seats_is_dropped_and_counted() {
+    let mut c = NodeDriver::new(options("c", Members::Discover { cluster_size: 3 })).expect("driver");
+    c.receive("b", Received::Introduction);
+    let four = ["a", "b", "d", "e"].map(|name| Some(name.to_string())).to_vec();
+    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
+    let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total: 1, chunk: vec![0].into() };
+    let members = NamedMembership { voters: four, ..Default::default() };
+    c.receive("b", Received::Snapshot { message: Message { from: 0, to: 0, term: 1, body }, members });
+    assert_eq!(c.status().wire.unknown_sender, 1);
+    assert_eq!(c.raft().log().snapshot_index(), 0);
+}
+
+#[test]
+fn a_data_directory_with_slot_ids_is_refused_with_an_error_that_says_why() {
+    let dir = std::env::temp_dir().join(format!("flotilla-slot-era-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        // What the release with slot ids wrote: its peers record (`Record::SlotPeers` encodes to those bytes)
+        // and a vote for slot 2.
+        let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let vote = HardState { term: 2, vote: Some(2), commit: 0 };
+        wal.append(&[Record::SlotPeers(vec!["a".into(), "b".into()]), Record::HardState(vote)]).expect("append");
+        wal.sync().expect("sync");
+    }
+    let mut durable = options("a", Members::Discover { cluster_size: 3 });
+    durable.storage = StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 };
+    let error = NodeDriver::open(durable, |_| {}).err().expect("refused");
+    let message = error.to_string();
+    assert!(message.contains("written by an older flotilla whose node ids were per-node slots"), "{message}");
+    assert!(message.contains("start this node on an empty data directory"), "{message}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn messages_go_out_in_seat_order_not_in_id_order() {
+    for order in [["a", "b", "c"], ["a", "c", "b"]] {
+        let names = order.iter().map(|name| name.to_string()).collect();
+        let mut a = NodeDriver::new(options("a", Members::Named(names))).expect("driver");
+        a.campaign();
+        let events = flush(&mut a);
+        let sent: Vec<u64> = events
+            .0
+            .iter()
+            .filter_map(|event| match event {
+                Event::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<u64> = order[1..].iter().map(|name| member_id(name)).collect();
+        assert_eq!(sent, expected, "the vote requests go to the members in their configured order");
+    }
+}
