@@ -2,9 +2,14 @@
 //! that only knows how many voters it has starts with placeholder seats that `Raft::fill_vacant_seat` fills. A
 //! network of its own, so that these rules stand apart from the shared harness.
 
-use flotilla_raft::{Config, Message, NodeId, Raft, RestoredState, Role, SeatError};
+use flotilla_raft::{Config, Message, NodeId, PeerProgress, Raft, RestoredState, Role, SeatError};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+
+/// The leader's view of peer `id`'s replication, from the core's typed status.
+fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
+    raft.status().peer(id).copied()
+}
 
 /// Ids the size the node layer's name hash gives, the largest of them included.
 const A: NodeId = 4_503_599_627_370_497; // 2^52 + 1
@@ -93,7 +98,7 @@ fn hash_sized_node_ids_elect_and_commit() {
         assert_eq!(network.committed(id), vec![b"one".to_vec(), b"two".to_vec()], "node {id}");
         assert_eq!(network.nodes[&id].leader(), Some(B));
     }
-    assert_eq!(network.nodes[&B].peer_progress(C).map(|(matched, _, _)| matched), Some(4));
+    assert_eq!(progress(&network.nodes[&B], C).map(|p| p.match_index), Some(4));
 }
 
 #[test]
@@ -110,9 +115,9 @@ fn a_filled_vacant_seat_keeps_the_quorum_and_moves_its_progress() {
     assert_eq!(network.committed(A), vec![b"one".to_vec()]);
     assert_eq!(network.committed(B), vec![b"one".to_vec()]);
     let leader = network.nodes.get_mut(&A).expect("node");
-    assert!(leader.peer_progress(VACANT_1).is_none(), "the placeholder's progress moved to B");
-    assert!(leader.peer_progress(B).is_some_and(|(matched, _, _)| matched == 2));
-    assert!(leader.peer_progress(VACANT_2).is_some(), "the seat still vacant keeps its place");
+    assert!(progress(leader, VACANT_1).is_none(), "the placeholder's progress moved to B");
+    assert!(progress(leader, B).is_some_and(|p| p.match_index == 2));
+    assert!(progress(leader, VACANT_2).is_some(), "the seat still vacant keeps its place");
 
     // C speaks: the leader seats it in the last vacant seat, and C catches up.
     leader.fill_vacant_seat(VACANT_2, C).expect("seat filled");

@@ -6,10 +6,16 @@
 use flotilla_harness::{Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody, NodeId,
-    PersistRequest, ProposeError, Raft, RestoredState, Role, SnapshotMeta, Term, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
+    PeerProgress, PersistRequest, ProposeError, Raft, RestoredState, Role, SnapshotMeta, Term, MAX_INDEX, MAX_TERM,
+    MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// The leader's view of peer `id`'s replication, from the core's typed status.
+fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
+    raft.status().peer(id).copied()
+}
 
 // ---- building nodes ------------------------------------------------------------------------------------
 
@@ -1618,7 +1624,7 @@ fn rejection_hint_lets_the_leader_skip_a_whole_conflicting_term() {
         assert_eq!(out.appends_to(2)[0].0, 10, "the first probe follows the leader's last old entry");
         let reply = MessageBody::AppendReply { success: false, index: 10, hint_index: hint.0, hint_term: hint.1 };
         leader.step(msg(2, 1, 8, reply)).unwrap();
-        assert_eq!(leader.peer_progress(2).unwrap().1, next, "hint {hint:?}");
+        assert_eq!(progress(&leader, 2).unwrap().next_index, next, "hint {hint:?}");
         let out = drain(&mut leader);
         let (prev_index, prev_term, ..) = out.appends_to(2)[0].clone();
         assert_eq!((prev_index, prev_term), prev, "hint {hint:?}");

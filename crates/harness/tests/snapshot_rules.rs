@@ -5,9 +5,15 @@
 use flotilla_harness::{decode_items, encode_items, Cluster};
 use flotilla_raft::{
     CompactError, Config, DropReason, Entry, EntryKind, HardState, Index, Membership, Message, MessageBody, NodeId,
-    Payload, PersistRequest, Raft, Ready, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_SNAPSHOT_BYTES,
+    Payload, PeerProgress, PersistRequest, Raft, Ready, RestoredState, Role, Snapshot, SnapshotMeta, Term,
+    MAX_SNAPSHOT_BYTES,
 };
 use std::sync::Arc;
+
+/// The leader's view of peer `id`'s replication, from the core's typed status.
+fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
+    raft.status().peer(id).copied()
+}
 
 // ---- building nodes ------------------------------------------------------------------------------------
 
@@ -176,7 +182,7 @@ fn installed(cluster: &Cluster, id: NodeId) -> bool {
 /// The leader knows `id` holds its whole log, and `id` applied as far as the leader.
 fn caught_up(cluster: &Cluster, leader: NodeId, id: NodeId) -> bool {
     let last = cluster.node(leader).log().last_index();
-    cluster.node(leader).peer_progress(id).is_some_and(|(matched, ..)| matched == last)
+    progress(cluster.node(leader), id).is_some_and(|p| p.match_index == last)
         && cluster.node(id).log().applied == cluster.node(leader).log().applied
 }
 
@@ -318,7 +324,7 @@ fn leader_sends_a_snapshot_to_a_follower_whose_entries_were_compacted_7() {
     assert_eq!(follower.installed[0], *cluster.node(1).snapshot().unwrap(), "the leader's snapshot, unchanged");
     assert_eq!(follower.raft.log().first_index(), 6);
     assert_eq!(cluster.applied_data(3), cluster.applied_data(1), "the same state machine, through the snapshot");
-    assert_eq!(cluster.node(1).peer_progress(3).map(|(matched, ..)| matched), Some(9));
+    assert_eq!(progress(cluster.node(1), 3).map(|p| p.match_index), Some(9));
     assert_eq!(cluster.node(1).stats().snapshots_sent, 1);
     assert_eq!(cluster.node(3).stats().snapshots_received, 1);
     assert_eq!(cluster.node(3).stats().snapshots_installed, 1);
@@ -441,7 +447,7 @@ fn replicating_follower_whose_send_point_was_compacted_gets_the_snapshot() {
     assert!(cluster.elect(1));
     cluster.propose(1, "a", b"a");
     cluster.settle();
-    assert_eq!(cluster.node(1).peer_progress(3).map(|p| p.2), Some(true), "replicating");
+    assert_eq!(progress(cluster.node(1), 3).map(|p| p.replicating), Some(true), "replicating");
     cluster.isolated = vec![3];
     for i in 0..6 {
         cluster.propose(1, &format!("b{i}"), b"b");
@@ -449,7 +455,8 @@ fn replicating_follower_whose_send_point_was_compacted_gets_the_snapshot() {
     }
     cluster.compact(1);
     cluster.compact(2);
-    let (matched, next, replicating) = cluster.node(1).peer_progress(3).unwrap();
+    let peer = progress(cluster.node(1), 3).unwrap();
+    let (matched, next, replicating) = (peer.match_index, peer.next_index, peer.replicating);
     assert!(replicating && next - 1 < cluster.node(1).log().snapshot_index() && matched < next - 1);
     cluster.isolated.clear();
     let delivered = rounds_until(&mut cluster, 1, 100, |c| caught_up(c, 1, 3));
@@ -462,7 +469,7 @@ fn leader_resends_the_last_chunk_when_the_done_reply_is_lost() {
     let mut cluster = cluster_with_compacted_leader(|_| {});
     let mut lost_done = false;
     for _ in 0..100 {
-        if cluster.node(1).peer_progress(3).is_some_and(|(matched, ..)| matched == 9) {
+        if progress(cluster.node(1), 3).is_some_and(|p| p.match_index == 9) {
             break;
         }
         cluster.process_ready();
@@ -476,7 +483,7 @@ fn leader_resends_the_last_chunk_when_the_done_reply_is_lost() {
         });
     }
     assert!(lost_done);
-    assert_eq!(cluster.node(1).peer_progress(3).map(|p| p.0), Some(9), "the follower caught up after all");
+    assert_eq!(progress(cluster.node(1), 3).map(|p| p.match_index), Some(9), "the follower caught up after all");
     assert_eq!(cluster.nodes[&3].installed.len(), 1, "installed once; the resent chunk was answered `done` at once");
 }
 
@@ -757,8 +764,9 @@ fn malformed_snapshot_messages_are_dropped_and_counted() {
 
     // On the leader: replies with impossible numbers.
     let mut cluster = cluster_with_compacted_leader(|_| {});
-    rounds_until(&mut cluster, 1, 50, |c| c.node(1).peer_snapshot_transfer(3).is_some());
-    let (index, _, total) = cluster.node(1).peer_snapshot_transfer(3).unwrap();
+    rounds_until(&mut cluster, 1, 50, |c| progress(c.node(1), 3).and_then(|p| p.snapshot_transfer).is_some());
+    let transfer = progress(cluster.node(1), 3).and_then(|p| p.snapshot_transfer).unwrap();
+    let (index, total) = (transfer.index, transfer.total_bytes);
     let term = cluster.node(1).term();
     let leader = cluster.node_mut(1);
     let replies = [
@@ -771,7 +779,11 @@ fn malformed_snapshot_messages_are_dropped_and_counted() {
         assert_eq!(leader.step(msg(3, 1, term, body)), Err(DropReason::Malformed), "reply {n}");
     }
     assert_eq!(leader.role(), Role::Leader);
-    assert_eq!(leader.peer_snapshot_transfer(3).map(|t| t.0), Some(index), "the transfer goes on");
+    assert_eq!(
+        progress(leader, 3).and_then(|p| p.snapshot_transfer).map(|t| t.index),
+        Some(index),
+        "the transfer goes on"
+    );
 }
 
 /// What a refused snapshot must leave as it was: the hard state and the log's bounds, commit and applied indices.

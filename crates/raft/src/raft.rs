@@ -237,21 +237,12 @@ impl Raft {
     pub fn lead_transferee(&self) -> Option<NodeId> {
         self.lead_transferee
     }
-    /// The replication state of a peer, as the leader sees it: (matched, next, replicating).
-    pub fn peer_progress(&self, id: NodeId) -> Option<(Index, Index, bool)> {
-        self.tracker.get(id).map(|p| (p.matched, p.next, p.state == ProgressState::Replicate))
-    }
     /// Everything above in one typed value, with every peer's progress.
     pub fn status(&self) -> Status {
         Status::of(self)
     }
     pub(crate) fn tracker(&self) -> &ProgressTracker {
         &self.tracker
-    }
-    /// The snapshot being sent to a peer, as the leader sees it: (snapshot index, bytes confirmed, total bytes).
-    pub fn peer_snapshot_transfer(&self, id: NodeId) -> Option<(Index, u64, u64)> {
-        let transfer = self.tracker.get(id)?.snapshot.as_ref()?;
-        Some((transfer.index(), transfer.acked, transfer.total()))
     }
     /// The latest snapshot: taken by `compact`, restored at start, or received from a leader. After `compact`, the
     /// driver writes this one to storage.
