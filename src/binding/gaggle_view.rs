@@ -129,6 +129,10 @@ impl EventSink for GaggleView {
     }
 
     fn committed(&mut self, entry: &Entry, proposer: Proposer) {
+        if !entry.is_user_data() {
+            // The engine's own entries are not in the gaggle view.
+            return;
+        }
         if let (Proposer::WaitedRequest, Some(id)) = (proposer, entry.id.as_deref()) {
             self.output.request_settled(id, self.committed_user_entries);
         }

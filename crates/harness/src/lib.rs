@@ -1,8 +1,8 @@
 //! flotilla's test harness, one for every test above the core's own unit tests: an in-memory cluster of cores
-//! (`Cluster`, for the paper-rule tests and the engine benchmark), the seeded simulation with its network,
-//! nemesis, clients and invariant checker (`simulation`), and a small runner of data-driven scenario files
-//! (`datadriven`, with the scenario commands in `scenario_commands`). `node_under_test` runs the shipped node
-//! driver on the harness's disks and network, under the simulation's checker.
+//! (`Cluster`, for the paper-rule tests and the engine benchmark), the seeded simulation of the shipped node driver
+//! with its network, nemesis, clients and invariant checker (`simulation`), and a small runner of data-driven
+//! scenario files (`datadriven`, with the scenario commands in `scenario_commands`). `node_under_test` runs the
+//! shipped node driver in lockstep rounds on the harness's disks, under the simulation's checker.
 
 mod cluster;
 pub mod datadriven;

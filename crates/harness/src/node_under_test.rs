@@ -1,36 +1,13 @@
-//! The shipped node driver (`flotilla_node::NodeDriver`) under the harness: a cluster of real drivers on
-//! in-memory disks that acknowledge late and survive crashes with only what became durable, messages routed by
-//! name, every core checked by the simulation's checker after every round. The one place that speaks the
-//! driver's API, so that a change of that API touches this file alone.
+//! The shipped node driver (`flotilla_node::NodeDriver`) in lockstep rounds, for tests that drive it by hand: a
+//! cluster of real drivers on in-memory disks that acknowledge late and survive crashes with only what became
+//! durable, messages routed by name, every core checked by the simulation's checker after every round. (The
+//! simulation runs the same driver under faults, in `simulation::world::driver`.)
 
 use crate::simulation::checker::{Checker, Violation};
-use crate::simulation::storage::Storage as Disk;
+use crate::simulation::storage::SharedDisk;
 use flotilla_node::{EventSink, MemberRegistry, Members, NodeDriver, NodeOptions, Proposer, Received, Ticks};
-use flotilla_raft::{Entry, Message, NodeId, PersistRequest, Raft, Role};
-use flotilla_storage::{Storage, Submitted};
+use flotilla_raft::{Entry, Message, NodeId, Raft, Role};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// A disk shared by a driver, which submits writes to it, and the test, which decides when they become durable.
-#[derive(Clone, Default)]
-pub struct SharedDisk(Arc<Mutex<Disk>>);
-
-impl SharedDisk {
-    fn lock(&self) -> MutexGuard<'_, Disk> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Storage for SharedDisk {
-    fn submit(&mut self, request: PersistRequest) -> Submitted {
-        self.lock().enqueue(request);
-        Submitted::Pending
-    }
-
-    fn save_snapshot(&mut self, snapshot: &flotilla_raft::Snapshot) {
-        self.lock().durable.compact(snapshot);
-    }
-}
 
 /// What one flush of a driver asked for: messages to send, by recipient name, and user entries it committed.
 #[derive(Default)]
@@ -49,7 +26,9 @@ impl EventSink for Collected {
     }
 
     fn committed(&mut self, entry: &Entry, _proposer: Proposer) {
-        self.committed.push(entry.clone());
+        if entry.is_user_data() {
+            self.committed.push(entry.clone());
+        }
     }
 }
 

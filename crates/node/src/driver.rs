@@ -116,6 +116,9 @@ pub struct NodeDriver {
     wire_stats: WireStats,
     /// Whether a snapshot's data is one the application can restore (`Config::accept_snapshot_data`).
     accept_snapshot_data: fn(&SnapshotMeta, &[u8]) -> bool,
+    /// `InjectedBug::AcknowledgeBeforeDurable`, switched on by the simulation's tests only (never true in a build
+    /// without the `bug-injection` feature).
+    acknowledge_before_durable: bool,
     hello_every_ticks: u32,
     ticks_since_hello: u32,
     /// Introductions due, to one peer or (`None`) to everyone: they go out at the next flush.
@@ -164,6 +167,10 @@ impl NodeDriver {
         config.id = opened.peers.self_id();
         config.max_apply_bytes_per_ready = APPLY_BYTES_PER_READY;
         let accept_snapshot_data = config.accept_snapshot_data;
+        #[cfg(feature = "bug-injection")]
+        let acknowledge_before_durable = config.injects(flotilla_raft::InjectedBug::AcknowledgeBeforeDurable);
+        #[cfg(not(feature = "bug-injection"))]
+        let acknowledge_before_durable = false;
         let hello_every_ticks = config.election_ticks_min;
         let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
         let mut driver = NodeDriver {
@@ -172,6 +179,7 @@ impl NodeDriver {
             storage: opened.storage,
             wire_stats: WireStats::default(),
             accept_snapshot_data,
+            acknowledge_before_durable,
             hello_every_ticks,
             ticks_since_hello: 0,
             introductions: Vec::new(),
@@ -504,8 +512,11 @@ impl NodeDriver {
                         sink.appended(entry);
                     }
                 }
-                if let Submitted::Done(token) = self.storage.submit(request) {
-                    self.raft.persisted(token);
+                let token = request.token;
+                match self.storage.submit(request) {
+                    Submitted::Done(token) => self.raft.persisted(token),
+                    Submitted::Pending if self.acknowledge_before_durable => self.raft.persisted(token),
+                    Submitted::Pending => {}
                 }
             }
             let mut messages = ready.messages;
@@ -529,9 +540,11 @@ impl NodeDriver {
                     }
                 }
             }
-            for entry in ready.committed.iter().filter(|e| e.is_user_data()) {
-                let own = is_own(entry.index);
-                let proposer = entry.id.as_deref().map_or(Proposer::Other, |id| self.proposer_of(id, own));
+            for entry in &ready.committed {
+                let proposer = match entry.id.as_deref() {
+                    Some(id) if entry.is_user_data() => self.proposer_of(id, is_own(entry.index)),
+                    _ => Proposer::Other,
+                };
                 sink.committed(entry, proposer);
             }
             for id in &ready.abandoned {

@@ -56,7 +56,8 @@ pub trait EventSink {
         let _ = (snapshot, index, id, proposer);
     }
 
-    /// A user entry committed and is to be applied, in log order.
+    /// An entry committed and is to be applied, in log order. Entries whose `Entry::is_user_data` is false are
+    /// the engine's own (a new leader's empty entry) and carry no application data (their proposer is `Other`).
     fn committed(&mut self, entry: &Entry, proposer: Proposer) {
         let _ = (entry, proposer);
     }
@@ -105,10 +106,10 @@ impl Events {
         })
     }
 
-    /// The committed entries, in order.
+    /// The committed user entries (the application's), in order.
     pub fn committed(&self) -> impl Iterator<Item = (&Entry, Proposer)> {
         self.0.iter().filter_map(|event| match event {
-            Event::Committed { entry, proposer } => Some((entry, *proposer)),
+            Event::Committed { entry, proposer } if entry.is_user_data() => Some((entry, *proposer)),
             _ => None,
         })
     }

@@ -23,7 +23,7 @@ pub use events::{Event, EventSink, Events, Proposer};
 pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 pub use open_error::{MismatchError, OpenError};
 pub use recovery::StorageOptions;
-pub use requests::{RequestError, MAX_REQUEST_ID_BYTES};
+pub use requests::{proposal_id_of as request_proposal_id, request_id_of, RequestError, MAX_REQUEST_ID_BYTES};
 pub use saved_state::{SavedEntry, SavedState, SavedStateError, MAX_SAVED_ENTRIES};
 pub use snapshots::{SnapshotError, MAX_SNAPSHOT_DATA_BYTES};
 pub use status::{MemberStatus, Status};

@@ -54,6 +54,11 @@ pub fn proposal_id_of(request_id: &str) -> Result<ProposalId, RequestError> {
     Ok(ProposalId::from(id))
 }
 
+/// The request id a proposal id was made from (`proposal_id_of`'s inverse), if it is a request's.
+pub fn request_id_of(proposal_id: &str) -> Option<&str> {
+    proposal_id.strip_prefix(PREFIX)?.strip_suffix(SUFFIX).filter(|request_id| !request_id.is_empty())
+}
+
 /// The requests proposed on this node that have not committed yet. At most as many as the core keeps pending
 /// proposals (`Config::max_pending_proposals`); a request whose caller gave up stays until it commits, as its
 /// proposal does.
@@ -87,5 +92,14 @@ mod tests {
         let too_long = "x".repeat(MAX_REQUEST_ID_BYTES + 1);
         let refused = proposal_id_of(&too_long);
         assert!(matches!(refused, Err(RequestError::InvalidId { bytes }) if bytes == MAX_ID_BYTES - 4));
+    }
+
+    #[test]
+    fn a_request_id_is_read_back_from_its_proposal_id_and_from_nothing_else() {
+        let id = proposal_id_of("order-42").expect("a valid request id");
+        assert_eq!(request_id_of(&id), Some("order-42"));
+        for other in ["a_0b6e1c9e-8d55-4b7a-9f0e-3d2f1c0b9a87", "req()", "req(x", "order-42)", ""] {
+            assert_eq!(request_id_of(other), None, "{other}");
+        }
     }
 }

@@ -16,6 +16,9 @@ pub enum InjectedBug {
     /// On installing a snapshot, keep the entries after its index without checking that the entry at its index
     /// has the snapshot's term (a follower keeps a suffix of another history).
     SnapshotKeepsSuffixWithoutTermCheck,
+    /// In the node driver: tell the core a write is durable as soon as it is handed to storage, before the disk
+    /// made it so (a crash loses entries and votes the core already counted on).
+    AcknowledgeBeforeDurable,
 }
 
 #[derive(Clone, Debug)]
@@ -126,7 +129,7 @@ impl Config {
 
     /// Whether the tests switched `bug` on: always false, and compiled away, in a build without `bug-injection`.
     #[inline]
-    pub(crate) fn injects(&self, bug: InjectedBug) -> bool {
+    pub fn injects(&self, bug: InjectedBug) -> bool {
         #[cfg(feature = "bug-injection")]
         return self.injected_bug == Some(bug);
         #[cfg(not(feature = "bug-injection"))]

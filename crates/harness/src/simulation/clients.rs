@@ -5,7 +5,6 @@ use flotilla_raft::{Index, NodeId, ProposalId};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct Clients {
@@ -36,9 +35,10 @@ impl Clients {
         }
     }
 
+    /// A new request's proposal id: the request id `p<n>` as the node layer proposes it.
     pub fn new_id(&mut self) -> ProposalId {
         self.next_id += 1;
-        Arc::from(format!("p{}", self.next_id))
+        flotilla_node::request_proposal_id(&format!("p{}", self.next_id)).expect("a short request id")
     }
 
     /// A proposal some client already made (pending somewhere or lost with a crash), for a client-side retry.

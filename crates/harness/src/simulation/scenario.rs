@@ -77,6 +77,7 @@ impl Scenario {
             InjectedBug::VoteTwiceInOneTerm,
             InjectedBug::IgnoreLogUpToDateCheck,
             InjectedBug::SnapshotKeepsSuffixWithoutTermCheck,
+            InjectedBug::AcknowledgeBeforeDurable,
         ]
         .into_iter()
         .find(|bug| format!("{bug:?}") == name)

@@ -1,9 +1,12 @@
 //! A node's simulated disk: a queue of writes that become durable, in order, some time after they are issued.
-//! Only durable writes survive a crash; a restart reads them back as a `RestoredState`.
+//! Only durable writes survive a crash; a restart reads them back as a `RestoredState`. A `SharedDisk` is the same
+//! disk shared by a node driver, which submits writes to it, and the test, which decides when they become durable.
 
 use crate::MemoryStorage;
-use flotilla_raft::{Membership, NodeId, PersistRequest, RestoredState};
+use flotilla_raft::{Membership, NodeId, PersistRequest, RestoredState, Snapshot};
+use flotilla_storage::Submitted;
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 pub struct Storage {
@@ -42,5 +45,28 @@ impl Storage {
     /// What a restarting node reads back: the durable hard state, snapshot and entries.
     pub fn restored_state(&self, voters: impl IntoIterator<Item = NodeId>) -> RestoredState {
         self.durable.restored_state(Membership::with_voters(voters))
+    }
+}
+
+/// A disk shared by a node driver and the test that runs it.
+#[derive(Clone, Default)]
+pub struct SharedDisk(Arc<Mutex<Storage>>);
+
+impl SharedDisk {
+    pub fn lock(&self) -> MutexGuard<'_, Storage> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl flotilla_storage::Storage for SharedDisk {
+    /// Queued: the test makes it durable later and tells the driver (`NodeDriver::persisted`).
+    fn submit(&mut self, request: PersistRequest) -> Submitted {
+        self.lock().enqueue(request);
+        Submitted::Pending
+    }
+
+    /// Written at once and atomically, as a snapshot file is, while earlier writes may still be in flight.
+    fn save_snapshot(&mut self, snapshot: &Snapshot) {
+        self.lock().durable.compact(snapshot);
     }
 }

@@ -1,7 +1,8 @@
 //! The simulated world: a seeded discrete-event loop over virtual time that ticks the nodes, carries their
 //! messages, completes their disk writes, runs clients and injects faults, then heals everything and waits for
-//! the cluster to finish its work. Every step is followed by the safety checks. Nodes snapshot their state
-//! machine and compact their log every few applied entries; a restart restores the durable snapshot, then the log.
+//! the cluster to finish its work. Every step is followed by the safety checks. Each node is the shipped node
+//! driver on an in-memory disk (`driver`); nodes snapshot their state machine and compact their log every few
+//! applied entries when their driver asks; a restart restores the durable snapshot, then the log.
 
 mod driver;
 mod nemesis;
@@ -11,14 +12,15 @@ use crate::simulation::clients::Clients;
 use crate::simulation::network::{Envelope, Faults, Network};
 use crate::simulation::outcome::{add_stats, Outcome};
 use crate::simulation::scenario::Scenario;
-use crate::simulation::storage::Storage;
+use crate::simulation::storage::SharedDisk;
 use crate::simulation::tuning::{Tuning, TICK};
 use driver::describe;
-use flotilla_raft::{Config, NodeId, Payload, Raft, RestoredState, Role, Stats};
+use flotilla_node::{member_id, request_id_of, NodeDriver, Received, RequestProposed};
+use flotilla_raft::{Config, NodeId, Payload, RestoredState, Role, Stats};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 /// Once healed, the cluster must have elected a leader and finished its work within this many ticks, plus one
 /// tick per entry to replicate (the slowest flow-control settings move a few entries per round trip).
@@ -43,7 +45,7 @@ enum Event {
         node: NodeId,
         incarnation: u64,
     },
-    /// A batching driver gets round to a node's `Ready`.
+    /// A batching world gets round to flushing a node's driver.
     Ready {
         node: NodeId,
         incarnation: u64,
@@ -85,14 +87,18 @@ impl Ord for Scheduled {
 
 struct SimNode {
     /// `None` while crashed.
-    raft: Option<Raft>,
+    driver: Option<NodeDriver>,
     /// Increases at each crash; events and messages of an older incarnation are void.
     incarnation: u64,
-    disk: Storage,
+    disk: SharedDisk,
     /// A `DiskDone` event is scheduled.
     disk_busy: bool,
     /// A `Ready` event is scheduled.
     ready_pending: bool,
+    /// The driver restarted from a snapshot on its disk, which its next restore is.
+    restoring_at_start: bool,
+    /// Led when last looked at (a new leader may be struck).
+    leading: bool,
     tick_interval: u64,
 }
 
@@ -104,6 +110,10 @@ pub struct World {
     sequence: u64,
     queue: BinaryHeap<Reverse<Scheduled>>,
     nodes: Vec<SimNode>,
+    /// The members' names, node `id` at position `id - 1`.
+    names: Vec<String>,
+    /// The position id (1-based) of each member's node id (its name's hash), for the network.
+    position_of: HashMap<NodeId, NodeId>,
     network: Network,
     checker: Checker,
     clients: Clients,
@@ -134,6 +144,8 @@ impl World {
             sequence: 0,
             queue: BinaryHeap::new(),
             nodes: Vec::with_capacity(size),
+            names: (1..=size).map(|k| format!("n{k}")).collect(),
+            position_of: (1..=size as NodeId).map(|id| (member_id(&format!("n{id}")), id)).collect(),
             network,
             checker: Checker::new(size),
             clients: Clients::new(size),
@@ -146,15 +158,19 @@ impl World {
             scenario,
         };
         for id in 1..=size as NodeId {
-            let fresh = RestoredState::new_cluster(1..=size as NodeId);
-            let raft = Raft::new(world.config(id, 0), fresh).expect("a valid configuration");
+            let disk = SharedDisk::default();
+            let options = world.node_options(id, 0);
+            let driver = NodeDriver::with_storage(options, Box::new(disk.clone()), RestoredState::default())
+                .expect("a valid configuration");
             let tick_interval = world.draw_tick_interval();
             world.nodes.push(SimNode {
-                raft: Some(raft),
+                driver: Some(driver),
                 incarnation: 0,
-                disk: Storage::default(),
+                disk,
                 disk_busy: false,
                 ready_pending: false,
+                restoring_at_start: false,
+                leading: false,
                 tick_interval,
             });
             let first_tick = world.rng.random_range(1..=TICK);
@@ -217,7 +233,7 @@ impl World {
     }
 
     fn alive(&self, id: NodeId) -> bool {
-        self.nodes[(id - 1) as usize].raft.is_some()
+        self.nodes[(id - 1) as usize].driver.is_some()
     }
 
     fn random_alive_node(&mut self) -> Option<NodeId> {
@@ -242,14 +258,14 @@ impl World {
         }
         self.heal()?;
         let healed_at = self.now;
-        let longest_log = self.nodes.iter().filter_map(|node| node.raft.as_ref()).map(|raft| raft.log().last_index());
+        let longest_log = (1..=self.size()).filter_map(|id| self.core(id)).map(|raft| raft.log().last_index());
         let budget = LIVENESS_TICKS + longest_log.max().unwrap_or(0) + self.clients.pending_total() as u64;
         let deadline = healed_at + budget * TICK;
         loop {
             if self.recovered() {
                 self.check_lagging_follower_installed_a_snapshot()?;
                 let mut core = std::mem::take(&mut self.core_stats);
-                for raft in self.nodes.iter().filter_map(|node| node.raft.as_ref()) {
+                for raft in (1..=self.size()).filter_map(|id| self.core(id)) {
                     add_stats(&mut core, raft.stats());
                 }
                 return Ok(Outcome {
@@ -297,8 +313,8 @@ impl World {
         }
         if self.steps.is_multiple_of(FULL_CHECK_EVERY) {
             for position in 0..self.nodes.len() {
-                if let Some(raft) = self.nodes[position].raft.as_ref() {
-                    self.checker.resync(position as NodeId + 1, raft)?;
+                if let Some(driver) = self.nodes[position].driver.as_ref() {
+                    self.checker.resync(position as NodeId + 1, driver.raft())?;
                 }
             }
         }
@@ -312,8 +328,8 @@ impl World {
         if node.incarnation != incarnation {
             return Ok(());
         }
-        let Some(raft) = node.raft.as_mut() else { return Ok(()) };
-        raft.tick();
+        let Some(driver) = node.driver.as_mut() else { return Ok(()) };
+        driver.tick();
         let interval = node.tick_interval;
         self.schedule(interval, Event::Tick { node: id, incarnation });
         self.trace(|| format!("tick {id}"));
@@ -330,8 +346,9 @@ impl World {
             return Ok(());
         }
         self.trace(|| format!("deliver {}", describe(&envelope.message)));
-        if let Some(raft) = self.node(to).raft.as_mut() {
-            let _ = raft.step(envelope.message);
+        let from_name = self.names[(from - 1) as usize].clone();
+        if let Some(driver) = self.node(to).driver.as_mut() {
+            driver.receive(&from_name, Received::Message(envelope.message));
         }
         self.after_input(to)
     }
@@ -341,17 +358,17 @@ impl World {
             return Ok(());
         }
         self.node(id).disk_busy = false;
-        let pending = self.node(id).disk.pending();
+        let pending = self.node(id).disk.lock().pending();
         // Sometimes several writes share one flush and one acknowledgement.
         let count = if pending > 1 && self.rng.random_bool(0.3) { self.rng.random_range(1..=pending) } else { 1 };
-        let written = self.node(id).disk.complete(count);
+        let written = self.node(id).disk.lock().complete(count);
         for request in &written {
             self.checker.publish(&request.entries);
         }
         let token = written.last().map(|request| request.token);
         self.trace(|| format!("disk {id}: {count} write(s) durable, token {token:?}"));
-        if let (Some(token), Some(raft)) = (token, self.node(id).raft.as_mut()) {
-            raft.persisted(token);
+        if let (Some(token), Some(driver)) = (token, self.node(id).driver.as_mut()) {
+            driver.persisted(token);
         }
         self.schedule_disk(id);
         self.after_input(id)
@@ -359,7 +376,7 @@ impl World {
 
     fn schedule_disk(&mut self, id: NodeId) {
         let node = &self.nodes[(id - 1) as usize];
-        if node.disk_busy || node.disk.pending() == 0 {
+        if node.disk_busy || node.disk.lock().pending() == 0 {
             return;
         }
         let incarnation = node.incarnation;
@@ -388,12 +405,15 @@ impl World {
         let proposal = retry.unwrap_or_else(|| self.clients.new_id());
         let length = self.rng.random_range(0..=40);
         let data: Payload = (0..length).map(|_| self.rng.random::<u8>()).collect::<Vec<u8>>().into();
-        let Some(raft) = self.node(id).raft.as_mut() else { return Ok(()) };
-        let result = raft.propose(proposal.clone(), data);
+        let Some(driver) = self.node(id).driver.as_mut() else { return Ok(()) };
+        // Clients propose as the JS faces' `append(data, requestId)` does: by request id.
+        let request = request_id_of(&proposal).expect("the clients' ids are request ids");
+        let result = driver.propose_request(request, data);
         self.trace(|| format!("propose {proposal} via {id}{}: {result:?}", if is_retry { " (retry)" } else { "" }));
         match result {
-            Ok(()) => self.clients.accepted(id, proposal, is_retry),
-            Err(_) => self.clients.refused += 1,
+            Ok(RequestProposed { committed_at: None, .. }) => self.clients.accepted(id, proposal, is_retry),
+            // Committed already, or refused: the client has its answer, or tries again later.
+            Ok(RequestProposed { committed_at: Some(_), .. }) | Err(_) => self.clients.refused += 1,
         }
         self.after_input(id)
     }
@@ -404,21 +424,21 @@ impl World {
             return Ok(());
         }
         let incarnation = self.node(id).incarnation;
-        let size = self.size();
-        let restored = self.node(id).disk.restored_state(1..=size);
-        let snapshot = restored.snapshot.clone();
-        let raft = Raft::new(self.config(id, incarnation), restored).map_err(|error| {
-            Violation::new(Invariant::Recovery, format!("node {id} cannot restart from its disk: {error}"))
-        })?;
+        let restored = self.nodes[(id - 1) as usize].disk.lock().restored_state(self.position_of.keys().copied());
+        // The driver hands the snapshot to the application at its first flush, before it replays the log after it.
+        let restoring_at_start = restored.snapshot.is_some();
+        let options = self.node_options(id, incarnation);
+        let driver =
+            NodeDriver::with_storage(options, Box::new(self.node(id).disk.clone()), restored).map_err(|error| {
+                Violation::new(Invariant::Recovery, format!("node {id} cannot restart from its disk: {error}"))
+            })?;
         let tick_interval = self.draw_tick_interval();
         let node = self.node(id);
-        node.raft = Some(raft);
+        node.driver = Some(driver);
         node.tick_interval = tick_interval;
+        node.restoring_at_start = restoring_at_start;
+        node.leading = false;
         self.checker.on_restart(id);
-        if let Some(snapshot) = &snapshot {
-            // The application restores the snapshot before the core replays the log after it.
-            self.checker.on_snapshot(id, snapshot, true)?;
-        }
         let first_tick = self.rng.random_range(1..=tick_interval);
         self.schedule(first_tick, Event::Tick { node: id, incarnation });
         self.trace(|| format!("restart {id}"));
@@ -445,7 +465,7 @@ impl World {
             return Ok(());
         }
         let id = self.size();
-        let installed = self.nodes[(id - 1) as usize].raft.as_ref().map_or(0, |raft| raft.stats().snapshots_installed);
+        let installed = self.core(id).map_or(0, |raft| raft.stats().snapshots_installed);
         if installed == 0 {
             return Err(Violation::new(
                 Invariant::Liveness,
@@ -458,32 +478,26 @@ impl World {
     /// Liveness: a leader exists, every proposal accepted by a live node was applied there, and every node
     /// applied at least as far as the last acknowledged proposal.
     fn recovered(&self) -> bool {
-        let leader = self.nodes.iter().any(|node| node.raft.as_ref().is_some_and(|raft| raft.role() == Role::Leader));
+        let leader = (1..=self.size()).any(|id| self.core(id).is_some_and(|raft| raft.role() == Role::Leader));
         leader
             && self.clients.pending_total() == 0
             && (1..=self.size()).all(|id| self.checker.applied(id) >= self.clients.max_acknowledged_index)
     }
 
     fn liveness_violation(&self, budget: u64) -> Violation {
-        let nodes: Vec<String> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(position, node)| {
-                let id = position as NodeId + 1;
-                match &node.raft {
-                    Some(raft) => format!(
-                        "{id}: {:?} term {} leader {:?} last {} committed {} applied {} pending {}",
-                        raft.role(),
-                        raft.term(),
-                        raft.leader(),
-                        raft.log().last_index(),
-                        raft.log().committed,
-                        self.checker.applied(id),
-                        raft.pending_proposals()
-                    ),
-                    None => format!("{id}: down"),
-                }
+        let nodes: Vec<String> = (1..=self.size())
+            .map(|id| match self.core(id) {
+                Some(raft) => format!(
+                    "{id}: {:?} term {} leader {:?} last {} committed {} applied {} pending {}",
+                    raft.role(),
+                    raft.term(),
+                    raft.leader(),
+                    raft.log().last_index(),
+                    raft.log().committed,
+                    self.checker.applied(id),
+                    raft.pending_proposals()
+                ),
+                None => format!("{id}: down"),
             })
             .collect();
         Violation::new(

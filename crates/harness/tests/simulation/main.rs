@@ -1,4 +1,5 @@
-//! Deterministic simulation of the consensus core: seeded clusters of 1, 2, 3, 5 and 7 nodes on a network that
+//! Deterministic simulation of the shipped node driver and its core: seeded clusters of 1, 2, 3, 5 and 7 nodes, each
+//! a `flotilla_node::NodeDriver` on an in-memory disk, on a network that
 //! drops, duplicates, delays, reorders and partitions, with disks that acknowledge late and nodes that crash and
 //! restart from what they persisted (their latest snapshot, then their log). Nodes snapshot their state machine and
 //! compact their logs every few entries (the seed picks how often, or never), so lagging nodes catch up by
@@ -6,14 +7,16 @@
 //! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
 //!
 //! `cargo test --release -p flotilla-harness --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
-//! steps each, 40 lagging-follower seeds, and shows that the checker finds each of the core's `InjectedBug`s.
+//! steps each, 40 lagging-follower seeds, and shows that the checker finds each `InjectedBug` (the core's, and the
+//! driver's `AcknowledgeBeforeDurable`).
 //! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
 //! seed, `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
 //! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-harness --test simulation
 //! replay_one_seed -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
 //! the lagging-follower test). A failure prints its replay command. The simulation itself is the harness's
-//! (`crates/harness/src/simulation`): `world.rs` (the event loop), `world/driver.rs`, `world/nemesis.rs`,
+//! (`crates/harness/src/simulation`): `world.rs` (the event loop), `world/driver.rs` (runs each node's driver),
+//! `world/nemesis.rs`,
 //! `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a
 //! seed means), `outcome.rs`.
 
@@ -245,5 +248,13 @@ fn finds_votes_granted_without_the_log_check() {
 fn finds_a_snapshot_installed_over_a_suffix_of_another_history() {
     if !replaying() {
         find_injected_bug(InjectedBug::SnapshotKeepsSuffixWithoutTermCheck, 300);
+    }
+}
+
+/// A bug in the node driver, not the core: the simulation runs the shipped driver, so it finds this too.
+#[test]
+fn finds_writes_acknowledged_before_they_are_durable() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::AcknowledgeBeforeDurable, 300);
     }
 }

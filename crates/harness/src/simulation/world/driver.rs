@@ -1,23 +1,42 @@
-//! The node driver, as the node layer would be: it checks a node after each input, then persists, sends and
-//! applies what the node's `Ready` asks (restoring a received snapshot before the entries after it), at once or (in
-//! seeds that batch) after a few more inputs; and every few applied entries it snapshots the state machine, compacts
-//! the core's log and writes the snapshot to disk.
+//! Each simulated node is the shipped node driver (`flotilla_node::NodeDriver`) on a shared in-memory disk. After
+//! an input the node's core is checked at once; then the driver flushes (at once, or in seeds that batch a little
+//! later) and the world carries out what it asked, in its order: messages onto the network, writes onto the disk
+//! (made durable later, then acknowledged), snapshots restored and entries applied (checked against the committed
+//! history), and a snapshot of the state machine when the driver asks for one.
 
 use super::{Event, World};
 use crate::simulation::checker::{Invariant, Violation};
 use crate::simulation::network::Envelope;
 use crate::simulation::tuning::TICK;
-use flotilla_raft::{Message, MessageBody, NodeId, Role};
+use flotilla_node::{Event as DriverEvent, Events, Members, NodeDriver, NodeOptions, StorageOptions};
+use flotilla_raft::{Index, Message, MessageBody, NodeId, Raft, Role};
 use rand::Rng;
 
 impl World {
-    /// After an input the node is checked at once; its `Ready` is handled now, or (in seeds that batch) a little
+    /// The options of node `id` in its `incarnation`: every member named, the world's core settings, a snapshot
+    /// every `compact_every` applied entries.
+    pub(super) fn node_options(&self, id: NodeId, incarnation: u64) -> NodeOptions {
+        NodeOptions {
+            name: self.names[(id - 1) as usize].clone(),
+            members: Members::Named(self.names.clone()),
+            raft: self.config(id, incarnation),
+            tick_ms: 1,
+            storage: StorageOptions::Volatile,
+            snapshot_threshold: (self.compact_every > 0).then_some(self.compact_every),
+            saved_state: None,
+        }
+    }
+
+    /// The core of node `id`, unless it is down.
+    pub(super) fn core(&self, id: NodeId) -> Option<&Raft> {
+        self.nodes[(id - 1) as usize].driver.as_ref().map(NodeDriver::raft)
+    }
+
+    /// After an input the node is checked at once; its driver flushes now, or (in seeds that batch) a little
     /// later, after more inputs may have arrived, as a driver that batches its work would.
     pub(super) fn after_input(&mut self, id: NodeId) -> Result<(), Violation> {
         let position = (id - 1) as usize;
-        if let Some(raft) = self.nodes[position].raft.as_ref() {
-            self.checker.observe(id, raft)?;
-        }
+        self.observe(id)?;
         if !self.tuning.batch_ready || self.rng.random_bool(0.5) {
             return self.drive(id);
         }
@@ -30,90 +49,103 @@ impl World {
         Ok(())
     }
 
-    /// Does what the node's `Ready` asks (persist, send, apply) until it has nothing more, checking as it goes.
+    fn observe(&mut self, id: NodeId) -> Result<(), Violation> {
+        match self.nodes[(id - 1) as usize].driver.as_ref() {
+            Some(driver) => self.checker.observe(id, driver.raft()),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes the node's driver until it has nothing more to hand out, and does what each flush asked.
     pub(super) fn drive(&mut self, id: NodeId) -> Result<(), Violation> {
         let position = (id - 1) as usize;
         self.nodes[position].ready_pending = false;
-        loop {
-            let ready = match self.nodes[position].raft.as_mut() {
-                Some(raft) if raft.has_ready() => raft.ready(),
-                _ => break,
-            };
-            if let Some(request) = ready.persist {
-                self.trace(|| {
-                    format!(
-                        "node {id} persists token {} ({} entries, {:?})",
-                        request.token,
-                        request.entries.len(),
-                        request.hard_state
-                    )
-                });
-                self.nodes[position].disk.enqueue(request);
-                self.schedule_disk(id);
-            }
-            if let Some(soft) = ready.soft_state {
-                self.trace(|| format!("node {id} is {:?} in term {}, leader {:?}", soft.role, soft.term, soft.leader));
-                if soft.role == Role::Leader && !self.healed && self.rng.random_bool(self.tuning.leader_striker) {
-                    // Often before its first appends arrive anywhere.
-                    let delay = if self.rng.random_bool(0.5) {
-                        self.rng.random_range(0..=TICK / 4)
-                    } else {
-                        self.rng.random_range(0..=3 * TICK)
-                    };
-                    let incarnation = self.nodes[position].incarnation;
-                    self.schedule(delay, Event::StrikeLeader { node: id, incarnation });
-                }
-            }
-            for message in ready.messages {
-                self.send(message);
-            }
-            if let Some(raft) = self.nodes[position].raft.as_ref() {
-                self.checker.observe(id, raft)?;
-            }
-            if let Some(snapshot) = &ready.snapshot {
-                self.trace(|| format!("node {id} restores the snapshot at {}", snapshot.meta.index));
-                self.checker.on_snapshot(id, snapshot, false)?;
-                let checker = &self.checker;
-                self.clients.restored(id, snapshot.meta.index, |proposal| checker.committed_index_of(proposal));
-            }
-            for entry in &ready.committed {
-                self.checker.on_apply(id, entry)?;
-                if let Some(proposal) = entry.id.as_ref().filter(|_| entry.is_user_data()) {
-                    self.clients.applied(id, proposal, entry.index);
-                }
-            }
-            if !ready.committed.is_empty() {
-                self.trace(|| {
-                    let last = ready.committed.last().map_or(0, |e| e.index);
-                    format!("node {id} applies {} entries up to {last}", ready.committed.len())
-                });
-                self.maybe_compact(id)?;
+        while let Some(driver) = self.nodes[position].driver.as_mut() {
+            let mut events = Events::default();
+            driver.flush(&mut events);
+            self.schedule_disk(id);
+            self.observe(id)?;
+            self.maybe_strike_new_leader(id);
+            if !self.carry_out(id, events)? {
+                break;
             }
         }
-        if let Some(raft) = self.nodes[position].raft.as_ref() {
-            self.checker.observe(id, raft)?;
-        }
-        Ok(())
+        self.observe(id)
     }
 
-    /// Once the node applied `compact_every` entries past its snapshot, the application snapshots its state there:
-    /// the core compacts its log, and the snapshot is written to disk (atomically, as a snapshot file would be)
-    /// and the disk's log compacted, while earlier writes may still be in flight.
-    fn maybe_compact(&mut self, id: NodeId) -> Result<(), Violation> {
-        let position = (id - 1) as usize;
-        let Some(raft) = self.nodes[position].raft.as_mut() else { return Ok(()) };
-        let since = raft.log().snapshot_index();
-        if self.compact_every == 0 || self.checker.applied(id) < since + self.compact_every {
-            return Ok(());
+    /// Does what one flush asked, in order; returns whether the driver has more to hand out.
+    fn carry_out(&mut self, id: NodeId, events: Events) -> Result<bool, Violation> {
+        let (mut more, mut applied) = (false, None);
+        for event in events.0 {
+            match event {
+                DriverEvent::Send { to, mut message } => {
+                    // The network knows nodes by position: the driver's ids are its members' name hashes.
+                    let Some(&to) = self.position_of.get(&to) else { continue };
+                    (message.from, message.to) = (id, to);
+                    self.send(message);
+                }
+                DriverEvent::Restore(snapshot) => {
+                    let fresh = std::mem::take(&mut self.nodes[(id - 1) as usize].restoring_at_start);
+                    self.trace(|| format!("node {id} restores the snapshot at {}", snapshot.meta.index));
+                    self.checker.on_snapshot(id, &snapshot, fresh)?;
+                    let checker = &self.checker;
+                    self.clients.restored(id, snapshot.meta.index, |proposal| checker.committed_index_of(proposal));
+                }
+                DriverEvent::Committed { entry, .. } => {
+                    self.checker.on_apply(id, &entry)?;
+                    if let Some(proposal) = entry.id.as_ref().filter(|_| entry.is_user_data()) {
+                        self.clients.applied(id, proposal, entry.index);
+                    }
+                    applied = Some(entry.index);
+                }
+                DriverEvent::SnapshotWanted(index) => self.take_snapshot(id, index)?,
+                DriverEvent::More => more = true,
+                _ => {}
+            }
         }
-        let (index, data) = self.checker.snapshot_data(id, since);
-        raft.compact(index, data.into()).map_err(|error| {
+        if let Some(last) = applied {
+            self.trace(|| format!("node {id} applied up to {last}"));
+        }
+        Ok(more)
+    }
+
+    /// A new leader may be struck soon (crashed or cut off), often before its first appends arrive anywhere.
+    fn maybe_strike_new_leader(&mut self, id: NodeId) {
+        let position = (id - 1) as usize;
+        let Some(raft) = self.core(id) else { return };
+        let (role, term) = (raft.role(), raft.term());
+        let was_leader = std::mem::replace(&mut self.nodes[position].leading, role == Role::Leader);
+        if role != Role::Leader || was_leader {
+            return;
+        }
+        self.trace(|| format!("node {id} leads term {term}"));
+        if !self.healed && self.rng.random_bool(self.tuning.leader_striker) {
+            let delay = if self.rng.random_bool(0.5) {
+                self.rng.random_range(0..=TICK / 4)
+            } else {
+                self.rng.random_range(0..=3 * TICK)
+            };
+            let incarnation = self.nodes[position].incarnation;
+            self.schedule(delay, Event::StrikeLeader { node: id, incarnation });
+        }
+    }
+
+    /// The driver asks for a snapshot of the state machine as of `index`, all it applied: the application takes
+    /// it, and the driver compacts the core's log and writes it to the disk (while earlier writes may be in flight).
+    fn take_snapshot(&mut self, id: NodeId, index: Index) -> Result<(), Violation> {
+        let position = (id - 1) as usize;
+        let Some(driver) = self.nodes[position].driver.as_mut() else { return Ok(()) };
+        let since = driver.raft().log().snapshot_index();
+        let (applied, data) = self.checker.snapshot_data(id, since);
+        if applied != index {
+            let detail = format!("node {id} was asked for a snapshot at {index} but applied up to {applied}");
+            return Err(Violation::new(Invariant::ApplyOrder, detail));
+        }
+        driver.snapshot_taken(index, Some(data.into())).map_err(|error| {
             Violation::new(Invariant::SnapshotState, format!("node {id} cannot compact at {index}: {error}"))
         })?;
-        let snapshot = raft.snapshot().expect("a snapshot after compaction").clone();
-        self.nodes[position].disk.durable.compact(&snapshot);
         self.trace(|| format!("node {id} compacts up to {index}"));
-        self.checker.observe(id, self.nodes[position].raft.as_ref().expect("alive"))
+        self.observe(id)
     }
 
     pub(super) fn send(&mut self, message: Message) {

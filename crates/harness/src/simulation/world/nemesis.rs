@@ -131,9 +131,9 @@ impl World {
 
     /// The live leader of the highest term, if any.
     pub(super) fn current_leader(&self) -> Option<NodeId> {
-        let leaders = self.nodes.iter().enumerate().filter_map(|(position, node)| {
-            let raft = node.raft.as_ref().filter(|raft| raft.role() == Role::Leader)?;
-            Some((raft.term(), position as NodeId + 1))
+        let leaders = (1..=self.size()).filter_map(|id| {
+            let raft = self.core(id).filter(|raft| raft.role() == Role::Leader)?;
+            Some((raft.term(), id))
         });
         leaders.max().map(|(_, id)| id)
     }
@@ -142,16 +142,16 @@ impl World {
     /// writes may have reached the disk without being acknowledged.
     pub(super) fn crash(&mut self, id: NodeId) {
         self.crashes += 1;
-        let pending = self.node(id).disk.pending();
+        let pending = self.node(id).disk.lock().pending();
         let survivors = if self.rng.random_bool(0.3) { self.rng.random_range(0..=pending) } else { 0 };
         let downtime = self.rng.random_range(1..=40) * TICK;
-        if let Some(raft) = self.nodes[(id - 1) as usize].raft.as_ref() {
-            add_stats(&mut self.core_stats, raft.stats());
+        if let Some(driver) = self.nodes[(id - 1) as usize].driver.as_ref() {
+            add_stats(&mut self.core_stats, driver.raft().stats());
         }
         let node = self.node(id);
-        node.raft = None;
+        node.driver = None;
         node.incarnation += 1;
-        let written = node.disk.crash(survivors);
+        let written = node.disk.lock().crash(survivors);
         node.disk_busy = false;
         node.ready_pending = false;
         let incarnation = node.incarnation;
@@ -159,7 +159,7 @@ impl World {
             self.checker.publish(&request.entries);
         }
         self.clients.crashed(id);
-        let durable_term = self.node(id).disk.durable.hard_state.term;
+        let durable_term = self.node(id).disk.lock().durable.hard_state.term;
         self.checker.on_crash(id, durable_term);
         self.schedule(downtime, Event::Restart { node: id, incarnation });
         self.trace(|| format!("fault: crash {id} ({survivors} of {pending} unacknowledged writes reached the disk)"));
@@ -187,12 +187,13 @@ impl World {
         self.schedule(interval, Event::Operator);
         let Some(id) = self.random_alive_node() else { return Ok(()) };
         let target = self.rng.random_range(1..=self.size());
-        let Some(raft) = self.node(id).raft.as_mut() else { return Ok(()) };
-        if raft.role() == Role::Leader {
-            let result = raft.transfer_leadership(target);
+        let target_name = self.names[(target - 1) as usize].clone();
+        let Some(driver) = self.node(id).driver.as_mut() else { return Ok(()) };
+        if driver.raft().role() == Role::Leader {
+            let result = driver.transfer_leadership(&target_name);
             self.trace(|| format!("operator: transfer leadership {id} -> {target}: {result:?}"));
         } else {
-            raft.campaign();
+            driver.campaign();
             self.trace(|| format!("operator: {id} campaigns"));
         }
         self.after_input(id)
