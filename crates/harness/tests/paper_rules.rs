@@ -5,9 +5,9 @@
 
 use flotilla_harness::{Cluster, MemoryStorage};
 use flotilla_raft::{
-    Config, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody, NodeId,
-    PeerProgress, PersistRequest, ProposeError, Raft, RestoredState, Role, SnapshotMeta, Term, MAX_INDEX, MAX_TERM,
-    MAX_TERM_STEP,
+    Config, ConfigError, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody,
+    NodeId, PeerProgress, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta,
+    Term, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -529,6 +529,32 @@ fn a_restored_state_beyond_the_limits_is_refused() {
     });
     assert!(Raft::new(paper_config(1), above_index).is_err());
     assert!(Raft::new(paper_config(1), restored(&[1, 2, 3], MAX_TERM, None, 0, &[])).is_ok());
+}
+
+#[test]
+fn a_restored_state_that_cannot_be_a_nodes_is_refused_with_its_cause() {
+    let refused = |state: RestoredState| match Raft::new(paper_config(1), state) {
+        Err(ConfigError::RestoredStateInvalid(cause)) => cause,
+        other => panic!("not refused as invalid: {:?}", other.map(|raft| raft.term())),
+    };
+    assert_eq!(
+        refused(restored(&[1, 2, 3], MAX_TERM + 1, None, 0, &[])),
+        RestoredStateError::AboveLimits { term: MAX_TERM + 1, index: 0 }
+    );
+    assert_eq!(
+        refused(restored(&[1, 2, 3], 2, None, 0, &[1, 3])),
+        RestoredStateError::LogTerm { last_term: 3, persisted_term: 2 }
+    );
+    let gap = RestoredState { entries: vec![entry(1, 1), entry(3, 1)], ..restored(&[1, 2, 3], 2, None, 0, &[]) };
+    let error = refused(gap);
+    assert_eq!(error, RestoredStateError::EntryOutOfOrder { index: 3, term: 1, previous_index: 1, previous_term: 1 });
+    assert_eq!(error.to_string(), "entry 3 (term 1) does not follow index 1 (term 1)");
+    let mut snapshot_ahead = restored(&[1, 2, 3], 2, None, 0, &[]);
+    snapshot_ahead.snapshot = Some(flotilla_raft::Snapshot {
+        meta: SnapshotMeta { index: 4, term: 3, membership: Membership::with_voters([1, 2, 3]) },
+        ..Default::default()
+    });
+    assert_eq!(refused(snapshot_ahead), RestoredStateError::SnapshotTerm { snapshot_term: 3, persisted_term: 2 });
 }
 
 // ================================================================================================

@@ -1,6 +1,7 @@
 //! Typed errors of the consensus core. The binding maps each to a JS `Error` once; nothing here panics.
 
-use super::types::{Index, NodeId};
+use super::limits::{MAX_INDEX, MAX_TERM};
+use super::types::{Index, NodeId, Term};
 use std::fmt;
 
 /// Why a configuration or a restored state was refused.
@@ -11,7 +12,7 @@ pub enum ConfigError {
     SelfNotMember,
     ElectionTicks { min: u32, max: u32, heartbeat: u32 },
     ZeroLimit(&'static str),
-    RestoredStateInvalid(String),
+    RestoredStateInvalid(RestoredStateError),
 }
 
 impl fmt::Display for ConfigError {
@@ -30,6 +31,38 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// How a restored state (what a driver read back from its storage) cannot be a node's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoredStateError {
+    /// The persisted term or the last index is above what the core accepts.
+    AboveLimits { term: Term, index: Index },
+    /// The snapshot's term is 0, or above the persisted term.
+    SnapshotTerm { snapshot_term: Term, persisted_term: Term },
+    /// The log's last term is above the persisted term.
+    LogTerm { last_term: Term, persisted_term: Term },
+    /// An entry does not follow the one before it (its index is not the next, or its term is 0 or lower).
+    EntryOutOfOrder { index: Index, term: Term, previous_index: Index, previous_term: Term },
+}
+
+impl fmt::Display for RestoredStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoredStateError::AboveLimits { term, index } => {
+                write!(f, "term {term} or index {index} is above the limits ({MAX_TERM}, {MAX_INDEX})")
+            }
+            RestoredStateError::SnapshotTerm { snapshot_term, persisted_term } => {
+                write!(f, "the snapshot's term {snapshot_term} is 0 or above the persisted term {persisted_term}")
+            }
+            RestoredStateError::LogTerm { last_term, persisted_term } => {
+                write!(f, "the log's last term {last_term} is above the persisted term {persisted_term}")
+            }
+            RestoredStateError::EntryOutOfOrder { index, term, previous_index, previous_term } => {
+                write!(f, "entry {index} (term {term}) does not follow index {previous_index} (term {previous_term})")
+            }
+        }
+    }
+}
 
 /// Why a proposal was refused at once. A refused proposal is not pending: the caller must report it.
 #[derive(Clone, Debug, PartialEq, Eq)]

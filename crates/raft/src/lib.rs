@@ -92,7 +92,7 @@ mod types;
 pub use config::Config;
 #[cfg(feature = "bug-injection")]
 pub use config::InjectedBug;
-pub use error::{CompactError, ConfigError, DropReason, ProposeError, SeatError, TransferError};
+pub use error::{CompactError, ConfigError, DropReason, ProposeError, RestoredStateError, SeatError, TransferError};
 pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};

@@ -5,7 +5,7 @@
 //! where marked "thesis", to Ongaro's dissertation.
 
 use super::config::{Config, InjectedBug};
-use super::error::{CompactError, ConfigError, DropReason, ProposeError, SeatError, TransferError};
+use super::error::{CompactError, ConfigError, DropReason, ProposeError, RestoredStateError, SeatError, TransferError};
 use super::limits::{self, MAX_INDEX, MAX_TERM};
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
@@ -129,16 +129,15 @@ impl Raft {
         let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
         let last_restored_index = entries.last().map_or(snapshot_index, |e| e.index.max(snapshot_index));
         if hard_state.term > MAX_TERM || last_restored_index > MAX_INDEX {
-            return Err(ConfigError::RestoredStateInvalid(format!(
-                "term {} or index {last_restored_index} is above the limits ({MAX_TERM}, {MAX_INDEX})",
-                hard_state.term
-            )));
+            let (term, index) = (hard_state.term, last_restored_index);
+            return Err(ConfigError::RestoredStateInvalid(RestoredStateError::AboveLimits { term, index }));
         }
         if snapshot_index > 0 && (snapshot_term == 0 || snapshot_term > hard_state.term) {
-            return Err(ConfigError::RestoredStateInvalid(format!(
-                "the snapshot's term {snapshot_term} is 0 or above the persisted term {}",
-                hard_state.term
-            )));
+            let persisted_term = hard_state.term;
+            return Err(ConfigError::RestoredStateInvalid(RestoredStateError::SnapshotTerm {
+                snapshot_term,
+                persisted_term,
+            }));
         }
         let entries = entries_after_snapshot(entries, snapshot_index, snapshot_term);
         check_restored_entries(snapshot_index, snapshot_term, &entries)?;
@@ -153,11 +152,8 @@ impl Raft {
             config.proposal_id_window,
         );
         if log.last_term() > hard_state.term {
-            return Err(ConfigError::RestoredStateInvalid(format!(
-                "the log's last term {} is above the persisted term {}",
-                log.last_term(),
-                hard_state.term
-            )));
+            let (last_term, persisted_term) = (log.last_term(), hard_state.term);
+            return Err(ConfigError::RestoredStateInvalid(RestoredStateError::LogTerm { last_term, persisted_term }));
         }
         let id = config.id;
         let mut raft = Raft {
@@ -1405,13 +1401,12 @@ fn check_restored_entries(snapshot_index: Index, snapshot_term: Term, entries: &
     let mut previous_term = snapshot_term;
     for (entry, expected) in entries.iter().zip(snapshot_index + 1..) {
         if entry.index != expected || entry.term < previous_term || entry.term == 0 {
-            return Err(ConfigError::RestoredStateInvalid(format!(
-                "entry {} (term {}) does not follow index {} (term {})",
-                entry.index,
-                entry.term,
-                expected - 1,
-                previous_term
-            )));
+            return Err(ConfigError::RestoredStateInvalid(RestoredStateError::EntryOutOfOrder {
+                index: entry.index,
+                term: entry.term,
+                previous_index: expected - 1,
+                previous_term,
+            }));
         }
         previous_term = entry.term;
     }
