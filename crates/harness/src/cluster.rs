@@ -1,13 +1,15 @@
 //! A test network of consensus cores in one thread: routes messages, persists instantly (or on demand) and
-//! records what each node applied. Shared by the paper-rule tests, the simulation and the benchmark.
+//! records what each node applied. Shared by the paper-rule tests, the data-driven scenarios and the engine
+//! benchmark.
 //!
 //! Each node's state machine is the list of user data it applied; its snapshots encode that list, so a node that
 //! restores a snapshot has the same list as the node that took it.
 
+use crate::cluster_nodes::ClusterNodes;
 use crate::memory_storage::MemoryStorage;
 use crate::state_machine::{decode_items, encode_items};
 use flotilla_raft::{Config, Entry, Index, Message, NodeId, ProposalId, Raft, Ready, RestoredState, Role, Snapshot};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub struct TestNode {
@@ -55,7 +57,7 @@ impl TestNode {
 }
 
 pub struct Cluster {
-    pub nodes: BTreeMap<NodeId, TestNode>,
+    pub nodes: ClusterNodes,
     pub in_flight: VecDeque<Message>,
     /// Nodes whose messages (both ways) are dropped.
     pub isolated: Vec<NodeId>,
@@ -94,7 +96,7 @@ impl Cluster {
         Cluster { keeps_history: false, ..Cluster::with_config(size, make_config) }
     }
 
-    fn of(nodes: BTreeMap<NodeId, TestNode>) -> Cluster {
+    fn of(nodes: ClusterNodes) -> Cluster {
         Cluster { nodes, in_flight: VecDeque::new(), isolated: Vec::new(), delivered: 0, keeps_history: true }
     }
 

@@ -5,6 +5,7 @@
 //! shipped node driver in lockstep rounds on the harness's disks, under the simulation's checker.
 
 mod cluster;
+mod cluster_nodes;
 pub mod datadriven;
 mod memory_storage;
 pub mod node_under_test;
@@ -13,5 +14,6 @@ pub mod simulation;
 mod state_machine;
 
 pub use cluster::{config, Cluster, TestNode};
+pub use cluster_nodes::ClusterNodes;
 pub use memory_storage::MemoryStorage;
 pub use state_machine::{decode_items, encode_items};

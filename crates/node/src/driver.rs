@@ -498,7 +498,7 @@ impl NodeDriver {
             }
             let ready = self.raft.ready();
             // The core says which entries were this node's own proposals (`Ready::own`, ascending).
-            let mut own = ready.own.iter().copied().peekable();
+            let mut own = ready.own.iter().peekable();
             let mut is_own = |index: Index| {
                 while own.next_if(|&i| i < index).is_some() {}
                 own.next_if_eq(&index).is_some()

@@ -76,6 +76,7 @@ mod id_index;
 mod limits;
 mod log;
 mod message;
+mod own_indices;
 mod progress;
 mod proposal_ids;
 mod proposals;
@@ -96,6 +97,7 @@ pub use error::{CompactError, ConfigError, DropReason, ProposeError, RestoredSta
 pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};
+pub use own_indices::OwnIndices;
 pub use proposal_ids::ProposalIds;
 pub use raft::{Raft, RestoredState};
 pub use ready::{PersistRequest, Ready, SoftState};

@@ -9,6 +9,7 @@ use super::error::{CompactError, ConfigError, DropReason, ProposeError, Restored
 use super::limits::{self, MAX_INDEX, MAX_TERM};
 use super::log::RaftLog;
 use super::message::{Message, MessageBody};
+use super::own_indices::OwnIndices;
 use super::progress::ProgressState;
 use super::proposal_ids::ProposalIds;
 use super::proposals::LocalProposals;
@@ -1271,7 +1272,7 @@ impl Raft {
             Some((token, _)) if *token <= self.last_acked_token => self.snapshot_to_restore.take().map(|(_, s)| s),
             _ => None,
         };
-        let mut own = Vec::new();
+        let mut own = OwnIndices::default();
         if let Some(snapshot) = &snapshot {
             self.snapshot_restored(snapshot, &mut own);
         }
@@ -1302,7 +1303,7 @@ impl Raft {
     /// A received snapshot goes to the application: this node's proposals that it holds have committed (their
     /// indices go to `own`).
     #[cold]
-    fn snapshot_restored(&mut self, snapshot: &Snapshot, own: &mut Vec<Index>) {
+    fn snapshot_restored(&mut self, snapshot: &Snapshot, own: &mut OwnIndices) {
         self.stats.snapshots_installed += 1;
         // Its index is committed: what this node knows of the log's progress is fresh again.
         self.leader_heard_since_retry = true;

@@ -2,7 +2,8 @@
 //! apply and role changes. The driver persists, sends, applies, then acknowledges the write with `persisted`.
 
 use super::message::Message;
-use super::types::{Entry, HardState, Index, NodeId, ProposalId, Role, Snapshot, Term};
+use super::own_indices::OwnIndices;
+use super::types::{Entry, HardState, NodeId, ProposalId, Role, Snapshot, Term};
 
 /// Work for storage. `entries` replace any stored entries from `entries[0].index` on.
 ///
@@ -43,7 +44,7 @@ pub struct Ready {
     /// The log indices, ascending, of this node's own proposals that this `Ready` reports committed (in
     /// `committed`, or covered by `snapshot`): the ones it was waiting for. The driver settles them without
     /// guessing from ids.
-    pub own: Vec<Index>,
+    pub own: OwnIndices,
     /// Ids of this node's proposals it stopped waiting for: the log moved on so far since they were made that a
     /// retry could commit them twice, so they are no longer retried. Each may have committed, or may yet commit
     /// (then it shows up in `committed` as usual), but never twice: report its outcome as unknown.
