@@ -269,7 +269,19 @@ const ENGINE_MESSAGES = [
     chunk: 'ZmxzbmFwMDE='
   },
   { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 8192, done: false },
-  { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 10000, done: true }
+  { type: 'INSTALL_SNAPSHOT_REPLY', term: 3, lastIncludedIndex: 30, received: 10000, done: true },
+  // A snapshot chunk names the snapshot's members (null: a seat whose member the sender has not met).
+  {
+    type: 'INSTALL_SNAPSHOT',
+    term: 3,
+    leaderId: 'a',
+    lastIncludedIndex: 30,
+    lastIncludedTerm: 2,
+    offset: 0,
+    total: 10000,
+    chunk: 'ZmxzbmFwMDE=',
+    members: { voters: ['a', 'b', null], outgoing: [], learners: [] }
+  }
 ]
 
 // The message types the engine reads, from the match in crates/wire/src/gaggle.rs that decodes them.

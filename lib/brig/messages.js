@@ -169,10 +169,12 @@ class TimeoutNowMessage extends Message {
 class InstallSnapshotMessage extends Message {
   static get method () { return 'INSTALL_SNAPSHOT' }
   static get fields () { return ['leaderId', 'term', 'lastIncludedLength', 'lastIncludedTerm', 'offset', 'total', 'chunk'] }
+  // `members`: the snapshot's membership by name ({voters, outgoing, learners}), so the receiver knows its nodes.
+  static get extensions () { return [['members']] }
 
   constructor (params = {}) {
     super()
-    assignFields(this, params, InstallSnapshotMessage.fields, [])
+    assignFields(this, params, InstallSnapshotMessage.fields, extensionKeysOf(InstallSnapshotMessage))
   }
 }
 

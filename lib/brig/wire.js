@@ -131,7 +131,8 @@ function toBrig (engine, selfId) {
         lastIncludedTerm: engine.lastIncludedTerm,
         offset: engine.offset,
         total: engine.total,
-        chunk: engine.chunk
+        chunk: engine.chunk,
+        members: engine.members
       })]
     case 'INSTALL_SNAPSHOT_REPLY':
       return [new InstallSnapshotResponseMessage({
@@ -255,6 +256,7 @@ function toEngine (message) {
         total: message.total,
         chunk: message.chunk
       }
+      if (message.members !== undefined) engine.members = message.members
       break
     case InstallSnapshotResponseMessage:
       from = message.followerId
