@@ -10,13 +10,23 @@ use std::ops::Index;
 pub struct ClusterNodes(Vec<(NodeId, TestNode)>);
 
 impl ClusterNodes {
+    /// Where node `id` is: test clusters number their nodes 1..=n, so its place is looked at first.
+    #[inline]
+    fn position(&self, id: NodeId) -> Option<usize> {
+        let guess = (id as usize).wrapping_sub(1);
+        if self.0.get(guess).is_some_and(|(key, _)| *key == id) {
+            return Some(guess);
+        }
+        self.0.iter().position(|(key, _)| *key == id)
+    }
+
     pub fn get(&self, id: &NodeId) -> Option<&TestNode> {
-        self.0.iter().find(|(key, _)| key == id).map(|(_, node)| node)
+        self.position(*id).map(|at| &self.0[at].1)
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: &NodeId) -> Option<&mut TestNode> {
-        self.0.iter_mut().find(|(key, _)| key == id).map(|(_, node)| node)
+        self.position(*id).map(|at| &mut self.0[at].1)
     }
 
     pub fn contains_key(&self, id: &NodeId) -> bool {

@@ -523,7 +523,8 @@ impl NodeDriver {
             // Out in seat order (the members' configured or discovered order), not in id order: which peer hears
             // first is then what the application chose. Each peer's own messages keep their order (a stable sort).
             let peers = &self.peers;
-            messages.sort_by_cached_key(|message| peers.seat_of(message.to));
+            // (`sort_by_key`: a Ready holds a few messages, which it sorts in place without allocating.)
+            messages.sort_by_key(|message| peers.seat_of(message.to));
             for message in &messages {
                 heartbeats_sent |= matches!(message.body, MessageBody::Heartbeat { .. });
                 if let Some(to) = peers.name_of(message.to) {
