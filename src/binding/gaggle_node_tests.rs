@@ -61,7 +61,7 @@ fn a_retried_request_settles_with_its_user_index_from_the_log_and_after_compacti
 }
 
 #[test]
-fn malformed_messages_from_strangers_take_no_member_slot() {
+fn malformed_messages_from_strangers_take_no_member_seat() {
     let mut node = discovering_driver("a", 2);
     for garbage in ["", "null", "[1]", r#"{"type":"NOPE"}"#, r#"{"type":"REQUEST_VOTE","term":-1}"#] {
         node.receive("stranger", garbage);

@@ -65,7 +65,7 @@ fn committed_events_carry_raft_indices_and_who_proposed_each_entry() {
 }
 
 #[test]
-fn a_message_no_codec_could_read_is_counted_and_takes_no_slot() {
+fn a_message_no_codec_could_read_is_counted_and_takes_no_seat() {
     let mut driver = NodeDriver::new(options("a", Members::Discover { cluster_size: 2 })).expect("driver");
     driver.receive_unreadable("stranger");
     driver.receive_unreadable("a");
