@@ -74,7 +74,8 @@ pub fn open_error(error: &OpenError) -> CodedError {
             | MismatchError::MoreMembersThanClusterSize { .. }
             | MismatchError::SlotIds { .. }
             | MismatchError::ForeignId { .. }
-            | MismatchError::SnapshotHasMoreMembers { .. },
+            | MismatchError::SnapshotHasMoreMembers { .. }
+            | MismatchError::MembersChanged { .. },
         ) => DATA_MISMATCH,
         // Two configured names with one id: the options must change. More names than seats: the directory
         // recorded other members than the options name.

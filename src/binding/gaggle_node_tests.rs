@@ -178,29 +178,38 @@ fn a_sender_whose_name_no_member_can_have_is_dropped_and_counted() {
 }
 
 #[test]
-fn a_gaggle_snapshot_carries_its_members_by_name_and_the_receiver_seats_them() {
+fn a_gaggle_snapshot_carries_its_members_by_name_and_the_receiver_checks_them() {
     use crate::node::member_id;
     use crate::raft::{encode_stream, Membership, Message, SnapshotMeta};
     // c has met b only; b's snapshot was taken when b had met a but not c.
+    let snapshot_from_b = |c: &GaggleNode, voters: Vec<u64>| {
+        let (a, b) = (member_id("a"), member_id("b"));
+        let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::with_voters(voters) };
+        let data = br#"{"userEntries":8,"data":{"k":1}}"#;
+        let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
+        let total = stream.len() as u64;
+        let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+        let names = |id| [(a, "a"), (b, "b")].into_iter().find(|(known, _)| *known == id).map(|(_, name)| name);
+        let mut w = JsonWriter::new();
+        wire::write_message(&mut w, &Message { from: b, to: c.driver.raft().id(), term: 1, body }, "b", names);
+        w.finish()
+    };
     let mut c = discovering_driver("c", 3);
     c.receive("b", r#"{"type":"HELLO","from":"b"}"#);
-    let (a, b) = (member_id("a"), member_id("b"));
-    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::with_voters([a, b, (1 << 53) + 2]) };
-    let data = br#"{"userEntries":8,"data":{"k":1}}"#;
-    let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
-    let total = stream.len() as u64;
-    let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
-    let names = |id| [(a, "a"), (b, "b")].into_iter().find(|(known, _)| *known == id).map(|(_, name)| name);
-    let mut w = JsonWriter::new();
-    wire::write_message(&mut w, &Message { from: b, to: member_id("c"), term: 1, body }, "b", names);
-    let json = w.finish();
+    let own = c.driver.raft().membership().clone();
+    // A membership that is not c's (a cluster of c alone, told by an honest-looking leader) is refused.
+    let alone = snapshot_from_b(&c, vec![member_id("c")]);
+    assert!(alone.contains(r#""members":{"voters":[null]"#), "{alone}");
+    c.receive("b", &alone);
+    let _ = flush_all(&mut c);
+    assert_eq!((c.driver.raft().membership(), c.commit_index()), (&own, -1), "refused");
+    let json = snapshot_from_b(&c, vec![member_id("a"), member_id("b"), (1 << 53) + 2]);
     assert!(json.contains(r#""members":{"voters":["#) && json.contains(r#""b""#) && json.contains("null"), "{json}");
     c.receive("b", &json);
     let _ = flush_all(&mut c);
-    assert!(c.driver.is_peer("a"), "a, named by the snapshot, took a seat");
-    assert_eq!(c.driver.raft().membership().voters, [a, b, member_id("c")].into(), "c filled the unknown seat");
     assert_eq!(c.commit_index(), 7, "the snapshot was installed");
+    assert_eq!(c.driver.raft().membership(), &own, "with c's own membership");
+    assert!(!c.driver.is_peer("a"), "a takes its seat when it speaks");
     let status: serde_json::Value = serde_json::from_str(&c.status_json()).expect("JSON");
-    let peers: Vec<&str> = status["peers"].as_array().expect("peers").iter().filter_map(|p| p["id"].as_str()).collect();
-    assert_eq!(peers, ["b", "a"], "status speaks in names, in the order the seats were taken");
+    assert_eq!(status["dropped"]["malformed"], 1, "{}", status["dropped"]);
 }

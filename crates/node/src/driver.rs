@@ -89,14 +89,32 @@ pub struct WireStats {
 #[derive(Debug)]
 pub enum Received {
     /// A message for the core (its `from` and `to` are set by the driver, from the sender's name). An
-    /// InstallSnapshot's membership is in node ids; an empty one (a sender that did not send it) is taken to be
-    /// this node's own.
+    /// InstallSnapshot's membership is in node ids, and must be this node's own (an empty one, from a sender that
+    /// did not send it, is taken to be).
     Message(Message),
-    /// An InstallSnapshot whose membership came by name (the driver fills in `meta.membership`, seating the
-    /// members it had not met).
+    /// An InstallSnapshot whose membership came by name (the driver fills in `meta.membership` in its ids, once
+    /// it checked that the membership is its own).
     Snapshot { message: Message, members: NamedMembership },
     /// The sender introduces itself (discovery).
     Introduction,
+}
+
+/// A membership as a peer told it: each member's id, `None` for one this node cannot name.
+struct Told {
+    voters: Vec<Option<NodeId>>,
+    outgoing: Vec<Option<NodeId>>,
+    learners: Vec<Option<NodeId>>,
+}
+
+impl Told {
+    fn by_id(membership: &Membership) -> Told {
+        let some = |ids: &std::collections::BTreeSet<NodeId>| ids.iter().map(|&id| Some(id)).collect();
+        Told {
+            voters: some(&membership.voters),
+            outgoing: some(&membership.outgoing),
+            learners: some(&membership.learners),
+        }
+    }
 }
 
 /// What `propose_request` made of a client request.
@@ -279,24 +297,25 @@ impl NodeDriver {
                 id
             }
         };
-        let mut message = match received {
+        let (mut message, told) = match received {
             Received::Introduction => return,
-            Received::Message(mut message) => {
-                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
-                    let told = std::mem::take(&mut meta.membership);
-                    let Some(membership) = self.snapshot_membership_by_id(told) else { return };
-                    meta.membership = membership;
-                }
-                message
-            }
-            Received::Snapshot { mut message, members } => {
-                let Some(membership) = self.seat_snapshot_members(&members) else { return };
-                if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
-                    meta.membership = membership;
-                }
-                message
+            Received::Message(message) => (message, None),
+            Received::Snapshot { message, members } => {
+                let Some(told) = self.told_by_name(&members) else {
+                    self.wire_stats.malformed += 1;
+                    return;
+                };
+                (message, Some(told))
             }
         };
+        if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
+            let told = told.unwrap_or_else(|| Told::by_id(&meta.membership));
+            let Some(membership) = self.snapshot_membership(told) else {
+                self.wire_stats.malformed += 1;
+                return;
+            };
+            meta.membership = membership;
+        }
         message.from = from;
         message.to = self.peers.self_id();
         let _ = self.raft.step(message);
@@ -306,46 +325,45 @@ impl NodeDriver {
     fn seat(&mut self, name: &str) -> Result<NodeId, BindError> {
         let bound = self.peers.bind(name)?;
         if let Bound::Seated { id, vacant } = bound {
-            // The registry and the core hold the same seats, so the core has this vacant seat to fill.
-            let _ = self.raft.fill_vacant_seat(vacant, id);
+            // The registry and the core hold the same seats (a snapshot never changes them: see
+            // `snapshot_membership`), so the core has this vacant seat to fill.
+            let filled = self.raft.fill_vacant_seat(vacant, id);
+            debug_assert!(filled.is_ok(), "the core lacks the registry's vacant seat: {filled:?}");
             // Before any vote for this member can be persisted, its name must be.
             self.storage.record_members(&self.peers.members());
         }
         Ok(bound.id())
     }
 
-    /// A received snapshot's membership by id in this node's seats (ids it has not met take the seats the
-    /// membership does not name); an empty one, from a sender that did not send it, is this node's own. `None`
-    /// (dropped and counted) when it names more members than this cluster has seats.
-    fn snapshot_membership_by_id(&mut self, told: Membership) -> Option<Membership> {
-        if told.voters.is_empty() {
-            return Some(self.raft.membership().clone());
-        }
-        let membership = self.peers.resolve_stored(&told);
-        if membership.is_none() {
-            self.wire_stats.unknown_sender += 1;
-        }
-        membership
-    }
-
-    /// A received snapshot's membership by name in ids, seating the members it names that this node had not met;
-    /// `None` (dropped and counted) when it names more members than this cluster has seats.
-    fn seat_snapshot_members(&mut self, members: &NamedMembership) -> Option<Membership> {
-        let mut ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
-            let seat = |name: &Option<String>| match name {
+    /// A membership told by name, in this node's ids: `None` for a member it has not met (or the teller had not);
+    /// refused (`None`) when it holds a name no member can have.
+    fn told_by_name(&self, members: &NamedMembership) -> Option<Told> {
+        let ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
+            let id = |name: &Option<String>| match name.as_deref() {
                 None => Some(None),
                 Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                Some(name) => self.seat(name).ok().map(Some),
+                Some(name) => Some(self.peers.id_of(name)),
             };
-            names.iter().map(seat).collect()
+            names.iter().map(id).collect()
         };
-        let seated = ids(&members.voters).zip(ids(&members.outgoing)).zip(ids(&members.learners));
-        let membership =
-            seated.and_then(|((voters, outgoing), learners)| self.peers.resolve(&voters, &outgoing, &learners));
-        if membership.is_none() {
-            self.wire_stats.unknown_sender += 1;
+        Some(Told {
+            voters: ids(&members.voters)?,
+            outgoing: ids(&members.outgoing)?,
+            learners: ids(&members.learners)?,
+        })
+    }
+
+    /// A received snapshot's membership in this node's ids. Membership does not change yet, so it must be this
+    /// node's own: a member this node has not met (or the teller had not) stands for one of this node's seats that
+    /// the membership does not name, and a membership that is not then exactly this node's is refused (`None`).
+    /// Nothing in it seats anyone: a member is met when it speaks. An empty one (from a sender that does not send
+    /// it) is this node's own.
+    fn snapshot_membership(&self, told: Told) -> Option<Membership> {
+        let own = self.raft.membership();
+        if told.voters.is_empty() && told.outgoing.is_empty() && told.learners.is_empty() {
+            return Some(own.clone());
         }
-        membership
+        self.peers.resolve(&told.voters, &told.outgoing, &told.learners).filter(|membership| membership == own)
     }
 
     /// A message from `from_name` that no codec could read: counted (as malformed, or as from an unknown sender

@@ -99,7 +99,7 @@ impl MemberRegistry {
         }
     }
 
-    /// A registry whose members are all known: this node and `others` (which must not name it).
+    /// A registry whose members are all known: this node and `others` (distinct names, none of them its own).
     pub fn with_members(self_name: &str, others: &[String]) -> Result<MemberRegistry, BindError> {
         let mut registry = MemberRegistry::discovering(self_name, others.len() + 1);
         for name in others {

@@ -35,6 +35,8 @@ pub enum MismatchError {
     ForeignId { dir: PathBuf, id: u64, name: String },
     /// The newest snapshot names more members than this node's cluster has seats.
     SnapshotHasMoreMembers { dir: PathBuf },
+    /// The members named in the options are not the ones the directory recorded (this node first in both).
+    MembersChanged { dir: PathBuf, recorded: Vec<String>, configured: Vec<String> },
 }
 
 impl fmt::Display for OpenError {
@@ -74,6 +76,12 @@ impl fmt::Display for MismatchError {
                  flotilla",
                 dir.display(),
                 member_id(name)
+            ),
+            MismatchError::MembersChanged { dir, recorded, configured } => write!(
+                f,
+                "the data directory {} belongs to a cluster of {recorded:?}, not {configured:?}: members cannot \
+                 change by restarting with other names",
+                dir.display()
             ),
             MismatchError::SnapshotHasMoreMembers { dir } => write!(
                 f,

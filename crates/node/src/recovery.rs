@@ -9,6 +9,7 @@ use super::saved_state::{SavedState, SavedStateError};
 use flotilla_raft::{decode_stream, Entry, HardState, Membership, NodeId, RestoredState, Snapshot, SnapshotMeta};
 use flotilla_storage::{snapshot_file, Record};
 use flotilla_storage::{DurableStorage, Storage, StorageError, VolatileStorage, Wal, WalWriter, WriterEvent};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// Where the node keeps its state.
@@ -33,11 +34,14 @@ pub struct Opened {
 pub fn fresh_registry(name: &str, members: &Members) -> Result<MemberRegistry, OpenError> {
     match members {
         Members::Discover { cluster_size } => Ok(MemberRegistry::discovering(name, *cluster_size)),
-        Members::Named(names) => {
-            let others: Vec<String> = names.iter().filter(|n| n.as_str() != name).cloned().collect();
-            Ok(MemberRegistry::with_members(name, &others)?)
-        }
+        Members::Named(names) => Ok(MemberRegistry::with_members(name, &other_members(name, names))?),
     }
+}
+
+/// The names of the other members, each once, in the order given: a name given twice is one member (one seat).
+fn other_members(name: &str, names: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names.iter().filter(|other| other.as_str() != name && seen.insert(other.as_str())).cloned().collect()
 }
 
 /// Opens the node's storage, or starts it from its saved state. `report` receives the disk thread's events
@@ -155,20 +159,30 @@ fn restore_registry(
         let (id, name) = (*id, other.clone());
         return Err(MismatchError::ForeignId { dir: dir.to_path_buf(), id, name }.into());
     }
+    let configured = match members {
+        Members::Named(names) => other_members(name, names),
+        Members::Discover { .. } => Vec::new(),
+    };
+    if let Members::Named(_) = members {
+        // A named node records every member when it first starts: other names now would change the voters (and
+        // the quorum) without a membership change.
+        let recorded_others: HashSet<&str> = recorded[1..].iter().map(|(_, name)| name.as_str()).collect();
+        if recorded_others != configured.iter().map(String::as_str).collect() {
+            let recorded = recorded.iter().map(|(_, name)| name.clone()).collect();
+            let configured = std::iter::once(name.to_string()).chain(configured).collect();
+            return Err(MismatchError::MembersChanged { dir: dir.to_path_buf(), recorded, configured }.into());
+        }
+    }
     let size = match members {
         Members::Discover { cluster_size } => *cluster_size,
-        Members::Named(names) => names.iter().filter(|n| n.as_str() != name).count() + 1,
+        Members::Named(_) => configured.len() + 1,
     };
     if recorded.len() > size {
         let (members, cluster_size) = (recorded.len(), size);
         return Err(MismatchError::MoreMembersThanClusterSize { dir: dir.to_path_buf(), members, cluster_size }.into());
     }
     let mut registry = MemberRegistry::discovering(name, size);
-    let configured = match members {
-        Members::Named(names) => names.iter().filter(|n| n.as_str() != name).collect(),
-        Members::Discover { .. } => Vec::new(),
-    };
-    for peer in recorded[1..].iter().map(|(_, name)| name).chain(configured) {
+    for peer in recorded[1..].iter().map(|(_, name)| name).chain(&configured) {
         registry.bind(peer)?;
     }
     Ok(registry)

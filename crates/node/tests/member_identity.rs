@@ -22,28 +22,96 @@ fn flush(driver: &mut NodeDriver) -> Events {
     events
 }
 
-#[test]
-fn a_snapshot_names_its_members_and_the_receiver_seats_the_ones_it_had_not_met() {
-    let mut c = NodeDriver::new(options("c", Members::Discover { cluster_size: 3 })).expect("driver");
-    assert_eq!(c.raft().id(), member_id("c"), "the id is the name's, the same on every node");
-    c.receive("b", Received::Introduction);
-    assert!(c.is_peer("b") && !c.is_peer("a"));
-    // b's snapshot was taken when b had met a but not c: c's seat goes as unknown.
-    let members = NamedMembership { voters: vec![Some("a".into()), Some("b".into()), None], ..Default::default() };
+/// An InstallSnapshot from `b` at index 8 whose membership is told by name.
+fn snapshot_told(voters: &[Option<&str>], term: u64) -> Received {
+    let members =
+        NamedMembership { voters: voters.iter().map(|v| v.map(str::to_string)).collect(), ..Default::default() };
     let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::default() };
     let data = br#"{"userEntries":8,"data":{"k":1}}"#;
     let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
     let total = stream.len() as u64;
     let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
-    c.receive("b", Received::Snapshot { message: Message { from: 0, to: 0, term: 1, body }, members });
+    Received::Snapshot { message: Message { from: 0, to: 0, term, body }, members }
+}
+
+#[test]
+fn a_snapshot_naming_members_this_node_has_not_met_is_installed_and_seats_nobody() {
+    let mut c = NodeDriver::new(options("c", Members::Discover { cluster_size: 3 })).expect("driver");
+    assert_eq!(c.raft().id(), member_id("c"), "the id is the name's, the same on every node");
+    c.receive("b", Received::Introduction);
+    let before = c.raft().membership().clone();
+    // b's snapshot was taken when b had met a but not c: c's seat goes as unknown; c has not met a.
+    c.receive("b", snapshot_told(&[Some("a"), Some("b"), None], 1));
     let events = flush(&mut c);
     assert!(events.0.iter().any(|event| matches!(event, Event::Restore(s) if s.meta.index == 8)), "{events:?}");
-    assert!(c.is_peer("a"), "a, named by the snapshot, took a seat");
+    assert_eq!(c.raft().membership(), &before, "the membership is c's own: a stands for c's seat not yet taken");
+    assert!(!c.is_peer("a"), "a is met when it speaks, not when a snapshot names it");
+    c.receive("a", Received::Introduction);
     let voters: BTreeSet<u64> = [member_id("a"), member_id("b"), member_id("c")].into();
-    assert_eq!(c.raft().membership().voters, voters, "c filled the unknown seat with itself");
+    assert_eq!(c.raft().membership().voters, voters, "a took the seat it stood for");
     let status = c.status();
     let names: Vec<Option<&str>> = status.members.iter().map(|m| m.name.as_deref()).collect();
     assert_eq!(names, [Some("b"), Some("a")], "status speaks in names, in the order the seats were taken");
+}
+
+#[test]
+fn a_snapshot_whose_membership_is_not_this_nodes_is_dropped_and_counted() {
+    let named = || Members::Named(vec!["a".into(), "b".into(), "c".into()]);
+    for voters in [
+        vec![Some("c")],                                  // a cluster of one: c would elect itself
+        vec![Some("a"), Some("b")],                       // without c: c could not even restart
+        vec![Some("c"), Some("c"), Some("c")],            // one member three times
+        vec![Some("a"), Some("b"), Some("c"), Some("d")], // a fourth member
+    ] {
+        let mut c = NodeDriver::new(options("c", named())).expect("driver");
+        let before = c.raft().membership().clone();
+        c.receive("b", snapshot_told(&voters, 1));
+        let events = flush(&mut c);
+        assert!(!events.0.iter().any(|event| matches!(event, Event::Restore(_))), "{voters:?} was installed");
+        assert_eq!(c.raft().membership(), &before, "{voters:?}");
+        assert_eq!(c.raft().log().snapshot_index(), 0, "{voters:?}");
+        assert_eq!(c.status().wire.malformed, 1, "{voters:?}");
+    }
+}
+
+#[test]
+fn a_refused_snapshot_seats_none_of_the_strangers_it_names() {
+    let mut c = NodeDriver::new(options("c", Members::Discover { cluster_size: 3 })).expect("driver");
+    c.receive("b", Received::Introduction);
+    // Names no member can have, strangers, and a stale term: none of it takes the seat a is to have.
+    c.receive("b", snapshot_told(&[Some("b"), Some("c"), Some("ghost")], 0));
+    c.receive("b", snapshot_told(&[Some("ghost"), Some(&"n".repeat(230))], 1));
+    c.receive("b", snapshot_told(&[Some("ghost"), Some("phantom"), Some("b"), Some("c")], 1));
+    assert!(!c.is_peer("ghost") && !c.is_peer("phantom"));
+    c.receive("a", Received::Introduction);
+    assert!(c.is_peer("a"), "a's seat was still free");
+}
+
+#[test]
+fn a_member_named_twice_is_one_member_and_leaves_no_seat_for_a_stranger() {
+    let members = Members::Named(vec!["a".into(), "b".into(), "b".into()]);
+    let mut a = NodeDriver::new(options("a", members)).expect("driver");
+    assert_eq!(a.raft().membership().voters.len(), 2);
+    a.receive("mallory", Received::Introduction);
+    assert!(!a.is_peer("mallory"));
+    assert_eq!(a.status().wire.unknown_sender, 1);
+}
+
+#[test]
+fn a_named_node_restarted_with_other_members_is_refused() {
+    let dir = std::env::temp_dir().join(format!("flotilla-members-changed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let durable = |names: &[&str]| {
+        let mut options = options("a", Members::Named(names.iter().map(|name| name.to_string()).collect()));
+        options.storage = StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 };
+        options
+    };
+    drop(NodeDriver::open(durable(&["a", "b", "c"]), |_| {}).expect("first start").close());
+    let error = NodeDriver::open(durable(&["a", "b", "c", "d"]), |_| {}).err().expect("refused");
+    let message = error.to_string();
+    assert!(message.contains(r#"belongs to a cluster of ["a", "b", "c"], not ["a", "b", "c", "d"]"#), "{message}");
+    assert!(NodeDriver::open(durable(&["c", "a", "b"]), |_| {}).is_ok(), "the same members in another order");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
@@ -55,7 +123,7 @@ fn a_snapshot_that_names_more_members_than_there_are_seats_is_dropped_and_counte
     let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total: 1, chunk: vec![0].into() };
     let members = NamedMembership { voters: four, ..Default::default() };
     c.receive("b", Received::Snapshot { message: Message { from: 0, to: 0, term: 1, body }, members });
-    assert_eq!(c.status().wire.unknown_sender, 1);
+    assert_eq!(c.status().wire.malformed, 1);
     assert_eq!(c.raft().log().snapshot_index(), 0);
 }
 
