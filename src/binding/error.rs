@@ -71,10 +71,10 @@ pub fn open_error(error: &OpenError) -> CodedError {
         OpenError::Storage(_) => STORAGE,
         OpenError::Mismatch(
             MismatchError::AnotherNode { .. }
-            | MismatchError::MoreMembersThanClusterSize { .. }
+            | MismatchError::ClusterSizeChanged { .. }
             | MismatchError::SlotIds { .. }
             | MismatchError::ForeignId { .. }
-            | MismatchError::SnapshotHasMoreMembers { .. }
+            | MismatchError::SnapshotMembers { .. }
             | MismatchError::MembersChanged { .. },
         ) => DATA_MISMATCH,
         // Two configured names with one id: the options must change. More names than seats: the directory
@@ -152,10 +152,15 @@ mod tests {
             code_and_message(another_node),
             (DATA_MISMATCH, r#"the data directory data belongs to node "a", not "b""#.to_string())
         );
-        let more_members = MismatchError::MoreMembersThanClusterSize { dir, members: 4, cluster_size: 3 };
+        let more_members = MismatchError::ClusterSizeChanged { dir, recorded: 4, configured: 3 };
         assert_eq!(
             code_and_message(more_members),
-            (DATA_MISMATCH, "the data directory data knows 4 members, more than the cluster size 3".to_string())
+            (
+                DATA_MISMATCH,
+                "the data directory data belongs to a cluster of 4 members, not 3: the cluster size cannot change by \
+                 restarting"
+                    .to_string()
+            )
         );
         let core = OpenError::Core(crate::raft::ConfigError::NoVoters);
         assert_eq!(code_and_message(core), (DATA_MISMATCH, "the configuration has no voters".to_string()));

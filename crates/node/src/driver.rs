@@ -210,7 +210,7 @@ impl NodeDriver {
             closed: false,
         };
         if opened.record_peers {
-            driver.storage.record_members(&driver.peers.members());
+            driver.storage.record_members(&driver.peers.seat_records());
         }
         if let Some(snapshot) = driver.raft.snapshot() {
             // The application starts from the snapshot it took (or received) before the restart; the core installs
@@ -330,7 +330,7 @@ impl NodeDriver {
             let filled = self.raft.fill_vacant_seat(vacant, id);
             debug_assert!(filled.is_ok(), "the core lacks the registry's vacant seat: {filled:?}");
             // Before any vote for this member can be persisted, its name must be.
-            self.storage.record_members(&self.peers.members());
+            self.storage.record_members(&self.peers.seat_records());
         }
         Ok(bound.id())
     }

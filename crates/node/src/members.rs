@@ -134,10 +134,10 @@ impl MemberRegistry {
         self.names.get(&id).map(String::as_str)
     }
 
-    /// The members bound so far with their ids, in seat order: what storage keeps.
-    pub fn members(&self) -> Vec<(NodeId, String)> {
-        let named = self.seats.iter().filter_map(|&id| Some((id, self.name_of(id)?.to_string())));
-        named.collect()
+    /// Every seat in order with its member's id and name, an empty name for a vacant seat: what storage keeps, so
+    /// that a restart finds the same seats (their number is the quorum's).
+    pub fn seat_records(&self) -> Vec<(NodeId, String)> {
+        self.seats.iter().map(|&id| (id, self.name_of(id).unwrap_or_default().to_string())).collect()
     }
 
     pub fn has_vacant_seats(&self) -> bool {
@@ -227,8 +227,12 @@ mod tests {
         assert_eq!(registry.name_of(member_id("c")), Some("c"));
         assert_eq!(registry.name_of(0), None);
         assert_eq!(registry.name_of(vacant_seat(1)), None);
-        let names: Vec<String> = registry.members().into_iter().map(|(_, name)| name).collect();
+        let names: Vec<String> = registry.seat_records().into_iter().map(|(_, name)| name).collect();
         assert_eq!(names, ["a", "b", "c"]);
+        let mut two_of_three = MemberRegistry::discovering("a", 3);
+        two_of_three.bind("b").expect("seated");
+        let seats = two_of_three.seat_records();
+        assert_eq!(seats[2], (vacant_seat(2), String::new()), "a vacant seat is kept, nameless");
     }
 
     #[test]

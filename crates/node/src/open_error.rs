@@ -27,14 +27,14 @@ pub enum OpenError {
 pub enum MismatchError {
     /// The directory was written by a node of another name.
     AnotherNode { dir: PathBuf, owner: String, name: String },
-    /// The directory knows more members than this node's cluster has.
-    MoreMembersThanClusterSize { dir: PathBuf, members: usize, cluster_size: usize },
+    /// The directory was written by a cluster of another size (its number of seats, the quorum's).
+    ClusterSizeChanged { dir: PathBuf, recorded: usize, configured: usize },
     /// The directory was written by a release whose node ids were per-node slots: refused, not guessed at.
     SlotIds { dir: PathBuf },
     /// The directory records a member under an id that is not its name's.
     ForeignId { dir: PathBuf, id: u64, name: String },
-    /// The newest snapshot names more members than this node's cluster has seats.
-    SnapshotHasMoreMembers { dir: PathBuf },
+    /// The newest snapshot's membership is not this node's seats.
+    SnapshotMembers { dir: PathBuf },
     /// The members named in the options are not the ones the directory recorded (this node first in both).
     MembersChanged { dir: PathBuf, recorded: Vec<String>, configured: Vec<String> },
 }
@@ -57,9 +57,10 @@ impl fmt::Display for MismatchError {
             MismatchError::AnotherNode { dir, owner, name } => {
                 write!(f, "the data directory {} belongs to node {owner:?}, not {name:?}", dir.display())
             }
-            MismatchError::MoreMembersThanClusterSize { dir, members, cluster_size } => write!(
+            MismatchError::ClusterSizeChanged { dir, recorded, configured } => write!(
                 f,
-                "the data directory {} knows {members} members, more than the cluster size {cluster_size}",
+                "the data directory {} belongs to a cluster of {recorded} members, not {configured}: the cluster \
+                 size cannot change by restarting",
                 dir.display()
             ),
             MismatchError::SlotIds { dir } => write!(
@@ -83,11 +84,9 @@ impl fmt::Display for MismatchError {
                  change by restarting with other names",
                 dir.display()
             ),
-            MismatchError::SnapshotHasMoreMembers { dir } => write!(
-                f,
-                "the newest snapshot in {} has more members than this node's cluster has seats",
-                dir.display()
-            ),
+            MismatchError::SnapshotMembers { dir } => {
+                write!(f, "the newest snapshot in {} names other members than this node's cluster", dir.display())
+            }
         }
     }
 }

@@ -82,9 +82,9 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
         let peers = fresh_registry(name, members)?;
         let (hard_state, entries) = seed(saved, &peers, options)?;
         let write = Record::Write { hard_state: Some(hard_state), reset: None, entries: entries.clone() };
-        wal.append(&[Record::Members(peers.members()), write]).map_err(OpenError::Storage)?;
+        wal.append(&[Record::Members(peers.seat_records()), write]).map_err(OpenError::Storage)?;
         wal.sync().map_err(OpenError::Storage)?;
-        recovered.members = peers.members();
+        recovered.members = peers.seat_records();
         recovered.hard_state = hard_state;
         recovered.entries = entries;
     }
@@ -107,9 +107,12 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     };
     if let Some(snapshot) = &mut snapshot {
         // Seats this node had not met when the snapshot was taken are filled by those it has met since.
+        // The snapshot's membership must be this node's seats: membership does not change yet.
+        let seats = Membership::with_voters(peers.seats().iter().copied());
         snapshot.meta.membership = peers
             .resolve_stored(&snapshot.meta.membership)
-            .ok_or_else(|| MismatchError::SnapshotHasMoreMembers { dir: dir.clone() })?;
+            .filter(|membership| *membership == seats)
+            .ok_or_else(|| MismatchError::SnapshotMembers { dir: dir.clone() })?;
     }
     let restored = RestoredState {
         hard_state: recovered.hard_state,
@@ -155,7 +158,8 @@ fn restore_registry(
         let owner = recorded_self.to_string();
         return Err(MismatchError::AnotherNode { dir: dir.to_path_buf(), owner, name: name.to_string() }.into());
     }
-    if let Some((id, other)) = recorded.iter().find(|(id, name)| *id != member_id(name)) {
+    // A vacant seat is recorded nameless, under its placeholder id.
+    if let Some((id, other)) = recorded.iter().find(|(id, name)| !name.is_empty() && *id != member_id(name)) {
         let (id, name) = (*id, other.clone());
         return Err(MismatchError::ForeignId { dir: dir.to_path_buf(), id, name }.into());
     }
@@ -166,7 +170,8 @@ fn restore_registry(
     if let Members::Named(_) = members {
         // A named node records every member when it first starts: other names now would change the voters (and
         // the quorum) without a membership change.
-        let recorded_others: HashSet<&str> = recorded[1..].iter().map(|(_, name)| name.as_str()).collect();
+        let recorded_others: HashSet<&str> =
+            recorded[1..].iter().map(|(_, name)| name.as_str()).filter(|name| !name.is_empty()).collect();
         if recorded_others != configured.iter().map(String::as_str).collect() {
             let recorded = recorded.iter().map(|(_, name)| name.clone()).collect();
             let configured = std::iter::once(name.to_string()).chain(configured).collect();
@@ -177,12 +182,14 @@ fn restore_registry(
         Members::Discover { cluster_size } => *cluster_size,
         Members::Named(_) => configured.len() + 1,
     };
-    if recorded.len() > size {
-        let (members, cluster_size) = (recorded.len(), size);
-        return Err(MismatchError::MoreMembersThanClusterSize { dir: dir.to_path_buf(), members, cluster_size }.into());
+    if recorded.len() != size {
+        // The number of seats is the quorum's: a restart cannot change it.
+        let (recorded, configured) = (recorded.len(), size);
+        return Err(MismatchError::ClusterSizeChanged { dir: dir.to_path_buf(), recorded, configured }.into());
     }
     let mut registry = MemberRegistry::discovering(name, size);
-    for peer in recorded[1..].iter().map(|(_, name)| name).chain(&configured) {
+    let met = recorded[1..].iter().map(|(_, name)| name).filter(|name| !name.is_empty());
+    for peer in met.chain(&configured) {
         registry.bind(peer)?;
     }
     Ok(registry)

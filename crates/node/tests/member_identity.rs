@@ -167,3 +167,27 @@ fn messages_go_out_in_seat_order_not_in_id_order() {
         assert_eq!(sent, expected, "the vote requests go to the members in their configured order");
     }
 }
+
+#[test]
+fn a_discovering_node_restarted_with_another_cluster_size_is_refused() {
+    let dir = std::env::temp_dir().join(format!("flotilla-size-changed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let durable = |cluster_size: usize| {
+        let mut options = options("a", Members::Discover { cluster_size });
+        options.storage = StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 };
+        options
+    };
+    let mut a = NodeDriver::open(durable(3), |_| {}).expect("first start");
+    a.receive("b", Received::Introduction);
+    drop(a.close());
+    for size in [2, 5] {
+        let error = NodeDriver::open(durable(size), |_| {}).err().expect("refused").to_string();
+        let expected = format!("belongs to a cluster of 3 members, not {size}: the cluster size cannot change");
+        assert!(error.contains(&expected), "{error}");
+    }
+    let a = NodeDriver::open(durable(3), |_| {}).expect("the same size");
+    assert!(a.is_peer("b"), "the member met before the restart keeps its seat");
+    assert_eq!(a.raft().membership().voters.len(), 3);
+    drop(a);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
