@@ -99,24 +99,6 @@ pub enum Received {
     Introduction,
 }
 
-/// A membership as a peer told it: each member's id, `None` for one this node cannot name.
-struct Told {
-    voters: Vec<Option<NodeId>>,
-    outgoing: Vec<Option<NodeId>>,
-    learners: Vec<Option<NodeId>>,
-}
-
-impl Told {
-    fn by_id(membership: &Membership) -> Told {
-        let some = |ids: &std::collections::BTreeSet<NodeId>| ids.iter().map(|&id| Some(id)).collect();
-        Told {
-            voters: some(&membership.voters),
-            outgoing: some(&membership.outgoing),
-            learners: some(&membership.learners),
-        }
-    }
-}
-
 /// What `propose_request` made of a client request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestProposed {
@@ -300,17 +282,10 @@ impl NodeDriver {
         let (mut message, told) = match received {
             Received::Introduction => return,
             Received::Message(message) => (message, None),
-            Received::Snapshot { message, members } => {
-                let Some(told) = self.told_by_name(&members) else {
-                    self.wire_stats.malformed += 1;
-                    return;
-                };
-                (message, Some(told))
-            }
+            Received::Snapshot { message, members } => (message, Some(members)),
         };
         if let MessageBody::InstallSnapshot { meta, .. } = &mut message.body {
-            let told = told.unwrap_or_else(|| Told::by_id(&meta.membership));
-            let Some(membership) = self.snapshot_membership(told) else {
+            let Some(membership) = self.snapshot_membership(told.as_ref(), &meta.membership) else {
                 self.wire_stats.malformed += 1;
                 return;
             };
@@ -335,35 +310,30 @@ impl NodeDriver {
         Ok(bound.id())
     }
 
-    /// A membership told by name, in this node's ids: `None` for a member it has not met (or the teller had not);
-    /// refused (`None`) when it holds a name no member can have.
-    fn told_by_name(&self, members: &NamedMembership) -> Option<Told> {
-        let ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
-            let id = |name: &Option<String>| match name.as_deref() {
-                None => Some(None),
-                Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                Some(name) => Some(self.peers.id_of(name)),
-            };
-            names.iter().map(id).collect()
-        };
-        Some(Told {
-            voters: ids(&members.voters)?,
-            outgoing: ids(&members.outgoing)?,
-            learners: ids(&members.learners)?,
-        })
-    }
-
-    /// A received snapshot's membership in this node's ids. Membership does not change yet, so it must be this
-    /// node's own: a member this node has not met (or the teller had not) stands for one of this node's seats that
-    /// the membership does not name, and a membership that is not then exactly this node's is refused (`None`).
-    /// Nothing in it seats anyone: a member is met when it speaks. An empty one (from a sender that does not send
-    /// it) is this node's own.
-    fn snapshot_membership(&self, told: Told) -> Option<Membership> {
+    /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids. Membership does not
+    /// change yet, so it must be this node's own: a member this node has not met (or the teller had not) stands
+    /// for one of this node's seats that the membership does not name, and a membership that is not then exactly
+    /// this node's, or that holds a name no member can have, is refused (`None`). Nothing in it seats anyone: a
+    /// member is met when it speaks. An empty one by id (from a sender that does not send it) is this node's own.
+    fn snapshot_membership(&self, named: Option<&NamedMembership>, by_id: &Membership) -> Option<Membership> {
         let own = self.raft.membership();
-        if told.voters.is_empty() && told.outgoing.is_empty() && told.learners.is_empty() {
-            return Some(own.clone());
-        }
-        self.peers.resolve(&told.voters, &told.outgoing, &told.learners).filter(|membership| membership == own)
+        let told = match named {
+            Some(named) => {
+                let ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
+                    let id = |name: &Option<String>| match name.as_deref() {
+                        None => Some(None),
+                        Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
+                        Some(name) => Some(self.peers.id_of(name)),
+                    };
+                    names.iter().map(id).collect()
+                };
+                let (voters, outgoing, learners) = (ids(&named.voters)?, ids(&named.outgoing)?, ids(&named.learners)?);
+                self.peers.resolve(&voters, &outgoing, &learners)
+            }
+            None if *by_id == Membership::default() => return Some(own.clone()),
+            None => self.peers.resolve_stored(by_id),
+        };
+        told.filter(|membership| membership == own)
     }
 
     /// A message from `from_name` that no codec could read: counted (as malformed, or as from an unknown sender
