@@ -8,7 +8,9 @@
 use crate::cluster_nodes::ClusterNodes;
 use crate::memory_storage::MemoryStorage;
 use crate::state_machine::{decode_items, encode_items};
-use flotilla_raft::{Config, Entry, Index, Message, NodeId, ProposalId, Raft, Ready, RestoredState, Role, Snapshot};
+use flotilla_raft::{
+    Config, Entry, Index, Message, NodeId, PeerProgress, ProposalId, Raft, Ready, RestoredState, Role, Snapshot,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -65,6 +67,11 @@ pub struct Cluster {
     pub delivered: u64,
     /// Whether nodes keep what they persisted and applied (a lean cluster only counts what it applied).
     keeps_history: bool,
+}
+
+/// The leader's view of peer `id`'s replication, from the core's typed status.
+pub fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
+    raft.status().peer(id).copied()
 }
 
 pub fn config(id: NodeId) -> Config {

@@ -2,14 +2,10 @@
 //! that only knows how many voters it has starts with placeholder seats that `Raft::fill_vacant_seat` fills. A
 //! network of its own, so that these rules stand apart from the shared harness.
 
-use flotilla_raft::{Config, Message, NodeId, PeerProgress, Raft, RestoredState, Role, SeatError};
+use flotilla_harness::progress;
+use flotilla_raft::{Config, Message, NodeId, Raft, RestoredState, Role, SeatError};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-
-/// The leader's view of peer `id`'s replication, from the core's typed status.
-fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
-    raft.status().peer(id).copied()
-}
 
 /// Ids the size the node layer's name hash gives, the largest of them included.
 const A: NodeId = 4_503_599_627_370_497; // 2^52 + 1

@@ -3,19 +3,14 @@
 //! state, drives them with hand-built messages (or a small in-memory cluster from the harness), and checks
 //! the state and the output that the rule promises. Test names end with the paper section they check.
 
-use flotilla_harness::{Cluster, MemoryStorage};
+use flotilla_harness::{progress, Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, ConfigError, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody,
-    NodeId, PeerProgress, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta,
-    Term, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
+    NodeId, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta, Term, MAX_INDEX,
+    MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// The leader's view of peer `id`'s replication, from the core's typed status.
-fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
-    raft.status().peer(id).copied()
-}
 
 // ---- building nodes ------------------------------------------------------------------------------------
 

@@ -2,18 +2,12 @@
 //! named after it: what compaction keeps, when a leader sends a snapshot, how chunks are sized, flow-controlled and
 //! resumed, how a follower takes a snapshot into its log, when it may say so, and how a node restarts from one.
 
-use flotilla_harness::{decode_items, encode_items, Cluster};
+use flotilla_harness::{decode_items, encode_items, progress, Cluster};
 use flotilla_raft::{
     CompactError, Config, DropReason, Entry, EntryKind, HardState, Index, Membership, Message, MessageBody, NodeId,
-    Payload, PeerProgress, PersistRequest, Raft, Ready, RestoredState, Role, Snapshot, SnapshotMeta, Term,
-    MAX_SNAPSHOT_BYTES,
+    Payload, PersistRequest, Raft, Ready, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_SNAPSHOT_BYTES,
 };
 use std::sync::Arc;
-
-/// The leader's view of peer `id`'s replication, from the core's typed status.
-fn progress(raft: &Raft, id: NodeId) -> Option<PeerProgress> {
-    raft.status().peer(id).copied()
-}
 
 // ---- building nodes ------------------------------------------------------------------------------------
 
