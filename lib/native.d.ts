@@ -135,6 +135,22 @@ export declare class NativeNode {
    * committed already.
    */
   propose(dataJson?: string | undefined | null, requestId?: string | undefined | null): string
+  /**
+   * Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
+   * this node has applied every entry up to the read index (settle it after the output's committed entries:
+   * `index` is the gaggle index of the last user entry applied, -1 for none). `lease`: the leader may answer
+   * from its lease without a heartbeat round (refused without checkQuorum). A read waits through leader
+   * changes; give it up with `cancelRead`.
+   */
+  read(lease?: boolean | undefined | null): number
+  /**
+   * A lease read served at once, when this node leads, its lease holds (checkQuorum on) and it has applied up
+   * to the read index: the gaggle index of the last user entry applied (-1 for none). Otherwise null: ask with
+   * `read(true)`.
+   */
+  leaseRead(): number | null
+  /** Gives up a read (its caller timed out): it is never reported done. */
+  cancelRead(request: number): void
   /** Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it. */
   campaign(): void
   transferLeadership(to: string): void

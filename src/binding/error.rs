@@ -4,7 +4,7 @@
 
 use crate::node::wire::PayloadError;
 use crate::node::{BindError, MismatchError, OpenError, RequestError, SavedStateError, SnapshotError, TransferError};
-use crate::raft::ProposeError;
+use crate::raft::{ProposeError, ReadError};
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
 /// The stable name a JS error carries as its `code`: the binding's methods return `napi::Result<T, ErrorCode>`.
@@ -46,6 +46,15 @@ pub fn propose_error(error: &ProposeError) -> CodedError {
         ProposeError::TooManyPending { .. } => TOO_MANY_PENDING,
         ProposeError::DuplicateId => INVALID_ARGUMENT,
         ProposeError::LogFull { .. } => LOG_FULL,
+    };
+    coded(code, error)
+}
+
+pub fn read_error(error: &ReadError) -> CodedError {
+    let code = match error {
+        ReadError::TooManyPending { .. } => TOO_MANY_PENDING,
+        ReadError::LeaseNeedsCheckQuorum => INVALID_STATE,
+        ReadError::DuplicateRequest(_) => INTERNAL,
     };
     coded(code, error)
 }

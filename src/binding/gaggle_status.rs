@@ -93,6 +93,7 @@ impl GaggleNode {
         w.key("raftCommitIndex").uint(core.commit_index);
         w.key("raftAppliedIndex").uint(core.applied_index);
         w.key("pendingProposals").uint(core.pending_proposals as u64);
+        w.key("pendingReads").uint(self.driver.pending_reads() as u64);
         w.key("recoveredTornTail").opt_string(status.recovered_torn_tail.as_deref());
         w.key("peers").begin_array();
         for member in &status.members {
@@ -127,6 +128,11 @@ impl GaggleNode {
         w.key("appendRejections").uint(stats.append_rejections);
         w.key("proposalRetries").uint(stats.proposal_retries);
         w.key("duplicateProposals").uint(stats.duplicate_proposals);
+        w.key("readsAnswered").uint(stats.reads_answered);
+        w.key("readsByLease").uint(stats.reads_by_lease);
+        w.key("readRoundsConfirmed").uint(stats.read_rounds_confirmed);
+        w.key("readRequestsDropped").uint(stats.read_requests_dropped);
+        w.key("readRetries").uint(stats.read_retries);
         w.end_object();
         w.end_object();
         w.finish()

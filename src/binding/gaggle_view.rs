@@ -144,6 +144,12 @@ impl EventSink for GaggleView {
         self.output.abandoned(id);
     }
 
+    fn read_done(&mut self, request: u64, _index: Index) {
+        // Every entry up to the read's index is applied: the read is served as of the last one applied, whose
+        // index (at or after the read index) the read reports.
+        self.output.read_done(request, self.commit_index());
+    }
+
     fn snapshot_wanted(&mut self, index: Index) {
         self.snapshot_wanted = Some((index, self.committed_user_entries));
         self.output.snapshot_wanted(index);

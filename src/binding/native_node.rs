@@ -209,6 +209,36 @@ impl NativeNode {
         }
     }
 
+    /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
+    /// this node has applied every entry up to the read index (settle it after the output's committed entries:
+    /// `index` is the gaggle index of the last user entry applied, -1 for none). `lease`: the leader may answer
+    /// from its lease without a heartbeat round (refused without checkQuorum). A read waits through leader
+    /// changes; give it up with `cancelRead`.
+    #[napi(catch_unwind)]
+    pub fn read(&mut self, lease: Option<bool>) -> Result<f64, ErrorCode> {
+        if self.node.driver.is_closed() {
+            return Err(error::coded(error::CLOSED, "the node is closed: it serves no more reads"));
+        }
+        let request = self.node.driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
+        Ok(request as f64)
+    }
+
+    /// A lease read served at once, when this node leads, its lease holds (checkQuorum on) and it has applied up
+    /// to the read index: the gaggle index of the last user entry applied (-1 for none). Otherwise null: ask with
+    /// `read(true)`.
+    #[napi(catch_unwind)]
+    pub fn lease_read(&mut self) -> Option<f64> {
+        self.node.driver.read_by_lease().map(|_| self.node.view.commit_index() as f64)
+    }
+
+    /// Gives up a read (its caller timed out): it is never reported done.
+    #[napi(catch_unwind)]
+    pub fn cancel_read(&mut self, request: f64) {
+        if request.is_finite() && request >= 1.0 {
+            self.node.driver.cancel_read(request as u64);
+        }
+    }
+
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.
     #[napi(catch_unwind)]
     pub fn campaign(&mut self) {

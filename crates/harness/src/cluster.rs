@@ -9,7 +9,8 @@ use crate::cluster_nodes::ClusterNodes;
 use crate::memory_storage::MemoryStorage;
 use crate::state_machine::{decode_items, encode_items};
 use flotilla_raft::{
-    Config, Entry, Index, Message, NodeId, PeerProgress, ProposalId, Raft, Ready, RestoredState, Role, Snapshot,
+    Config, Entry, Index, Message, NodeId, PeerProgress, ProposalId, Raft, ReadState, Ready, RestoredState, Role,
+    Snapshot,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct TestNode {
     pub installed: Vec<Snapshot>,
     /// Ids of its own proposals it gave up (`Ready::abandoned`).
     pub abandoned: Vec<ProposalId>,
+    /// Its reads that got their read index (`Ready::reads`), in order.
+    pub reads: Vec<ReadState>,
 }
 
 impl TestNode {
@@ -43,6 +46,7 @@ impl TestNode {
             applied_user_entries: 0,
             installed: Vec::new(),
             abandoned: Vec::new(),
+            reads: Vec::new(),
         }
     }
 
@@ -140,6 +144,7 @@ impl Cluster {
                     node.applied.extend(ready.committed);
                 }
                 node.abandoned.extend(ready.abandoned);
+                node.reads.extend(ready.reads);
             }
         }
     }

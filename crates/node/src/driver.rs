@@ -15,9 +15,10 @@ use super::timing::Ticks;
 use super::transfer_error::TransferError;
 use flotilla_raft::{
     Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId, ProposeError,
-    Proposed, Raft, RestoredState, Role, Snapshot, SnapshotMeta, MAX_ID_BYTES,
+    Proposed, Raft, ReadError, RestoredState, Role, Snapshot, SnapshotMeta, MAX_ID_BYTES,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
+use std::collections::BTreeSet;
 
 /// At most about this many bytes of committed entries go out in one flush: a long committed log (a restart
 /// replays it to the application) is handed over in pieces, each ended by `more`, so that no single flush keeps
@@ -52,7 +53,13 @@ pub struct NodeOptions {
     pub snapshot_threshold: Option<u64>,
     /// A state saved by another library to start from, instead of an empty one (refused if storage holds one).
     pub saved_state: Option<SavedState>,
+    /// Where this incarnation's read numbers start (below `MAX_READ_NUMBER_BASE`): random, so that a leader's
+    /// answer to a read asked before a restart, still on its way, cannot answer a read asked after it.
+    pub read_number_base: u64,
 }
+
+/// Read numbers start below 2^52 and count up: they stay exact in a JS number (the wire's limit is 2^53).
+pub const MAX_READ_NUMBER_BASE: u64 = 1 << 52;
 
 impl NodeOptions {
     /// Options for a node named `name` with the core's defaults and the given timing: volatile storage, no
@@ -72,6 +79,7 @@ impl NodeOptions {
             storage: StorageOptions::Volatile,
             snapshot_threshold: None,
             saved_state: None,
+            read_number_base: rand::random::<u64>() % MAX_READ_NUMBER_BASE,
         }
     }
 }
@@ -133,6 +141,13 @@ pub struct NodeDriver {
     snapshots: SnapshotPolicy,
     /// Client requests proposed here, settled when they commit.
     requests: PendingRequests,
+    /// The number of the last read asked here (the first is one above `NodeOptions::read_number_base`).
+    last_read: u64,
+    /// Reads that have their read index, as (index, read), until this node has applied up to the index.
+    reads_awaiting_apply: BTreeSet<(Index, u64)>,
+    /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
+    /// `applied` runs ahead of it while a received snapshot waits to be durable.
+    handed_out: Index,
     closed: bool,
 }
 
@@ -173,6 +188,8 @@ impl NodeDriver {
         let acknowledge_before_durable = false;
         let hello_every_ticks = config.election_ticks_min;
         let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
+        // A restart hands the application its snapshot at the first flush, before anything else.
+        let handed_out = raft.log().snapshot_index();
         let mut driver = NodeDriver {
             raft,
             peers: opened.peers,
@@ -189,6 +206,9 @@ impl NodeDriver {
             torn_tail: opened.torn_tail.map(|(file, offset)| format!("{} at offset {offset}", file.display())),
             snapshots: SnapshotPolicy::new(options.snapshot_threshold),
             requests: PendingRequests::default(),
+            last_read: options.read_number_base % MAX_READ_NUMBER_BASE,
+            reads_awaiting_apply: BTreeSet::new(),
+            handed_out,
             closed: false,
         };
         if opened.record_peers {
@@ -393,6 +413,39 @@ impl NodeDriver {
         }
     }
 
+    /// Starts a linearizable read (Raft thesis 6.4) and returns its number: `EventSink::read_done` reports it
+    /// once this node has applied every entry up to its read index, so that the application's state then reflects
+    /// every write acknowledged before this call. `lease`: the leader may answer from its lease (CheckQuorum only).
+    /// It waits through leader changes until it is answered or `cancel_read` gives it up.
+    pub fn read(&mut self, lease: bool) -> Result<u64, ReadError> {
+        let request = self.last_read + 1;
+        self.raft.read_index(request, lease)?;
+        self.last_read = request;
+        Ok(request)
+    }
+
+    /// A lease read served at once: `Some(index)` when this node leads, its lease holds, and it has applied up to
+    /// the read index already (the application's state serves the read now); otherwise `None`, and the caller
+    /// asks with `read(true)`.
+    pub fn read_by_lease(&mut self) -> Option<Index> {
+        if self.closed {
+            return None;
+        }
+        let index = self.raft.read_by_lease()?;
+        (index <= self.handed_out).then_some(index)
+    }
+
+    /// Gives up a read: `read_done` never comes for it.
+    pub fn cancel_read(&mut self, request: u64) {
+        self.raft.cancel_read(request);
+        self.reads_awaiting_apply.retain(|&(_, waiting)| waiting != request);
+    }
+
+    /// Reads asked here and not yet done: waiting for their read index or for this node's apply.
+    pub fn pending_reads(&self) -> usize {
+        self.raft.pending_reads() + self.reads_awaiting_apply.len()
+    }
+
     /// Starts an election now, as if the election timer had fired (brig's `startElection`). A leader ignores it.
     pub fn campaign(&mut self) {
         if !self.closed {
@@ -521,6 +574,7 @@ impl NodeDriver {
             }
             if let Some(snapshot) = ready.snapshot {
                 sink.restore(&snapshot);
+                self.handed_out = snapshot.meta.index;
                 // This node's proposals that committed inside the snapshot are settled too.
                 for (index, id) in &snapshot.proposal_ids {
                     let proposer = self.proposer_of(id, is_own(index));
@@ -535,14 +589,28 @@ impl NodeDriver {
                     _ => Proposer::Other,
                 };
                 sink.committed(entry, proposer);
+                self.handed_out = entry.index;
             }
             for id in &ready.abandoned {
                 // Forgotten here too: a later commit of the id is then an ordinary commit, not a settlement.
                 self.requests.settle(id);
                 sink.abandoned(id);
             }
+            self.reads_awaiting_apply.extend(ready.reads.iter().map(|read| (read.index, read.request)));
+            self.finish_applied_reads(sink);
         }
         heartbeats_sent
+    }
+
+    /// Reports the reads whose read index this node has applied (and handed to the sink).
+    fn finish_applied_reads(&mut self, sink: &mut impl EventSink) {
+        while let Some(&(index, request)) = self.reads_awaiting_apply.first() {
+            if index > self.handed_out {
+                break;
+            }
+            self.reads_awaiting_apply.pop_first();
+            sink.read_done(request, index);
+        }
     }
 
     /// Who proposed a committed id, `own` when the core says it was this node's proposal; a request this node

@@ -202,3 +202,66 @@ fn transfer_leadership_errors_speak_in_names() {
     assert_eq!(error.to_string(), r#"node "nobody" is not a voter: no member of this cluster has that name"#);
     assert_eq!(driver.transfer_leadership("a"), Err(TransferError::ToSelf));
 }
+
+#[test]
+fn a_follower_read_is_done_only_once_the_follower_applied_up_to_its_read_index() {
+    let mut follower = NodeDriver::new(options("b", Members::Named(vec!["a".into(), "b".into()]))).expect("driver");
+    let from_a = |body| Received::Message(Message { from: 0, to: 0, term: 1, body });
+    follower.receive("a", from_a(MessageBody::Heartbeat { commit: 0, read_round: 1 }));
+    flush(&mut follower);
+    let request = follower.read(false).expect("read taken");
+    let asked: Vec<Message> = flush(&mut follower).messages().cloned().collect();
+    assert!(
+        asked.iter().any(|m| m.body == MessageBody::ReadIndex { request, lease: false }),
+        "the follower asks the leader: {asked:?}"
+    );
+    // The leader's commit index is 3; the follower holds nothing yet.
+    follower.receive("a", from_a(MessageBody::ReadIndexReply { request, index: 3 }));
+    let early = flush(&mut follower);
+    assert!(!early.0.iter().any(|e| matches!(e, Event::ReadDone { .. })), "not applied yet: {early:?}");
+    assert_eq!(follower.pending_reads(), 1);
+    let entries = (1..=3)
+        .map(|index| Entry {
+            term: 1,
+            index,
+            kind: EntryKind::Normal,
+            id: Some(format!("a_{index}").into()),
+            data: data("1"),
+        })
+        .collect();
+    follower.receive("a", from_a(MessageBody::Append { prev_index: 0, prev_term: 0, entries, commit: 3 }));
+    let events = flush(&mut follower);
+    let position = |wanted: &dyn Fn(&Event) -> bool| events.0.iter().position(wanted);
+    let last_commit = position(&|e| matches!(e, Event::Committed { entry, .. } if entry.index == 3));
+    let done = position(&|e| *e == Event::ReadDone { request, index: 3 });
+    assert!(last_commit.is_some() && done > last_commit, "done after entry 3 was handed out: {events:?}");
+    assert_eq!(follower.pending_reads(), 0);
+}
+
+#[test]
+fn a_cancelled_read_is_never_reported_done() {
+    let mut driver = single_node();
+    driver.campaign();
+    flush(&mut driver);
+    let request = driver.read(false).expect("read taken");
+    driver.cancel_read(request);
+    let events = flush(&mut driver);
+    assert!(!events.0.iter().any(|e| matches!(e, Event::ReadDone { .. })), "{events:?}");
+    let next = driver.read(false).expect("read taken");
+    assert_ne!(next, request, "read numbers are not reused");
+    assert!(flush(&mut driver).0.contains(&Event::ReadDone { request: next, index: 1 }));
+}
+
+#[test]
+fn each_incarnation_numbers_its_reads_from_its_own_random_base() {
+    // A leader's answer to a read asked before a restart may still be on its way: with numbers that start
+    // where the last incarnation's did, it would answer a read asked after the restart, with an older index.
+    let bases: Vec<u64> =
+        (0..4).map(|_| options("a", Members::Discover { cluster_size: 1 }).read_number_base).collect();
+    assert!(bases.iter().all(|&base| base < MAX_READ_NUMBER_BASE));
+    assert!(bases.windows(2).any(|pair| pair[0] != pair[1]), "drawn at random: {bases:?}");
+    let mut driver =
+        NodeDriver::new(NodeOptions { read_number_base: 41, ..options("a", Members::Discover { cluster_size: 1 }) })
+            .expect("driver");
+    assert_eq!(driver.read(false), Ok(42), "numbered from the base");
+}

@@ -72,6 +72,12 @@ pub trait EventSink {
         let _ = index;
     }
 
+    /// This node's read `request` (`NodeDriver::read`) is done: its read index is `index`, and every entry up to
+    /// it has been handed to `committed` (or `restore`), so the application's state now serves the read.
+    fn read_done(&mut self, request: u64, index: Index) {
+        let _ = (request, index);
+    }
+
     /// More committed entries are ready but were held back to keep this batch small: flush again soon.
     fn more(&mut self) {}
 }
@@ -90,6 +96,7 @@ pub enum Event {
     Committed { entry: Entry, proposer: Proposer },
     Abandoned(String),
     SnapshotWanted(Index),
+    ReadDone { request: u64, index: Index },
     More,
 }
 
@@ -148,6 +155,9 @@ impl EventSink for Events {
     }
     fn snapshot_wanted(&mut self, index: Index) {
         self.0.push(Event::SnapshotWanted(index));
+    }
+    fn read_done(&mut self, request: u64, index: Index) {
+        self.0.push(Event::ReadDone { request, index });
     }
     fn more(&mut self) {
         self.0.push(Event::More);

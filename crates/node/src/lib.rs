@@ -18,6 +18,7 @@ mod transfer_error;
 
 pub use driver::{
     Members, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES,
+    MAX_READ_NUMBER_BASE,
 };
 pub use events::{Event, EventSink, Events, Proposer};
 pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};

@@ -19,6 +19,12 @@ pub enum InjectedBug {
     /// In the node driver: tell the core a write is durable as soon as it is handed to storage, before the disk
     /// made it so (a crash loses entries and votes the core already counted on).
     AcknowledgeBeforeDurable,
+    /// A leader answers a read with its commit index at once, without confirming with a quorum that it still
+    /// leads (a deposed leader that does not know it yet serves stale reads).
+    ReadWithoutQuorumRound,
+    /// The read lease lasts twice the longest election timeout instead of less than the shortest one (a new
+    /// leader may be elected and commit while the old one still serves reads from its lease).
+    LeaseLongerThanElectionTimeout,
 }
 
 #[derive(Clone, Debug)]
@@ -44,7 +50,11 @@ pub struct Config {
     /// At most this many entry bytes of committed entries in one `Ready` (at least one entry, however large), so
     /// that applying a long committed log (a restart) comes in pieces a caller can spread over time.
     pub max_apply_bytes_per_ready: u64,
-    /// A proposal of this node that has not committed after this many ticks is sent to the leader again.
+    /// At most this many of this node's own reads may wait for their read index; a leader also queues at most
+    /// this many reads of other nodes (more are dropped, and their nodes ask again).
+    pub max_pending_reads: usize,
+    /// A proposal of this node that has not committed after this many ticks is sent to the leader again (and a
+    /// read the leader did not answer is asked again).
     pub proposal_retry_ticks: u32,
     /// A proposal id stays known (a retry of it commits nothing new) while its entry is in the log, and after the
     /// entry is compacted until the snapshot index passes the entry's index by this many entries. Snapshots carry
@@ -82,6 +92,7 @@ impl Config {
             max_inflight_bytes: Config::DEFAULT_MAX_INFLIGHT_BYTES,
             max_message_bytes: Config::DEFAULT_MAX_MESSAGE_BYTES,
             max_pending_proposals: 1_000_000,
+            max_pending_reads: 1_000_000,
             max_apply_bytes_per_ready: 64 * 1024 * 1024,
             proposal_retry_ticks: 20,
             proposal_id_window: 100_000,
@@ -118,6 +129,9 @@ impl Config {
         if self.max_pending_proposals == 0 {
             return Err(ConfigError::ZeroLimit("max_pending_proposals"));
         }
+        if self.max_pending_reads == 0 {
+            return Err(ConfigError::ZeroLimit("max_pending_reads"));
+        }
         if self.max_apply_bytes_per_ready == 0 {
             return Err(ConfigError::ZeroLimit("max_apply_bytes_per_ready"));
         }
@@ -125,6 +139,20 @@ impl Config {
             return Err(ConfigError::ZeroLimit("proposal_retry_ticks"));
         }
         Ok(())
+    }
+
+    /// How many ticks after sending a heartbeat round a leader may still serve reads from the quorum's answers to
+    /// it, without a new round (thesis 6.4.1). A follower that answered does not grant a vote to anyone else for
+    /// `election_ticks_min` of its own ticks, which is at least `election_ticks_min - 1` whole tick periods (its
+    /// first tick may come at once); the leader counts from the send, to within one tick of its own. So the lease
+    /// holds while `(lease + 1) * leader_tick <= (election_ticks_min - 1) * follower_tick`, and the clock-drift bound
+    /// is that no node's tick period is more than 25% longer than another's: lease + 1 = (min - 1) * 4/5, rounded
+    /// down. With the default 10 ticks the lease is 6 ticks; below 4 ticks there is none (every read takes a round).
+    pub fn lease_ticks(&self) -> u64 {
+        if self.injects(InjectedBug::LeaseLongerThanElectionTimeout) {
+            return 2 * u64::from(self.election_ticks_max);
+        }
+        (u64::from(self.election_ticks_min).saturating_sub(1) * 4 / 5).saturating_sub(1)
     }
 
     /// Whether the tests switched `bug` on: always false, and compiled away, in a build without `bug-injection`.

@@ -92,6 +92,32 @@ impl fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Why a read (`Raft::read_index`) was refused at once. A refused read is not pending.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// Too many reads of this node wait for their read index.
+    TooManyPending { limit: usize },
+    /// A lease read needs CheckQuorum: without it a leader cut off from the others never learns it was deposed,
+    /// and followers do not hold back their votes while they hear from it, so no lease can hold.
+    LeaseNeedsCheckQuorum,
+    /// A read with this number is already pending on this node.
+    DuplicateRequest(u64),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::TooManyPending { limit } => write!(f, "more than {limit} reads are pending"),
+            ReadError::LeaseNeedsCheckQuorum => {
+                write!(f, "a lease read needs checkQuorum: without it no leader can know that its lease holds")
+            }
+            ReadError::DuplicateRequest(request) => write!(f, "read {request} is already pending"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
 /// Why a leadership transfer could not start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransferError {

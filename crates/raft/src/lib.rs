@@ -82,6 +82,7 @@ mod proposal_ids;
 mod proposals;
 mod quorum;
 mod raft;
+mod read_queue;
 mod ready;
 mod rng;
 mod snapshot;
@@ -93,14 +94,16 @@ mod types;
 pub use config::Config;
 #[cfg(feature = "bug-injection")]
 pub use config::InjectedBug;
-pub use error::{CompactError, ConfigError, DropReason, ProposeError, RestoredStateError, SeatError, TransferError};
+pub use error::{
+    CompactError, ConfigError, DropReason, ProposeError, ReadError, RestoredStateError, SeatError, TransferError,
+};
 pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use own_indices::OwnIndices;
 pub use proposal_ids::ProposalIds;
 pub use raft::{Raft, RestoredState};
-pub use ready::{PersistRequest, Ready, SoftState};
+pub use ready::{PersistRequest, ReadState, Ready, SoftState};
 pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use stats::Stats;
 pub use status::{PeerProgress, SnapshotTransfer, Status};

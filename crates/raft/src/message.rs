@@ -51,17 +51,35 @@ pub enum MessageBody {
         hint_term: Term,
     },
     /// The leader's keep-alive. Carries a commit index the follower is known to have (min of its match and the
-    /// leader's commit), so it needs no log check.
+    /// leader's commit), so it needs no log check, and the leader's read round: each broadcast of heartbeats is a
+    /// round, numbered upwards, and a quorum's answers to a round confirm the reads that waited for it.
     Heartbeat {
         commit: Index,
+        read_round: u64,
     },
-    HeartbeatReply,
+    /// The answer to `Heartbeat`, echoing its read round.
+    HeartbeatReply {
+        read_round: u64,
+    },
     /// Proposals forwarded from a follower to the leader. Term-agnostic: any leader takes them.
     Propose {
         proposals: Vec<Proposal>,
     },
     /// Sent by a leader transferring leadership: the receiver campaigns at once.
     TimeoutNow,
+    /// A node asks the leader for a read index (thesis 6.4) for its read `request` (the asker's own number);
+    /// `lease`: the leader may answer from its lease instead of a heartbeat round. Term-agnostic: any leader
+    /// answers it.
+    ReadIndex {
+        request: u64,
+        lease: bool,
+    },
+    /// The leader's answer to `ReadIndex`: once the asker has applied up to `index`, its read sees every write
+    /// acknowledged before the read was asked.
+    ReadIndexReply {
+        request: u64,
+        index: Index,
+    },
     /// One chunk of a snapshot for a follower whose missing entries were compacted away: bytes
     /// `offset..offset + chunk.len()` of a transfer of `total` bytes. The follower appends a chunk only at the
     /// offset it has received up to, so a transfer resumes from the last byte received after a loss or a leader
@@ -92,9 +110,11 @@ impl MessageBody {
             MessageBody::Append { .. } => "Append",
             MessageBody::AppendReply { .. } => "AppendReply",
             MessageBody::Heartbeat { .. } => "Heartbeat",
-            MessageBody::HeartbeatReply => "HeartbeatReply",
+            MessageBody::HeartbeatReply { .. } => "HeartbeatReply",
             MessageBody::Propose { .. } => "Propose",
             MessageBody::TimeoutNow => "TimeoutNow",
+            MessageBody::ReadIndex { .. } => "ReadIndex",
+            MessageBody::ReadIndexReply { .. } => "ReadIndexReply",
             MessageBody::InstallSnapshot { .. } => "InstallSnapshot",
             MessageBody::SnapshotReply { .. } => "SnapshotReply",
         }

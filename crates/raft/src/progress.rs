@@ -71,6 +71,8 @@ pub struct Progress {
     pub commit_sent: Index,
     /// In `Snapshot`: the transfer under way.
     pub snapshot: Option<Box<Transfer>>,
+    /// The highest read round (heartbeat broadcast) this follower answered in the leader's term.
+    pub read_round: u64,
 }
 
 impl Progress {
@@ -85,6 +87,7 @@ impl Progress {
             is_learner,
             commit_sent: 0,
             snapshot: None,
+            read_round: 0,
         }
     }
 

@@ -14,7 +14,8 @@ use super::progress::ProgressState;
 use super::proposal_ids::ProposalIds;
 use super::proposals::LocalProposals;
 use super::quorum::VoteResult;
-use super::ready::{PersistRequest, Ready, SoftState};
+use super::read_queue::{LocalReads, ReadRounds};
+use super::ready::{PersistRequest, ReadState, Ready, SoftState};
 use super::rng::SplitMix64;
 use super::snapshot::{self, Receiving, Transfer, MAX_SNAPSHOT_BYTES};
 use super::stats::Stats;
@@ -25,6 +26,8 @@ use super::types::{
     Term,
 };
 use std::collections::VecDeque;
+
+mod reads;
 
 /// What a node restarts from: the last persisted hard state, membership, snapshot and log. The application has
 /// restored its state from `snapshot` already; the core hands out committed entries from the one after it.
@@ -114,6 +117,19 @@ pub struct Raft {
     snapshot_to_persist: Option<Snapshot>,
     /// A received snapshot handed to storage with this token: handed to the application once that is durable.
     snapshot_to_restore: Option<(u64, Snapshot)>,
+
+    /// This node's reads waiting for a read index (see `reads`).
+    local_reads: LocalReads,
+    /// As leader: the heartbeat rounds and the reads held until a quorum answers one.
+    read_rounds: ReadRounds,
+    /// This node's reads answered since the last `ready`.
+    answered_reads: Vec<ReadState>,
+    /// As leader: the index of its term's first entry; reads are answered once it has committed.
+    term_start_index: Index,
+    /// The node restarted from a persisted state: for its first election timeout it grants no vote (with
+    /// CheckQuorum), as if it still heard from the leader it may have answered before the restart, whose read
+    /// lease may count on that answer.
+    restarted: bool,
 }
 
 impl Raft {
@@ -157,6 +173,7 @@ impl Raft {
             return Err(ConfigError::RestoredStateInvalid(RestoredStateError::LogTerm { last_term, persisted_term }));
         }
         let id = config.id;
+        let restarted = hard_state.term > 0;
         let mut raft = Raft {
             rng: SplitMix64::new(config.seed),
             id,
@@ -192,6 +209,11 @@ impl Raft {
             receiving: None,
             snapshot_to_persist: None,
             snapshot_to_restore: None,
+            local_reads: LocalReads::default(),
+            read_rounds: ReadRounds::default(),
+            answered_reads: Vec::new(),
+            term_start_index: 0,
+            restarted,
             config,
         };
         raft.handed_hard_state.commit = raft.log.committed;
@@ -264,6 +286,7 @@ impl Raft {
         }
         if self.ticks.is_multiple_of(u64::from(self.config.proposal_retry_ticks.div_ceil(4))) {
             self.retry_due_proposals();
+            self.retry_due_reads();
         }
     }
 
@@ -437,6 +460,10 @@ impl Raft {
         if let MessageBody::Propose { proposals } = m.body {
             return self.handle_forwarded_proposals(proposals);
         }
+        if let MessageBody::ReadIndex { request, lease } = m.body {
+            self.handle_read_index_request(m.from, request, lease);
+            return Ok(());
+        }
 
         if m.term > self.term && self.refuses_snapshot_completed_by(&m) {
             return Err(DropReason::Malformed);
@@ -475,6 +502,10 @@ impl Raft {
                 self.handle_vote_request(m.from, m.term, last_index, last_term, false);
                 Ok(())
             }
+            MessageBody::ReadIndexReply { request, index } => {
+                self.handle_read_index_reply(request, index);
+                Ok(())
+            }
             _ => match self.role {
                 Role::Leader => self.step_leader(m),
                 Role::Candidate | Role::PreCandidate => self.step_candidate(m),
@@ -487,9 +518,10 @@ impl Raft {
     /// request while a leader's lease holds).
     fn adopts_the_term_of(&self, m: &Message) -> bool {
         match m.body {
-            MessageBody::PreVote { .. } | MessageBody::PreVoteReply { granted: true } | MessageBody::Propose { .. } => {
-                false
-            }
+            MessageBody::PreVote { .. }
+            | MessageBody::PreVoteReply { granted: true }
+            | MessageBody::Propose { .. }
+            | MessageBody::ReadIndex { .. } => false,
             MessageBody::Vote { transfer, .. } => transfer || !self.in_leader_lease(),
             _ => true,
         }
@@ -580,7 +612,7 @@ impl Raft {
                 }
                 Ok(())
             }
-            MessageBody::HeartbeatReply => {
+            MessageBody::HeartbeatReply { read_round } => {
                 progress.probe_sent = false;
                 if let Some(transfer) = progress.snapshot.as_mut() {
                     if transfer.on_heartbeat_reply() {
@@ -595,7 +627,7 @@ impl Raft {
                         self.replication_dirty = true;
                     }
                 }
-                Ok(())
+                self.handle_read_round_answer(from, read_round)
             }
             MessageBody::SnapshotReply { index, done: true, .. } => {
                 // The follower's log matches ours up to `index` (durably): its snapshot or its commit covers it.
@@ -631,7 +663,11 @@ impl Raft {
             | MessageBody::Heartbeat { .. }
             | MessageBody::InstallSnapshot { .. }
             | MessageBody::TimeoutNow => Err(DropReason::Unexpected),
-            MessageBody::PreVote { .. } | MessageBody::Vote { .. } | MessageBody::Propose { .. } => Ok(()),
+            MessageBody::PreVote { .. }
+            | MessageBody::Vote { .. }
+            | MessageBody::Propose { .. }
+            | MessageBody::ReadIndex { .. }
+            | MessageBody::ReadIndexReply { .. } => Ok(()),
         }
     }
 
@@ -678,7 +714,7 @@ impl Raft {
                 self.handle_append(m.from, prev_index, prev_term, entries, commit);
                 Ok(())
             }
-            MessageBody::Heartbeat { commit } => {
+            MessageBody::Heartbeat { commit, read_round } => {
                 self.election_elapsed = 0;
                 self.set_leader(Some(m.from));
                 // A heartbeat's commit is capped at what the leader knows this node holds: it says how far the log
@@ -688,7 +724,7 @@ impl Raft {
                 }
                 self.leader_last_spoke_tick = self.ticks;
                 self.log.commit_to(commit);
-                self.send_now(m.from, MessageBody::HeartbeatReply);
+                self.send_now(m.from, MessageBody::HeartbeatReply { read_round });
                 Ok(())
             }
             MessageBody::TimeoutNow => {
@@ -928,6 +964,8 @@ impl Raft {
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         self.tracker.reset_progress(self.log.last_index() + 1);
+        self.read_rounds.start_term();
+        self.term_start_index = self.log.last_index() + 1;
         // Section 8: an empty entry of the new term lets earlier entries commit without waiting for a client.
         let noop = Entry {
             term: self.term,
@@ -940,9 +978,14 @@ impl Raft {
         self.replication_dirty = true;
         self.maybe_commit();
         self.resubmit_pending_proposals();
+        self.resubmit_reads();
     }
 
     fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if self.role == Role::Leader {
+            // The reads held here are asked again: this node's of the next leader, a peer's by that peer.
+            self.read_rounds.end_term();
+        }
         if term > self.term {
             self.term = term;
             self.vote = None;
@@ -962,6 +1005,7 @@ impl Raft {
             self.stats.leader_changes += 1;
             if leader != self.id {
                 self.resubmit_pending_proposals();
+                self.resubmit_reads();
             }
         }
     }
@@ -973,7 +1017,9 @@ impl Raft {
     }
 
     fn in_leader_lease(&self) -> bool {
-        self.config.check_quorum && self.leader.is_some() && self.election_elapsed < self.config.election_ticks_min
+        let heard_lately =
+            self.leader.is_some() || (self.restarted && self.ticks < u64::from(self.config.election_ticks_min));
+        self.config.check_quorum && heard_lately && self.election_elapsed < self.config.election_ticks_min
     }
 
     // ---- replication -----------------------------------------------------------------------------------
@@ -1061,16 +1107,21 @@ impl Raft {
             self.log.commit_to(quorum_index);
             // Followers learn the new commit index with the next append or heartbeat.
             self.replication_dirty = true;
+            self.release_confirmed_reads();
         }
     }
 
+    /// Sends every peer a heartbeat: one read round.
     fn broadcast_heartbeats(&mut self) {
+        let read_round = self.read_rounds.next_round(self.ticks);
         for peer in self.tracker.peer_ids() {
             let Some(progress) = self.tracker.get(peer) else { continue };
             // Never tell a follower to commit beyond what it is known to hold.
             let commit = progress.matched.min(self.log.committed);
-            self.send_now(peer, MessageBody::Heartbeat { commit });
+            self.send_now(peer, MessageBody::Heartbeat { commit, read_round });
         }
+        // A leader alone is its own quorum.
+        self.release_confirmed_reads();
     }
 
     /// Sends each follower what it lacks, as far as its flow control allows.
@@ -1180,6 +1231,8 @@ impl Raft {
     }
 
     fn send_timeout_now(&mut self, target: NodeId) {
+        // The target campaigns without waiting out the followers' lease: no read lease may count on it now.
+        self.read_rounds.void_lease();
         self.send_now(target, MessageBody::TimeoutNow);
     }
 
@@ -1215,6 +1268,8 @@ impl Raft {
             || self.hard_state_changed()
             || self.soft_state() != self.last_soft_state
             || (self.replication_dirty && self.role == Role::Leader)
+            || (self.read_rounds.is_due() && self.role == Role::Leader)
+            || !self.answered_reads.is_empty()
             || self.held.front().is_some_and(|(token, _)| *token <= self.last_acked_token)
     }
 
@@ -1231,6 +1286,10 @@ impl Raft {
         if self.role == Role::Leader && self.replication_dirty {
             self.replication_dirty = false;
             self.send_appends();
+        }
+        if self.role == Role::Leader && self.read_rounds.is_due() {
+            // The reads of this batch of inputs share one round.
+            self.broadcast_heartbeats();
         }
         self.flush_forward_buffer();
 
@@ -1297,7 +1356,8 @@ impl Raft {
         } else {
             None
         };
-        Ready { messages, persist, snapshot, committed, own, abandoned, soft_state }
+        let reads = std::mem::take(&mut self.answered_reads);
+        Ready { messages, persist, snapshot, committed, own, abandoned, soft_state, reads }
     }
 
     /// A received snapshot goes to the application: this node's proposals that it holds have committed (their
@@ -1386,12 +1446,14 @@ fn indices_in_range(body: &MessageBody) -> bool {
             MAX_INDEX.checked_sub(*prev_index).is_some_and(|room| entries.len() as u64 <= room) && max(&[*commit])
         }
         MessageBody::AppendReply { index, hint_index, .. } => max(&[*index, *hint_index]),
-        MessageBody::Heartbeat { commit } => max(&[*commit]),
+        MessageBody::Heartbeat { commit, .. } => max(&[*commit]),
+        MessageBody::ReadIndexReply { index, .. } => max(&[*index]),
         MessageBody::InstallSnapshot { meta, .. } => max(&[meta.index]),
         MessageBody::SnapshotReply { index, .. } => max(&[*index]),
         MessageBody::PreVoteReply { .. }
         | MessageBody::VoteReply { .. }
-        | MessageBody::HeartbeatReply
+        | MessageBody::HeartbeatReply { .. }
+        | MessageBody::ReadIndex { .. }
         | MessageBody::Propose { .. }
         | MessageBody::TimeoutNow => true,
     }

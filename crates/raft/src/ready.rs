@@ -3,7 +3,7 @@
 
 use super::message::Message;
 use super::own_indices::OwnIndices;
-use super::types::{Entry, HardState, NodeId, ProposalId, Role, Snapshot, Term};
+use super::types::{Entry, HardState, Index, NodeId, ProposalId, Role, Snapshot, Term};
 
 /// Work for storage. `entries` replace any stored entries from `entries[0].index` on.
 ///
@@ -51,6 +51,18 @@ pub struct Ready {
     pub abandoned: Vec<ProposalId>,
     /// Set when the role, leader or term changed since the last `Ready`.
     pub soft_state: Option<SoftState>,
+    /// This node's reads that have their read index: each may be served once the node has applied up to its
+    /// index (`Raft::read_index`).
+    pub reads: Vec<ReadState>,
+}
+
+/// A read of this node with its read index (thesis 6.4): once the node has applied up to `index`, its state
+/// reflects every write acknowledged before the read was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadState {
+    /// The number the read was asked with.
+    pub request: u64,
+    pub index: Index,
 }
 
 impl Ready {
@@ -61,5 +73,6 @@ impl Ready {
             && self.committed.is_empty()
             && self.abandoned.is_empty()
             && self.soft_state.is_none()
+            && self.reads.is_empty()
     }
 }

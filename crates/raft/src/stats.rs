@@ -35,6 +35,16 @@ pub struct Stats {
     pub snapshots_installed: u64,
     /// Compactions of this node's own log (`Raft::compact`).
     pub compactions: u64,
+    /// This node's reads answered with a read index (by its own leadership or by the leader's reply).
+    pub reads_answered: u64,
+    /// Reads a leader answered from its lease, without a heartbeat round.
+    pub reads_by_lease: u64,
+    /// Heartbeat rounds a quorum confirmed while reads waited for them.
+    pub read_rounds_confirmed: u64,
+    /// Read requests of other nodes a leader dropped: it was not the leader, or too many waited.
+    pub read_requests_dropped: u64,
+    /// Reads this node asked the leader for again (the answer was late or lost).
+    pub read_retries: u64,
 }
 
 impl Stats {

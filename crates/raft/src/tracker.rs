@@ -156,6 +156,19 @@ impl ProgressTracker {
         })
     }
 
+    /// The highest read round a quorum of voters answered, counting this node as answering `self_round`.
+    pub fn quorum_read_round(&self, self_round: u64) -> u64 {
+        let self_id = self.self_id;
+        let progress = &self.progress;
+        self.quorum.committed_index(|id| {
+            if id == self_id {
+                Some(self_round)
+            } else {
+                progress.get(&id).map(|p| p.read_round)
+            }
+        })
+    }
+
     pub fn reset_votes(&mut self) {
         self.votes.clear();
     }

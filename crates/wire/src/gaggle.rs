@@ -109,6 +109,14 @@ struct WireIn<'a> {
     done: Option<bool>,
     #[serde(default, deserialize_with = "not_null")]
     members: Option<NamedMembership>,
+    #[serde(default, deserialize_with = "not_null")]
+    read_round: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    request: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    lease: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    read_index: Option<i64>,
 }
 
 /// A field that may be absent (then `None`, by `#[serde(default)]`) but, when present, must not be null.
@@ -196,6 +204,15 @@ fn term_in(value: Option<i64>) -> Result<Term, WireError> {
 fn byte_count_in(value: Option<i64>, field: &str) -> Result<u64, WireError> {
     match value {
         Some(v) if (0..=MAX_SNAPSHOT_BYTES as i64).contains(&v) => Ok(v as u64),
+        Some(v) => Err(bad(format!("{field} {v} is out of range"))),
+        None => Err(bad(format!("{field} is missing"))),
+    }
+}
+
+/// A counter (a read round, a read's number): 0 up to the largest integer a JS number holds exactly.
+fn counter_in(value: Option<i64>, field: &str) -> Result<u64, WireError> {
+    match value {
+        Some(v) if (0..=MAX_SAFE_INTEGER).contains(&v) => Ok(v as u64),
         Some(v) => Err(bad(format!("{field} {v} is out of range"))),
         None => Err(bad(format!("{field} is missing"))),
     }
@@ -308,7 +325,8 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             }
             let commit = index_in(wire.leader_commit, "leaderCommit")?;
             if wire.heartbeat == Some(true) {
-                MessageBody::Heartbeat { commit }
+                // A release without reads sends no round: 0, which confirms nothing.
+                MessageBody::Heartbeat { commit, read_round: counter_in(wire.read_round.or(Some(0)), "readRound")? }
             } else {
                 let entries = required(wire.entries, "entries")?
                     .into_iter()
@@ -325,7 +343,7 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
         "APPEND_ENTRIES_REPLY" => {
             let success = required(wire.success, "success")?;
             if wire.heartbeat == Some(true) {
-                MessageBody::HeartbeatReply
+                MessageBody::HeartbeatReply { read_round: counter_in(wire.read_round.or(Some(0)), "readRound")? }
             } else if success {
                 let index = index_in(wire.last_log_index, "lastLogIndex")?;
                 MessageBody::AppendReply { success, index, hint_index: 0, hint_term: 0 }
@@ -352,6 +370,13 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
             MessageBody::Propose { proposals }
         }
         "TIMEOUT_NOW" => MessageBody::TimeoutNow,
+        "READ_INDEX" => {
+            MessageBody::ReadIndex { request: counter_in(wire.request, "request")?, lease: wire.lease.unwrap_or(false) }
+        }
+        "READ_INDEX_REPLY" => MessageBody::ReadIndexReply {
+            request: counter_in(wire.request, "request")?,
+            index: index_in(wire.read_index, "readIndex")?,
+        },
         "INSTALL_SNAPSHOT" => {
             if !named_sender_ok(&wire.leader_id) {
                 return Err(bad("leaderId is not the sender"));
@@ -376,9 +401,9 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
         },
         other => return Err(bad(format!("unknown message type {other:?}"))),
     };
-    // gaggle's APPEND_ENTRY carried no term; forwarded proposals are term-agnostic.
+    // gaggle's APPEND_ENTRY carried no term; forwarded proposals and read requests are term-agnostic.
     let term = match body {
-        MessageBody::Propose { .. } => wire.term.map_or(Ok(0), |t| term_in(Some(t)))?,
+        MessageBody::Propose { .. } | MessageBody::ReadIndex { .. } => wire.term.map_or(Ok(0), |t| term_in(Some(t)))?,
         _ => term_in(wire.term)?,
     };
     let message = Message { from, to, term, body };
@@ -678,11 +703,11 @@ pub fn write_message<'a>(
             w.end_array();
             w.key("leaderCommit").int(wire_index(*commit));
         }
-        MessageBody::Heartbeat { commit } => {
+        MessageBody::Heartbeat { commit, read_round } => {
             w.key("type").string("APPEND_ENTRIES").key("term").uint(message.term).key("leaderId").string(sender);
             w.key("heartbeat").bool(true).key("prevLogIndex").int(-1).key("prevLogTerm").int(-1);
             w.key("entries").begin_array().end_array();
-            w.key("leaderCommit").int(wire_index(*commit));
+            w.key("leaderCommit").int(wire_index(*commit)).key("readRound").uint(*read_round);
         }
         MessageBody::AppendReply { success, index, hint_index, hint_term } => {
             w.key("type").string("APPEND_ENTRIES_REPLY").key("term").uint(message.term).key("success").bool(*success);
@@ -694,9 +719,17 @@ pub fn write_message<'a>(
                 w.key("hintTerm").uint(*hint_term);
             }
         }
-        MessageBody::HeartbeatReply => {
+        MessageBody::HeartbeatReply { read_round } => {
             w.key("type").string("APPEND_ENTRIES_REPLY").key("term").uint(message.term);
-            w.key("success").bool(true).key("heartbeat").bool(true);
+            w.key("success").bool(true).key("heartbeat").bool(true).key("readRound").uint(*read_round);
+        }
+        MessageBody::ReadIndex { request, lease } => {
+            w.key("type").string("READ_INDEX").key("term").uint(message.term).key("request").uint(*request);
+            w.key("lease").bool(*lease);
+        }
+        MessageBody::ReadIndexReply { request, index } => {
+            w.key("type").string("READ_INDEX_REPLY").key("term").uint(message.term).key("request").uint(*request);
+            w.key("readIndex").int(wire_index(*index));
         }
         MessageBody::Propose { proposals } => {
             w.key("type").string("APPEND_ENTRY").key("term").uint(message.term);
@@ -868,8 +901,10 @@ mod tests {
             MessageBody::Append { prev_index: 4, prev_term: 3, entries: vec![entry, noop], commit: 4 },
             MessageBody::AppendReply { success: true, index: 6, hint_index: 0, hint_term: 0 },
             MessageBody::AppendReply { success: false, index: 6, hint_index: 2, hint_term: 1 },
-            MessageBody::Heartbeat { commit: 3 },
-            MessageBody::HeartbeatReply,
+            MessageBody::Heartbeat { commit: 3, read_round: 12 },
+            MessageBody::HeartbeatReply { read_round: 12 },
+            MessageBody::ReadIndex { request: 9, lease: true },
+            MessageBody::ReadIndexReply { request: 9, index: 40 },
             MessageBody::Propose { proposals: vec![proposal.clone()] },
             MessageBody::Propose { proposals: vec![proposal.clone(), proposal] },
             MessageBody::TimeoutNow,
@@ -969,7 +1004,10 @@ mod tests {
             assert_eq!(fast, message, "{json}");
             assert!(matches!(decode_any(&json, 2, 1, "b"), Ok(Inbound::Raft(slow)) if slow == fast), "{json}");
         }
-        let heartbeat = encode(&Message { from: 2, to: 1, term: 3, body: MessageBody::Heartbeat { commit: 1 } }, "b");
+        let heartbeat = encode(
+            &Message { from: 2, to: 1, term: 3, body: MessageBody::Heartbeat { commit: 1, read_round: 1 } },
+            "b",
+        );
         assert_eq!(canonical::decode_append(&heartbeat, 2, 1, "b"), None, "heartbeats are serde's");
     }
 
@@ -1130,7 +1168,7 @@ mod tests {
         let term_max = MAX_SAFE_INTEGER;
         let index_max = MAX_WIRE_INDEX;
         let bytes_max = MAX_SNAPSHOT_BYTES as i64;
-        let cases: [(&str, &str, i64); 14] = [
+        let cases: [(&str, &str, i64); 19] = [
             ("term", r#"{"type":"TIMEOUT_NOW","term":X}"#, term_max),
             ("lastLogIndex", r#"{"type":"REQUEST_VOTE","term":1,"lastLogIndex":X,"lastLogTerm":0}"#, index_max),
             ("lastLogTerm", r#"{"type":"PRE_VOTE","term":1,"lastLogIndex":0,"lastLogTerm":X}"#, term_max),
@@ -1185,10 +1223,23 @@ mod tests {
                 r#"{"type":"INSTALL_SNAPSHOT_REPLY","term":1,"lastIncludedIndex":3,"received":X,"done":false}"#,
                 bytes_max,
             ),
+            (
+                "readRound",
+                r#"{"type":"APPEND_ENTRIES","term":1,"heartbeat":true,"leaderCommit":0,"readRound":X}"#,
+                term_max,
+            ),
+            (
+                "readRound",
+                r#"{"type":"APPEND_ENTRIES_REPLY","term":1,"success":true,"heartbeat":true,"readRound":X}"#,
+                term_max,
+            ),
+            ("request", r#"{"type":"READ_INDEX","term":1,"request":X}"#, term_max),
+            ("request", r#"{"type":"READ_INDEX_REPLY","term":1,"request":X,"readIndex":0}"#, term_max),
+            ("readIndex", r#"{"type":"READ_INDEX_REPLY","term":1,"request":1,"readIndex":X}"#, index_max),
         ];
         for (field, template, max) in cases {
             for (value, accepted) in [(max - 1, true), (max, true), (max + 1, false), (-2, false)] {
-                let json = template.replace('X', &value.to_string());
+                let json = template.replace(":X", &format!(":{value}"));
                 assert_eq!(decode(&json, 2, 1, "b").is_ok(), accepted, "{field} = {value}: {json}");
             }
         }

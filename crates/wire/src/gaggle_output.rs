@@ -46,6 +46,9 @@ pub struct OutputBatch {
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
     /// committed, or had committed already when they were proposed again.
     settled_requests: Option<JsonWriter>,
+    /// `[read number, gaggle index]` of this node's reads that are done: the node applied every entry up to the
+    /// read's index, and the gaggle index is that of the last user entry it applied (-1 for none).
+    reads: Option<JsonWriter>,
     /// This node started an election (brig's `ElectionTimeout`).
     election_started: bool,
     /// The leader sent heartbeats (brig's `ReplicationTimeout`).
@@ -126,6 +129,11 @@ impl OutputBatch {
         self.settled_requests.get_or_insert_with(begin_list).begin_array().string(id).uint(gaggle_index).end_array();
     }
 
+    /// A read of this node is done: settle it (after the committed entries of this output) with `gaggle_index`.
+    pub fn read_done(&mut self, request: u64, gaggle_index: i64) {
+        self.reads.get_or_insert_with(begin_list).begin_array().uint(request).int(gaggle_index).end_array();
+    }
+
     /// The application should take a snapshot of its state as of this log index.
     pub fn snapshot_wanted(&mut self, index: u64) {
         self.snapshot_wanted = Some(index);
@@ -154,6 +162,7 @@ impl OutputBatch {
             && self.settled_ids.is_none()
             && self.abandoned.is_none()
             && self.settled_requests.is_none()
+            && self.reads.is_none()
             && !self.more
             && !self.election_started
             && !self.heartbeat_sent
@@ -161,6 +170,7 @@ impl OutputBatch {
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
     /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...],
+    /// "reads":[[read, index],...],
     /// "state":1, "electionStarted":1, "heartbeatSent":1, "more":1}`, each key present only when it has
     /// something; `None` when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when
     /// its data is not wanted.
@@ -203,6 +213,7 @@ impl OutputBatch {
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
             ("abandoned", self.abandoned.take()),
+            ("reads", self.reads.take()),
         ];
         let mut out = String::with_capacity(
             lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48,

@@ -50,6 +50,9 @@ pub enum Invariant {
     ExactlyOnce,
     /// A node restarts from what its disk holds.
     Recovery,
+    /// A read returns a state at least as new as every write acknowledged and every read completed before it
+    /// was asked, and only once its node applied up to it.
+    Linearizability,
     /// After the faults heal, a leader appears and every acknowledged or pending proposal is applied everywhere.
     Liveness,
     /// The core panicked.

@@ -6,6 +6,7 @@ pub mod checker;
 mod clients;
 mod network;
 pub mod outcome;
+pub mod reads;
 pub mod scenario;
 pub(crate) mod storage;
 mod tuning;

@@ -13,6 +13,9 @@ pub struct Outcome {
     pub proposed: u64,
     pub acknowledged: u64,
     pub crashes: u64,
+    /// Reads completed (and checked), and how many of them were lease reads.
+    pub reads: u64,
+    pub lease_reads: u64,
     /// The cores' own counters, summed over nodes and incarnations: evidence of which paths the run took.
     pub core: Stats,
 }
@@ -27,6 +30,8 @@ impl Outcome {
         self.proposed += other.proposed;
         self.acknowledged += other.acknowledged;
         self.crashes += other.crashes;
+        self.reads += other.reads;
+        self.lease_reads += other.lease_reads;
         add_stats(&mut self.core, &other.core);
     }
 }
@@ -52,4 +57,9 @@ pub fn add_stats(total: &mut Stats, more: &Stats) {
     total.snapshots_received += more.snapshots_received;
     total.snapshots_installed += more.snapshots_installed;
     total.compactions += more.compactions;
+    total.reads_answered += more.reads_answered;
+    total.reads_by_lease += more.reads_by_lease;
+    total.read_rounds_confirmed += more.read_rounds_confirmed;
+    total.read_requests_dropped += more.read_requests_dropped;
+    total.read_retries += more.read_retries;
 }

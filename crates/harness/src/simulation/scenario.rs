@@ -78,6 +78,8 @@ impl Scenario {
             InjectedBug::IgnoreLogUpToDateCheck,
             InjectedBug::SnapshotKeepsSuffixWithoutTermCheck,
             InjectedBug::AcknowledgeBeforeDurable,
+            InjectedBug::ReadWithoutQuorumRound,
+            InjectedBug::LeaseLongerThanElectionTimeout,
         ]
         .into_iter()
         .find(|bug| format!("{bug:?}") == name)

@@ -11,6 +11,7 @@ use crate::simulation::checker::{Checker, Invariant, Violation};
 use crate::simulation::clients::Clients;
 use crate::simulation::network::{Envelope, Faults, Network};
 use crate::simulation::outcome::{add_stats, Outcome};
+use crate::simulation::reads::Reads;
 use crate::simulation::scenario::Scenario;
 use crate::simulation::storage::SharedDisk;
 use crate::simulation::tuning::{Tuning, TICK};
@@ -56,6 +57,8 @@ enum Event {
         incarnation: u64,
     },
     Client,
+    /// A reader asks a node for a linearizable read.
+    Read,
     Operator,
     Fault,
 }
@@ -117,6 +120,9 @@ pub struct World {
     network: Network,
     checker: Checker,
     clients: Clients,
+    reads: Reads,
+    /// Draws the readers' choices, apart from the main stream.
+    read_rng: StdRng,
     healed: bool,
     steps: u64,
     crashes: u64,
@@ -149,6 +155,8 @@ impl World {
             network,
             checker: Checker::new(size),
             clients: Clients::new(size),
+            reads: Reads::default(),
+            read_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_4EAD_0000_0001),
             healed: false,
             steps: 0,
             crashes: 0,
@@ -178,6 +186,8 @@ impl World {
         }
         let first_client = world.rng.random_range(1..=world.tuning.client_interval_max);
         world.schedule(first_client, Event::Client);
+        let first_read = world.read_rng.random_range(1..=2 * world.tuning.client_interval_max);
+        world.schedule(first_read, Event::Read);
         if world.scenario.lagging_follower {
             // No nemesis but a lossy network and one follower cut off until the faults heal.
             world.tuning.operator = false;
@@ -277,6 +287,8 @@ impl World {
                     proposed: self.clients.proposed,
                     acknowledged: self.clients.acknowledged,
                     crashes: self.crashes,
+                    reads: self.reads.completed,
+                    lease_reads: self.reads.completed_by_lease,
                 });
             }
             if self.now > deadline {
@@ -308,6 +320,7 @@ impl World {
                 }
             }
             Event::Client => self.client()?,
+            Event::Read => self.read()?,
             Event::Operator => self.operator()?,
             Event::Fault => self.fault()?,
         }
@@ -418,6 +431,31 @@ impl World {
         self.after_input(id)
     }
 
+    /// A reader asks a random live node for a linearizable read (a lease read, half the time, when CheckQuorum is
+    /// on). Its choices come from their own random stream.
+    fn read(&mut self) -> Result<(), Violation> {
+        if self.healed {
+            return Ok(());
+        }
+        let interval = self.read_rng.random_range(1..=2 * self.tuning.client_interval_max);
+        self.schedule(interval, Event::Read);
+        let alive: Vec<NodeId> = (1..=self.size()).filter(|&id| self.alive(id)).collect();
+        if alive.is_empty() {
+            return Ok(());
+        }
+        let id = alive[self.read_rng.random_range(0..alive.len())];
+        let lease = self.scenario.check_quorum && self.read_rng.random_bool(0.5);
+        let acknowledged = self.clients.max_acknowledged_index;
+        let Some(driver) = self.node(id).driver.as_mut() else { return Ok(()) };
+        let result = driver.read(lease);
+        self.trace(|| format!("read via {id}{}: {result:?}", if lease { " (lease)" } else { "" }));
+        match result {
+            Ok(request) => self.reads.asked(id, request, lease, acknowledged),
+            Err(_) => self.reads.refused += 1,
+        }
+        self.after_input(id)
+    }
+
     /// The node starts again from what its disk holds.
     fn restart(&mut self, id: NodeId) -> Result<(), Violation> {
         if self.alive(id) {
@@ -481,6 +519,7 @@ impl World {
         let leader = (1..=self.size()).any(|id| self.core(id).is_some_and(|raft| raft.role() == Role::Leader));
         leader
             && self.clients.pending_total() == 0
+            && self.reads.pending() == 0
             && (1..=self.size()).all(|id| self.checker.applied(id) >= self.clients.max_acknowledged_index)
     }
 
@@ -503,10 +542,12 @@ impl World {
         Violation::new(
             Invariant::Liveness,
             format!(
-                "not recovered {budget} ticks after healing: {} proposals still pending (e.g. {:?}), every \
-                 node must apply up to {}; nodes: [{}]",
+                "not recovered {budget} ticks after healing: {} proposals still pending (e.g. {:?}), {} reads \
+                 (e.g. {:?}), every node must apply up to {}; nodes: [{}]",
                 self.clients.pending_total(),
                 self.clients.some_pending(),
+                self.reads.pending(),
+                self.reads.some_pending(),
                 self.clients.max_acknowledged_index,
                 nodes.join("; ")
             ),

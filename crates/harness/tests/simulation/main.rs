@@ -6,6 +6,9 @@
 //! InstallSnapshot. Raft's safety properties are checked after every step; once the faults heal, the cluster must
 //! elect a leader and apply every acknowledged or pending proposal everywhere, exactly once.
 //!
+//! Readers ask random nodes for linearizable reads (ReadIndex, and lease reads with CheckQuorum) beside the writes;
+//! every completed read is checked against the writes and reads that completed before it was asked.
+//!
 //! `cargo test --release -p flotilla-harness --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
 //! steps each, 40 lagging-follower seeds, and shows that the checker finds each `InjectedBug` (the core's, and the
 //! driver's `AcknowledgeBeforeDurable`).
@@ -128,7 +131,8 @@ fn simulate_size(size_index: u64) {
     }
     println!(
         "{} seeds of {} node(s) in {:.1}s: {} steps, {} entries committed, {} leader terms, {} proposals, {} \
-         acknowledged, {} crashes, at most {} ticks to recover (seed {})\n  core counters: {:?}",
+         acknowledged, {} reads checked ({} by lease), {} crashes, at most {} ticks to recover (seed {})\n  core \
+         counters: {:?}",
         seeds.len(),
         SIZES[size_index as usize],
         started.elapsed().as_secs_f64(),
@@ -137,6 +141,8 @@ fn simulate_size(size_index: u64) {
         total.leader_terms,
         total.proposed,
         total.acknowledged,
+        total.reads,
+        total.lease_reads,
         total.crashes,
         slowest.1,
         slowest.0,
@@ -256,5 +262,22 @@ fn finds_a_snapshot_installed_over_a_suffix_of_another_history() {
 fn finds_writes_acknowledged_before_they_are_durable() {
     if !replaying() {
         find_injected_bug(InjectedBug::AcknowledgeBeforeDurable, 300);
+    }
+}
+
+/// A deposed leader that has not heard of its successor answers reads from its stale commit index.
+#[test]
+fn finds_reads_served_without_a_quorum_round() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::ReadWithoutQuorumRound, 300);
+    }
+}
+
+/// A lease that outlives the followers' promise not to vote lets a new leader commit while the old one still
+/// answers reads from its lease.
+#[test]
+fn finds_a_read_lease_longer_than_the_election_timeout() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::LeaseLongerThanElectionTimeout, 1_000);
     }
 }

@@ -24,6 +24,8 @@ impl World {
             storage: StorageOptions::Volatile,
             snapshot_threshold: (self.compact_every > 0).then_some(self.compact_every),
             saved_state: None,
+            // Drawn per incarnation, as a real node draws it at random.
+            read_number_base: scramble(self.config(id, incarnation).seed) % flotilla_node::MAX_READ_NUMBER_BASE,
         }
     }
 
@@ -99,6 +101,10 @@ impl World {
                     applied = Some(entry.index);
                 }
                 DriverEvent::SnapshotWanted(index) => self.take_snapshot(id, index)?,
+                DriverEvent::ReadDone { request, index } => {
+                    self.trace(|| format!("node {id} serves read {request} at {index}"));
+                    self.reads.done(id, request, index, self.checker.applied(id))?;
+                }
                 DriverEvent::More => more = true,
                 _ => {}
             }
@@ -167,6 +173,14 @@ impl World {
             self.schedule(delay, Event::Deliver(envelope));
         }
     }
+}
+
+/// SplitMix64's finalizer: seeds that differ in a few bits give unrelated values.
+fn scramble(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// One line about a message, for traces.

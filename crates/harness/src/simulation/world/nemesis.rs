@@ -159,6 +159,7 @@ impl World {
             self.checker.publish(&request.entries);
         }
         self.clients.crashed(id);
+        self.reads.crashed(id);
         let durable_term = self.node(id).disk.lock().durable.hard_state.term;
         self.checker.on_crash(id, durable_term);
         self.schedule(downtime, Event::Restart { node: id, incarnation });
