@@ -71,6 +71,7 @@ pub fn transfer_error(error: &TransferError) -> CodedError {
         TransferError::NotLeader => NOT_LEADER,
         TransferError::NotAVoter { .. } | TransferError::NotAMember { .. } => UNKNOWN_MEMBER,
         TransferError::ToSelf => ALREADY_LEADER,
+        TransferError::NoOtherVoter => INVALID_STATE,
     };
     coded(code, error)
 }

@@ -250,6 +250,14 @@ impl NativeNode {
         self.node.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
     }
 
+    /// Before a leader closes on purpose: starts handing leadership to the most caught-up voter and returns its
+    /// name, or null when this node is not the leader or the only voter. Keep the node running until it is no
+    /// longer the leader (about one round trip) or an election timeout passed, then close it.
+    #[napi(catch_unwind)]
+    pub fn hand_over_leadership(&mut self) -> Option<String> {
+        self.node.driver.hand_over_leadership().ok()
+    }
+
     /// Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
     /// leaves out appended entries and `committedData` false the term and data of committed ones (nobody
     /// listens for them); both default to true.

@@ -6,8 +6,8 @@
 use flotilla_harness::{progress, Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, ConfigError, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody,
-    NodeId, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta, Term, MAX_INDEX,
-    MAX_TERM, MAX_TERM_STEP,
+    NodeId, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta, Term,
+    TransferError, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -1773,6 +1773,27 @@ fn leadership_transfer_hands_over_to_an_up_to_date_target() {
     assert_eq!(cluster.node(target).term(), term + 1);
     assert_eq!(cluster.node(leader).role(), Role::Follower);
     assert_eq!(cluster.node(target).stats().transfers_received, 1);
+}
+
+#[test]
+fn a_leader_that_leaves_hands_over_to_the_most_caught_up_voter() {
+    // A planned departure (a graceful close): the leader picks the voter whose log matches furthest, so the
+    // hand-over needs the fewest entries sent before the target may campaign.
+    let mut cluster = Cluster::new(3);
+    assert!(cluster.elect(1));
+    cluster.isolated.push(3);
+    cluster.propose(1, "only-2-has-it", b"x");
+    cluster.settle();
+    cluster.isolated.clear();
+    assert_eq!(cluster.node_mut(1).transfer_leadership_to_most_caught_up(), Ok(2));
+    cluster.settle();
+    assert_eq!(cluster.leader(), Some(2));
+    assert_eq!(cluster.node(1).role(), Role::Follower);
+    assert_eq!(cluster.node_mut(2).transfer_leadership_to_most_caught_up(), Ok(1), "ties go to the lowest id");
+    assert_eq!(cluster.node_mut(3).transfer_leadership_to_most_caught_up(), Err(TransferError::NotLeader));
+    let mut alone = Cluster::new(1);
+    assert!(alone.elect(1));
+    assert_eq!(alone.node_mut(1).transfer_leadership_to_most_caught_up(), Err(TransferError::NoOtherVoter));
 }
 
 #[test]

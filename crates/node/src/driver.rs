@@ -457,11 +457,18 @@ impl NodeDriver {
         let Some(target) = self.peers.id_of(to_name) else {
             return Err(TransferError::NotAMember { name: to_name.to_string() });
         };
-        self.raft.transfer_leadership(target).map_err(|error| match error {
-            flotilla_raft::TransferError::NotLeader => TransferError::NotLeader,
-            flotilla_raft::TransferError::ToSelf => TransferError::ToSelf,
-            flotilla_raft::TransferError::NotAVoter(_) => TransferError::NotAVoter { name: to_name.to_string() },
-        })
+        self.raft.transfer_leadership(target).map_err(|error| transfer_error(error, to_name))
+    }
+
+    /// Starts handing leadership to the most caught-up voter, before this leader closes on purpose; returns its
+    /// name (`Raft::transfer_leadership_to_most_caught_up`). The caller keeps the node running until the node is
+    /// no longer the leader, or an election timeout passed.
+    pub fn hand_over_leadership(&mut self) -> Result<String, TransferError> {
+        if self.closed {
+            return Err(TransferError::NotLeader);
+        }
+        let target = self.raft.transfer_leadership_to_most_caught_up().map_err(|error| transfer_error(error, ""))?;
+        Ok(self.peers.name_of(target).unwrap_or_default().to_string())
     }
 
     /// The application's answer to `snapshot_wanted`: its state as of `index`, or `None` if it could not take
@@ -642,6 +649,16 @@ impl NodeDriver {
             self.last_reported_state = Some(now);
             sink.state_changed(&self.raft);
         }
+    }
+}
+
+/// The core's transfer error in names (`name`: the target's, when the caller chose one).
+fn transfer_error(error: flotilla_raft::TransferError, name: &str) -> TransferError {
+    match error {
+        flotilla_raft::TransferError::NotLeader => TransferError::NotLeader,
+        flotilla_raft::TransferError::ToSelf => TransferError::ToSelf,
+        flotilla_raft::TransferError::NotAVoter(_) => TransferError::NotAVoter { name: name.to_string() },
+        flotilla_raft::TransferError::NoOtherVoter => TransferError::NoOtherVoter,
     }
 }
 

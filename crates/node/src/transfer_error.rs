@@ -15,6 +15,8 @@ pub enum TransferError {
     NotAMember {
         name: String,
     },
+    /// The leader is the only voter.
+    NoOtherVoter,
 }
 
 impl fmt::Display for TransferError {
@@ -26,6 +28,7 @@ impl fmt::Display for TransferError {
             TransferError::NotAMember { name } => {
                 write!(f, "node {name:?} is not a voter: no member of this cluster has that name")
             }
+            TransferError::NoOtherVoter => write!(f, "this leader is the only voter: nobody can take over"),
         }
     }
 }

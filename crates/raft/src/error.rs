@@ -124,6 +124,8 @@ pub enum TransferError {
     NotLeader,
     NotAVoter(NodeId),
     ToSelf,
+    /// This leader is the only voter: there is nobody to hand over to.
+    NoOtherVoter,
 }
 
 impl fmt::Display for TransferError {
@@ -132,6 +134,7 @@ impl fmt::Display for TransferError {
             TransferError::NotLeader => write!(f, "only the leader can transfer leadership"),
             TransferError::NotAVoter(id) => write!(f, "node {id} is not a voter"),
             TransferError::ToSelf => write!(f, "this node is already the leader"),
+            TransferError::NoOtherVoter => write!(f, "this leader is the only voter: nobody can take over"),
         }
     }
 }

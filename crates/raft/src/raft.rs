@@ -431,6 +431,26 @@ impl Raft {
         Ok(())
     }
 
+    /// Starts handing leadership to the voter whose log is most caught up (the highest match index; the lowest id
+    /// among equals), before this leader goes away on purpose (a planned restart): it is brought up to date and
+    /// told to campaign at once, so the cluster has a leader again after about one round trip instead of an
+    /// election timeout. Returns the chosen voter.
+    pub fn transfer_leadership_to_most_caught_up(&mut self) -> Result<NodeId, TransferError> {
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader);
+        }
+        let best = self
+            .tracker
+            .voter_peer_ids()
+            .into_iter()
+            .filter_map(|id| self.tracker.get(id).map(|progress| (progress.matched, std::cmp::Reverse(id))))
+            .max()
+            .map(|(_, std::cmp::Reverse(id))| id)
+            .ok_or(TransferError::NoOtherVoter)?;
+        self.transfer_leadership(best)?;
+        Ok(best)
+    }
+
     /// Handles a message from a peer. A message that makes no sense is dropped, counted, and reported as `Err`.
     pub fn step(&mut self, message: Message) -> Result<(), DropReason> {
         let result = self.step_checked(message);
