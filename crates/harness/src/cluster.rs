@@ -275,6 +275,15 @@ impl Cluster {
         panic!("the cluster did not settle");
     }
 
+    /// Starts a new node that joins the cluster with `membership` (the configuration it is told at start, which
+    /// names it: as a learner, for a node to be added).
+    pub fn add_node(&mut self, config: Config, membership: flotilla_raft::Membership) {
+        let id = config.id;
+        let restored = RestoredState { membership, ..RestoredState::default() };
+        let raft = Raft::new(config, restored).expect("valid new node");
+        self.nodes.insert(id, TestNode::new(raft, MemoryStorage::default()));
+    }
+
     /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
     /// its state machine starts from the stored snapshot (or empty), then re-applies the log as it learns the
     /// commit index again.

@@ -29,6 +29,12 @@ impl ClusterNodes {
         self.position(*id).map(|at| &mut self.0[at].1)
     }
 
+    /// Adds a node (a new member), keeping the id order.
+    pub fn insert(&mut self, id: NodeId, node: TestNode) {
+        let at = self.0.partition_point(|(key, _)| *key < id);
+        self.0.insert(at, (id, node));
+    }
+
     pub fn contains_key(&self, id: &NodeId) -> bool {
         self.get(id).is_some()
     }

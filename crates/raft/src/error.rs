@@ -43,6 +43,8 @@ pub enum RestoredStateError {
     LogTerm { last_term: Term, persisted_term: Term },
     /// An entry does not follow the one before it (its index is not the next, or its term is 0 or lower).
     EntryOutOfOrder { index: Index, term: Term, previous_index: Index, previous_term: Term },
+    /// A configuration entry cannot be read.
+    ConfEntry { index: Index },
 }
 
 impl fmt::Display for RestoredStateError {
@@ -60,6 +62,7 @@ impl fmt::Display for RestoredStateError {
             RestoredStateError::EntryOutOfOrder { index, term, previous_index, previous_term } => {
                 write!(f, "entry {index} (term {term}) does not follow index {previous_index} (term {previous_term})")
             }
+            RestoredStateError::ConfEntry { index } => write!(f, "the configuration entry {index} cannot be read"),
         }
     }
 }

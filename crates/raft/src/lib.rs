@@ -70,6 +70,7 @@
 //! ```
 
 mod chunked;
+mod conf_change;
 mod config;
 mod error;
 mod id_index;
@@ -91,6 +92,7 @@ mod status;
 mod tracker;
 mod types;
 
+pub use conf_change::{ConfChangeError, ConfEntry, MAX_MEMBERS};
 pub use config::Config;
 #[cfg(feature = "bug-injection")]
 pub use config::InjectedBug;
@@ -102,7 +104,7 @@ pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use own_indices::OwnIndices;
 pub use proposal_ids::ProposalIds;
-pub use raft::{Raft, RestoredState};
+pub use raft::{Raft, RestoredState, CATCH_UP_ENTRIES};
 pub use ready::{PersistRequest, ReadState, Ready, SoftState};
 pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use stats::Stats;

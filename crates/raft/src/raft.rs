@@ -4,6 +4,7 @@
 //! output is collected by `ready`. Section numbers in comments refer to the Raft paper (Ongaro and Ousterhout, 2014) and,
 //! where marked "thesis", to Ongaro's dissertation.
 
+use super::conf_change::{ConfEntry, ConfigHistory};
 use super::config::{Config, InjectedBug};
 use super::error::{CompactError, ConfigError, DropReason, ProposeError, RestoredStateError, SeatError, TransferError};
 use super::limits::{self, MAX_INDEX, MAX_TERM};
@@ -27,7 +28,10 @@ use super::types::{
 };
 use std::collections::VecDeque;
 
+mod membership;
 mod reads;
+
+pub use membership::CATCH_UP_ENTRIES;
 
 /// What a node restarts from: the last persisted hard state, membership, snapshot and log. The application has
 /// restored its state from `snapshot` already; the core hands out committed entries from the one after it.
@@ -126,6 +130,8 @@ pub struct Raft {
     answered_reads: Vec<ReadState>,
     /// As leader: the index of its term's first entry; reads are answered once it has committed.
     term_start_index: Index,
+    /// The configurations the log holds; the latest is in force (see `membership`).
+    configs: ConfigHistory,
     /// The node restarted from a persisted state: for its first election timeout it grants no vote (with
     /// CheckQuorum), as if it still heard from the leader it may have answered before the restart, whose read
     /// lease may count on that answer.
@@ -136,13 +142,7 @@ impl Raft {
     pub fn new(config: Config, restored: RestoredState) -> Result<Raft, ConfigError> {
         config.validate()?;
         let RestoredState { hard_state, membership, snapshot, entries } = restored;
-        let membership = snapshot.as_ref().map_or(membership, |snapshot| snapshot.meta.membership.clone());
-        if membership.voters.is_empty() {
-            return Err(ConfigError::NoVoters);
-        }
-        if !membership.contains(config.id) {
-            return Err(ConfigError::SelfNotMember);
-        }
+        let base_membership = snapshot.as_ref().map_or(membership, |snapshot| snapshot.meta.membership.clone());
         let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
         let last_restored_index = entries.last().map_or(snapshot_index, |e| e.index.max(snapshot_index));
         if hard_state.term > MAX_TERM || last_restored_index > MAX_INDEX {
@@ -158,6 +158,22 @@ impl Raft {
         }
         let entries = entries_after_snapshot(entries, snapshot_index, snapshot_term);
         check_restored_entries(snapshot_index, snapshot_term, &entries)?;
+        let mut configs = ConfigHistory::new(snapshot_index, base_membership);
+        for entry in entries.iter().filter(|entry| entry.kind == EntryKind::ConfChange) {
+            let Some(conf) = ConfEntry::decode(&entry.data) else {
+                let index = entry.index;
+                return Err(ConfigError::RestoredStateInvalid(RestoredStateError::ConfEntry { index }));
+            };
+            configs.push(entry.index, entry.term, conf);
+        }
+        let membership = configs.latest().clone();
+        if membership.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        // A node removed from the cluster may restart (and stays quiet); a new one must be a member.
+        if !membership.contains(config.id) && hard_state.term == 0 {
+            return Err(ConfigError::SelfNotMember);
+        }
         let no_ids = ProposalIds::new();
         let snapshot_ids = snapshot.as_ref().map_or(&no_ids, |s| &s.proposal_ids);
         let log = RaftLog::restore(
@@ -214,6 +230,7 @@ impl Raft {
             answered_reads: Vec::new(),
             term_start_index: 0,
             restarted,
+            configs,
             config,
         };
         raft.handed_hard_state.commit = raft.log.committed;
@@ -380,7 +397,8 @@ impl Raft {
             return Err(CompactError::NotApplied { index, applied });
         };
         let dropped = self.log.compact_to(index);
-        let meta = SnapshotMeta { index, term, membership: self.tracker.membership().clone() };
+        let meta = SnapshotMeta { index, term, membership: self.configs.at(index).clone() };
+        self.configs.compact_to(index);
         self.snapshot = Some(Snapshot { meta, data, proposal_ids: self.log.compacted_ids() });
         self.snapshot_stream = None;
         self.stats.compactions += 1;
@@ -406,6 +424,7 @@ impl Raft {
             return Err(SeatError::AlreadyAMember(id));
         }
         self.tracker.fill_seat(vacant, id);
+        self.configs.reseat(vacant, id);
         Ok(())
     }
 
@@ -439,16 +458,16 @@ impl Raft {
         if self.role != Role::Leader {
             return Err(TransferError::NotLeader);
         }
-        let best = self
-            .tracker
-            .voter_peer_ids()
-            .into_iter()
-            .filter_map(|id| self.tracker.get(id).map(|progress| (progress.matched, std::cmp::Reverse(id))))
-            .max()
-            .map(|(_, std::cmp::Reverse(id))| id)
-            .ok_or(TransferError::NoOtherVoter)?;
+        let best = self.most_caught_up_voter().ok_or(TransferError::NoOtherVoter)?;
         self.transfer_leadership(best)?;
         Ok(best)
+    }
+
+    /// The voter peer whose log matches the leader's furthest (the lowest id among equals).
+    fn most_caught_up_voter(&self) -> Option<NodeId> {
+        let matched = |id: NodeId| self.tracker.get(id).map(|progress| (progress.matched, std::cmp::Reverse(id)));
+        let best = self.tracker.voter_peer_ids().into_iter().filter_map(matched).max();
+        best.map(|(_, std::cmp::Reverse(id))| id)
     }
 
     /// Handles a message from a peer. A message that makes no sense is dropped, counted, and reported as `Err`.
@@ -464,7 +483,9 @@ impl Raft {
         if m.to != self.id || m.from == self.id {
             return Err(DropReason::Misaddressed);
         }
-        if !self.tracker.is_member(m.from) {
+        // Thesis 4.2.2: the leader of this term is heard even when the configuration in force no longer holds it
+        // (it leads until its removal commits, and then hands over); no one else outside the configuration is.
+        if !self.tracker.is_member(m.from) && self.leader != Some(m.from) {
             return Err(DropReason::UnknownSender);
         }
         validate_body(&m)?;
@@ -852,10 +873,10 @@ impl Raft {
         // Writes in flight were for the log before the snapshot: their acknowledgements prove nothing now (the kept
         // suffix is written again after the snapshot).
         self.writes_in_flight.clear();
-        let membership = &snapshot.meta.membership;
-        if membership != self.tracker.membership() && !membership.voters.is_empty() {
-            self.tracker.set_membership(membership.clone(), self.log.last_index() + 1);
-        }
+        self.configs.rebase(index, snapshot.meta.membership.clone());
+        let log = &self.log;
+        self.configs.retain_held(|at| log.term(at));
+        self.apply_latest_configuration();
         self.stats.snapshots_received += 1;
         self.snapshot = Some(snapshot.clone());
         self.snapshot_stream = None;
@@ -880,8 +901,10 @@ impl Raft {
             );
             return;
         }
+        let configurations = Raft::configurations_in(&entries);
         match self.log.try_append(prev_index, prev_term, entries) {
             Some(last_new) => {
+                self.take_appended_configurations(configurations);
                 self.log.commit_to(commit.min(last_new));
                 self.send_after_persist(
                     leader,
@@ -1303,6 +1326,7 @@ impl Raft {
 
     /// Collects everything the driver must do now. Call after each batch of inputs, and after `persisted`.
     pub fn ready(&mut self) -> Ready {
+        self.advance_membership();
         if self.role == Role::Leader && self.replication_dirty {
             self.replication_dirty = false;
             self.send_appends();
@@ -1508,7 +1532,8 @@ fn validate_body(m: &Message) -> Result<(), DropReason> {
             }
             let mut previous_term = *prev_term;
             for (entry, expected_index) in entries.iter().zip(prev_index + 1..) {
-                let bad_kind = entry.kind == EntryKind::Normal && entry.id.is_none();
+                let bad_kind = (entry.kind == EntryKind::Normal && entry.id.is_none())
+                    || (entry.kind == EntryKind::ConfChange && ConfEntry::decode(&entry.data).is_none());
                 if entry.index != expected_index
                     || entry.term < previous_term
                     || entry.term > m.term

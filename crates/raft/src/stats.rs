@@ -43,6 +43,10 @@ pub struct Stats {
     pub read_rounds_confirmed: u64,
     /// Read requests of other nodes a leader dropped: it was not the leader, or too many waited.
     pub read_requests_dropped: u64,
+    /// Configuration entries this node appended as leader (changes asked for, and leaving joint configurations).
+    pub membership_changes: u64,
+    /// Times this node stepped down as leader because the committed configuration no longer counts it as a voter.
+    pub removed_leader_step_downs: u64,
     /// Reads this node asked the leader for again (the answer was late or lost).
     pub read_retries: u64,
 }

@@ -1,0 +1,134 @@
+//! Membership changes on a node (Raft thesis, chapter 4; the rules of a change are in `conf_change`): the leader
+//! proposes a configuration entry, every node uses the latest configuration in its log from the moment it is
+//! appended, the leader leaves a joint configuration once entering it committed, and a leader that is not a voter
+//! of the committed configuration hands leadership to the most caught-up voter and steps down.
+
+use super::Raft;
+use crate::conf_change::{self, ConfChangeError, ConfEntry};
+use crate::message::MessageBody;
+use crate::types::{Entry, EntryKind, Index, NodeId, Payload, Role, Term};
+use std::collections::BTreeSet;
+
+/// A learner may be promoted to voter once its log matches the leader's to within this many entries: close
+/// enough that it catches up within a round trip or two, so that the voter it becomes does not hold back commits
+/// (thesis 4.2.1). A learner that needs a snapshot is further behind than any log this bound allows.
+pub const CATCH_UP_ENTRIES: Index = 1_000;
+
+impl Raft {
+    /// Proposes moving the membership to `voters` and `learners` (the leader only): a learner added or removed, a
+    /// learner promoted, or a voter removed is one step; any other change of the voters goes through a joint
+    /// configuration, which the leader leaves by itself once it committed. `context` is the driver's (the node
+    /// layer's names of the members); it travels with the configuration. Returns the index of the configuration
+    /// entry. Refused while another change has not committed, before this leader's own entry of its term has
+    /// committed (a new leader may not yet know the latest committed configuration), and when a promoted learner is
+    /// more than `CATCH_UP_ENTRIES` behind.
+    pub fn propose_membership(
+        &mut self,
+        voters: &BTreeSet<NodeId>,
+        learners: &BTreeSet<NodeId>,
+        context: Payload,
+    ) -> Result<Index, ConfChangeError> {
+        if self.role != Role::Leader || self.lead_transferee.is_some() {
+            return Err(ConfChangeError::NotLeader);
+        }
+        let pending = self.configs.latest_index();
+        if pending > self.log.committed {
+            return Err(ConfChangeError::InFlight { index: pending });
+        }
+        if !self.committed_in_term() {
+            return Err(ConfChangeError::InFlight { index: self.term_start_index });
+        }
+        let last_index = self.log.last_index();
+        let caught_up = |id: NodeId| {
+            let matched = self.tracker.get(id).map_or(0, |progress| progress.matched);
+            if matched + CATCH_UP_ENTRIES >= last_index {
+                Ok(())
+            } else {
+                Err(ConfChangeError::NotCaughtUp { id, matched, last_index })
+            }
+        };
+        let next = conf_change::next_configuration(self.configs.latest(), voters, learners, caught_up)?;
+        Ok(self.append_configuration(ConfEntry { membership: next, context }))
+    }
+
+    /// The index of the latest configuration entry (or of the snapshot or start whose configuration is in force).
+    pub fn membership_index(&self) -> Index {
+        self.configs.latest_index()
+    }
+
+    /// The driver's context of the configuration in force (empty when it came from no entry).
+    pub fn membership_context(&self) -> Payload {
+        self.configs.latest_context()
+    }
+
+    /// The leader appends a configuration entry; it is in force at once.
+    fn append_configuration(&mut self, entry: ConfEntry) -> Index {
+        let index = self.log.last_index() + 1;
+        let term = self.term;
+        self.log.append_new(Entry { term, index, kind: EntryKind::ConfChange, id: None, data: entry.encode() });
+        self.configs.push(index, term, entry);
+        self.apply_latest_configuration();
+        self.replication_dirty = true;
+        self.stats.membership_changes += 1;
+        index
+    }
+
+    /// Puts the latest configuration of the log in force: the peers to replicate to, and the quorums.
+    pub(super) fn apply_latest_configuration(&mut self) {
+        if self.configs.latest() == self.tracker.membership() {
+            return;
+        }
+        self.tracker.set_membership(self.configs.latest().clone(), self.log.last_index() + 1);
+        if self.role == Role::Leader {
+            self.replication_dirty = true;
+            // Another quorum may hold more of the log already.
+            self.maybe_commit();
+        }
+    }
+
+    /// The configuration entries among entries a leader sent, to take into the history once appended.
+    pub(super) fn configurations_in(entries: &[Entry]) -> Vec<(Index, Term, ConfEntry)> {
+        entries
+            .iter()
+            .filter(|entry| entry.kind == EntryKind::ConfChange)
+            .filter_map(|entry| ConfEntry::decode(&entry.data).map(|conf| (entry.index, entry.term, conf)))
+            .collect()
+    }
+
+    /// After an append from the leader: the configurations of an overwritten suffix are dropped, the new ones
+    /// taken, and the latest is put in force.
+    pub(super) fn take_appended_configurations(&mut self, appended: Vec<(Index, Term, ConfEntry)>) {
+        let log = &self.log;
+        self.configs.retain_held(|index| log.term(index));
+        for (index, term, conf) in appended {
+            if self.log.term(index) == Some(term) && index > self.configs.latest_index() {
+                self.configs.push(index, term, conf);
+            }
+        }
+        self.apply_latest_configuration();
+    }
+
+    /// The leader's work once its commit index moved: leave a committed joint configuration, and step down from
+    /// a committed configuration that does not count it as a voter, handing over to the most caught-up voter.
+    pub(super) fn advance_membership(&mut self) {
+        if self.role != Role::Leader || self.configs.latest_index() > self.log.committed {
+            return;
+        }
+        let latest = self.configs.latest().clone();
+        if !latest.outgoing.is_empty() {
+            let context = self.configs.latest_context();
+            self.append_configuration(ConfEntry { membership: conf_change::leave_joint(&latest), context });
+            return;
+        }
+        if !latest.is_voter(self.id) {
+            // Thesis 4.2.2: a leader removed from the cluster steps down once the change committed. Telling the
+            // most caught-up voter to campaign now spares the cluster an election timeout.
+            if let Some(best) = self.most_caught_up_voter() {
+                self.read_rounds.void_lease();
+                self.send_now(best, MessageBody::TimeoutNow);
+            }
+            self.stats.removed_leader_step_downs += 1;
+            self.become_follower(self.term, None);
+        }
+    }
+}
