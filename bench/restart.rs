@@ -35,6 +35,7 @@ fn main() {
             },
             data: Payload::from(&br#"{"userEntries":100000,"data":{"state":"at the snapshot"}}"#[..]),
             proposal_ids: (1..=SNAPSHOT_INDEX).map(|i| (i, id_of(i))).collect(),
+            ..Snapshot::default()
         };
         snapshot_file::save_core(&dir, &snapshot).expect("snapshot");
         wal.compact(SNAPSHOT_INDEX, 1).expect("compact");

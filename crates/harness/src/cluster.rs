@@ -284,6 +284,14 @@ impl Cluster {
         self.nodes.insert(id, TestNode::new(raft, MemoryStorage::default()));
     }
 
+    /// Starts a node that joins the cluster knowing no members: it waits for the leader that adds it.
+    pub fn add_joining_node(&mut self, config: Config) {
+        let id = config.id;
+        let raft =
+            Raft::new(config, RestoredState { joining: true, ..RestoredState::default() }).expect("joining node");
+        self.nodes.insert(id, TestNode::new(raft, MemoryStorage::default()));
+    }
+
     /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
     /// its state machine starts from the stored snapshot (or empty), then re-applies the log as it learns the
     /// commit index again.

@@ -53,6 +53,7 @@ impl MemoryStorage {
             membership,
             snapshot: self.snapshot.clone(),
             entries: self.entries.clone(),
+            joining: false,
         }
     }
 }

@@ -1385,10 +1385,15 @@ fn committed_entries_are_applied_only_once_durable_locally() {
 
 #[test]
 fn single_node_cluster_is_its_own_majority() {
-    // One node: it elects itself (through pre-vote too) and commits what it has persisted, with no messages.
+    // One node: it elects itself (through pre-vote too) once its vote is durable, and commits what it has
+    // persisted, with no messages.
     let mut raft = new_node(Config::new(1), &[1]);
     raft.campaign();
-    assert_eq!((raft.role(), raft.term()), (Role::Leader, 1));
+    assert_eq!((raft.role(), raft.term()), (Role::Candidate, 1), "its own vote counts once durable");
+    let ready = raft.ready();
+    assert!(ready.messages.is_empty());
+    raft.persisted(ready.persist.unwrap().token);
+    assert_eq!(raft.role(), Role::Leader);
     let ready = raft.ready();
     assert!(ready.messages.is_empty());
     assert_eq!(raft.log().committed, 0, "the no-op is not committed before it is durable");
@@ -1400,6 +1405,24 @@ fn single_node_cluster_is_its_own_majority() {
         raft.tick();
     }
     assert_eq!(raft.role(), Role::Leader, "check-quorum: a single node is always its own quorum");
+}
+
+#[test]
+fn a_sole_voter_sends_nothing_in_its_term_before_its_vote_is_durable() {
+    // With a learner to send to: entries of a term whose leader could forget it led it (a crash before its vote
+    // was durable, and a restart that elects it again in that term with another log) must never reach anyone.
+    let restored = RestoredState {
+        membership: Membership { learners: [2].into(), ..Membership::with_voters([1]) },
+        ..RestoredState::default()
+    };
+    let mut raft = Raft::new(Config::new(1), restored).expect("node");
+    raft.campaign();
+    let ready = raft.ready();
+    assert!(ready.messages.is_empty(), "nothing before the vote is durable: {:?}", ready.messages);
+    assert_ne!(raft.role(), Role::Leader);
+    raft.persisted(ready.persist.expect("the vote").token);
+    assert_eq!(raft.role(), Role::Leader);
+    assert!(drain(&mut raft).messages.iter().any(|m| m.to == 2), "then it replicates to the learner");
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn snapshot_of(index: Index, term: Term, voters: &[NodeId]) -> Snapshot {
         meta: SnapshotMeta { index, term, membership: Membership::with_voters(voters.iter().copied()) },
         data: Payload::from(encode_items(&items)),
         proposal_ids: applied.iter().map(|e| (e.index, e.id.clone().expect("a user entry"))).collect(),
+        ..Snapshot::default()
     }
 }
 
@@ -53,6 +54,7 @@ fn compacted_state(voters: &[NodeId], term: Term, snapshot_index: Index, last: I
         membership: Membership::with_voters(voters.iter().copied()),
         snapshot: Some(snapshot_of(snapshot_index, 1, voters)),
         entries: entries(snapshot_index + 1, last, 1),
+        joining: false,
     }
 }
 
@@ -63,6 +65,7 @@ fn log_state(voters: &[NodeId], term: Term, commit: Index, log: Vec<Entry>) -> R
         membership: Membership::with_voters(voters.iter().copied()),
         snapshot: None,
         entries: log,
+        joining: false,
     }
 }
 

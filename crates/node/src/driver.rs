@@ -27,15 +27,26 @@ pub const APPLY_BYTES_PER_FLUSH: u64 = 256 * 1024;
 /// The core's limit per `Ready`: a flush takes another `Ready` only while it still fits in the flush's budget.
 const APPLY_BYTES_PER_READY: u64 = APPLY_BYTES_PER_FLUSH / 4;
 
+/// At most this many names are learned beyond the seats of the first members (members added later, and
+/// strangers whose requests were answered): a flood of new names cannot grow the registry without bound.
+pub const MAX_STRANGERS: usize = 4 * flotilla_raft::MAX_MEMBERS;
+
 /// The longest node name, in UTF-8 bytes: a node's proposal ids are its name, `_` and a 36-character UUID, and
 /// must fit `MAX_ID_BYTES`. Enforced on the options of every face, and on the names of senders.
 pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
 
-/// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak.
+#[path = "membership_changes.rs"]
+mod membership_changes;
+pub use membership_changes::MembershipError;
+use membership_changes::PendingChange;
+
+/// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak; or none yet, for
+/// a node that joins an existing cluster (it waits to be added, and learns the members from the leader's log).
 #[derive(Clone, Debug)]
 pub enum Members {
     Discover { cluster_size: usize },
     Named(Vec<String>),
+    Join,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +156,12 @@ pub struct NodeDriver {
     last_read: u64,
     /// Reads that have their read index, as (index, read), until this node has applied up to the index.
     reads_awaiting_apply: BTreeSet<(Index, u64)>,
+    /// The number of the last membership change asked here.
+    last_change: u64,
+    /// Membership changes proposed here, until they settle.
+    pending_changes: Vec<PendingChange>,
+    /// The index of the configuration in force when last reported (`EventSink::membership_changed`).
+    membership_reported: Option<(Index, Membership)>,
     /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
     /// `applied` runs ahead of it while a received snapshot waits to be durable.
     handed_out: Index,
@@ -173,7 +190,8 @@ impl NodeDriver {
         restored: RestoredState,
     ) -> Result<NodeDriver, OpenError> {
         let peers = recovery::fresh_registry(&options.name, &options.members)?;
-        let restored = RestoredState { membership: Membership::with_voters(peers.seats().iter().copied()), ..restored };
+        let restored = RestoredState { membership: recovery::first_membership(&peers, &options.members), ..restored };
+        let restored = RestoredState { joining: matches!(options.members, Members::Join), ..restored };
         NodeDriver::start(options, Opened { storage, peers, restored, record_peers: true, torn_tail: None })
     }
 
@@ -209,11 +227,15 @@ impl NodeDriver {
             last_read: options.read_number_base % MAX_READ_NUMBER_BASE,
             reads_awaiting_apply: BTreeSet::new(),
             handed_out,
+            last_change: 0,
+            pending_changes: Vec::new(),
+            membership_reported: None,
             closed: false,
         };
         if opened.record_peers {
             driver.storage.record_members(&driver.peers.seat_records());
         }
+        driver.learn_names_of_restored_log();
         if let Some(snapshot) = driver.raft.snapshot() {
             // The application starts from the snapshot it took (or received) before the restart; the core installs
             // only snapshots that pass `accept_snapshot_data`, and one restored from disk is checked here.
@@ -231,6 +253,20 @@ impl NodeDriver {
 
     pub fn name(&self) -> &str {
         self.peers.self_name()
+    }
+
+    /// At start: the members' names the restored snapshot and log carry.
+    fn learn_names_of_restored_log(&mut self) {
+        if let Some(snapshot) = self.raft.snapshot().cloned() {
+            self.learn_names_of_snapshot(&snapshot);
+        }
+        let log = self.raft.log();
+        let conf_entries: Vec<Entry> = (log.first_index()..=log.last_index())
+            .filter_map(|index| log.entry(index))
+            .filter(|entry| entry.kind == EntryKind::ConfChange)
+            .cloned()
+            .collect();
+        self.learn_names_of_entries(&conf_entries);
     }
 
     pub fn raft(&self) -> &Raft {
@@ -260,6 +296,7 @@ impl NodeDriver {
             sink.restore(&snapshot);
         }
         let heartbeats_sent = self.process_ready(sink);
+        self.report_membership(sink);
         self.maybe_request_snapshot(sink);
         self.report_state_change(sink);
         let elections_started = self.raft.stats().elections_started;
@@ -286,7 +323,11 @@ impl NodeDriver {
     /// A message from the peer `from_name`, as a codec read it. A sender the cluster has no room for is dropped
     /// and counted; a new one is met (seated in a vacant seat, and introduced to).
     pub fn receive(&mut self, from_name: &str, received: Received) {
-        let Some(from) = self.sender_id(from_name) else { return };
+        let request = match &received {
+            Received::Message(message) | Received::Snapshot { message, .. } => is_request(&message.body),
+            Received::Introduction => false,
+        };
+        let Some(from) = self.sender_id(from_name, request) else { return };
         let from = match from {
             Some(id) => id,
             None => {
@@ -320,67 +361,81 @@ impl NodeDriver {
     fn seat(&mut self, name: &str) -> Result<NodeId, BindError> {
         let bound = self.peers.bind(name)?;
         if let Bound::Seated { id, vacant } = bound {
-            // The registry and the core hold the same seats (a snapshot never changes them: see
-            // `snapshot_membership`), so the core has this vacant seat to fill.
-            let filled = self.raft.fill_vacant_seat(vacant, id);
-            debug_assert!(filled.is_ok(), "the core lacks the registry's vacant seat: {filled:?}");
+            // The core holds the registry's vacant seat, unless a snapshot's configuration (the leader's) has left
+            // it out meanwhile: then there is no seat to fill in the core, and the member is only known.
+            let _ = self.raft.fill_vacant_seat(vacant, id);
             // Before any vote for this member can be persisted, its name must be.
             self.storage.record_members(&self.peers.seat_records());
         }
         Ok(bound.id())
     }
 
-    /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids. Membership does not
-    /// change yet, so it must be this node's own: a member this node has not met (or the teller had not) stands
-    /// for one of this node's seats that the membership does not name, and a membership that is not then exactly
-    /// this node's, or that holds a name no member can have, is refused (`None`). Nothing in it seats anyone: a
-    /// member is met when it speaks. An empty one by id (from a sender that does not send it) is this node's own.
+    /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids: the leader's
+    /// configuration as of the snapshot, which the core adopts with it. A name stands for its id (known here or
+    /// not: the snapshot's own context names the members, learned once the core takes it); a member its teller
+    /// had not met, or one this node has not met while it still discovers its members, stands for one of this
+    /// node's vacant seats (gaggle's discovery). A name no member can have, or
+    /// more unknown members than vacant seats, is refused (`None`). Nothing in it seats anyone. An empty one by
+    /// id (from a sender that does not send it) is this node's own.
     fn snapshot_membership(&self, named: Option<&NamedMembership>, by_id: &Membership) -> Option<Membership> {
-        let own = self.raft.membership();
-        let told = match named {
+        match named {
             Some(named) => {
                 let ids = |names: &[Option<String>]| -> Option<Vec<Option<NodeId>>> {
                     let id = |name: &Option<String>| match name.as_deref() {
                         None => Some(None),
                         Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                        Some(name) => Some(self.peers.id_of(name)),
+                        // While seats are vacant (discovery), a name not met yet is one of them.
+                        Some(name) => match self.peers.id_of(name) {
+                            Some(id) => Some(Some(id)),
+                            None if self.peers.has_vacant_seats() => Some(None),
+                            None => Some(Some(member_id(name))),
+                        },
                     };
                     names.iter().map(id).collect()
                 };
                 let (voters, outgoing, learners) = (ids(&named.voters)?, ids(&named.outgoing)?, ids(&named.learners)?);
                 self.peers.resolve(&voters, &outgoing, &learners)
             }
-            None if *by_id == Membership::default() => return Some(own.clone()),
+            None if *by_id == Membership::default() => Some(self.raft.membership().clone()),
             None => self.peers.resolve_stored(by_id),
-        };
-        told.filter(|membership| membership == own)
+        }
     }
 
     /// A message from `from_name` that no codec could read: counted (as malformed, or as from an unknown sender
     /// when the cluster has no room for a stranger), and it takes no seat.
     pub fn receive_unreadable(&mut self, from_name: &str) {
-        if let Some(_known_or_new) = self.sender_id(from_name) {
+        if let Some(_known_or_new) = self.sender_id(from_name, false) {
             self.wire_stats.malformed += 1;
         }
     }
 
-    /// The id of a sender: `Some(Some(id))` for a member, `Some(None)` for a stranger there is room for, `None`
-    /// when the message is ignored (closed, from this node itself: broadcasts reach their sender too) or dropped
-    /// and counted (a name no member can have, no room).
-    fn sender_id(&mut self, from_name: &str) -> Option<Option<NodeId>> {
+    /// The id of a sender: `Some(Some(id))` for a member, `Some(None)` for a stranger there is a vacant seat for,
+    /// `None` when the message is ignored (closed, from this node itself: broadcasts reach their sender too) or
+    /// dropped and counted (a name no member can have, no room). Once every seat is taken, a stranger's `request`
+    /// (a vote, or a leader's message) is taken as well, and its name learned: Raft servers answer requests from
+    /// servers outside their latest configuration (thesis 4.1: a member added by a change this node has not seen
+    /// yet, a leader it does not know, a candidate it must vote for to keep the cluster available); a removed
+    /// server cannot disturb it where pre-vote and check-quorum hold. At most `MAX_STRANGERS` are learned so.
+    fn sender_id(&mut self, from_name: &str, request: bool) -> Option<Option<NodeId>> {
         if self.closed || from_name == self.peers.self_name() {
             return None;
         }
-        if from_name.len() > MAX_NAME_BYTES {
+        if from_name.is_empty() || from_name.len() > MAX_NAME_BYTES {
             self.wire_stats.malformed += 1;
             return None;
         }
         let known = self.peers.id_of(from_name);
-        if known.is_none() && !self.peers.has_vacant_seats() {
-            self.wire_stats.unknown_sender += 1;
-            return None;
+        if known.is_some() || self.peers.has_vacant_seats() {
+            return Some(known);
         }
-        Some(known)
+        let is_member = self.raft.membership().contains(member_id(from_name));
+        if (is_member || request) && self.peers.learned_count() < MAX_STRANGERS {
+            if let Ok(id) = self.peers.learn(from_name) {
+                return Some(Some(id));
+            }
+        }
+        self.wire_stats.unknown_sender += 1;
+        None
     }
 
     pub fn is_closed(&self) -> bool {
@@ -554,6 +609,11 @@ impl NodeDriver {
             applied_bytes += ready.committed.iter().map(Entry::size_bytes).sum::<u64>();
             self.report_state_change(sink);
             if let Some(request) = ready.persist {
+                // Names first: the messages of this ready may be for members the new configuration added.
+                self.learn_names_of_entries(&request.entries);
+                if let Some(snapshot) = &request.snapshot {
+                    self.learn_names_of_snapshot(snapshot);
+                }
                 if self.raft.role() == Role::Leader {
                     let term = self.raft.term();
                     for entry in request.entries.iter().filter(|e| e.term == term && e.kind == EntryKind::Normal) {
@@ -642,6 +702,16 @@ impl NodeDriver {
         }
     }
 
+    /// Tells the sink when the configuration in force changed, and which changes proposed here settled.
+    fn report_membership(&mut self, sink: &mut impl EventSink) {
+        let now = (self.raft.membership_index(), self.raft.membership().clone());
+        if self.membership_reported.as_ref() != Some(&now) {
+            self.membership_reported = Some(now);
+            sink.membership_changed();
+        }
+        self.settle_membership_changes(sink);
+    }
+
     /// Tells the sink when the role, term, leader or vote changed.
     fn report_state_change(&mut self, sink: &mut impl EventSink) {
         let now = (self.raft.role(), self.raft.term(), self.raft.leader(), self.raft.vote());
@@ -660,6 +730,19 @@ fn transfer_error(error: flotilla_raft::TransferError, name: &str) -> TransferEr
         flotilla_raft::TransferError::NotAVoter(_) => TransferError::NotAVoter { name: name.to_string() },
         flotilla_raft::TransferError::NoOtherVoter => TransferError::NoOtherVoter,
     }
+}
+
+/// Whether a message is a request a node answers even from outside its configuration: a vote, or a leader's.
+fn is_request(body: &MessageBody) -> bool {
+    matches!(
+        body,
+        MessageBody::PreVote { .. }
+            | MessageBody::Vote { .. }
+            | MessageBody::Append { .. }
+            | MessageBody::Heartbeat { .. }
+            | MessageBody::InstallSnapshot { .. }
+            | MessageBody::TimeoutNow
+    )
 }
 
 /// Frees a long run of compacted entries on a thread of its own (two allocations each: a hundred thousand

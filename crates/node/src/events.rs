@@ -78,6 +78,16 @@ pub trait EventSink {
         let _ = (request, index);
     }
 
+    /// The configuration in force changed (a change appended here or received, a snapshot, leaving a joint
+    /// configuration): `NodeDriver::member_names` says what it is now.
+    fn membership_changed(&mut self) {}
+
+    /// The membership change `request` (`NodeDriver::change_membership` and its kin) settled: committed (with
+    /// leaving a joint configuration) when `committed`, else lost (a new leader overwrote the entry that held it).
+    fn membership_change_settled(&mut self, request: u64, committed: bool) {
+        let _ = (request, committed);
+    }
+
     /// More committed entries are ready but were held back to keep this batch small: flush again soon.
     fn more(&mut self) {}
 }
@@ -97,6 +107,8 @@ pub enum Event {
     Abandoned(String),
     SnapshotWanted(Index),
     ReadDone { request: u64, index: Index },
+    MembershipChanged,
+    MembershipChangeSettled { request: u64, committed: bool },
     More,
 }
 
@@ -158,6 +170,12 @@ impl EventSink for Events {
     }
     fn read_done(&mut self, request: u64, index: Index) {
         self.0.push(Event::ReadDone { request, index });
+    }
+    fn membership_changed(&mut self) {
+        self.0.push(Event::MembershipChanged);
+    }
+    fn membership_change_settled(&mut self, request: u64, committed: bool) {
+        self.0.push(Event::MembershipChangeSettled { request, committed });
     }
     fn more(&mut self) {
         self.0.push(Event::More);

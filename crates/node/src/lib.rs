@@ -6,6 +6,7 @@
 
 mod driver;
 mod events;
+mod member_names;
 mod members;
 mod open_error;
 mod recovery;
@@ -17,10 +18,11 @@ mod timing;
 mod transfer_error;
 
 pub use driver::{
-    Members, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES,
-    MAX_READ_NUMBER_BASE,
+    Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH,
+    MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
 };
 pub use events::{Event, EventSink, Events, Proposer};
+pub use member_names::encode as encode_member_names;
 pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 pub use open_error::{MismatchError, OpenError};
 pub use recovery::StorageOptions;

@@ -162,17 +162,38 @@ impl MemberRegistry {
         Ok(Bound::Seated { id, vacant })
     }
 
+    /// How many names are known beyond the seats (see `learn`).
+    pub fn learned_count(&self) -> usize {
+        self.names.len().saturating_sub(self.seats.iter().filter(|id| self.names.contains_key(id)).count())
+    }
+
+    /// Learns a member's name without giving it a seat: a member added by a membership change (its name comes
+    /// with the configuration), or one that speaks and is a member of the configuration in force.
+    pub fn learn(&mut self, name: &str) -> Result<NodeId, BindError> {
+        if let Some(id) = self.id_of(name) {
+            return Ok(id);
+        }
+        let id = member_id(name);
+        if let Some(member) = self.names.get(&id) {
+            return Err(BindError::IdCollision { name: name.to_string(), member: member.clone() });
+        }
+        self.ids.insert(name.to_string(), id);
+        self.names.insert(id, name.to_string());
+        Ok(id)
+    }
+
     /// A membership told by someone else (a snapshot's, by id, `None` where its teller did not know the member)
-    /// in this registry's terms: a known id stays, and each unknown one takes one of this registry's seats that
-    /// the membership does not name, in seat order (a placeholder of the teller's and a vacant seat here are the
-    /// same unknown member). `None` when there are more unknowns than such seats.
+    /// in this registry's terms: a member's id stays (a name's id, known here or not), and each unknown one (a
+    /// placeholder, or `None`) takes one of this registry's seats that the membership does not name, in seat
+    /// order (a placeholder of the teller's and a vacant seat here are the same unknown member). `None` when there
+    /// are more unknowns than such seats.
     pub fn resolve(
         &self,
         voters: &[Option<NodeId>],
         outgoing: &[Option<NodeId>],
         learners: &[Option<NodeId>],
     ) -> Option<Membership> {
-        let known = |id: &Option<NodeId>| id.filter(|id| self.names.contains_key(id));
+        let known = |id: &Option<NodeId>| id.filter(|&id| id <= MAX_MEMBER_ID || self.names.contains_key(&id));
         let named: BTreeSet<NodeId> = voters.iter().chain(outgoing).chain(learners).filter_map(known).collect();
         let mut unnamed_seats = self.seats.iter().copied().filter(|id| !named.contains(id));
         let mut seat_all = |ids: &[Option<NodeId>]| -> Option<BTreeSet<NodeId>> {

@@ -35,6 +35,16 @@ pub fn fresh_registry(name: &str, members: &Members) -> Result<MemberRegistry, O
     match members {
         Members::Discover { cluster_size } => Ok(MemberRegistry::discovering(name, *cluster_size)),
         Members::Named(names) => Ok(MemberRegistry::with_members(name, &other_members(name, names))?),
+        Members::Join => Ok(MemberRegistry::discovering(name, 1)),
+    }
+}
+
+/// The configuration a node starts with when its storage holds none: its seats as voters, or none at all for a
+/// node that joins (it learns the configuration from the leader that adds it).
+pub fn first_membership(peers: &MemberRegistry, members: &Members) -> Membership {
+    match members {
+        Members::Join => Membership::default(),
+        _ => Membership::with_voters(peers.seats().iter().copied()),
     }
 }
 
@@ -51,8 +61,9 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     let (dir, segment_bytes) = match &options.storage {
         StorageOptions::Volatile => {
             let peers = fresh_registry(name, members)?;
-            let membership = Membership::with_voters(peers.seats().iter().copied());
-            let mut restored = RestoredState { membership, ..RestoredState::default() };
+            let membership = first_membership(&peers, members);
+            let joining = matches!(members, Members::Join);
+            let mut restored = RestoredState { membership, joining, ..RestoredState::default() };
             if let Some(saved) = &options.saved_state {
                 (restored.hard_state, restored.entries) = seed(saved, &peers, options)?;
             }
@@ -107,18 +118,16 @@ pub fn open(options: &NodeOptions, report: impl Fn(WriterEvent) + Send + 'static
     };
     if let Some(snapshot) = &mut snapshot {
         // Seats this node had not met when the snapshot was taken are filled by those it has met since.
-        // The snapshot's membership must be this node's seats: membership does not change yet.
-        let seats = Membership::with_voters(peers.seats().iter().copied());
         snapshot.meta.membership = peers
             .resolve_stored(&snapshot.meta.membership)
-            .filter(|membership| *membership == seats)
             .ok_or_else(|| MismatchError::SnapshotMembers { dir: dir.clone() })?;
     }
     let restored = RestoredState {
         hard_state: recovered.hard_state,
-        membership: Membership::with_voters(peers.seats().iter().copied()),
+        membership: first_membership(&peers, members),
         snapshot,
         entries: recovered.entries,
+        joining: matches!(members, Members::Join),
     };
     let storage = DurableStorage::new(WalWriter::spawn(wal, report));
     Ok(Opened { storage: Box::new(storage), peers, restored, record_peers: true, torn_tail: recovered.torn_tail })
@@ -165,7 +174,7 @@ fn restore_registry(
     }
     let configured = match members {
         Members::Named(names) => other_members(name, names),
-        Members::Discover { .. } => Vec::new(),
+        Members::Discover { .. } | Members::Join => Vec::new(),
     };
     if let Members::Named(_) = members {
         // A named node records every member when it first starts: other names now would change the voters (and
@@ -181,6 +190,7 @@ fn restore_registry(
     let size = match members {
         Members::Discover { cluster_size } => *cluster_size,
         Members::Named(_) => configured.len() + 1,
+        Members::Join => 1,
     };
     if recorded.len() != size {
         // The number of seats is the quorum's: a restart cannot change it.

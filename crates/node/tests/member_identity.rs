@@ -3,7 +3,8 @@
 //! were per-node slots is refused with an error that says why.
 
 use flotilla_node::{
-    member_id, Event, Events, Members, NamedMembership, NodeDriver, NodeOptions, Received, StorageOptions, TimingMs,
+    encode_member_names, member_id, Event, Events, Members, NamedMembership, NodeDriver, NodeOptions, Received,
+    StorageOptions, TimingMs,
 };
 use flotilla_raft::{encode_stream, HardState, Membership, Message, MessageBody, Snapshot, SnapshotMeta};
 use flotilla_storage::{Record, Wal};
@@ -55,23 +56,32 @@ fn a_snapshot_naming_members_this_node_has_not_met_is_installed_and_seats_nobody
 }
 
 #[test]
-fn a_snapshot_whose_membership_is_not_this_nodes_is_dropped_and_counted() {
+fn a_snapshot_carries_the_leaders_configuration_and_its_names_which_the_receiver_adopts() {
+    // Membership changes: the snapshot's configuration is the one in force at its index, whatever this node's
+    // was; the names in its context are the members this node must be able to reach.
     let named = || Members::Named(vec!["a".into(), "b".into(), "c".into()]);
-    for voters in [
-        vec![Some("c")],                                  // a cluster of one: c would elect itself
-        vec![Some("a"), Some("b")],                       // without c: c could not even restart
-        vec![Some("c"), Some("c"), Some("c")],            // one member three times
-        vec![Some("a"), Some("b"), Some("c"), Some("d")], // a fourth member
-    ] {
-        let mut c = NodeDriver::new(options("c", named())).expect("driver");
-        let before = c.raft().membership().clone();
-        c.receive("b", snapshot_told(&voters, 1));
-        let events = flush(&mut c);
-        assert!(!events.0.iter().any(|event| matches!(event, Event::Restore(_))), "{voters:?} was installed");
-        assert_eq!(c.raft().membership(), &before, "{voters:?}");
-        assert_eq!(c.raft().log().snapshot_index(), 0, "{voters:?}");
-        assert_eq!(c.status().wire.malformed, 1, "{voters:?}");
+    let mut c = NodeDriver::new(options("c", named())).expect("driver");
+    let four = [Some("a"), Some("b"), Some("c"), Some("d")];
+    let Received::Snapshot { message, members } = snapshot_told(&four, 1) else { unreachable!() };
+    let mut message = message;
+    if let MessageBody::InstallSnapshot { meta, total, chunk, .. } = &mut message.body {
+        let data = br#"{"userEntries":8,"data":{"k":1}}"#;
+        let snapshot = Snapshot {
+            meta: (**meta).clone(),
+            data: data[..].into(),
+            membership_context: encode_member_names(&["a", "b", "c", "d"]),
+            ..Snapshot::default()
+        };
+        *chunk = encode_stream(&snapshot);
+        *total = chunk.len() as u64;
     }
+    c.receive("b", Received::Snapshot { message, members });
+    let events = flush(&mut c);
+    assert!(events.0.iter().any(|event| matches!(event, Event::Restore(_))), "{events:?}");
+    let voters: BTreeSet<u64> = ["a", "b", "c", "d"].map(member_id).into();
+    assert_eq!(c.raft().membership().voters, voters, "the leader's configuration, adopted");
+    assert!(c.is_peer("d"), "d's name came with the snapshot: c can reach it");
+    assert!(events.0.contains(&Event::MembershipChanged), "{events:?}");
 }
 
 #[test]

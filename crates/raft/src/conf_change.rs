@@ -4,9 +4,19 @@
 //! A change of exactly one voter (added or removed) goes in one step (thesis 4.1): any majority of the old voters
 //! and any majority of the new ones overlap. Any other change of the voter set goes through a joint configuration
 //! (thesis 4.3), in which decisions need a majority of the old voters and of the new ones; the leader proposes
-//! leaving it once entering it has committed. A configuration takes effect on every node as soon as its entry is
-//! in the node's log, committed or not (thesis 4.1: a server always uses the latest configuration in its log), so
-//! the configurations of the log's uncommitted suffix are kept, and dropped with it when a new leader overwrites it.
+//! leaving it once entering it has committed.
+//!
+//! A configuration takes effect on a node once its entry is committed (and known committed there), as in etcd's
+//! raft, not when it is appended (the thesis's 4.1). Both are safe with one change at a time: a node still on the
+//! old configuration and one already on the new hold quorums that overlap (one voter apart, or a joint
+//! configuration that needs both majorities), and a node that missed a committed change has a log too old to win
+//! any quorum's votes. Appended-time effect has a liveness trap this one lacks: a follower may hold a
+//! configuration entry that removes it which the leader lost in a crash; it then stops campaigning while the only
+//! voters it recognises lack the entry and cannot win its vote (its log is longer), and the cluster stalls with a
+//! majority up. So the log's configurations are kept with their entries (dropped with an overwritten suffix),
+//! and the one at the commit index is in force. The leader proposes the next change only once the last one has
+//! committed, so "the latest configuration in the log" and "the committed one" are the same whenever a change
+//! is validated.
 
 use super::tracker::Membership;
 use super::types::{Index, NodeId, Payload, Term};
@@ -190,12 +200,14 @@ pub fn leave_joint(joint: &Membership) -> Membership {
 pub struct ConfigHistory {
     base_index: Index,
     base: Membership,
+    /// The driver's context of the base configuration (a snapshot's).
+    base_context: Payload,
     entries: Vec<(Index, Term, ConfEntry)>,
 }
 
 impl ConfigHistory {
-    pub fn new(base_index: Index, base: Membership) -> ConfigHistory {
-        ConfigHistory { base_index, base, entries: Vec::new() }
+    pub fn new(base_index: Index, base: Membership, base_context: Payload) -> ConfigHistory {
+        ConfigHistory { base_index, base, base_context, entries: Vec::new() }
     }
 
     /// The latest configuration in the log: the one in force.
@@ -208,9 +220,15 @@ impl ConfigHistory {
         self.entries.last().map_or(self.base_index, |(index, _, _)| *index)
     }
 
-    /// The driver's context of the latest configuration entry (empty for the base).
+    /// The driver's context of the latest configuration.
     pub fn latest_context(&self) -> Payload {
-        self.entries.last().map_or_else(|| Payload::from(Vec::new()), |(_, _, entry)| entry.context.clone())
+        self.entries.last().map_or_else(|| self.base_context.clone(), |(_, _, entry)| entry.context.clone())
+    }
+
+    /// The driver's context of the configuration in force at `index`.
+    pub fn context_at(&self, index: Index) -> Payload {
+        let entry = self.entries.iter().rev().find(|(at, _, _)| *at <= index);
+        entry.map_or_else(|| self.base_context.clone(), |(_, _, entry)| entry.context.clone())
     }
 
     /// The configuration in force at `index` (as of that entry, for a snapshot taken there).
@@ -237,6 +255,7 @@ impl ConfigHistory {
             return;
         }
         self.base = self.at(index).clone();
+        self.base_context = self.context_at(index);
         self.base_index = index;
         self.entries.retain(|(at, _, _)| *at > index);
     }
@@ -257,8 +276,9 @@ impl ConfigHistory {
     }
 
     /// A snapshot replaced the log up to `index`; `membership` is its configuration.
-    pub fn rebase(&mut self, index: Index, membership: Membership) {
+    pub fn rebase(&mut self, index: Index, membership: Membership, context: Payload) {
         self.base = membership;
+        self.base_context = context;
         self.base_index = index;
         self.entries.retain(|(at, _, _)| *at > index);
     }
@@ -355,7 +375,7 @@ mod tests {
     #[test]
     fn the_history_follows_appends_truncations_and_compaction() {
         let entry = |voters: &[NodeId]| ConfEntry { membership: members(voters, &[]), context: Payload::from(vec![]) };
-        let mut history = ConfigHistory::new(0, members(&[1, 2, 3], &[]));
+        let mut history = ConfigHistory::new(0, members(&[1, 2, 3], &[]), Payload::from(vec![]));
         history.push(5, 1, entry(&[1, 2, 3, 4]));
         history.push(9, 2, entry(&[1, 2, 4]));
         assert_eq!(history.latest(), &members(&[1, 2, 4], &[]));

@@ -25,6 +25,14 @@ pub enum InjectedBug {
     /// The read lease lasts twice the longest election timeout instead of less than the shortest one (a new
     /// leader may be elected and commit while the old one still serves reads from its lease).
     LeaseLongerThanElectionTimeout,
+    /// A change of two or more voters goes straight to the new voters, without the joint configuration (an old
+    /// majority and a new one may not overlap: two leaders in one term).
+    JointStepSkipped,
+    /// A membership change is taken while another has not committed (two configurations whose majorities may not
+    /// overlap are in force at once).
+    TwoChangesInFlight,
+    /// Learners count in the quorum that commits entries (an entry held by a minority of voters commits).
+    LearnerCountedInQuorum,
 }
 
 #[derive(Clone, Debug)]

@@ -44,6 +44,9 @@ pub struct RestoredState {
     /// its index has another term (a crash came between writing a received snapshot and replacing the log).
     pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
+    /// A node started to join an existing cluster: it knows no configuration (an empty `membership` is allowed),
+    /// never campaigns, and takes the log (or a snapshot) from whichever leader adds it.
+    pub joining: bool,
 }
 
 impl RestoredState {
@@ -132,6 +135,10 @@ pub struct Raft {
     term_start_index: Index,
     /// The configurations the log holds; the latest is in force (see `membership`).
     configs: ConfigHistory,
+    /// A candidate that is the only voter won its term by its own vote, which counts once durable: the term, and
+    /// the token of the write that holds the vote (once handed to storage). Until then it sends nothing in that
+    /// term: a learner must never take entries of a term whose leader could forget it led it.
+    sole_win: Option<(Term, Option<u64>)>,
     /// The node restarted from a persisted state: for its first election timeout it grants no vote (with
     /// CheckQuorum), as if it still heard from the leader it may have answered before the restart, whose read
     /// lease may count on that answer.
@@ -141,7 +148,7 @@ pub struct Raft {
 impl Raft {
     pub fn new(config: Config, restored: RestoredState) -> Result<Raft, ConfigError> {
         config.validate()?;
-        let RestoredState { hard_state, membership, snapshot, entries } = restored;
+        let RestoredState { hard_state, membership, snapshot, entries, joining } = restored;
         let base_membership = snapshot.as_ref().map_or(membership, |snapshot| snapshot.meta.membership.clone());
         let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
         let last_restored_index = entries.last().map_or(snapshot_index, |e| e.index.max(snapshot_index));
@@ -158,7 +165,9 @@ impl Raft {
         }
         let entries = entries_after_snapshot(entries, snapshot_index, snapshot_term);
         check_restored_entries(snapshot_index, snapshot_term, &entries)?;
-        let mut configs = ConfigHistory::new(snapshot_index, base_membership);
+        let base_context =
+            snapshot.as_ref().map_or_else(|| Payload::from(Vec::new()), |s| s.membership_context.clone());
+        let mut configs = ConfigHistory::new(snapshot_index, base_membership, base_context);
         for entry in entries.iter().filter(|entry| entry.kind == EntryKind::ConfChange) {
             let Some(conf) = ConfEntry::decode(&entry.data) else {
                 let index = entry.index;
@@ -166,12 +175,13 @@ impl Raft {
             };
             configs.push(entry.index, entry.term, conf);
         }
-        let membership = configs.latest().clone();
-        if membership.voters.is_empty() {
+        // The configuration in force is the committed one (see `conf_change`).
+        let membership = configs.at(hard_state.commit.max(snapshot_index)).clone();
+        if membership.voters.is_empty() && !joining {
             return Err(ConfigError::NoVoters);
         }
         // A node removed from the cluster may restart (and stays quiet); a new one must be a member.
-        if !membership.contains(config.id) && hard_state.term == 0 {
+        if !membership.contains(config.id) && hard_state.term == 0 && !joining {
             return Err(ConfigError::SelfNotMember);
         }
         let no_ids = ProposalIds::new();
@@ -231,9 +241,11 @@ impl Raft {
             term_start_index: 0,
             restarted,
             configs,
+            sole_win: None,
             config,
         };
         raft.handed_hard_state.commit = raft.log.committed;
+        raft.tracker.learners_commit = raft.config.injects(InjectedBug::LearnerCountedInQuorum);
         raft.reset_election_timer();
         Ok(raft)
     }
@@ -299,6 +311,10 @@ impl Raft {
             self.election_elapsed = 0;
             if self.tracker.is_voter(self.id) {
                 self.start_election(false);
+            } else {
+                // A learner (or a node its log does not yet show as a voter) heard from no leader for an election
+                // timeout: it knows none, and so holds no lease against a candidate that may need its vote.
+                self.set_leader(None);
             }
         }
         if self.ticks.is_multiple_of(u64::from(self.config.proposal_retry_ticks.div_ceil(4))) {
@@ -398,8 +414,10 @@ impl Raft {
         };
         let dropped = self.log.compact_to(index);
         let meta = SnapshotMeta { index, term, membership: self.configs.at(index).clone() };
+        let membership_context = self.configs.context_at(index);
         self.configs.compact_to(index);
-        self.snapshot = Some(Snapshot { meta, data, proposal_ids: self.log.compacted_ids() });
+        let proposal_ids = self.log.compacted_ids();
+        self.snapshot = Some(Snapshot { meta, data, proposal_ids, membership_context });
         self.snapshot_stream = None;
         self.stats.compactions += 1;
         Ok(dropped)
@@ -483,11 +501,8 @@ impl Raft {
         if m.to != self.id || m.from == self.id {
             return Err(DropReason::Misaddressed);
         }
-        // Thesis 4.2.2: the leader of this term is heard even when the configuration in force no longer holds it
-        // (it leads until its removal commits, and then hands over); no one else outside the configuration is.
-        if !self.tracker.is_member(m.from) && self.leader != Some(m.from) {
-            return Err(DropReason::UnknownSender);
-        }
+        // Thesis 4.1: requests are answered without consulting the configuration (a leader that is not in it, or
+        // not yet; a candidate whose vote keeps the cluster available); a reply counts only from a member.
         validate_body(&m)?;
         if !limits::term_is_acceptable(self.term, m.term) {
             // Dropped, but not ignored: the node rises by the most one message may take it, so that a node left far
@@ -765,6 +780,7 @@ impl Raft {
                 }
                 self.leader_last_spoke_tick = self.ticks;
                 self.log.commit_to(commit);
+                self.apply_committed_configuration();
                 self.send_now(m.from, MessageBody::HeartbeatReply { read_round });
                 Ok(())
             }
@@ -873,10 +889,10 @@ impl Raft {
         // Writes in flight were for the log before the snapshot: their acknowledgements prove nothing now (the kept
         // suffix is written again after the snapshot).
         self.writes_in_flight.clear();
-        self.configs.rebase(index, snapshot.meta.membership.clone());
+        self.configs.rebase(index, snapshot.meta.membership.clone(), snapshot.membership_context.clone());
         let log = &self.log;
         self.configs.retain_held(|at| log.term(at));
-        self.apply_latest_configuration();
+        self.apply_committed_configuration();
         self.stats.snapshots_received += 1;
         self.snapshot = Some(snapshot.clone());
         self.snapshot_stream = None;
@@ -906,6 +922,7 @@ impl Raft {
             Some(last_new) => {
                 self.take_appended_configurations(configurations);
                 self.log.commit_to(commit.min(last_new));
+                self.apply_committed_configuration();
                 self.send_after_persist(
                     leader,
                     MessageBody::AppendReply { success: true, index: last_new, hint_index: 0, hint_term: 0 },
@@ -989,7 +1006,8 @@ impl Raft {
         self.tracker.record_vote(self.id, true);
         self.reset_election_timer();
         if self.tracker.vote_result() == VoteResult::Won {
-            self.become_leader();
+            // The only voter: it leads once its vote is durable (see `persisted`).
+            self.sole_win = Some((self.term, None));
             return;
         }
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
@@ -1148,6 +1166,7 @@ impl Raft {
         let bug = self.config.injects(InjectedBug::CommitPreviousTermByCount);
         if self.log.term(quorum_index) == Some(self.term) || bug {
             self.log.commit_to(quorum_index);
+            self.apply_committed_configuration();
             // Followers learn the new commit index with the next append or heartbeat.
             self.replication_dirty = true;
             self.release_confirmed_reads();
@@ -1360,6 +1379,11 @@ impl Raft {
 
         // Messages that depend on state take the token of the last write that holds it.
         let token = self.last_issued_token;
+        if let Some((term, waiting @ None)) = self.sole_win.as_mut() {
+            if *term == self.term {
+                *waiting = Some(token);
+            }
+        }
         for message in self.unsequenced.drain(..) {
             self.held.push_back((token, message));
         }
@@ -1427,6 +1451,14 @@ impl Raft {
         while self.writes_in_flight.front().is_some_and(|write| write.token <= token) {
             if let Some(write) = self.writes_in_flight.pop_front() {
                 self.log.stable_to(write.last_index, write.last_term);
+            }
+        }
+        if let Some((term, Some(vote_token))) = self.sole_win {
+            if token >= vote_token {
+                self.sole_win = None;
+                if self.role == Role::Candidate && self.term == term {
+                    self.become_leader();
+                }
             }
         }
         if self.role == Role::Leader {

@@ -17,11 +17,13 @@ use std::io::{self, Write};
 /// at most 2^29 - 24 characters (1 GiB leaves room for such a text in UTF-8, mostly ASCII, and its ids).
 pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
 
-/// The stream's first bytes, so that a stream of another format is refused rather than misread.
-const STREAM_MAGIC: &[u8; 8] = b"flsnap01";
+/// The stream's first bytes, so that a stream of another format is refused rather than misread. Version 2 adds
+/// the configuration's context; a version 1 stream (without it) is still read.
+const STREAM_MAGIC: &[u8; 8] = b"flsnap02";
+const STREAM_MAGIC_V1: &[u8; 8] = b"flsnap01";
 
-/// Encodes a snapshot as the stream a leader sends: magic, id count, then (index, id length, id) per id, all
-/// little-endian, then the application's data.
+/// Encodes a snapshot as the stream a leader sends: magic, id count, then (index, id length, id) per id, then
+/// the configuration's context (length, bytes), all little-endian, then the application's data.
 pub fn encode_stream(snapshot: &Snapshot) -> Payload {
     let mut out = Vec::with_capacity(stream_len(snapshot) as usize);
     // Writing to a Vec cannot fail.
@@ -32,7 +34,12 @@ pub fn encode_stream(snapshot: &Snapshot) -> Payload {
 /// The length of `encode_stream(snapshot)`.
 pub fn stream_len(snapshot: &Snapshot) -> u64 {
     let (_, ids_bytes) = ids_size(snapshot);
-    STREAM_MAGIC.len() as u64 + 8 + ids_bytes + snapshot.data.len() as u64
+    STREAM_MAGIC.len() as u64
+        + 8
+        + ids_bytes
+        + 4
+        + snapshot.membership_context.len() as u64
+        + snapshot.data.len() as u64
 }
 
 /// Writes `encode_stream(snapshot)` to `out` a piece at a time, so that storage need not hold the stream whole.
@@ -45,6 +52,8 @@ pub fn write_stream(snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()>
         out.write_all(&(id.len() as u32).to_le_bytes())?;
         out.write_all(id.as_bytes())?;
     }
+    out.write_all(&(snapshot.membership_context.len() as u32).to_le_bytes())?;
+    out.write_all(&snapshot.membership_context)?;
     out.write_all(&snapshot.data)
 }
 
@@ -57,9 +66,12 @@ fn ids_size(snapshot: &Snapshot) -> (u64, u64) {
 /// indices do not increase up to at most the snapshot's index.
 pub fn decode_stream(meta: SnapshotMeta, bytes: &[u8]) -> Option<Snapshot> {
     let mut reader = Reader { bytes, position: 0 };
-    if reader.take(STREAM_MAGIC.len())? != STREAM_MAGIC {
-        return None;
-    }
+    let magic = reader.take(STREAM_MAGIC.len())?;
+    let with_context = match magic {
+        _ if magic == STREAM_MAGIC => true,
+        _ if magic == STREAM_MAGIC_V1 => false,
+        _ => return None,
+    };
     let count = reader.u64()?;
     // Each id takes at least 12 bytes: a count beyond that is a lie, and must not size an allocation.
     if count > (reader.remaining() / 12) as u64 {
@@ -77,8 +89,14 @@ pub fn decode_stream(meta: SnapshotMeta, bytes: &[u8]) -> Option<Snapshot> {
         previous = index;
         proposal_ids.push(index, id);
     }
+    let membership_context = if with_context {
+        let length = reader.u32()? as usize;
+        Payload::from(reader.take(length)?)
+    } else {
+        Payload::from(Vec::new())
+    };
     let data = Payload::from(&bytes[reader.position..]);
-    Some(Snapshot { meta, data, proposal_ids })
+    Some(Snapshot { meta, data, proposal_ids, membership_context })
 }
 
 struct Reader<'a> {
@@ -247,6 +265,7 @@ mod tests {
             meta: SnapshotMeta { index: 9, term: 2, membership: Membership::with_voters([1, 2, 3]) },
             data: Payload::from(&b"application state"[..]),
             proposal_ids: [(3, "a"), (7, "bb")].into_iter().collect(),
+            membership_context: Payload::from(&b"names"[..]),
         }
     }
 
@@ -256,6 +275,17 @@ mod tests {
         let stream = encode_stream(&snapshot);
         assert_eq!(stream.len() as u64, stream_len(&snapshot));
         assert_eq!(decode_stream(snapshot.meta.clone(), &stream), Some(snapshot));
+    }
+
+    #[test]
+    fn a_version_1_stream_is_read_without_a_membership_context() {
+        let snapshot = Snapshot { membership_context: Payload::from(Vec::new()), ..snapshot() };
+        let stream = encode_stream(&snapshot);
+        // Version 1: the same stream without the context's length.
+        let ids_end = stream.len() - snapshot.data.len() - 4;
+        let v1: Vec<u8> =
+            [&b"flsnap01"[..], &stream[8..ids_end], &stream[ids_end + 4..]].into_iter().flatten().copied().collect();
+        assert_eq!(decode_stream(snapshot.meta.clone(), &v1), Some(snapshot));
     }
 
     #[test]

@@ -45,8 +45,8 @@ pub struct Stats {
     pub read_requests_dropped: u64,
     /// Configuration entries this node appended as leader (changes asked for, and leaving joint configurations).
     pub membership_changes: u64,
-    /// Times this node stepped down as leader because the committed configuration no longer counts it as a voter.
-    pub removed_leader_step_downs: u64,
+    /// Hand-overs this node started as a leader that the committed configuration no longer counts as a voter.
+    pub removed_leader_hand_overs: u64,
     /// Reads this node asked the leader for again (the answer was late or lost).
     pub read_retries: u64,
 }

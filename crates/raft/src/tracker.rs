@@ -54,6 +54,8 @@ pub struct ProgressTracker {
     /// Progress of every member but this node. A BTreeMap so that iteration (and so message order) is deterministic.
     progress: BTreeMap<NodeId, Progress>,
     votes: BTreeMap<NodeId, bool>,
+    /// `InjectedBug::LearnerCountedInQuorum`: learners count in the quorum that commits (tests only).
+    pub(crate) learners_commit: bool,
 }
 
 impl ProgressTracker {
@@ -64,6 +66,7 @@ impl ProgressTracker {
             membership: Membership::default(),
             progress: BTreeMap::new(),
             votes: BTreeMap::new(),
+            learners_commit: false,
         };
         tracker.set_membership(membership, 1);
         tracker
@@ -147,13 +150,13 @@ impl ProgressTracker {
     pub fn committed_index(&self, self_stable: Index) -> Index {
         let self_id = self.self_id;
         let progress = &self.progress;
-        self.quorum.committed_index(|id| {
-            if id == self_id {
-                Some(self_stable)
-            } else {
-                progress.get(&id).map(|p| p.matched)
-            }
-        })
+        let acked = |id| if id == self_id { Some(self_stable) } else { progress.get(&id).map(|p| p.matched) };
+        if self.learners_commit {
+            let mut with_learners = self.quorum.clone();
+            with_learners.incoming.voters.extend(&self.membership.learners);
+            return with_learners.committed_index(acked);
+        }
+        self.quorum.committed_index(acked)
     }
 
     /// The highest read round a quorum of voters answered, counting this node as answering `self_round`.

@@ -113,4 +113,8 @@ pub struct Snapshot {
     /// keeps them with the snapshot; a node restored from the snapshot knows them again.
     #[serde(default)]
     pub proposal_ids: ProposalIds,
+    /// The driver's context of the configuration in `meta.membership` (`ConfEntry::context`: the node layer's
+    /// names of the members), which the configuration entries it stands for carried. Empty when none did.
+    #[serde(default)]
+    pub membership_context: Payload,
 }

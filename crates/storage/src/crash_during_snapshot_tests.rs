@@ -26,11 +26,7 @@ fn entry(index: Index) -> Entry {
 
 fn snapshot(index: Index) -> Snapshot {
     let meta = SnapshotMeta { index, term: 1 + index / 100, membership: Membership::with_voters([1, 2, 3]) };
-    Snapshot {
-        meta,
-        data: Payload::from(format!("{{\"upTo\":{index}}}").into_bytes()),
-        proposal_ids: Default::default(),
-    }
+    Snapshot { meta, data: Payload::from(format!("{{\"upTo\":{index}}}").into_bytes()), ..Default::default() }
 }
 
 /// What the disk thread does for a snapshot the application took.

@@ -264,7 +264,8 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let meta = SnapshotMeta { index: 70_000, term: 4, membership: Membership::with_voters([1, 2]) };
         let proposal_ids = (1..=70_000u64).map(|i| (i, format!("node_{i:036}"))).collect();
-        let snapshot = Snapshot { meta: meta.clone(), data: Payload::from(&b"state"[..]), proposal_ids };
+        let snapshot =
+            Snapshot { meta: meta.clone(), data: Payload::from(&b"state"[..]), proposal_ids, ..Snapshot::default() };
         let saved = save_core(&dir, &snapshot).unwrap();
         let as_bytes = StoredSnapshot {
             index: 70_000,

@@ -705,7 +705,7 @@ mod tests {
         flotilla_raft::Snapshot {
             meta: flotilla_raft::SnapshotMeta { index, term, membership: Membership::with_voters([id]) },
             data: Payload::from(encode_state(index, state, 1, &[])),
-            proposal_ids: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -62,4 +62,6 @@ pub fn add_stats(total: &mut Stats, more: &Stats) {
     total.read_rounds_confirmed += more.read_rounds_confirmed;
     total.read_requests_dropped += more.read_requests_dropped;
     total.read_retries += more.read_retries;
+    total.membership_changes += more.membership_changes;
+    total.removed_leader_hand_overs += more.removed_leader_hand_overs;
 }

@@ -6,7 +6,7 @@
 
 use crate::simulation::checker::{Invariant, Violation};
 use flotilla_raft::{Index, NodeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A read asked and not yet done.
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +20,8 @@ struct AskedRead {
 pub struct Reads {
     /// By (node, read number).
     pending: BTreeMap<(NodeId, u64), AskedRead>,
+    /// Reads given up on (their node crashed or left the cluster): a node may still report one done, if it lives.
+    given_up: BTreeSet<(NodeId, u64)>,
     /// The highest index any completed read returned.
     max_completed: Index,
     pub asked: u64,
@@ -39,6 +41,9 @@ impl Reads {
 
     /// The node reports read `request` done at `index`, having applied up to `applied`.
     pub fn done(&mut self, node: NodeId, request: u64, index: Index, applied: Index) -> Result<(), Violation> {
+        if self.given_up.remove(&(node, request)) {
+            return Ok(());
+        }
         let Some(read) = self.pending.remove(&(node, request)) else {
             return Err(Violation::new(
                 Invariant::Linearizability,
@@ -71,6 +76,15 @@ impl Reads {
     /// The node crashed: its reads are gone with its memory (their clients never hear back).
     pub fn crashed(&mut self, node: NodeId) {
         self.pending.retain(|&(at, _), _| at != node);
+    }
+
+    /// The node left the cluster (or never joined): its reads may never be answered, and are not waited for.
+    pub fn give_up_on(&mut self, node: NodeId) {
+        let given_up: Vec<(NodeId, u64)> = self.pending.keys().filter(|(at, _)| *at == node).copied().collect();
+        for key in given_up {
+            self.pending.remove(&key);
+            self.given_up.insert(key);
+        }
     }
 
     pub fn pending(&self) -> usize {

@@ -22,6 +22,9 @@ pub struct Scenario {
     /// No nemesis: the last node is cut off from the start until the faults heal, while the others commit and
     /// compact far past it; it must then catch up by InstallSnapshot.
     pub lagging_follower: bool,
+    /// Membership changes all through the faulty phase: two more nodes start as joining nodes, and the leader
+    /// adds learners, promotes them, removes members and changes several voters at once (joint consensus).
+    pub churn: bool,
     /// Print every event.
     pub trace: bool,
 }
@@ -47,7 +50,22 @@ impl Scenario {
             aggressive: false,
             compact_every: None,
             lagging_follower: false,
+            churn: false,
             trace: false,
+        }
+    }
+
+    /// A run with membership churn (see `churn`): the seed's size and switches.
+    pub fn churning(seed: u64, steps: u64) -> Scenario {
+        Scenario { churn: true, ..Scenario::for_seed(seed, steps) }
+    }
+
+    /// How many nodes run: the first members, and two that may join in a churning run.
+    pub fn pool(&self) -> u64 {
+        if self.churn {
+            self.size + 2
+        } else {
+            self.size
         }
     }
 
@@ -58,6 +76,12 @@ impl Scenario {
         scenario.size = [3, 3, 5][(seed % 3) as usize];
         scenario.injected_bug = Some(bug);
         scenario.aggressive = true;
+        // A membership bug needs membership changes to show.
+        let membership_bug = matches!(
+            bug,
+            InjectedBug::JointStepSkipped | InjectedBug::TwoChangesInFlight | InjectedBug::LearnerCountedInQuorum
+        );
+        scenario.churn = membership_bug;
         scenario
     }
 
@@ -67,6 +91,7 @@ impl Scenario {
         scenario.size = [3, 5][(seed % 2) as usize];
         scenario.compact_every = Some([3, 10][(seed / 2 % 2) as usize]);
         scenario.lagging_follower = true;
+        scenario.churn = false;
         scenario
     }
 
@@ -80,6 +105,9 @@ impl Scenario {
             InjectedBug::AcknowledgeBeforeDurable,
             InjectedBug::ReadWithoutQuorumRound,
             InjectedBug::LeaseLongerThanElectionTimeout,
+            InjectedBug::JointStepSkipped,
+            InjectedBug::TwoChangesInFlight,
+            InjectedBug::LearnerCountedInQuorum,
         ]
         .into_iter()
         .find(|bug| format!("{bug:?}") == name)
@@ -94,5 +122,6 @@ impl Scenario {
             if self.check_quorum { "on" } else { "off" },
             self.injected_bug.map_or(String::new(), |bug| format!(", injected bug {bug:?}")),
         ) + if self.lagging_follower { ", lagging follower" } else { "" }
+            + if self.churn { ", membership churn" } else { "" }
     }
 }

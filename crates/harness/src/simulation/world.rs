@@ -4,6 +4,7 @@
 //! driver on an in-memory disk (`driver`); nodes snapshot their state machine and compact their log every few
 //! applied entries when their driver asks; a restart restores the durable snapshot, then the log.
 
+mod churn;
 mod driver;
 mod nemesis;
 
@@ -57,6 +58,8 @@ enum Event {
         incarnation: u64,
     },
     Client,
+    /// The leader changes the membership.
+    Churn,
     /// A reader asks a node for a linearizable read.
     Read,
     Operator,
@@ -136,7 +139,7 @@ impl World {
     pub fn new(scenario: Scenario) -> World {
         let mut rng = StdRng::seed_from_u64(scenario.seed);
         let tuning = Tuning::draw(&mut rng, scenario.aggressive);
-        let size = scenario.size as usize;
+        let size = scenario.pool() as usize;
         let network = Network::new(size, rng.random_range(5..=60), 12 * TICK);
         // Drawn from its own stream, so that the rest of a seed's run is what it was before snapshots existed.
         let forced = std::env::var("FLOTILLA_SIM_COMPACT").ok().and_then(|value| value.trim().parse().ok());
@@ -198,6 +201,10 @@ impl World {
             let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
             world.schedule(first_fault, Event::Fault);
         }
+        if world.scenario.churn {
+            let first_change = world.rng.random_range(1..=20 * TICK);
+            world.schedule(first_change, Event::Churn);
+        }
         if world.tuning.operator {
             let first_operator = world.rng.random_range(1..=20 * TICK);
             world.schedule(first_operator, Event::Operator);
@@ -234,8 +241,9 @@ impl World {
         self.queue.push(Reverse(Scheduled { time: self.now + delay, sequence: self.sequence, event }));
     }
 
+    /// How many nodes run (the first members, and those that may join).
     fn size(&self) -> NodeId {
-        self.scenario.size
+        self.scenario.pool()
     }
 
     fn node(&mut self, id: NodeId) -> &mut SimNode {
@@ -272,6 +280,7 @@ impl World {
         let budget = LIVENESS_TICKS + longest_log.max().unwrap_or(0) + self.clients.pending_total() as u64;
         let deadline = healed_at + budget * TICK;
         loop {
+            self.forget_non_members();
             if self.recovered() {
                 self.check_lagging_follower_installed_a_snapshot()?;
                 let mut core = std::mem::take(&mut self.core_stats);
@@ -320,6 +329,7 @@ impl World {
                 }
             }
             Event::Client => self.client()?,
+            Event::Churn => self.churn()?,
             Event::Read => self.read()?,
             Event::Operator => self.operator()?,
             Event::Fault => self.fault()?,
@@ -513,28 +523,57 @@ impl World {
         Ok(())
     }
 
-    /// Liveness: a leader exists, every proposal accepted by a live node was applied there, and every node
+    /// Liveness: a leader exists, every proposal accepted by a live node was applied there, and every member
     /// applied at least as far as the last acknowledged proposal.
     fn recovered(&self) -> bool {
-        let leader = (1..=self.size()).any(|id| self.core(id).is_some_and(|raft| raft.role() == Role::Leader));
-        leader
-            && self.clients.pending_total() == 0
+        let Some(members) = self.leaders_members() else { return false };
+        self.clients.pending_total() == 0
             && self.reads.pending() == 0
-            && (1..=self.size()).all(|id| self.checker.applied(id) >= self.clients.max_acknowledged_index)
+            && members.into_iter().all(|id| self.checker.applied(id) >= self.clients.max_acknowledged_index)
+    }
+
+    /// The nodes (by position) of the configuration in force at the leader of the highest term, if any leads.
+    fn leaders_members(&self) -> Option<Vec<NodeId>> {
+        let leader = (1..=self.size())
+            .filter_map(|id| self.core(id))
+            .filter(|raft| raft.role() == Role::Leader)
+            .max_by_key(|raft| raft.term())?;
+        Some(leader.membership().members().iter().filter_map(|id| self.position_of.get(id).copied()).collect())
+    }
+
+    /// Once healed: a node outside the configuration in force (removed, or never added) never hears from a
+    /// leader again, so its clients' proposals and reads waiting on it will not be answered there.
+    fn forget_non_members(&mut self) {
+        let Some(members) = self.leaders_members() else { return };
+        for id in 1..=self.size() {
+            if !members.contains(&id) {
+                self.clients.crashed(id);
+                self.reads.give_up_on(id);
+            }
+        }
     }
 
     fn liveness_violation(&self, budget: u64) -> Violation {
+        let positions = |ids: &std::collections::BTreeSet<NodeId>| -> Vec<NodeId> {
+            ids.iter().map(|id| self.position_of.get(id).copied().unwrap_or(0)).collect()
+        };
         let nodes: Vec<String> = (1..=self.size())
             .map(|id| match self.core(id) {
                 Some(raft) => format!(
-                    "{id}: {:?} term {} leader {:?} last {} committed {} applied {} pending {}",
+                    "{id}: {:?} term {} leader {:?} last {} committed {} applied {} pending {} voters {:?} \
+                     learners {:?} outgoing {:?} ignored-in-lease {} dropped {}",
                     raft.role(),
                     raft.term(),
-                    raft.leader(),
+                    raft.leader().and_then(|id| self.position_of.get(&id)),
                     raft.log().last_index(),
                     raft.log().committed,
                     self.checker.applied(id),
-                    raft.pending_proposals()
+                    raft.pending_proposals(),
+                    positions(&raft.membership().voters),
+                    positions(&raft.membership().learners),
+                    positions(&raft.membership().outgoing),
+                    raft.stats().votes_ignored_in_lease,
+                    raft.stats().dropped_total(),
                 ),
                 None => format!("{id}: down"),
             })

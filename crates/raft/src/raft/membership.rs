@@ -1,11 +1,12 @@
 //! Membership changes on a node (Raft thesis, chapter 4; the rules of a change are in `conf_change`): the leader
-//! proposes a configuration entry, every node uses the latest configuration in its log from the moment it is
-//! appended, the leader leaves a joint configuration once entering it committed, and a leader that is not a voter
-//! of the committed configuration hands leadership to the most caught-up voter and steps down.
+//! proposes a configuration entry, every node puts a configuration in force once its entry is committed (as
+//! etcd's raft does: see `conf_change` for why), the leader leaves a joint configuration once entering it
+//! committed, and a leader that is not a voter of the committed configuration hands leadership to the most
+//! caught-up voter and steps down.
 
 use super::Raft;
 use crate::conf_change::{self, ConfChangeError, ConfEntry};
-use crate::message::MessageBody;
+use crate::config::InjectedBug;
 use crate::types::{Entry, EntryKind, Index, NodeId, Payload, Role, Term};
 use std::collections::BTreeSet;
 
@@ -32,7 +33,7 @@ impl Raft {
             return Err(ConfChangeError::NotLeader);
         }
         let pending = self.configs.latest_index();
-        if pending > self.log.committed {
+        if pending > self.log.committed && !self.config.injects(InjectedBug::TwoChangesInFlight) {
             return Err(ConfChangeError::InFlight { index: pending });
         }
         if !self.committed_in_term() {
@@ -47,7 +48,10 @@ impl Raft {
                 Err(ConfChangeError::NotCaughtUp { id, matched, last_index })
             }
         };
-        let next = conf_change::next_configuration(self.configs.latest(), voters, learners, caught_up)?;
+        let mut next = conf_change::next_configuration(self.configs.latest(), voters, learners, caught_up)?;
+        if self.config.injects(InjectedBug::JointStepSkipped) {
+            next = conf_change::leave_joint(&next);
+        }
         Ok(self.append_configuration(ConfEntry { membership: next, context }))
     }
 
@@ -56,29 +60,35 @@ impl Raft {
         self.configs.latest_index()
     }
 
+    /// The configuration in force at `index` of the log (at the commit index: the committed configuration).
+    pub fn membership_at(&self, index: Index) -> &crate::tracker::Membership {
+        self.configs.at(index)
+    }
+
     /// The driver's context of the configuration in force (empty when it came from no entry).
     pub fn membership_context(&self) -> Payload {
         self.configs.latest_context()
     }
 
-    /// The leader appends a configuration entry; it is in force at once.
+    /// The leader appends a configuration entry; it is in force once committed.
     fn append_configuration(&mut self, entry: ConfEntry) -> Index {
         let index = self.log.last_index() + 1;
         let term = self.term;
         self.log.append_new(Entry { term, index, kind: EntryKind::ConfChange, id: None, data: entry.encode() });
         self.configs.push(index, term, entry);
-        self.apply_latest_configuration();
         self.replication_dirty = true;
         self.stats.membership_changes += 1;
         index
     }
 
-    /// Puts the latest configuration of the log in force: the peers to replicate to, and the quorums.
-    pub(super) fn apply_latest_configuration(&mut self) {
-        if self.configs.latest() == self.tracker.membership() {
+    /// Puts the committed configuration in force: the peers to replicate to, and the quorums. Called whenever the
+    /// commit index or the log's configurations may have changed.
+    pub(super) fn apply_committed_configuration(&mut self) {
+        let committed = self.configs.at(self.log.committed);
+        if committed == self.tracker.membership() {
             return;
         }
-        self.tracker.set_membership(self.configs.latest().clone(), self.log.last_index() + 1);
+        self.tracker.set_membership(committed.clone(), self.log.last_index() + 1);
         if self.role == Role::Leader {
             self.replication_dirty = true;
             // Another quorum may hold more of the log already.
@@ -95,8 +105,8 @@ impl Raft {
             .collect()
     }
 
-    /// After an append from the leader: the configurations of an overwritten suffix are dropped, the new ones
-    /// taken, and the latest is put in force.
+    /// After an append from the leader: the configurations of an overwritten suffix are dropped, and the new ones
+    /// taken (each in force once committed).
     pub(super) fn take_appended_configurations(&mut self, appended: Vec<(Index, Term, ConfEntry)>) {
         let log = &self.log;
         self.configs.retain_held(|index| log.term(index));
@@ -105,11 +115,10 @@ impl Raft {
                 self.configs.push(index, term, conf);
             }
         }
-        self.apply_latest_configuration();
     }
 
-    /// The leader's work once its commit index moved: leave a committed joint configuration, and step down from
-    /// a committed configuration that does not count it as a voter, handing over to the most caught-up voter.
+    /// The leader's work once its commit index moved: leave a committed joint configuration, and hand over from a
+    /// committed configuration that does not count it as a voter.
     pub(super) fn advance_membership(&mut self) {
         if self.role != Role::Leader || self.configs.latest_index() > self.log.committed {
             return;
@@ -120,15 +129,17 @@ impl Raft {
             self.append_configuration(ConfEntry { membership: conf_change::leave_joint(&latest), context });
             return;
         }
-        if !latest.is_voter(self.id) {
-            // Thesis 4.2.2: a leader removed from the cluster steps down once the change committed. Telling the
-            // most caught-up voter to campaign now spares the cluster an election timeout.
+        if !latest.is_voter(self.id) && self.lead_transferee.is_none() {
+            // Thesis 4.2.2: a leader removed from the cluster steps down once the change committed. It hands over
+            // to the most caught-up voter: it takes no more proposals, brings that voter's log up to its own, and
+            // tells it to campaign (and steps down when it hears the new term); it tries again with whoever is
+            // best if that takes an election timeout. Stepping down with a log longer than every voter's would
+            // stall the cluster: a voter that needs this node's vote could never win it.
             if let Some(best) = self.most_caught_up_voter() {
-                self.read_rounds.void_lease();
-                self.send_now(best, MessageBody::TimeoutNow);
+                if self.transfer_leadership(best).is_ok() {
+                    self.stats.removed_leader_hand_overs += 1;
+                }
             }
-            self.stats.removed_leader_step_downs += 1;
-            self.become_follower(self.term, None);
         }
     }
 }

@@ -16,9 +16,11 @@ impl World {
     /// The options of node `id` in its `incarnation`: every member named, the world's core settings, a snapshot
     /// every `compact_every` applied entries.
     pub(super) fn node_options(&self, id: NodeId, incarnation: u64) -> NodeOptions {
+        let first_members = &self.names[..self.scenario.size as usize];
         NodeOptions {
             name: self.names[(id - 1) as usize].clone(),
-            members: Members::Named(self.names.clone()),
+            // The first members know each other; the nodes that may be added later join.
+            members: if id <= self.scenario.size { Members::Named(first_members.to_vec()) } else { Members::Join },
             raft: self.config(id, incarnation),
             tick_ms: 1,
             storage: StorageOptions::Volatile,
