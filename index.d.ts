@@ -37,6 +37,19 @@ declare namespace gaggle {
     timeout?: number
   }
 
+  /** flotilla's options of `read(options)`. */
+  interface ReadOptions {
+    /**
+     * Answer from the leader's lease (Raft thesis 6.4.1): on the leader, at once once its lease holds, without a
+     * heartbeat round. Linearizable while the nodes' clocks run at rates within 25% of each other; needs
+     * `leaseReads` and `checkQuorum` on every node (refused with `FLOTILLA_INVALID_STATE` without them). Default
+     * false: a ReadIndex round.
+     */
+    lease?: boolean
+    /** ms to wait (a deadline: 0 always times out), then reject with `FLOTILLA_TIMEOUT`. Default: forever. */
+    timeout?: number
+  }
+
   /**
    * `code` of the error an append rejects with. `FLOTILLA_NOT_COMMITTED`: the entry never left this node (refused,
    * or the node closed, failed to start or timed out before its engine took it) and will not commit.
@@ -82,6 +95,11 @@ declare namespace gaggle {
     preVote?: boolean
     /** A leader that cannot hear a majority steps down; voters ignore candidates while a leader is heard. Default true. */
     checkQuorum?: boolean
+    /**
+     * Lease reads (`read({lease: true})`, Raft thesis 6.4.1): give it to every node of the cluster; a node restarted
+     * from its data then waits an election timeout before it votes. Needs `checkQuorum`. Default false.
+     */
+    leaseReads?: boolean
     /** Append messages in flight to one follower. Default 256. */
     maxInflightMessages?: number
     /** Entry bytes in flight to one follower. Default 16 MiB. */
@@ -174,6 +192,8 @@ declare namespace gaggle {
     raftCommitIndex: number
     raftAppliedIndex: number
     pendingProposals: number
+    /** This node's reads not yet done (waiting for a read index, or for this node's apply). */
+    pendingReads: number
     /** Where recovery cut a torn write off the log at startup ("<file> at offset <n>"), or null. */
     recoveredTornTail: string | null
     pendingAppends: number
@@ -204,6 +224,16 @@ declare namespace gaggle {
       appendRejections: number
       proposalRetries: number
       duplicateProposals: number
+      /** This node's reads that got their read index. */
+      readsAnswered: number
+      /** Reads this node answered from its lease as leader, without a heartbeat round. */
+      readsByLease: number
+      /** Heartbeat rounds a quorum confirmed while reads waited for them. */
+      readRoundsConfirmed: number
+      /** Other nodes' read requests dropped here: this node did not lead, or too many waited. */
+      readRequestsDropped: number
+      /** Reads this node asked the leader for again (the answer was late or lost). */
+      readRetries: number
     }
   }
 
@@ -269,6 +299,16 @@ declare class GaggleNode extends EventEmitter {
   append (data: unknown, options: gaggle.AppendOptions, callback: (error: gaggle.AppendError | null, index?: number) => void): void
   append (data: unknown, callback: gaggle.Callback): void
   append (data: unknown, timeout: number | undefined, callback: gaggle.Callback): void
+  /**
+   * A linearizable read (Raft thesis 6.4), from any node: resolves with the (0-based) index of the last entry this
+   * node applied (-1 when nothing was ever committed), once it has emitted `committed` for every entry up to the
+   * read's index, so a state machine fed by `committed` holds every append acknowledged before the call. Waits
+   * through leader changes; rejects with a `gaggle.FlotillaError`: `FLOTILLA_TIMEOUT` (no leader confirmed it in
+   * time), `FLOTILLA_CLOSED` (the node closed), `FLOTILLA_INVALID_STATE` (a lease read without leaseReads or checkQuorum),
+   * `FLOTILLA_TOO_MANY_PENDING`. Bad arguments throw a TypeError (`FLOTILLA_INVALID_ARGUMENT`).
+   */
+  read (timeout?: number): Promise<number>
+  read (options: gaggle.ReadOptions): Promise<number>
   /** Runs `rpc[name]` on the leader; resolves with the values its callback passed after the error. */
   dispatchOnLeader<T extends unknown[] = unknown[]> (name: string, args: unknown[], timeout?: number): gaggle.SpreadPromise<T>
   dispatchOnLeader (name: string, args: unknown[], callback: (error: Error | null, ...values: any[]) => void): void

@@ -218,8 +218,8 @@ test('a Cluster before join(): brig\'s fields, peers, protocol mapping, buffered
   assert.equal(cluster.getPeer('zz'), null)
   const mapping = cluster.createProtocolMapping()
   assert.deepEqual(Object.keys(mapping).sort(),
-    ['ACK_APPEND', 'ACK_SNAPSHOT', 'APPEND_LOG', 'CAST_PRE_VOTE', 'CAST_VOTE', 'INSTALL_SNAPSHOT', 'REQUEST_LOG_RELAY',
-      'REQUEST_PRE_VOTE', 'REQUEST_VOTE', 'TIMEOUT_NOW'])
+    ['ACK_APPEND', 'ACK_READ_INDEX', 'ACK_SNAPSHOT', 'APPEND_LOG', 'CAST_PRE_VOTE', 'CAST_VOTE', 'COMMIT_NOTICE',
+      'INSTALL_SNAPSHOT', 'READ_INDEX', 'REQUEST_LOG_RELAY', 'REQUEST_PRE_VOTE', 'REQUEST_VOTE', 'TIMEOUT_NOW'])
   let answer = 'none'
   mapping.CAST_VOTE({ nope: 1 }, (error) => { answer = error })
   assert.match(answer.message, /^Failed to detect message type from keys: \["nope"\]/)
@@ -252,10 +252,10 @@ const ENGINE_MESSAGES = [
     leaderCommit: 4
   },
   { type: 'APPEND_ENTRIES', term: 1, leaderId: 'a', prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: -1 },
-  { type: 'APPEND_ENTRIES', term: 3, leaderId: 'a', heartbeat: true, prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: 6 },
+  { type: 'APPEND_ENTRIES', term: 3, leaderId: 'a', heartbeat: true, prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: 6, readRound: 4 },
   { type: 'APPEND_ENTRIES_REPLY', term: 3, success: true, lastLogIndex: 6 },
   { type: 'APPEND_ENTRIES_REPLY', term: 3, success: false, rejectIndex: 6, hintIndex: 2, hintTerm: 1 },
-  { type: 'APPEND_ENTRIES_REPLY', term: 3, success: true, heartbeat: true },
+  { type: 'APPEND_ENTRIES_REPLY', term: 3, success: true, heartbeat: true, readRound: 4 },
   { type: 'APPEND_ENTRY', term: 0, data: { payload: 'p' }, id: 'b_1' },
   { type: 'TIMEOUT_NOW', term: 3 },
   {
@@ -281,7 +281,17 @@ const ENGINE_MESSAGES = [
     total: 10000,
     chunk: 'ZmxzbmFwMDE=',
     members: { voters: ['a', 'b', null], outgoing: [], learners: [] }
-  }
+  },
+  // A linearizable read (Raft thesis 6.4) from a follower: it asks the leader for a read index, and is answered.
+  { type: 'READ_INDEX', term: 3, request: 9, lease: false },
+  { type: 'READ_INDEX', term: 3, request: 10, lease: true },
+  { type: 'READ_INDEX_REPLY', term: 3, request: 9, readIndex: 6 },
+  { type: 'READ_INDEX_REPLY', term: 1, request: 1, readIndex: -1 },
+  // Heartbeats without a read round, as a node that serves no reads could write them (the engine reads round 0).
+  { type: 'APPEND_ENTRIES', term: 3, leaderId: 'a', heartbeat: true, prevLogIndex: -1, prevLogTerm: -1, entries: [], leaderCommit: 6 },
+  { type: 'APPEND_ENTRIES_REPLY', term: 3, success: true, heartbeat: true },
+  // A vote refused for the candidate's log tells it what the voter knows committed.
+  { type: 'COMMIT_NOTICE', term: 4, commitIndex: 6, commitTerm: 3 }
 ]
 
 // The message types the engine reads, from the match in crates/wire/src/gaggle.rs that decodes them.
@@ -338,7 +348,11 @@ test('engine messages map to the brig class with the same job, in brig\'s units'
   const [first] = toBrig(ENGINE_MESSAGES[7], 'a')
   assert.deepEqual([first.prefixLength, first.prefixTerm, first.leaderCommit], [0, 0, 0])
   const [heartbeat] = toBrig(ENGINE_MESSAGES[8], 'a')
-  assert.deepEqual({ ...heartbeat }, { leaderId: 'a', term: 3, prefixLength: 0, prefixTerm: 0, leaderCommit: 7, suffix: [], heartbeat: true })
+  assert.deepEqual({ ...heartbeat }, {
+    leaderId: 'a', term: 3, prefixLength: 0, prefixTerm: 0, leaderCommit: 7, suffix: [], heartbeat: true, readRound: 4
+  })
+  const [heartbeatReply] = toBrig(ENGINE_MESSAGES[11], 'b')
+  assert.deepEqual({ ...heartbeatReply }, { followerId: 'b', term: 3, ack: 0, success: true, heartbeat: true, readRound: 4 })
   const [ack] = toBrig(ENGINE_MESSAGES[9], 'b')
   assert.deepEqual({ ...ack }, { followerId: 'b', term: 3, ack: 7, success: true })
   const [refusal] = toBrig(ENGINE_MESSAGES[10], 'b')
@@ -354,6 +368,19 @@ test('engine messages map to the brig class with the same job, in brig\'s units'
   const [done] = toBrig(ENGINE_MESSAGES[16], 'b')
   assert.equal(done.constructor, messages.InstallSnapshotResponseMessage)
   assert.deepEqual({ ...done }, { followerId: 'b', term: 3, lastIncludedLength: 31, received: 10000, done: true })
+  const [askRead] = toBrig(ENGINE_MESSAGES[18], 'b')
+  assert.equal(askRead.constructor, messages.ReadIndexRequestMessage)
+  assert.equal(messages.ReadIndexRequestMessage.method, 'READ_INDEX')
+  assert.deepEqual({ ...askRead }, { followerId: 'b', term: 3, request: 9, lease: false })
+  const [readIndex] = toBrig(ENGINE_MESSAGES[20], 'a')
+  assert.equal(readIndex.constructor, messages.ReadIndexResponseMessage)
+  assert.equal(messages.ReadIndexResponseMessage.method, 'ACK_READ_INDEX')
+  assert.deepEqual({ ...readIndex }, { leaderId: 'a', term: 3, request: 9, readLength: 7 }, 'index 6 is length 7')
+  const [nothingToRead] = toBrig(ENGINE_MESSAGES[21], 'a')
+  assert.equal(nothingToRead.readLength, 0, 'index -1 (no entry) is length 0')
+  const [notice] = toBrig(ENGINE_MESSAGES[24], 'c')
+  assert.equal(notice.constructor, messages.CommitNoticeMessage)
+  assert.deepEqual({ ...notice }, { voterId: 'c', term: 4, commitLength: 7, commitTerm: 3 }, 'index 6 is length 7')
 })
 
 test('a relayed batch becomes one BroadcastMessage per entry, in order', () => {

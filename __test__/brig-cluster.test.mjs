@@ -238,7 +238,8 @@ test('a length field of the wrong type is dropped and counted, not coerced to a 
     [{ followerId: 'b', term: 1, ack: 0, success: false, rejectedLength: 1, hintLength: 0, hintTerm: 0 }, 'rejectedLength'],
     [{ followerId: 'b', term: 1, ack: 0, success: false, rejectedLength: 1, hintLength: 0, hintTerm: 0 }, 'hintLength'],
     [{ leaderId: 'b', term: 1, lastIncludedLength: 5, lastIncludedTerm: 1, offset: 0, total: 4, chunk: 'AAAA' }, 'lastIncludedLength'],
-    [{ followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }, 'lastIncludedLength']
+    [{ followerId: 'b', term: 1, lastIncludedLength: 5, received: 1, done: false }, 'lastIncludedLength'],
+    [{ leaderId: 'b', term: 1, request: 1, readLength: 0 }, 'readLength']
   ]
   let sent = 0
   for (const [message, field] of lengthFields) {
@@ -249,6 +250,38 @@ test('a length field of the wrong type is dropped and counted, not coerced to a 
     }
   }
   assert.equal(a.state.currentTerm, 0, 'no dropped message moved the node to term 1')
+})
+
+test('read rounds and read index messages with hostile fields are dropped and counted, never thrown', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b'])
+  t.after(() => net.close())
+  net.joinAll()
+  const [a] = net.clusters
+  const heartbeat = { leaderId: 'b', term: 1, prefixLength: 0, prefixTerm: 0, leaderCommit: 0, suffix: [], heartbeat: true, readRound: 1 }
+  const heartbeatReply = { followerId: 'b', term: 1, ack: 0, success: true, heartbeat: true, readRound: 1 }
+  const askRead = { followerId: 'b', term: 1, request: 1, lease: false }
+  const readIndex = { leaderId: 'b', term: 1, request: 1, readLength: 0 }
+  const wrongCounters = [-1, 1.5, 2 ** 53, 1e300, '1', [1], true, null, {}]
+  const hostile = [
+    ...wrongCounters.map((wrong) => ({ ...heartbeat, readRound: wrong })),
+    ...wrongCounters.map((wrong) => ({ ...heartbeatReply, readRound: wrong })),
+    ...wrongCounters.map((wrong) => ({ ...askRead, request: wrong })),
+    ...wrongCounters.map((wrong) => ({ ...readIndex, request: wrong })),
+    ...['false', 0, 1, null, []].map((wrong) => ({ ...askRead, lease: wrong })),
+    { ...readIndex, readLength: 1.5 },
+    { ...readIndex, readLength: -1 }
+  ]
+  for (const message of hostile) {
+    assert.equal(a.handleMessage(message), true, `${JSON.stringify(message)} is taken, then dropped by the engine`)
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(a.status().dropped.malformed, hostile.length)
+  assert.equal(a.state.currentTerm, 0, 'no dropped message moved the node to term 1')
+  // the same messages, well formed, are taken: the node moves to the sender's term
+  assert.equal(a.handleMessage(heartbeat), true)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(a.status().dropped.malformed, hostile.length)
+  assert.equal(a.state.currentTerm, 1)
 })
 
 // ---- brig's bugs ----

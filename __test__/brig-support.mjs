@@ -57,8 +57,8 @@ export const NO_TIMEOUTS = { ELECTION_T_MIN: 60000, ELECTION_T_MAX: 60001, REPLI
  * setImmediate, in the order sent. Not joined. `net.partition([...groups])` cuts every link between groups;
  * `net.heal()` joins them again; `net.sent` records every message sent (`{from, to, msg}`) when `record` is set.
  */
-export function memoryNetwork (ids, { record = false } = {}) {
-  const clusters = ids.map((id) => new consensus.Cluster(id))
+export function memoryNetwork (ids, { record = false, options } = {}) {
+  const clusters = ids.map((id) => new consensus.Cluster(id, undefined, undefined, options))
   const byId = new Map(clusters.map((c) => [c.id, c]))
   const mappings = new Map(clusters.map((c) => [c.id, c.createProtocolMapping()]))
   let groupOf = null

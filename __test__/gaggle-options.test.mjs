@@ -83,6 +83,7 @@ test('defaults fill every option gaggle and flotilla define', () => {
     segmentBytes: 67108864,
     preVote: true,
     checkQuorum: true,
+    leaseReads: false,
     maxInflightMessages: 256,
     maxInflightBytes: 16777216,
     maxMessageBytes: 1048576

@@ -3,6 +3,9 @@
 /** Whether a leader checks its quorum when the options leave it out. */
 export declare const DEFAULT_CHECK_QUORUM: boolean
 
+/** Whether lease reads are on when the options leave it out. */
+export declare const DEFAULT_LEASE_READS: boolean
+
 /** `maxInflightBytes` when the options leave it out. */
 export declare const DEFAULT_MAX_INFLIGHT_BYTES: number
 
@@ -54,6 +57,11 @@ export interface NativeOptions {
   preVote?: boolean
   /** A leader that has not heard from a quorum for an election timeout steps down (default: on). */
   checkQuorum?: boolean
+  /**
+   * Lease reads (`read({lease: true})`): a leader answers from its lease, and a node restarted from its data
+   * grants no vote for an election timeout. Needs checkQuorum; give it to every node (default: off).
+   */
+  leaseReads?: boolean
   /** At most this many append messages in flight to one follower. */
   maxInflightMessages?: number
   /** At most this many entry bytes in flight to one follower (at most `MAX_FLOW_BYTES`). */
@@ -139,7 +147,7 @@ export declare class NativeNode {
    * Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
    * this node has applied every entry up to the read index (settle it after the output's committed entries:
    * `index` is the gaggle index of the last user entry applied, -1 for none). `lease`: the leader may answer
-   * from its lease without a heartbeat round (refused without checkQuorum). A read waits through leader
+   * from its lease without a heartbeat round (refused without leaseReads and checkQuorum). A read waits through leader
    * changes; give it up with `cancelRead`.
    */
   read(lease?: boolean | undefined | null): number
@@ -154,6 +162,12 @@ export declare class NativeNode {
   /** Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it. */
   campaign(): void
   transferLeadership(to: string): void
+  /**
+   * Before a leader closes on purpose: starts handing leadership to the most caught-up voter and returns its
+   * name, or null when this node is not the leader or the only voter. Keep the node running until it is no
+   * longer the leader (about one round trip) or an election timeout passed, then close it.
+   */
+  handOverLeadership(): string | null
   /**
    * Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
    * leaves out appended entries and `committedData` false the term and data of committed ones (nobody

@@ -16,6 +16,7 @@
 
 const { EngineHost } = require('../engine/host')
 const { requestIdOf } = require('../engine/request-id')
+const { readOptionsOf } = require('../engine/read-options')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
 const { MAX_NAME_BYTES, MIN_SEGMENT_BYTES } = require('../native')
@@ -103,7 +104,7 @@ function checkOptions (options) {
     throw invalidArgument('flotilla/brig: the Cluster options must be an object', TypeError)
   }
   for (const key of Object.keys(options)) {
-    if (!['dataDir', 'segmentBytes', 'snapshot'].includes(key)) {
+    if (!['dataDir', 'segmentBytes', 'snapshot', 'leaseReads'].includes(key)) {
       throw invalidArgument(`flotilla/brig: unknown Cluster option "${key}"`, TypeError)
     }
   }
@@ -118,6 +119,9 @@ function checkOptions (options) {
   }
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
     throw invalidArgument('flotilla/brig: "dataDir" must be a non-empty string', TypeError)
+  }
+  if (options.leaseReads !== undefined && typeof options.leaseReads !== 'boolean') {
+    throw invalidArgument('flotilla/brig: "leaseReads" must be a boolean', TypeError)
   }
   const segmentBytes = options.segmentBytes
   if (segmentBytes !== undefined && !(Number.isInteger(segmentBytes) && segmentBytes >= MIN_SEGMENT_BYTES)) {
@@ -219,6 +223,7 @@ class Cluster extends EventEmitter {
       heartbeatInterval: timing.REPLICATE_T
     }
     if (this._options.snapshot !== undefined) nativeOptions.snapshotThreshold = this._options.snapshot.threshold
+    if (this._options.leaseReads !== undefined) nativeOptions.leaseReads = this._options.leaseReads
     if (!this.state._isFresh()) nativeOptions.savedState = savedStateOf(this.state)
     this._joined = true
     this._memberIds = new Set(members)
@@ -337,6 +342,16 @@ class Cluster extends EventEmitter {
       if (this._native === null) this._broadcastsBeforeJoin.push({ json, requestId, pending })
       else this._proposeRequest(json, requestId, pending)
     })
+  }
+
+  /**
+   * flotilla's linearizable read, `read({lease, timeout})` (both optional): a Promise of the 0-based position in
+   * `state.log` of the last entry this node applied (-1 for none), once it has emitted LogCommit for every entry
+   * up to the read index (see index.d.ts). A read made before join() waits for the engine.
+   */
+  read (options) {
+    const { lease, timeoutMs } = readOptionsOf(options)
+    return this._host.read(lease, timeoutMs)
   }
 
   /** Starts an election now, as if the election timer had fired (a leader ignores it). */
@@ -536,6 +551,8 @@ class Cluster extends EventEmitter {
         this._emitToListeners(LogCommit, new LogEntry(data, term))
       }
     }
+    // After LogCommit: a read resolves once the application has every entry up to it.
+    this._host.settleReads(output)
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
   }
 

@@ -95,6 +95,8 @@ export declare namespace messages {
     suffix: SuffixEntry[]
     /** Present (true) on a heartbeat: no entries, no prefix check. */
     heartbeat?: true
+    /** On a heartbeat: the leader's latest round of read confirmations, which the answer echoes. */
+    readRound?: number
   }
 
   class LogResponseMessage extends Message {
@@ -106,6 +108,8 @@ export declare namespace messages {
     success: boolean
     /** Present (true) on the answer to a heartbeat. */
     heartbeat?: true
+    /** On the answer to a heartbeat: the read round it answers (which confirms the leader's reads of that round). */
+    readRound?: number
     /** On a refused append: the prefix length refused, and where the follower's log may match. */
     rejectedLength?: number
     hintLength?: number
@@ -149,6 +153,29 @@ export declare namespace messages {
   }
 
   /**
+   * Not in brig: a follower asks the leader for a read index (Raft thesis 6.4). `request` numbers the follower's
+   * read; `lease`: the leader may answer from its lease.
+   */
+  class ReadIndexRequestMessage extends Message {
+    static readonly method: 'READ_INDEX'
+    constructor (params?: Partial<ReadIndexRequestMessage>)
+    followerId: string
+    term: number
+    request: number
+    lease: boolean
+  }
+
+  /** Not in brig: the leader's read index; the follower serves read `request` once it has applied `readLength`. */
+  class ReadIndexResponseMessage extends Message {
+    static readonly method: 'ACK_READ_INDEX'
+    constructor (params?: Partial<ReadIndexResponseMessage>)
+    leaderId: string
+    term: number
+    request: number
+    readLength: number
+  }
+
+  /**
    * Not in brig: one chunk of a snapshot, for a follower whose missing entries were compacted away.
    * `lastIncludedLength` is the log length the snapshot stands for; `chunk` holds the snapshot stream's bytes
    * from `offset` (of `total`), in base64.
@@ -178,7 +205,7 @@ export declare namespace messages {
 
   type AnyMessage = VoteRequestMessage | VoteResponseMessage | LogRequestMessage | LogResponseMessage |
     BroadcastMessage | PreVoteRequestMessage | PreVoteResponseMessage | TimeoutNowMessage |
-    InstallSnapshotMessage | InstallSnapshotResponseMessage
+    ReadIndexRequestMessage | ReadIndexResponseMessage | InstallSnapshotMessage | InstallSnapshotResponseMessage
 
   /** Every message class, as createProtocolMapping() serves them. */
   const MESSAGE_TYPES: Array<typeof Message>
@@ -288,6 +315,8 @@ export declare namespace consensus {
     raftCommitIndex: number
     raftAppliedIndex: number
     pendingProposals: number
+    /** This node's reads not yet done (waiting for a read index, or for this node's apply). */
+    pendingReads: number
     peers: Array<{ id: string, matchIndex?: number, nextIndex?: number, replicating?: boolean } | null>
     dropped: { total: number, malformed: number, unknownSender: number, misaddressed: number, staleTerm: number, unexpected: number }
     stats: Record<string, number>
@@ -299,6 +328,8 @@ export declare namespace consensus {
     dataDir?: string
     /** Bytes per log segment file (default 64 MiB, at least 4096). */
     segmentBytes?: number
+    /** Lease reads (`read({lease: true})`): give it to every Cluster of the group (default false). */
+    leaseReads?: boolean
     /** Compact the log every `threshold` applied entries behind the application's snapshot. */
     snapshot?: {
       threshold: number
@@ -319,6 +350,17 @@ export declare namespace consensus {
      */
     requestId: string
     /** ms to wait for the commit. Default: forever. */
+    timeout?: number
+  }
+
+  /** flotilla's options of `read(options)`. */
+  interface ReadOptions {
+    /**
+     * Answer from the leader's lease (Raft thesis 6.4.1): on the leader, at once once its lease holds. Linearizable
+     * while the nodes' clocks run at rates within 25% of each other. Default false: a ReadIndex round.
+     */
+    lease?: boolean
+    /** ms to wait (a deadline: 0 always times out), then reject with `FLOTILLA_TIMEOUT`. Default: forever. */
     timeout?: number
   }
 
@@ -381,6 +423,14 @@ export declare namespace consensus {
      * for every retry of the request; rejects with a `BroadcastError`.
      */
     broadcast (payload: unknown, options: BroadcastOptions): Promise<number>
+    /**
+     * A linearizable read (Raft thesis 6.4), from any node: resolves with the 0-based position in `state.log` of the
+     * last entry this node applied (-1 for none), once LogCommit has been emitted for every entry up to the read's
+     * index. Waits through leader changes (and, made before join(), for the engine); rejects with a
+     * `FlotillaError`: `FLOTILLA_TIMEOUT`, `FLOTILLA_CLOSED`, `FLOTILLA_TOO_MANY_PENDING`. Bad options throw a
+     * TypeError (`FLOTILLA_INVALID_ARGUMENT`).
+     */
+    read (options?: ReadOptions): Promise<number>
     startElection (): this
     getPeer (id: string): Peer | null
     /** Before join(); after it only to replace a member's Peer (a new member throws). */

@@ -4,7 +4,7 @@
 // The flotilla engine needs a few things brig's messages cannot say. Where brig has a message for the same job,
 // the engine's message travels as that class with extra keys (a heartbeat is a LogRequestMessage with
 // `heartbeat: true`); where brig has none, it is a class of its own with its own `method` (pre-vote,
-// timeout-now, snapshot chunks).
+// timeout-now, snapshot chunks, read index).
 // Every class lists the exact key sets it may have, and no key set belongs to two classes, so `Message.from`
 // stays a lookup by exact key set, as in brig. Extra keys are only set when they have a value: a message built
 // by this module and one rebuilt from its JSON have the same keys. lib/brig/wire.js maps these to the engine.
@@ -86,8 +86,9 @@ class VoteResponseMessage extends Message {
 class LogRequestMessage extends Message {
   static get method () { return 'APPEND_LOG' }
   static get fields () { return ['leaderId', 'term', 'prefixLength', 'prefixTerm', 'leaderCommit', 'suffix'] }
-  // `heartbeat`: the leader's periodic "I am here", which carries no entries and checks no prefix.
-  static get extensions () { return [['heartbeat']] }
+  // `heartbeat`: the leader's periodic "I am here", which carries no entries and checks no prefix. `readRound`:
+  // the leader's latest round of read confirmations (Raft thesis 6.4), which the follower's answer echoes.
+  static get extensions () { return [['heartbeat'], ['heartbeat', 'readRound']] }
 
   constructor (params = {}) {
     super()
@@ -98,9 +99,12 @@ class LogRequestMessage extends Message {
 class LogResponseMessage extends Message {
   static get method () { return 'ACK_APPEND' }
   static get fields () { return ['followerId', 'term', 'ack', 'success'] }
-  // `heartbeat`: the answer to a heartbeat. `rejectedLength, hintLength, hintTerm`: a refused append says which
-  // prefix it refused and where the follower's log may match, so the leader finds the match in few round trips.
-  static get extensions () { return [['heartbeat'], ['rejectedLength', 'hintLength', 'hintTerm']] }
+  // `heartbeat`: the answer to a heartbeat, with the `readRound` it answers (which confirms the leader's reads of
+  // that round). `rejectedLength, hintLength, hintTerm`: a refused append says which prefix it refused and where
+  // the follower's log may match, so the leader finds the match in few round trips.
+  static get extensions () {
+    return [['heartbeat'], ['heartbeat', 'readRound'], ['rejectedLength', 'hintLength', 'hintTerm']]
+  }
 
   constructor (params = {}) {
     super()
@@ -162,6 +166,48 @@ class TimeoutNowMessage extends Message {
 }
 
 /**
+ * A follower asks the leader for a read index (Raft thesis 6.4): the leader's commit index once it has confirmed
+ * that it still leads. `request` numbers the follower's read; `lease`: the leader may answer from its lease.
+ */
+class ReadIndexRequestMessage extends Message {
+  static get method () { return 'READ_INDEX' }
+  static get fields () { return ['followerId', 'term', 'request', 'lease'] }
+
+  constructor (params = {}) {
+    super()
+    assignFields(this, params, ReadIndexRequestMessage.fields, [])
+  }
+}
+
+/**
+ * The leader's answer to a read index request: the follower serves read `request` once it has applied its log
+ * up to the length `readLength`.
+ */
+class ReadIndexResponseMessage extends Message {
+  static get method () { return 'ACK_READ_INDEX' }
+  static get fields () { return ['leaderId', 'term', 'request', 'readLength'] }
+
+  constructor (params = {}) {
+    super()
+    assignFields(this, params, ReadIndexResponseMessage.fields, [])
+  }
+}
+
+/**
+ * Sent with a vote refused for the candidate's log: the entry that ends a log of length `commitLength` (of term
+ * `commitTerm`) is committed, as far as `voterId` knows. A candidate whose log holds it knows it committed too.
+ */
+class CommitNoticeMessage extends Message {
+  static get method () { return 'COMMIT_NOTICE' }
+  static get fields () { return ['voterId', 'term', 'commitLength', 'commitTerm'] }
+
+  constructor (params = {}) {
+    super()
+    assignFields(this, params, CommitNoticeMessage.fields, [])
+  }
+}
+
+/**
  * One chunk of a snapshot, sent to a follower whose missing entries were compacted away (Raft paper section 7).
  * `lastIncludedLength` is the log length the snapshot stands for (brig counts lengths), `offset` and `total`
  * are byte positions in the snapshot stream, and `chunk` is that stream's bytes from `offset`, in base64.
@@ -201,6 +247,9 @@ const MESSAGE_TYPES = [
   PreVoteRequestMessage,
   PreVoteResponseMessage,
   TimeoutNowMessage,
+  ReadIndexRequestMessage,
+  ReadIndexResponseMessage,
+  CommitNoticeMessage,
   InstallSnapshotMessage,
   InstallSnapshotResponseMessage
 ]
@@ -225,6 +274,9 @@ module.exports = {
   PreVoteRequestMessage,
   PreVoteResponseMessage,
   TimeoutNowMessage,
+  ReadIndexRequestMessage,
+  ReadIndexResponseMessage,
+  CommitNoticeMessage,
   InstallSnapshotMessage,
   InstallSnapshotResponseMessage,
   MESSAGE_TYPES

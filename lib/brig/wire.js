@@ -8,18 +8,21 @@
 //   REQUEST_VOTE                  VoteRequestMessage (REQUEST_VOTE)       + transfer: true after a leader transfer
 //   REQUEST_VOTE_REPLY            VoteResponseMessage (CAST_VOTE)
 //   APPEND_ENTRIES                LogRequestMessage (APPEND_LOG)          suffix entries {data, term, id[, kind]}
-//   APPEND_ENTRIES (heartbeat)    LogRequestMessage (APPEND_LOG)          + heartbeat: true, empty suffix
+//   APPEND_ENTRIES (heartbeat)    LogRequestMessage (APPEND_LOG)          + heartbeat: true, readRound; empty suffix
 //   APPEND_ENTRIES_REPLY          LogResponseMessage (ACK_APPEND)         refusal: ack 0 + rejectedLength, hintLength, hintTerm
-//   APPEND_ENTRIES_REPLY (hb)     LogResponseMessage (ACK_APPEND)         + heartbeat: true, ack 0
+//   APPEND_ENTRIES_REPLY (hb)     LogResponseMessage (ACK_APPEND)         + heartbeat: true, readRound; ack 0
 //   APPEND_ENTRY (relayed)        BroadcastMessage (REQUEST_LOG_RELAY)    + relayerId, id; one message per entry, in order
 //   TIMEOUT_NOW                   TimeoutNowMessage (TIMEOUT_NOW)
+//   READ_INDEX                    ReadIndexRequestMessage (READ_INDEX)    request, lease
+//   READ_INDEX_REPLY              ReadIndexResponseMessage (ACK_READ_INDEX)  request, readLength = readIndex + 1
+//   COMMIT_NOTICE                 CommitNoticeMessage (COMMIT_NOTICE)     commitLength = commitIndex + 1, commitTerm
 //   INSTALL_SNAPSHOT              InstallSnapshotMessage (INSTALL_SNAPSHOT)       lastIncludedLength; chunk in base64
 //   INSTALL_SNAPSHOT_REPLY        InstallSnapshotResponseMessage (ACK_SNAPSHOT)   lastIncludedLength, received, done
 //
 // Positions: the engine counts log indices from 0 with -1 for none; brig counts lengths (prefixLength,
-// currentLogLength, ack, leaderCommit = commit length). Length = index + 1, exactly, both ways. These lengths
-// count the engine's whole log, which also holds the no-op entry each new leader appends (Raft section 8), so
-// they can exceed `state.log.entries.length`, which lists the broadcast entries only.
+// currentLogLength, ack, leaderCommit = commit length, readLength). Length = index + 1, exactly, both ways. These
+// lengths count the engine's whole log, which also holds the no-op entry each new leader appends (Raft section 8),
+// so they can exceed `state.log.entries.length`, which lists the broadcast entries only.
 //
 // The sender of a message is named in its fields (candidateId, voterId, leaderId, followerId, relayerId), as in
 // brig: that is the name the engine is told the message came from. Everything from a transport is untrusted: a
@@ -35,6 +38,9 @@ const {
   PreVoteRequestMessage,
   PreVoteResponseMessage,
   TimeoutNowMessage,
+  ReadIndexRequestMessage,
+  ReadIndexResponseMessage,
+  CommitNoticeMessage,
   InstallSnapshotMessage,
   InstallSnapshotResponseMessage
 } = require('./messages')
@@ -90,7 +96,8 @@ function toBrig (engine, selfId) {
           prefixTerm: 0,
           leaderCommit: lengthOf(engine.leaderCommit),
           suffix: [],
-          heartbeat: true
+          heartbeat: true,
+          readRound: engine.readRound
         })]
       }
       return [new LogRequestMessage({
@@ -103,7 +110,14 @@ function toBrig (engine, selfId) {
       })]
     case 'APPEND_ENTRIES_REPLY':
       if (engine.heartbeat === true) {
-        return [new LogResponseMessage({ followerId: selfId, term: engine.term, ack: 0, success: true, heartbeat: true })]
+        return [new LogResponseMessage({
+          followerId: selfId,
+          term: engine.term,
+          ack: 0,
+          success: true,
+          heartbeat: true,
+          readRound: engine.readRound
+        })]
       }
       if (engine.success) {
         return [new LogResponseMessage({ followerId: selfId, term: engine.term, ack: lengthOf(engine.lastLogIndex), success: true })]
@@ -123,6 +137,27 @@ function toBrig (engine, selfId) {
     }
     case 'TIMEOUT_NOW':
       return [new TimeoutNowMessage({ leaderId: selfId, term: engine.term })]
+    case 'READ_INDEX':
+      return [new ReadIndexRequestMessage({
+        followerId: selfId,
+        term: engine.term,
+        request: engine.request,
+        lease: engine.lease
+      })]
+    case 'READ_INDEX_REPLY':
+      return [new ReadIndexResponseMessage({
+        leaderId: selfId,
+        term: engine.term,
+        request: engine.request,
+        readLength: lengthOf(engine.readIndex)
+      })]
+    case 'COMMIT_NOTICE':
+      return [new CommitNoticeMessage({
+        voterId: selfId,
+        term: engine.term,
+        commitLength: lengthOf(engine.commitIndex),
+        commitTerm: engine.commitTerm
+      })]
     case 'INSTALL_SNAPSHOT':
       return [new InstallSnapshotMessage({
         leaderId: selfId,
@@ -208,6 +243,7 @@ function toEngine (message) {
           entries: [],
           leaderCommit: indexOf(message.leaderCommit, 'leaderCommit')
         }
+        if (message.readRound !== undefined) engine.readRound = message.readRound
       } else {
         if (!Array.isArray(message.suffix)) throw new TypeError('suffix is not an array')
         engine = {
@@ -225,6 +261,7 @@ function toEngine (message) {
       from = message.followerId
       if (message.heartbeat === true) {
         engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: true, heartbeat: true }
+        if (message.readRound !== undefined) engine.readRound = message.readRound
       } else if (message.success === true) {
         engine = { type: 'APPEND_ENTRIES_REPLY', term: message.term, success: true, lastLogIndex: indexOf(message.ack, 'ack') }
       } else {
@@ -243,6 +280,28 @@ function toEngine (message) {
     case TimeoutNowMessage:
       from = message.leaderId
       engine = { type: 'TIMEOUT_NOW', term: message.term }
+      break
+    case ReadIndexRequestMessage:
+      from = message.followerId
+      engine = { type: 'READ_INDEX', term: message.term, request: message.request, lease: message.lease }
+      break
+    case ReadIndexResponseMessage:
+      from = message.leaderId
+      engine = {
+        type: 'READ_INDEX_REPLY',
+        term: message.term,
+        request: message.request,
+        readIndex: indexOf(message.readLength, 'readLength')
+      }
+      break
+    case CommitNoticeMessage:
+      from = message.voterId
+      engine = {
+        type: 'COMMIT_NOTICE',
+        term: message.term,
+        commitIndex: indexOf(message.commitLength, 'commitLength'),
+        commitTerm: message.commitTerm
+      }
       break
     case InstallSnapshotMessage:
       from = message.leaderId

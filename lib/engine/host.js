@@ -1,9 +1,9 @@
 // The one engine host both faces (gaggle, brig) stand on: it opens the native node (in memory at once, or durable
 // on a worker thread), runs the flush loop (one flush per microtask burst, long outputs one piece per turn),
 // hands the disk thread's acknowledgements to the engine, drives the application's snapshot hooks, answers
-// ready(), reports a node that cannot start or whose disk fails, and closes the engine and its storage. A face
-// keeps only its API shape: it says what to do once the engine runs (`onAttach`) and how to carry out a flush's
-// output (`carryOut`). This is where a node running on its own thread will plug in.
+// ready(), serves linearizable reads, reports a node that cannot start or whose disk fails, and closes the engine
+// and its storage. A face keeps only its API shape: it says what to do once the engine runs (`onAttach`) and how
+// to carry out a flush's output (`carryOut`). This is where a node running on its own thread will plug in.
 'use strict'
 
 const { NativeNode } = require('../native')
@@ -11,6 +11,7 @@ const { openDurableNode } = require('./open-node')
 const { DeferredFlush } = require('./deferred-flush')
 const { SnapshotHooks } = require('./snapshot-hooks')
 const { PendingRequests } = require('./pending-requests')
+const { PendingReads } = require('./pending-reads')
 const { reportError, reportStartFailure } = require('./report-error')
 const { CODES, codedError } = require('./errors')
 
@@ -40,6 +41,7 @@ class EngineHost {
     this._durable = false
     this.openError = null
     this.pendingRequests = new PendingRequests() // appends / broadcasts with a request id
+    this.pendingReads = new PendingReads(this._prefix, (request) => this.native.cancelRead(request))
     this._snapshotHooks = settings.snapshot === undefined ? null : new SnapshotHooks(settings.snapshot, face, this)
     this._opened = null // settles when the engine runs, or could not start; never rejects
     this._readyAsked = false
@@ -64,6 +66,7 @@ class EngineHost {
     if (this.closed) return native.close()
     this.native = native
     this._onAttach(native)
+    for (const read of this.pendingReads.notStarted()) this._startRead(read)
     native.start(() => {
       native.tick()
       this._onEngineInput()
@@ -153,6 +156,48 @@ class EngineHost {
     if (output.abandoned) this.pendingRequests.abandon(output.abandoned)
   }
 
+  // Reads the output reports done: a face calls this after the output's committed entries reached the application.
+  settleReads (output) {
+    if (output.reads) this.pendingReads.settle(output.reads)
+  }
+
+  /**
+   * A linearizable read (Raft thesis 6.4): resolves with the face's 0-based index of the last entry this node
+   * applied (-1 for none) once it has handed the application every entry up to the read index, so that the
+   * application's state reflects every write acknowledged before the call. `lease`: the leader answers from its
+   * lease (thesis 6.4.1; refused without leaseReads and checkQuorum), at once when it has applied enough.
+   * `timeoutMs`: null waits until the read completes; otherwise it rejects with FLOTILLA_TIMEOUT at the deadline.
+   * A read made before the engine runs waits for it; close() rejects it with FLOTILLA_CLOSED (or with the reason
+   * the node could not start).
+   */
+  read (lease, timeoutMs) {
+    if (this.closed) return Promise.reject(this._closedError('the node is closed'))
+    // The fast path: no flush, no message. (A timeout of 0 always times out: its deadline is now.)
+    if (lease && this.native !== null && timeoutMs !== 0) {
+      const index = this.native.leaseRead()
+      if (index !== null) return Promise.resolve(index)
+    }
+    return new Promise((resolve, reject) => {
+      const read = this.pendingReads.add(lease, timeoutMs, resolve, reject)
+      if (this.native !== null) this._startRead(read)
+    })
+  }
+
+  _startRead (read) {
+    try {
+      this.pendingReads.started(read, this.native.read(read.lease))
+    } catch (error) {
+      // The engine's code says why: FLOTILLA_INVALID_STATE (lease reads off), FLOTILLA_TOO_MANY_PENDING.
+      return this.pendingReads.refused(read, error)
+    }
+    this.scheduleFlush()
+  }
+
+  // The reason the node serves nothing: why it could not start, if that is why it closed.
+  _closedError (what) {
+    return this.openError !== null ? this.openError : codedError(CODES.CLOSED, `${this._prefix}: ${what}`)
+  }
+
   takeSnapshot (index) {
     if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
   }
@@ -163,6 +208,7 @@ class EngineHost {
    */
   close () {
     this.closed = true
+    this.pendingReads.rejectAll(this._closedError('the node was closed before the read completed'))
     let storageClosed = this._opened || Promise.resolve()
     if (this.native !== null) {
       const closing = this.native.close()

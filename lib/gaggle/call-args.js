@@ -1,5 +1,6 @@
 // The argument forms of gaggle's `append(data, [timeout], [cb])`, `dispatchOnLeader(name, args, [timeout], [cb])`
-// and `close([cb])`, and the way their results reach the caller: a native Promise, or a node-style callback.
+// and `close([cb])`, and of flotilla's `read([timeout])`, and the way their results reach the caller: a native
+// Promise, or a node-style callback.
 //
 // Bad arguments throw a TypeError synchronously, before anything is sent: they are programming errors, Node's
 // callback APIs throw them the same way, and gaggle itself threw synchronously (or crashed later) on them.
@@ -9,6 +10,7 @@
 
 const { requestIdOf } = require('../engine/request-id')
 const { invalidArgument } = require('../engine/errors')
+const { readOptionsOf, readTimeoutOf } = require('../engine/read-options')
 
 // gaggle armed a timer for any number above -1 and waited forever otherwise (other types, -1 and below, NaN).
 // Infinity also means forever here: gaggle's setTimeout(Infinity) fired after 1 ms, which nobody meant.
@@ -53,6 +55,12 @@ function parseDispatchArgs (name, args, timeout, callback) {
   if (typeof name !== 'string') throw invalid('"name" must be a string')
   if (!Array.isArray(args)) throw invalid('"args" must be an array')
   return { name, args, ...timeoutAndCallback(timeout, callback) }
+}
+
+// -> {lease, timeoutMs}. The argument is a timeout in ms, or options `{lease, timeout}` (see read-options.js).
+function parseReadArgs (timeoutOrOptions) {
+  if (typeof timeoutOrOptions === 'number') return { lease: false, timeoutMs: readTimeoutOf(timeoutOrOptions) }
+  return readOptionsOf(timeoutOrOptions)
 }
 
 // -> {callback}
@@ -106,6 +114,7 @@ function settleSpread (promise, callback) {
 module.exports = {
   parseAppendArgs,
   parseDispatchArgs,
+  parseReadArgs,
   parseCloseArgs,
   settle,
   settleSpread

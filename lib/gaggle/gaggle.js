@@ -6,7 +6,7 @@
 const { EventEmitter } = require('node:events')
 const { randomUUID } = require('node:crypto')
 const { validateInstanceOptions } = require('./options')
-const { parseAppendArgs, parseDispatchArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
+const { parseAppendArgs, parseDispatchArgs, parseReadArgs, parseCloseArgs, settle, settleSpread } = require('./call-args')
 const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
@@ -46,6 +46,7 @@ function nativeOptions (options) {
     heartbeatInterval: options.heartbeatInterval,
     preVote: options.preVote,
     checkQuorum: options.checkQuorum,
+    leaseReads: options.leaseReads,
     maxInflightMessages: options.maxInflightMessages,
     maxInflightBytes: options.maxInflightBytes,
     maxMessageBytes: options.maxMessageBytes
@@ -221,6 +222,16 @@ class Gaggle extends EventEmitter {
     return settleSpread(this._dispatch.request(call), call.callback)
   }
 
+  /**
+   * A linearizable read: resolves with the index of the last entry this node applied (-1 for none) once it has
+   * emitted 'committed' for every entry up to the read index, so that a state machine fed by 'committed' then
+   * holds every append acknowledged before the call. `read(timeout)` or `read({lease, timeout})`.
+   */
+  read (timeoutOrOptions) {
+    const call = parseReadArgs(timeoutOrOptions)
+    return this._host.read(call.lease, call.timeoutMs)
+  }
+
   getLog () {
     return this._native === null ? [] : JSON.parse(this._native.logJson())
   }
@@ -374,6 +385,8 @@ class Gaggle extends EventEmitter {
     }
     if (output.committed) this._onCommitted(output.committed, announceCommitted)
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
+    // After the commits: a read resolves once the application's state machine has every entry up to it.
+    this._host.settleReads(output)
     if (output.state) this._onStateChange()
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
     return output

@@ -12,6 +12,9 @@ pub const DEFAULT_PRE_VOTE: bool = Config::DEFAULT_PRE_VOTE;
 /// Whether a leader checks its quorum when the options leave it out.
 #[napi]
 pub const DEFAULT_CHECK_QUORUM: bool = Config::DEFAULT_CHECK_QUORUM;
+/// Whether lease reads are on when the options leave it out.
+#[napi]
+pub const DEFAULT_LEASE_READS: bool = Config::DEFAULT_LEASE_READS;
 /// `maxInflightMessages` when the options leave it out.
 #[napi]
 pub const DEFAULT_MAX_INFLIGHT_MESSAGES: u32 = Config::DEFAULT_MAX_INFLIGHT_MESSAGES as u32;

@@ -53,7 +53,7 @@ pub fn propose_error(error: &ProposeError) -> CodedError {
 pub fn read_error(error: &ReadError) -> CodedError {
     let code = match error {
         ReadError::TooManyPending { .. } => TOO_MANY_PENDING,
-        ReadError::LeaseNeedsCheckQuorum => INVALID_STATE,
+        ReadError::LeaseNotEnabled => INVALID_STATE,
         ReadError::DuplicateRequest(_) => INTERNAL,
     };
     coded(code, error)

@@ -14,6 +14,8 @@ use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest request id an append may carry, in UTF-8 bytes (the wire's limit for an entry id, less the
@@ -26,6 +28,9 @@ pub struct NativeNode {
     node: GaggleNode,
     tick_ms: u32,
     timer: Option<tokio::task::JoinHandle<()>>,
+    /// Ticks the timer has fired that JS has not delivered (`tick`) yet: more than one means the event loop was
+    /// busy, and the core's tick count is behind the clock, so no read lease may be trusted until they are in.
+    owed_ticks: Arc<AtomicU64>,
 }
 
 /// A JS string's text for the hot inputs (messages, proposals). napi-rs's `String` measures the UTF-8 length
@@ -74,8 +79,13 @@ impl TypeName for Text {
 impl ValidateNapiValue for Text {}
 
 impl NativeNode {
+    /// Tells the core whether the event loop owes it ticks (see `owed_ticks`): one in flight is normal.
+    fn sync_clock(&mut self) {
+        self.node.driver.set_clock_behind(self.owed_ticks.load(Ordering::Relaxed) > 1);
+    }
+
     pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32) -> NativeNode {
-        NativeNode { node: GaggleNode::new(driver), tick_ms, timer: None }
+        NativeNode { node: GaggleNode::new(driver), tick_ms, timer: None, owed_ticks: Arc::new(AtomicU64::new(0)) }
     }
 }
 
@@ -149,12 +159,14 @@ impl NativeNode {
         }
         let tsfn = on_tick.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let period = Duration::from_millis(u64::from(self.tick_ms));
+        let owed = self.owed_ticks.clone();
         self.timer = Some(napi::bindgen_prelude::spawn(async move {
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval.tick().await;
             loop {
                 interval.tick().await;
+                owed.fetch_add(1, Ordering::Relaxed);
                 if tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
                     return;
                 }
@@ -170,12 +182,16 @@ impl NativeNode {
 
     #[napi(catch_unwind)]
     pub fn tick(&mut self) {
+        let _ = self.owed_ticks.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |owed| owed.checked_sub(1));
         self.node.driver.tick();
+        self.sync_clock();
     }
 
     /// A message from the channel: `from` is the sender's id, `json` the message as JSON text.
     #[napi(catch_unwind)]
     pub fn receive(&mut self, from: String, #[napi(ts_arg_type = "string")] json: Text) {
+        // A follower's READ_INDEX may ask for a lease read.
+        self.sync_clock();
         self.node.receive(&from, &json.0);
     }
 
@@ -212,13 +228,14 @@ impl NativeNode {
     /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
     /// this node has applied every entry up to the read index (settle it after the output's committed entries:
     /// `index` is the gaggle index of the last user entry applied, -1 for none). `lease`: the leader may answer
-    /// from its lease without a heartbeat round (refused without checkQuorum). A read waits through leader
+    /// from its lease without a heartbeat round (refused without leaseReads and checkQuorum). A read waits through leader
     /// changes; give it up with `cancelRead`.
     #[napi(catch_unwind)]
     pub fn read(&mut self, lease: Option<bool>) -> Result<f64, ErrorCode> {
         if self.node.driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed: it serves no more reads"));
         }
+        self.sync_clock();
         let request = self.node.driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
         Ok(request as f64)
     }
@@ -228,6 +245,7 @@ impl NativeNode {
     /// `read(true)`.
     #[napi(catch_unwind)]
     pub fn lease_read(&mut self) -> Option<f64> {
+        self.sync_clock();
         self.node.driver.read_by_lease().map(|_| self.node.view.commit_index() as f64)
     }
 

@@ -32,6 +32,9 @@ pub struct NativeOptions {
     pub pre_vote: Option<bool>,
     /// A leader that has not heard from a quorum for an election timeout steps down (default: on).
     pub check_quorum: Option<bool>,
+    /// Lease reads (`read({lease: true})`): a leader answers from its lease, and a node restarted from its data
+    /// grants no vote for an election timeout. Needs checkQuorum; give it to every node (default: off).
+    pub lease_reads: Option<bool>,
     /// At most this many append messages in flight to one follower.
     pub max_inflight_messages: Option<f64>,
     /// At most this many entry bytes in flight to one follower (at most `MAX_FLOW_BYTES`).
@@ -80,6 +83,7 @@ pub(super) const OPTION_KEYS: &[&str] = &[
     "heartbeatInterval",
     "preVote",
     "checkQuorum",
+    "leaseReads",
     "maxInflightMessages",
     "maxInflightBytes",
     "maxMessageBytes",
@@ -179,6 +183,7 @@ impl NativeOptions {
         let mut node = NodeOptions::new(&self.id, members, timing.to_ticks());
         node.raft.pre_vote = self.pre_vote.unwrap_or(Config::DEFAULT_PRE_VOTE);
         node.raft.check_quorum = self.check_quorum.unwrap_or(Config::DEFAULT_CHECK_QUORUM);
+        node.raft.lease_reads = self.lease_reads.unwrap_or(Config::DEFAULT_LEASE_READS);
         node.raft.max_inflight_messages =
             inflight_messages.map_or(Config::DEFAULT_MAX_INFLIGHT_MESSAGES, |n| n as usize);
         node.raft.max_inflight_bytes = inflight_bytes.unwrap_or(Config::DEFAULT_MAX_INFLIGHT_BYTES);
@@ -228,6 +233,7 @@ mod tests {
             heartbeat_interval: 50.0,
             pre_vote: None,
             check_quorum: None,
+            lease_reads: None,
             max_inflight_messages: None,
             max_inflight_bytes: None,
             max_message_bytes: None,

@@ -356,3 +356,57 @@ fn a_configuration_entry_that_cannot_be_read_is_malformed() {
     assert_eq!(cluster.node(2).stats().dropped_malformed, 1);
     assert_eq!(cluster.node(2).log().last_index(), last);
 }
+
+#[test]
+fn a_vote_refused_for_the_log_tells_the_candidate_what_the_voter_knows_committed() {
+    // Node 3 holds entries 1 and 2 and knows 2 committed; candidate 2 holds them too, knows only 1 committed, and
+    // lacks 3's entry 3: refused, it learns that 2 committed (log matching: its entry 2 is the same).
+    let entry = |index: Index, term| flotilla_raft::Entry {
+        term,
+        index,
+        kind: flotilla_raft::EntryKind::Normal,
+        id: Some(format!("e{index}").into()),
+        data: Payload::from(Vec::new()),
+    };
+    let restored = |commit, last: Index| flotilla_raft::RestoredState {
+        hard_state: flotilla_raft::HardState { term: 1, vote: None, commit },
+        membership: members(&[1, 2, 3], &[], &[]),
+        entries: (1..=last).map(|index| entry(index, 1)).collect(),
+        ..Default::default()
+    };
+    let mut voter = flotilla_raft::Raft::new(plain(3), restored(2, 3)).expect("node");
+    let mut candidate = flotilla_raft::Raft::new(plain(2), restored(1, 2)).expect("node");
+    candidate.campaign();
+    let mut notices = Vec::new();
+    for _ in 0..3 {
+        let ready = candidate.ready();
+        if let Some(write) = &ready.persist {
+            candidate.persisted(write.token);
+        }
+        for message in ready.messages.into_iter().filter(|m| m.to == 3) {
+            voter.step(message).expect("vote request taken");
+        }
+        let answers = voter.ready();
+        if let Some(write) = &answers.persist {
+            voter.persisted(write.token);
+        }
+        notices.extend(answers.messages.iter().filter(|m| matches!(m.body, MessageBody::CommitNotice { .. })).cloned());
+        for message in answers.messages {
+            let _ = candidate.step(message);
+        }
+    }
+    assert_eq!(notices.len(), 1, "one refusal, one notice");
+    assert_eq!(notices[0].body, MessageBody::CommitNotice { index: 2, term: 1 });
+    assert_eq!(candidate.log().committed, 2, "the candidate holds entry 2 of term 1: it is committed");
+    assert_eq!(candidate.stats().commits_learned_from_notices, 1);
+    // A notice about an entry the node does not hold (another term there, or beyond its log) teaches nothing.
+    let forged = |index, term| flotilla_raft::Message {
+        from: 3,
+        to: 2,
+        term: 9,
+        body: MessageBody::CommitNotice { index, term },
+    };
+    candidate.step(forged(2, 7)).expect("taken");
+    candidate.step(forged(9, 1)).expect("taken");
+    assert_eq!(candidate.log().committed, 2);
+}

@@ -23,6 +23,11 @@ fn no_lease(id: NodeId) -> Config {
     config
 }
 
+/// Lease reads on (with CheckQuorum, as by default).
+fn with_lease(id: NodeId) -> Config {
+    Config { lease_reads: true, ..config(id) }
+}
+
 fn reads(cluster: &Cluster, id: NodeId) -> Vec<ReadState> {
     cluster.nodes[&id].reads.clone()
 }
@@ -205,10 +210,12 @@ fn too_many_pending_reads_are_refused_and_a_request_number_is_used_once_6_4() {
 // ---- the lease (thesis 6.4.1) ---------------------------------------------------------------------------
 
 #[test]
-fn a_lease_read_is_refused_without_check_quorum_6_4_1() {
-    let mut cluster = elected(3, no_lease);
-    assert_eq!(cluster.node_mut(1).read_index(1, true), Err(ReadError::LeaseNeedsCheckQuorum));
+fn a_lease_read_is_refused_without_check_quorum_or_lease_reads_6_4_1() {
+    let mut cluster = elected(3, |id| Config { lease_reads: true, ..no_lease(id) });
+    assert_eq!(cluster.node_mut(1).read_index(1, true), Err(ReadError::LeaseNotEnabled));
     assert_eq!(cluster.node_mut(1).read_by_lease(), None);
+    let mut cluster = elected(3, config);
+    assert_eq!(cluster.node_mut(1).read_index(1, true), Err(ReadError::LeaseNotEnabled), "off by default");
 }
 
 #[test]
@@ -227,7 +234,7 @@ fn the_lease_is_shorter_than_the_shortest_election_timeout_by_the_drift_bound_6_
 
 #[test]
 fn a_leader_serves_lease_reads_without_a_round_while_its_lease_holds_6_4_1() {
-    let mut cluster = elected(3, config);
+    let mut cluster = elected(3, with_lease);
     cluster.tick_all();
     let index = commit(&cluster, 1);
     let before = cluster.delivered;
@@ -250,7 +257,7 @@ fn a_leader_serves_lease_reads_without_a_round_while_its_lease_holds_6_4_1() {
 
 #[test]
 fn a_leadership_transfer_voids_the_lease_6_4_1() {
-    let mut cluster = elected(3, config);
+    let mut cluster = elected(3, with_lease);
     cluster.tick_all();
     assert!(cluster.node_mut(1).read_by_lease().is_some());
     // The transfer starts; the target is told to campaign (its election skips the followers' wait).
@@ -272,7 +279,7 @@ fn a_restarted_node_grants_no_vote_for_an_election_timeout_6_4_1() {
     // the leader's lease: it waits an election timeout, as if it still heard from that leader.
     let voters = [1, 2, 3];
     let mut storage = MemoryStorage::default();
-    let mut follower = Raft::new(config(2), RestoredState::new_cluster(voters)).expect("node");
+    let mut follower = Raft::new(with_lease(2), RestoredState::new_cluster(voters)).expect("node");
     follower.step(vote_request(1, 1)).expect("vote taken");
     while follower.has_ready() {
         let ready = follower.ready();
@@ -282,7 +289,7 @@ fn a_restarted_node_grants_no_vote_for_an_election_timeout_6_4_1() {
         }
     }
     let mut restarted =
-        Raft::new(config(2), storage.restored_state(Membership::with_voters(voters))).expect("restarted node");
+        Raft::new(with_lease(2), storage.restored_state(Membership::with_voters(voters))).expect("restarted node");
     restarted.step(vote_request(3, 2)).expect("vote request handled");
     assert_eq!(restarted.vote(), Some(1), "no vote in the first election timeout after the restart");
     assert_eq!(restarted.stats().votes_ignored_in_lease, 1);
@@ -291,6 +298,22 @@ fn a_restarted_node_grants_no_vote_for_an_election_timeout_6_4_1() {
     }
     restarted.step(vote_request(3, 3)).expect("vote request handled");
     assert_eq!(restarted.vote(), Some(3), "after it, votes as usual");
+    let mut without_leases =
+        Raft::new(config(2), storage.restored_state(Membership::with_voters(voters))).expect("node");
+    without_leases.step(vote_request(3, 4)).expect("vote request handled");
+    assert_eq!(without_leases.vote(), Some(3), "without lease reads there is no lease to keep: it votes at once");
+}
+
+#[test]
+fn no_lease_holds_while_the_drivers_clock_is_behind_6_4_1() {
+    // Ticks the driver owes the core (its thread was busy) would make a lease counted in ticks last too long.
+    let mut cluster = elected(3, with_lease);
+    cluster.tick_all();
+    assert!(cluster.node_mut(1).read_by_lease().is_some());
+    cluster.node_mut(1).set_clock_behind(true);
+    assert_eq!(cluster.node_mut(1).read_by_lease(), None);
+    cluster.node_mut(1).set_clock_behind(false);
+    assert!(cluster.node_mut(1).read_by_lease().is_some());
 }
 
 fn vote_request(from: NodeId, term: u64) -> Message {

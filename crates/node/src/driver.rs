@@ -490,6 +490,12 @@ impl NodeDriver {
         (index <= self.handed_out).then_some(index)
     }
 
+    /// The caller's clock owes the core ticks (its thread was busy): no lease holds until they are in
+    /// (`Raft::set_clock_behind`).
+    pub fn set_clock_behind(&mut self, behind: bool) {
+        self.raft.set_clock_behind(behind);
+    }
+
     /// Gives up a read: `read_done` never comes for it.
     pub fn cancel_read(&mut self, request: u64) {
         self.raft.cancel_read(request);

@@ -101,7 +101,7 @@ pub enum ConfChangeError {
     /// A voter of the target is neither a voter nor a learner now: a new node enters as a learner first, so that
     /// adding a voter never weakens the quorum while it catches up.
     NotALearner(NodeId),
-    /// A learner to promote is too far behind the leader's log (`Config::catch_up_entries`).
+    /// A learner to promote is too far behind the leader's log (more than `CATCH_UP_ENTRIES`).
     NotCaughtUp { id: NodeId, matched: Index, last_index: Index },
     /// A voter of the current configuration is a learner of the target: demotion is not supported (remove it,
     /// then add it again as a learner).

@@ -47,6 +47,10 @@ pub struct Config {
     /// A leader that has not heard from a quorum within an election timeout steps down, and followers that
     /// hear from a leader ignore vote requests for an election timeout (thesis 6.2 and 4.2.3).
     pub check_quorum: bool,
+    /// Lease reads (thesis 6.4.1): a leader serves reads from its lease, and a node restarted from a persisted
+    /// state grants no vote for an election timeout (it may have promised a leader not to, before the restart).
+    /// Needs `check_quorum`; every node of a cluster must agree, since followers keep the lease.
+    pub lease_reads: bool,
     /// At most this many append messages in flight to one follower.
     pub max_inflight_messages: usize,
     /// At most this many entry bytes in flight to one follower.
@@ -83,6 +87,7 @@ impl Config {
     /// left out) both read them here.
     pub const DEFAULT_PRE_VOTE: bool = true;
     pub const DEFAULT_CHECK_QUORUM: bool = true;
+    pub const DEFAULT_LEASE_READS: bool = false;
     pub const DEFAULT_MAX_INFLIGHT_MESSAGES: usize = 256;
     pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 16 * 1024 * 1024;
     pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
@@ -96,6 +101,7 @@ impl Config {
             heartbeat_ticks: 1,
             pre_vote: Config::DEFAULT_PRE_VOTE,
             check_quorum: Config::DEFAULT_CHECK_QUORUM,
+            lease_reads: Config::DEFAULT_LEASE_READS,
             max_inflight_messages: Config::DEFAULT_MAX_INFLIGHT_MESSAGES,
             max_inflight_bytes: Config::DEFAULT_MAX_INFLIGHT_BYTES,
             max_message_bytes: Config::DEFAULT_MAX_MESSAGE_BYTES,

@@ -100,9 +100,9 @@ impl std::error::Error for ProposeError {}
 pub enum ReadError {
     /// Too many reads of this node wait for their read index.
     TooManyPending { limit: usize },
-    /// A lease read needs CheckQuorum: without it a leader cut off from the others never learns it was deposed,
-    /// and followers do not hold back their votes while they hear from it, so no lease can hold.
-    LeaseNeedsCheckQuorum,
+    /// Lease reads are off (`Config::lease_reads`), or CheckQuorum is: without it a leader cut off from the others
+    /// never learns it was deposed, and followers do not hold back their votes while they hear from it.
+    LeaseNotEnabled,
     /// A read with this number is already pending on this node.
     DuplicateRequest(u64),
 }
@@ -111,9 +111,11 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::TooManyPending { limit } => write!(f, "more than {limit} reads are pending"),
-            ReadError::LeaseNeedsCheckQuorum => {
-                write!(f, "a lease read needs checkQuorum: without it no leader can know that its lease holds")
-            }
+            ReadError::LeaseNotEnabled => write!(
+                f,
+                "lease reads are off: they need leaseReads and checkQuorum on every node (without checkQuorum no \
+                 leader can know that its lease holds)"
+            ),
             ReadError::DuplicateRequest(request) => write!(f, "read {request} is already pending"),
         }
     }

@@ -80,6 +80,14 @@ pub enum MessageBody {
         request: u64,
         index: Index,
     },
+    /// Sent with a vote refused for its log: the entry at `index` (of `term`) is committed, as far as the sender
+    /// knows. A candidate whose log holds that entry knows it committed too (log matching), which may put in force
+    /// a configuration it did not know committed, and let it win; without it, a node whose committed configuration
+    /// no longer counts it as a voter could hold the one log that tells, and stall the cluster. Term-agnostic.
+    CommitNotice {
+        index: Index,
+        term: Term,
+    },
     /// One chunk of a snapshot for a follower whose missing entries were compacted away: bytes
     /// `offset..offset + chunk.len()` of a transfer of `total` bytes. The follower appends a chunk only at the
     /// offset it has received up to, so a transfer resumes from the last byte received after a loss or a leader
@@ -115,6 +123,7 @@ impl MessageBody {
             MessageBody::TimeoutNow => "TimeoutNow",
             MessageBody::ReadIndex { .. } => "ReadIndex",
             MessageBody::ReadIndexReply { .. } => "ReadIndexReply",
+            MessageBody::CommitNotice { .. } => "CommitNotice",
             MessageBody::InstallSnapshot { .. } => "InstallSnapshot",
             MessageBody::SnapshotReply { .. } => "SnapshotReply",
         }

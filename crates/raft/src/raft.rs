@@ -133,14 +133,16 @@ pub struct Raft {
     answered_reads: Vec<ReadState>,
     /// As leader: the index of its term's first entry; reads are answered once it has committed.
     term_start_index: Index,
+    /// The driver's clock is behind (`set_clock_behind`): no lease holds.
+    clock_behind: bool,
     /// The configurations the log holds; the latest is in force (see `membership`).
     configs: ConfigHistory,
     /// A candidate that is the only voter won its term by its own vote, which counts once durable: the term, and
     /// the token of the write that holds the vote (once handed to storage). Until then it sends nothing in that
     /// term: a learner must never take entries of a term whose leader could forget it led it.
     sole_win: Option<(Term, Option<u64>)>,
-    /// The node restarted from a persisted state: for its first election timeout it grants no vote (with
-    /// CheckQuorum), as if it still heard from the leader it may have answered before the restart, whose read
+    /// The node restarted from a persisted state: for its first election timeout it grants no vote (with lease
+    /// reads on), as if it still heard from the leader it may have answered before the restart, whose read
     /// lease may count on that answer.
     restarted: bool,
 }
@@ -242,6 +244,7 @@ impl Raft {
             restarted,
             configs,
             sole_win: None,
+            clock_behind: false,
             config,
         };
         raft.handed_hard_state.commit = raft.log.committed;
@@ -468,6 +471,15 @@ impl Raft {
         Ok(())
     }
 
+    /// A peer knows the entry at `index` (of `term`) committed: so is this node's, if it holds that entry.
+    fn handle_commit_notice(&mut self, index: Index, term: Term) {
+        if index > self.log.committed && self.log.term(index) == Some(term) {
+            self.stats.commits_learned_from_notices += 1;
+            self.log.commit_to(index);
+            self.apply_committed_configuration();
+        }
+    }
+
     /// Starts handing leadership to the voter whose log is most caught up (the highest match index; the lowest id
     /// among equals), before this leader goes away on purpose (a planned restart): it is brought up to date and
     /// told to campaign at once, so the cluster has a leader again after about one round trip instead of an
@@ -518,6 +530,10 @@ impl Raft {
         }
         if let MessageBody::ReadIndex { request, lease } = m.body {
             self.handle_read_index_request(m.from, request, lease);
+            return Ok(());
+        }
+        if let MessageBody::CommitNotice { index, term } = m.body {
+            self.handle_commit_notice(index, term);
             return Ok(());
         }
 
@@ -577,7 +593,8 @@ impl Raft {
             MessageBody::PreVote { .. }
             | MessageBody::PreVoteReply { granted: true }
             | MessageBody::Propose { .. }
-            | MessageBody::ReadIndex { .. } => false,
+            | MessageBody::ReadIndex { .. }
+            | MessageBody::CommitNotice { .. } => false,
             MessageBody::Vote { transfer, .. } => transfer || !self.in_leader_lease(),
             _ => true,
         }
@@ -620,6 +637,12 @@ impl Raft {
         let log_ok =
             self.log.is_up_to_date(last_index, last_term) || self.config.injects(InjectedBug::IgnoreLogUpToDateCheck);
         let granted = free_to_vote && log_ok;
+        if !log_ok && self.log.committed > 0 {
+            // The candidate may lack entries; perhaps not the ones this node knows committed (see `CommitNotice`).
+            if let Some(commit_term) = self.log.term(self.log.committed) {
+                self.send_now(from, MessageBody::CommitNotice { index: self.log.committed, term: commit_term });
+            }
+        }
         if pre_vote {
             // A granted pre-vote answers in the future term, so that the pre-candidate does not see it as stale.
             let reply_term = if granted { term } else { self.term };
@@ -723,7 +746,8 @@ impl Raft {
             | MessageBody::Vote { .. }
             | MessageBody::Propose { .. }
             | MessageBody::ReadIndex { .. }
-            | MessageBody::ReadIndexReply { .. } => Ok(()),
+            | MessageBody::ReadIndexReply { .. }
+            | MessageBody::CommitNotice { .. } => Ok(()),
         }
     }
 
@@ -1078,8 +1102,8 @@ impl Raft {
     }
 
     fn in_leader_lease(&self) -> bool {
-        let heard_lately =
-            self.leader.is_some() || (self.restarted && self.ticks < u64::from(self.config.election_ticks_min));
+        let heard_lately = self.leader.is_some()
+            || (self.restarted && self.config.lease_reads && self.ticks < u64::from(self.config.election_ticks_min));
         self.config.check_quorum && heard_lately && self.election_elapsed < self.config.election_ticks_min
     }
 
@@ -1524,6 +1548,7 @@ fn indices_in_range(body: &MessageBody) -> bool {
         MessageBody::AppendReply { index, hint_index, .. } => max(&[*index, *hint_index]),
         MessageBody::Heartbeat { commit, .. } => max(&[*commit]),
         MessageBody::ReadIndexReply { index, .. } => max(&[*index]),
+        MessageBody::CommitNotice { index, .. } => max(&[*index]),
         MessageBody::InstallSnapshot { meta, .. } => max(&[meta.index]),
         MessageBody::SnapshotReply { index, .. } => max(&[*index]),
         MessageBody::PreVoteReply { .. }

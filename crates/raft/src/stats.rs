@@ -47,6 +47,8 @@ pub struct Stats {
     pub membership_changes: u64,
     /// Hand-overs this node started as a leader that the committed configuration no longer counts as a voter.
     pub removed_leader_hand_overs: u64,
+    /// Commit indices learned from a peer's `CommitNotice` (with a refused vote).
+    pub commits_learned_from_notices: u64,
     /// Reads this node asked the leader for again (the answer was late or lost).
     pub read_retries: u64,
 }

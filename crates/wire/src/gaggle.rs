@@ -117,6 +117,10 @@ struct WireIn<'a> {
     lease: Option<bool>,
     #[serde(default, deserialize_with = "not_null")]
     read_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    commit_index: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    commit_term: Option<i64>,
 }
 
 /// A field that may be absent (then `None`, by `#[serde(default)]`) but, when present, must not be null.
@@ -373,6 +377,10 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
         "READ_INDEX" => {
             MessageBody::ReadIndex { request: counter_in(wire.request, "request")?, lease: wire.lease.unwrap_or(false) }
         }
+        "COMMIT_NOTICE" => MessageBody::CommitNotice {
+            index: index_in(wire.commit_index, "commitIndex")?,
+            term: term_in(wire.commit_term)?,
+        },
         "READ_INDEX_REPLY" => MessageBody::ReadIndexReply {
             request: counter_in(wire.request, "request")?,
             index: index_in(wire.read_index, "readIndex")?,
@@ -403,7 +411,9 @@ fn decode_any(json: &str, from: NodeId, to: NodeId, from_name: &str) -> Result<I
     };
     // gaggle's APPEND_ENTRY carried no term; forwarded proposals and read requests are term-agnostic.
     let term = match body {
-        MessageBody::Propose { .. } | MessageBody::ReadIndex { .. } => wire.term.map_or(Ok(0), |t| term_in(Some(t)))?,
+        MessageBody::Propose { .. } | MessageBody::ReadIndex { .. } | MessageBody::CommitNotice { .. } => {
+            wire.term.map_or(Ok(0), |t| term_in(Some(t)))?
+        }
         _ => term_in(wire.term)?,
     };
     let message = Message { from, to, term, body };
@@ -727,6 +737,10 @@ pub fn write_message<'a>(
             w.key("type").string("READ_INDEX").key("term").uint(message.term).key("request").uint(*request);
             w.key("lease").bool(*lease);
         }
+        MessageBody::CommitNotice { index, term } => {
+            w.key("type").string("COMMIT_NOTICE").key("term").uint(message.term);
+            w.key("commitIndex").int(wire_index(*index)).key("commitTerm").uint(*term);
+        }
         MessageBody::ReadIndexReply { request, index } => {
             w.key("type").string("READ_INDEX_REPLY").key("term").uint(message.term).key("request").uint(*request);
             w.key("readIndex").int(wire_index(*index));
@@ -905,6 +919,7 @@ mod tests {
             MessageBody::HeartbeatReply { read_round: 12 },
             MessageBody::ReadIndex { request: 9, lease: true },
             MessageBody::ReadIndexReply { request: 9, index: 40 },
+            MessageBody::CommitNotice { index: 40, term: 6 },
             MessageBody::Propose { proposals: vec![proposal.clone()] },
             MessageBody::Propose { proposals: vec![proposal.clone(), proposal] },
             MessageBody::TimeoutNow,

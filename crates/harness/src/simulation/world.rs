@@ -226,6 +226,7 @@ impl World {
         config.heartbeat_ticks = tuning.heartbeat_ticks;
         config.pre_vote = self.scenario.pre_vote;
         config.check_quorum = self.scenario.check_quorum;
+        config.lease_reads = self.scenario.check_quorum;
         config.max_inflight_messages = tuning.max_inflight_messages;
         config.max_inflight_bytes = tuning.max_inflight_bytes;
         config.max_message_bytes = tuning.max_message_bytes;

@@ -183,13 +183,12 @@ const CHURN_SEEDS: u64 = 1_000;
 /// Membership changes under every fault (`Scenario::churning`): two more nodes start as joining nodes, and the
 /// leader adds learners, promotes them, removes members (itself too) and moves several voters at once through a
 /// joint configuration; crashes land in the middle of changes, learners fall behind a compacted log. Every safety
-/// property is checked after every step, and any violation fails the test. Liveness after healing is reported,
-/// not asserted: a few churning seeds in a thousand end with no leader (the one node that knows the committed
-/// configuration is no longer a voter, and its log is longer than those of the voters that need its vote), the
-/// open part of membership changes. `FLOTILLA_SIM_CHURN_SEEDS=<n>` runs more; a seed replays with
-/// `FLOTILLA_SIM_CHURN=1 FLOTILLA_SIM_SEED=<seed>`.
+/// property is checked after every step. Liveness after healing is asserted where pre-vote and check-quorum are
+/// both on: without them a removed node that missed its removal may keep deposing the leaders with higher terms
+/// (thesis 4.2.3: that is what they are for), so those seeds are counted, not asserted. `FLOTILLA_SIM_CHURN_SEEDS=<n>`
+/// runs more; a seed replays with `FLOTILLA_SIM_CHURN=1 FLOTILLA_SIM_SEED=<seed>`.
 #[test]
-fn membership_churn_is_safe() {
+fn membership_churn_is_safe_and_live_with_pre_vote_and_check_quorum() {
     if replaying() {
         return;
     }
@@ -200,9 +199,10 @@ fn membership_churn_is_safe() {
     for seed in 0..seeds {
         let scenario = Scenario::churning(seed, steps());
         let description = scenario.describe();
+        let protected = scenario.pre_vote && scenario.check_quorum;
         match run(scenario) {
             Ok(outcome) => total.add(&outcome),
-            Err(violation) if violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
+            Err(violation) if protected || violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
                 "churning seed {seed} ({description}) failed: {violation}\nreplay: FLOTILLA_SIM_CHURN=1 {}",
                 replay_command(seed, None)
             ),
@@ -211,7 +211,8 @@ fn membership_churn_is_safe() {
     }
     println!(
         "{seeds} churning seeds in {:.1}s: {} entries committed, {} membership changes, {} hand-overs by removed \
-         leaders, {} reads checked; {} seeds did not recover a leader after healing (liveness, not asserted: {:?})",
+         leaders, {} reads checked; {} seeds without pre-vote or check-quorum did not recover a leader after healing \
+         ({:?})",
         started.elapsed().as_secs_f64(),
         total.committed,
         total.core.membership_changes,

@@ -22,8 +22,8 @@ impl Raft {
     /// again after a leader change or when the leader's answer is late; `cancel_read` gives it up. `lease`: the
     /// leader may answer from its lease without a round (only with CheckQuorum).
     pub fn read_index(&mut self, request: u64, lease: bool) -> Result<(), ReadError> {
-        if lease && !self.config.check_quorum {
-            return Err(ReadError::LeaseNeedsCheckQuorum);
+        if lease && !self.leases_enabled() {
+            return Err(ReadError::LeaseNotEnabled);
         }
         if self.local_reads.contains(request) {
             return Err(ReadError::DuplicateRequest(request));
@@ -45,6 +45,18 @@ impl Raft {
         self.stats.reads_by_lease += 1;
         self.stats.reads_answered += 1;
         Some(self.log.committed)
+    }
+
+    /// Whether lease reads are on: `Config::lease_reads`, with CheckQuorum.
+    pub(super) fn leases_enabled(&self) -> bool {
+        self.config.lease_reads && self.config.check_quorum
+    }
+
+    /// The driver says its clock is behind: ticks are due that it has not given the core yet (the thread that
+    /// runs the core was busy). A lease counted in ticks would then last longer than it may, so none holds until
+    /// the ticks are in.
+    pub fn set_clock_behind(&mut self, behind: bool) {
+        self.clock_behind = behind;
     }
 
     /// Gives up a pending read: no answer comes for it.
@@ -114,7 +126,7 @@ impl Raft {
     /// Whether this leader may answer reads without a round: CheckQuorum is on, no leadership transfer is under
     /// way, its term's entry has committed, and a quorum answered a round sent at most `lease_ticks` ago.
     fn lease_holds(&mut self) -> bool {
-        if !self.config.check_quorum || self.lead_transferee.is_some() || !self.committed_in_term() {
+        if !self.leases_enabled() || self.clock_behind || self.lead_transferee.is_some() || !self.committed_in_term() {
             return false;
         }
         let confirmed = self.tracker.quorum_read_round(self.read_rounds.sent());
