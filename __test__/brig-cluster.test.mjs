@@ -443,3 +443,19 @@ test('startElection() and transferLeadership() hand leadership over', { timeout:
   await c.close()
   await a.close()
 })
+
+test('a closing leader hands over: with 60 s election timeouts, the others have a leader at once', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b', 'c'])
+  t.after(() => net.close())
+  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const [a, b, c] = net.clusters
+  a.startElection()
+  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
+  const term = a.state.currentTerm
+  await a.close()
+  assert.equal(a.broadcast({ late: true }), false, 'a closed cluster takes no broadcast')
+  // No election timer fires within a minute: only the hand-over can have made the next leader.
+  await waitFor([b, c], () => leaderAgreed([b, c]))
+  assert.equal(b.state.currentTerm, term + 1, 'one election, the hand-over\'s')
+  assert.ok(['b', 'c'].includes(b.state.currentLeader))
+})

@@ -14,10 +14,11 @@ test('closing the leader of 3: a new leader, appends continue, logs identical', 
   const elected = []
   const survivors = nodes.filter((node) => node !== first)
   for (const node of survivors) node.on('leaderElected', () => elected.push(node.id))
+  const firstTerm = first._currentTerm
   await first.close()
   const second = await stableLeader(survivors)
   assert.notEqual(second.id, first.id)
-  assert.ok(second._currentTerm > first._currentTerm)
+  assert.ok(second._currentTerm > firstTerm)
   assert.ok(elected.length >= 2, 'both survivors heard of the new leader')
 
   await Promise.all(survivors.map((node, i) => node.append({ after: i })))
@@ -26,6 +27,20 @@ test('closing the leader of 3: a new leader, appends continue, logs identical', 
   assert.deepEqual(after.slice(0, 3), before, 'the committed prefix is kept')
   assert.deepEqual(after.slice(3).map((entry) => entry.data).sort((a, b) => a.after - b.after), [{ after: 0 }, { after: 1 }])
   for (const entry of after.slice(3)) assert.equal(entry.term, second._currentTerm)
+})
+
+test('a closing leader hands over first: the most caught-up follower campaigns at once, one election', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3, STEADY)
+  const first = await electLeader(nodes)
+  await first.append({ before: true })
+  await allCommitted(nodes, 0)
+  const firstTerm = first._currentTerm
+  // Election timeouts are 1 to 2 s here: the hand-over takes a round trip or two, so the next term is its own.
+  await first.close()
+  const second = await stableLeader(nodes.filter((node) => node !== first))
+  assert.equal(second._currentTerm, firstTerm + 1, 'one election: the hand-over\'s, not a timeout\'s')
+  assert.equal(first._currentTerm, firstTerm + 1, 'the old leader heard the new term before it stopped')
+  assert.equal(first._state, 'FOLLOWER')
 })
 
 test('five nodes lose two leaders in a row and keep a single history', WITHIN, async (t) => {

@@ -14,7 +14,8 @@
 // Cases: sequential appends from the leader and from a follower (appends/s); 1,000 appends in flight from the
 // leader, topped up as they commit, at most --top-up-burst of them per turn of the event loop, as from many
 // clients whose requests arrive spread over time rather than in one synchronous run (commits/s); time to elect a
-// new leader after the leader closes (ms). Each append case first runs unmeasured (--warm-up), so that the
+// new leader after the leader closes (ms: flotilla's leader hands over first) and after it crashes (flotilla's
+// stops at once, as a killed process would; gaggle's close is the same stop). Each append case first runs unmeasured (--warm-up), so that the
 // measured appends run compiled code on a heap that has found its size, for either library.
 //
 // During every case the event loop is watched two ways. perf_hooks.monitorEventLoopDelay (1 ms resolution): the
@@ -34,7 +35,8 @@ const require = createRequire(import.meta.url)
 const here = fileURLToPath(import.meta.url)
 const repo = path.resolve(path.dirname(here), '..')
 
-const CASES = ['seq-leader', 'seq-follower', 'concurrent-1000', 'failover']
+const CASES = ['seq-leader', 'seq-follower', 'concurrent-1000', 'failover', 'failover-crash']
+const FAILOVERS = ['failover', 'failover-crash']
 const IN_FLIGHT = 1000
 // 64 bytes of JSON per entry, like the engine bench.
 const PAD = 'x'.repeat(48)
@@ -252,13 +254,15 @@ async function runChild ({ lib, kase, appends, concurrentTotal, seconds, breakdo
     // on that, once, whatever the library.
     if (warmUp > 0) await body(warmUp, performance.now() + 1000)
     await measure((until) => body(count, until))
-  } else if (kase === 'failover') {
+  } else if (FAILOVERS.includes(kase)) {
     await leader.append(entry(0))
     histogram.reset()
     histogram.enable()
     probe.enable()
     const start = performance.now()
-    const closing = leader.close()
+    // A crash: flotilla's node stops at once, without handing over (its close() minus the hand-over).
+    const crash = kase === 'failover-crash' && typeof leader._shutDown === 'function'
+    const closing = crash ? (leader._closePromise = leader._shutDown()) : leader.close()
     closed.add(leader)
     let newLeader = null
     try {
@@ -346,13 +350,13 @@ async function main () {
         kase,
         appends: options.appends,
         concurrentTotal: options.concurrentTotal,
-        seconds: kase === 'failover' ? (flotilla ? 10 : Math.max(5, options.gaggleSeconds)) : seconds,
+        seconds: FAILOVERS.includes(kase) ? (flotilla ? 10 : Math.max(5, options.gaggleSeconds)) : seconds,
         breakdown: options.breakdown,
         topUpBurst: options.topUpBurst,
         warmUp: options.warmUp
       }
       const capMs = (spec.seconds + 20) * 1000
-      if (kase === 'failover') {
+      if (FAILOVERS.includes(kase)) {
         const trials = []
         const count = flotilla ? options.failoverTrials : 1
         for (let i = 0; i < count; i++) trials.push(await runInChild(spec, capMs))
@@ -400,6 +404,7 @@ async function main () {
     return times.length ? fmt(times[Math.floor(times.length / 2)]) + ' ms' : (trials[0].error || 'timeout')
   }
   log(`${'new leader after the leader closes'.padEnd(42)} ${failover(results.flotilla?.failover).padStart(12)} ${failover(results.gaggle?.failover).padStart(14)}`)
+  log(`${'new leader after the leader crashes'.padEnd(42)} ${failover(results.flotilla?.['failover-crash']).padStart(12)} ${failover(results.gaggle?.['failover-crash']).padStart(14)}`)
 
   let loop = null
   if (results.flotilla) {

@@ -176,7 +176,9 @@ class Cluster extends EventEmitter {
     this.state = logState || new LogState()
     this.peers = peers
     this._joined = false // join() was called; a durable node's engine (`_native`) comes once it has read its log
-    this._closed = false
+    this._closing = false // close() was called: no new broadcasts
+    this._handOverTiming = null // set at join(): how long a closing leader may take to hand over
+    this._closed = false // the node stopped (after handing over): no input, no output
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // {json, requestId, pending}, proposed in order at join()
     this._memberIds = null
@@ -197,7 +199,7 @@ class Cluster extends EventEmitter {
    * durable node (`dataDir`) reads its log on a worker thread first; `ready()` says when it runs.
    */
   join () {
-    if (this._closed) {
+    if (this._closing) {
       throw codedError(CODES.CLOSED, 'flotilla/brig: this cluster was closed; create a new Cluster to join again')
     }
     if (this._joined) return this
@@ -214,6 +216,7 @@ class Cluster extends EventEmitter {
     }
     if (!(this.state instanceof LogState)) throw invalidArgument('flotilla/brig: the state must be a LogState', TypeError)
     const timing = readTiming()
+    this._handOverTiming = { electionTimeoutMin: timing.ELECTION_T_MIN, heartbeatInterval: timing.REPLICATE_T }
     const members = [...new Set([this.id, ...this.peers.map((peer) => peer.id)])]
     const nativeOptions = {
       id: this.id,
@@ -259,23 +262,30 @@ class Cluster extends EventEmitter {
   }
 
   /**
-   * Stops this node: its clock, its input and its output, at once. The Promise resolves when a durable node's
-   * storage has written what was queued and let go of its data directory. The process can exit once its
-   * transport is closed.
+   * Stops this node: no broadcast is taken from the call on; a leader first hands leadership to its most
+   * caught-up peer (for at most one election timeout), so that the others have a leader again after a round trip
+   * or two instead of an election timeout; then its clock, input and output stop. The Promise resolves when a
+   * durable node's storage has written what was queued and let go of its data directory. The process can exit
+   * once its transport is closed.
    */
   close () {
     if (this._closePromise === null) {
-      this._closed = true
-      // Broadcasts with a request id: those the engine took may commit all the same; the others will not.
-      const closedBeforeCommit = 'flotilla/brig: the cluster was closed before the entry was committed'
-      for (const pending of this._host.pendingRequests.takeAll()) this._rejectRequest(pending, outcomeUnknown(closedBeforeCommit))
-      for (const { pending } of this._broadcastsBeforeJoin) {
-        if (pending !== null) this._rejectRequest(pending, notCommitted(closedBeforeCommit))
-      }
-      this._broadcastsBeforeJoin = []
-      this._closePromise = this._host.close()
+      this._closing = true
+      this._closePromise = this._host.handOver(this._handOverTiming).then(() => this._shutDown())
     }
     return this._closePromise
+  }
+
+  _shutDown () {
+    this._closed = true
+    // Broadcasts with a request id: those the engine took may commit all the same; the others will not.
+    const closedBeforeCommit = 'flotilla/brig: the cluster was closed before the entry was committed'
+    for (const pending of this._host.pendingRequests.takeAll()) this._rejectRequest(pending, outcomeUnknown(closedBeforeCommit))
+    for (const { pending } of this._broadcastsBeforeJoin) {
+      if (pending !== null) this._rejectRequest(pending, notCommitted(closedBeforeCommit))
+    }
+    this._broadcastsBeforeJoin = []
+    return this._host.close()
   }
 
   /** The RPC server's handler map: `{[method]: (plainMsg, callback) => void}` for every message class. */
@@ -294,7 +304,7 @@ class Cluster extends EventEmitter {
    */
   broadcast (payload, options) {
     if (options !== undefined) return this._broadcastRequest(payload, options)
-    if (this._closed) return false
+    if (this._closing) return false
     const message = new BroadcastMessage(payload === undefined ? null : payload)
     const json = dataJson(message.payload)
     this._emitToListeners(Broadcast, message)
@@ -320,7 +330,7 @@ class Cluster extends EventEmitter {
     const message = new BroadcastMessage(payload === undefined ? null : payload)
     const json = dataJson(message.payload)
     return new Promise((resolve, reject) => {
-      if (this._closed) return reject(notCommitted('flotilla/brig: the cluster is closed'))
+      if (this._closing) return reject(notCommitted('flotilla/brig: the cluster is closed'))
       this._emitToListeners(Broadcast, message)
       const pending = { id: null, resolve, reject, timer: null, waiting: true }
       if (timeout !== undefined && timeout !== Infinity) {
@@ -356,7 +366,7 @@ class Cluster extends EventEmitter {
 
   /** Starts an election now, as if the election timer had fired (a leader ignores it). */
   startElection () {
-    if (this._native !== null && !this._closed) {
+    if (this._native !== null && !this._closing) {
       this._native.campaign()
       this._engineVersion++
       this._scheduleFlush()
@@ -437,7 +447,7 @@ class Cluster extends EventEmitter {
 
   /** Hands leadership to the member `peerId` (this node must be the leader). */
   transferLeadership (peerId) {
-    if (this._native === null || this._closed) {
+    if (this._native === null || this._closing) {
       const why = 'the cluster has not joined, is still reading its log, or is closed'
       throw codedError(CODES.NOT_RUNNING, 'flotilla/brig: ' + why)
     }

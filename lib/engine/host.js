@@ -46,6 +46,7 @@ class EngineHost {
     this._opened = null // settles when the engine runs, or could not start; never rejects
     this._readyAsked = false
     this._flushScheduled = false
+    this._handedOver = null // resolves a hand-over under way (see handOver) once this node no longer leads
     this.flush = this.flush.bind(this)
     this._deferredFlush = new DeferredFlush(this.flush)
   }
@@ -127,6 +128,7 @@ class EngineHost {
     if (this._deferredFlush.pending) return
     const output = this._carryOut(this.native)
     if (output !== null && output.more) this._deferredFlush.schedule()
+    if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
   }
 
   /**
@@ -200,6 +202,29 @@ class EngineHost {
 
   takeSnapshot (index) {
     if (this._snapshotHooks !== null) this._snapshotHooks.take(index)
+  }
+
+  /**
+   * Before a planned close: a leader hands leadership to its most caught-up voter, which campaigns at once, so the
+   * cluster has a leader again after a round trip or two instead of an election timeout. Resolves once this node
+   * no longer leads, or at once when it does not lead or leads alone, or after one election timeout or ten
+   * heartbeat intervals, whichever is shorter (a hand-over takes a few round trips; one that has not happened by
+   * then is not coming: the peers may be closing too). The node keeps running meanwhile (it takes no new
+   * proposals: the engine holds them during a transfer).
+   */
+  handOver (timing) {
+    if (this.closed || this.native === null || this.native.handOverLeadership() === null) return Promise.resolve()
+    const timeoutMs = Math.min(timing.electionTimeoutMin, 10 * timing.heartbeatInterval)
+    this.scheduleFlush()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this._handedOver = null
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      this._handedOver = done
+    })
   }
 
   /**
