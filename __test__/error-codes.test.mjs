@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import {
-  gaggle, FAST, STEADY, WITHIN, uniqueName, waitFor, rejection, memoryCluster, electLeader, trackNodes,
+  gaggle, FAST, STEADY, WITHIN, uniqueName, waitFor, rejection, thrown, memoryCluster, electLeader, trackNodes,
   TestBus, TestChannel, Gaggle
 } from './gaggle-support.mjs'
 
@@ -23,15 +23,6 @@ function tempDir (t, prefix) {
   const dir = mkdtempSync(path.join(tmpdir(), prefix))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-function thrown (fn) {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  assert.fail('expected a throw')
 }
 
 function soloNode (t, extra = {}) {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { gaggle, STEADY, WITHIN, uniqueName, waitFor, rejection, memoryCluster, electLeader } from './gaggle-support.mjs'
+import { gaggle, STEADY, WITHIN, uniqueName, waitFor, rejection, thrown, memoryCluster, electLeader } from './gaggle-support.mjs'
 
 // Lease reads are opt-in (every node of the cluster): these clusters turn them on.
 const LEASED = { ...STEADY, leaseReads: true }
@@ -26,15 +26,6 @@ function stateMachine (node) {
 // An append whose index is known when it is acknowledged (an append with a request id resolves with it).
 function write (node, data) {
   return node.append(data, { requestId: uniqueName('w') })
-}
-
-function thrown (fn) {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  assert.fail('expected a throw')
 }
 
 test('a read on the leader resolves with an index at least that of every acknowledged append', WITHIN, async (t) => {

@@ -93,6 +93,16 @@ export function assertSameLogs (nodes) {
   return first
 }
 
+// Returns what `fn` throws, or fails if it returns.
+export function thrown (fn) {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  assert.fail('expected a throw')
+}
+
 // Resolves with the rejection of `promise`, or fails if it fulfils.
 export async function rejection (promise) {
   try {

@@ -30,6 +30,7 @@ import path from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { immediateGapProbe } from './loop-probe.mjs'
 import { readFileSync } from 'node:fs'
+import { sleep, waitFor, agreedLeader } from './cluster-wait.mjs'
 
 const require = createRequire(import.meta.url)
 const here = fileURLToPath(import.meta.url)
@@ -90,8 +91,6 @@ function parseArgs (argv) {
 
 // ---- the child: one case of one library --------------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
 // CPU time of the main (JS) thread alone, in ms, where Linux tells it (10 ms ticks); null elsewhere. Steadier
 // than wall time on a busy machine, and free of the GC and timer threads that process.cpuUsage counts.
 function mainThreadCpuMs () {
@@ -101,24 +100,6 @@ function mainThreadCpuMs () {
   } catch {
     return null
   }
-}
-
-async function waitFor (predicate, timeoutMs, what) {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const value = predicate()
-    if (value) return value
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(1)
-  }
-}
-
-// The one leader every node agrees on.
-function agreedLeader (nodes) {
-  const leaders = nodes.filter((node) => node.isLeader())
-  if (leaders.length !== 1) return null
-  const leader = leaders[0]
-  return nodes.every((node) => node === leader || node._leader === leader.id) ? leader : null
 }
 
 function loadLibrary (lib) {

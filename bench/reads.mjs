@@ -11,6 +11,7 @@
 // cases 50x, so that every case lasts about as long.
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
+import { waitFor, agreedLeader } from './cluster-wait.mjs'
 
 const require = createRequire(import.meta.url)
 const gaggle = require('../index.js')
@@ -33,26 +34,6 @@ function parseArgs (argv) {
   }
   if (!(options.reads >= 1) || !(options.repeat >= 1)) throw new Error('READS and --repeat must be at least 1')
   return options
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (predicate, timeoutMs, what) {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const value = predicate()
-    if (value) return value
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(1)
-  }
-}
-
-// The one leader every node agrees on.
-function agreedLeader (nodes) {
-  const leaders = nodes.filter((node) => node.isLeader())
-  if (leaders.length !== 1) return null
-  const leader = leaders[0]
-  return nodes.every((node) => node === leader || node._leader === leader.id) ? leader : null
 }
 
 // `count` reads one after the other; resolves with the last index.
