@@ -37,6 +37,16 @@ declare namespace gaggle {
     timeout?: number
   }
 
+  /** The configuration in force (`members()`, the `membershipChanged` event). */
+  interface Members {
+    voters: Array<string | null>
+    /** The old voters while a joint configuration is in force (empty otherwise). */
+    outgoing: Array<string | null>
+    learners: Array<string | null>
+    /** On the leader: each member's replication, and whether it is close enough to be promoted. */
+    progress?: Record<string, { matchIndex: number, caughtUp: boolean }>
+  }
+
   /** flotilla's options of `read(options)`. */
   interface ReadOptions {
     /**
@@ -100,6 +110,11 @@ declare namespace gaggle {
      * from its data then waits an election timeout before it votes. Needs `checkQuorum`. Default false.
      */
     leaseReads?: boolean
+    /**
+     * Join an existing cluster: the node knows no members and waits for the leader that adds it (`addMember`);
+     * `clusterSize` is not used then. Default false.
+     */
+    join?: boolean
     /** Append messages in flight to one follower. Default 256. */
     maxInflightMessages?: number
     /** Entry bytes in flight to one follower. Default 16 MiB. */
@@ -317,6 +332,19 @@ declare class GaggleNode extends EventEmitter {
   getCommitIndex (): number
   isLeader (): boolean
   hasUncommittedEntriesInPreviousTerms (): boolean
+  /**
+   * Adds the node `id` (started with `join: true`) as a learner, which receives the log and never votes; without
+   * `{learner: true}` it is promoted to voter once caught up. Callable on any node (it goes to the leader); resolves
+   * once the change committed. Refusals are coded: `FLOTILLA_INVALID_STATE` (another change in flight),
+   * `FLOTILLA_INVALID_ARGUMENT` (a member already), `FLOTILLA_NOT_LEADER`, `FLOTILLA_CLOSED`.
+   */
+  addMember (id: string, options?: { learner?: boolean }): Promise<void>
+  /** Makes the learner `id` a voter (refused with `FLOTILLA_INVALID_STATE` while it is far behind). */
+  promoteMember (id: string): Promise<void>
+  /** Removes the member `id`; a leader that removes itself hands over once the change committed. */
+  removeMember (id: string): Promise<void>
+  /** The configuration in force; null until the node runs. */
+  members (): gaggle.Members | null
   /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */
   transferLeadership (nodeId: string): void
   /** The engine's view of this node; null while a durable node is still reading its log (see ready()). */
@@ -336,6 +364,7 @@ declare class GaggleNode extends EventEmitter {
 
   on (event: 'appended' | 'committed', listener: (entry: gaggle.Entry, index: number) => void): this
   on (event: 'leaderElected', listener: () => void): this
+  on (event: 'membershipChanged', listener: (members: gaggle.Members) => void): this
   on (event: string | symbol, listener: (...args: any[]) => void): this
   once (event: 'appended' | 'committed', listener: (entry: gaggle.Entry, index: number) => void): this
   once (event: 'leaderElected', listener: () => void): this

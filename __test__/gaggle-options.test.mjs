@@ -84,6 +84,7 @@ test('defaults fill every option gaggle and flotilla define', () => {
     preVote: true,
     checkQuorum: true,
     leaseReads: false,
+    join: false,
     maxInflightMessages: 256,
     maxInflightBytes: 16777216,
     maxMessageBytes: 1048576

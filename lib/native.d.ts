@@ -47,6 +47,11 @@ export interface NativeOptions {
   clusterSize?: number
   /** Every member's name, this node's among them (brig). Give this or `clusterSize`. */
   members?: Array<string>
+  /**
+   * The node joins an existing cluster: it knows no members and waits for the leader that adds it (then
+   * `clusterSize` and `members` are not used).
+   */
+  join?: boolean
   /** The shortest election timeout, in milliseconds. */
   electionTimeoutMin: number
   /** The longest election timeout, in milliseconds (timeouts are drawn between the two). */
@@ -162,6 +167,18 @@ export declare class NativeNode {
   /** Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it. */
   campaign(): void
   transferLeadership(to: string): void
+  /**
+   * Changes the membership (the leader only): `action` is "add" (a learner), "promote" (a learner to voter) or
+   * "remove"; returns the change's number, which the flush output's `membershipSettled` lists as
+   * `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
+   */
+  changeMembership(action: string, name: string): number
+  /**
+   * The configuration in force, as JSON text: `{voters, outgoing, learners}` (names; null for a seat not yet
+   * met) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}` (caught up: close enough to
+   * be promoted).
+   */
+  membersJson(): string
   /**
    * Before a leader closes on purpose: starts handing leadership to the most caught-up voter and returns its
    * name, or null when this node is not the leader or the only voter. Keep the node running until it is no

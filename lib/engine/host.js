@@ -42,6 +42,7 @@ class EngineHost {
     this.openError = null
     this.pendingRequests = new PendingRequests() // appends / broadcasts with a request id
     this.pendingReads = new PendingReads(this._prefix, (request) => this.native.cancelRead(request))
+    this._pendingChanges = new Map() // membership change number -> {resolve, reject}
     this._snapshotHooks = settings.snapshot === undefined ? null : new SnapshotHooks(settings.snapshot, face, this)
     this._opened = null // settles when the engine runs, or could not start; never rejects
     this._readyAsked = false
@@ -158,6 +159,35 @@ class EngineHost {
     if (output.abandoned) this.pendingRequests.abandon(output.abandoned)
   }
 
+  /**
+   * A membership change on this node, the leader (`action`: "add" a learner, "promote" it, "remove" a member):
+   * resolves once it (and leaving a joint configuration) has committed; rejects with the engine's coded error
+   * when refused, with FLOTILLA_OUTCOME_UNKNOWN when a new leader overwrote it, FLOTILLA_CLOSED at close().
+   */
+  changeMembership (action, name) {
+    if (this.closed) return Promise.reject(this._closedError('the node is closed'))
+    if (this.native === null) return Promise.reject(codedError(CODES.NOT_RUNNING, `${this._prefix}: the node is not running yet`))
+    let change
+    try {
+      change = this.native.changeMembership(action, name)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.scheduleFlush()
+    return new Promise((resolve, reject) => this._pendingChanges.set(change, { resolve, reject }))
+  }
+
+  // Membership changes the output reports settled: `[number, committed]` pairs.
+  settleMembership (output) {
+    for (const [change, committed] of output.membershipSettled || []) {
+      const pending = this._pendingChanges.get(change)
+      if (pending === undefined) continue
+      this._pendingChanges.delete(change)
+      if (committed) pending.resolve()
+      else pending.reject(codedError(CODES.OUTCOME_UNKNOWN, `${this._prefix}: the membership change was lost: a new leader overwrote it`))
+    }
+  }
+
   // Reads the output reports done: a face calls this after the output's committed entries reached the application.
   settleReads (output) {
     if (output.reads) this.pendingReads.settle(output.reads)
@@ -234,6 +264,9 @@ class EngineHost {
   close () {
     this.closed = true
     this.pendingReads.rejectAll(this._closedError('the node was closed before the read completed'))
+    const changes = [...this._pendingChanges.values()]
+    this._pendingChanges.clear()
+    for (const { reject } of changes) reject(this._closedError('the node was closed before the membership change committed'))
     let storageClosed = this._opened || Promise.resolve()
     if (this.native !== null) {
       const closing = this.native.close()

@@ -11,8 +11,13 @@ const REPLY_CACHE_SIZE = 10000
 const CLOSED = 'The node was closed before the rpc method returned'
 const TIMED_OUT = 'Timed out before the rpc method returned'
 
+// The leader's own methods a node may ask for by name, beside the application's `rpc` (membership changes).
+const BUILT_IN = { 'flotilla:changeMembership': '_changeMembershipHere' }
+
 function serializeError (error) {
-  return { message: error.message, stack: error.stack, isSerializedError: true }
+  const serialized = { message: error.message, stack: error.stack, isSerializedError: true }
+  if (typeof error.code === 'string') serialized.code = error.code
+  return serialized
 }
 
 // Why `value` has no JSON form, or null when it has one.
@@ -29,6 +34,7 @@ function deserializeError (value) {
   if (value !== null && typeof value === 'object' && value.isSerializedError === true) {
     const error = new Error(String(value.message))
     if (typeof value.stack === 'string') error.stack = value.stack
+    if (typeof value.code === 'string') error.code = value.code
     return error
   }
   return value
@@ -126,7 +132,8 @@ class DispatchLink {
       reply(values)
     }
     const rpc = node._rpc
-    const fn = Object.prototype.hasOwnProperty.call(rpc, name) ? rpc[name] : undefined
+    const own = Object.prototype.hasOwnProperty.call(BUILT_IN, name) ? node[BUILT_IN[name]] : undefined
+    const fn = own || (Object.prototype.hasOwnProperty.call(rpc, name) ? rpc[name] : undefined)
     if (typeof fn !== 'function') {
       return remember([serializeError({ message: 'The RPC method ' + name + ' does not exist', stack: 'Gaggle.prototype._dispatchOnLeader' })])
     }

@@ -11,7 +11,7 @@ const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const MemoryChannel = require('../channels/memory')
-const { MAX_CLUSTER_SIZE } = require('../native')
+const { MAX_CLUSTER_SIZE, MAX_NAME_BYTES: MAX_ID_BYTES } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
@@ -47,6 +47,7 @@ function nativeOptions (options) {
     preVote: options.preVote,
     checkQuorum: options.checkQuorum,
     leaseReads: options.leaseReads,
+    join: options.join,
     maxInflightMessages: options.maxInflightMessages,
     maxInflightBytes: options.maxInflightBytes,
     maxMessageBytes: options.maxMessageBytes
@@ -58,6 +59,12 @@ function nativeOptions (options) {
     native.segmentBytes = options.segmentBytes
   }
   return native
+}
+
+function checkMemberId (id) {
+  if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_ID_BYTES) {
+    throw invalidArgument(`Invalid arguments: "id" must be a non-empty string of at most ${MAX_ID_BYTES} bytes`, TypeError)
+  }
 }
 
 class Gaggle extends EventEmitter {
@@ -262,6 +269,64 @@ class Gaggle extends EventEmitter {
 
   // The engine's view of this node: role, term, leader, indices, peers and the counters of dropped messages;
   // null while a durable node is still reading its log.
+  // ---- membership (Raft thesis 4): the leader changes it; a call on another node goes to the leader ----
+
+  /**
+   * Adds the node `id` (started with `join: true`): as a learner, which receives the log and never votes; unless
+   * `{learner: true}`, it is then promoted to voter once it has caught up. Resolves once the change committed.
+   */
+  addMember (id, options = {}) {
+    checkMemberId(id)
+    if (options === null || typeof options !== 'object' || (options.learner !== undefined && typeof options.learner !== 'boolean')) {
+      return Promise.reject(invalidArgument('Invalid arguments: the options must be an object {learner: boolean}', TypeError))
+    }
+    const added = this._changeMembership('add', id)
+    return options.learner === true ? added : added.then(() => this._promoteOnceCaughtUp(id))
+  }
+
+  /** Makes the learner `id` a voter; refused (FLOTILLA_INVALID_STATE) while it is far behind the leader's log. */
+  promoteMember (id) {
+    checkMemberId(id)
+    return this._changeMembership('promote', id)
+  }
+
+  /** Removes the member `id`; a leader that removes itself hands over once the change committed. */
+  removeMember (id) {
+    checkMemberId(id)
+    return this._changeMembership('remove', id)
+  }
+
+  /**
+   * The configuration in force: `{voters, outgoing, learners}` (names; `outgoing` is not empty during a joint
+   * change) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}`. null until the node runs.
+   */
+  members () {
+    return this._native === null ? null : JSON.parse(this._native.membersJson())
+  }
+
+  _changeMembership (action, id) {
+    if (this._closePromise) return Promise.reject(codedError(CODES.CLOSED, 'The node is closed'))
+    if (this.isLeader()) return this._host.changeMembership(action, id)
+    return this._dispatch.request({ name: 'flotilla:changeMembership', args: [action, id], timeoutMs: null }).then(() => undefined)
+  }
+
+  // The leader's side of a forwarded change (DispatchLink's built-in method).
+  _changeMembershipHere (action, id, callback) {
+    this._host.changeMembership(action, id).then(() => callback(null), (error) => callback(error))
+  }
+
+  // Promotes a new learner as soon as the leader finds it caught up (asking again every heartbeat interval).
+  async _promoteOnceCaughtUp (id) {
+    for (;;) {
+      try {
+        return await this._changeMembership('promote', id)
+      } catch (error) {
+        if (error.code !== CODES.INVALID_STATE || this._closePromise) throw error
+        await new Promise((resolve) => setTimeout(resolve, this._handOverTiming.heartbeatInterval))
+      }
+    }
+  }
+
   status () {
     const status = this._host.status({
       malformed: this._droppedInJs,
@@ -394,6 +459,8 @@ class Gaggle extends EventEmitter {
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
     // After the commits: a read resolves once the application's state machine has every entry up to it.
     this._host.settleReads(output)
+    this._host.settleMembership(output)
+    if (output.membershipChanged && this.listenerCount('membershipChanged') > 0) this.emit('membershipChanged', this.members())
     if (output.state) this._onStateChange()
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
     return output

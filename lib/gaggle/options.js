@@ -74,6 +74,7 @@ const INSTANCE_OPTIONS = {
   preVote: { type: 'boolean', default: native.DEFAULT_PRE_VOTE },
   checkQuorum: { type: 'boolean', default: native.DEFAULT_CHECK_QUORUM },
   leaseReads: { type: 'boolean', default: native.DEFAULT_LEASE_READS },
+  join: { type: 'boolean', default: false },
   maxInflightMessages: { type: 'number', integer: true, min: 1, default: native.DEFAULT_MAX_INFLIGHT_MESSAGES },
   maxInflightBytes: {
     type: 'number', integer: true, min: 1, max: MAX_FLOW_BYTES, default: native.DEFAULT_MAX_INFLIGHT_BYTES

@@ -3,7 +3,10 @@
 //! `Error<&str>`'s status into the JS error's `code`, so each function here picks the code and keeps the message.
 
 use crate::node::wire::PayloadError;
-use crate::node::{BindError, MismatchError, OpenError, RequestError, SavedStateError, SnapshotError, TransferError};
+use crate::node::{
+    BindError, MembershipError, MismatchError, OpenError, RequestError, SavedStateError, SnapshotError, TransferError,
+};
+use crate::raft::ConfChangeError;
 use crate::raft::{ProposeError, ReadError};
 use napi::bindgen_prelude::{Env, Error, JsError, Status, Unknown};
 
@@ -64,6 +67,22 @@ pub fn request_error(error: &RequestError) -> CodedError {
         RequestError::InvalidId { .. } => invalid_argument(error),
         RequestError::Refused(refused) => propose_error(refused),
     }
+}
+
+pub fn membership_error(error: &MembershipError) -> CodedError {
+    let code = match error {
+        MembershipError::Refused(ConfChangeError::NotLeader) => NOT_LEADER,
+        MembershipError::Refused(
+            ConfChangeError::InFlight { .. } | ConfChangeError::Joint | ConfChangeError::NotCaughtUp { .. },
+        ) => INVALID_STATE,
+        MembershipError::NotAMember { .. } | MembershipError::UnnamedMember { .. } => UNKNOWN_MEMBER,
+        MembershipError::Refused(_)
+        | MembershipError::InvalidName { .. }
+        | MembershipError::AlreadyAVoter { .. }
+        | MembershipError::AlreadyAMember { .. }
+        | MembershipError::IdCollision(_) => INVALID_ARGUMENT,
+    };
+    coded(code, error)
 }
 
 pub fn transfer_error(error: &TransferError) -> CodedError {

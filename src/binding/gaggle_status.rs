@@ -75,6 +75,35 @@ impl GaggleNode {
         (log.committed + 1..=log.last_index()).any(|i| log.entry(i).is_some_and(|e| e.is_user_data() && e.term < term))
     }
 
+    /// The configuration in force as JSON text (see `NativeNode::members_json`).
+    pub fn members_json(&self) -> String {
+        let driver = &self.driver;
+        let names = driver.member_names();
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        for (key, list) in [("voters", &names.voters), ("outgoing", &names.outgoing), ("learners", &names.learners)] {
+            w.key(key).begin_array();
+            for name in list {
+                w.opt_string(name.as_deref());
+            }
+            w.end_array();
+        }
+        let raft = driver.raft();
+        if raft.role() == Role::Leader {
+            let last = raft.log().last_index();
+            w.key("progress").begin_object();
+            for member in driver.status().members {
+                let (Some(name), Some(progress)) = (member.name, member.progress) else { continue };
+                let caught_up = progress.match_index + crate::raft::CATCH_UP_ENTRIES >= last;
+                w.key(&name).begin_object().key("matchIndex").uint(progress.match_index);
+                w.key("caughtUp").bool(caught_up).end_object();
+            }
+            w.end_object();
+        }
+        w.end_object();
+        w.finish()
+    }
+
     /// `status()` as JSON text: the driver's typed status, in the faces' names and gaggle's numbering.
     pub fn status_json(&self) -> String {
         let status = self.driver.status();

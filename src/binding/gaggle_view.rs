@@ -155,6 +155,14 @@ impl EventSink for GaggleView {
         self.output.snapshot_wanted(index);
     }
 
+    fn membership_changed(&mut self) {
+        self.output.membership_changed();
+    }
+
+    fn membership_change_settled(&mut self, request: u64, committed: bool) {
+        self.output.membership_settled(request, committed);
+    }
+
     fn more(&mut self) {
         self.output.more();
     }

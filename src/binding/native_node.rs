@@ -268,6 +268,32 @@ impl NativeNode {
         self.node.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
     }
 
+    /// Changes the membership (the leader only): `action` is "add" (a learner), "promote" (a learner to voter) or
+    /// "remove"; returns the change's number, which the flush output's `membershipSettled` lists as
+    /// `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
+    #[napi(catch_unwind)]
+    pub fn change_membership(&mut self, action: String, name: String) -> Result<f64, ErrorCode> {
+        let driver = &mut self.node.driver;
+        if driver.is_closed() {
+            return Err(error::coded(error::CLOSED, "the node is closed"));
+        }
+        let change = match action.as_str() {
+            "add" => driver.add_member(&name),
+            "promote" => driver.promote_member(&name),
+            "remove" => driver.remove_member(&name),
+            _ => return Err(error::invalid_argument(format!("no membership change {action:?}"))),
+        };
+        change.map(|request| request as f64).map_err(|e| error::membership_error(&e))
+    }
+
+    /// The configuration in force, as JSON text: `{voters, outgoing, learners}` (names; null for a seat not yet
+    /// met) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}` (caught up: close enough to
+    /// be promoted).
+    #[napi(catch_unwind)]
+    pub fn members_json(&self) -> String {
+        self.node.members_json()
+    }
+
     /// Before a leader closes on purpose: starts handing leadership to the most caught-up voter and returns its
     /// name, or null when this node is not the leader or the only voter. Keep the node running until it is no
     /// longer the leader (about one round trip) or an election timeout passed, then close it.

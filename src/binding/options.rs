@@ -22,6 +22,9 @@ pub struct NativeOptions {
     pub cluster_size: Option<f64>,
     /// Every member's name, this node's among them (brig). Give this or `clusterSize`.
     pub members: Option<Vec<String>>,
+    /// The node joins an existing cluster: it knows no members and waits for the leader that adds it (then
+    /// `clusterSize` and `members` are not used).
+    pub join: Option<bool>,
     /// The shortest election timeout, in milliseconds.
     pub election_timeout_min: f64,
     /// The longest election timeout, in milliseconds (timeouts are drawn between the two).
@@ -78,6 +81,7 @@ pub(super) const OPTION_KEYS: &[&str] = &[
     "id",
     "clusterSize",
     "members",
+    "join",
     "electionTimeoutMin",
     "electionTimeoutMax",
     "heartbeatInterval",
@@ -154,6 +158,7 @@ impl NativeOptions {
             check_name(name, "a name in \"members\"")?;
         }
         let members = match (self.cluster_size, self.members) {
+            _ if self.join == Some(true) => Members::Join,
             (Some(size), None) => {
                 let cluster_size = whole("clusterSize", size, 1, u64::from(MAX_CLUSTER_SIZE))?;
                 Members::Discover { cluster_size: cluster_size as usize }
@@ -228,6 +233,7 @@ mod tests {
             id: id.to_string(),
             cluster_size: Some(3.0),
             members: None,
+            join: None,
             election_timeout_min: 300.0,
             election_timeout_max: 500.0,
             heartbeat_interval: 50.0,

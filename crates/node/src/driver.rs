@@ -569,7 +569,15 @@ impl NodeDriver {
     /// The node's state: the core's, with names, the torn tail recovery cut off, and the driver's counters.
     pub fn status(&self) -> Status {
         let core = self.raft.status();
-        let members = self.peers.seats()[1..]
+        // The seats first (the configured or discovered order), then the members added since.
+        let mut ids: Vec<NodeId> = self.peers.seats()[1..].to_vec();
+        let self_id = self.peers.self_id();
+        for id in self.raft.membership().members() {
+            if id != self_id && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let members = ids
             .iter()
             .map(|&id| MemberStatus {
                 id,

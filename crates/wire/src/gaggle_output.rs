@@ -49,6 +49,10 @@ pub struct OutputBatch {
     /// `[read number, gaggle index]` of this node's reads that are done: the node applied every entry up to the
     /// read's index, and the gaggle index is that of the last user entry it applied (-1 for none).
     reads: Option<JsonWriter>,
+    /// The configuration in force changed.
+    membership_changed: bool,
+    /// `[change number, committed]` of this node's membership changes that settled.
+    membership_settled: Option<JsonWriter>,
     /// This node started an election (brig's `ElectionTimeout`).
     election_started: bool,
     /// The leader sent heartbeats (brig's `ReplicationTimeout`).
@@ -134,6 +138,17 @@ impl OutputBatch {
         self.reads.get_or_insert_with(begin_list).begin_array().uint(request).int(gaggle_index).end_array();
     }
 
+    /// The configuration in force changed (ask the node for its members).
+    pub fn membership_changed(&mut self) {
+        self.membership_changed = true;
+    }
+
+    /// A membership change of this node settled: committed (with leaving a joint configuration), or lost.
+    pub fn membership_settled(&mut self, request: u64, committed: bool) {
+        let w = self.membership_settled.get_or_insert_with(begin_list);
+        w.begin_array().uint(request).bool(committed).end_array();
+    }
+
     /// The application should take a snapshot of its state as of this log index.
     pub fn snapshot_wanted(&mut self, index: u64) {
         self.snapshot_wanted = Some(index);
@@ -163,6 +178,8 @@ impl OutputBatch {
             && self.abandoned.is_none()
             && self.settled_requests.is_none()
             && self.reads.is_none()
+            && !self.membership_changed
+            && self.membership_settled.is_none()
             && !self.more
             && !self.election_started
             && !self.heartbeat_sent
@@ -214,6 +231,7 @@ impl OutputBatch {
             ("settledRequests", self.settled_requests.take()),
             ("abandoned", self.abandoned.take()),
             ("reads", self.reads.take()),
+            ("membershipSettled", self.membership_settled.take()),
         ];
         let mut out = String::with_capacity(
             lists.iter().filter_map(|(_, list)| list.as_ref()).map(|w| w.position() + 16).sum::<usize>() + 48,
@@ -253,6 +271,10 @@ impl OutputBatch {
             let mut w = JsonWriter::new();
             w.uint(index);
             out.push_str(w.as_str());
+        }
+        if std::mem::take(&mut self.membership_changed) {
+            key(&mut out, "membershipChanged");
+            out.push('1');
         }
         if std::mem::take(&mut self.election_started) {
             key(&mut out, "electionStarted");
