@@ -165,12 +165,14 @@ test('join() checks its inputs; members are fixed at join()', { timeout: TIMEOUT
   net.joinAll()
   const [a] = net.clusters
   assert.equal(a.join(), a, 'a second join() is a no-op')
-  assert.throws(() => a.addPeer(new consensus.Peer('z', () => {})), /cannot add peer "z" after join\(\)/)
+  const z = new consensus.Peer('z', () => {})
+  assert.equal(a.addPeer(z), z, 'after join(), a new Peer is taken (the leader also adds it to the cluster)')
+  assert.throws(() => a.addPeer(new consensus.Peer('a', () => {})), /another node's id/)
   const old = a.getPeer('b')
   const replacement = new consensus.Peer('b', old.tx)
   assert.equal(a.addPeer(replacement), replacement, 'a member\'s Peer may be replaced')
   assert.equal(a.getPeer('b'), replacement)
-  assert.equal(a.peers.length, 1)
+  assert.equal(a.peers.length, 2)
 })
 
 test('a single node is its own majority, and commits what it broadcast before join()', { timeout: TIMEOUT }, async (t) => {
@@ -458,4 +460,33 @@ test('a closing leader hands over: with 60 s election timeouts, the others have 
   await waitFor([b, c], () => leaderAgreed([b, c]))
   assert.equal(b.state.currentTerm, term + 1, 'one election, the hand-over\'s')
   assert.ok(['b', 'c'].includes(b.state.currentLeader))
+})
+
+test('addPeer after join(): the leader adds a joining node, which catches up and votes; removePeer removes one', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b', 'c'])
+  const d = new consensus.Cluster('d', [], undefined, { join: true })
+  const mapping = d.createProtocolMapping()
+  const link = (from, toId, toMapping) => new consensus.Peer(toId, (to, msg) => {
+    const plain = JSON.parse(msg.serialize())
+    setImmediate(() => toMapping[msg.constructor.method](plain, () => {}))
+  })
+  t.after(() => Promise.all([net.close(), d.close()]))
+  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const [a, b, c] = net.clusters
+  a.startElection()
+  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
+  for (const peer of net.clusters) d.addPeer(link(d, peer.id, net.mappings.get(peer.id)))
+  withTiming(NO_TIMEOUTS, () => d.join())
+  a.broadcast({ before: true })
+  for (const cluster of net.clusters) cluster.addPeer(link(cluster, 'd', mapping))
+  await a.membershipChange
+  assert.ok(a.members().voters.includes('d'), 'd was added, caught up and promoted')
+  await waitFor([a, d], () => d.members().voters.includes('d'))
+  assert.deepEqual(d.members().voters.slice().sort(), ['a', 'b', 'c', 'd'], 'the new node knows the configuration')
+  await a.removePeer('c')
+  assert.equal(a.getPeer('c'), null, 'the Peer goes with the member')
+  assert.deepEqual(a.members().voters.slice().sort(), ['a', 'b', 'd'])
+  const refused = await a.removePeer('nobody').then(() => null, (error) => error)
+  assert.equal(refused.code, 'FLOTILLA_UNKNOWN_MEMBER')
+  for (const cluster of [b, d]) assert.equal(typeof cluster.members(), 'object')
 })

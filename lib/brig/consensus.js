@@ -11,7 +11,8 @@
 //     LeaderChanged and LogCommit report the engine's changes in the order they happened.
 // What brig had and we fix: a strict majority in every cluster size, no exception on a refused append,
 // broadcasts kept in order until a leader is known (the engine keeps them; before join() this class does), and
-// close(). Membership is fixed at join(): peers must be added before it (membership changes are a later issue).
+// close(). The first members are the peers given before join(); after it, addPeer() on the leader adds a member
+// (as a learner, then a voter once caught up) and removePeer() removes one (the engine's membership changes).
 'use strict'
 
 const { EngineHost } = require('../engine/host')
@@ -104,7 +105,7 @@ function checkOptions (options) {
     throw invalidArgument('flotilla/brig: the Cluster options must be an object', TypeError)
   }
   for (const key of Object.keys(options)) {
-    if (!['dataDir', 'segmentBytes', 'snapshot', 'leaseReads'].includes(key)) {
+    if (!['dataDir', 'segmentBytes', 'snapshot', 'leaseReads', 'join'].includes(key)) {
       throw invalidArgument(`flotilla/brig: unknown Cluster option "${key}"`, TypeError)
     }
   }
@@ -120,8 +121,10 @@ function checkOptions (options) {
   if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
     throw invalidArgument('flotilla/brig: "dataDir" must be a non-empty string', TypeError)
   }
-  if (options.leaseReads !== undefined && typeof options.leaseReads !== 'boolean') {
-    throw invalidArgument('flotilla/brig: "leaseReads" must be a boolean', TypeError)
+  for (const key of ['leaseReads', 'join']) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw invalidArgument(`flotilla/brig: "${key}" must be a boolean`, TypeError)
+    }
   }
   const segmentBytes = options.segmentBytes
   if (segmentBytes !== undefined && !(Number.isInteger(segmentBytes) && segmentBytes >= MIN_SEGMENT_BYTES)) {
@@ -227,6 +230,8 @@ class Cluster extends EventEmitter {
     }
     if (this._options.snapshot !== undefined) nativeOptions.snapshotThreshold = this._options.snapshot.threshold
     if (this._options.leaseReads !== undefined) nativeOptions.leaseReads = this._options.leaseReads
+    // A node that joins a running cluster knows no members: the leader that adds it tells them.
+    if (this._options.join === true) nativeOptions.join = true
     if (!this.state._isFresh()) nativeOptions.savedState = savedStateOf(this.state)
     this._joined = true
     this._memberIds = new Set(members)
@@ -382,23 +387,63 @@ class Cluster extends EventEmitter {
   }
 
   /**
-   * Adds a peer before join(). After join() only a peer that is already a member may be given again (to replace
-   * its Peer object, e.g. with a new tx); a new member is an Error: membership changes are not supported yet.
+   * Adds a peer. Before join(), a member of the cluster that starts. After join(), the Peer a node sends to (give
+   * it on every node); on the leader, a new one is also added to the cluster: as a learner (it gets the log and
+   * never votes), then as a voter once caught up (Raft thesis 4), each step taken as soon as the engine allows.
+   * The change's outcome is the Promise `cluster.membershipChange` holds (the Debug event tells a failure too). A peer already a member is replaced
+   * (a new tx).
    */
   addPeer (peer) {
     if (this._joined) {
       const id = peer && peer.id
-      if (!this._memberIds.has(id) || id === this.id) {
-        throw codedError(CODES.NOT_SUPPORTED, `flotilla/brig: cannot add peer "${id}" after join(): the members are ` +
-          'fixed when the cluster joins (add every peer before calling join())')
+      if (!isNodeId(id) || typeof peer.send !== 'function' || id === this.id) {
+        throw invalidArgument('flotilla/brig: a peer must be a Peer with another node\'s id', TypeError)
       }
       const index = this.peers.findIndex((p) => p.id === id)
       if (index === -1) this.peers.push(peer)
       else this.peers[index] = peer
+      if (!this._memberIds.has(id) && this._native !== null && this._native.state === 'LEADER') {
+        this._memberIds.add(id)
+        this.membershipChange = this._changeWhenPossible('add', id).then(() => this._changeWhenPossible('promote', id))
+        this.membershipChange.catch((error) => this._debug('membership change failed:', error.message))
+      }
       return peer
     }
     this.peers.push(peer)
     return this.getPeer(peer.id)
+  }
+
+  /**
+   * Removes the member `id` (on the leader; a leader that removes itself hands over once the change committed)
+   * and forgets its Peer once the change committed. Resolves then; rejects with a coded error when refused.
+   */
+  removePeer (id) {
+    if (!isNodeId(id)) throw invalidArgument('flotilla/brig: the peer id must be a non-empty string', TypeError)
+    if (this._native === null || this._closing) {
+      return Promise.reject(codedError(CODES.NOT_RUNNING, 'flotilla/brig: the cluster has not joined, or is closed'))
+    }
+    return this._host.changeMembership('remove', id).then(() => {
+      this._memberIds.delete(id)
+      this.peers = this.peers.filter((peer) => peer.id !== id)
+    })
+  }
+
+  /** The configuration in force: `{voters, outgoing, learners}` by id, and (on the leader) `progress`. */
+  members () {
+    return this._native === null ? null : JSON.parse(this._native.membersJson())
+  }
+
+  // A change asked again every replication interval while the engine says it cannot be made yet (another change
+  // in flight, a new leader's first entry not yet committed, a learner not caught up).
+  async _changeWhenPossible (action, id) {
+    for (;;) {
+      try {
+        return await this._host.changeMembership(action, id)
+      } catch (error) {
+        if (error.code !== CODES.INVALID_STATE || this._closing) throw error
+        await new Promise((resolve) => setTimeout(resolve, this._handOverTiming.heartbeatInterval))
+      }
+    }
   }
 
   // The handlers brig exposed: each gives one received message to the engine (as the protocol mapping does,
@@ -563,6 +608,7 @@ class Cluster extends EventEmitter {
     }
     // After LogCommit: a read resolves once the application has every entry up to it.
     this._host.settleReads(output)
+    this._host.settleMembership(output)
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
   }
 

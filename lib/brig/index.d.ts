@@ -330,6 +330,8 @@ export declare namespace consensus {
     segmentBytes?: number
     /** Lease reads (`read({lease: true})`): give it to every Cluster of the group (default false). */
     leaseReads?: boolean
+    /** Join a running cluster: the node knows no members and waits for the leader that adds it (default false). */
+    join?: boolean
     /** Compact the log every `threshold` applied entries behind the application's snapshot. */
     snapshot?: {
       threshold: number
@@ -433,8 +435,18 @@ export declare namespace consensus {
     read (options?: ReadOptions): Promise<number>
     startElection (): this
     getPeer (id: string): Peer | null
-    /** Before join(); after it only to replace a member's Peer (a new member throws). */
+    /**
+     * Before join(), a member of the cluster that starts. After join(), the Peer this node sends to (give it on every
+     * node); on the leader a new one is also added to the cluster, as a learner and then as a voter once caught up
+     * (the outcome in `membershipChange`). A member's Peer given again replaces it.
+     */
     addPeer (peer: Peer): Peer
+    /** The last membership change addPeer() started on this leader: resolves once the new member votes. */
+    membershipChange?: Promise<void>
+    /** Removes the member `id` (on the leader) and forgets its Peer once the change committed. */
+    removePeer (id: string): Promise<void>
+    /** The configuration in force by id, and (on the leader) each member's progress. null before join(). */
+    members (): { voters: Array<string | null>, outgoing: Array<string | null>, learners: Array<string | null>, progress?: Record<string, { matchIndex: number, caughtUp: boolean }> } | null
     handleVoteRequest (msg: messages.VoteRequestMessage | object): boolean
     handleVoteResponse (msg: messages.VoteResponseMessage | object): boolean
     handleLogRequest (msg: messages.LogRequestMessage | object): boolean

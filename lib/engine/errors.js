@@ -15,7 +15,7 @@ const CODES = Object.freeze({
   TIMEOUT: 'FLOTILLA_TIMEOUT', // a dispatchOnLeader call that was not answered in time
   CLOSED: 'FLOTILLA_CLOSED', // the node is closed (also from the engine)
   NOT_RUNNING: 'FLOTILLA_NOT_RUNNING', // not joined yet, or a durable node still reading its log
-  NOT_SUPPORTED: 'FLOTILLA_NOT_SUPPORTED', // a membership change (a later issue)
+  NOT_SUPPORTED: 'FLOTILLA_NOT_SUPPORTED', // brig: writing to the read-only state view
   SNAPSHOT_HOOK: 'FLOTILLA_SNAPSHOT_HOOK', // the application's snapshot save() or restore() failed
   // raised by the engine (src/binding/error.rs)
   STORAGE: 'FLOTILLA_STORAGE', // the log cannot be read or written
