@@ -4,6 +4,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { gaggle, STEADY, WITHIN, uniqueName, waitFor, rejection, thrown, memoryCluster, electLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
 
 const require = createRequire(import.meta.url)
@@ -60,4 +63,82 @@ test('addMember without {learner: true} promotes once caught up; refusals are co
   assert.equal(thrown(() => leader.addMember(7)).code, CODES.INVALID_ARGUMENT)
   await leader.close()
   assert.equal((await rejection(leader.addMember('n5'))).code, CODES.CLOSED)
+})
+
+test('every node of a durable 3-node cluster replaced, one at a time, while appends run: nothing acknowledged lost', WITHIN, async (t) => {
+  const namespace = uniqueName('replace')
+  const root = mkdtempSync(path.join(tmpdir(), 'flotilla-replace-'))
+  t.after(() => rmSync(root, { recursive: true, force: true }))
+  const durable = (id, extra) => {
+    const node = gaggle({ id, clusterSize: 3, channel: { name: 'memory', namespace }, dataDir: path.join(root, id), ...STEADY, ...extra })
+    t.after(() => node.close())
+    return node
+  }
+  let nodes = ['n0', 'n1', 'n2'].map((id) => durable(id))
+  await Promise.all(nodes.map((node) => node.ready()))
+  await electLeader(nodes)
+  // Appends all the time, through whichever node leads (a retried request id commits once).
+  const acknowledged = []
+  let running = true
+  let count = 0
+  const appender = (async () => {
+    while (running) {
+      const leader = nodes.find((node) => node.isLeader())
+      if (!leader) { await new Promise((resolve) => setTimeout(resolve, 5)); continue }
+      const value = count++
+      try {
+        await leader.append({ value }, { requestId: `w${value}`, timeout: 2000 })
+        acknowledged.push(value)
+      } catch {
+        // not acknowledged: it may or may not commit, and is not counted
+      }
+    }
+  })()
+  for (const [old, spare] of [['n0', 'm0'], ['n1', 'm1'], ['n2', 'm2']]) {
+    const before = acknowledged.length
+    await waitFor(() => acknowledged.length >= before + 3, 5000, 'appends between the changes')
+    const fresh = durable(spare, { join: true })
+    await fresh.ready()
+    nodes.push(fresh)
+    const leader = await waitFor(() => nodes.find((node) => node.isLeader()), 5000, 'a leader')
+    await leader.addMember(spare)
+    const current = await waitFor(() => nodes.find((node) => node.isLeader()), 5000, 'a leader')
+    await current.removeMember(old)
+    const gone = nodes.find((node) => node.id === old)
+    nodes = nodes.filter((node) => node !== gone)
+    await waitFor(() => nodes.some((node) => node.isLeader()), 5000, 'a leader among the members')
+    await gone.close()
+  }
+  running = false
+  await appender
+  const leader = await waitFor(() => nodes.find((node) => node.isLeader()), 5000, 'a leader')
+  assert.deepEqual(leader.members().voters.slice().sort(), ['m0', 'm1', 'm2'])
+  await leader.append({ last: true })
+  await allCommitted(nodes, leader.getCommitIndex())
+  const log = assertSameLogs(nodes)
+  const values = new Set(log.map((entry) => entry.data.value))
+  for (const value of acknowledged) assert.ok(values.has(value), `acknowledged append ${value} is in the log`)
+  assert.ok(acknowledged.length >= 9, `appends ran all along (${acknowledged.length} acknowledged)`)
+})
+
+test('a cluster grows from 3 to 5 voters and shrinks back to 3; the logs stay one', WITHIN, async (t) => {
+  const namespace = uniqueName('grow')
+  const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
+  const leader = await electLeader(nodes)
+  await leader.append({ at: 3 })
+  const spares = ['g3', 'g4'].map((id) => joiner(t, namespace, id))
+  for (const spare of spares) await leader.addMember(spare.id)
+  assert.equal(leader.members().voters.length, 5)
+  await leader.append({ at: 5 })
+  const all = [...nodes, ...spares]
+  await allCommitted(all, 1)
+  await leader.removeMember(nodes[1].id === leader.id ? nodes[2].id : nodes[1].id)
+  const remaining = all.filter((node) => leader.members().voters.includes(node.id))
+  const other = remaining.find((node) => node !== leader && !nodes.includes(node))
+  await leader.removeMember(other.id)
+  assert.equal(leader.members().voters.length, 3)
+  const members = all.filter((node) => leader.members().voters.includes(node.id))
+  await leader.append({ at: 3 })
+  await allCommitted(members, 2)
+  assertSameLogs(members)
 })
