@@ -84,6 +84,12 @@ pub fn config(id: NodeId) -> Config {
     config
 }
 
+/// `config` without pre-vote and check-quorum: the thesis's rules on their own, so that the elections a test
+/// forces are not held back by a lease.
+pub fn plain_config(id: NodeId) -> Config {
+    Config { pre_vote: false, check_quorum: false, ..config(id) }
+}
+
 impl Cluster {
     pub fn new(size: u64) -> Cluster {
         Cluster::with_config(size, config)

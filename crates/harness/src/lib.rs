@@ -13,7 +13,7 @@ pub mod scenario_commands;
 pub mod simulation;
 mod state_machine;
 
-pub use cluster::{config, progress, Cluster, TestNode};
+pub use cluster::{config, plain_config, progress, Cluster, TestNode};
 pub use cluster_nodes::ClusterNodes;
 pub use memory_storage::MemoryStorage;
 pub use state_machine::{decode_items, encode_items};

@@ -5,8 +5,8 @@
 //! that needs both majorities and that the leader leaves by itself; a removed leader steps down and hands over; a
 //! removed node cannot disturb the cluster; snapshots and restarts keep the configuration.
 
-use flotilla_harness::{config, Cluster};
-use flotilla_raft::{ConfChangeError, Config, Index, Membership, MessageBody, NodeId, Payload, Role, CATCH_UP_ENTRIES};
+use flotilla_harness::{config, plain_config, Cluster};
+use flotilla_raft::{ConfChangeError, Index, Membership, MessageBody, NodeId, Payload, Role, CATCH_UP_ENTRIES};
 use std::collections::BTreeSet;
 
 fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
@@ -21,17 +21,9 @@ fn no_context() -> Payload {
     Payload::from(Vec::new())
 }
 
-/// The thesis's rules on their own: no pre-vote and no check-quorum lease in the way of the elections tests force.
-fn plain(id: NodeId) -> Config {
-    let mut config = config(id);
-    config.pre_vote = false;
-    config.check_quorum = false;
-    config
-}
-
 /// A cluster of `size` voters led by node 1.
 fn elected(size: u64) -> Cluster {
-    let mut cluster = Cluster::with_config(size, plain);
+    let mut cluster = Cluster::with_config(size, plain_config);
     assert!(cluster.elect(1), "node 1 leads");
     cluster
 }
@@ -48,7 +40,7 @@ fn change(cluster: &mut Cluster, leader: NodeId, voters: &[NodeId], learners: &[
 fn add_learners(cluster: &mut Cluster, learners: &[NodeId]) {
     let voters: Vec<NodeId> = cluster.node(1).membership().voters.iter().copied().collect();
     for &id in learners {
-        cluster.add_node(plain(id), members(&voters, &[], learners));
+        cluster.add_node(plain_config(id), members(&voters, &[], learners));
     }
     change(cluster, 1, &voters, learners);
 }
@@ -138,7 +130,7 @@ fn one_change_at_a_time_4_1() {
 
 #[test]
 fn a_new_leader_changes_the_membership_only_once_an_entry_of_its_term_committed() {
-    let mut cluster = Cluster::with_config(3, plain);
+    let mut cluster = Cluster::with_config(3, plain_config);
     cluster.node_mut(1).campaign();
     cluster.settle_with(|m| (!matches!(m.body, MessageBody::Append { .. })).then_some(m));
     assert_eq!(cluster.node(1).role(), Role::Leader);
@@ -289,7 +281,7 @@ fn a_removed_node_is_never_elected_even_without_pre_vote_4_2_3() {
     cluster.isolated.push(3);
     change(&mut cluster, 1, &[1, 2], &[]);
     cluster.isolated.clear();
-    for _ in 0..10 * plain(3).election_ticks_max {
+    for _ in 0..10 * plain_config(3).election_ticks_max {
         cluster.tick_all();
         assert_ne!(cluster.node(3).role(), Role::Leader);
     }
@@ -307,8 +299,8 @@ fn a_node_that_joins_knows_no_members_never_campaigns_and_takes_the_log_from_the
     let mut cluster = elected(3);
     cluster.propose(1, "before", b"x");
     cluster.settle();
-    cluster.add_joining_node(plain(4));
-    for _ in 0..5 * plain(4).election_ticks_max {
+    cluster.add_joining_node(plain_config(4));
+    for _ in 0..5 * plain_config(4).election_ticks_max {
         cluster.node_mut(4).tick();
     }
     assert_eq!(cluster.node(4).stats().elections_started, 0, "it waits to be added");
@@ -326,12 +318,12 @@ fn snapshots_and_restarts_keep_the_configuration() {
     let snapshot = cluster.node(1).snapshot().expect("a snapshot");
     assert_eq!(snapshot.meta.membership, members(&[1, 2, 3, 4], &[], &[]));
     // A learner added after the compaction catches up by InstallSnapshot.
-    cluster.add_node(plain(5), members(&[1, 2, 3, 4], &[], &[5]));
+    cluster.add_node(plain_config(5), members(&[1, 2, 3, 4], &[], &[5]));
     change(&mut cluster, 1, &[1, 2, 3, 4], &[5]);
     assert_eq!(cluster.node(5).stats().snapshots_installed, 1);
     assert_eq!(cluster.node(5).membership(), &members(&[1, 2, 3, 4], &[], &[5]));
-    cluster.restart(2, plain(2));
-    cluster.restart(5, plain(5));
+    cluster.restart(2, plain_config(2));
+    cluster.restart(5, plain_config(5));
     // Each restarts with the configuration committed as far as it knew, and learns the rest from the leader.
     cluster.tick_all();
     assert_eq!(cluster.node(2).membership(), &members(&[1, 2, 3, 4], &[], &[5]), "from its log");
@@ -374,8 +366,8 @@ fn a_vote_refused_for_the_log_tells_the_candidate_what_the_voter_knows_committed
         entries: (1..=last).map(|index| entry(index, 1)).collect(),
         ..Default::default()
     };
-    let mut voter = flotilla_raft::Raft::new(plain(3), restored(2, 3)).expect("node");
-    let mut candidate = flotilla_raft::Raft::new(plain(2), restored(1, 2)).expect("node");
+    let mut voter = flotilla_raft::Raft::new(plain_config(3), restored(2, 3)).expect("node");
+    let mut candidate = flotilla_raft::Raft::new(plain_config(2), restored(1, 2)).expect("node");
     candidate.campaign();
     let mut notices = Vec::new();
     for _ in 0..3 {

@@ -4,7 +4,7 @@
 //! followers ask the leader; reads of one batch share a round; a lease needs CheckQuorum, is shorter than the
 //! election timeout, and ends with a leadership transfer; hostile answers are dropped and counted.
 
-use flotilla_harness::{config, Cluster, MemoryStorage};
+use flotilla_harness::{config, plain_config, Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, Index, Membership, Message, MessageBody, NodeId, Raft, ReadError, ReadState, RestoredState, Role, MAX_INDEX,
 };
@@ -13,14 +13,6 @@ fn elected(size: u64, make_config: impl Fn(NodeId) -> Config) -> Cluster {
     let mut cluster = Cluster::with_config(size, make_config);
     assert!(cluster.elect(1), "node 1 leads");
     cluster
-}
-
-/// The plain ReadIndex protocol, with no lease and no pre-vote in the way.
-fn no_lease(id: NodeId) -> Config {
-    let mut config = config(id);
-    config.check_quorum = false;
-    config.pre_vote = false;
-    config
 }
 
 /// Lease reads on (with CheckQuorum, as by default).
@@ -43,7 +35,7 @@ fn queued(cluster: &Cluster, kind: &str) -> Vec<Message> {
 
 #[test]
 fn a_leader_answers_a_read_only_once_a_quorum_answered_a_round_sent_after_it_arrived_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.propose(1, "w1", b"x");
     cluster.settle();
     cluster.node_mut(1).read_index(7, false).expect("read taken");
@@ -58,7 +50,7 @@ fn a_leader_answers_a_read_only_once_a_quorum_answered_a_round_sent_after_it_arr
 
 #[test]
 fn a_round_sent_before_the_read_arrived_does_not_confirm_it_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     // A round goes out (a heartbeat tick); the read arrives while its answers are on their way.
     cluster.node_mut(1).tick();
     cluster.process_ready();
@@ -84,7 +76,7 @@ fn a_round_sent_before_the_read_arrived_does_not_confirm_it_6_4() {
 
 #[test]
 fn a_partitioned_old_leader_cannot_serve_a_read_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.isolated.push(1);
     assert!(cluster.elect(2), "the others elect a new leader");
     cluster.propose(2, "after", b"new");
@@ -108,7 +100,7 @@ fn a_partitioned_old_leader_cannot_serve_a_read_6_4() {
 
 #[test]
 fn a_fresh_leader_answers_reads_only_once_an_entry_of_its_term_committed_6_4() {
-    let mut cluster = Cluster::with_config(3, no_lease);
+    let mut cluster = Cluster::with_config(3, plain_config);
     cluster.node_mut(1).campaign();
     // Win the election, but keep every append (so the no-op) from the followers.
     cluster.settle_with(|m| (!matches!(m.body, MessageBody::Append { .. })).then_some(m));
@@ -124,7 +116,7 @@ fn a_fresh_leader_answers_reads_only_once_an_entry_of_its_term_committed_6_4() {
 
 #[test]
 fn a_follower_asks_the_leader_and_gets_the_leaders_commit_index_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.propose(1, "w1", b"x");
     cluster.settle();
     cluster.node_mut(2).read_index(5, false).expect("read taken");
@@ -139,7 +131,7 @@ fn a_follower_asks_the_leader_and_gets_the_leaders_commit_index_6_4() {
 
 #[test]
 fn reads_of_one_batch_share_one_round_6_4() {
-    let mut cluster = elected(5, no_lease);
+    let mut cluster = elected(5, plain_config);
     for request in 1..=100 {
         cluster.node_mut(1).read_index(request, false).expect("read taken");
     }
@@ -152,7 +144,7 @@ fn reads_of_one_batch_share_one_round_6_4() {
 
 #[test]
 fn a_single_node_answers_a_read_at_once_6_4() {
-    let mut cluster = elected(1, no_lease);
+    let mut cluster = elected(1, plain_config);
     cluster.node_mut(1).read_index(1, false).expect("read taken");
     cluster.process_ready();
     assert_eq!(reads(&cluster, 1), vec![ReadState { request: 1, index: 1 }]);
@@ -160,7 +152,7 @@ fn a_single_node_answers_a_read_at_once_6_4() {
 
 #[test]
 fn a_follower_asks_again_when_the_answer_is_lost_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.node_mut(2).read_index(1, false).expect("read taken");
     cluster.settle_with(|m| (!matches!(m.body, MessageBody::ReadIndexReply { .. })).then_some(m));
     assert!(reads(&cluster, 2).is_empty());
@@ -173,7 +165,7 @@ fn a_follower_asks_again_when_the_answer_is_lost_6_4() {
 
 #[test]
 fn reads_held_by_a_leader_that_steps_down_are_asked_of_the_next_leader_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.isolated.push(1);
     cluster.node_mut(1).read_index(9, false).expect("read taken");
     cluster.process_ready();
@@ -189,7 +181,7 @@ fn reads_held_by_a_leader_that_steps_down_are_asked_of_the_next_leader_6_4() {
 
 #[test]
 fn a_cancelled_read_is_never_answered_6_4() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     cluster.node_mut(2).read_index(1, false).expect("read taken");
     cluster.node_mut(2).cancel_read(1);
     cluster.settle();
@@ -199,7 +191,7 @@ fn a_cancelled_read_is_never_answered_6_4() {
 
 #[test]
 fn too_many_pending_reads_are_refused_and_a_request_number_is_used_once_6_4() {
-    let mut cluster = Cluster::with_config(3, |id| Config { max_pending_reads: 2, ..no_lease(id) });
+    let mut cluster = Cluster::with_config(3, |id| Config { max_pending_reads: 2, ..plain_config(id) });
     let node = cluster.node_mut(2);
     node.read_index(1, false).expect("read taken");
     assert_eq!(node.read_index(1, false), Err(ReadError::DuplicateRequest(1)));
@@ -211,7 +203,7 @@ fn too_many_pending_reads_are_refused_and_a_request_number_is_used_once_6_4() {
 
 #[test]
 fn a_lease_read_is_refused_without_check_quorum_or_lease_reads_6_4_1() {
-    let mut cluster = elected(3, |id| Config { lease_reads: true, ..no_lease(id) });
+    let mut cluster = elected(3, |id| Config { lease_reads: true, ..plain_config(id) });
     assert_eq!(cluster.node_mut(1).read_index(1, true), Err(ReadError::LeaseNotEnabled));
     assert_eq!(cluster.node_mut(1).read_by_lease(), None);
     let mut cluster = elected(3, config);
@@ -324,7 +316,7 @@ fn vote_request(from: NodeId, term: u64) -> Message {
 
 #[test]
 fn an_answer_to_a_round_never_sent_or_a_read_index_beyond_the_limit_is_dropped_and_counted() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     let term = cluster.node(1).term();
     let sent = cluster.node(1).stats().dropped_malformed;
     let forged = Message { from: 2, to: 1, term, body: MessageBody::HeartbeatReply { read_round: u64::MAX } };
@@ -339,7 +331,7 @@ fn an_answer_to_a_round_never_sent_or_a_read_index_beyond_the_limit_is_dropped_a
 
 #[test]
 fn a_read_request_to_a_node_that_does_not_lead_is_dropped_and_counted() {
-    let mut cluster = elected(3, no_lease);
+    let mut cluster = elected(3, plain_config);
     let term = cluster.node(1).term();
     let ask = Message { from: 1, to: 3, term, body: MessageBody::ReadIndex { request: 1, lease: false } };
     cluster.node_mut(3).step(ask).expect("taken, not answered");

@@ -160,8 +160,8 @@ pub struct NodeDriver {
     last_change: u64,
     /// Membership changes proposed here, until they settle.
     pending_changes: Vec<PendingChange>,
-    /// The index of the configuration in force when last reported (`EventSink::membership_changed`).
-    membership_reported: Option<(Index, Membership)>,
+    /// The configuration in force when last reported (`EventSink::membership_changed`).
+    membership_reported: Option<Membership>,
     /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
     /// `applied` runs ahead of it while a received snapshot waits to be durable.
     handed_out: Index,
@@ -257,8 +257,9 @@ impl NodeDriver {
 
     /// At start: the members' names the restored snapshot and log carry.
     fn learn_names_of_restored_log(&mut self) {
-        if let Some(snapshot) = self.raft.snapshot().cloned() {
-            self.learn_names_of_snapshot(&snapshot);
+        // (The context alone: a snapshot's data may be large.)
+        if let Some(context) = self.raft.snapshot().map(|snapshot| snapshot.membership_context.clone()) {
+            self.learn_names_in(&context);
         }
         let log = self.raft.log();
         let conf_entries: Vec<Entry> = (log.first_index()..=log.last_index())
@@ -718,9 +719,9 @@ impl NodeDriver {
 
     /// Tells the sink when the configuration in force changed, and which changes proposed here settled.
     fn report_membership(&mut self, sink: &mut impl EventSink) {
-        let now = (self.raft.membership_index(), self.raft.membership().clone());
-        if self.membership_reported.as_ref() != Some(&now) {
-            self.membership_reported = Some(now);
+        // Compared in place: a clone only when it changed (this runs at every flush).
+        if self.membership_reported.as_ref() != Some(self.raft.membership()) {
+            self.membership_reported = Some(self.raft.membership().clone());
             sink.membership_changed();
         }
         self.settle_membership_changes(sink);

@@ -137,11 +137,6 @@ impl NodeDriver {
         }
     }
 
-    /// Changes proposed here that are not settled yet.
-    pub fn pending_membership_changes(&self) -> usize {
-        self.pending_changes.len()
-    }
-
     /// Reports the changes that settled: committed (with leaving a joint configuration), or lost with the entry
     /// that held them (a new leader overwrote it).
     pub(super) fn settle_membership_changes(&mut self, sink: &mut impl EventSink) {
@@ -178,10 +173,10 @@ impl NodeDriver {
     }
 
     pub(super) fn learn_names_of_snapshot(&mut self, snapshot: &Snapshot) {
-        self.learn_names_in(&snapshot.membership_context.clone());
+        self.learn_names_in(&snapshot.membership_context);
     }
 
-    fn learn_names_in(&mut self, context: &[u8]) {
+    pub(super) fn learn_names_in(&mut self, context: &[u8]) {
         let Some(names) = member_names::decode(context) else {
             self.wire_stats.malformed += 1;
             return;

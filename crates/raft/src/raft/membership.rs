@@ -65,11 +65,6 @@ impl Raft {
         self.configs.at(index)
     }
 
-    /// The driver's context of the configuration in force (empty when it came from no entry).
-    pub fn membership_context(&self) -> Payload {
-        self.configs.latest_context()
-    }
-
     /// The leader appends a configuration entry; it is in force once committed.
     fn append_configuration(&mut self, entry: ConfEntry) -> Index {
         let index = self.log.last_index() + 1;
