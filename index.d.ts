@@ -343,6 +343,12 @@ declare class GaggleNode extends EventEmitter {
   promoteMember (id: string): Promise<void>
   /** Removes the member `id`; a leader that removes itself hands over once the change committed. */
   removeMember (id: string): Promise<void>
+  /**
+   * Moves the cluster to exactly these members. When more than one voter changes it goes through a joint
+   * configuration (Raft thesis 4.3), left on its own; a new voter must be a caught-up learner. Callable on any
+   * node; resolves once the change, and leaving the joint configuration, committed.
+   */
+  changeMembership (target: { voters: string[], learners?: string[] }): Promise<void>
   /** The configuration in force; null until the node runs. */
   members (): gaggle.Members | null
   /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */

@@ -142,3 +142,32 @@ test('a cluster grows from 3 to 5 voters and shrinks back to 3; the logs stay on
   await allCommitted(members, 2)
   assertSameLogs(members)
 })
+
+test('changeMembership swaps two voters at once through a joint configuration, asked of a follower; bad targets throw', WITHIN, async (t) => {
+  const namespace = uniqueName('joint')
+  const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
+  const leader = await electLeader(nodes)
+  await leader.append({ before: true })
+  const spares = ['j3', 'j4'].map((id) => joiner(t, namespace, id))
+  for (const spare of spares) await leader.addMember(spare.id, { learner: true })
+  await waitFor(() => ['j3', 'j4'].every((id) => leader.members().progress[id].caughtUp), 5000, 'the learners to catch up')
+  const seen = []
+  leader.on('membershipChanged', (members) => seen.push(members))
+  const follower = nodes.find((node) => node !== leader)
+  const voters = [leader.id, 'j3', 'j4']
+  await follower.changeMembership({ voters, learners: [] })
+  assert.deepEqual(leader.members().voters.slice().sort(), voters.slice().sort())
+  assert.deepEqual(leader.members().outgoing, [])
+  assert.ok(seen.some((members) => members.outgoing.length === 3), 'the joint configuration was in force on the way')
+  await leader.append({ after: true })
+  const members = [leader, ...spares]
+  await allCommitted(members, leader.getCommitIndex())
+  assertSameLogs(members)
+
+  for (const target of [null, [], { voters: 'n0' }, { voters: [] }, { voters: ['a', 'a'] }, { voters: [''] }, { voters: ['a'], learners: [7] }]) {
+    assert.equal(thrown(() => leader.changeMembership(target)).code, CODES.INVALID_ARGUMENT, JSON.stringify(target))
+  }
+  const refused = await rejection(leader.changeMembership({ voters: [leader.id, 'stranger'] }))
+  assert.equal(refused.code, CODES.INVALID_ARGUMENT, 'a new voter must be a learner first')
+  assert.deepEqual(leader.members().voters.slice().sort(), voters.slice().sort(), 'a refused change changes nothing')
+})

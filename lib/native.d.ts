@@ -27,6 +27,9 @@ export declare const MAX_CLUSTER_SIZE: number
 /** The largest `maxMessageBytes` and `maxInflightBytes`. */
 export declare const MAX_FLOW_BYTES: number
 
+/** The most members (voters and learners) a configuration has. */
+export declare const MAX_MEMBERS: number
+
 /** The longest node name, in UTF-8 bytes. */
 export declare const MAX_NAME_BYTES: number
 
@@ -173,6 +176,12 @@ export declare class NativeNode {
    * `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
    */
   changeMembership(action: string, name: string): number
+  /**
+   * Moves the membership (the leader only) to exactly these voters and learners, by name: one step when at most
+   * one voter changes, else through a joint configuration (left on its own once it committed). A new voter must
+   * be a caught-up learner already. Returns the change's number, as `change_membership` does.
+   */
+  setMembership(voters: Array<string>, learners: Array<string>): number
   /**
    * The configuration in force, as JSON text: `{voters, outgoing, learners}` (names; null for a seat not yet
    * met) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}` (caught up: close enough to

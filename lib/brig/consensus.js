@@ -20,6 +20,7 @@ const { requestIdOf } = require('../engine/request-id')
 const { readOptionsOf } = require('../engine/read-options')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
+const { membershipTarget } = require('../engine/membership-target')
 const { MAX_NAME_BYTES, MIN_SEGMENT_BYTES } = require('../native')
 const { EventEmitter } = require('node:events')
 const {
@@ -185,6 +186,7 @@ class Cluster extends EventEmitter {
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // {json, requestId, pending}, proposed in order at join()
     this._memberIds = null
+    this._configIds = null
     this._role = Follower
     this._leader = null
     this._engineVersion = 0 // bumped by every input that may change the engine's log
@@ -235,6 +237,8 @@ class Cluster extends EventEmitter {
     if (!this.state._isFresh()) nativeOptions.savedState = savedStateOf(this.state)
     this._joined = true
     this._memberIds = new Set(members)
+    // The members of the configuration last seen (see _followConfiguration).
+    this._configIds = new Set(this._options.join === true ? [] : members)
     if (this._options.dataDir !== undefined) {
       // The engine reads its log on a worker thread; until then the cluster is as before join(): broadcasts
       // wait in order, received messages are not taken (Raft sends them again), and the state is the fresh one.
@@ -422,10 +426,35 @@ class Cluster extends EventEmitter {
     if (this._native === null || this._closing) {
       return Promise.reject(codedError(CODES.NOT_RUNNING, 'flotilla/brig: the cluster has not joined, or is closed'))
     }
-    return this._host.changeMembership('remove', id).then(() => {
-      this._memberIds.delete(id)
-      this.peers = this.peers.filter((peer) => peer.id !== id)
-    })
+    return this._host.changeMembership('remove', id).then(() => this._followConfiguration())
+  }
+
+  /**
+   * On the leader: moves the cluster to exactly `{voters, learners}` (by id): through a joint configuration when
+   * more than one voter changes (Raft thesis 4.3), left on its own. A new voter must be a learner that caught up.
+   * Resolves once the change committed; rejects with a coded error when refused.
+   */
+  changeMembership (target) {
+    const { voters, learners } = membershipTarget(target, 'flotilla/brig')
+    if (this._native === null || this._closing) {
+      return Promise.reject(codedError(CODES.NOT_RUNNING, 'flotilla/brig: the cluster has not joined, or is closed'))
+    }
+    for (const id of [...voters, ...learners]) this._memberIds.add(id)
+    return this._host.changeMembership('set', { voters, learners }).then(() => this._followConfiguration())
+  }
+
+  // `peers` and `getPeer` follow the configuration: a member that left it (a removal made on any node, seen once
+  // committed) is forgotten. Peers not yet members stay (given on every node before the leader adds them).
+  _followConfiguration () {
+    const { voters, outgoing, learners } = JSON.parse(this._native.membersJson())
+    const now = new Set([...voters, ...outgoing, ...learners])
+    for (const id of this._configIds) {
+      if (!now.has(id)) {
+        this._memberIds.delete(id)
+        this.peers = this.peers.filter((peer) => peer.id !== id)
+      }
+    }
+    this._configIds = now
   }
 
   /** The configuration in force: `{voters, outgoing, learners}` by id, and (on the leader) `progress`. */
@@ -608,6 +637,7 @@ class Cluster extends EventEmitter {
     }
     // After LogCommit: a read resolves once the application has every entry up to it.
     this._host.settleReads(output)
+    if (output.membershipChanged) this._followConfiguration()
     this._host.settleMembership(output)
     if (output.snapshotWanted !== undefined) this._host.takeSnapshot(output.snapshotWanted)
   }

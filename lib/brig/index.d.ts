@@ -443,8 +443,17 @@ export declare namespace consensus {
     addPeer (peer: Peer): Peer
     /** The last membership change addPeer() started on this leader: resolves once the new member votes. */
     membershipChange?: Promise<void>
-    /** Removes the member `id` (on the leader) and forgets its Peer once the change committed. */
+    /**
+     * Removes the member `id` (on the leader). Every node forgets a removed member's Peer once the removal committed
+     * (`peers` and `getPeer` follow the configuration).
+     */
     removePeer (id: string): Promise<void>
+    /**
+     * On the leader: moves the cluster to exactly these members (a joint configuration when more than one voter
+     * changes, left on its own; a new voter must be a caught-up learner). Resolves once it committed; the Peers of
+     * removed members are forgotten then.
+     */
+    changeMembership (target: { voters: string[], learners?: string[] }): Promise<void>
     /** The configuration in force by id, and (on the leader) each member's progress. null before join(). */
     members (): { voters: Array<string | null>, outgoing: Array<string | null>, learners: Array<string | null>, progress?: Record<string, { matchIndex: number, caughtUp: boolean }> } | null
     handleVoteRequest (msg: messages.VoteRequestMessage | object): boolean

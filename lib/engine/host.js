@@ -14,6 +14,7 @@ const { PendingRequests } = require('./pending-requests')
 const { PendingReads } = require('./pending-reads')
 const { reportError, reportStartFailure } = require('./report-error')
 const { CODES, codedError } = require('./errors')
+const { membershipTarget } = require('./membership-target')
 
 class EngineHost {
   /**
@@ -160,16 +161,22 @@ class EngineHost {
   }
 
   /**
-   * A membership change on this node, the leader (`action`: "add" a learner, "promote" it, "remove" a member):
+   * A membership change on this node, the leader (`action`: "add" a learner, "promote" it, "remove" a member, or
+   * "set" the whole configuration: `subject` is then `{voters, learners}`, see membership-target.js):
    * resolves once it (and leaving a joint configuration) has committed; rejects with the engine's coded error
    * when refused, with FLOTILLA_OUTCOME_UNKNOWN when a new leader overwrote it, FLOTILLA_CLOSED at close().
    */
-  changeMembership (action, name) {
+  changeMembership (action, subject) {
     if (this.closed) return Promise.reject(this._closedError('the node is closed'))
     if (this.native === null) return Promise.reject(codedError(CODES.NOT_RUNNING, `${this._prefix}: the node is not running yet`))
     let change
     try {
-      change = this.native.changeMembership(action, name)
+      if (action === 'set') {
+        const { voters, learners } = membershipTarget(subject, this._prefix)
+        change = this.native.setMembership(voters, learners)
+      } else {
+        change = this.native.changeMembership(String(action), String(subject))
+      }
     } catch (error) {
       return Promise.reject(error)
     }

@@ -10,6 +10,7 @@ const { parseAppendArgs, parseDispatchArgs, parseReadArgs, parseCloseArgs, settl
 const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
+const { membershipTarget } = require('../engine/membership-target')
 const MemoryChannel = require('../channels/memory')
 const { MAX_CLUSTER_SIZE, MAX_NAME_BYTES: MAX_ID_BYTES } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
@@ -294,6 +295,15 @@ class Gaggle extends EventEmitter {
   removeMember (id) {
     checkMemberId(id)
     return this._changeMembership('remove', id)
+  }
+
+  /**
+   * Moves the cluster to exactly these members, by id: `{voters, learners}`. When more than one voter changes, the
+   * cluster goes through a joint configuration (Raft thesis 4.3) and leaves it on its own; a new voter must be a
+   * learner that has caught up. Resolves once the change (and leaving the joint configuration) committed.
+   */
+  changeMembership (target) {
+    return this._changeMembership('set', membershipTarget(target, 'Invalid arguments'))
   }
 
   /**

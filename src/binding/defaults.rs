@@ -39,3 +39,6 @@ pub const MAX_NAME_BYTES: u32 = crate::node::MAX_NAME_BYTES as u32;
 /// The largest `clusterSize`, and the most `members`.
 #[napi]
 pub const MAX_CLUSTER_SIZE: u32 = CLUSTER_SIZE_LIMIT;
+/// The most members (voters and learners) a configuration has.
+#[napi]
+pub const MAX_MEMBERS: u32 = crate::raft::MAX_MEMBERS as u32;

@@ -286,6 +286,21 @@ impl NativeNode {
         change.map(|request| request as f64).map_err(|e| error::membership_error(&e))
     }
 
+    /// Moves the membership (the leader only) to exactly these voters and learners, by name: one step when at most
+    /// one voter changes, else through a joint configuration (left on its own once it committed). A new voter must
+    /// be a caught-up learner already. Returns the change's number, as `change_membership` does.
+    #[napi(catch_unwind)]
+    pub fn set_membership(&mut self, voters: Vec<String>, learners: Vec<String>) -> Result<f64, ErrorCode> {
+        let driver = &mut self.node.driver;
+        if driver.is_closed() {
+            return Err(error::coded(error::CLOSED, "the node is closed"));
+        }
+        driver
+            .change_membership(&voters, &learners)
+            .map(|request| request as f64)
+            .map_err(|e| error::membership_error(&e))
+    }
+
     /// The configuration in force, as JSON text: `{voters, outgoing, learners}` (names; null for a seat not yet
     /// met) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}` (caught up: close enough to
     /// be promoted).

@@ -4,6 +4,7 @@
 use super::*;
 use crate::events::{Event, Events};
 use crate::timing::TimingMs;
+use flotilla_raft::ConfChangeError;
 use flotilla_storage::Submitted;
 use std::sync::{Arc, Mutex};
 
@@ -264,4 +265,19 @@ fn each_incarnation_numbers_its_reads_from_its_own_random_base() {
         NodeDriver::new(NodeOptions { read_number_base: 41, ..options("a", Members::Discover { cluster_size: 1 }) })
             .expect("driver");
     assert_eq!(driver.read(false), Ok(42), "numbered from the base");
+}
+
+#[test]
+fn a_refused_membership_change_learns_none_of_the_names_it_held() {
+    let mut driver = single_node();
+    driver.campaign();
+    let _ = flush(&mut driver);
+    let _ = flush(&mut driver);
+    let names = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+    let refused = driver.change_membership(&names(&["a", "x", "y"]), &[]);
+    assert!(matches!(refused, Err(MembershipError::Refused(ConfChangeError::NotALearner(_)))), "{refused:?}");
+    assert!(!driver.is_peer("x") && !driver.is_peer("y"), "a refused change leaves no name behind");
+    let twins = driver.change_membership(&names(&["a"]), &names(&["x", "x"]));
+    assert!(twins.is_ok(), "a name given twice is one member: {twins:?}");
+    assert!(driver.is_peer("x"), "an accepted change learns its names");
 }

@@ -170,16 +170,26 @@ impl MemberRegistry {
     /// Learns a member's name without giving it a seat: a member added by a membership change (its name comes
     /// with the configuration), or one that speaks and is a member of the configuration in force.
     pub fn learn(&mut self, name: &str) -> Result<NodeId, BindError> {
-        if let Some(id) = self.id_of(name) {
+        let id = self.id_to_learn(name)?;
+        if self.ids.contains_key(name) {
             return Ok(id);
-        }
-        let id = member_id(name);
-        if let Some(member) = self.names.get(&id) {
-            return Err(BindError::IdCollision { name: name.to_string(), member: member.clone() });
         }
         self.ids.insert(name.to_string(), id);
         self.names.insert(id, name.to_string());
         Ok(id)
+    }
+
+    /// The id `learn(name)` would give, without learning it: the name's id when known, else its own id unless
+    /// another member holds that.
+    pub fn id_to_learn(&self, name: &str) -> Result<NodeId, BindError> {
+        if let Some(id) = self.id_of(name) {
+            return Ok(id);
+        }
+        let id = member_id(name);
+        match self.names.get(&id) {
+            Some(member) => Err(BindError::IdCollision { name: name.to_string(), member: member.clone() }),
+            None => Ok(id),
+        }
     }
 
     /// A membership told by someone else (a snapshot's, by id, `None` where its teller did not know the member)

@@ -8,7 +8,7 @@ use crate::events::EventSink;
 use crate::member_names;
 use crate::members::{BindError, NamedMembership};
 use flotilla_raft::{ConfChangeError, ConfEntry, Entry, EntryKind, Index, Membership, NodeId, Snapshot, Term};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Why a membership change was refused.
@@ -103,8 +103,19 @@ impl NodeDriver {
     /// changes, else through a joint configuration. Returns the change's number, which `membership_settled`
     /// reports once the change (and leaving a joint configuration) has committed.
     pub fn change_membership(&mut self, voters: &[String], learners: &[String]) -> Result<u64, MembershipError> {
+        // Names are learned only once the change is accepted: a refused one leaves no trace.
+        let mut named: BTreeMap<NodeId, String> = BTreeMap::new();
         let mut ids = |names: &[String]| -> Result<BTreeSet<NodeId>, MembershipError> {
-            names.iter().map(|name| check_name(name).and_then(|()| self.learn_name(name))).collect()
+            let mut ids = BTreeSet::new();
+            for name in names {
+                check_name(name)?;
+                let id = self.peers.id_to_learn(name).map_err(MembershipError::IdCollision)?;
+                if let Some(member) = named.insert(id, name.clone()).filter(|other| other != name) {
+                    return Err(MembershipError::IdCollision(BindError::IdCollision { name: name.clone(), member }));
+                }
+                ids.insert(id);
+            }
+            Ok(ids)
         };
         let (voter_ids, learner_ids) = (ids(voters)?, ids(learners)?);
         // Every name the configuration may hold (the voters leaving a joint configuration too).
@@ -120,6 +131,9 @@ impl NodeDriver {
             .raft
             .propose_membership(&voter_ids, &learner_ids, member_names::encode(&names))
             .map_err(MembershipError::Refused)?;
+        for name in voters.iter().chain(learners) {
+            self.learn_name(name)?;
+        }
         self.last_change += 1;
         let term = self.raft.term();
         self.pending_changes.push(PendingChange { request: self.last_change, index, term });
