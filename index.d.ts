@@ -162,7 +162,28 @@ declare namespace gaggle {
     channel: string
   }
 
-  type ChannelSpec = MemoryChannelOptions | RedisChannelOptions | SocketIOChannelOptions
+  /** The native transport's settings (gaggle's `tcp` channel, brig's `tcp` Cluster option). */
+  interface TcpSettings {
+    /** "host:port" to listen on (port 0: any free port). Without a secret, loopback only unless `allowRemote`. */
+    listen: string
+    /** The other members to dial, by id. A member added later dials these; they learn its address from it. */
+    peers: Record<string, string>
+    /** The cluster's name: a peer of another cluster is refused (default "flotilla"). */
+    cluster?: string
+    /** A shared secret of at least 16 bytes: peers prove they know it, and every frame is authenticated. */
+    secret?: string
+    /** The address peers dial to reach this node (default: the one it listens on). */
+    advertise?: string
+    /** Without a secret, listen on an address other than loopback anyway. */
+    allowRemote?: boolean
+  }
+
+  /** The native transport: the node's Raft loop runs on its own thread and talks to its peers over TCP. */
+  interface TcpChannelOptions extends TcpSettings {
+    name: 'tcp'
+  }
+
+  type ChannelSpec = MemoryChannelOptions | RedisChannelOptions | SocketIOChannelOptions | TcpChannelOptions
 
   interface FactoryOptions extends NodeOptions {
     channel: ChannelSpec

@@ -37,7 +37,7 @@ test('the messages gaggle callers see, word for word', () => {
     [factoryChecks, {}, 'Invalid options: "id" is required'],
     [factoryChecks, { id: 'a' }, 'Invalid options: "channel" is required'],
     [factoryChecks, { id: 'a', channel: { name: 'memory' } }, 'Invalid options: "clusterSize" is required'],
-    [factoryChecks, { id: 'a', channel: { name: 'tcp' } }, 'Invalid options: "name" must be one of [memory, socket.io, redis]'],
+    [factoryChecks, { id: 'a', channel: { name: 'carrier-pigeon' } }, 'Invalid options: "name" must be one of [memory, socket.io, redis]'],
     [factoryChecks, { id: '', channel: { name: 'memory' } }, 'Invalid options: "id" is not allowed to be empty'],
     [factoryChecks, { id: 5, channel: { name: 'memory' } }, 'Invalid options: "id" must be a string'],
     [factoryChecks, { id: 'a', channel: { name: 'redis' }, clusterSize: 3 }, 'Invalid options: "channelName" is required'],
@@ -215,7 +215,7 @@ test('channel options: memory takes any, redis and socket.io are checked, unknow
   assert.deepEqual(validateChannelOptions('socket.io', { host: 'http://localhost:9000', channel: 'c' }), { host: 'http://localhost:9000', channel: 'c' })
   assert.throws(() => validateChannelOptions('redis', undefined), { message: 'Invalid options: "channelOptions" is required' })
   assert.throws(() => validateChannelOptions('socket.io', { host: 'h' }), { message: 'Invalid options: "channel" is required' })
-  assert.throws(() => validateChannelOptions('tcp', {}), { message: 'Invalid options: "name" must be one of [memory, socket.io, redis]' })
+  assert.throws(() => validateChannelOptions('carrier-pigeon', {}), { message: 'Invalid options: "name" must be one of [memory, socket.io, redis]' })
 })
 
 test('the interpreter reads a new rule table as is', () => {

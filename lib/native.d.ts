@@ -88,6 +88,11 @@ export interface NativeOptions {
   savedState?: NativeSavedState
 }
 
+export interface NativePeerAddress {
+  name: string
+  address: string
+}
+
 /** One entry of a saved log. */
 export interface NativeSavedEntry {
   /** The entry's term, at least 1. */
@@ -104,6 +109,21 @@ export interface NativeSavedState {
   votedFor: string | null
   /** brig's log, oldest entry first. */
   entries: Array<NativeSavedEntry>
+}
+
+export interface NativeTransportOptions {
+  /** The cluster's name: a peer that names another is refused. */
+  cluster: string
+  /** "host:port" to listen on (port 0: any free port). */
+  listen: string
+  /** The address peers dial to reach this node (default: the one it listens on). */
+  advertise?: string
+  /** The peers to dial, by name. */
+  peers: Array<NativePeerAddress>
+  /** A shared secret (at least 16 bytes of UTF-8): peers prove they know it, and every frame is authenticated. */
+  secret?: string
+  /** Without a secret, listen on an address other than loopback anyway. */
+  allowRemote?: boolean
 }
 
 /** One follower's replication progress, in raft indices. */
@@ -232,4 +252,20 @@ export declare class NativeNode {
    * task ends, and every call in between would throw.)
    */
   close(): Promise<void>
+  /**
+   * Runs the node on its own thread with the native transport (instead of `start`): it ticks, receives from
+   * peers, persists and sends there. `onOutput` is called once for each output it queued (take it with
+   * `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). Throws
+   * when the transport cannot start (the address, the port, the security settings).
+   */
+  startThreaded(transport: NativeTransportOptions, onOutput: () => void, onApplication: (arg0: string, arg1: string) => void): void
+  /**
+   * Sends the application's text to the peer `to` over the native transport (gaggle's dispatchOnLeader); false
+   * when the node does not run on its own thread or is closed. Lost like any message when the peer is away.
+   */
+  sendApplication(to: string, text: string): boolean
+  /** The address the native transport listens on ("host:port"), or null without it. */
+  get listenAddress(): string | null
+  /** The native transport's counters as JSON text, or null without it. */
+  transportStatsJson(): string | null
 }

@@ -21,6 +21,7 @@ const { readOptionsOf } = require('../engine/read-options')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { savedStateOf } = require('./saved-state')
 const { membershipTarget } = require('../engine/membership-target')
+const { transportSettings } = require('../engine/transport-settings')
 const { MAX_NAME_BYTES, MIN_SEGMENT_BYTES } = require('../native')
 const { EventEmitter } = require('node:events')
 const {
@@ -106,7 +107,7 @@ function checkOptions (options) {
     throw invalidArgument('flotilla/brig: the Cluster options must be an object', TypeError)
   }
   for (const key of Object.keys(options)) {
-    if (!['dataDir', 'segmentBytes', 'snapshot', 'leaseReads', 'join'].includes(key)) {
+    if (!['dataDir', 'segmentBytes', 'snapshot', 'leaseReads', 'join', 'tcp'].includes(key)) {
       throw invalidArgument(`flotilla/brig: unknown Cluster option "${key}"`, TypeError)
     }
   }
@@ -161,8 +162,10 @@ class Cluster extends EventEmitter {
    * @param {LogState} [logState] - the state object to use: fresh, or a saved one (`LogState.deserialize`), whose
    *   term, vote and log the node starts from as if it had restarted (a durable node whose `dataDir` holds a log
    *   already refuses one)
-   * @param {{dataDir?: string, segmentBytes?: number}} [options] - flotilla's own: with `dataDir`, the node keeps
-   *   its term, vote and log in a write-ahead log there and recovers them when it joins again
+   * @param {{dataDir?: string, segmentBytes?: number, tcp?: object}} [options] - flotilla's own: with `dataDir`, the
+   *   node keeps its term, vote and log in a write-ahead log there and recovers them when it joins again; with `tcp`
+   *   (`{listen, peers: {id: 'host:port'}, cluster, secret}`) it runs on its own thread and reaches its peers over
+   *   the native transport (the Peers' `tx` are then not used for the engine's messages)
    */
   constructor (id, peers = [], logState, options = {}) {
     super()
@@ -177,6 +180,8 @@ class Cluster extends EventEmitter {
       onEngineInput: () => { this._engineVersion++ }
     })
     this.id = id
+    // The native transport: the node runs on its own thread and reaches its peers over TCP itself.
+    this._tcp = this._options.tcp === undefined ? null : transportSettings('flotilla/brig', id, this._options.tcp)
     this.state = logState || new LogState()
     this.peers = peers
     this._joined = false // join() was called; a durable node's engine (`_native`) comes once it has read its log
@@ -245,7 +250,7 @@ class Cluster extends EventEmitter {
       nativeOptions.dataDir = this._options.dataDir
       if (this._options.segmentBytes !== undefined) nativeOptions.segmentBytes = this._options.segmentBytes
     }
-    this._host.open(nativeOptions)
+    this._host.open(nativeOptions, this._tcp === null ? null : { options: this._tcp, onApplication: () => {}, onStart: () => {} })
     return this
   }
 

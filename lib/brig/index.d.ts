@@ -332,6 +332,11 @@ export declare namespace consensus {
     leaseReads?: boolean
     /** Join a running cluster: the node knows no members and waits for the leader that adds it (default false). */
     join?: boolean
+    /**
+     * The native transport: the node runs on its own thread and reaches its peers over TCP itself (the Peers' `tx`
+     * then carry nothing). `peers` gives each member's address by id.
+     */
+    tcp?: import('../../index').TcpSettings
     /** Compact the log every `threshold` applied entries behind the application's snapshot. */
     snapshot?: {
       threshold: number

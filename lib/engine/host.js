@@ -3,7 +3,7 @@
 // hands the disk thread's acknowledgements to the engine, drives the application's snapshot hooks, answers
 // ready(), serves linearizable reads, reports a node that cannot start or whose disk fails, and closes the engine
 // and its storage. A face keeps only its API shape: it says what to do once the engine runs (`onAttach`) and how
-// to carry out a flush's output (`carryOut`). This is where a node running on its own thread will plug in.
+// to carry out a flush's output (`carryOut`). A node on its own thread (the native transport) plugs in here too.
 'use strict'
 
 const { NativeNode } = require('../native')
@@ -49,12 +49,18 @@ class EngineHost {
     this._readyAsked = false
     this._flushScheduled = false
     this._handedOver = null // resolves a hand-over under way (see handOver) once this node no longer leads
+    this._transport = null // the native transport's settings (see open)
     this.flush = this.flush.bind(this)
     this._deferredFlush = new DeferredFlush(this.flush)
   }
 
-  /** Opens the engine with the native options: in memory at once, or (with `dataDir`) on a worker thread. */
-  open (nativeOptions) {
+  /**
+   * Opens the engine with the native options: in memory at once, or (with `dataDir`) on a worker thread.
+   * `transport` (the tcp channel's, see channels/tcp.js): the node runs on its own thread with the native
+   * transport, `{options, onApplication(from, text), onStart(native)}`.
+   */
+  open (nativeOptions, transport = null) {
+    this._transport = transport
     this._durable = nativeOptions.dataDir !== undefined
     if (!this._durable) {
       this._opened = Promise.resolve()
@@ -67,14 +73,26 @@ class EngineHost {
 
   _attach (native) {
     if (this.closed) return native.close()
+    if (this._transport !== null) {
+      // On its own thread: it ticks, receives and sends there; each output it queued comes with a call to flush.
+      const { options, onApplication, onStart } = this._transport
+      try {
+        native.startThreaded(options, this.flush, onApplication)
+      } catch (error) {
+        native.close()
+        return this._openFailed(error)
+      }
+      onStart(native)
+    } else {
+      native.start(() => {
+        native.tick()
+        this._onEngineInput()
+        this.flush()
+      })
+    }
     this.native = native
     this._onAttach(native)
     for (const read of this.pendingReads.notStarted()) this._startRead(read)
-    native.start(() => {
-      native.tick()
-      this._onEngineInput()
-      this.flush()
-    })
     this.scheduleFlush()
   }
 
@@ -129,7 +147,8 @@ class EngineHost {
     // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
     if (this._deferredFlush.pending) return
     const output = this._carryOut(this.native)
-    if (output !== null && output.more) this._deferredFlush.schedule()
+    // More is due: the engine held back part of a long committed log, or (on its own thread) more outputs wait.
+    if (output !== null && (output.more || this._transport !== null)) this._deferredFlush.schedule()
     if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
   }
 
@@ -141,6 +160,8 @@ class EngineHost {
   status (droppedByFace) {
     if (this.native === null) return null
     const status = JSON.parse(this.native.statusJson())
+    const transport = this.native.transportStatsJson()
+    if (transport !== null) status.transport = { listen: this.native.listenAddress, ...JSON.parse(transport) }
     for (const reason in droppedByFace) {
       const count = droppedByFace[reason]
       status.dropped[reason] = (status.dropped[reason] || 0) + count

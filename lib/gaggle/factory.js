@@ -4,11 +4,18 @@
 
 const Gaggle = require('./gaggle')
 const channels = require('../channels')
+// flotilla's own channels beside gaggle's (whose list stays gaggle's: callers import it): the native transport.
+const nativeChannels = {
+  get tcp () {
+    return require('../channels/tcp')
+  }
+}
 const { validateFactoryOptions } = require('./options')
 
 function gaggle (opts) {
   const { options, channelName, channelOptions } = validateFactoryOptions(opts)
-  const channel = new channels[channelName]({ id: options.id, channelOptions })
+  const Channel = Object.hasOwn(channels, channelName) ? channels[channelName] : nativeChannels[channelName]
+  const channel = new Channel({ id: options.id, channelOptions })
   return new Gaggle({ ...options, channel })
 }
 

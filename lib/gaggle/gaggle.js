@@ -111,7 +111,9 @@ class Gaggle extends EventEmitter {
     if (this._keepWireTexts) MemoryChannel.readWireTexts(this._onRecieved)
     this._channel.on('recieved', this._onRecieved)
     this._channel.connect()
-    this._host.open(nativeOptions(options))
+    // The tcp channel: the node runs on its own thread and its transport carries the engine's messages.
+    const transport = typeof channel.nativeTransport === 'function' ? channel.nativeTransport() : null
+    this._host.open(nativeOptions(options), transport)
   }
 
   get _native () { return this._host.native }

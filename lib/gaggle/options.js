@@ -7,6 +7,8 @@ const { invalidArgument } = require('../engine/errors')
 const native = require('../native')
 
 const CHANNEL_NAMES = ['memory', 'socket.io', 'redis'] // gaggle lists them in this order in its message
+// flotilla's own channels, accepted beside gaggle's (its message above stays gaggle's)
+const NATIVE_CHANNEL_NAMES = ['tcp']
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
 const MAX_ID_BYTES = native.MAX_NAME_BYTES
 // Every message of a flush reaches JS in one string, which holds at most 2^29 - 24 characters
@@ -20,7 +22,8 @@ function sibling (key) {
 // The rules, one line per key. Key order is check order: the first failing key is the one reported, so
 // gaggle's keys keep gaggle's schema order and ours come after them.
 // rule fields: type ('string'|'number'|'boolean'|'function'|'object'), required, valid (list), integer,
-// min, max (number or sibling(key)), maxBytes (a string's UTF-8 length at most), keys (rules of an object's
+// alsoValid (accepted too, left out of the message), min, max (number or sibling(key)),
+// maxBytes (a string's UTF-8 length at most), keys (rules of an object's
 // keys; unknown keys are then rejected unless allowUnknown), parseJson (a JSON string counts as the object it
 // encodes), default (a value, or a function of the object being filled, for objects and values derived from
 // siblings).
@@ -29,13 +32,14 @@ const FACTORY_OPTIONS = {
   id: { type: 'string', required: true, maxBytes: MAX_ID_BYTES },
   channel: {
     type: 'object', required: true, parseJson: true, allowUnknown: true,
-    keys: { name: { type: 'string', required: true, valid: CHANNEL_NAMES } }
+    keys: { name: { type: 'string', required: true, valid: CHANNEL_NAMES, alsoValid: NATIVE_CHANNEL_NAMES } }
   }
 }
 
 // Channel options as each shipped channel's constructor checks them ('memory' takes any).
 const CHANNEL_OPTIONS = {
   memory: null,
+  tcp: null, // checked by the channel itself (channels/tcp.js)
   redis: {
     connectionString: { type: 'string' },
     channelName: { type: 'string', required: true }
@@ -127,7 +131,7 @@ function checkValue (rule, value, key, parent) {
   if (rule.type === 'number' && (value === Infinity || value === -Infinity)) return fail('contains an invalid value')
   if (rule.parseJson && typeof value === 'string') value = parseJsonOrKeep(value)
   if (!TYPES[rule.type].is(value)) return fail(TYPES[rule.type].message)
-  if (rule.valid && !rule.valid.includes(value)) return fail('must be one of [' + rule.valid.join(', ') + ']')
+  if (rule.valid && !rule.valid.includes(value) && !(rule.alsoValid || []).includes(value)) return fail('must be one of [' + rule.valid.join(', ') + ']')
   if (rule.integer && !Number.isInteger(value)) return fail('must be an integer')
   if (rule.maxBytes !== undefined && Buffer.byteLength(value) > rule.maxBytes) {
     return fail('must be at most ' + rule.maxBytes + ' bytes long (in UTF-8)')

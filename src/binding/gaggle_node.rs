@@ -36,6 +36,18 @@ impl GaggleNode {
         self.view.output.take_parts()
     }
 
+    /// `flush`, handing each message to `send` (recipient, JSON text) and returning the rest of the output (see
+    /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport.
+    pub fn flush_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+        self.driver.flush(&mut self.view);
+        self.view.output.take_apart(send)
+    }
+
+    /// Which event payloads the outputs should hold (see `Wanted`).
+    pub fn set_wanted(&mut self, wanted: Wanted) {
+        self.view.output.set_wanted(wanted);
+    }
+
     /// A message from the channel, as gaggle JSON. Anything that does not make sense is dropped and counted.
     pub fn receive(&mut self, from_name: &str, json: &str) {
         if self.driver.is_closed() || from_name == self.driver.name() {

@@ -4,6 +4,7 @@
 
 pub mod defaults;
 mod error;
+mod gaggle_engine;
 mod gaggle_node;
 mod gaggle_status;
 mod gaggle_view;
@@ -11,7 +12,9 @@ mod native_node;
 mod options;
 mod options_error;
 mod peer_replication;
+mod storage_acks;
 mod strict_object;
 mod tasks;
+mod transport_options;
 
 pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

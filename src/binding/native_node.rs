@@ -1,21 +1,26 @@
 //! `NativeNode`: one Raft node for JS. Inputs (`receive`, `propose`, `tick`) only feed the engine; `flush`
 //! runs the ready loop and returns everything to do as one JSON text, so that a burst of inputs costs one
 //! round of output. A tokio interval pings JS at every tick through a threadsafe function; `close` stops it,
-//! which releases the event loop.
+//! which releases the event loop. With the native transport (`startThreaded`) the node runs on its own thread
+//! instead (the runtime): it ticks, receives, persists and sends there, and `flush` hands JS the outputs that
+//! thread queued, one per `onOutput` call. The engine sits behind a lock both threads take briefly.
 
 use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
 use super::peer_replication::PeerReplication;
+use super::storage_acks::StorageAcks;
 use super::tasks::{CloseStorage, OpenNode};
+use super::transport_options::{transport_stats_json, NativeTransportOptions};
 use crate::node::wire::{self, Wanted};
 use crate::node::{NodeDriver, StorageOptions};
+use crate::runtime::{Hooks, NodeRuntime, RuntimeOptions};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The longest request id an append may carry, in UTF-8 bytes (the wire's limit for an entry id, less the
@@ -25,7 +30,11 @@ pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
 
 #[napi]
 pub struct NativeNode {
-    node: GaggleNode,
+    node: Arc<Mutex<GaggleNode>>,
+    /// The node's own thread, once `startThreaded` started it.
+    runtime: Option<NodeRuntime<GaggleNode>>,
+    /// Where a durable node's disk acknowledgements go (None for a volatile node).
+    acks: Option<Arc<StorageAcks>>,
     tick_ms: u32,
     timer: Option<tokio::task::JoinHandle<()>>,
     /// Ticks the timer has fired that JS has not delivered (`tick`) yet: more than one means the event loop was
@@ -80,12 +89,33 @@ impl ValidateNapiValue for Text {}
 
 impl NativeNode {
     /// Tells the core whether the event loop owes it ticks (see `owed_ticks`): one in flight is normal.
-    fn sync_clock(&mut self) {
-        self.node.driver.set_clock_behind(self.owed_ticks.load(Ordering::Relaxed) > 1);
+    fn sync_clock(&self) {
+        // On its own thread the node's clock is never owed ticks by the event loop.
+        let behind = self.runtime.is_none() && self.owed_ticks.load(Ordering::Relaxed) > 1;
+        self.node().driver.set_clock_behind(behind);
     }
 
-    pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32) -> NativeNode {
-        NativeNode { node: GaggleNode::new(driver), tick_ms, timer: None, owed_ticks: Arc::new(AtomicU64::new(0)) }
+    pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32, acks: Option<Arc<StorageAcks>>) -> NativeNode {
+        NativeNode {
+            node: Arc::new(Mutex::new(GaggleNode::new(driver))),
+            runtime: None,
+            acks,
+            tick_ms,
+            timer: None,
+            owed_ticks: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The engine, under its lock (held by the node's own thread only while it steps the engine).
+    fn node(&self) -> MutexGuard<'_, GaggleNode> {
+        self.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After an input: a node on its own thread flushes there.
+    fn wake(&self) {
+        if let Some(runtime) = &self.runtime {
+            runtime.wake();
+        }
     }
 }
 
@@ -103,7 +133,7 @@ impl NativeNode {
         }
         let tick_ms = options.tick_ms;
         let driver = NodeDriver::new(options).map_err(|e| error::open_error(&e))?;
-        Ok(NativeNode::from_driver(driver, tick_ms))
+        Ok(NativeNode::from_driver(driver, tick_ms, None))
     }
 
     /// Opens a node on a worker thread: a durable one (with `dataDir`) replays its write-ahead log and loads its
@@ -122,14 +152,17 @@ impl NativeNode {
     ) -> Result<AsyncTask<OpenNode>, ErrorCode> {
         let options = options::read(&options).map_err(error::invalid_argument)?;
         let tsfn = on_storage.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
+        let acks = Arc::new(StorageAcks::default());
+        let route = acks.clone();
         let report = Box::new(move |event| {
             let args = match event {
+                WriterEvent::Durable(token) if route.to_runtime(token) => return,
                 WriterEvent::Durable(token) => (token as f64, None),
                 WriterEvent::Failed(error) => (-1.0, Some(error.to_string())),
             };
             let _ = tsfn.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
         });
-        Ok(AsyncTask::new(OpenNode::new(options, report)))
+        Ok(AsyncTask::new(OpenNode::new(options, report, acks)))
     }
 
     /// The application's snapshot for a `snapshotWanted` index: its state as JSON text, or null if it could not
@@ -139,7 +172,8 @@ impl NativeNode {
         if !(index.is_finite() && index >= 1.0) {
             return Err(error::invalid_argument("the snapshot index must be a positive number"));
         }
-        let taken = self.node.snapshot_taken(index as u64, data_json.as_deref());
+        let taken = self.node().snapshot_taken(index as u64, data_json.as_deref());
+        self.wake();
         taken.map_err(|why| error::snapshot_error(&why))
     }
 
@@ -147,7 +181,8 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn persisted(&mut self, token: f64) {
         if token.is_finite() && token >= 1.0 {
-            self.node.driver.persisted(token as u64);
+            self.node().driver.persisted(token as u64);
+            self.wake();
         }
     }
 
@@ -183,7 +218,7 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn tick(&mut self) {
         let _ = self.owed_ticks.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |owed| owed.checked_sub(1));
-        self.node.driver.tick();
+        self.node().driver.tick();
         self.sync_clock();
     }
 
@@ -192,13 +227,14 @@ impl NativeNode {
     pub fn receive(&mut self, from: String, #[napi(ts_arg_type = "string")] json: Text) {
         // A follower's READ_INDEX may ask for a lease read.
         self.sync_clock();
-        self.node.receive(&from, &json.0);
+        self.node().receive(&from, &json.0);
+        self.wake();
     }
 
     /// Whether `name` is a member this node has met (itself excluded): messages the JS side handles are checked with it.
     #[napi(catch_unwind)]
     pub fn is_peer(&self, name: String) -> bool {
-        self.node.driver.is_peer(&name)
+        self.node().driver.is_peer(&name)
     }
 
     /// Proposes `dataJson` (JSON text, as `JSON.stringify` writes it; `undefined` is null) and returns the entry
@@ -212,17 +248,21 @@ impl NativeNode {
         #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
         request_id: Option<String>,
     ) -> Result<String, ErrorCode> {
-        if self.node.driver.is_closed() {
+        if self.node().driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
         }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
         if let Some(json) = data_json {
             wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
-        match request_id {
-            None => self.node.propose(data_json).map_err(|e| error::propose_error(&e)),
-            Some(request_id) => self.node.propose_request(&request_id, data_json).map_err(|e| error::request_error(&e)),
-        }
+        let proposed = match request_id {
+            None => self.node().propose(data_json).map_err(|e| error::propose_error(&e)),
+            Some(request_id) => {
+                self.node().propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
+            }
+        };
+        self.wake();
+        proposed
     }
 
     /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
@@ -232,11 +272,12 @@ impl NativeNode {
     /// changes; give it up with `cancelRead`.
     #[napi(catch_unwind)]
     pub fn read(&mut self, lease: Option<bool>) -> Result<f64, ErrorCode> {
-        if self.node.driver.is_closed() {
+        if self.node().driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed: it serves no more reads"));
         }
         self.sync_clock();
-        let request = self.node.driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
+        let request = self.node().driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
+        self.wake();
         Ok(request as f64)
     }
 
@@ -246,26 +287,30 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn lease_read(&mut self) -> Option<f64> {
         self.sync_clock();
-        self.node.driver.read_by_lease().map(|_| self.node.view.commit_index() as f64)
+        let mut node = self.node();
+        node.driver.read_by_lease().map(|_| node.view.commit_index() as f64)
     }
 
     /// Gives up a read (its caller timed out): it is never reported done.
     #[napi(catch_unwind)]
     pub fn cancel_read(&mut self, request: f64) {
         if request.is_finite() && request >= 1.0 {
-            self.node.driver.cancel_read(request as u64);
+            self.node().driver.cancel_read(request as u64);
         }
     }
 
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.
     #[napi(catch_unwind)]
     pub fn campaign(&mut self) {
-        self.node.driver.campaign();
+        self.node().driver.campaign();
+        self.wake();
     }
 
     #[napi(catch_unwind)]
     pub fn transfer_leadership(&mut self, to: String) -> Result<(), ErrorCode> {
-        self.node.driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e))
+        let transferred = self.node().driver.transfer_leadership(&to).map_err(|e| error::transfer_error(&e));
+        self.wake();
+        transferred
     }
 
     /// Changes the membership (the leader only): `action` is "add" (a learner), "promote" (a learner to voter) or
@@ -273,7 +318,8 @@ impl NativeNode {
     /// `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
     #[napi(catch_unwind)]
     pub fn change_membership(&mut self, action: String, name: String) -> Result<f64, ErrorCode> {
-        let driver = &mut self.node.driver;
+        let mut node = self.node();
+        let driver = &mut node.driver;
         if driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed"));
         }
@@ -283,6 +329,8 @@ impl NativeNode {
             "remove" => driver.remove_member(&name),
             _ => return Err(error::invalid_argument(format!("no membership change {action:?}"))),
         };
+        drop(node);
+        self.wake();
         change.map(|request| request as f64).map_err(|e| error::membership_error(&e))
     }
 
@@ -291,14 +339,15 @@ impl NativeNode {
     /// be a caught-up learner already. Returns the change's number, as `change_membership` does.
     #[napi(catch_unwind)]
     pub fn set_membership(&mut self, voters: Vec<String>, learners: Vec<String>) -> Result<f64, ErrorCode> {
-        let driver = &mut self.node.driver;
+        let mut node = self.node();
+        let driver = &mut node.driver;
         if driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed"));
         }
-        driver
-            .change_membership(&voters, &learners)
-            .map(|request| request as f64)
-            .map_err(|e| error::membership_error(&e))
+        let change = driver.change_membership(&voters, &learners);
+        drop(node);
+        self.wake();
+        change.map(|request| request as f64).map_err(|e| error::membership_error(&e))
     }
 
     /// The configuration in force, as JSON text: `{voters, outgoing, learners}` (names; null for a seat not yet
@@ -306,7 +355,7 @@ impl NativeNode {
     /// be promoted).
     #[napi(catch_unwind)]
     pub fn members_json(&self) -> String {
-        self.node.members_json()
+        self.node().members_json()
     }
 
     /// Before a leader closes on purpose: starts handing leadership to the most caught-up voter and returns its
@@ -314,7 +363,9 @@ impl NativeNode {
     /// longer the leader (about one round trip) or an election timeout passed, then close it.
     #[napi(catch_unwind)]
     pub fn hand_over_leadership(&mut self) -> Option<String> {
-        self.node.driver.hand_over_leadership().ok()
+        let to = self.node().driver.hand_over_leadership().ok();
+        self.wake();
+        to
     }
 
     /// Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
@@ -323,7 +374,14 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn flush(&mut self, appended: Option<bool>, committed_data: Option<bool>) -> Option<String> {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
-        self.node.flush_wanting(wanted)
+        match &self.runtime {
+            // The node's thread flushed already: the oldest output it queued (the wanted parts apply from now).
+            Some(runtime) => {
+                self.node().set_wanted(wanted);
+                runtime.next_output()
+            }
+            None => self.node().flush_wanting(wanted),
+        }
     }
 
     /// `flush` with the messages apart, for a channel that hands messages on within this process: an array
@@ -338,7 +396,14 @@ impl NativeNode {
         committed_data: Option<bool>,
     ) -> Result<Option<Array<'env>>> {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
-        let Some(parts) = self.node.flush_parts(wanted) else { return Ok(None) };
+        if self.runtime.is_some() {
+            // Its messages went out from the node's thread: the output alone.
+            let Some(output) = self.flush(appended, committed_data) else { return Ok(None) };
+            let mut array = env.create_array(1)?;
+            array.set(0, output.as_str())?;
+            return Ok(Some(array));
+        }
+        let Some(parts) = self.node().flush_parts(wanted) else { return Ok(None) };
         let count = parts.message_count();
         let mut array = env.create_array((count + 1) as u32)?;
         array.set(0, parts.json.as_str())?;
@@ -350,56 +415,56 @@ impl NativeNode {
 
     #[napi(getter, catch_unwind)]
     pub fn state(&self) -> String {
-        self.node.role_name().to_string()
+        self.node().role_name().to_string()
     }
 
     #[napi(getter, catch_unwind)]
     pub fn term(&self) -> f64 {
-        self.node.driver.raft().term() as f64
+        self.node().driver.raft().term() as f64
     }
 
     #[napi(getter, catch_unwind)]
     pub fn leader(&self) -> Option<String> {
-        self.node.leader_name().map(str::to_string)
+        self.node().leader_name().map(str::to_string)
     }
 
     #[napi(getter, catch_unwind)]
     pub fn voted_for(&self) -> Option<String> {
-        self.node.voted_for_name().map(str::to_string)
+        self.node().voted_for_name().map(str::to_string)
     }
 
     #[napi(getter, catch_unwind)]
     pub fn commit_index(&self) -> f64 {
-        self.node.commit_index() as f64
+        self.node().commit_index() as f64
     }
 
     #[napi(catch_unwind)]
     pub fn log_json(&self) -> String {
-        self.node.log_json()
+        self.node().log_json()
     }
 
     #[napi(catch_unwind)]
     pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
-        self.node.has_uncommitted_entries_in_previous_terms()
+        self.node().has_uncommitted_entries_in_previous_terms()
     }
 
     #[napi(catch_unwind)]
     pub fn status_json(&self) -> String {
-        self.node.status_json()
+        self.node().status_json()
     }
 
     /// The names of the voters that granted this node's candidacy in its current term (itself included), while
     /// it is a candidate or the leader it made; empty otherwise.
     #[napi(getter, catch_unwind)]
     pub fn votes_granted(&self) -> Vec<String> {
-        self.node.votes_granted()
+        self.node().votes_granted()
     }
 
     /// On the leader: how far each follower's log is known to match (`matchIndex`) and what is sent next
     /// (`nextIndex`), in raft indices; empty on any other node.
     #[napi(catch_unwind)]
     pub fn replication(&self) -> Vec<PeerReplication> {
-        self.node
+        self.node()
             .replication()
             .into_iter()
             .map(|(id, matched, next)| PeerReplication { id, match_index: matched as f64, next_index: next as f64 })
@@ -412,18 +477,84 @@ impl NativeNode {
     /// task ends, and every call in between would throw.)
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&mut self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        self.stop_clock();
+        Ok(env.spawn(CloseStorage::new(self.node().driver.close()))?.promise_object())
+    }
+
+    /// Runs the node on its own thread with the native transport (instead of `start`): it ticks, receives from
+    /// peers, persists and sends there. `onOutput` is called once for each output it queued (take it with
+    /// `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). Throws
+    /// when the transport cannot start (the address, the port, the security settings).
+    #[napi(catch_unwind)]
+    pub fn start_threaded(
+        &mut self,
+        transport: NativeTransportOptions,
+        on_output: Function<(), ()>,
+        on_application: Function<FnArgs<(String, String)>, ()>,
+    ) -> Result<(), ErrorCode> {
+        if self.timer.is_some() || self.runtime.is_some() {
+            return Err(error::coded(error::INVALID_STATE, "the node is already started"));
+        }
+        let transport = transport.into_transport_options(self.node().driver.name())?;
+        let output =
+            on_output.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
+        let application =
+            on_application.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
+        let hooks = Hooks {
+            output_ready: Box::new(move || {
+                let _ = output.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }),
+            application: Box::new(move |from, text| {
+                let _ = application.call(FnArgs::from((from, text)), ThreadsafeFunctionCallMode::NonBlocking);
+            }),
+        };
+        let (persisted, tokens) = tokio::sync::mpsc::unbounded_channel();
+        let options = RuntimeOptions { tick: Duration::from_millis(u64::from(self.tick_ms)), transport };
+        let runtime = NodeRuntime::start(self.node.clone(), options, tokens, hooks).map_err(|why| {
+            error::coded(error::INVALID_ARGUMENT, format!("the node cannot start its transport: {why}"))
+        })?;
+        if let Some(acks) = &self.acks {
+            acks.send_to(persisted);
+        }
+        self.runtime = Some(runtime);
+        Ok(())
+    }
+
+    /// Sends the application's text to the peer `to` over the native transport (gaggle's dispatchOnLeader); false
+    /// when the node does not run on its own thread or is closed. Lost like any message when the peer is away.
+    #[napi(catch_unwind)]
+    pub fn send_application(&self, to: String, text: String) -> bool {
+        self.runtime.as_ref().is_some_and(|runtime| runtime.send_application(&to, text.into()))
+    }
+
+    /// The address the native transport listens on ("host:port"), or null without it.
+    #[napi(getter, catch_unwind)]
+    pub fn listen_address(&self) -> Option<String> {
+        self.runtime.as_ref().map(|runtime| runtime.local_addr().to_string())
+    }
+
+    /// The native transport's counters as JSON text, or null without it.
+    #[napi(catch_unwind)]
+    pub fn transport_stats_json(&self) -> Option<String> {
+        self.runtime.as_ref().map(|runtime| transport_stats_json(&runtime.stats()))
+    }
+}
+
+impl NativeNode {
+    /// Stops the JS timer, or the node's own thread (its transport closes, pending frames may be lost).
+    fn stop_clock(&mut self) {
         if let Some(timer) = self.timer.take() {
             timer.abort();
         }
-        Ok(env.spawn(CloseStorage::new(self.node.driver.close()))?.promise_object())
+        if let Some(mut runtime) = self.runtime.take() {
+            runtime.close();
+        }
     }
 }
 
 impl Drop for NativeNode {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
-        }
+        self.stop_clock();
     }
 }
 

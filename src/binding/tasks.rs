@@ -4,10 +4,12 @@
 
 use super::error::{self, CodedError};
 use super::native_node::NativeNode;
+use super::storage_acks::StorageAcks;
 use crate::node::{NodeDriver, NodeOptions};
 use crate::storage::{Storage, WriterEvent};
 use napi::bindgen_prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 type Report = Box<dyn Fn(WriterEvent) + Send + 'static>;
 
@@ -15,15 +17,16 @@ type Report = Box<dyn Fn(WriterEvent) + Send + 'static>;
 pub struct OpenNode {
     options: Option<NodeOptions>,
     report: Option<Report>,
+    acks: Arc<StorageAcks>,
     tick_ms: u32,
     /// Why recovery failed, with its code, for `reject` (a task's `compute` can only fail with a plain status).
     failure: Option<CodedError>,
 }
 
 impl OpenNode {
-    pub fn new(options: NodeOptions, report: Report) -> OpenNode {
+    pub fn new(options: NodeOptions, report: Report, acks: Arc<StorageAcks>) -> OpenNode {
         let tick_ms = options.tick_ms;
-        OpenNode { options: Some(options), report: Some(report), tick_ms, failure: None }
+        OpenNode { options: Some(options), report: Some(report), acks, tick_ms, failure: None }
     }
 }
 
@@ -46,7 +49,7 @@ impl Task for OpenNode {
     }
 
     fn resolve(&mut self, _env: Env, driver: NodeDriver) -> Result<NativeNode> {
-        Ok(NativeNode::from_driver(driver, self.tick_ms))
+        Ok(NativeNode::from_driver(driver, self.tick_ms, Some(self.acks.clone())))
     }
 
     fn reject(&mut self, env: Env, plain: Error) -> Result<NativeNode> {

@@ -220,6 +220,23 @@ impl OutputBatch {
         Some(OutputParts { json, sends, ranges })
     }
 
+    /// For a node whose messages travel natively (the runtime's transport): hands each message to `send` with its
+    /// recipient (None: every peer), in order, and returns the rest of the output as JSON text, without a `send`
+    /// list (None when there was nothing else).
+    pub fn take_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let sends = self.sends.take().map(JsonWriter::finish).unwrap_or_default();
+        for range in std::mem::take(&mut self.send_ranges) {
+            // The recipient as `send_with` wrote it: a JSON string or null.
+            if let Ok(to) = serde_json::from_str::<Option<String>>(&sends[range.to.0..range.to.1]) {
+                send(to.as_deref(), &sends[range.message.0..range.message.1]);
+            }
+        }
+        (!self.is_empty()).then(|| self.take_object(None))
+    }
+
     /// The output object around the given `send` list, taking everything else there is.
     fn take_object(&mut self, sends: Option<JsonWriter>) -> String {
         let lists = [
@@ -361,6 +378,27 @@ mod tests {
         assert_eq!(value["committed"][0][3]["k"], 1);
         assert_eq!(value["appended"][0][2], "a_1");
         assert_eq!(value["state"], 1);
+        assert!(output.is_empty());
+    }
+
+    #[test]
+    fn taken_apart_the_messages_go_to_their_recipients_and_the_rest_is_json_without_a_send_list() {
+        let mut output = OutputBatch::default();
+        output.send(Some("b \"quoted\""), "{\"type\":\"HELLO\"}");
+        output.send(None, "{\"n\":2}");
+        let mut sent = Vec::new();
+        assert_eq!(
+            output.take_apart(&mut |to, message| sent.push((to.map(str::to_string), message.to_string()))),
+            None
+        );
+        assert_eq!(
+            sent,
+            [(Some("b \"quoted\"".to_string()), "{\"type\":\"HELLO\"}".to_string()), (None, "{\"n\":2}".to_string())]
+        );
+        output.send(Some("c"), "{}");
+        output.state_changed();
+        let rest = output.take_apart(&mut |_, _| {});
+        assert_eq!(rest.as_deref(), Some(r#"{"state":1}"#));
         assert!(output.is_empty());
     }
 

@@ -1,0 +1,230 @@
+// The native transport (channel `tcp`): clusters of processes, each node its own process with a dataDir, its Raft
+// loop on its own Rust thread and its peers reached over TCP, appending all the time (fixtures/durable-node.cjs).
+// The leader killed with SIGKILL (a new leader commits, nothing acknowledged is lost), a follower stopped with
+// SIGSTOP and resumed, nodes restarted, a member added over TCP, a secret cluster (a node with the wrong secret
+// is refused and counted), and the event loop test: the leader's JS thread blocked for 2 s keeps its leadership,
+// the followers see no election, and commits go on meanwhile.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { waitFor } from './gaggle-support.mjs'
+import { NodeProcess } from './node-process.mjs'
+
+const STEP_MS = 20_000
+const TIMING = { electionTimeout: { min: 300, max: 600 }, heartbeatInterval: 50 }
+
+// A port free now (the node binds it a moment later).
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function tcpCluster (t, ids, { secret, joiners = [], appenders = 2 } = {}) {
+  const base = mkdtempSync(path.join(tmpdir(), 'flotilla-tcp-'))
+  const all = [...ids, ...joiners]
+  const addresses = Object.fromEntries(await Promise.all(all.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const nodes = all.map((id) => {
+    // The first members are not told of a joiner: they learn its address when it dials them.
+    const known = joiners.includes(id) ? all : ids
+    const peers = Object.fromEntries(known.filter((other) => other !== id).map((other) => [other, addresses[other]]))
+    const channel = { name: 'tcp', listen: addresses[id], peers, cluster: 'tcp-test', ...(secret === undefined ? {} : { secret }) }
+    return new NodeProcess({
+      id,
+      dataDir: path.join(base, id),
+      options: { channel, clusterSize: ids.length, timing: TIMING, appenders, appendTimeoutMs: 3000, join: joiners.includes(id) }
+    })
+  })
+  t.after(async () => {
+    await Promise.all(nodes.map((node) => node.kill()))
+    rmSync(base, { recursive: true, force: true })
+  })
+  await Promise.all(nodes.map((node) => node.start()))
+  return nodes
+}
+
+async function statuses (nodes) {
+  const alive = nodes.filter((node) => node.alive)
+  const answers = await Promise.all(alive.map((node) => node.request('status')))
+  return answers.map((answer, i) => ({ node: alive[i], status: answer.status }))
+}
+
+async function leaderAmong (nodes) {
+  let leader = null
+  await waitFor(async () => {
+    const leaders = (await statuses(nodes)).filter(({ status }) => status.state === 'LEADER').sort((a, b) => b.status.term - a.status.term)
+    leader = leaders[0]?.node ?? null
+    return leader !== null
+  }, STEP_MS, 'a leader')
+  return leader
+}
+
+const acknowledged = (nodes) => nodes.reduce((sum, node) => sum + node.acked.length, 0)
+const progress = (nodes, count, what) => {
+  const target = acknowledged(nodes) + count
+  return waitFor(() => acknowledged(nodes) >= target, STEP_MS, `${count} more acknowledged appends ${what}`)
+}
+
+// Appends stop; the nodes converge to one log holding every acknowledged append exactly once.
+async function assertConverged (nodes, members = nodes) {
+  await Promise.all(nodes.filter((node) => node.alive).map((node) => node.request('stop')))
+  let answers
+  await waitFor(async () => {
+    answers = await Promise.all(members.map((node) => node.request('log')))
+    const [first] = answers
+    return answers.every((answer) => answer.commitIndex === first.commitIndex && answer.log.length === first.log.length && answer.commitIndex === answer.log.length - 1)
+  }, STEP_MS, 'the nodes to converge')
+  const logs = answers.map((answer) => JSON.stringify(answer.log))
+  for (const [i, log] of logs.entries()) assert.ok(log === logs[0], `${members[i].id} has the same log as ${members[0].id}`)
+  const payloads = answers[0].log.map((entry) => entry.data)
+  assert.equal(new Set(payloads).size, payloads.length, 'every payload is in the log once')
+  const committed = new Set(payloads)
+  const acked = nodes.flatMap((node) => node.acked.map(([payload]) => payload))
+  const lost = acked.filter((payload) => !committed.has(payload))
+  assert.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${acked.length} acknowledged appends are lost`)
+  assert.deepEqual(nodes.flatMap((node) => node.problems), [])
+  return { acked: acked.length, entries: payloads.length }
+}
+
+test('tcp, 3 processes: the leader killed (SIGKILL) and restarted, a follower stopped (SIGSTOP) and resumed: nothing acknowledged is lost', { timeout: 120_000 }, async (t) => {
+  const nodes = await tcpCluster(t, ['a', 'b', 'c'])
+  const leader = await leaderAmong(nodes)
+  await progress(nodes, 50, 'before the kill')
+  await leader.kill()
+  await progress(nodes.filter((node) => node.alive), 50, `with the leader ${leader.id} dead`)
+  await leader.start()
+  await progress(nodes, 50, 'after the restart')
+
+  const follower = (await statuses(nodes)).find(({ status }) => status.state !== 'LEADER').node
+  follower.child.kill('SIGSTOP')
+  await progress(nodes.filter((node) => node !== follower), 50, `with ${follower.id} stopped`)
+  follower.child.kill('SIGCONT')
+  await progress(nodes, 50, `after ${follower.id} resumed`)
+
+  const { acked, entries } = await assertConverged(nodes)
+  const { status } = (await statuses([leader]))[0]
+  assert.ok(status.transport.framesReceived > 0, 'the transport counts what it carries')
+  t.diagnostic(`${acked} appends acknowledged, ${entries} entries`)
+})
+
+test('tcp: the leader\'s event loop blocked for 2 s: it stays leader, no election anywhere, commits resume at once', { timeout: 120_000 }, async (t) => {
+  const nodes = await tcpCluster(t, ['a', 'b', 'c'], { appenders: 1 })
+  const leader = await leaderAmong(nodes)
+  await progress(nodes, 30, 'before the block')
+  const before = await statuses(nodes)
+  const followers = nodes.filter((node) => node !== leader)
+  const countBefore = acknowledged(followers)
+  await leader.request('block', { ms: 2000 })
+  // The followers' appends are forwarded to the leader's engine, which kept running on its own thread.
+  const during = acknowledged(followers) - countBefore
+  const after = await statuses(nodes)
+  for (const { node, status } of after) {
+    const was = before.find((entry) => entry.node === node).status
+    assert.equal(status.term, was.term, `${node.id}: no election (term ${was.term} -> ${status.term})`)
+  }
+  assert.equal(after.find(({ node }) => node === leader).status.state, 'LEADER', 'the blocked node is still the leader')
+  assert.ok(during > 0, `the followers' appends committed while the leader's event loop was blocked (${during})`)
+  await progress(nodes, 20, 'after the block')
+  await assertConverged(nodes)
+  t.diagnostic(`${during} appends committed through the blocked leader`)
+})
+
+test('tcp: a node joins and is added over TCP; a secret cluster refuses a node with the wrong secret', { timeout: 120_000 }, async (t) => {
+  const secret = 'a shared secret of 32 bytes long'
+  const nodes = await tcpCluster(t, ['a', 'b', 'c'], { secret, joiners: ['d'] })
+  const leader = await leaderAmong(nodes.slice(0, 3))
+  await progress(nodes, 20, 'before the change')
+  const { error } = await leader.request('change', { method: 'addMember', args: ['d'] })
+  assert.equal(error, null, error?.message)
+  const joiner = nodes[3]
+  await waitFor(async () => (await joiner.request('members')).members.voters.includes('d'), STEP_MS, 'd to vote')
+  await progress(nodes, 20, 'after the change')
+  await assertConverged(nodes)
+
+  // One more process with the wrong secret: refused at the handshake, counted by the members it dials.
+  const intruderBase = mkdtempSync(path.join(tmpdir(), 'flotilla-tcp-intruder-'))
+  t.after(() => rmSync(intruderBase, { recursive: true, force: true }))
+  const peers = {}
+  for (const { node, status } of await statuses(nodes)) peers[node.id] = status.transport.listen
+  const intruder = new NodeProcess({
+    id: 'x',
+    dataDir: path.join(intruderBase, 'x'),
+    options: {
+      channel: { name: 'tcp', listen: `127.0.0.1:${await freePort()}`, peers, cluster: 'tcp-test', secret: 'not the secret, but as long' },
+      clusterSize: 3, timing: TIMING, appenders: 0, appendTimeoutMs: 1000, join: true
+    }
+  })
+  t.after(() => intruder.kill())
+  const accepted = async () => (await statuses(nodes)).reduce((sum, { status }) => sum + status.transport.connectionsAccepted, 0)
+  const acceptedBefore = await accepted()
+  await intruder.start()
+  // The members answer its dial with their proof, which it cannot check: it refuses them (and never sends a proof).
+  await waitFor(async () => (await statuses([intruder]))[0].status.transport.refusedBadAuth >= 3, STEP_MS, 'the intruder to fail every member')
+  const { status } = (await statuses([intruder]))[0]
+  assert.equal(status.transport.framesReceived, 0, 'the intruder received nothing')
+  assert.equal(status.transport.connectionsDialed, 0, 'no connection of the intruder completed its handshake')
+  assert.equal(await accepted(), acceptedBefore, 'no member accepted the intruder')
+})
+
+test('brig over tcp: three Clusters with the tcp option elect a leader and commit a broadcast; the Peers\' tx carry nothing', { timeout: 60_000 }, async (t) => {
+  const { brig, waitFor: waitForEvents, commitRecorder } = await import('./brig-support.mjs')
+  const ids = ['x', 'y', 'z']
+  const addresses = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const saved = { ...brig.consensus }
+  Object.assign(brig.consensus, { ELECTION_T_MIN: 300, ELECTION_T_MAX: 600, REPLICATE_T: 50 })
+  let clusters
+  try {
+    clusters = ids.map((id) => {
+      const peers = ids.filter((other) => other !== id)
+      const tcp = { listen: addresses[id], peers: Object.fromEntries(peers.map((other) => [other, addresses[other]])), cluster: 'brig-tcp' }
+      const untouched = (to) => { throw new Error(`the Peer's tx was called for ${to}`) }
+      return new brig.consensus.Cluster(id, peers.map((other) => new brig.consensus.Peer(other, untouched)), undefined, { tcp })
+    })
+    for (const cluster of clusters) cluster.join()
+  } finally {
+    Object.assign(brig.consensus, { ELECTION_T_MIN: saved.ELECTION_T_MIN, ELECTION_T_MAX: saved.ELECTION_T_MAX, REPLICATE_T: saved.REPLICATE_T })
+  }
+  t.after(() => Promise.all(clusters.map((cluster) => cluster.close())))
+  const commits = commitRecorder(clusters)
+  await waitForEvents(clusters, () => clusters.some((cluster) => cluster.state.currentRole === brig.roles.Leader))
+  const leader = clusters.find((cluster) => cluster.state.currentRole === brig.roles.Leader)
+  leader.broadcast({ over: 'tcp' })
+  await waitForEvents(clusters, () => ids.every((id) => commits.get(id).some((payload) => payload && payload.over === 'tcp')))
+  const { transport } = leader.status()
+  assert.ok(transport.framesSent > 0, `the engine's messages went over the transport: ${JSON.stringify(transport)}`)
+})
+
+test('tcp options are checked: bad addresses, a short secret, a peer named like the node; an open address needs a secret', { timeout: 30_000 }, async (t) => {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const gaggle = require('..')
+  const make = (channel) => gaggle({ id: 'a', clusterSize: 3, channel: { name: 'tcp', peers: {}, ...channel } })
+  for (const [channel, message] of [
+    [{ listen: 'nowhere' }, /"listen" must be "host:port"/],
+    [{ listen: '127.0.0.1:0', peers: { b: 'x' } }, /address of peer "b"/],
+    [{ listen: '127.0.0.1:0', peers: { a: '127.0.0.1:1' } }, /another node's/],
+    [{ listen: '127.0.0.1:0', secret: 'short' }, /"secret" must be a string of at least 16 bytes/],
+    [{ listen: '127.0.0.1:0', cluster: '' }, /"cluster"/],
+    [{ listen: '127.0.0.1:0', extra: 1 }, /"extra" is not allowed/]
+  ]) {
+    assert.throws(() => make(channel), (error) => error.code === 'FLOTILLA_INVALID_ARGUMENT' && message.test(error.message), JSON.stringify(channel))
+  }
+  // Without a secret, a node listens on loopback only unless told otherwise: it cannot start.
+  const open = make({ listen: '0.0.0.0:0' })
+  const refused = await open.ready().then(() => null, (error) => error)
+  assert.ok(refused !== null && /loopback|allowRemote|secret/i.test(refused.message), `refused: ${refused?.message}`)
+  await open.close()
+  const allowed = make({ listen: '0.0.0.0:0', allowRemote: true })
+  t.after(() => allowed.close())
+  await allowed.ready()
+  assert.match(allowed.status().transport.listen, /^0\.0\.0\.0:\d+$/)
+})

@@ -1,0 +1,294 @@
+//! `NodeRuntime`: the thread that runs a node's loop. It ticks the engine's clock, hands it the peers' messages
+//! and the disk's acknowledgements, flushes it whenever something happened (persist, then send: the engine only
+//! releases what its writes allow), sends its messages over the transport, and queues its outputs for the
+//! application, waking the JS thread once per batch. The engine is shared behind a lock: the JS thread's calls take
+//! it briefly, then `wake` the loop, which flushes what they started.
+
+use crate::engine::Engine;
+use crate::frames::{self, Frame};
+use bytes::Bytes;
+use flotilla_transport::{Inbound, Lane, Transport, TransportError, TransportOptions, TransportStats};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// Messages received in one go before the engine is flushed: enough to batch a burst, few enough that replies
+/// do not wait long.
+const RECEIVE_BATCH: usize = 256;
+/// Frames the transport hands over before it waits for the loop.
+const INBOUND_QUEUE: usize = 4096;
+
+pub struct RuntimeOptions {
+    /// The length of one tick of the node's clock.
+    pub tick: Duration,
+    pub transport: TransportOptions,
+}
+
+/// What the runtime calls on the JS side (through threadsafe functions, which never block the loop).
+pub struct Hooks {
+    /// An output waits in `next_output`: called once per output.
+    pub output_ready: Box<dyn Fn() + Send>,
+    /// The application's text from a peer.
+    pub application: Box<dyn Fn(String, String) + Send>,
+}
+
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// The transport could not start (a bad address, the port taken, insecure settings).
+    Transport(TransportError),
+    /// The thread could not be started, or ended before it said whether the transport started.
+    Thread(String),
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::Transport(why) => write!(f, "the transport cannot start: {why}"),
+            RuntimeError::Thread(why) => write!(f, "the node's thread cannot start: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// The runtime's own counters, beside the transport's.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeStats {
+    pub transport: TransportStats,
+    /// Frames whose kind byte was unknown (or empty frames).
+    pub unknown_frames: u64,
+    /// Outputs handed to the application.
+    pub outputs: u64,
+}
+
+enum Command {
+    SendApplication { to: String, text: Bytes },
+    Close,
+}
+
+struct Shared<E> {
+    engine: Arc<Mutex<E>>,
+    wake: Notify,
+    outputs: Mutex<VecDeque<String>>,
+    stats: Mutex<TransportStats>,
+    unknown_frames: AtomicU64,
+    output_count: AtomicU64,
+}
+
+impl<E> Shared<E> {
+    fn engine(&self) -> MutexGuard<'_, E> {
+        // A panic while the lock was held cannot leave the engine half-changed in a way a later call could make
+        // worse than stopping would; the binding catches panics, so keep serving.
+        self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub struct NodeRuntime<E: Engine> {
+    shared: Arc<Shared<E>>,
+    commands: mpsc::UnboundedSender<Command>,
+    thread: Option<JoinHandle<()>>,
+    local_addr: SocketAddr,
+}
+
+impl<E: Engine> NodeRuntime<E> {
+    /// Starts the node's thread and its transport; returns once the transport listens (or could not start).
+    pub fn start(
+        engine: Arc<Mutex<E>>,
+        options: RuntimeOptions,
+        persisted: mpsc::UnboundedReceiver<u64>,
+        hooks: Hooks,
+    ) -> Result<NodeRuntime<E>, RuntimeError> {
+        let shared = Arc::new(Shared {
+            engine,
+            wake: Notify::new(),
+            outputs: Mutex::new(VecDeque::new()),
+            stats: Mutex::new(TransportStats::default()),
+            unknown_frames: AtomicU64::new(0),
+            output_count: AtomicU64::new(0),
+        });
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let (started, started_receiver) = std::sync::mpsc::channel();
+        let looped = NodeLoop { shared: shared.clone(), hooks, tick: options.tick };
+        let thread = std::thread::Builder::new()
+            .name("flotilla-node".into())
+            .spawn(move || looped.run(options.transport, command_receiver, persisted, started))
+            .map_err(|why| RuntimeError::Thread(why.to_string()))?;
+        match started_receiver.recv() {
+            Ok(Ok(local_addr)) => Ok(NodeRuntime { shared, commands, thread: Some(thread), local_addr }),
+            Ok(Err(why)) => {
+                let _ = thread.join();
+                Err(why)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(RuntimeError::Thread("it ended before the transport started".into()))
+            }
+        }
+    }
+
+    /// After a change to the engine: the loop flushes it.
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// The oldest output the application has not taken, if any.
+    pub fn next_output(&self) -> Option<String> {
+        self.shared.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop_front()
+    }
+
+    /// Queues the application's text for the peer `to`; false once the runtime is closed.
+    pub fn send_application(&self, to: &str, text: Bytes) -> bool {
+        self.commands.send(Command::SendApplication { to: to.to_string(), text }).is_ok()
+    }
+
+    /// The address the transport listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters, as of the last turn of the loop.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            transport: self.shared.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
+            unknown_frames: self.shared.unknown_frames.load(Ordering::Relaxed),
+            outputs: self.shared.output_count.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the loop and the transport and waits for the thread to end.
+    pub fn close(&mut self) {
+        let _ = self.commands.send(Command::Close);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl<E: Engine> Drop for NodeRuntime<E> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct NodeLoop<E> {
+    shared: Arc<Shared<E>>,
+    hooks: Hooks,
+    tick: Duration,
+}
+
+impl<E: Engine> NodeLoop<E> {
+    fn run(
+        self,
+        transport: TransportOptions,
+        commands: mpsc::UnboundedReceiver<Command>,
+        persisted: mpsc::UnboundedReceiver<u64>,
+        started: std::sync::mpsc::Sender<Result<SocketAddr, RuntimeError>>,
+    ) {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(why) => {
+                let _ = started.send(Err(RuntimeError::Thread(why.to_string())));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let (inbound_sender, inbound) = mpsc::channel(INBOUND_QUEUE);
+            let transport = match Transport::start(transport, inbound_sender).await {
+                Ok(transport) => transport,
+                Err(why) => {
+                    let _ = started.send(Err(RuntimeError::Transport(why)));
+                    return;
+                }
+            };
+            let _ = started.send(Ok(transport.local_addr()));
+            let transport = self.serve(transport, commands, persisted, inbound).await;
+            transport.close().await;
+        });
+    }
+
+    async fn serve(
+        &self,
+        transport: Transport,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut persisted: mpsc::UnboundedReceiver<u64>,
+        mut inbound: mpsc::Receiver<Inbound>,
+    ) -> Transport {
+        let mut clock = tokio::time::interval(self.tick);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        clock.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(Command::SendApplication { to, text }) => {
+                        transport.send(&to, Lane::Messages, frames::application(&text));
+                        continue;
+                    }
+                    Some(Command::Close) | None => return transport,
+                },
+                Some(token) = persisted.recv() => self.shared.engine().persisted(token),
+                Some(first) = inbound.recv() => {
+                    let mut engine = self.shared.engine();
+                    self.receive(&mut engine, first);
+                    for _ in 1..RECEIVE_BATCH {
+                        match inbound.try_recv() {
+                            Ok(next) => self.receive(&mut engine, next),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = clock.tick() => self.shared.engine().tick(),
+                () = self.shared.wake.notified() => {}
+            }
+            self.flush(&transport);
+            *self.shared.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = transport.stats();
+        }
+    }
+
+    fn receive(&self, engine: &mut E, inbound: Inbound) {
+        match frames::read(&inbound.frame) {
+            Some(Frame::Engine(message)) => engine.receive(&inbound.from, message),
+            Some(Frame::Application(text)) => match String::from_utf8(text.to_vec()) {
+                Ok(text) => (self.hooks.application)(inbound.from, text),
+                Err(_) => {
+                    self.shared.unknown_frames.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            None => {
+                self.shared.unknown_frames.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Flushes the engine, sends its messages (after the lock is released) and queues its output.
+    fn flush(&self, transport: &Transport) {
+        let mut outgoing: Vec<(Option<String>, Lane, Bytes)> = Vec::new();
+        let output = self.shared.engine().flush(&mut |to, lane, message| {
+            outgoing.push((to.map(str::to_string), lane, frames::engine(message)));
+        });
+        for (to, lane, frame) in outgoing {
+            match to {
+                Some(to) => {
+                    transport.send(&to, lane, frame);
+                }
+                None => {
+                    for (peer, _) in transport.peers() {
+                        transport.send(&peer, lane, frame.clone());
+                    }
+                }
+            }
+        }
+        if let Some(output) = output {
+            self.shared.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(output);
+            self.shared.output_count.fetch_add(1, Ordering::Relaxed);
+            (self.hooks.output_ready)();
+            // The engine may hold more (a long committed log goes out in pieces): flush again.
+            self.shared.wake.notify_one();
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The shared secret, keyed once at start: the handshake's proofs and each connection's session key are HMACs
+//! under it, so the secret itself never has to cross the wire.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::error::TransportError;
+use crate::frame_mac::FrameMac;
+use crate::handshake_messages::{Nonce, ProofMac};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Which side a proof comes from; the labels differ so that an acceptor's proof can never be replayed as a
+/// dialer's (a reflection attack).
+#[derive(Clone, Copy)]
+pub(crate) enum Prover {
+    Acceptor,
+    Dialer,
+}
+
+/// What both proofs cover: a fresh nonce from each side makes every handshake's proofs unique.
+pub(crate) struct Transcript<'a> {
+    pub(crate) cluster: &'a str,
+    pub(crate) dialer: &'a str,
+    pub(crate) acceptor: &'a str,
+    pub(crate) nonce_d: &'a Nonce,
+    pub(crate) nonce_a: &'a Nonce,
+}
+
+#[derive(Clone)]
+pub(crate) struct ClusterKey {
+    keyed: HmacSha256,
+}
+
+impl ClusterKey {
+    pub(crate) fn new(secret: &[u8]) -> Result<ClusterKey, TransportError> {
+        // HMAC takes a key of any length; a refusal could only be about the length, so it is reported as such.
+        HmacSha256::new_from_slice(secret)
+            .map(|keyed| ClusterKey { keyed })
+            .map_err(|_| TransportError::ShortSecret { len: secret.len() })
+    }
+
+    pub(crate) fn proof(&self, prover: Prover, transcript: &Transcript<'_>) -> ProofMac {
+        self.proof_mac(prover, transcript).finalize().into_bytes().into()
+    }
+
+    /// Constant time, so that a forger learns nothing from how long a refusal takes.
+    pub(crate) fn verify(&self, prover: Prover, transcript: &Transcript<'_>, mac: &[u8]) -> bool {
+        self.proof_mac(prover, transcript).verify_slice(mac).is_ok()
+    }
+
+    /// The key for the frames of one connection: HMAC(secret, "flotilla session" | nonce_d | nonce_a).
+    pub(crate) fn session(&self, nonce_d: &Nonce, nonce_a: &Nonce) -> FrameMac {
+        let mut mac = self.keyed.clone();
+        mac.update(b"flotilla session");
+        mac.update(nonce_d);
+        mac.update(nonce_a);
+        FrameMac::new(mac.finalize().into_bytes().into())
+    }
+
+    fn proof_mac(&self, prover: Prover, transcript: &Transcript<'_>) -> HmacSha256 {
+        let mut mac = self.keyed.clone();
+        mac.update(match prover {
+            Prover::Acceptor => b"flotilla acceptor",
+            Prover::Dialer => b"flotilla dialer",
+        });
+        // Each name goes in behind its length, so that no two different (cluster, dialer, acceptor) triples
+        // concatenate to the same bytes.
+        for text in [transcript.cluster, transcript.dialer, transcript.acceptor] {
+            mac.update(&[u8::try_from(text.len()).unwrap_or(u8::MAX)]);
+            mac.update(text.as_bytes());
+        }
+        mac.update(transcript.nonce_d);
+        mac.update(transcript.nonce_a);
+        mac
+    }
+}

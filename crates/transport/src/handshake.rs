@@ -1,0 +1,109 @@
+//! The handshake, from each side: HELLO, WELCOME (with the acceptor's proof), PROOF (the dialer's), OK. On
+//! success the connection's codec switches to data frames, with the session's MAC when there is a secret.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+
+use crate::cluster_key::{Prover, Transcript};
+use crate::fault::Fault;
+use crate::frame_codec::FramedStream;
+use crate::handshake_messages::{is_ok, ok, Hello, Nonce, Proof, Welcome};
+use crate::options::Lane;
+use crate::shared::Shared;
+
+/// The whole handshake must be over by then, or the connection is dropped: a silent or slow peer cannot hold
+/// one of the acceptor's connection slots for longer.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who called, as the acceptor learned it.
+pub(crate) struct Accepted {
+    pub(crate) dialer: String,
+    pub(crate) lane: Lane,
+    pub(crate) advertise: String,
+}
+
+/// The acceptor's side.
+pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result<Accepted, Fault> {
+    let hello = Hello::decode(&read_message(framed).await?)?;
+    if hello.cluster != shared.cluster {
+        return Err(Fault::WrongCluster);
+    }
+    if hello.dialer == shared.name {
+        return Err(Fault::UnknownOrSelfName);
+    }
+    let nonce_a: Nonce = rand::random();
+    let transcript = Transcript {
+        cluster: &shared.cluster,
+        dialer: &hello.dialer,
+        acceptor: &shared.name,
+        nonce_d: &hello.nonce,
+        nonce_a: &nonce_a,
+    };
+    let mac = shared.key.as_ref().map(|key| key.proof(Prover::Acceptor, &transcript));
+    write_message(framed, Welcome { acceptor: shared.name.clone(), nonce: nonce_a, mac }.encode()).await?;
+    let proof = Proof::decode(&read_message(framed).await?)?;
+    // Both sides must agree on having a secret: a MAC where none is expected is as wrong as a missing one.
+    let session = match (&shared.key, proof.mac) {
+        (Some(key), Some(mac)) if key.verify(Prover::Dialer, &transcript, &mac) => {
+            Some(key.session(&hello.nonce, &nonce_a))
+        }
+        (None, None) => None,
+        _ => return Err(Fault::BadAuth),
+    };
+    write_message(framed, ok()).await?;
+    framed.codec_mut().start_frames(shared.max_frame_bytes, session);
+    Ok(Accepted { dialer: hello.dialer, lane: hello.lane, advertise: hello.advertise })
+}
+
+/// The dialer's side, calling the peer named `peer`.
+pub(crate) async fn dial(shared: &Shared, framed: &mut FramedStream, peer: &str, lane: Lane) -> Result<(), Fault> {
+    let nonce_d: Nonce = rand::random();
+    let hello = Hello {
+        lane,
+        cluster: shared.cluster.clone(),
+        dialer: shared.name.clone(),
+        advertise: shared.advertise.clone(),
+        nonce: nonce_d,
+    };
+    write_message(framed, hello.encode()).await?;
+    let welcome = Welcome::decode(&read_message(framed).await?)?;
+    // Another node now answering at the peer's address (or this node itself) is not the peer.
+    if welcome.acceptor != peer {
+        return Err(Fault::UnknownOrSelfName);
+    }
+    let transcript = Transcript {
+        cluster: &shared.cluster,
+        dialer: &shared.name,
+        acceptor: peer,
+        nonce_d: &nonce_d,
+        nonce_a: &welcome.nonce,
+    };
+    // The acceptor proves the secret first, so a node that cannot never gets a proof to study.
+    let (proof, session) = match (&shared.key, welcome.mac) {
+        (Some(key), Some(mac)) if key.verify(Prover::Acceptor, &transcript, &mac) => {
+            (Some(key.proof(Prover::Dialer, &transcript)), Some(key.session(&nonce_d, &welcome.nonce)))
+        }
+        (None, None) => (None, None),
+        _ => return Err(Fault::BadAuth),
+    };
+    write_message(framed, Proof { mac: proof }.encode()).await?;
+    if !is_ok(&read_message(framed).await?) {
+        return Err(Fault::Malformed);
+    }
+    framed.codec_mut().start_frames(shared.max_frame_bytes, session);
+    Ok(())
+}
+
+async fn read_message(framed: &mut FramedStream) -> Result<Bytes, Fault> {
+    match framed.next().await {
+        Some(Ok(message)) => Ok(message),
+        Some(Err(error)) => Err(error.into()),
+        None => Err(Fault::Gone),
+    }
+}
+
+async fn write_message(framed: &mut FramedStream, message: Bytes) -> Result<(), Fault> {
+    framed.send(message).await.map_err(Fault::from)
+}

@@ -1,0 +1,28 @@
+//! flotilla's native network transport (see SPEC.md): frames between named nodes over tokio TCP.
+//!
+//! A node writes on the connections it dials and reads on the ones it accepts, one connection per direction and
+//! lane. Every connection opens with a handshake (names, cluster, version and, with a shared secret, a
+//! challenge-response proof both ways); with a secret every frame after it carries a truncated HMAC-SHA256 under
+//! a per-connection session key.
+
+mod backoff;
+mod cluster_key;
+mod dialer;
+mod error;
+mod fault;
+mod frame_codec;
+mod frame_mac;
+mod handshake;
+mod handshake_messages;
+mod listener;
+mod options;
+mod peers;
+mod readers;
+mod shared;
+mod stats;
+mod transport;
+
+pub use error::TransportError;
+pub use options::{Lane, Security, TransportOptions, DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES};
+pub use stats::TransportStats;
+pub use transport::{Inbound, Transport};

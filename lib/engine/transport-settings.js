@@ -1,0 +1,62 @@
+// The native transport's settings as both faces take them (gaggle's `tcp` channel options, brig's `tcp` Cluster
+// option), checked once here: `{listen, peers: {id: 'host:port'}, cluster, secret, advertise, allowRemote}`, turned
+// into what the engine's `startThreaded` reads. Limits are the engine's: names of at most MAX_NAME_BYTES, at most
+// MAX_MEMBERS peers, addresses of at most 255 bytes, a secret of at least 16 bytes.
+'use strict'
+
+const { invalidArgument } = require('./errors')
+const { MAX_MEMBERS, MAX_NAME_BYTES } = require('../native')
+
+const MIN_SECRET_BYTES = 16
+const MAX_ADDRESS_BYTES = 255
+const KEYS = ['listen', 'peers', 'cluster', 'secret', 'advertise', 'allowRemote']
+
+function checkAddress (prefix, what, address) {
+  if (typeof address !== 'string' || Buffer.byteLength(address) > MAX_ADDRESS_BYTES || !/^.+:\d{1,5}$/.test(address)) {
+    throw invalidArgument(`${prefix}: ${what} must be "host:port" (at most ${MAX_ADDRESS_BYTES} bytes)`, TypeError)
+  }
+}
+
+/**
+ * Checks `options` (the node is `selfId`) and returns the engine's transport settings. `prefix` starts each
+ * message ('Invalid options' for gaggle, 'flotilla/brig' for brig); `known` lists keys the caller takes besides.
+ */
+function transportSettings (prefix, selfId, options, known = []) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgument(`${prefix}: the tcp options must be an object`, TypeError)
+  }
+  const unknown = Object.keys(options).filter((key) => !KEYS.includes(key) && !known.includes(key))
+  if (unknown.length > 0) throw invalidArgument(`${prefix}: ${unknown.map((key) => `"${key}"`).join(', ')} is not allowed`, TypeError)
+  checkAddress(prefix, '"listen"', options.listen)
+  if (options.advertise !== undefined) checkAddress(prefix, '"advertise"', options.advertise)
+  const peersGiven = options.peers
+  if (peersGiven === null || typeof peersGiven !== 'object' || Array.isArray(peersGiven)) {
+    throw invalidArgument(`${prefix}: "peers" must be an object {id: 'host:port'}`, TypeError)
+  }
+  const peers = Object.entries(peersGiven)
+  if (peers.length > MAX_MEMBERS) throw invalidArgument(`${prefix}: at most ${MAX_MEMBERS} "peers"`, TypeError)
+  for (const [name, address] of peers) {
+    if (name === '' || Buffer.byteLength(name) > MAX_NAME_BYTES || name === selfId) {
+      throw invalidArgument(`${prefix}: a peer's id must be another node's, 1 to ${MAX_NAME_BYTES} bytes`, TypeError)
+    }
+    checkAddress(prefix, `the address of peer ${JSON.stringify(name)}`, address)
+  }
+  const cluster = options.cluster === undefined ? 'flotilla' : options.cluster
+  if (typeof cluster !== 'string' || cluster === '' || Buffer.byteLength(cluster) > MAX_NAME_BYTES) {
+    throw invalidArgument(`${prefix}: "cluster" must be a name of 1 to ${MAX_NAME_BYTES} bytes`, TypeError)
+  }
+  const secret = options.secret
+  if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES)) {
+    throw invalidArgument(`${prefix}: "secret" must be a string of at least ${MIN_SECRET_BYTES} bytes`, TypeError)
+  }
+  if (options.allowRemote !== undefined && typeof options.allowRemote !== 'boolean') {
+    throw invalidArgument(`${prefix}: "allowRemote" must be a boolean`, TypeError)
+  }
+  const settings = { cluster, listen: options.listen, peers: peers.map(([name, address]) => ({ name, address })) }
+  if (options.advertise !== undefined) settings.advertise = options.advertise
+  if (secret !== undefined) settings.secret = secret
+  if (options.allowRemote !== undefined) settings.allowRemote = options.allowRemote
+  return settings
+}
+
+module.exports = { transportSettings }
