@@ -164,7 +164,7 @@ declare namespace gaggle {
 
   /** The native transport's settings (gaggle's `tcp` channel, brig's `tcp` Cluster option). */
   interface TcpSettings {
-    /** "host:port" to listen on (port 0: any free port). Without a secret, loopback only unless `allowRemote`. */
+    /** "host:port" to listen on (port 0: any free port). Without a secret or TLS, loopback only unless `allowRemote`. */
     listen: string
     /** The other members to dial, by id. A member added later dials these; they learn its address from it. */
     peers: Record<string, string>
@@ -172,9 +172,16 @@ declare namespace gaggle {
     cluster?: string
     /** A shared secret of at least 16 bytes: peers prove they know it, and every frame is authenticated. */
     secret?: string
+    /**
+     * Mutual TLS instead of a secret: PEM text (strings, or Buffers read as UTF-8; each at most 1 MiB). Every
+     * connection is TLS 1.3; each node presents `cert` (signed by the cluster's CA `ca`, naming the node's id in a
+     * subjectAltName DNS entry or its common name, with no extended key usage or both serverAuth and clientAuth)
+     * and `key`, and accepts only peers whose certificate the CA signed and that names them.
+     */
+    tls?: { cert: string | Buffer, key: string | Buffer, ca: string | Buffer }
     /** The address peers dial to reach this node (default: the one it listens on). */
     advertise?: string
-    /** Without a secret, listen on an address other than loopback anyway. */
+    /** Without a secret or TLS, listen on an address other than loopback anyway. */
     allowRemote?: boolean
   }
 
@@ -359,7 +366,7 @@ declare class GaggleNode extends EventEmitter {
    * once the change committed. Refusals are coded: `FLOTILLA_INVALID_STATE` (another change in flight),
    * `FLOTILLA_INVALID_ARGUMENT` (a member already), `FLOTILLA_NOT_LEADER`, `FLOTILLA_CLOSED`.
    */
-  addMember (id: string, options?: { learner?: boolean }): Promise<void>
+  addMember (id: string, options?: { learner?: boolean, address?: string }): Promise<void>
   /** Makes the learner `id` a voter (refused with `FLOTILLA_INVALID_STATE` while it is far behind). */
   promoteMember (id: string): Promise<void>
   /** Removes the member `id`; a leader that removes itself hands over once the change committed. */

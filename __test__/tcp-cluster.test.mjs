@@ -1,13 +1,14 @@
 // The native transport (channel `tcp`): clusters of processes, each node its own process with a dataDir, its Raft
 // loop on its own Rust thread and its peers reached over TCP, appending all the time (fixtures/durable-node.cjs).
 // The leader killed with SIGKILL (a new leader commits, nothing acknowledged is lost), a follower stopped with
-// SIGSTOP and resumed, nodes restarted, a member added over TCP, a secret cluster (a node with the wrong secret
-// is refused and counted), and the event loop test: the leader's JS thread blocked for 2 s keeps its leadership,
+// SIGSTOP and resumed, nodes restarted, 5 processes through fault-injecting proxies (the leader cut off), members
+// added and removed over TCP, a secret cluster (a node with the wrong secret is refused and counted), brig over
+// TCP, the options' checks, and the event loop test: the leader's JS thread blocked for 2 s keeps its leadership,
 // the followers see no election, and commits go on meanwhile.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { waitFor } from './gaggle-support.mjs'
@@ -29,14 +30,58 @@ function freePort () {
   })
 }
 
-async function tcpCluster (t, ids, { secret, joiners = [], appenders = 2 } = {}) {
+// A fault-injecting proxy for each ordered pair of nodes (the dialer's connections to one peer go through it):
+// `cut(id)` closes every connection to or from the node and refuses new ones until `heal()`.
+async function proxies (t, ids, addresses) {
+  const links = []
+  const cut = new Set()
+  const via = {}
+  for (const from of ids) {
+    via[from] = {}
+    for (const to of ids.filter((other) => other !== from)) {
+      const sockets = new Set()
+      const [host, port] = addresses[to].split(':')
+      const server = createServer((client) => {
+        if (cut.has(from) || cut.has(to)) return client.destroy()
+        const upstream = connect(Number(port), host)
+        for (const socket of [client, upstream]) {
+          sockets.add(socket)
+          socket.on('error', () => {})
+          socket.on('close', () => { sockets.delete(socket); client.destroy(); upstream.destroy() })
+        }
+        client.pipe(upstream)
+        upstream.pipe(client)
+      })
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+      via[from][to] = `127.0.0.1:${server.address().port}`
+      links.push({ from, to, server, sockets })
+    }
+  }
+  t.after(() => Promise.all(links.map(({ server, sockets }) => {
+    for (const socket of sockets) socket.destroy()
+    return new Promise((resolve) => server.close(resolve))
+  })))
+  return {
+    via,
+    cut (id) {
+      cut.add(id)
+      for (const { from, to, sockets } of links) if (from === id || to === id) for (const socket of sockets) socket.destroy()
+    },
+    heal () { cut.clear() }
+  }
+}
+
+async function tcpCluster (t, ids, { secret, joiners = [], seeds = ids, appenders = 2, proxied = false, startJoiners = true } = {}) {
   const base = mkdtempSync(path.join(tmpdir(), 'flotilla-tcp-'))
   const all = [...ids, ...joiners]
   const addresses = Object.fromEntries(await Promise.all(all.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const network = proxied ? await proxies(t, all, addresses) : null
   const nodes = all.map((id) => {
-    // The first members are not told of a joiner: they learn its address when it dials them.
-    const known = joiners.includes(id) ? all : ids
-    const peers = Object.fromEntries(known.filter((other) => other !== id).map((other) => [other, addresses[other]]))
+    // The first members are not told of a joiner; a joiner knows the `seeds` only. The configuration that adds it
+    // carries its address to every member.
+    const known = joiners.includes(id) ? seeds : ids
+    const addressOf = (other) => network === null ? addresses[other] : network.via[id][other]
+    const peers = Object.fromEntries(known.filter((other) => other !== id).map((other) => [other, addressOf(other)]))
     const channel = { name: 'tcp', listen: addresses[id], peers, cluster: 'tcp-test', ...(secret === undefined ? {} : { secret }) }
     return new NodeProcess({
       id,
@@ -48,7 +93,9 @@ async function tcpCluster (t, ids, { secret, joiners = [], appenders = 2 } = {})
     await Promise.all(nodes.map((node) => node.kill()))
     rmSync(base, { recursive: true, force: true })
   })
-  await Promise.all(nodes.map((node) => node.start()))
+  await Promise.all(nodes.filter((node) => startJoiners || !joiners.includes(node.id)).map((node) => node.start()))
+  nodes.network = network
+  nodes.addresses = addresses
   return nodes
 }
 
@@ -116,6 +163,25 @@ test('tcp, 3 processes: the leader killed (SIGKILL) and restarted, a follower st
   t.diagnostic(`${acked} appends acknowledged, ${entries} entries`)
 })
 
+test('tcp, 5 processes through fault-injecting proxies: the leader cut off steps down, a new leader commits, the old one rejoins after the heal', { timeout: 120_000 }, async (t) => {
+  const nodes = await tcpCluster(t, ['a', 'b', 'c', 'd', 'e'], { proxied: true, appenders: 1 })
+  const leader = await leaderAmong(nodes)
+  await progress(nodes, 50, 'before the partition')
+  nodes.network.cut(leader.id)
+  const others = nodes.filter((node) => node !== leader)
+  const next = await waitFor(async () => {
+    const found = (await statuses(others)).find(({ status }) => status.state === 'LEADER')
+    return found?.node
+  }, STEP_MS, 'a new leader among the majority')
+  await progress(others, 50, 'on the majority side')
+  // Check-quorum: the old leader hears from nobody and steps down within about an election timeout.
+  await waitFor(async () => (await statuses([leader]))[0].status.state !== 'LEADER', STEP_MS, 'the cut-off leader to step down')
+  nodes.network.heal()
+  await progress(nodes, 50, 'after the heal')
+  const { acked } = await assertConverged(nodes)
+  t.diagnostic(`${leader.id} cut off, ${next.id} led meanwhile; ${acked} appends acknowledged`)
+})
+
 test('tcp: the leader\'s event loop blocked for 2 s: it stays leader, no election anywhere, commits resume at once', { timeout: 120_000 }, async (t) => {
   const nodes = await tcpCluster(t, ['a', 'b', 'c'], { appenders: 1 })
   const leader = await leaderAmong(nodes)
@@ -140,15 +206,29 @@ test('tcp: the leader\'s event loop blocked for 2 s: it stays leader, no electio
 
 test('tcp: a node joins and is added over TCP; a secret cluster refuses a node with the wrong secret', { timeout: 120_000 }, async (t) => {
   const secret = 'a shared secret of 32 bytes long'
-  const nodes = await tcpCluster(t, ['a', 'b', 'c'], { secret, joiners: ['d'] })
+  const nodes = await tcpCluster(t, ['a', 'b', 'c'], { secret, joiners: ['d'], startJoiners: false })
   const leader = await leaderAmong(nodes.slice(0, 3))
-  await progress(nodes, 20, 'before the change')
-  const { error } = await leader.request('change', { method: 'addMember', args: ['d'] })
-  assert.equal(error, null, error?.message)
+  await progress(nodes.slice(0, 3), 20, 'before the change')
+  // d knows one follower only (its seed), which passes d's address on to the leader with the change; the
+  // configuration carries it to every member, so the leader (whom d never dialed) reaches d.
   const joiner = nodes[3]
+  const seed = nodes.find((node) => node !== leader && node !== joiner)
+  joiner.options.channel.peers = { [seed.id]: nodes.addresses[seed.id] }
+  await joiner.start()
+  await waitFor(async () => (await statuses([seed]))[0].status.transport.connectionsAccepted > 2, STEP_MS, 'd to dial its seed')
+  const { error } = await seed.request('change', { method: 'addMember', args: ['d'] })
+  assert.equal(error, null, error?.message)
   await waitFor(async () => (await joiner.request('members')).members.voters.includes('d'), STEP_MS, 'd to vote')
   await progress(nodes, 20, 'after the change')
-  await assertConverged(nodes)
+  // A member removed over TCP (asked of the new member: it goes to the leader); the rest go on without it.
+  const removed = nodes.find((node) => node !== leader && node !== joiner && node !== seed)
+  const removal = await joiner.request('change', { method: 'removeMember', args: [removed.id] })
+  assert.equal(removal.error, null, removal.error?.message)
+  const members = nodes.filter((node) => node !== removed)
+  await waitFor(async () => (await Promise.all(members.map((node) => node.request('members'))))
+    .every(({ members }) => !members.voters.includes(removed.id)), STEP_MS, `${removed.id} removed everywhere`)
+  await progress(members, 20, 'after the removal')
+  await assertConverged(nodes, members)
 
   // One more process with the wrong secret: refused at the handshake, counted by the members it dials.
   const intruderBase = mkdtempSync(path.join(tmpdir(), 'flotilla-tcp-intruder-'))

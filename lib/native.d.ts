@@ -111,6 +111,19 @@ export interface NativeSavedState {
   entries: Array<NativeSavedEntry>
 }
 
+/** Mutual TLS settings, each PEM text (at most 1 MiB). */
+export interface NativeTls {
+  /**
+   * This node's certificate (then any intermediates): signed by the CA, naming the node in a subjectAltName
+   * DNS entry or its subject's common name.
+   */
+  cert: string
+  /** This node's private key (PKCS#8, PKCS#1 or SEC1). */
+  key: string
+  /** The cluster's CA certificate(s): the only roots trusted. */
+  ca: string
+}
+
 export interface NativeTransportOptions {
   /** The cluster's name: a peer that names another is refused. */
   cluster: string
@@ -124,6 +137,11 @@ export interface NativeTransportOptions {
   secret?: string
   /** Without a secret, listen on an address other than loopback anyway. */
   allowRemote?: boolean
+  /**
+   * Mutual TLS instead of a secret: every connection is TLS, and each side's certificate must be signed by the
+   * cluster's CA and name its node.
+   */
+  tls?: NativeTls
 }
 
 /** One follower's replication progress, in raft indices. */
@@ -194,8 +212,10 @@ export declare class NativeNode {
    * Changes the membership (the leader only): `action` is "add" (a learner), "promote" (a learner to voter) or
    * "remove"; returns the change's number, which the flush output's `membershipSettled` lists as
    * `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
+   * `address` (to add, with the native transport): where the member listens, carried by the configuration so
+   * that every node can reach it; by default the address it dialed this node from (its handshake's).
    */
-  changeMembership(action: string, name: string): number
+  changeMembership(action: string, name: string, address?: string | undefined | null): number
   /**
    * Moves the membership (the leader only) to exactly these voters and learners, by name: one step when at most
    * one voter changes, else through a joint configuration (left on its own once it committed). A new voter must
@@ -264,6 +284,11 @@ export declare class NativeNode {
    * when the node does not run on its own thread or is closed. Lost like any message when the peer is away.
    */
   sendApplication(to: string, text: string): boolean
+  /**
+   * The address the native transport dials `name` at (given in its peers, or learned from its handshake), or
+   * null: a membership change asked of this node passes it on to the leader.
+   */
+  peerAddress(name: string): string | null
   /** The address the native transport listens on ("host:port"), or null without it. */
   get listenAddress(): string | null
   /** The native transport's counters as JSON text, or null without it. */

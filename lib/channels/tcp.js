@@ -10,6 +10,8 @@
 //   cluster: the cluster's name, checked when peers connect (default 'flotilla')
 //   secret: a shared secret of at least 16 bytes: peers prove they know it (HMAC-SHA256 challenge-response) and
 //           every frame is authenticated; the secret never crosses the wire
+//   tls: {cert, key, ca} (PEM): mutual TLS 1.3; a peer's certificate must be signed by the cluster's CA and name
+//        the peer (subjectAltName DNS or CN); not with `secret`
 //   advertise: the address peers dial to reach this node (default: the one it listens on)
 //   allowRemote: without a secret the transport listens on loopback only, unless this is true
 'use strict'

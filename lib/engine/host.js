@@ -16,6 +16,10 @@ const { reportError, reportStartFailure } = require('./report-error')
 const { CODES, codedError } = require('./errors')
 const { membershipTarget } = require('./membership-target')
 
+// Outputs of a node on its own thread taken in one turn of the event loop (each settles up to a flush's worth of
+// appends: about 256 KiB of committed entries).
+const OUTPUTS_PER_TURN = 4
+
 class EngineHost {
   /**
    * @param {import('node:events').EventEmitter} face - where failures nobody asked for are reported ('error')
@@ -146,9 +150,21 @@ class EngineHost {
     if (this.closed || this.native === null) return
     // While the engine hands over a long committed log, one piece per turn of the loop: that flush is due.
     if (this._deferredFlush.pending) return
+    if (this._transport !== null) return this._drainOutputs()
     const output = this._carryOut(this.native)
-    // More is due: the engine held back part of a long committed log, or (on its own thread) more outputs wait.
-    if (output !== null && (output.more || this._transport !== null)) this._deferredFlush.schedule()
+    // More is due: the engine held back part of a long committed log.
+    if (output !== null && output.more) this._deferredFlush.schedule()
+    if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
+  }
+
+  // On its own thread the node queues its outputs and wakes this thread when the first is queued: take them all,
+  // a few per turn of the event loop, so that the promises they settle (and what their callers do next) run
+  // before the next ones, with timers and I/O between.
+  _drainOutputs () {
+    for (let taken = 0; taken < OUTPUTS_PER_TURN; taken++) {
+      if (this.closed || this._carryOut(this.native) === null) break
+      if (taken === OUTPUTS_PER_TURN - 1) this._deferredFlush.schedule()
+    }
     if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
   }
 
@@ -183,11 +199,12 @@ class EngineHost {
 
   /**
    * A membership change on this node, the leader (`action`: "add" a learner, "promote" it, "remove" a member, or
-   * "set" the whole configuration: `subject` is then `{voters, learners}`, see membership-target.js):
+   * "set" the whole configuration: `subject` is then `{voters, learners}`, see membership-target.js; `address`: a
+   * new member's "host:port" for the native transport, carried by the configuration):
    * resolves once it (and leaving a joint configuration) has committed; rejects with the engine's coded error
    * when refused, with FLOTILLA_OUTCOME_UNKNOWN when a new leader overwrote it, FLOTILLA_CLOSED at close().
    */
-  changeMembership (action, subject) {
+  changeMembership (action, subject, address) {
     if (this.closed) return Promise.reject(this._closedError('the node is closed'))
     if (this.native === null) return Promise.reject(codedError(CODES.NOT_RUNNING, `${this._prefix}: the node is not running yet`))
     let change
@@ -196,7 +213,7 @@ class EngineHost {
         const { voters, learners } = membershipTarget(subject, this._prefix)
         change = this.native.setMembership(voters, learners)
       } else {
-        change = this.native.changeMembership(String(action), String(subject))
+        change = this.native.changeMembership(String(action), String(subject), address)
       }
     } catch (error) {
       return Promise.reject(error)

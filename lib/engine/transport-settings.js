@@ -1,7 +1,8 @@
 // The native transport's settings as both faces take them (gaggle's `tcp` channel options, brig's `tcp` Cluster
-// option), checked once here: `{listen, peers: {id: 'host:port'}, cluster, secret, advertise, allowRemote}`, turned
-// into what the engine's `startThreaded` reads. Limits are the engine's: names of at most MAX_NAME_BYTES, at most
-// MAX_MEMBERS peers, addresses of at most 255 bytes, a secret of at least 16 bytes.
+// option), checked once here: `{listen, peers: {id: 'host:port'}, cluster, secret, tls, advertise, allowRemote}`,
+// turned into what the engine's `startThreaded` reads. Limits are the engine's: names of at most MAX_NAME_BYTES, at
+// most MAX_MEMBERS peers, addresses of at most 255 bytes, a secret of at least 16 bytes; `tls: {cert, key, ca}`
+// (mutual TLS: PEM strings or Buffers, each at most 1 MiB) instead of a secret.
 'use strict'
 
 const { invalidArgument } = require('./errors')
@@ -9,12 +10,33 @@ const { MAX_MEMBERS, MAX_NAME_BYTES } = require('../native')
 
 const MIN_SECRET_BYTES = 16
 const MAX_ADDRESS_BYTES = 255
-const KEYS = ['listen', 'peers', 'cluster', 'secret', 'advertise', 'allowRemote']
+const MAX_PEM_BYTES = 1024 * 1024
+const KEYS = ['listen', 'peers', 'cluster', 'secret', 'tls', 'advertise', 'allowRemote']
+const TLS_KEYS = ['cert', 'key', 'ca']
 
 function checkAddress (prefix, what, address) {
   if (typeof address !== 'string' || Buffer.byteLength(address) > MAX_ADDRESS_BYTES || !/^.+:\d{1,5}$/.test(address)) {
     throw invalidArgument(`${prefix}: ${what} must be "host:port" (at most ${MAX_ADDRESS_BYTES} bytes)`, TypeError)
   }
+}
+
+// `tls: {cert, key, ca}`: each PEM text, a string or a Buffer (read as UTF-8), non-empty and at most 1 MiB.
+function tlsSettings (prefix, tls) {
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls) || Buffer.isBuffer(tls)) {
+    throw invalidArgument(`${prefix}: "tls" must be an object {cert, key, ca} of PEM strings or Buffers`, TypeError)
+  }
+  const unknown = Object.keys(tls).filter((key) => !TLS_KEYS.includes(key))
+  if (unknown.length > 0) throw invalidArgument(`${prefix}: "tls.${unknown[0]}" is not allowed`, TypeError)
+  const settings = {}
+  for (const key of TLS_KEYS) {
+    let pem = tls[key]
+    if (Buffer.isBuffer(pem)) pem = pem.toString('utf8')
+    if (typeof pem !== 'string' || pem === '' || Buffer.byteLength(pem) > MAX_PEM_BYTES) {
+      throw invalidArgument(`${prefix}: "tls.${key}" must be PEM text (a string or a Buffer) of 1 byte to 1 MiB`, TypeError)
+    }
+    settings[key] = pem
+  }
+  return settings
 }
 
 /**
@@ -49,12 +71,17 @@ function transportSettings (prefix, selfId, options, known = []) {
   if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES)) {
     throw invalidArgument(`${prefix}: "secret" must be a string of at least ${MIN_SECRET_BYTES} bytes`, TypeError)
   }
+  if (secret !== undefined && options.tls !== undefined) {
+    throw invalidArgument(`${prefix}: "secret" and "tls" cannot both be given: choose one`, TypeError)
+  }
+  const tls = options.tls === undefined ? undefined : tlsSettings(prefix, options.tls)
   if (options.allowRemote !== undefined && typeof options.allowRemote !== 'boolean') {
     throw invalidArgument(`${prefix}: "allowRemote" must be a boolean`, TypeError)
   }
   const settings = { cluster, listen: options.listen, peers: peers.map(([name, address]) => ({ name, address })) }
   if (options.advertise !== undefined) settings.advertise = options.advertise
   if (secret !== undefined) settings.secret = secret
+  if (tls !== undefined) settings.tls = tls
   if (options.allowRemote !== undefined) settings.allowRemote = options.allowRemote
   return settings
 }

@@ -62,6 +62,11 @@ function nativeOptions (options) {
   return native
 }
 
+// A member's network address for the native transport: "host:port", at most 255 bytes.
+function isAddress (address) {
+  return typeof address === 'string' && Buffer.byteLength(address) <= 255 && /^.+:\d{1,5}$/.test(address)
+}
+
 function checkMemberId (id) {
   if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_ID_BYTES) {
     throw invalidArgument(`Invalid arguments: "id" must be a non-empty string of at most ${MAX_ID_BYTES} bytes`, TypeError)
@@ -280,10 +285,11 @@ class Gaggle extends EventEmitter {
    */
   addMember (id, options = {}) {
     checkMemberId(id)
-    if (options === null || typeof options !== 'object' || (options.learner !== undefined && typeof options.learner !== 'boolean')) {
-      return Promise.reject(invalidArgument('Invalid arguments: the options must be an object {learner: boolean}', TypeError))
+    if (options === null || typeof options !== 'object' || (options.learner !== undefined && typeof options.learner !== 'boolean') ||
+      (options.address !== undefined && !isAddress(options.address))) {
+      return Promise.reject(invalidArgument('Invalid arguments: the options must be an object {learner: boolean, address: "host:port"}', TypeError))
     }
-    const added = this._changeMembership('add', id)
+    const added = this._changeMembership('add', id, options.address)
     return options.learner === true ? added : added.then(() => this._promoteOnceCaughtUp(id))
   }
 
@@ -316,15 +322,21 @@ class Gaggle extends EventEmitter {
     return this._native === null ? null : JSON.parse(this._native.membersJson())
   }
 
-  _changeMembership (action, id) {
+  _changeMembership (action, id, address) {
     if (this._closePromise) return Promise.reject(codedError(CODES.CLOSED, 'The node is closed'))
-    if (this.isLeader()) return this._host.changeMembership(action, id)
-    return this._dispatch.request({ name: 'flotilla:changeMembership', args: [action, id], timeoutMs: null }).then(() => undefined)
+    if (this.isLeader()) return this._host.changeMembership(action, id, address)
+    // With the native transport, the new member may have dialed this node only: its address goes along.
+    if (action === 'add' && address === undefined && this._native !== null) address = this._native.peerAddress(id) ?? undefined
+    return this._dispatch.request({ name: 'flotilla:changeMembership', args: address === undefined ? [action, id] : [action, id, address], timeoutMs: null }).then(() => undefined)
   }
 
   // The leader's side of a forwarded change (DispatchLink's built-in method).
-  _changeMembershipHere (action, id, callback) {
-    this._host.changeMembership(action, id).then(() => callback(null), (error) => callback(error))
+  // (From another node: `[action, id]` or `[action, id, address]`, then the callback, always last.)
+  _changeMembershipHere (...args) {
+    const callback = args.pop()
+    const [action, id] = args
+    const address = isAddress(args[2]) ? args[2] : undefined
+    this._host.changeMembership(action, id, address).then(() => callback(null), (error) => callback(error))
   }
 
   // Promotes a new learner as soon as the leader finds it caught up (asking again every heartbeat interval).

@@ -78,6 +78,7 @@ pub fn membership_error(error: &MembershipError) -> CodedError {
         MembershipError::NotAMember { .. } | MembershipError::UnnamedMember { .. } => UNKNOWN_MEMBER,
         MembershipError::Refused(_)
         | MembershipError::InvalidName { .. }
+        | MembershipError::InvalidAddress { .. }
         | MembershipError::AlreadyAVoter { .. }
         | MembershipError::AlreadyAMember { .. }
         | MembershipError::IdCollision(_) => INVALID_ARGUMENT,

@@ -24,6 +24,10 @@ impl Engine for GaggleNode {
         self.driver.persisted(token);
     }
 
+    fn take_addresses(&mut self) -> Vec<(String, String)> {
+        self.driver.take_member_addresses()
+    }
+
     fn flush(&mut self, send: &mut SendMessage<'_>) -> Option<String> {
         self.flush_apart(&mut |to, message| {
             let lane = if message.as_bytes().starts_with(INSTALL_SNAPSHOT) { Lane::Bulk } else { Lane::Messages };

@@ -111,7 +111,8 @@ impl NativeNode {
         self.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// After an input: a node on its own thread flushes there.
+    /// After an input that no `flush` follows (the faces flush after proposals, reads and messages): a node on its
+    /// own thread flushes there.
     fn wake(&self) {
         if let Some(runtime) = &self.runtime {
             runtime.wake();
@@ -255,14 +256,13 @@ impl NativeNode {
         if let Some(json) = data_json {
             wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
-        let proposed = match request_id {
+        // No wake-up here: a burst of proposals goes out with the next `flush` (on its own thread, that wakes it).
+        match request_id {
             None => self.node().propose(data_json).map_err(|e| error::propose_error(&e)),
             Some(request_id) => {
                 self.node().propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
             }
-        };
-        self.wake();
-        proposed
+        }
     }
 
     /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
@@ -277,7 +277,6 @@ impl NativeNode {
         }
         self.sync_clock();
         let request = self.node().driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
-        self.wake();
         Ok(request as f64)
     }
 
@@ -316,15 +315,27 @@ impl NativeNode {
     /// Changes the membership (the leader only): `action` is "add" (a learner), "promote" (a learner to voter) or
     /// "remove"; returns the change's number, which the flush output's `membershipSettled` lists as
     /// `[number, committed]` once it (and leaving a joint configuration) committed, or with `false` if it was lost.
+    /// `address` (to add, with the native transport): where the member listens, carried by the configuration so
+    /// that every node can reach it; by default the address it dialed this node from (its handshake's).
     #[napi(catch_unwind)]
-    pub fn change_membership(&mut self, action: String, name: String) -> Result<f64, ErrorCode> {
+    pub fn change_membership(
+        &mut self,
+        action: String,
+        name: String,
+        address: Option<String>,
+    ) -> Result<f64, ErrorCode> {
+        let address = match (&self.runtime, address) {
+            (_, Some(address)) => Some(address),
+            (Some(runtime), None) if action == "add" => runtime.peer_address(&name),
+            _ => None,
+        };
         let mut node = self.node();
         let driver = &mut node.driver;
         if driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed"));
         }
         let change = match action.as_str() {
-            "add" => driver.add_member(&name),
+            "add" => driver.add_member(&name, address.as_deref()),
             "promote" => driver.promote_member(&name),
             "remove" => driver.remove_member(&name),
             _ => return Err(error::invalid_argument(format!("no membership change {action:?}"))),
@@ -375,9 +386,11 @@ impl NativeNode {
     pub fn flush(&mut self, appended: Option<bool>, committed_data: Option<bool>) -> Option<String> {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
         match &self.runtime {
-            // The node's thread flushed already: the oldest output it queued (the wanted parts apply from now).
+            // The node's thread flushes: it is woken for the inputs given since, and the oldest output it queued is
+            // taken (the wanted parts apply from now).
             Some(runtime) => {
                 self.node().set_wanted(wanted);
+                runtime.wake();
                 runtime.next_output()
             }
             None => self.node().flush_wanting(wanted),
@@ -525,6 +538,13 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn send_application(&self, to: String, text: String) -> bool {
         self.runtime.as_ref().is_some_and(|runtime| runtime.send_application(&to, text.into()))
+    }
+
+    /// The address the native transport dials `name` at (given in its peers, or learned from its handshake), or
+    /// null: a membership change asked of this node passes it on to the leader.
+    #[napi(catch_unwind)]
+    pub fn peer_address(&self, name: String) -> Option<String> {
+        self.runtime.as_ref().and_then(|runtime| runtime.peer_address(&name))
     }
 
     /// The address the native transport listens on ("host:port"), or null without it.

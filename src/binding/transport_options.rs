@@ -13,6 +13,8 @@ const MAX_ADDRESS_BYTES: usize = 255;
 const MAX_FRAME_BYTES: usize = 3 * super::options::MAX_FLOW_BYTES as usize;
 /// The most peers a node is told of at start (the configuration's limit).
 const MAX_PEERS: usize = crate::raft::MAX_MEMBERS;
+/// The largest PEM text accepted for each of the TLS certificate, key and CA (a certificate chain is a few KiB).
+const MAX_PEM_BYTES: usize = 1024 * 1024;
 
 #[napi(object)]
 pub struct NativeTransportOptions {
@@ -28,6 +30,21 @@ pub struct NativeTransportOptions {
     pub secret: Option<String>,
     /// Without a secret, listen on an address other than loopback anyway.
     pub allow_remote: Option<bool>,
+    /// Mutual TLS instead of a secret: every connection is TLS, and each side's certificate must be signed by the
+    /// cluster's CA and name its node.
+    pub tls: Option<NativeTls>,
+}
+
+/// Mutual TLS settings, each PEM text (at most 1 MiB).
+#[napi(object)]
+pub struct NativeTls {
+    /// This node's certificate (then any intermediates): signed by the CA, naming the node in a subjectAltName
+    /// DNS entry or its subject's common name.
+    pub cert: String,
+    /// This node's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// The cluster's CA certificate(s): the only roots trusted.
+    pub ca: String,
 }
 
 #[napi(object)]
@@ -58,12 +75,25 @@ impl NativeTransportOptions {
             }
             peers.push((peer.name.clone(), address("a peer's address", &peer.address)?));
         }
-        let security = match self.secret {
-            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+        let security = match (self.secret, self.tls) {
+            (Some(_), Some(_)) => return Err(wrong("a secret and tls cannot both be given".to_string())),
+            (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
                 return Err(wrong(format!("the secret must be at least {MIN_SECRET_BYTES} bytes")))
             }
-            Some(secret) => Security::Secret(secret.into_bytes()),
-            None => Security::None { allow_remote: self.allow_remote.unwrap_or(false) },
+            (Some(secret), None) => Security::Secret(secret.into_bytes()),
+            (None, Some(tls)) => {
+                for (what, pem) in [("cert", &tls.cert), ("key", &tls.key), ("ca", &tls.ca)] {
+                    if pem.is_empty() || pem.len() > MAX_PEM_BYTES {
+                        return Err(wrong(format!("tls.{what} must be PEM text of 1 byte to 1 MiB")));
+                    }
+                }
+                Security::Tls {
+                    cert_pem: tls.cert.into_bytes(),
+                    key_pem: tls.key.into_bytes(),
+                    ca_pem: tls.ca.into_bytes(),
+                }
+            }
+            (None, None) => Security::None { allow_remote: self.allow_remote.unwrap_or(false) },
         };
         Ok(TransportOptions {
             cluster: self.cluster,
@@ -81,7 +111,7 @@ impl NativeTransportOptions {
 /// The counters as a JSON object (`status().transport`), in camelCase.
 pub fn transport_stats_json(stats: &RuntimeStats) -> String {
     let t = &stats.transport;
-    let counters: [(&str, u64); 24] = [
+    let counters: [(&str, u64); 25] = [
         ("framesSent", t.frames_sent),
         ("framesReceived", t.frames_received),
         ("bytesSent", t.bytes_sent),
@@ -99,6 +129,7 @@ pub fn transport_stats_json(stats: &RuntimeStats) -> String {
         ("refusedWrongCluster", t.refused_wrong_cluster),
         ("refusedUnknownOrSelfName", t.refused_unknown_or_self_name),
         ("refusedBadAuth", t.refused_bad_auth),
+        ("refusedTls", t.refused_tls),
         ("refusedHandshakeTimeout", t.refused_handshake_timeout),
         ("refusedTooManyConnections", t.refused_too_many_connections),
         ("droppedOversizedFrame", t.dropped_oversized_frame),

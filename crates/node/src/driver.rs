@@ -4,6 +4,7 @@
 //! name, and a node's id is its name's (`members`), the same on every node; what a codec decoded comes in typed.
 
 use super::events::{EventSink, Proposer};
+use super::member_addresses::MemberAddresses;
 use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
 use super::open_error::OpenError;
 use super::recovery::{self, Opened, StorageOptions};
@@ -160,6 +161,8 @@ pub struct NodeDriver {
     last_change: u64,
     /// Membership changes proposed here, until they settle.
     pending_changes: Vec<PendingChange>,
+    /// The members' network addresses the configurations carry.
+    addresses: MemberAddresses,
     /// The configuration in force when last reported (`EventSink::membership_changed`).
     membership_reported: Option<Membership>,
     /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
@@ -229,6 +232,7 @@ impl NodeDriver {
             handed_out,
             last_change: 0,
             pending_changes: Vec::new(),
+            addresses: MemberAddresses::default(),
             membership_reported: None,
             closed: false,
         };

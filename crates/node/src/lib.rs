@@ -6,6 +6,7 @@
 
 mod driver;
 mod events;
+mod member_addresses;
 mod member_names;
 mod members;
 mod open_error;

@@ -5,7 +5,7 @@
 
 use super::{NodeDriver, MAX_NAME_BYTES};
 use crate::events::EventSink;
-use crate::member_names;
+use crate::member_names::{self, MAX_ADDRESS_BYTES};
 use crate::members::{BindError, NamedMembership};
 use flotilla_raft::{ConfChangeError, ConfEntry, Entry, EntryKind, Index, Membership, NodeId, Snapshot, Term};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,8 @@ pub enum MembershipError {
     UnnamedMember { id: NodeId },
     /// The name's id is another member's.
     IdCollision(BindError),
+    /// A member's address must be 1 to `MAX_ADDRESS_BYTES` bytes.
+    InvalidAddress { address: String },
 }
 
 impl fmt::Display for MembershipError {
@@ -45,6 +47,9 @@ impl fmt::Display for MembershipError {
                 write!(f, "member {id} has not spoken yet, so its name is not known: try again shortly")
             }
             MembershipError::IdCollision(why) => write!(f, "{why}"),
+            MembershipError::InvalidAddress { address } => {
+                write!(f, "{address:?} cannot be a member's address: 1 to {MAX_ADDRESS_BYTES} bytes")
+            }
         }
     }
 }
@@ -60,16 +65,20 @@ pub(crate) struct PendingChange {
 }
 
 impl NodeDriver {
-    /// Adds `name` as a learner (it receives the log and never votes): the first step of adding a member.
-    pub fn add_member(&mut self, name: &str) -> Result<u64, MembershipError> {
+    /// Adds `name` as a learner (it receives the log and never votes): the first step of adding a member. With
+    /// `address` (the native transport's "host:port"), the configuration carries it, so every node can reach it.
+    pub fn add_member(&mut self, name: &str, address: Option<&str>) -> Result<u64, MembershipError> {
         check_name(name)?;
+        if let Some(address) = address.filter(|a| a.is_empty() || a.len() > MAX_ADDRESS_BYTES) {
+            return Err(MembershipError::InvalidAddress { address: address.to_string() });
+        }
         let current = self.raft.membership().clone();
         if self.member_named(name, &current).is_some() {
             return Err(MembershipError::AlreadyAMember { name: name.to_string() });
         }
         let (voters, mut learners) = (self.names_of(&current.voters)?, self.names_of(&current.learners)?);
         learners.push(name.to_string());
-        self.change_membership(&voters, &learners)
+        self.change_membership_with(&voters, &learners, address.map(|address| (name, address)))
     }
 
     /// Makes the learner `name` a voter; refused while it is more than `CATCH_UP_ENTRIES` behind.
@@ -103,6 +112,16 @@ impl NodeDriver {
     /// changes, else through a joint configuration. Returns the change's number, which `membership_settled`
     /// reports once the change (and leaving a joint configuration) has committed.
     pub fn change_membership(&mut self, voters: &[String], learners: &[String]) -> Result<u64, MembershipError> {
+        self.change_membership_with(voters, learners, None)
+    }
+
+    /// `change_membership`, with a new member's address.
+    fn change_membership_with(
+        &mut self,
+        voters: &[String],
+        learners: &[String],
+        new_address: Option<(&str, &str)>,
+    ) -> Result<u64, MembershipError> {
         // Names are learned only once the change is accepted: a refused one leaves no trace.
         let mut named: BTreeMap<NodeId, String> = BTreeMap::new();
         let mut ids = |names: &[String]| -> Result<BTreeSet<NodeId>, MembershipError> {
@@ -126,18 +145,29 @@ impl NodeDriver {
                 names.push(name.clone());
             }
         }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let index = self
-            .raft
-            .propose_membership(&voter_ids, &learner_ids, member_names::encode(&names))
-            .map_err(MembershipError::Refused)?;
+        let address_of = |name: &str| match new_address {
+            Some((new, address)) if new == name => Some(address),
+            _ => self.addresses.get(name),
+        };
+        let members: Vec<(&str, Option<&str>)> = names.iter().map(|name| (name.as_str(), address_of(name))).collect();
+        let context = member_names::encode_addressed(&members);
+        let index =
+            self.raft.propose_membership(&voter_ids, &learner_ids, context).map_err(MembershipError::Refused)?;
         for name in voters.iter().chain(learners) {
             self.learn_name(name)?;
+        }
+        if let Some((name, address)) = new_address {
+            self.addresses.learn(name, address);
         }
         self.last_change += 1;
         let term = self.raft.term();
         self.pending_changes.push(PendingChange { request: self.last_change, index, term });
         Ok(self.last_change)
+    }
+
+    /// The members' addresses learned from configurations since the last call (for the native transport).
+    pub fn take_member_addresses(&mut self) -> Vec<(String, String)> {
+        self.addresses.take_fresh()
     }
 
     /// The configuration in force, by name (`None` for a seat whose member has not spoken yet).
@@ -191,11 +221,14 @@ impl NodeDriver {
     }
 
     pub(super) fn learn_names_in(&mut self, context: &[u8]) {
-        let Some(names) = member_names::decode(context) else {
+        let Some(members) = member_names::decode_addressed(context) else {
             self.wire_stats.malformed += 1;
             return;
         };
-        for name in names {
+        for (name, address) in members {
+            if let Some(address) = address.filter(|_| name != self.peers.self_name()) {
+                self.addresses.learn(&name, &address);
+            }
             if self.learn_name(&name).is_err() {
                 self.wire_stats.malformed += 1;
             }

@@ -18,4 +18,9 @@ pub trait Engine: Send + 'static {
     /// Runs the ready loop: each message goes to `send` (`to` None: every peer) with the lane it travels on; the
     /// output for the application comes back (None when there is none).
     fn flush(&mut self, send: &mut SendMessage<'_>) -> Option<String>;
+    /// Members' addresses (name, "host:port") learned since the last call, from the configurations in the log:
+    /// the transport dials them there.
+    fn take_addresses(&mut self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

@@ -1,7 +1,7 @@
 //! `NodeRuntime`: the thread that runs a node's loop. It ticks the engine's clock, hands it the peers' messages
 //! and the disk's acknowledgements, flushes it whenever something happened (persist, then send: the engine only
 //! releases what its writes allow), sends its messages over the transport, and queues its outputs for the
-//! application, waking the JS thread once per batch. The engine is shared behind a lock: the JS thread's calls take
+//! application, waking the JS thread when the first of them is queued. The engine is shared behind a lock: the JS thread's calls take
 //! it briefly, then `wake` the loop, which flushes what they started.
 
 use crate::engine::Engine;
@@ -31,7 +31,7 @@ pub struct RuntimeOptions {
 
 /// What the runtime calls on the JS side (through threadsafe functions, which never block the loop).
 pub struct Hooks {
-    /// An output waits in `next_output`: called once per output.
+    /// Outputs wait in `next_output`: called when the first one is queued; take them all, until None.
     pub output_ready: Box<dyn Fn() + Send>,
     /// The application's text from a peer.
     pub application: Box<dyn Fn(String, String) + Send>,
@@ -68,6 +68,7 @@ pub struct RuntimeStats {
 
 enum Command {
     SendApplication { to: String, text: Bytes },
+    PeerAddress { name: String, reply: std::sync::mpsc::Sender<Option<String>> },
     Close,
 }
 
@@ -144,6 +145,14 @@ impl<E: Engine> NodeRuntime<E> {
     /// Queues the application's text for the peer `to`; false once the runtime is closed.
     pub fn send_application(&self, to: &str, text: Bytes) -> bool {
         self.commands.send(Command::SendApplication { to: to.to_string(), text }).is_ok()
+    }
+
+    /// The address the transport dials `name` at (given, or learned from its handshake), if any. Waits for the
+    /// loop's next turn: for rare calls (a membership change), never on a hot path.
+    pub fn peer_address(&self, name: &str) -> Option<String> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.commands.send(Command::PeerAddress { name: name.to_string(), reply }).ok()?;
+        answer.recv_timeout(Duration::from_secs(1)).ok().flatten()
     }
 
     /// The address the transport listens on.
@@ -229,6 +238,11 @@ impl<E: Engine> NodeLoop<E> {
                         transport.send(&to, Lane::Messages, frames::application(&text));
                         continue;
                     }
+                    Some(Command::PeerAddress { name, reply }) => {
+                        let address = transport.peers().into_iter().find(|(peer, _)| *peer == name).map(|(_, a)| a);
+                        let _ = reply.send(address);
+                        continue;
+                    }
                     Some(Command::Close) | None => return transport,
                 },
                 Some(token) = persisted.recv() => self.shared.engine().persisted(token),
@@ -268,9 +282,16 @@ impl<E: Engine> NodeLoop<E> {
     /// Flushes the engine, sends its messages (after the lock is released) and queues its output.
     fn flush(&self, transport: &Transport) {
         let mut outgoing: Vec<(Option<String>, Lane, Bytes)> = Vec::new();
-        let output = self.shared.engine().flush(&mut |to, lane, message| {
-            outgoing.push((to.map(str::to_string), lane, frames::engine(message)));
-        });
+        let (output, addresses) = {
+            let mut engine = self.shared.engine();
+            let output = engine.flush(&mut |to, lane, message| {
+                outgoing.push((to.map(str::to_string), lane, frames::engine(message)));
+            });
+            (output, engine.take_addresses())
+        };
+        for (name, address) in addresses {
+            transport.set_peer(&name, &address);
+        }
         for (to, lane, frame) in outgoing {
             match to {
                 Some(to) => {
@@ -284,9 +305,16 @@ impl<E: Engine> NodeLoop<E> {
             }
         }
         if let Some(output) = output {
-            self.shared.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(output);
+            let was_empty = {
+                let mut outputs = self.shared.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                outputs.push_back(output);
+                outputs.len() == 1
+            };
             self.shared.output_count.fetch_add(1, Ordering::Relaxed);
-            (self.hooks.output_ready)();
+            // One wake-up while outputs wait: the application takes them all (`next_output` until None).
+            if was_empty {
+                (self.hooks.output_ready)();
+            }
             // The engine may hold more (a long committed log goes out in pieces): flush again.
             self.shared.wake.notify_one();
         }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::Framed;
 
 use crate::backoff::Backoff;
+use crate::connection::Connection;
 use crate::fault::Fault;
 use crate::frame_codec::{FrameCodec, FramedStream};
 use crate::handshake::{self, HANDSHAKE_TIMEOUT};
@@ -83,11 +84,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut lane: DialerLane) {
         let address = lane.dial.borrow_and_update().address.clone();
         if let Some(stream) = connect(&address).await {
             let open = OpenConnection::new(&shared.stats);
-            let mut framed = Framed::new(stream, FrameCodec::handshake());
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::dial(&shared, &mut framed, &lane.peer, lane.lane))
-                .await
-            {
-                Ok(Ok(())) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, open_lane(&shared, stream, &lane.peer, lane.lane)).await {
+                Ok(Ok(mut framed)) => {
                     Counters::bump(&shared.stats.connections_dialed);
                     backoff.reset();
                     let ended = write_frames(&shared, &mut framed, &mut lane, &address, &mut pending).await;
@@ -120,6 +118,17 @@ async fn connect(address: &str) -> Option<TcpStream> {
     // Raft's messages are small and latency-bound: no Nagle delay.
     stream.set_nodelay(true).ok()?;
     Some(stream)
+}
+
+/// TLS first (with it), then the handshake: both within the one handshake timeout.
+async fn open_lane(shared: &Shared, stream: TcpStream, peer: &str, lane: Lane) -> Result<FramedStream, Fault> {
+    let connection = match &shared.tls {
+        Some(tls) => tls.connect(stream).await?,
+        None => Connection::Plain(stream),
+    };
+    let mut framed = Framed::new(connection, FrameCodec::handshake());
+    handshake::dial(shared, &mut framed, peer, lane).await?;
+    Ok(framed)
 }
 
 /// Writes frames as they are queued until the connection ends. Each batch is every frame ready at the time,

@@ -14,6 +14,9 @@ pub enum TransportError {
     InsecureRemote { address: String },
     /// The shared secret is shorter than `MIN_SECRET_BYTES`.
     ShortSecret { len: usize },
+    /// `Security::Tls` settings that cannot be used: PEM without a certificate or key, a key that does not match
+    /// the certificate, a certificate not signed by the CA or not naming this node.
+    Tls { reason: String },
     /// `max_frame_bytes` or `queue_frames` is out of range.
     InvalidLimit { what: &'static str, value: usize },
     /// `start` was not called from within a tokio runtime, which its tasks need.
@@ -30,14 +33,16 @@ impl fmt::Display for TransportError {
             TransportError::Bind { address, error } => write!(f, "cannot listen on {address}: {error}"),
             TransportError::InsecureRemote { address } => write!(
                 f,
-                "refusing to listen on {address} without a secret: it is not a loopback address \
-                 (use Security::Secret, or Security::None {{ allow_remote: true }} on a trusted network)"
+                "refusing to listen on {address} without a secret or TLS: it is not a loopback address \
+                 (use Security::Secret or Security::Tls, or Security::None {{ allow_remote: true }} on a trusted \
+                 network)"
             ),
             TransportError::ShortSecret { len } => write!(
                 f,
                 "the cluster secret is {len} bytes; it must be at least {} bytes",
                 crate::options::MIN_SECRET_BYTES
             ),
+            TransportError::Tls { reason } => write!(f, "TLS settings: {reason}"),
             TransportError::InvalidLimit { what, value } => write!(f, "{what} = {value} is out of range"),
             TransportError::NoRuntime => write!(f, "the transport must be started from within a tokio runtime"),
         }

@@ -14,6 +14,8 @@ pub(crate) enum Fault {
     /// A dialer using this node's own name, or an acceptor other than the peer that was dialed.
     UnknownOrSelfName,
     BadAuth,
+    /// A TLS handshake that failed (or a TLS alert).
+    Tls,
     OversizedFrame,
     BadFrameMac,
     Malformed,
@@ -28,6 +30,7 @@ impl Fault {
             Fault::WrongCluster => &counters.refused_wrong_cluster,
             Fault::UnknownOrSelfName => &counters.refused_unknown_or_self_name,
             Fault::BadAuth => &counters.refused_bad_auth,
+            Fault::Tls => &counters.refused_tls,
             Fault::OversizedFrame => &counters.dropped_oversized_frame,
             Fault::BadFrameMac => &counters.dropped_bad_frame_mac,
             Fault::Malformed => &counters.malformed_frames,
@@ -42,6 +45,7 @@ impl From<FrameError> for Fault {
             FrameError::Oversized => Fault::OversizedFrame,
             FrameError::Truncated => Fault::Malformed,
             FrameError::BadMac => Fault::BadFrameMac,
+            FrameError::Tls => Fault::Tls,
             FrameError::Io => Fault::Gone,
         }
     }

@@ -4,9 +4,9 @@
 use std::io;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::connection::Connection;
 use crate::frame_mac::{FrameMac, TAG_LEN};
 
 const PREFIX_LEN: usize = 4;
@@ -14,8 +14,8 @@ const PREFIX_LEN: usize = 4;
 /// itself, it cannot make this node allocate more.
 const HANDSHAKE_MAX_FRAME: usize = 1024;
 
-/// A connection's socket with its framing.
-pub(crate) type FramedStream = tokio_util::codec::Framed<TcpStream, FrameCodec>;
+/// A connection's stream (plain or TLS) with its framing.
+pub(crate) type FramedStream = tokio_util::codec::Framed<Connection, FrameCodec>;
 
 /// Why a connection's stream of frames ended badly.
 #[derive(Debug)]
@@ -24,15 +24,23 @@ pub(crate) enum FrameError {
     Oversized,
     /// The stream ended inside a frame.
     Truncated,
-    /// The frame's tag did not verify (or it was too short to carry one).
+    /// The frame's tag did not verify (or it was too short to carry one); with TLS, a record that did not
+    /// decrypt.
     BadMac,
+    /// With TLS: the TLS layer failed otherwise, most often an alert from the other side refusing this one's
+    /// certificate (in TLS 1.3 the client learns of that only after its side of the handshake is done).
+    Tls,
     /// The socket failed (a reset, say): nothing to count, the peer just went away.
     Io,
 }
 
 impl From<io::Error> for FrameError {
-    fn from(_: io::Error) -> Self {
-        FrameError::Io
+    fn from(error: io::Error) -> Self {
+        match crate::tls::tls_cause(&error) {
+            Some(rustls::Error::DecryptError) => FrameError::BadMac,
+            Some(_) => FrameError::Tls,
+            None => FrameError::Io,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The handshake, from each side: HELLO, WELCOME (with the acceptor's proof), PROOF (the dialer's), OK. On
-//! success the connection's codec switches to data frames, with the session's MAC when there is a secret.
+//! success the connection's codec switches to data frames, with the session's MAC when there is a secret. With
+//! TLS it runs inside the TLS connection, without MACs, and checks that the peer's certificate names it.
 
 use std::time::Duration;
 
@@ -33,6 +34,10 @@ pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result
     if hello.dialer == shared.name {
         return Err(Fault::UnknownOrSelfName);
     }
+    // With TLS, the dialer's certificate must name the node it says it is.
+    if !framed.get_ref().certificate_allows(&hello.dialer) {
+        return Err(Fault::BadAuth);
+    }
     let nonce_a: Nonce = rand::random();
     let transcript = Transcript {
         cluster: &shared.cluster,
@@ -59,6 +64,10 @@ pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result
 
 /// The dialer's side, calling the peer named `peer`.
 pub(crate) async fn dial(shared: &Shared, framed: &mut FramedStream, peer: &str, lane: Lane) -> Result<(), Fault> {
+    // With TLS, the acceptor's certificate must name the peer dialed, or not even the HELLO goes out.
+    if !framed.get_ref().certificate_allows(peer) {
+        return Err(Fault::BadAuth);
+    }
     let nonce_d: Nonce = rand::random();
     let hello = Hello {
         lane,

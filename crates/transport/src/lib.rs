@@ -3,10 +3,12 @@
 //! A node writes on the connections it dials and reads on the ones it accepts, one connection per direction and
 //! lane. Every connection opens with a handshake (names, cluster, version and, with a shared secret, a
 //! challenge-response proof both ways); with a secret every frame after it carries a truncated HMAC-SHA256 under
-//! a per-connection session key.
+//! a per-connection session key. With mutual TLS the connection is TLS from its first byte, each side's
+//! certificate signed by the cluster's CA and naming the node, and the same handshake runs inside it.
 
 mod backoff;
 mod cluster_key;
+mod connection;
 mod dialer;
 mod error;
 mod fault;
@@ -20,6 +22,7 @@ mod peers;
 mod readers;
 mod shared;
 mod stats;
+mod tls;
 mod transport;
 
 pub use error::TransportError;

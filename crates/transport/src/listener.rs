@@ -9,6 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::codec::Framed;
 
+use crate::connection::Connection;
 use crate::fault::Fault;
 use crate::frame_codec::{FrameCodec, FramedStream};
 use crate::handshake::{self, HANDSHAKE_TIMEOUT};
@@ -46,9 +47,8 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
     let _open = OpenConnection::new(&shared.stats);
     // Only the handshake's replies are written here; should NODELAY fail, they are merely a little later.
     let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, FrameCodec::handshake());
-    let accepted = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::accept(shared, &mut framed)).await {
-        Ok(Ok(accepted)) => accepted,
+    let (mut framed, accepted) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, open(shared, stream)).await {
+        Ok(Ok(opened)) => opened,
         Ok(Err(fault)) => return fault.record(&shared.stats),
         Err(_) => return Fault::HandshakeTimeout.record(&shared.stats),
     };
@@ -56,6 +56,17 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
     shared.learn(&accepted.dialer, &accepted.advertise);
     let registration = shared.readers.register(&accepted.dialer, accepted.lane, &shared.shutdown);
     registration.closed.run_until_cancelled(read_frames(shared, &mut framed, &accepted.dialer)).await;
+}
+
+/// TLS first (with it), then the handshake: both within the one handshake timeout.
+async fn open(shared: &Shared, stream: TcpStream) -> Result<(FramedStream, handshake::Accepted), Fault> {
+    let connection = match &shared.tls {
+        Some(tls) => tls.accept(stream).await?,
+        None => Connection::Plain(stream),
+    };
+    let mut framed = Framed::new(connection, FrameCodec::handshake());
+    let accepted = handshake::accept(shared, &mut framed).await?;
+    Ok((framed, accepted))
 }
 
 async fn read_frames(shared: &Shared, framed: &mut FramedStream, from: &str) {

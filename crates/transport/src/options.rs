@@ -71,6 +71,12 @@ pub enum Security {
     None { allow_remote: bool },
     /// A shared secret (at least 16 bytes): challenge-response handshake, HMAC-SHA256 on every frame after it.
     Secret(Vec<u8>),
+    /// Mutual TLS (1.3): every connection is TLS, each side presents a certificate signed by the cluster's CA and
+    /// verifies the other's against it, and the certificate must name the node (a subjectAltName DNS entry or the
+    /// subject's common name equal to the node's name), so that one node's certificate cannot pass for another.
+    /// All three are PEM: `cert_pem` this node's certificate (then any intermediates), `key_pem` its private key
+    /// (PKCS#8, PKCS#1 or SEC1), `ca_pem` the cluster's CA certificate(s), the only roots trusted.
+    Tls { cert_pem: Vec<u8>, key_pem: Vec<u8>, ca_pem: Vec<u8> },
 }
 
 impl fmt::Debug for Security {
@@ -78,6 +84,13 @@ impl fmt::Debug for Security {
         match self {
             Security::None { allow_remote } => f.debug_struct("None").field("allow_remote", allow_remote).finish(),
             Security::Secret(secret) => write!(f, "Secret(<{} bytes>)", secret.len()),
+            // The certificates are public, but long: their sizes say enough. The key is never shown.
+            Security::Tls { cert_pem, key_pem: _, ca_pem } => write!(
+                f,
+                "Tls {{ cert_pem: <{} bytes>, key_pem: <redacted>, ca_pem: <{} bytes> }}",
+                cert_pem.len(),
+                ca_pem.len()
+            ),
         }
     }
 }

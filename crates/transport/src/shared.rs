@@ -17,6 +17,7 @@ use crate::options::Lane;
 use crate::peers::PeerTable;
 use crate::readers::Readers;
 use crate::stats::Counters;
+use crate::tls::TlsContext;
 use crate::transport::Inbound;
 
 pub(crate) struct Shared {
@@ -25,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) advertise: String,
     /// None without a secret.
     pub(crate) key: Option<ClusterKey>,
+    /// None without TLS.
+    pub(crate) tls: Option<TlsContext>,
     pub(crate) max_frame_bytes: usize,
     pub(crate) queue_frames: usize,
     pub(crate) stats: Counters,

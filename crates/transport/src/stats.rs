@@ -58,8 +58,12 @@ counters! {
     refused_wrong_cluster,
     /// A dialer using this node's own name, or an acceptor that is not the peer that was dialed.
     refused_unknown_or_self_name,
-    /// A wrong secret: a bad or missing MAC in the handshake, on either side.
+    /// A wrong secret: a bad or missing MAC in the handshake, on either side. With TLS: a peer whose certificate
+    /// (valid, signed by the cluster's CA) does not name the node it says it is, or was dialed as.
     refused_bad_auth,
+    /// With TLS: a TLS handshake that failed, on either side: not TLS at all (plaintext, garbage), no client
+    /// certificate, a certificate not signed by the cluster's CA, expired, or of the wrong kind.
+    refused_tls,
     /// A handshake not finished within 5 seconds.
     refused_handshake_timeout,
     /// Connections accepted and closed at once because 256 were already open.

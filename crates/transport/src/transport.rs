@@ -16,6 +16,7 @@ use crate::listener;
 use crate::options::{host_port_is_valid, name_is_valid, Lane, Security, TransportOptions};
 use crate::shared::{lock, Shared};
 use crate::stats::TransportStats;
+use crate::tls::TlsContext;
 
 /// A frame received from a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +33,9 @@ pub struct Transport {
 
 impl Transport {
     /// Binds the listener and starts dialing the peers (in the calling tokio runtime). Errors: bad address,
-    /// bind failure, Security::None on a non-loopback address without allow_remote, a secret shorter than 16 bytes.
+    /// bind failure, Security::None on a non-loopback address without allow_remote, a secret shorter than 16 bytes,
+    /// TLS settings that cannot be used (PEM without a certificate or key, a certificate not signed by the CA or
+    /// not naming this node).
     pub async fn start(options: TransportOptions, inbound: mpsc::Sender<Inbound>) -> Result<Transport, TransportError> {
         // Checked first: without a runtime, resolving the address would panic.
         let runtime = Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
@@ -47,13 +50,16 @@ impl Transport {
                 reason: "resolves to no address".to_string(),
             });
         }
-        let key = match &options.security {
-            Security::Secret(secret) => Some(ClusterKey::new(secret)?),
+        let (key, tls) = match &options.security {
+            Security::Secret(secret) => (Some(ClusterKey::new(secret)?), None),
+            Security::Tls { cert_pem, key_pem, ca_pem } => {
+                (None, Some(TlsContext::new(&options.name, cert_pem, key_pem, ca_pem)?))
+            }
             Security::None { allow_remote } => {
                 if !allow_remote && addresses.iter().any(|address| !address.ip().is_loopback()) {
                     return Err(TransportError::InsecureRemote { address: options.listen.clone() });
                 }
-                None
+                (None, None)
             }
         };
         let bind_error = |error| TransportError::Bind { address: options.listen.clone(), error };
@@ -63,6 +69,7 @@ impl Transport {
             cluster: options.cluster,
             advertise: options.advertise.unwrap_or_else(|| local_addr.to_string()),
             key,
+            tls,
             max_frame_bytes: options.max_frame_bytes,
             queue_frames: options.queue_frames,
             stats: Default::default(),

@@ -1,19 +1,20 @@
 //! Whatever arrives from the network: garbage, huge lengths, cut-off frames, floods of silent connections and
-//! a sweep of thousands of hostile inputs. Each closes only its own connection, is counted, and the cluster
-//! keeps talking.
+//! sweeps of thousands of hostile inputs (to a secret pair, and inside TLS to a TLS pair). Each closes only its
+//! own connection, is counted, and the cluster keeps talking.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flotilla_transport::{Lane, TransportOptions, TransportStats};
+use flotilla_transport::{Lane, Security, TransportOptions, TransportStats};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::certs::{tls, CLUSTER_CA};
 use crate::support::{
-    assert_numbered, insecure, numbered, options, pair, secret, start, wait_until, Node, CLUSTER, SECRET,
+    assert_numbered, insecure, numbered, options, pair, pair_with, secret, start, wait_until, Node, CLUSTER, SECRET,
 };
 use crate::wire::{self, Client};
 
@@ -158,10 +159,44 @@ async fn learned_peers_are_capped_at_4096() {
 /// The kinds of hostile input the sweep sends.
 const KINDS: u32 = 6;
 
-/// One hostile case against `target` (a node named `target_name` of a secret cluster). Ends once the node has
-/// closed the connection, which it must after the client's end of stream.
-async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str) {
-    let mut client = Client::connect(target).await;
+/// How the sweep's clients reach the pair, and what they know.
+#[derive(Clone)]
+enum Sweep {
+    /// Plain TCP to a secret pair; the clients know the secret (kind 5 uses it).
+    Secret,
+    /// TLS to a TLS pair, with an intruder's certificate that the cluster's CA signed (naming every
+    /// `intruder-N`), so that the hostile input reaches the handshake inside TLS; and one case in `NOT_TLS`
+    /// that is not TLS at all.
+    Tls(Arc<rustls::ClientConfig>),
+}
+
+/// In the TLS sweep, one case in this many is plain TCP (garbage or a plaintext HELLO) to the TLS listener.
+const NOT_TLS: u32 = 8;
+
+/// One hostile case against `target` (a node named `target_name` of the pair). Ends once the node has closed
+/// the connection, which it must after the client's end of stream.
+async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str, sweep: &Sweep) {
+    let (mut client, secret) = match sweep {
+        Sweep::Secret => (Client::connect(target).await, Some(SECRET)),
+        Sweep::Tls(_) if rng.random_range(0..NOT_TLS) == 0 => {
+            let mut client = Client::connect(target).await;
+            let bytes = if rng.random() {
+                wire::frame(&wire::hello(0, CLUSTER, &intruder(rng), "127.0.0.1:1", &rng.random()))
+            } else {
+                let mut bytes = vec![0u8; rng.random_range(1..64)];
+                rng.fill_bytes(&mut bytes);
+                bytes
+            };
+            client.write_lossy(&bytes).await;
+            let _ = client.stream.shutdown().await;
+            assert!(client.closed_within(Duration::from_secs(10)).await, "a plain TCP connection to TLS stayed open");
+            return;
+        }
+        Sweep::Tls(config) => match crate::certs::tls_connect(config, target, target_name).await {
+            Ok(stream) => (Client::over(stream), None),
+            Err(error) => panic!("the intruder's TLS handshake failed: {error}"),
+        },
+    };
     let kind = rng.random_range(0..KINDS);
     match kind {
         // Random bytes.
@@ -180,7 +215,7 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str) {
         2 => {
             client.write_lossy(&wire::frame(&bad_hello(rng, target_name))).await;
         }
-        // A good HELLO, then a PROOF that is random or misshapen.
+        // A good HELLO, then a PROOF that is random or misshapen (with TLS, any MAC is one too many).
         3 | 4 => {
             let nonce_d: [u8; 32] = rng.random();
             let hello = wire::hello(0, CLUSTER, &intruder(rng), "127.0.0.1:1", &nonce_d);
@@ -196,7 +231,8 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str) {
                 client.write_lossy(&wire::frame(&proof)).await;
             }
         }
-        // A full handshake with the secret, then frames with bad tags, huge or cut-off lengths, or good ones.
+        // A full handshake (with the secret, or inside TLS), then frames with bad tags, huge or cut-off lengths,
+        // or good ones.
         _ => {
             let nonce_d: [u8; 32] = rng.random();
             let dialer = intruder(rng);
@@ -208,15 +244,21 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str) {
                 return;
             };
             let welcome = wire::parse_welcome(&welcome);
-            let mac =
-                wire::proof_mac(SECRET, "flotilla dialer", CLUSTER, &dialer, target_name, &nonce_d, &welcome.nonce);
-            client.write_lossy(&wire::frame(&wire::proof(Some(&mac)))).await;
+            let mac = secret.map(|secret| {
+                wire::proof_mac(secret, "flotilla dialer", CLUSTER, &dialer, target_name, &nonce_d, &welcome.nonce)
+            });
+            client.write_lossy(&wire::frame(&wire::proof(mac.as_ref()))).await;
             if client.read_frame().await.is_none() {
                 return;
             }
-            let session = wire::session_key(SECRET, &nonce_d, &welcome.nonce);
+            let session = secret.map(|secret| wire::session_key(secret, &nonce_d, &welcome.nonce));
             for sequence in 0..rng.random_range(0..4u64) {
-                client.write_lossy(&wire::frame(&wire::sealed(&session, sequence, b"hello from an intruder"))).await;
+                let payload = b"hello from an intruder";
+                let frame = match &session {
+                    Some(session) => wire::sealed(session, sequence, payload),
+                    None => payload.to_vec(),
+                };
+                client.write_lossy(&wire::frame(&frame)).await;
             }
             let bytes = match rng.random_range(0..3) {
                 0 => {
@@ -236,8 +278,10 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str) {
 
 /// A name from a small pool, so that the intruders that do get in are learned as a few peers, not thousands.
 fn intruder(rng: &mut StdRng) -> String {
-    format!("intruder-{}", rng.random_range(0..8))
+    format!("intruder-{}", rng.random_range(0..INTRUDERS))
 }
+
+const INTRUDERS: usize = 8;
 
 fn bad_hello(rng: &mut StdRng, target_name: &str) -> Vec<u8> {
     let nonce: [u8; 32] = rng.random();
@@ -262,30 +306,35 @@ fn bad_hello(rng: &mut StdRng, target_name: &str) -> Vec<u8> {
     hello
 }
 
-/// Every counter that only a hostile input can move.
-fn hostile_counters(stats: &TransportStats) -> [(&'static str, u64); 7] {
-    [
+/// Every counter that only a hostile input can move, for the sweep's kind of pair.
+fn hostile_counters(stats: &TransportStats, sweep: &Sweep) -> Vec<(&'static str, u64)> {
+    let mut counters = vec![
         ("refused_bad_magic_or_version", stats.refused_bad_magic_or_version),
         ("refused_wrong_cluster", stats.refused_wrong_cluster),
         ("refused_unknown_or_self_name", stats.refused_unknown_or_self_name),
         ("refused_bad_auth", stats.refused_bad_auth),
         ("dropped_oversized_frame", stats.dropped_oversized_frame),
-        ("dropped_bad_frame_mac", stats.dropped_bad_frame_mac),
         ("malformed_frames", stats.malformed_frames),
-    ]
+    ];
+    match sweep {
+        Sweep::Secret => counters.push(("dropped_bad_frame_mac", stats.dropped_bad_frame_mac)),
+        // TLS protects the frames (a frame MAC could only fail on an altered record: see the TLS tests); what it
+        // refuses is the clients that are not TLS.
+        Sweep::Tls(_) => counters.push(("refused_tls", stats.refused_tls)),
+    }
+    counters
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_hostile_inputs_neither_panic_nor_stop_a_pair_from_talking() {
-    let cases: usize = std::env::var("FLOTILLA_TRANSPORT_HOSTILE_CASES").map_or(10_000, |n| n.parse().unwrap());
+/// Runs `cases` hostile cases (16 clients at once, alternating between the two nodes) against a pair that talks
+/// throughout: a frame each way every millisecond, each checked on arrival.
+async fn sweep(cases: usize, security: impl Fn(&str) -> Security, sweep: Sweep) {
     let seed: u64 =
         std::env::var("FLOTILLA_TRANSPORT_HOSTILE_SEED").map_or_else(|_| rand::random(), |s| s.parse().unwrap());
     println!("hostile sweep: {cases} cases, seed {seed} (FLOTILLA_TRANSPORT_HOSTILE_SEED to replay)");
     let started = Instant::now();
-    let (mut a, mut b) = pair(secret()).await;
+    let (mut a, mut b) = pair_with(security).await;
     let targets = [(a.addr(), "a"), (b.addr(), "b")];
 
-    // The pair talks throughout: a frame each way every millisecond, each checked on arrival.
     let done = Arc::new(AtomicBool::new(false));
     let talk = {
         let done = Arc::clone(&done);
@@ -318,18 +367,19 @@ async fn ten_thousand_hostile_inputs_neither_panic_nor_stop_a_pair_from_talking(
     let talk = tokio::spawn(talk);
 
     let workers = 16;
-    let mut sweep = tokio::task::JoinSet::new();
+    let mut clients = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let targets = targets.clone();
-        sweep.spawn(async move {
+        let sweep = sweep.clone();
+        clients.spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed.wrapping_add(worker as u64));
             for case in (worker..cases).step_by(workers) {
                 let (target, name) = &targets[case % 2];
-                hostile_case(&mut rng, target, name).await;
+                hostile_case(&mut rng, target, name, &sweep).await;
             }
         });
     }
-    while let Some(result) = sweep.join_next().await {
+    while let Some(result) = clients.join_next().await {
         result.unwrap();
     }
     done.store(true, Ordering::Relaxed);
@@ -339,7 +389,7 @@ async fn ten_thousand_hostile_inputs_neither_panic_nor_stop_a_pair_from_talking(
     for node in [&a, &b] {
         let stats = node.stats();
         println!("hostile sweep: {stats:?}");
-        for (counter, value) in hostile_counters(&stats) {
+        for (counter, value) in hostile_counters(&stats, &sweep) {
             assert!(value > 0, "{counter} never moved: {stats:?}");
         }
         assert!(stats.frames_received >= sent as u64);
@@ -347,4 +397,21 @@ async fn ten_thousand_hostile_inputs_neither_panic_nor_stop_a_pair_from_talking(
     assert!(a.stats().connections_dialed == 1 && b.stats().connections_dialed == 1, "the pair's connections held");
     a.transport.close().await;
     b.transport.close().await;
+}
+
+fn cases(variable: &str, default: usize) -> usize {
+    std::env::var(variable).map_or(default, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_hostile_inputs_neither_panic_nor_stop_a_pair_from_talking() {
+    sweep(cases("FLOTILLA_TRANSPORT_HOSTILE_CASES", 10_000), |_| secret(), Sweep::Secret).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_inputs_inside_tls_neither_panic_nor_stop_a_tls_pair_from_talking() {
+    let names: Vec<String> = (0..INTRUDERS).map(|i| format!("intruder-{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let intruder = crate::certs::client_config(&CLUSTER_CA, Some(&CLUSTER_CA.node(&names)));
+    sweep(cases("FLOTILLA_TRANSPORT_HOSTILE_TLS_CASES", 2_000), tls, Sweep::Tls(intruder)).await;
 }

@@ -18,6 +18,9 @@ pub struct Config {
     /// Forwards the bulk lane's connections at about 16 MB/s.
     pub throttle_bulk: bool,
     pub tamper: Option<Tamper>,
+    /// On the first connection, from the dialer: flips a bit in every TLS application-data record from this one on
+    /// (counting from 0), as an attacker altering the encrypted stream would.
+    pub corrupt_tls_records_from: Option<usize>,
 }
 
 /// What went through one connection.
@@ -94,9 +97,12 @@ impl Link {
         let (mut client_read, mut client_write) = client.into_split();
         let (mut server_read, mut server_write) = server.into_split();
         let up = async {
-            match &self.config.tamper {
-                Some(tamper) => self.frames_up(&mut client_read, &mut server_write, tamper).await,
-                None => self.bytes_up(&mut client_read, &mut server_write).await,
+            match (&self.config.tamper, self.config.corrupt_tls_records_from) {
+                (Some(tamper), _) => self.frames_up(&mut client_read, &mut server_write, tamper).await,
+                (None, Some(from)) if self.index == 0 => {
+                    self.records_up(&mut client_read, &mut server_write, from).await
+                }
+                _ => self.bytes_up(&mut client_read, &mut server_write).await,
             }
         };
         let down = async {
@@ -142,6 +148,35 @@ impl Link {
         self.connections.lock().unwrap()[self.index].up.extend_from_slice(bytes);
         if bulk {
             self.bulk_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// TLS records (type u8, version u16, length u16, then the record), the application-data ones (type 23)
+    /// numbered from 0, and those from `from` on altered in their last byte (their AEAD tag's).
+    async fn records_up(&self, from: &mut (impl AsyncRead + Unpin), to: &mut (impl AsyncWrite + Unpin), first: usize) {
+        let mut application_data = 0;
+        loop {
+            let mut header = [0u8; 5];
+            if from.read_exact(&mut header).await.is_err() {
+                return;
+            }
+            let mut record = vec![0u8; u16::from_be_bytes([header[3], header[4]]) as usize];
+            if from.read_exact(&mut record).await.is_err() {
+                return;
+            }
+            if header[0] == 23 {
+                if application_data >= first {
+                    if let Some(last) = record.last_mut() {
+                        *last ^= 1;
+                    }
+                }
+                application_data += 1;
+            }
+            let bytes = [&header[..], &record].concat();
+            self.record(&bytes, false);
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
         }
     }
 

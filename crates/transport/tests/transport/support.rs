@@ -34,8 +34,13 @@ pub async fn start(options: TransportOptions) -> Node {
 
 /// Two nodes, "a" and "b", dialing each other directly, with both messages lanes connected.
 pub async fn pair(security: Security) -> (Node, Node) {
-    let a = start(options("a", security.clone())).await;
-    let mut b_options = options("b", security);
+    pair_with(|_| security.clone()).await
+}
+
+/// The same, with each node's security settings (with TLS, each its own certificate).
+pub async fn pair_with(security: impl Fn(&str) -> Security) -> (Node, Node) {
+    let a = start(options("a", security("a"))).await;
+    let mut b_options = options("b", security("b"));
     b_options.peers = vec![("a".to_string(), a.addr())];
     let b = start(b_options).await;
     a.transport.set_peer("b", &b.addr());

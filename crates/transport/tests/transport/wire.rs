@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -123,14 +123,23 @@ pub fn split_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     frames
 }
 
+/// A byte stream a hand-played client talks over: plain TCP, or TLS over it.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A hand-played connection to a node.
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: Box<dyn Stream>,
 }
 
 impl Client {
     pub async fn connect(addr: &str) -> Client {
-        Client { stream: TcpStream::connect(addr).await.unwrap() }
+        Client::over(TcpStream::connect(addr).await.unwrap())
+    }
+
+    pub fn over(stream: impl Stream + 'static) -> Client {
+        Client { stream: Box::new(stream) }
     }
 
     pub async fn write(&mut self, bytes: &[u8]) {
@@ -172,7 +181,18 @@ impl Client {
         acceptor: &str,
         secret: Option<&[u8]>,
     ) -> (Client, Option<[u8; 32]>) {
-        let mut client = Client::connect(addr).await;
+        Client::connect(addr).await.handshake_over(cluster, dialer, acceptor, secret).await
+    }
+
+    /// The same, on a connection already open (a TLS one, say).
+    pub async fn handshake_over(
+        mut self,
+        cluster: &str,
+        dialer: &str,
+        acceptor: &str,
+        secret: Option<&[u8]>,
+    ) -> (Client, Option<[u8; 32]>) {
+        let client = &mut self;
         let nonce_d: [u8; 32] = rand::random();
         client.write(&frame(&hello(LANE_MESSAGES, cluster, dialer, "127.0.0.1:1", &nonce_d))).await;
         let welcome = parse_welcome(&client.read_frame().await.expect("a WELCOME"));
@@ -185,6 +205,6 @@ impl Client {
         client.write(&frame(&proof(mac.as_ref()))).await;
         assert_eq!(client.read_frame().await.expect("an OK"), b"OK");
         let session = secret.map(|secret| session_key(secret, &nonce_d, &welcome.nonce));
-        (client, session)
+        (self, session)
     }
 }

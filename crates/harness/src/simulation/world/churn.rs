@@ -32,7 +32,7 @@ impl World {
         let (what, result) = match action {
             0 if !outsiders.is_empty() => {
                 let name = name_of(outsiders[self.rng.random_range(0..outsiders.len())]);
-                (format!("add learner {name}"), driver.add_member(&name))
+                (format!("add learner {name}"), driver.add_member(&name, None))
             }
             1 if !learners.is_empty() => {
                 let name = name_of(learners[self.rng.random_range(0..learners.len())]);
