@@ -431,7 +431,8 @@ class Cluster extends EventEmitter {
     if (this._native === null || this._closing) {
       return Promise.reject(codedError(CODES.NOT_RUNNING, 'flotilla/brig: the cluster has not joined, or is closed'))
     }
-    return this._host.changeMembership('remove', id).then(() => this._followConfiguration())
+    // Asked again while the engine cannot make it yet (another change in flight, a new leader's first entry).
+    return this._changeWhenPossible('remove', id).then(() => this._followConfiguration())
   }
 
   /**

@@ -73,7 +73,10 @@ pub fn membership_error(error: &MembershipError) -> CodedError {
     let code = match error {
         MembershipError::Refused(ConfChangeError::NotLeader) => NOT_LEADER,
         MembershipError::Refused(
-            ConfChangeError::InFlight { .. } | ConfChangeError::Joint | ConfChangeError::NotCaughtUp { .. },
+            ConfChangeError::InFlight { .. }
+            | ConfChangeError::TermNotStarted { .. }
+            | ConfChangeError::Joint
+            | ConfChangeError::NotCaughtUp { .. },
         ) => INVALID_STATE,
         MembershipError::NotAMember { .. } | MembershipError::UnnamedMember { .. } => UNKNOWN_MEMBER,
         MembershipError::Refused(_)

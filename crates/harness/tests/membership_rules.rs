@@ -135,7 +135,7 @@ fn a_new_leader_changes_the_membership_only_once_an_entry_of_its_term_committed(
     cluster.settle_with(|m| (!matches!(m.body, MessageBody::Append { .. })).then_some(m));
     assert_eq!(cluster.node(1).role(), Role::Leader);
     let early = cluster.node_mut(1).propose_membership(&set(&[1, 2, 3]), &set(&[4]), no_context());
-    assert!(matches!(early, Err(ConfChangeError::InFlight { .. })), "{early:?}");
+    assert!(matches!(early, Err(ConfChangeError::TermNotStarted { .. })), "{early:?}");
 }
 
 #[test]

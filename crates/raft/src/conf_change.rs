@@ -88,6 +88,9 @@ pub enum ConfChangeError {
     NotLeader,
     /// A configuration entry not yet committed is in the log (one change at a time: thesis 4.1).
     InFlight { index: Index },
+    /// A new leader's first entry (at `index`) has not committed yet: until it has, the leader does not know
+    /// that no change of an earlier term is still uncommitted (thesis 4.1, the bug found in single-server changes).
+    TermNotStarted { index: Index },
     /// The cluster is in a joint configuration; the leader leaves it once entering it has committed.
     Joint,
     /// The target is the configuration already in force.
@@ -116,6 +119,9 @@ impl std::fmt::Display for ConfChangeError {
             ConfChangeError::NotLeader => write!(f, "only the leader can change the membership"),
             ConfChangeError::InFlight { index } => {
                 write!(f, "a membership change (entry {index}) has not committed yet: one change at a time")
+            }
+            ConfChangeError::TermNotStarted { index } => {
+                write!(f, "this new leader's first entry ({index}) has not committed yet: try again shortly")
             }
             ConfChangeError::Joint => write!(f, "the cluster is leaving a joint configuration: try again shortly"),
             ConfChangeError::Unchanged => write!(f, "the membership is already that"),

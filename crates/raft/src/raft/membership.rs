@@ -37,7 +37,7 @@ impl Raft {
             return Err(ConfChangeError::InFlight { index: pending });
         }
         if !self.committed_in_term() {
-            return Err(ConfChangeError::InFlight { index: self.term_start_index });
+            return Err(ConfChangeError::TermNotStarted { index: self.term_start_index });
         }
         let last_index = self.log.last_index();
         let caught_up = |id: NodeId| {
