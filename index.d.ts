@@ -377,6 +377,12 @@ declare class GaggleNode extends EventEmitter {
    * node; resolves once the change, and leaving the joint configuration, committed.
    */
   changeMembership (target: { voters: string[], learners?: string[] }): Promise<void>
+  /**
+   * The committed entries from `from` (default 0) to `to`, both inclusive, read a page at a time; without `to` it
+   * follows new commits until `close()` (then it throws `FLOTILLA_CLOSED`). A `from` compacted into a snapshot
+   * throws `FLOTILLA_COMPACTED`, whose message names the snapshot's last index.
+   */
+  entries (range?: { from?: number, to?: number }): AsyncIterableIterator<{ index: number, term: number, id: string, data: any }>
   /** The configuration in force; null until the node runs. */
   members (): gaggle.Members | null
   /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */

@@ -253,6 +253,12 @@ export declare class NativeNode {
   get votedFor(): string | null
   get commitIndex(): number
   logJson(): string
+  /**
+   * Committed user entries from the gaggle index `from` on (at most `max`, and about `maxBytes` of data), as a
+   * JSON array of `[index, term, id, data]`; empty when `from` is past the commit index. Throws
+   * FLOTILLA_COMPACTED, naming the last index the snapshot holds, when `from` is at or below it.
+   */
+  entriesJson(from: number, max: number, maxBytes: number): string
   hasUncommittedEntriesInPreviousTerms(): boolean
   statusJson(): string
   /**

@@ -28,6 +28,7 @@ const CODES = Object.freeze({
   LOG_FULL: 'FLOTILLA_LOG_FULL',
   SNAPSHOT_REFUSED: 'FLOTILLA_SNAPSHOT_REFUSED',
   INVALID_STATE: 'FLOTILLA_INVALID_STATE',
+  COMPACTED: 'FLOTILLA_COMPACTED', // entries asked for are in a snapshot now (`entries({from})`)
   INTERNAL: 'FLOTILLA_INTERNAL'
 })
 

@@ -11,6 +11,7 @@ const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { membershipTarget } = require('../engine/membership-target')
+const { entriesRange, entriesStream } = require('../engine/entries-stream')
 const MemoryChannel = require('../channels/memory')
 const { MAX_CLUSTER_SIZE, MAX_NAME_BYTES: MAX_ID_BYTES } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
@@ -111,6 +112,7 @@ class Gaggle extends EventEmitter {
     this._droppedStrangersInJs = 0
     this._droppedWhileOpening = 0 // beyond MAX_MESSAGES_WHILE_OPENING
     this._dispatch = new DispatchLink(this)
+    this._commitWaiters = new Set() // resolved at the next commit (see entries())
 
     this._onRecieved = this._onRecieved.bind(this)
     if (this._keepWireTexts) MemoryChannel.readWireTexts(this._onRecieved)
@@ -315,6 +317,28 @@ class Gaggle extends EventEmitter {
   }
 
   /**
+   * The committed entries from index `from` (default 0) to `to` (both inclusive), as an async iterator of
+   * `{index, term, id, data}`; without `to` it follows new commits until `close()`. A `from` the log no longer
+   * holds (compacted into a snapshot) throws FLOTILLA_COMPACTED, naming the snapshot's last index.
+   */
+  entries (options = {}) {
+    const range = entriesRange(options, 'Invalid arguments')
+    const source = {
+      native: () => this._native,
+      closed: () => this._closePromise !== null,
+      nextCommit: () => new Promise((resolve) => this._commitWaiters.add(resolve))
+    }
+    return entriesStream(source, range, 'flotilla')
+  }
+
+  // Wakes whoever waits for the next commit (an entries stream at the end of the log).
+  _wakeCommitWaiters () {
+    const waiters = [...this._commitWaiters]
+    this._commitWaiters.clear()
+    for (const resolve of waiters) resolve()
+  }
+
+  /**
    * The configuration in force: `{voters, outgoing, learners}` (names; `outgoing` is not empty during a joint
    * change) and, on the leader, `progress`: each member's `{matchIndex, caughtUp}`. null until the node runs.
    */
@@ -379,6 +403,7 @@ class Gaggle extends EventEmitter {
   // data directory (a durable node still opening is closed as soon as it opens).
   _shutDown () {
     this._stopped = true
+    this._wakeCommitWaiters()
     const storageClosed = this._host.close()
     this._channel.removeListener('recieved', this._onRecieved)
     // Appends the engine took may commit all the same; those still waiting for it to open will not.
@@ -481,6 +506,7 @@ class Gaggle extends EventEmitter {
     }
     if (output.committed) this._onCommitted(output.committed, announceCommitted)
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
+    if ((output.committed || output.commitIndex !== undefined) && this._commitWaiters.size > 0) this._wakeCommitWaiters()
     // After the commits: a read resolves once the application's state machine has every entry up to it.
     this._host.settleReads(output)
     this._host.settleMembership(output)

@@ -27,6 +27,7 @@ pub const LOG_FULL: &str = "FLOTILLA_LOG_FULL";
 pub const STORAGE: &str = "FLOTILLA_STORAGE";
 pub const DATA_MISMATCH: &str = "FLOTILLA_DATA_MISMATCH";
 pub const SNAPSHOT_REFUSED: &str = "FLOTILLA_SNAPSHOT_REFUSED";
+pub const COMPACTED: &str = "FLOTILLA_COMPACTED";
 pub const INTERNAL: &str = "FLOTILLA_INTERNAL";
 
 pub fn coded(code: &'static str, message: impl std::fmt::Display) -> CodedError {

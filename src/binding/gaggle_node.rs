@@ -9,12 +9,14 @@ use crate::raft::{Index, ProposeError};
 pub struct GaggleNode {
     pub driver: NodeDriver,
     pub view: GaggleView,
+    /// Where the last page of `entries_json` ended: the gaggle index of the next entry and its log index.
+    pub entries_cursor: Option<(u64, Index)>,
 }
 
 impl GaggleNode {
     pub fn new(driver: NodeDriver) -> GaggleNode {
         let view = GaggleView::new(driver.name());
-        GaggleNode { driver, view }
+        GaggleNode { driver, view, entries_cursor: None }
     }
 
     /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).

@@ -48,6 +48,54 @@ impl GaggleNode {
         w.finish()
     }
 
+    /// Committed user entries from the gaggle index `from` on, at most `max` of them and about `max_bytes` of data,
+    /// as a JSON array of `[index, term, id, data]` (empty once `from` is past the commit index). `Err` with the
+    /// gaggle index of the last entry a snapshot holds when `from` is at or below it: those entries are compacted.
+    /// A page that follows the last one starts where it ended (`entries_cursor`); any other counts from the end.
+    pub fn entries_json(&mut self, from: u64, max: usize, max_bytes: usize) -> Result<String, u64> {
+        let log = self.driver.raft().log();
+        let handed_out = (self.view.commit_index() + 1) as u64;
+        if from >= handed_out {
+            return Ok("[]".to_string());
+        }
+        let mut at = match self.entries_cursor {
+            Some((gaggle, raft)) if gaggle == from && raft >= log.first_index() => raft,
+            _ => {
+                // Walk back from the last entry handed out to the one `from` names, or to the log's start.
+                let mut index = log.applied;
+                let mut gaggle = handed_out;
+                while index >= log.first_index() && gaggle > from {
+                    if log.entry(index).is_some_and(|e| e.is_user_data()) {
+                        gaggle -= 1;
+                    }
+                    if gaggle > from {
+                        index -= 1;
+                    }
+                }
+                if gaggle > from {
+                    return Err(gaggle - 1);
+                }
+                index.max(log.first_index())
+            }
+        };
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        let (mut gaggle, mut count, mut bytes) = (from, 0, 0);
+        while at <= log.applied && gaggle < handed_out && count < max && bytes < max_bytes {
+            if let Some(entry) = log.entry(at).filter(|e| e.is_user_data()) {
+                w.begin_array().uint(gaggle).uint(entry.term).opt_string(entry.id.as_deref());
+                w.raw(wire::payload_text(&entry.data)).end_array();
+                gaggle += 1;
+                count += 1;
+                bytes += entry.data.len();
+            }
+            at += 1;
+        }
+        w.end_array();
+        self.entries_cursor = Some((gaggle, at));
+        Ok(w.finish())
+    }
+
     /// The names of the voters that granted this node's candidacy in its current term (see `Status`).
     pub fn votes_granted(&self) -> Vec<String> {
         let status = self.driver.raft().status();

@@ -456,6 +456,21 @@ impl NativeNode {
         self.node().log_json()
     }
 
+    /// Committed user entries from the gaggle index `from` on (at most `max`, and about `maxBytes` of data), as a
+    /// JSON array of `[index, term, id, data]`; empty when `from` is past the commit index. Throws
+    /// FLOTILLA_COMPACTED, naming the last index the snapshot holds, when `from` is at or below it.
+    #[napi(catch_unwind)]
+    pub fn entries_json(&self, from: f64, max: u32, max_bytes: u32) -> Result<String, ErrorCode> {
+        if !(from.is_finite() && from >= 0.0 && from.fract() == 0.0) {
+            return Err(error::invalid_argument("the first index must be a whole number >= 0"));
+        }
+        let page = self.node().entries_json(from as u64, max.max(1) as usize, max_bytes.max(1) as usize);
+        page.map_err(|last| {
+            let message = format!("entries up to {last} are compacted into a snapshot: start after it");
+            error::coded(error::COMPACTED, message)
+        })
+    }
+
     #[napi(catch_unwind)]
     pub fn has_uncommitted_entries_in_previous_terms(&self) -> bool {
         self.node().has_uncommitted_entries_in_previous_terms()
