@@ -277,7 +277,30 @@ declare namespace gaggle {
       readRequestsDropped: number
       /** Reads this node asked the leader for again (the answer was late or lost). */
       readRetries: number
+      /** Proposals of this node's application the engine took (appends; a retry that had committed is none). */
+      proposals: number
+      /** Entries appended to this node's log, as leader or follower. */
+      entriesAppended: number
+      /** Reads asked here with `lease: true`, and without. */
+      leaseReads: number
+      readIndexReads: number
     }
+    /** The application's snapshots: taken here, restored here (at a restart, or received), sent and received. */
+    snapshots: {
+      taken: number
+      lastTakenBytes: number
+      restored: number
+      lastRestoredBytes: number
+      sent: number
+      received: number
+    }
+    /**
+     * How long the write-ahead log's fsyncs took (one per group commit), as a histogram: `buckets` holds
+     * `[upper bound in seconds, fsyncs at most that long]` (cumulative). null for a node in memory.
+     */
+    fsync: { count: number, sumSeconds: number, buckets: Array<[number, number]> } | null
+    /** The native transport's address and counters (frames, bytes, connections, refusals); only with it. */
+    transport?: { listen: string | null, [counter: string]: number | string | null }
   }
 
   /** A promise with bluebird's `.spread`, as gaggle's dispatch promises had. */
@@ -389,6 +412,14 @@ declare class GaggleNode extends EventEmitter {
   transferLeadership (nodeId: string): void
   /** The engine's view of this node; null while a durable node is still reading its log (see ready()). */
   status (): gaggle.Status | null
+  /**
+   * The node's metrics in the Prometheus text exposition format 0.0.4 (serve it as `text/plain; version=0.0.4`):
+   * `flotilla_term`, `flotilla_role{role}`, indices, counters (`flotilla_proposals_total`,
+   * `flotilla_reads_total{kind}`, `flotilla_dropped_messages_total{reason}`, ...), `flotilla_peer_lag_entries{peer}`
+   * on the leader, `flotilla_fsync_duration_seconds` with `dataDir`, the snapshot hooks' durations, and the native
+   * transport's counters. null while a durable node is still reading its log.
+   */
+  metrics (): string | null
   /**
    * Resolves once the node runs: at once in memory; with `dataDir`, once its log and snapshot have been read (on
    * a worker thread; meanwhile appends wait and the node reports a fresh follower). Rejects when the log cannot

@@ -308,3 +308,21 @@ test('tcp options are checked: bad addresses, a short secret, a peer named like 
   await allowed.ready()
   assert.match(allowed.status().transport.listen, /^0\.0\.0\.0:\d+$/)
 })
+
+test('tcp: a proposal the engine refuses on its own thread rejects with its code, as on the JS thread', { timeout: 30_000 }, async (t) => {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const gaggle = require('..')
+  const node = gaggle({
+    id: 'solo', clusterSize: 1, maxMessageBytes: 1024, electionTimeout: { min: 50, max: 60 }, heartbeatInterval: 10,
+    channel: { name: 'tcp', listen: '127.0.0.1:0', peers: {} }
+  })
+  t.after(() => node.close())
+  await waitFor(() => node.isLeader(), STEP_MS, 'the single node to lead')
+  await node.append('fits')
+  const refused = await node.append('x'.repeat(2000)).then(() => null, (error) => error)
+  assert.equal(refused?.code, 'FLOTILLA_NOT_COMMITTED')
+  assert.equal(refused.cause.code, 'FLOTILLA_TOO_LARGE')
+  await node.append('fits again')
+  assert.deepEqual(node.getLog().map((entry) => entry.data), ['fits', 'fits again'])
+})

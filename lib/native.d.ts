@@ -42,6 +42,18 @@ export declare const MAX_REQUEST_ID_BYTES: number
 /** The smallest `segmentBytes` (smaller sizes are raised to it). */
 export declare const MIN_SEGMENT_BYTES: number
 
+/** One entry of the log, as the node would start from it. */
+export interface InspectedEntry {
+  index: number
+  term: number
+  /** "normal" (the application's), "noop" (a new leader's empty entry) or "config" (a membership change). */
+  kind: string
+  /** The proposal id of a normal entry. */
+  id?: string
+  /** The entry's bytes: JSON text for a normal entry, the engine's own encoding for a configuration entry. */
+  data: Buffer
+}
+
 /** The options of one native node. Numbers are JS numbers: counts and sizes must be whole. */
 export interface NativeOptions {
   /** This node's name, unique in its cluster: at most `MAX_NAME_BYTES` bytes of UTF-8. */
@@ -149,6 +161,32 @@ export interface PeerReplication {
   id: string
   matchIndex: number
   nextIndex: number
+}
+
+export declare class DataDirInspection {
+  /**
+   * Lists the data directory `dir` and reads its manifest. Throws `FLOTILLA_INVALID_ARGUMENT` when `dir` is
+   * not a flotilla data directory (missing, not a directory, or holding no log, manifest or snapshot).
+   */
+  constructor(dir: string)
+  /** The bytes of write-ahead log to scan, in all. */
+  get bytesTotal(): number
+  /** The bytes of write-ahead log scanned so far (all of them once the report is made). */
+  get bytesScanned(): number
+  /** Scans the next segment of the log (every record's checksum); false once every one is. */
+  scanNextSegment(): boolean
+  /**
+   * The report as JSON text (see the README's "Command line"): files, hard state, members, the log's range,
+   * and the problems found, each with its severity ("damage" or "notice"), file and offset.
+   */
+  report(): string
+  /**
+   * Up to `max` entries of the log the node would start from, from index `from` on (from its first entry when
+   * `from` is lower), fewer once they hold 4 MiB of data; none past its last one. A page that starts where the
+   * last one ended continues reading there. Throws `FLOTILLA_STORAGE` when a segment no longer reads back as it
+   * did (the directory changed).
+   */
+  readEntries(from: number, max: number): Array<InspectedEntry>
 }
 
 export declare class NativeNode {

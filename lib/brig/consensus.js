@@ -541,6 +541,14 @@ class Cluster extends EventEmitter {
     return this._host.status({ malformed: this._droppedInJs })
   }
 
+  /**
+   * This node's metrics in the Prometheus text format 0.0.4 (see lib/engine/metrics.js), or null before join()
+   * and while a durable node reads its log.
+   */
+  metrics () {
+    return this._host.metrics(this.status())
+  }
+
   // ---- plumbing ----
 
   _onRpc (plainMsg, callback) {

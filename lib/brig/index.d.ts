@@ -320,6 +320,10 @@ export declare namespace consensus {
     peers: Array<{ id: string, matchIndex?: number, nextIndex?: number, replicating?: boolean } | null>
     dropped: { total: number, malformed: number, unknownSender: number, misaddressed: number, staleTerm: number, unexpected: number }
     stats: Record<string, number>
+    /** The application's snapshots: taken here, restored here, sent and received (see gaggle's Status). */
+    snapshots: Record<'taken' | 'lastTakenBytes' | 'restored' | 'lastRestoredBytes' | 'sent' | 'received', number>
+    /** The write-ahead log's fsync times (cumulative buckets `[seconds, count]`); null for a node in memory. */
+    fsync: { count: number, sumSeconds: number, buckets: Array<[number, number]> } | null
   }
 
   /** flotilla's own Cluster options. */
@@ -472,5 +476,10 @@ export declare namespace consensus {
     transferLeadership (peerId: string): void
     /** The engine's view of this node; null before join(), and while a durable node reads its log. */
     status (): Status | null
+    /**
+     * This node's metrics in the Prometheus text exposition format 0.0.4 (the same names as gaggle's
+     * `node.metrics()`, see the README); null before join(), and while a durable node reads its log.
+     */
+    metrics (): string | null
   }
 }

@@ -4,6 +4,8 @@
 // ready(), serves linearizable reads, reports a node that cannot start or whose disk fails, and closes the engine
 // and its storage. A face keeps only its API shape: it says what to do once the engine runs (`onAttach`) and how
 // to carry out a flush's output (`carryOut`). A node on its own thread (the native transport) plugs in here too.
+// What the outputs tell of elections, membership, snapshots, the transport and the storage goes to the `debug`
+// logs (log.js), and `metrics()` writes the status as Prometheus text (metrics.js).
 'use strict'
 
 const { NativeNode } = require('../native')
@@ -15,6 +17,8 @@ const { PendingReads } = require('./pending-reads')
 const { reportError, reportStartFailure } = require('./report-error')
 const { CODES, codedError } = require('./errors')
 const { membershipTarget } = require('./membership-target')
+const { NodeLog } = require('./log')
+const { metricsText } = require('./metrics')
 
 // Outputs of a node on its own thread taken in one turn of the event loop (each settles up to a flush's worth of
 // appends: about 256 KiB of committed entries).
@@ -54,6 +58,8 @@ class EngineHost {
     this._flushScheduled = false
     this._handedOver = null // resolves a hand-over under way (see handOver) once this node no longer leads
     this._transport = null // the native transport's settings (see open)
+    this._dataDir = null // a durable node's
+    this.log = new NodeLog(face)
     this.flush = this.flush.bind(this)
     this._deferredFlush = new DeferredFlush(this.flush)
   }
@@ -66,6 +72,7 @@ class EngineHost {
   open (nativeOptions, transport = null) {
     this._transport = transport
     this._durable = nativeOptions.dataDir !== undefined
+    this._dataDir = nativeOptions.dataDir ?? null
     if (!this._durable) {
       this._opened = Promise.resolve()
       this._attach(new NativeNode(nativeOptions))
@@ -84,9 +91,11 @@ class EngineHost {
         native.startThreaded(options, this.flush, onApplication)
       } catch (error) {
         native.close()
+        this.log.transportFailed(error)
         return this._openFailed(error)
       }
       onStart(native)
+      this.log.transportStarted(native.listenAddress, () => this.closed ? null : JSON.parse(native.transportStatsJson()))
     } else {
       native.start(() => {
         native.tick()
@@ -95,6 +104,7 @@ class EngineHost {
       })
     }
     this.native = native
+    if (this._durable) this.log.storageOpened(this._dataDir, native)
     this._onAttach(native)
     for (const read of this.pendingReads.notStarted()) this._startRead(read)
     this.scheduleFlush()
@@ -105,6 +115,7 @@ class EngineHost {
   _openFailed (cause) {
     const code = typeof cause.code === 'string' && cause.code.startsWith('FLOTILLA_') ? cause.code : CODES.STORAGE
     this.openError = codedError(code, `${this._prefix}: the node cannot start: ${cause.message}`, cause)
+    if (this._durable) this.log.storageFailed(`${this._dataDir} cannot be opened`, cause)
     this._onOpenFailed(this.openError)
     this._face.close()
     reportStartFailure(this._face, this.openError, this._readyAsked)
@@ -114,6 +125,7 @@ class EngineHost {
   _onStorage (token, error) {
     if (this.closed) return
     if (error !== null) {
+      this.log.storageFailed('the log cannot be written, the node stops', error)
       const message = `${this._prefix}: the node stopped, its log cannot be written: ${error}`
       reportError(this._face, codedError(CODES.STORAGE, message))
       this._face.close()
@@ -152,6 +164,7 @@ class EngineHost {
     if (this._deferredFlush.pending) return
     if (this._transport !== null) return this._drainOutputs()
     const output = this._carryOut(this.native)
+    if (output !== null) this._logOutput(output)
     // More is due: the engine held back part of a long committed log.
     if (output !== null && output.more) this._deferredFlush.schedule()
     if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
@@ -162,10 +175,20 @@ class EngineHost {
   // before the next ones, with timers and I/O between.
   _drainOutputs () {
     for (let taken = 0; taken < OUTPUTS_PER_TURN; taken++) {
-      if (this.closed || this._carryOut(this.native) === null) break
+      if (this.closed) break
+      const output = this._carryOut(this.native)
+      if (output === null) break
+      this._logOutput(output)
       if (taken === OUTPUTS_PER_TURN - 1) this._deferredFlush.schedule()
     }
     if (this._handedOver !== null && this.native.state !== 'LEADER') this._handedOver()
+  }
+
+  // What a carried-out output says that the logs tell: a state change, a new configuration.
+  _logOutput (output) {
+    if (this.closed) return
+    if (output.state) this.log.stateChanged(this.native)
+    if (output.membershipChanged) this.log.membershipChanged(this.native)
   }
 
   /**
@@ -184,6 +207,16 @@ class EngineHost {
       status.dropped.total += count
     }
     return status
+  }
+
+  /**
+   * A face's `status()` (null until the engine runs, then null is returned) as Prometheus text, with the
+   * durations of the application's snapshot hooks (see metrics.js).
+   */
+  metrics (status) {
+    if (status === null) return null
+    const snapshotDurations = this._snapshotHooks === null ? null : this._snapshotHooks.durations()
+    return metricsText(status, { snapshotDurations })
   }
 
   // The parts of a flush's output both faces carry out alike.
@@ -218,6 +251,7 @@ class EngineHost {
     } catch (error) {
       return Promise.reject(error)
     }
+    this.log.membershipAsked(action, subject)
     this.scheduleFlush()
     return new Promise((resolve, reject) => this._pendingChanges.set(change, { resolve, reject }))
   }
@@ -228,6 +262,7 @@ class EngineHost {
       const pending = this._pendingChanges.get(change)
       if (pending === undefined) continue
       this._pendingChanges.delete(change)
+      this.log.membershipSettled(committed)
       if (committed) pending.resolve()
       else pending.reject(codedError(CODES.OUTCOME_UNKNOWN, `${this._prefix}: the membership change was lost: a new leader overwrote it`))
     }
@@ -308,6 +343,7 @@ class EngineHost {
    */
   close () {
     this.closed = true
+    this.log.transportClosed()
     this.pendingReads.rejectAll(this._closedError('the node was closed before the read completed'))
     const changes = [...this._pendingChanges.values()]
     this._pendingChanges.clear()
@@ -318,7 +354,9 @@ class EngineHost {
       // An in-memory node has nothing to write: the face settles its close() as gaggle and brig did.
       if (this._durable) storageClosed = closing
     }
-    return storageClosed.then(() => {})
+    return storageClosed.then(() => {
+      if (this._durable) this.log.storageClosed()
+    })
   }
 }
 

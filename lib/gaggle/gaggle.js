@@ -389,6 +389,15 @@ class Gaggle extends EventEmitter {
     return status
   }
 
+  /**
+   * The node's metrics in the Prometheus text format 0.0.4 (term, role, indices, counters, fsync and snapshot
+   * durations, peers' lag on the leader, the native transport's counters; see lib/engine/metrics.js), or null
+   * while a durable node is still reading its log.
+   */
+  metrics () {
+    return this._host.metrics(this.status())
+  }
+
   // A leader first hands leadership over (for at most one election timeout, see EngineHost#handOver), so that a
   // planned restart costs the cluster a round trip or two rather than an election timeout; then the node stops.
   close (cb) {
@@ -501,6 +510,10 @@ class Gaggle extends EventEmitter {
     if (output.abandoned) {
       for (const id of output.abandoned) this._abandonAppend(id)
     }
+    // On its own thread the engine takes proposals at its next flush: those it refused never commit.
+    if (output.refused) {
+      for (const [id, code, message] of output.refused) this._refuseAppend(id, codedError(code, message))
+    }
     if (output.appended && this.listenerCount('appended') > 0) {
       for (const [index, term, id, data] of output.appended) this.emit('appended', { term, data, id }, index)
     }
@@ -524,6 +537,15 @@ class Gaggle extends EventEmitter {
   }
 
   // The engine gave up an append of this node (see `ABANDONED_BEFORE_COMMIT`): it may or may not have committed.
+  _refuseAppend (id, cause) {
+    const pending = this._pendingAppends.get(id)
+    if (pending === undefined) return
+    this._pendingAppends.delete(id)
+    clearTimeout(pending.timer)
+    pending.waiting = false
+    pending.reject(notCommitted(cause.message, cause))
+  }
+
   _abandonAppend (id) {
     const pending = this._pendingAppends.get(id)
     if (pending === undefined) return

@@ -1,22 +1,27 @@
 //! A node as the JS faces see it: the typed driver with the gaggle view beside it. Messages come in as gaggle JSON
 //! (decoded here), proposals and snapshots as JSON text, and each flush hands out one JSON output batch.
 
+use super::error;
 use super::gaggle_view::GaggleView;
+use super::proposal_queue::ProposalQueue;
 use crate::node::wire::{self, Inbound, OutputParts, Wanted};
 use crate::node::{NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
 use crate::raft::{Index, ProposeError};
+use std::sync::Arc;
 
 pub struct GaggleNode {
     pub driver: NodeDriver,
     pub view: GaggleView,
     /// Where the last page of `entries_json` ended: the gaggle index of the next entry and its log index.
     pub entries_cursor: Option<(u64, Index)>,
+    /// On its own thread: the proposals named on the JS thread, taken at each flush.
+    pub proposals: Option<Arc<ProposalQueue>>,
 }
 
 impl GaggleNode {
     pub fn new(driver: NodeDriver) -> GaggleNode {
         let view = GaggleView::new(driver.name());
-        GaggleNode { driver, view, entries_cursor: None }
+        GaggleNode { driver, view, entries_cursor: None, proposals: None }
     }
 
     /// Runs the ready loop and hands over everything to do, as JSON text (`None` when there is nothing).
@@ -39,8 +44,15 @@ impl GaggleNode {
     }
 
     /// `flush`, handing each message to `send` (recipient, JSON text) and returning the rest of the output (see
-    /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport.
+    /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport. The proposals
+    /// named meanwhile go in first.
     pub fn flush_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+        for (id, data) in self.proposals.as_ref().map(|queue| queue.take()).unwrap_or_default() {
+            if let Err(why) = self.driver.propose_as(&id, data) {
+                let refusal = error::propose_error(&why);
+                self.view.output.refused(&id, refusal.status, &refusal.reason);
+            }
+        }
         self.driver.flush(&mut self.view);
         self.view.output.take_apart(send)
     }

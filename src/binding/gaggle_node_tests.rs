@@ -218,3 +218,23 @@ fn a_gaggle_snapshot_carries_its_members_by_name_and_the_receiver_adopts_them() 
     let status: serde_json::Value = serde_json::from_str(&c.status_json()).expect("JSON");
     assert_eq!(status["dropped"]["malformed"], 1, "{}", status["dropped"]);
 }
+
+#[test]
+fn the_status_carries_the_driver_counters_and_the_snapshots_and_no_fsync_times_in_memory() {
+    let options = NodeOptions { snapshot_threshold: Some(2), ..discovering_options("a", 1) };
+    let mut node = GaggleNode::new(NodeDriver::new(options).expect("node"));
+    node.driver.campaign();
+    let _ = flush_all(&mut node);
+    node.propose(Some("0")).expect("proposal accepted");
+    node.propose(Some("1")).expect("proposal accepted");
+    let (_, wanted) = flush_all(&mut node);
+    node.snapshot_taken(wanted.expect("a snapshot is asked for"), Some(r#"{"k":1}"#)).expect("snapshot taken");
+    let status: serde_json::Value = serde_json::from_str(&node.status_json()).expect("JSON");
+    let stats = &status["stats"];
+    assert_eq!((&stats["proposals"], &stats["entriesAppended"]), (&2.into(), &3.into()), "{stats}");
+    assert_eq!((&stats["leaseReads"], &stats["readIndexReads"]), (&0.into(), &0.into()), "{stats}");
+    let snapshots = &status["snapshots"];
+    assert_eq!((&snapshots["taken"], &snapshots["restored"]), (&1.into(), &0.into()), "{snapshots}");
+    assert!(snapshots["lastTakenBytes"].as_u64().is_some_and(|bytes| bytes > 7), "the envelope: {snapshots}");
+    assert!(status["fsync"].is_null(), "a node in memory does not fsync: {status}");
+}

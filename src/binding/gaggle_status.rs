@@ -1,10 +1,11 @@
 //! What the JS faces read of a node's state, in gaggle's terms: role names ("FOLLOWER", "CANDIDATE", "LEADER"),
 //! names for ids, the commit index in user entries, the user entries of the log, and `status()` as JSON text
-//! written from the driver's typed `Status`.
+//! written from the driver's typed `Status` (with the counters and fsync times the metrics are made of).
 
 use super::gaggle_node::GaggleNode;
 use crate::node::wire::{self, json::JsonWriter};
 use crate::raft::Role;
+use crate::storage::{FsyncTimes, FSYNC_BUCKET_BOUNDS_SECONDS};
 
 /// gaggle's name of a role (a pre-candidate is a candidate; `preCandidate` in the status tells them apart).
 pub fn role_name(role: Role) -> &'static str {
@@ -142,7 +143,7 @@ impl GaggleNode {
             w.key("progress").begin_object();
             for member in driver.status().members {
                 let (Some(name), Some(progress)) = (member.name, member.progress) else { continue };
-                let caught_up = progress.match_index + crate::raft::CATCH_UP_ENTRIES >= last;
+                let caught_up = crate::raft::is_caught_up(progress.match_index, last);
                 w.key(&name).begin_object().key("matchIndex").uint(progress.match_index);
                 w.key("caughtUp").bool(caught_up).end_object();
             }
@@ -210,8 +211,62 @@ impl GaggleNode {
         w.key("readRoundsConfirmed").uint(stats.read_rounds_confirmed);
         w.key("readRequestsDropped").uint(stats.read_requests_dropped);
         w.key("readRetries").uint(stats.read_retries);
+        let counters = &status.counters;
+        w.key("proposals").uint(counters.proposals);
+        w.key("entriesAppended").uint(counters.entries_appended);
+        w.key("leaseReads").uint(counters.lease_reads);
+        w.key("readIndexReads").uint(counters.read_index_reads);
         w.end_object();
+        w.key("snapshots").begin_object();
+        w.key("taken").uint(counters.snapshots_taken);
+        w.key("lastTakenBytes").uint(counters.last_snapshot_taken_bytes);
+        w.key("restored").uint(counters.snapshots_restored);
+        w.key("lastRestoredBytes").uint(counters.last_snapshot_restored_bytes);
+        w.key("sent").uint(stats.snapshots_sent);
+        w.key("received").uint(stats.snapshots_received);
+        w.end_object();
+        w.key("fsync");
+        match &status.fsync {
+            Some(times) => write_fsync_times(&mut w, times),
+            None => {
+                w.null();
+            }
+        }
         w.end_object();
         w.finish()
+    }
+}
+
+/// The fsync histogram as `{count, sumSeconds, buckets: [[upper bound in seconds, fsyncs at most that long]]}`.
+fn write_fsync_times(w: &mut JsonWriter, times: &FsyncTimes) {
+    w.begin_object().key("count").uint(times.count);
+    // Seconds as a decimal (Rust writes an f64 without an exponent, so it is valid JSON).
+    w.key("sumSeconds").raw(&(times.sum_nanos as f64 / 1e9).to_string());
+    w.key("buckets").begin_array();
+    for (bound, count) in FSYNC_BUCKET_BOUNDS_SECONDS.iter().zip(&times.cumulative) {
+        w.begin_array().raw(&bound.to_string()).uint(*count).end_array();
+    }
+    w.end_array().end_object();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fsync_times_are_written_in_seconds_with_every_bucket() {
+        let mut cumulative = vec![0; FSYNC_BUCKET_BOUNDS_SECONDS.len()];
+        cumulative[3..].fill(2);
+        let times = FsyncTimes { cumulative, count: 3, sum_nanos: 3_250_000_000 };
+        let mut w = JsonWriter::new();
+        write_fsync_times(&mut w, &times);
+        let json: serde_json::Value = serde_json::from_str(&w.finish()).expect("valid JSON");
+        assert_eq!(json["count"], 3);
+        assert_eq!(json["sumSeconds"], 3.25);
+        let buckets = json["buckets"].as_array().expect("buckets");
+        assert_eq!(buckets.len(), FSYNC_BUCKET_BOUNDS_SECONDS.len());
+        assert_eq!(buckets[0], serde_json::json!([0.00005, 0]));
+        assert_eq!(buckets[3], serde_json::json!([0.0005, 2]));
+        assert_eq!(buckets.last(), Some(&serde_json::json!([2.5, 2])));
     }
 }

@@ -9,11 +9,12 @@ use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
 use super::peer_replication::PeerReplication;
+use super::proposal_queue::ProposalQueue;
 use super::storage_acks::StorageAcks;
 use super::tasks::{CloseStorage, OpenNode};
 use super::transport_options::{transport_stats_json, NativeTransportOptions};
 use crate::node::wire::{self, Wanted};
-use crate::node::{NodeDriver, StorageOptions};
+use crate::node::{own_proposal_id, NodeDriver, StorageOptions};
 use crate::runtime::{Hooks, NodeRuntime, RuntimeOptions};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
@@ -33,6 +34,10 @@ pub struct NativeNode {
     node: Arc<Mutex<GaggleNode>>,
     /// The node's own thread, once `startThreaded` started it.
     runtime: Option<NodeRuntime<GaggleNode>>,
+    /// Its proposals named here and taken by its thread (with `runtime`).
+    proposals: Option<Arc<ProposalQueue>>,
+    /// This node's name (its proposals' ids start with it).
+    name: String,
     /// Where a durable node's disk acknowledgements go (None for a volatile node).
     acks: Option<Arc<StorageAcks>>,
     tick_ms: u32,
@@ -97,8 +102,10 @@ impl NativeNode {
 
     pub(super) fn from_driver(driver: NodeDriver, tick_ms: u32, acks: Option<Arc<StorageAcks>>) -> NativeNode {
         NativeNode {
+            name: driver.name().to_string(),
             node: Arc::new(Mutex::new(GaggleNode::new(driver))),
             runtime: None,
+            proposals: None,
             acks,
             tick_ms,
             timer: None,
@@ -256,6 +263,12 @@ impl NativeNode {
         if let Some(json) = data_json {
             wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
+        // On its own thread: named here, queued, taken by its next flush (the engine's lock is not waited for).
+        if let (Some(queue), None) = (&self.proposals, &request_id) {
+            let id = own_proposal_id(&self.name);
+            queue.push(id.clone(), wire::payload_from_json(data_json));
+            return Ok(id);
+        }
         // No wake-up here: a burst of proposals goes out with the next `flush` (on its own thread, that wakes it).
         match request_id {
             None => self.node().propose(data_json).map_err(|e| error::propose_error(&e)),
@@ -326,7 +339,15 @@ impl NativeNode {
     ) -> Result<f64, ErrorCode> {
         let address = match (&self.runtime, address) {
             (_, Some(address)) => Some(address),
-            (Some(runtime), None) if action == "add" => runtime.peer_address(&name),
+            (Some(runtime), None) if action == "add" => match runtime.peer_address(&name) {
+                Some(address) => Some(address),
+                // Without an address the configuration could not tell the members where the new one listens.
+                None => {
+                    let why =
+                        format!("the address of {name:?} is not known here (it has not dialed this node): give it");
+                    return Err(error::invalid_argument(why));
+                }
+            },
             _ => None,
         };
         let mut node = self.node();
@@ -544,6 +565,9 @@ impl NativeNode {
         if let Some(acks) = &self.acks {
             acks.send_to(persisted);
         }
+        let proposals = Arc::new(ProposalQueue::default());
+        self.node().proposals = Some(proposals.clone());
+        self.proposals = Some(proposals);
         self.runtime = Some(runtime);
         Ok(())
     }
@@ -584,6 +608,7 @@ impl NativeNode {
         if let Some(mut runtime) = self.runtime.take() {
             runtime.close();
         }
+        self.proposals = None;
     }
 }
 

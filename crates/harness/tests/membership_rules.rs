@@ -117,6 +117,21 @@ fn a_learner_behind_the_log_is_not_promoted_4_2_1() {
 }
 
 #[test]
+fn a_learner_that_never_answered_is_not_promoted_even_with_a_short_log_4_2_1() {
+    let mut cluster = elected(3);
+    cluster.isolated.push(4);
+    add_learners(&mut cluster, &[4]);
+    // The log is far shorter than the catch-up bound, but the learner never acknowledged an entry: it may be
+    // unreachable, and as a voter it would make a majority of 4 need 3 of the other 3.
+    let refused = cluster.node_mut(1).propose_membership(&set(&[1, 2, 3, 4]), &set(&[]), no_context());
+    assert!(matches!(refused, Err(ConfChangeError::NotCaughtUp { id: 4, matched: 0, .. })), "{refused:?}");
+    cluster.isolated.clear();
+    cluster.tick_all();
+    cluster.settle();
+    change(&mut cluster, 1, &[1, 2, 3, 4], &[]);
+}
+
+#[test]
 fn one_change_at_a_time_4_1() {
     let mut cluster = elected(3);
     let first = cluster.node_mut(1).propose_membership(&set(&[1, 2, 3]), &set(&[4]), no_context()).expect("taken");

@@ -3,6 +3,7 @@
 //! events through an `EventSink` (see `events`), in raft indices and the core's entries; members are known by
 //! name, and a node's id is its name's (`members`), the same on every node; what a codec decoded comes in typed.
 
+use super::driver_stats::DriverStats;
 use super::events::{EventSink, Proposer};
 use super::member_addresses::MemberAddresses;
 use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
@@ -134,6 +135,8 @@ pub struct NodeDriver {
     peers: MemberRegistry,
     storage: Box<dyn Storage>,
     wire_stats: WireStats,
+    /// Proposals, reads, appended entries and snapshots, for `status()`.
+    counters: DriverStats,
     /// Whether a snapshot's data is one the application can restore (`Config::accept_snapshot_data`).
     accept_snapshot_data: fn(&SnapshotMeta, &[u8]) -> bool,
     /// `InjectedBug::AcknowledgeBeforeDurable`, switched on by the simulation's tests only (never true in a build
@@ -216,6 +219,7 @@ impl NodeDriver {
             peers: opened.peers,
             storage: opened.storage,
             wire_stats: WireStats::default(),
+            counters: DriverStats::default(),
             accept_snapshot_data,
             acknowledge_before_durable,
             hello_every_ticks,
@@ -298,6 +302,7 @@ impl NodeDriver {
             sink.introduce(to.as_deref());
         }
         if let Some(snapshot) = self.restore_at_start.take() {
+            self.counters.snapshot_restored(snapshot.data.len());
             sink.restore(&snapshot);
         }
         let heartbeats_sent = self.process_ready(sink);
@@ -455,8 +460,16 @@ impl NodeDriver {
     /// Proposes application data under a fresh id `<name>_<uuid>`, which it returns.
     pub fn propose(&mut self, data: Payload) -> Result<String, ProposeError> {
         let id = own_proposal_id(self.peers.self_name());
-        self.raft.propose(id.as_str().into(), data)?;
+        self.propose_as(&id, data)?;
         Ok(id)
+    }
+
+    /// Proposes application data under an id named beforehand by `own_proposal_id` (a node on its own thread names
+    /// its proposals on the caller's thread and hands them over in batches).
+    pub fn propose_as(&mut self, id: &str, data: Payload) -> Result<(), ProposeError> {
+        self.raft.propose(id.into(), data)?;
+        self.counters.proposals += 1;
+        Ok(())
     }
 
     /// Proposes application data under a client's request id. A request that already committed (this node
@@ -466,6 +479,7 @@ impl NodeDriver {
         let id = requests::proposal_id_of(request_id)?;
         match self.raft.propose_idempotent(id.clone(), data)? {
             Proposed::Pending => {
+                self.counters.proposals += 1;
                 self.requests.wait_for(id.clone());
                 Ok(RequestProposed { id, committed_at: None })
             }
@@ -480,6 +494,7 @@ impl NodeDriver {
     pub fn read(&mut self, lease: bool) -> Result<u64, ReadError> {
         let request = self.last_read + 1;
         self.raft.read_index(request, lease)?;
+        self.counters.read_asked(lease);
         self.last_read = request;
         Ok(request)
     }
@@ -492,7 +507,11 @@ impl NodeDriver {
             return None;
         }
         let index = self.raft.read_by_lease()?;
-        (index <= self.handed_out).then_some(index)
+        let served = (index <= self.handed_out).then_some(index);
+        if served.is_some() {
+            self.counters.read_asked(true);
+        }
+        served
     }
 
     /// The caller's clock owes the core ticks (its thread was busy): no lease holds until they are in
@@ -548,7 +567,9 @@ impl NodeDriver {
             // A follower could never receive it: keep the log instead.
             return Err(SnapshotError::TooLarge { bytes: data.len() as u64, limit: MAX_SNAPSHOT_DATA_BYTES });
         }
+        let bytes = data.len();
         let dropped = self.raft.compact(index, data).map_err(SnapshotError::Compact)?;
+        self.counters.snapshot_taken(bytes);
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {
             self.storage.save_snapshot(snapshot);
@@ -598,6 +619,8 @@ impl NodeDriver {
             members,
             recovered_torn_tail: self.torn_tail.clone(),
             wire: self.wire_stats,
+            counters: self.counters,
+            fsync: self.storage.fsync_times(),
         }
     }
 
@@ -628,6 +651,7 @@ impl NodeDriver {
             applied_bytes += ready.committed.iter().map(Entry::size_bytes).sum::<u64>();
             self.report_state_change(sink);
             if let Some(request) = ready.persist {
+                self.counters.entries_appended += request.entries.len() as u64;
                 // Names first: the messages of this ready may be for members the new configuration added.
                 self.learn_names_of_entries(&request.entries);
                 if let Some(snapshot) = &request.snapshot {
@@ -659,6 +683,7 @@ impl NodeDriver {
                 }
             }
             if let Some(snapshot) = ready.snapshot {
+                self.counters.snapshot_restored(snapshot.data.len());
                 sink.restore(&snapshot);
                 self.handed_out = snapshot.meta.index;
                 // This node's proposals that committed inside the snapshot are settled too.
@@ -776,7 +801,8 @@ fn free_elsewhere(entries: Vec<Entry>) {
 }
 
 /// A fresh id for a proposal of the node `name`: `<name>_<uuid>`.
-pub(super) fn own_proposal_id(name: &str) -> String {
+/// A fresh id for a proposal of the node `name`: `<name>_<random UUID>`.
+pub fn own_proposal_id(name: &str) -> String {
     let mut id = String::with_capacity(name.len() + 37);
     id.push_str(name);
     id.push('_');

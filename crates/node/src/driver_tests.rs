@@ -281,3 +281,80 @@ fn a_refused_membership_change_learns_none_of_the_names_it_held() {
     assert!(twins.is_ok(), "a name given twice is one member: {twins:?}");
     assert!(driver.is_peer("x"), "an accepted change learns its names");
 }
+
+#[test]
+fn proposals_reads_by_kind_and_appended_entries_are_counted() {
+    let mut options = options("a", Members::Discover { cluster_size: 1 });
+    (options.raft.check_quorum, options.raft.lease_reads) = (true, true);
+    let mut driver = NodeDriver::new(options).expect("driver");
+    driver.campaign();
+    let _ = flush(&mut driver);
+    driver.propose(data("1")).expect("proposal accepted");
+    driver.propose_request("r", data("2")).expect("request accepted");
+    let _ = flush(&mut driver);
+    driver.propose_request("r", data("again")).expect("answered at once");
+    driver.read(false).expect("read taken");
+    driver.read(false).expect("read taken");
+    driver.read(true).expect("read taken");
+    let counters = driver.status().counters;
+    assert_eq!(counters.proposals, 2, "a request that had committed already proposes nothing");
+    assert_eq!((counters.read_index_reads, counters.lease_reads), (2, 1));
+    assert_eq!(counters.entries_appended, 3, "the new leader's empty entry and the two proposals");
+    assert_eq!(driver.status().fsync, None, "a store in memory does not fsync");
+}
+
+#[test]
+fn a_durable_node_reports_its_fsync_times_and_the_snapshots_it_took_and_restored() {
+    let dir = std::env::temp_dir().join(format!("flotilla-driver-counters-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || {
+        let (durable, tokens) = std::sync::mpsc::channel();
+        let options = NodeOptions {
+            storage: StorageOptions::Durable { dir: dir.clone(), segment_bytes: 1 << 20 },
+            snapshot_threshold: Some(2),
+            ..options("a", Members::Named(vec!["a".into()]))
+        };
+        let driver = NodeDriver::open(options, move |event| {
+            if let WriterEvent::Durable(token) = event {
+                let _ = durable.send(token);
+            }
+        });
+        (driver.expect("opened"), tokens)
+    };
+    // Flushes, and waits for each write the flush submitted to be durable.
+    let run = |driver: &mut NodeDriver, tokens: &std::sync::mpsc::Receiver<u64>| {
+        let mut events = Events::default();
+        for _ in 0..6 {
+            driver.flush(&mut events);
+            while let Ok(token) = tokens.recv_timeout(std::time::Duration::from_millis(50)) {
+                driver.persisted(token);
+            }
+        }
+        events
+    };
+    let (mut driver, tokens) = open();
+    driver.campaign();
+    let _ = run(&mut driver, &tokens);
+    assert_eq!(driver.raft().role(), Role::Leader);
+    driver.propose(data("1")).expect("proposal accepted");
+    driver.propose(data("2")).expect("proposal accepted");
+    let events = run(&mut driver, &tokens);
+    let Some(&Event::SnapshotWanted(index)) = events.0.iter().find(|e| matches!(e, Event::SnapshotWanted(_))) else {
+        panic!("no snapshot asked for: {events:?}")
+    };
+    driver.snapshot_taken(index, Some(data("state"))).expect("taken");
+    let status = driver.status();
+    let fsync = status.fsync.expect("a durable store reports its fsyncs");
+    assert!(fsync.count > 0 && fsync.sum_nanos > 0, "{fsync:?}");
+    assert_eq!((status.counters.snapshots_taken, status.counters.last_snapshot_taken_bytes), (1, 5));
+    assert_eq!(status.counters.snapshots_restored, 0);
+    drop(driver.close());
+    // At a restart, the application gets the snapshot back.
+    let (mut driver, tokens) = open();
+    let _ = run(&mut driver, &tokens);
+    let counters = driver.status().counters;
+    assert_eq!((counters.snapshots_restored, counters.last_snapshot_restored_bytes), (1, 5));
+    assert_eq!(counters.snapshots_taken, 0, "counted since this start");
+    drop(driver.close());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

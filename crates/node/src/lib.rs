@@ -5,6 +5,7 @@
 //! peer names; it knows nothing of JSON, of gaggle's indices or of threads (the binding keeps the gaggle view).
 
 mod driver;
+mod driver_stats;
 mod events;
 mod member_addresses;
 mod member_names;
@@ -19,9 +20,10 @@ mod timing;
 mod transfer_error;
 
 pub use driver::{
-    Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed, WireStats, APPLY_BYTES_PER_FLUSH,
-    MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
+    own_proposal_id, Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed, WireStats,
+    APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
 };
+pub use driver_stats::DriverStats;
 pub use events::{Event, EventSink, Events, Proposer};
 pub use member_names::encode as encode_member_names;
 pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};

@@ -1,8 +1,11 @@
 //! A node's status as the driver knows it: the core's typed `Status`, with the names of the nodes it speaks of,
-//! what recovery found, and the counts of messages dropped before they reached the core.
+//! what recovery found, the counts of messages dropped before they reached the core, the driver's own counters
+//! and its storage's fsync times.
 
 use super::driver::WireStats;
+use super::driver_stats::DriverStats;
 use flotilla_raft::{NodeId, PeerProgress};
+use flotilla_storage::FsyncTimes;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -17,6 +20,9 @@ pub struct Status {
     /// Where recovery cut off a torn write at startup (file and offset).
     pub recovered_torn_tail: Option<String>,
     pub wire: WireStats,
+    pub counters: DriverStats,
+    /// How long the storage's fsyncs took; `None` for a store that does not fsync (in memory).
+    pub fsync: Option<FsyncTimes>,
 }
 
 /// One other member: its name once met (discovery), and its replication progress as this node last led it.

@@ -104,7 +104,7 @@ pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use own_indices::OwnIndices;
 pub use proposal_ids::ProposalIds;
-pub use raft::{Raft, RestoredState, CATCH_UP_ENTRIES};
+pub use raft::{is_caught_up, Raft, RestoredState, CATCH_UP_ENTRIES};
 pub use ready::{PersistRequest, ReadState, Ready, SoftState};
 pub use snapshot::{decode_stream, encode_stream, stream_len, write_stream, MAX_SNAPSHOT_BYTES};
 pub use stats::Stats;

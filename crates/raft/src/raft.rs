@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 mod membership;
 mod reads;
 
-pub use membership::CATCH_UP_ENTRIES;
+pub use membership::{is_caught_up, CATCH_UP_ENTRIES};
 
 /// What a node restarts from: the last persisted hard state, membership, snapshot and log. The application has
 /// restored its state from `snapshot` already; the core hands out committed entries from the one after it.

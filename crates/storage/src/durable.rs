@@ -4,7 +4,7 @@
 
 use super::codec::Record;
 use super::writer::WalWriter;
-use super::{Storage, Submitted};
+use super::{FsyncTimes, Storage, Submitted};
 use flotilla_raft::{NodeId, PersistRequest, Snapshot};
 
 pub struct DurableStorage {
@@ -41,5 +41,9 @@ impl Storage for DurableStorage {
     fn record_members(&mut self, members: &[(NodeId, String)]) {
         // Queued before any later write, so the next acknowledged token covers it.
         self.writer.note(vec![Record::Members(members.to_vec())]);
+    }
+
+    fn fsync_times(&self) -> Option<FsyncTimes> {
+        Some(self.writer.fsync_times())
     }
 }

@@ -8,7 +8,9 @@ mod crash_during_snapshot_tests;
 mod crash_point;
 mod durable;
 mod error;
+mod fsync_histogram;
 mod fsync_log;
+pub mod inspect;
 mod lock;
 mod manifest;
 mod segment;
@@ -20,6 +22,7 @@ mod writer;
 pub use codec::Record;
 pub use durable::DurableStorage;
 pub use error::StorageError;
+pub use fsync_histogram::{FsyncTimes, FSYNC_BUCKET_BOUNDS_SECONDS};
 pub use volatile::VolatileStorage;
 pub use wal::{Recovered, Wal, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES};
 pub use writer::{WalWriter, WriterEvent};
@@ -43,4 +46,9 @@ pub trait Storage: Send {
 
     /// The application took a snapshot: keep it, and drop the log it covers (a no-op when nothing is kept).
     fn save_snapshot(&mut self, _snapshot: &flotilla_raft::Snapshot) {}
+
+    /// How long this store's fsyncs took so far; `None` for a store that does not fsync.
+    fn fsync_times(&self) -> Option<FsyncTimes> {
+        None
+    }
 }

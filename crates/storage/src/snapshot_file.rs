@@ -31,7 +31,7 @@ fn file_name(index: Index, term: Term) -> String {
     format!("snapshot-{index:020}-{term:020}.snap")
 }
 
-fn parse_file_name(name: &str) -> Option<(Index, Term)> {
+pub(crate) fn parse_file_name(name: &str) -> Option<(Index, Term)> {
     let rest = name.strip_prefix("snapshot-")?.strip_suffix(".snap")?;
     let (index, term) = rest.split_once('-')?;
     Some((index.parse().ok()?, term.parse().ok()?))
@@ -180,7 +180,8 @@ fn save_with(
     Ok(path)
 }
 
-fn list(dir: &Path) -> Result<Vec<(PathBuf, Index, Term)>, StorageError> {
+/// The snapshot files in `dir` (by their names), oldest first.
+pub(crate) fn list(dir: &Path) -> Result<Vec<(PathBuf, Index, Term)>, StorageError> {
     let mut found: Vec<(PathBuf, Index, Term)> = fs::read_dir(dir)
         .map_err(|e| StorageError::io(dir, e))?
         .filter_map(|entry| entry.ok())

@@ -73,7 +73,7 @@ fn segment_name(sequence: u64) -> String {
     format!("segment-{sequence:016}.wal")
 }
 
-fn parse_segment_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     name.strip_prefix("segment-")?.strip_suffix(".wal")?.parse().ok()
 }
 
@@ -128,19 +128,7 @@ impl Wal {
             previous = Some((sequence, path.clone(), bytes.len() as u64));
             segments.push(SegmentInfo { sequence, path, max_index });
         }
-        let expected_first = recovered.compacted_index + 1;
-        if let Some(first) = recovered.entries.first() {
-            if first.index != expected_first {
-                return Err(StorageError::other(
-                    dir,
-                    format!(
-                        "the log starts at index {} but the compaction point is {}",
-                        first.index,
-                        expected_first - 1
-                    ),
-                ));
-            }
-        }
+        check_log_start(dir, &recovered)?;
 
         if let Some((path, offset, valid_len)) = torn_tail {
             // Cut the torn write off for good, so that new records follow valid ones.
@@ -365,7 +353,7 @@ fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageE
 /// Checks the `Follows` record that opens segment `sequence` against the segment read before it: its direct
 /// predecessor must be named with its length (else it was cut, or this segment was copied in from elsewhere in
 /// the log); a gap is only allowed where compaction deleted the segment named.
-fn check_follows(
+pub(crate) fn check_follows(
     path: &Path,
     sequence: u64,
     previous: Option<&(u64, PathBuf, u64)>,
@@ -399,8 +387,21 @@ fn check_follows(
     Ok(())
 }
 
+/// Checks that the replayed log starts right after the compaction point: entries missing before the first one
+/// kept were lost, not compacted.
+pub(crate) fn check_log_start(dir: &Path, recovered: &Recovered) -> Result<(), StorageError> {
+    let expected_first = recovered.compacted_index + 1;
+    match recovered.entries.first() {
+        Some(first) if first.index != expected_first => Err(StorageError::other(
+            dir,
+            format!("the log starts at index {} but the compaction point is {}", first.index, expected_first - 1),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Replays one record onto the recovered state.
-fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
+pub(crate) fn apply(state: &mut Recovered, record: Record) -> Result<(), String> {
     match record {
         Record::HardState(hard_state) => state.hard_state = hard_state,
         Record::Members(members) => (state.members, state.slot_peers) = (members, Vec::new()),

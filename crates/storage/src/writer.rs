@@ -1,10 +1,12 @@
 //! The disk thread: takes writes from the node, appends them to the write-ahead log and makes them durable
 //! with one fsync per batch (group commit: writes that arrive while an fsync runs share the next one), then
 //! reports the highest durable token. The JS thread never waits on the disk. The thread never dies silently: a
-//! failure or a panic is reported as `Failed`, and every write submitted after that is reported failed too.
+//! failure or a panic is reported as `Failed`, and every write submitted after that is reported failed too. Each
+//! batch's fsync is timed into a histogram the node reads for its metrics.
 
 use super::codec::Record;
 use super::error::StorageError;
+use super::fsync_histogram::{FsyncHistogram, FsyncTimes};
 use super::snapshot_file;
 use super::wal::Wal;
 use flotilla_raft::Snapshot;
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 enum Job {
     /// Records of one persist request, durable once `token` is reported. With a snapshot (received from the
@@ -50,6 +53,8 @@ pub struct WalWriter {
     /// Why the disk thread stopped, once it has: every later write fails with it.
     failure: Arc<OnceLock<StorageError>>,
     dir: PathBuf,
+    /// How long each batch's fsync took (the disk thread counts, the node reads).
+    fsync_histogram: Arc<FsyncHistogram>,
 }
 
 impl WalWriter {
@@ -60,10 +65,12 @@ impl WalWriter {
         let report: Report = Arc::new(Mutex::new(report));
         let failure = Arc::new(OnceLock::new());
         let dir = wal.dir().to_path_buf();
+        let fsync_histogram = Arc::new(FsyncHistogram::default());
         let (thread_report, thread_failure) = (report.clone(), failure.clone());
+        let thread_fsyncs = fsync_histogram.clone();
         let spawned = std::thread::Builder::new()
             .name("flotilla-wal".into())
-            .spawn(move || run(&mut wal, &inbox, &thread_report, &thread_failure));
+            .spawn(move || run(&mut wal, &inbox, &thread_report, &thread_failure, &thread_fsyncs));
         let thread = match spawned {
             Ok(thread) => Some(thread),
             Err(error) => {
@@ -71,7 +78,12 @@ impl WalWriter {
                 None
             }
         };
-        WalWriter { jobs: Some(jobs), thread, report, failure, dir }
+        WalWriter { jobs: Some(jobs), thread, report, failure, dir, fsync_histogram }
+    }
+
+    /// How long the disk thread's fsyncs took so far.
+    pub fn fsync_times(&self) -> FsyncTimes {
+        self.fsync_histogram.times()
     }
 
     pub fn write(&self, token: u64, records: Vec<Record>) {
@@ -121,11 +133,17 @@ impl Drop for WalWriter {
     }
 }
 
-fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &OnceLock<StorageError>) {
+fn run(
+    wal: &mut Wal,
+    inbox: &Receiver<Job>,
+    report: &Report,
+    failure: &OnceLock<StorageError>,
+    fsyncs: &FsyncHistogram,
+) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         batch.extend(inbox.try_iter());
-        let written = catch_unwind(AssertUnwindSafe(|| write_batch(wal, batch, &|event| tell(report, event))));
+        let written = catch_unwind(AssertUnwindSafe(|| write_batch(wal, batch, &|event| tell(report, event), fsyncs)));
         let error = match written {
             Ok(Ok(())) => continue,
             Ok(Err(error)) => error,
@@ -145,7 +163,12 @@ fn run(wal: &mut Wal, inbox: &Receiver<Job>, report: &Report, failure: &OnceLock
     }
 }
 
-fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> Result<(), StorageError> {
+fn write_batch(
+    wal: &mut Wal,
+    batch: Vec<Job>,
+    report: &dyn Fn(WriterEvent),
+    fsyncs: &FsyncHistogram,
+) -> Result<(), StorageError> {
     // A directory moved or replaced under the node: what it writes now would not be found at the path.
     wal.check_lock()?;
     let mut durable_token = None;
@@ -172,7 +195,9 @@ fn write_batch(wal: &mut Wal, batch: Vec<Job>, report: &dyn Fn(WriterEvent)) -> 
         }
     }
     if let Some(token) = durable_token {
+        let started = Instant::now();
         wal.sync()?;
+        fsyncs.record(started.elapsed());
         report(WriterEvent::Durable(token));
     }
     if let Some((index, term)) = compact_after_sync {
@@ -215,6 +240,32 @@ mod tests {
         assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
         assert_eq!(recovered.hard_state.term, 100);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_group_commit_fsync_is_timed_into_the_histogram() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-fsync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let (events, inbox) = mpsc::channel();
+        let writer = WalWriter::spawn(wal, move |event| {
+            let _ = events.send(event);
+        });
+        assert_eq!(writer.fsync_times().count, 0, "nothing written, nothing synced");
+        // One write at a time, each waited for: one fsync each.
+        for token in 1..=3 {
+            writer.write(token, vec![Record::HardState(HardState { term: token, vote: None, commit: 0 })]);
+            let durable = inbox.recv_timeout(std::time::Duration::from_secs(10));
+            assert!(matches!(durable, Ok(WriterEvent::Durable(t)) if t == token), "{durable:?}");
+        }
+        let times = writer.fsync_times();
+        assert_eq!(times.count, 3, "{times:?}");
+        assert!(times.sum_nanos > 0, "{times:?}");
+        assert_eq!(times.cumulative.len(), crate::FSYNC_BUCKET_BOUNDS_SECONDS.len());
+        assert!(times.cumulative.windows(2).all(|pair| pair[0] <= pair[1]), "cumulative: {times:?}");
+        assert!(times.cumulative.last().is_some_and(|&last| last <= times.count), "{times:?}");
+        drop(writer);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

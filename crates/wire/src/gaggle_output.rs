@@ -43,6 +43,9 @@ pub struct OutputBatch {
     /// Ids of this node's proposals that committed inside a snapshot received from the leader.
     settled_ids: Option<JsonWriter>,
     abandoned: Option<JsonWriter>,
+    /// `[id, code, message]` of proposals named before the engine took them (a node on its own thread) that it
+    /// refused: they never commit.
+    refused: Option<JsonWriter>,
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
     /// committed, or had committed already when they were proposed again.
     settled_requests: Option<JsonWriter>,
@@ -128,6 +131,11 @@ impl OutputBatch {
         self.abandoned.get_or_insert_with(begin_list).string(id);
     }
 
+    /// A proposal named before the engine took it was refused (`code` says why): it never commits.
+    pub fn refused(&mut self, id: &str, code: &str, message: &str) {
+        self.refused.get_or_insert_with(begin_list).begin_array().string(id).string(code).string(message).end_array();
+    }
+
     /// A client request this node waited for is committed, as the user entry at `gaggle_index`.
     pub fn request_settled(&mut self, id: &str, gaggle_index: u64) {
         self.settled_requests.get_or_insert_with(begin_list).begin_array().string(id).uint(gaggle_index).end_array();
@@ -176,6 +184,7 @@ impl OutputBatch {
             && self.snapshot_wanted.is_none()
             && self.settled_ids.is_none()
             && self.abandoned.is_none()
+            && self.refused.is_none()
             && self.settled_requests.is_none()
             && self.reads.is_none()
             && !self.membership_changed
@@ -247,6 +256,7 @@ impl OutputBatch {
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
             ("abandoned", self.abandoned.take()),
+            ("refused", self.refused.take()),
             ("reads", self.reads.take()),
             ("membershipSettled", self.membership_settled.take()),
         ];
@@ -400,6 +410,19 @@ mod tests {
         let rest = output.take_apart(&mut |_, _| {});
         assert_eq!(rest.as_deref(), Some(r#"{"state":1}"#));
         assert!(output.is_empty());
+    }
+
+    #[test]
+    fn refused_proposals_go_out_with_their_code_and_message() {
+        let mut output = OutputBatch::default();
+        output.refused("a_1", "FLOTILLA_TOO_MANY_PENDING", "more than 2 proposals are pending");
+        output.refused("a_2", "FLOTILLA_LOG_FULL", "the log is \"full\"");
+        assert_eq!(
+            output.take_json().as_deref(),
+            Some(
+                r#"{"refused":[["a_1","FLOTILLA_TOO_MANY_PENDING","more than 2 proposals are pending"],["a_2","FLOTILLA_LOG_FULL","the log is \"full\""]]}"#
+            )
+        );
     }
 
     #[test]

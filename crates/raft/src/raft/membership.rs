@@ -15,6 +15,13 @@ use std::collections::BTreeSet;
 /// (thesis 4.2.1). A learner that needs a snapshot is further behind than any log this bound allows.
 pub const CATCH_UP_ENTRIES: Index = 1_000;
 
+/// Whether a learner whose log matches the leader's up to `matched` may be promoted, the leader's log ending at
+/// `last_index`. A learner that never acknowledged an entry (matched 0: the leader's log always holds its own
+/// term's first entry) may not be reachable at all: as a voter it would weaken the quorum.
+pub fn is_caught_up(matched: Index, last_index: Index) -> bool {
+    matched > 0 && matched + CATCH_UP_ENTRIES >= last_index
+}
+
 impl Raft {
     /// Proposes moving the membership to `voters` and `learners` (the leader only): a learner added or removed, a
     /// learner promoted, or a voter removed is one step; any other change of the voters goes through a joint
@@ -42,7 +49,7 @@ impl Raft {
         let last_index = self.log.last_index();
         let caught_up = |id: NodeId| {
             let matched = self.tracker.get(id).map_or(0, |progress| progress.matched);
-            if matched + CATCH_UP_ENTRIES >= last_index {
+            if is_caught_up(matched, last_index) {
                 Ok(())
             } else {
                 Err(ConfChangeError::NotCaughtUp { id, matched, last_index })

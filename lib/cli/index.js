@@ -1,0 +1,96 @@
+// The `flotilla` command line: finds the command, parses its arguments (node:util parseArgs), runs it and
+// returns the exit status. Expected failures (bad arguments, a path that is not a data directory) are one line
+// on stderr, never a stack trace; only a failure of flotilla itself shows one, to be reported.
+'use strict'
+
+const { parseArgs } = require('node:util')
+const { EXIT, CliError } = require('./cli-error')
+
+const COMMANDS = [require('./inspect'), require('./verify')]
+// Commands of the running cluster that are planned, listed so that nobody hunts for them.
+const NOT_AVAILABLE_YET = ['serve', 'status', 'members', 'transfer', 'append', 'tail', 'read']
+
+function commandList () {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2
+  return [
+    'Commands:',
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
+    '',
+    `Not available yet: ${NOT_AVAILABLE_YET.join(', ')}.`
+  ].join('\n')
+}
+
+function mainHelp () {
+  return `Usage: flotilla COMMAND [options]
+
+The flotilla command line: offline tools for a node's data directory.
+
+${commandList()}
+
+Run 'flotilla COMMAND --help' for a command's options.
+Exit status: 0 done (and sound), 1 damaged, 2 usage error, 3 an internal error of flotilla.
+`
+}
+
+function version () {
+  return require('../../package.json').version
+}
+
+// Runs `flotilla` with the arguments `argv` (without node and the script); resolves to the exit status.
+async function main (argv, io = { stdout: process.stdout, stderr: process.stderr }) {
+  const [name, ...rest] = argv
+  if (name === undefined) {
+    io.stderr.write(mainHelp())
+    return EXIT.USAGE
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' && rest.length > 0 ? COMMANDS.find((command) => command.name === rest[0]) : null
+    io.stdout.write(topic ? topic.help : mainHelp())
+    return EXIT.OK
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(version() + '\n')
+    return EXIT.OK
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name)
+  if (!command) {
+    const why = NOT_AVAILABLE_YET.includes(name)
+      ? `'${name}' is not available yet`
+      : `unknown command '${name}'`
+    io.stderr.write(`flotilla: ${why}\n\n${commandList()}\n`)
+    return EXIT.USAGE
+  }
+  try {
+    const options = { ...command.options, help: { type: 'boolean', short: 'h' } }
+    let parsed
+    try {
+      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true })
+    } catch (error) {
+      throw new CliError(error.message)
+    }
+    if (parsed.values.help) {
+      io.stdout.write(command.help)
+      return EXIT.OK
+    }
+    return await command.run(parsed, io)
+  } catch (error) {
+    return failed(error, command, io)
+  }
+}
+
+function failed (error, command, io) {
+  if (error instanceof CliError) {
+    const hint = error.exitCode === EXIT.USAGE ? `\nRun 'flotilla ${command.name} --help' for its usage.` : ''
+    io.stderr.write(`flotilla ${command.name}: ${error.message}${hint}\n`)
+    return error.exitCode
+  }
+  if (error && error.code === 'FLOTILLA_STORAGE') {
+    // The directory changed while it was read (a node was writing to it): what was read is no longer sure.
+    io.stderr.write(`flotilla ${command.name}: ${error.message}\n`)
+    return EXIT.DAMAGED
+  }
+  io.stderr.write(`flotilla ${command.name}: an internal error (please report it): ${error && error.stack}\n`)
+  return EXIT.INTERNAL
+}
+
+module.exports = { main }
