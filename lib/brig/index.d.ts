@@ -324,6 +324,8 @@ export declare namespace consensus {
     snapshots: Record<'taken' | 'lastTakenBytes' | 'restored' | 'lastRestoredBytes' | 'sent' | 'received', number>
     /** The write-ahead log's fsync times (cumulative buckets `[seconds, count]`); null for a node in memory. */
     fsync: { count: number, sumSeconds: number, buckets: Array<[number, number]> } | null
+    /** With the `tcp` option: the address the transport listens on and its counters (frames, bytes, refusals). */
+    transport?: { listen: string } & Record<string, number | string>
   }
 
   /** flotilla's own Cluster options. */
