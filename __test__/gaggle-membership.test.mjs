@@ -171,3 +171,15 @@ test('changeMembership swaps two voters at once through a joint configuration, a
   assert.equal(refused.code, CODES.INVALID_ARGUMENT, 'a new voter must be a learner first')
   assert.deepEqual(leader.members().voters.slice().sort(), voters.slice().sort(), 'a refused change changes nothing')
 })
+
+test('a removed node learns its removal committed, and an append made on it then settles as of unknown outcome', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3, STEADY)
+  const leader = await electLeader(nodes)
+  const removed = nodes.find((node) => node !== leader)
+  await leader.removeMember(removed.id)
+  await waitFor(() => !removed.members().voters.includes(removed.id), 5000, 'the removed node to see the configuration without it')
+  // Forwarded, taken by the leader (a non-member's request is answered), but the removed node hears of no more
+  // commits: it stops waiting rather than wait forever.
+  const error = await rejection(removed.append('orphan'))
+  assert.equal(error.code, CODES.OUTCOME_UNKNOWN)
+})

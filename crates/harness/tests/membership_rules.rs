@@ -132,6 +132,27 @@ fn a_learner_that_never_answered_is_not_promoted_even_with_a_short_log_4_2_1() {
 }
 
 #[test]
+fn a_removed_member_learns_that_its_removal_committed_4_2_2() {
+    let mut cluster = elected(3);
+    let removal = change(&mut cluster, 1, &[1, 2], &[]);
+    // The leader stops replicating to node 3 once the removal commits; it tells node 3 that it committed.
+    assert!(commit(&cluster, 3) >= removal, "node 3 knows its removal committed ({} < {removal})", commit(&cluster, 3));
+    assert!(!cluster.node(3).membership().contains(3), "the configuration in force on node 3 leaves it out");
+}
+
+#[test]
+fn a_removed_member_stops_waiting_for_its_proposals_4_2_2() {
+    let mut cluster = elected(3);
+    change(&mut cluster, 1, &[1, 2], &[]);
+    // A proposal made on the removed node is forwarded; the leader answers with the commit of the removal, and
+    // the removed node, which will hear of no more commits, gives up waiting (outcome unknown).
+    cluster.propose(3, "orphan", b"x");
+    cluster.settle();
+    let abandoned: Vec<&str> = cluster.nodes[&3].abandoned.iter().map(|id| &**id).collect();
+    assert_eq!(abandoned, ["orphan"]);
+}
+
+#[test]
 fn one_change_at_a_time_4_1() {
     let mut cluster = elected(3);
     let first = cluster.node_mut(1).propose_membership(&set(&[1, 2, 3]), &set(&[4]), no_context()).expect("taken");

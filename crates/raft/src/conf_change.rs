@@ -237,6 +237,12 @@ impl ConfigHistory {
         entry.map_or_else(|| self.base_context.clone(), |(_, _, entry)| entry.context.clone())
     }
 
+    /// The index and term of the configuration entry in force at `index` (None for the base: a snapshot's or
+    /// the start's).
+    pub fn entry_at(&self, index: Index) -> Option<(Index, Term)> {
+        self.entries.iter().rev().find(|(at, _, _)| *at <= index).map(|(at, term, _)| (*at, *term))
+    }
+
     /// The configuration in force at `index` (as of that entry, for a snapshot taken there).
     pub fn at(&self, index: Index) -> &Membership {
         self.entries.iter().rev().find(|(at, _, _)| *at <= index).map_or(&self.base, |(_, _, entry)| &entry.membership)

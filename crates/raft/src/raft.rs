@@ -526,14 +526,24 @@ impl Raft {
             return Err(DropReason::Malformed);
         }
         if let MessageBody::Propose { proposals } = m.body {
+            if self.role == Role::Leader {
+                self.tell_removed_member(m.from);
+            }
             return self.handle_forwarded_proposals(proposals);
         }
         if let MessageBody::ReadIndex { request, lease } = m.body {
+            if self.role == Role::Leader {
+                self.tell_removed_member(m.from);
+            }
             self.handle_read_index_request(m.from, request, lease);
             return Ok(());
         }
         if let MessageBody::CommitNotice { index, term } = m.body {
             self.handle_commit_notice(index, term);
+            // Told by the leader of a configuration it holds that leaves it out: it was removed.
+            if self.log.term(index) == Some(term) && index <= self.log.committed {
+                self.forget_own_proposals_once_removed();
+            }
             return Ok(());
         }
 

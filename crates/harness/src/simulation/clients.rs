@@ -88,6 +88,16 @@ impl Clients {
         }
     }
 
+    /// The node stopped waiting for a proposal (its outcome is unknown: a node that was removed hears of no more
+    /// commits): its client is told so and may retry it elsewhere.
+    pub fn gave_up(&mut self, node: NodeId, id: &str) {
+        let pending = &mut self.pending[(node - 1) as usize];
+        if let Some(proposal) = pending.iter().find(|proposal| &***proposal == id).cloned() {
+            pending.remove(&proposal);
+            self.lost.push(proposal);
+        }
+    }
+
     /// The node's pending proposals were in its memory: their clients never hear back from it.
     pub fn crashed(&mut self, node: NodeId) {
         let pending = std::mem::take(&mut self.pending[(node - 1) as usize]);

@@ -7,6 +7,7 @@
 use super::Raft;
 use crate::conf_change::{self, ConfChangeError, ConfEntry};
 use crate::config::InjectedBug;
+use crate::message::MessageBody;
 use crate::types::{Entry, EntryKind, Index, NodeId, Payload, Role, Term};
 use std::collections::BTreeSet;
 
@@ -86,15 +87,46 @@ impl Raft {
     /// Puts the committed configuration in force: the peers to replicate to, and the quorums. Called whenever the
     /// commit index or the log's configurations may have changed.
     pub(super) fn apply_committed_configuration(&mut self) {
-        let committed = self.configs.at(self.log.committed);
-        if committed == self.tracker.membership() {
+        let committed = self.configs.at(self.log.committed).clone();
+        if &committed == self.tracker.membership() {
             return;
         }
+        let previous = self.tracker.membership().clone();
         self.tracker.set_membership(committed.clone(), self.log.last_index() + 1);
         if self.role == Role::Leader {
             self.replication_dirty = true;
+            // The members this configuration removed hear no more from this leader: each is told that the entry
+            // removing it committed, so that it knows it is out (it asks again, see `tell_removed_member`).
+            for removed in previous.members().difference(&committed.members()) {
+                self.tell_removed_member(*removed);
+            }
             // Another quorum may hold more of the log already.
             self.maybe_commit();
+        }
+        if previous.contains(self.id) && !committed.contains(self.id) {
+            self.forget_own_proposals_once_removed();
+        }
+    }
+
+    /// A node that is not a member of the committed configuration (removed, or never added) hears of no more
+    /// commits, so it cannot learn what becomes of its proposals: it stops waiting for them, and reports each as
+    /// of unknown outcome (it may have committed before, or through the leader that took it).
+    pub(super) fn forget_own_proposals_once_removed(&mut self) {
+        if self.configs.at(self.log.committed).contains(self.id) || self.role == Role::Leader {
+            return;
+        }
+        self.proposals.abandon_marked_below(Index::MAX, &mut self.abandoned);
+    }
+
+    /// Tells `member`, which the committed configuration does not hold, that the entry of that configuration
+    /// committed (`CommitNotice`): a removed member that holds it applies it and knows it is out. Sent when the
+    /// removal commits, and again when the member speaks (its proposals and reads), in case the first was lost.
+    pub(super) fn tell_removed_member(&mut self, member: NodeId) {
+        if member == self.id || self.configs.at(self.log.committed).contains(member) {
+            return;
+        }
+        if let Some((index, term)) = self.configs.entry_at(self.log.committed) {
+            self.send_now(member, MessageBody::CommitNotice { index, term });
         }
     }
 

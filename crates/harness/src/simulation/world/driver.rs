@@ -107,6 +107,7 @@ impl World {
                     self.trace(|| format!("node {id} serves read {request} at {index}"));
                     self.reads.done(id, request, index, self.checker.applied(id))?;
                 }
+                DriverEvent::Abandoned(proposal) => self.clients.gave_up(id, &proposal),
                 DriverEvent::More => more = true,
                 _ => {}
             }
