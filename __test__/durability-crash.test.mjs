@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startRedis, uniqueName, waitFor } from './gaggle-support.mjs'
-import { NodeProcess, digest } from './node-process.mjs'
+import { NodeProcess, STEP_MS, digest } from './node-process.mjs'
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 10)
 const SEED = process.env.CRASH_SEED !== undefined ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 32)
@@ -33,8 +33,6 @@ const SEGMENT_BYTES = 32 * 1024
 // Frequent snapshots, so that kills also land while a snapshot is written or renamed, or the segments it covers
 // are deleted; restarts then start from a snapshot, and a node that was down long may be sent one.
 const SNAPSHOT_THRESHOLD = 200
-// No single step (an election, a restart, a few hundred appends) takes anywhere near this long.
-const STEP_MS = 20_000
 
 // mulberry32: a small seeded generator.
 function seeded (seed) {

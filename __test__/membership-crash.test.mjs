@@ -14,9 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startRedis, uniqueName, waitFor } from './gaggle-support.mjs'
-import { NodeProcess } from './node-process.mjs'
+import { NodeProcess, STEP_MS, leaderAmong, progress, assertConverged } from './node-process.mjs'
 
-const STEP_MS = 20_000
 
 async function cluster (t) {
   const redis = await startRedis()
@@ -36,27 +35,9 @@ async function cluster (t) {
   return nodes
 }
 
-async function leaderAmong (nodes) {
-  let leader = null
-  await waitFor(async () => {
-    const alive = nodes.filter((node) => node.alive)
-    const answers = await Promise.all(alive.map((node) => node.request('status')))
-    const leaders = answers.filter((answer) => answer.status.state === 'LEADER').sort((a, b) => b.status.term - a.status.term)
-    leader = leaders.length === 0 ? null : alive[answers.indexOf(leaders[0])]
-    return leader !== null
-  }, STEP_MS, 'a leader')
-  return leader
-}
-
 async function change (node, method, ...args) {
   const { error } = await node.request('change', { method, args })
   assert.equal(error, null, `${node.id}.${method}(${JSON.stringify(args)}): ${error?.message}`)
-}
-
-const acknowledgedCount = (nodes) => nodes.reduce((sum, node) => sum + node.acked.length, 0)
-const progress = (nodes, count, what) => {
-  const target = acknowledgedCount(nodes) + count
-  return waitFor(() => acknowledgedCount(nodes) >= target, STEP_MS, `${count} more acknowledged appends ${what}`)
 }
 
 // `victimOf(leader)`: the node that kills itself once the joint configuration is in force on it.
@@ -93,23 +74,8 @@ async function killDuringJointChange (t, victimOf) {
   await progress(members, 20, 'after the restart')
 
   // Appends stop; the new members converge to one log holding every acknowledged append once.
-  await Promise.all(nodes.filter((node) => node.alive).map((node) => node.request('stop')))
-  let answers
-  await waitFor(async () => {
-    answers = await Promise.all(members.map((node) => node.request('log')))
-    const [first] = answers
-    return answers.every((answer) => answer.commitIndex === first.commitIndex && answer.log.length === first.log.length && answer.commitIndex === answer.log.length - 1)
-  }, STEP_MS, 'the new members to converge')
-  const logs = answers.map((answer) => JSON.stringify(answer.log))
-  for (const [i, log] of logs.entries()) assert.ok(log === logs[0], `${members[i].id} has the same log as ${members[0].id}`)
-  const payloads = answers[0].log.map((entry) => entry.data).filter((data) => typeof data === 'string')
-  assert.equal(new Set(payloads).size, payloads.length, 'every payload is in the log once')
-  const committed = new Set(payloads)
-  const acked = nodes.flatMap((node) => node.acked.map(([payload]) => payload))
-  const lost = acked.filter((payload) => !committed.has(payload))
-  assert.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${acked.length} acknowledged appends are lost`)
-  assert.deepEqual(nodes.flatMap((node) => node.problems), [])
-  t.diagnostic(`${victim.id} died in the joint configuration; ${acked.length} appends acknowledged, ${payloads.length} in the final log`)
+  const { acked, entries } = await assertConverged(nodes, members)
+  t.diagnostic(`${victim.id} died in the joint configuration; ${acked} appends acknowledged, ${entries} in the final log`)
 }
 
 test('the leader killed inside a joint configuration: a new leader finishes the change, nothing acknowledged is lost', { timeout: 120_000 }, async (t) => {

@@ -6,10 +6,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gaggle, memoryCluster, electLeader, allCommitted, trackNodes, waitFor, STEADY, WITHIN } from './gaggle-support.mjs'
+import { gaggle, memoryCluster, electLeader, allCommitted, trackNodes, waitFor, STEADY, WITHIN, freePort } from './gaggle-support.mjs'
 import { brig } from './brig-support.mjs'
 
 const require = createRequire(import.meta.url)
@@ -42,19 +41,6 @@ function value (families, name, labels = {}) {
 }
 
 const metricsOf = (node) => parse(node.metrics())
-
-// A port free now (the node binds it a moment later).
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 // A histogram family's series: cumulative buckets that end with +Inf equal to the count.
 function histogram (families, name) {

@@ -1,13 +1,17 @@
 // One cluster member as a child process (a fixture that answers requests over IPC, see fixtures/durable-node.cjs):
-// started, killed with SIGKILL, and started again on the same dataDir. Shared by the tests that kill processes.
+// started, killed with SIGKILL, and started again on the same dataDir; and the waits and checks of a cluster of
+// them. Shared by the tests that kill processes.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from './gaggle-support.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/durable-node.cjs', import.meta.url))
+// No single step of a test of processes (an election, a restart, a few hundred appends) takes anywhere near this.
+export const STEP_MS = 20_000
 
 // One cluster member as a child process that is killed and started again on the same dataDir.
 export class NodeProcess {
@@ -172,4 +176,50 @@ export function digest (log) {
     prefixes[q] = (prefixHigh >>> 0) * 2 ** 21 + ((prefixLow >>> 0) >>> 11)
   }
   return { entries, prefixes }
+}
+
+// The status of each node running.
+export async function statuses (nodes) {
+  const alive = nodes.filter((node) => node.alive)
+  const answers = await Promise.all(alive.map((node) => node.request('status')))
+  return answers.map((answer, i) => ({ node: alive[i], status: answer.status }))
+}
+
+// The node that leads (in the highest term), once one does.
+export async function leaderAmong (nodes) {
+  let leader = null
+  await waitFor(async () => {
+    const leaders = (await statuses(nodes)).filter(({ status }) => status.state === 'LEADER').sort((a, b) => b.status.term - a.status.term)
+    leader = leaders[0]?.node ?? null
+    return leader !== null
+  }, STEP_MS, 'a leader')
+  return leader
+}
+
+// How many appends the nodes acknowledged so far; a wait for `count` more.
+export const acknowledged = (nodes) => nodes.reduce((sum, node) => sum + node.acked.length, 0)
+export const progress = (nodes, count, what) => {
+  const target = acknowledged(nodes) + count
+  return waitFor(() => acknowledged(nodes) >= target, STEP_MS, `${count} more acknowledged appends ${what}`)
+}
+
+// Appends stop; `members` converge to one log holding every append any of `nodes` acknowledged, exactly once.
+export async function assertConverged (nodes, members = nodes) {
+  await Promise.all(nodes.filter((node) => node.alive).map((node) => node.request('stop')))
+  let answers
+  await waitFor(async () => {
+    answers = await Promise.all(members.map((node) => node.request('log')))
+    const [first] = answers
+    return answers.every((answer) => answer.commitIndex === first.commitIndex && answer.log.length === first.log.length && answer.commitIndex === answer.log.length - 1)
+  }, STEP_MS, 'the nodes to converge')
+  const logs = answers.map((answer) => JSON.stringify(answer.log))
+  for (const [i, log] of logs.entries()) assert.ok(log === logs[0], `${members[i].id} has the same log as ${members[0].id}`)
+  const payloads = answers[0].log.map((entry) => entry.data)
+  assert.equal(new Set(payloads).size, payloads.length, 'every payload is in the log once')
+  const committed = new Set(payloads)
+  const acked = nodes.flatMap((node) => node.acked.map(([payload]) => payload))
+  const lost = acked.filter((payload) => !committed.has(payload))
+  assert.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${acked.length} acknowledged appends are lost`)
+  assert.deepEqual(nodes.flatMap((node) => node.problems), [])
+  return { acked: acked.length, entries: payloads.length }
 }

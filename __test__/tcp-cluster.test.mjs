@@ -11,24 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { waitFor } from './gaggle-support.mjs'
-import { NodeProcess } from './node-process.mjs'
+import { waitFor, freePort } from './gaggle-support.mjs'
+import { NodeProcess, STEP_MS, statuses, leaderAmong, acknowledged, progress, assertConverged } from './node-process.mjs'
 
-const STEP_MS = 20_000
 const TIMING = { electionTimeout: { min: 300, max: 600 }, heartbeatInterval: 50 }
-
-// A port free now (the node binds it a moment later).
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 // A fault-injecting proxy for each ordered pair of nodes (the dialer's connections to one peer go through it):
 // `cut(id)` closes every connection to or from the node and refuses new ones until `heal()`.
@@ -97,49 +83,6 @@ async function tcpCluster (t, ids, { secret, joiners = [], seeds = ids, appender
   nodes.network = network
   nodes.addresses = addresses
   return nodes
-}
-
-async function statuses (nodes) {
-  const alive = nodes.filter((node) => node.alive)
-  const answers = await Promise.all(alive.map((node) => node.request('status')))
-  return answers.map((answer, i) => ({ node: alive[i], status: answer.status }))
-}
-
-async function leaderAmong (nodes) {
-  let leader = null
-  await waitFor(async () => {
-    const leaders = (await statuses(nodes)).filter(({ status }) => status.state === 'LEADER').sort((a, b) => b.status.term - a.status.term)
-    leader = leaders[0]?.node ?? null
-    return leader !== null
-  }, STEP_MS, 'a leader')
-  return leader
-}
-
-const acknowledged = (nodes) => nodes.reduce((sum, node) => sum + node.acked.length, 0)
-const progress = (nodes, count, what) => {
-  const target = acknowledged(nodes) + count
-  return waitFor(() => acknowledged(nodes) >= target, STEP_MS, `${count} more acknowledged appends ${what}`)
-}
-
-// Appends stop; the nodes converge to one log holding every acknowledged append exactly once.
-async function assertConverged (nodes, members = nodes) {
-  await Promise.all(nodes.filter((node) => node.alive).map((node) => node.request('stop')))
-  let answers
-  await waitFor(async () => {
-    answers = await Promise.all(members.map((node) => node.request('log')))
-    const [first] = answers
-    return answers.every((answer) => answer.commitIndex === first.commitIndex && answer.log.length === first.log.length && answer.commitIndex === answer.log.length - 1)
-  }, STEP_MS, 'the nodes to converge')
-  const logs = answers.map((answer) => JSON.stringify(answer.log))
-  for (const [i, log] of logs.entries()) assert.ok(log === logs[0], `${members[i].id} has the same log as ${members[0].id}`)
-  const payloads = answers[0].log.map((entry) => entry.data)
-  assert.equal(new Set(payloads).size, payloads.length, 'every payload is in the log once')
-  const committed = new Set(payloads)
-  const acked = nodes.flatMap((node) => node.acked.map(([payload]) => payload))
-  const lost = acked.filter((payload) => !committed.has(payload))
-  assert.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${acked.length} acknowledged appends are lost`)
-  assert.deepEqual(nodes.flatMap((node) => node.problems), [])
-  return { acked: acked.length, entries: payloads.length }
 }
 
 test('tcp, 3 processes: the leader killed (SIGKILL) and restarted, a follower stopped (SIGSTOP) and resumed: nothing acknowledged is lost', { timeout: 120_000 }, async (t) => {

@@ -7,27 +7,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gaggle, trackNodes, waitFor } from './gaggle-support.mjs'
+import { gaggle, trackNodes, waitFor, freePort } from './gaggle-support.mjs'
 
 const STEP_MS = 20_000
 const TIMING = { electionTimeout: { min: 300, max: 600 }, heartbeatInterval: 50 }
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0
-
-// A port free now (the node binds it a moment later).
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 // A CA and node certificates signed by it, made with openssl in `dir`: EC P-256 keys (PKCS#8 PEM), node
 // certificates naming the node in a subjectAltName DNS entry and their CN, good for both ends of a connection.

@@ -21,6 +21,9 @@ export declare const DEFAULT_PRE_VOTE: boolean
 /** `segmentBytes` when the options leave it out. */
 export declare const DEFAULT_SEGMENT_BYTES: number
 
+/** The longest member address ("host:port") the native transport and the configuration take, in bytes. */
+export declare const MAX_ADDRESS_BYTES: number
+
 /** The largest `clusterSize`, and the most `members`. */
 export declare const MAX_CLUSTER_SIZE: number
 
@@ -38,6 +41,9 @@ export declare const MAX_NAME_BYTES: number
  * wrapping that keeps request ids apart from the nodes' own ids).
  */
 export declare const MAX_REQUEST_ID_BYTES: number
+
+/** The shortest shared secret of the native transport, in bytes. */
+export declare const MIN_SECRET_BYTES: number
 
 /** The smallest `segmentBytes` (smaller sizes are raised to it). */
 export declare const MIN_SEGMENT_BYTES: number

@@ -40,23 +40,17 @@ class Member {
     })
   }
 
-  kill () {
-    if (this.child === null) return Promise.resolve()
-    const child = this.child
-    this.child = null
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve())
-      child.kill('SIGKILL')
-    })
-  }
+  // SIGKILL: a crash. SIGTERM: the member closes its node (a leader hands over first) and exits.
+  kill () { return this._end('SIGKILL') }
+  stop () { return this._end('SIGTERM') }
 
-  stop () {
+  _end (signal) {
     if (this.child === null) return Promise.resolve()
     const child = this.child
     this.child = null
     return new Promise((resolve) => {
       child.once('exit', () => resolve())
-      child.kill('SIGTERM')
+      child.kill(signal)
     })
   }
 

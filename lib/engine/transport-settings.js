@@ -1,21 +1,24 @@
 // The native transport's settings as both faces take them (gaggle's `tcp` channel options, brig's `tcp` Cluster
 // option), checked once here: `{listen, peers: {id: 'host:port'}, cluster, secret, tls, advertise, allowRemote}`,
 // turned into what the engine's `startThreaded` reads. Limits are the engine's: names of at most MAX_NAME_BYTES, at
-// most MAX_MEMBERS peers, addresses of at most 255 bytes, a secret of at least 16 bytes; `tls: {cert, key, ca}`
+// most MAX_MEMBERS peers, addresses of at most MAX_ADDRESS_BYTES, a secret of at least MIN_SECRET_BYTES; `tls: {cert, key, ca}`
 // (mutual TLS: PEM strings or Buffers, each at most 1 MiB) instead of a secret.
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { MAX_MEMBERS, MAX_NAME_BYTES } = require('../native')
+const { MAX_ADDRESS_BYTES, MAX_MEMBERS, MAX_NAME_BYTES, MIN_SECRET_BYTES } = require('../native')
 
-const MIN_SECRET_BYTES = 16
-const MAX_ADDRESS_BYTES = 255
 const MAX_PEM_BYTES = 1024 * 1024
 const KEYS = ['listen', 'peers', 'cluster', 'secret', 'tls', 'advertise', 'allowRemote']
 const TLS_KEYS = ['cert', 'key', 'ca']
 
+/** Whether `address` is a member's network address: "host:port", at most MAX_ADDRESS_BYTES bytes. */
+function isAddress (address) {
+  return typeof address === 'string' && Buffer.byteLength(address) <= MAX_ADDRESS_BYTES && /^.+:\d{1,5}$/.test(address)
+}
+
 function checkAddress (prefix, what, address) {
-  if (typeof address !== 'string' || Buffer.byteLength(address) > MAX_ADDRESS_BYTES || !/^.+:\d{1,5}$/.test(address)) {
+  if (!isAddress(address)) {
     throw invalidArgument(`${prefix}: ${what} must be "host:port" (at most ${MAX_ADDRESS_BYTES} bytes)`, TypeError)
   }
 }
@@ -86,4 +89,4 @@ function transportSettings (prefix, selfId, options, known = []) {
   return settings
 }
 
-module.exports = { transportSettings }
+module.exports = { isAddress, transportSettings }

@@ -12,6 +12,7 @@ const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
 const { membershipTarget } = require('../engine/membership-target')
 const { entriesRange, entriesStream } = require('../engine/entries-stream')
+const { isAddress } = require('../engine/transport-settings')
 const MemoryChannel = require('../channels/memory')
 const { MAX_CLUSTER_SIZE, MAX_NAME_BYTES: MAX_ID_BYTES } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
@@ -61,11 +62,6 @@ function nativeOptions (options) {
     native.segmentBytes = options.segmentBytes
   }
   return native
-}
-
-// A member's network address for the native transport: "host:port", at most 255 bytes.
-function isAddress (address) {
-  return typeof address === 'string' && Buffer.byteLength(address) <= 255 && /^.+:\d{1,5}$/.test(address)
 }
 
 function checkMemberId (id) {

@@ -42,3 +42,9 @@ pub const MAX_CLUSTER_SIZE: u32 = CLUSTER_SIZE_LIMIT;
 /// The most members (voters and learners) a configuration has.
 #[napi]
 pub const MAX_MEMBERS: u32 = crate::raft::MAX_MEMBERS as u32;
+/// The longest member address ("host:port") the native transport and the configuration take, in bytes.
+#[napi]
+pub const MAX_ADDRESS_BYTES: u32 = crate::node::MAX_ADDRESS_BYTES as u32;
+/// The shortest shared secret of the native transport, in bytes.
+#[napi]
+pub const MIN_SECRET_BYTES: u32 = crate::runtime::MIN_SECRET_BYTES as u32;

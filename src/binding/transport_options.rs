@@ -2,12 +2,10 @@
 //! gaggle's words), checked again here, and its counters as JSON for `status()`.
 
 use super::error::{self, CodedError};
-use crate::node::MAX_NAME_BYTES;
+use crate::node::{MAX_ADDRESS_BYTES, MAX_NAME_BYTES};
 use crate::runtime::{RuntimeStats, Security, TransportOptions, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES};
 use napi_derive::napi;
 
-/// The longest address ("host:port") accepted.
-const MAX_ADDRESS_BYTES: usize = 255;
 /// The largest frame: room for the largest append message (`MAX_FLOW_BYTES` of entries, written as JSON) and
 /// snapshot chunk.
 const MAX_FRAME_BYTES: usize = 3 * super::options::MAX_FLOW_BYTES as usize;
@@ -110,34 +108,40 @@ impl NativeTransportOptions {
 
 /// The counters as a JSON object (`status().transport`), in camelCase.
 pub fn transport_stats_json(stats: &RuntimeStats) -> String {
-    let t = &stats.transport;
-    let counters: [(&str, u64); 25] = [
-        ("framesSent", t.frames_sent),
-        ("framesReceived", t.frames_received),
-        ("bytesSent", t.bytes_sent),
-        ("bytesReceived", t.bytes_received),
-        ("droppedQueueFull", t.dropped_queue_full),
-        ("droppedUnknownPeer", t.dropped_unknown_peer),
-        ("droppedTooLarge", t.dropped_too_large),
-        ("droppedClosed", t.dropped_closed),
-        ("droppedWriteFailed", t.dropped_write_failed),
-        ("connectionsAccepted", t.connections_accepted),
-        ("connectionsDialed", t.connections_dialed),
-        ("reconnects", t.reconnects),
-        ("openConnections", t.open_connections),
-        ("refusedBadMagicOrVersion", t.refused_bad_magic_or_version),
-        ("refusedWrongCluster", t.refused_wrong_cluster),
-        ("refusedUnknownOrSelfName", t.refused_unknown_or_self_name),
-        ("refusedBadAuth", t.refused_bad_auth),
-        ("refusedTls", t.refused_tls),
-        ("refusedHandshakeTimeout", t.refused_handshake_timeout),
-        ("refusedTooManyConnections", t.refused_too_many_connections),
-        ("droppedOversizedFrame", t.dropped_oversized_frame),
-        ("droppedBadFrameMac", t.dropped_bad_frame_mac),
-        ("malformedFrames", t.malformed_frames),
-        ("unknownFrames", stats.unknown_frames),
-        ("outputs", stats.outputs),
-    ];
-    let fields: Vec<String> = counters.iter().map(|(key, value)| format!("\"{key}\":{value}")).collect();
+    let runtime = [("unknown_frames", stats.unknown_frames), ("outputs", stats.outputs)];
+    let fields: Vec<String> = (stats.transport.fields().into_iter().chain(runtime))
+        .map(|(name, value)| format!("\"{}\":{value}", camel_case(name)))
+        .collect();
     format!("{{{}}}", fields.join(","))
+}
+
+/// `frames_sent` as JS spells it: `framesSent`.
+fn camel_case(name: &str) -> String {
+    let mut words = name.split('_');
+    let mut out = words.next().unwrap_or_default().to_string();
+    for word in words {
+        let mut letters = word.chars();
+        if let Some(first) = letters.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(letters.as_str());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_is_in_the_json_in_camel_case() {
+        let stats = RuntimeStats { unknown_frames: 3, outputs: 4, ..RuntimeStats::default() };
+        let json: serde_json::Value = serde_json::from_str(&transport_stats_json(&stats)).expect("JSON");
+        let keys: Vec<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), stats.transport.fields().len() + 2, "{keys:?}");
+        for key in ["framesSent", "refusedBadMagicOrVersion", "refusedTls", "droppedBadFrameMac", "malformedFrames"] {
+            assert_eq!(json[key], 0, "{key}");
+        }
+        assert_eq!((json["unknownFrames"].as_u64(), json["outputs"].as_u64()), (Some(3), Some(4)));
+    }
 }

@@ -25,7 +25,7 @@ pub use driver::{
 };
 pub use driver_stats::DriverStats;
 pub use events::{Event, EventSink, Events, Proposer};
-pub use member_names::encode as encode_member_names;
+pub use member_names::{encode as encode_member_names, MAX_ADDRESS_BYTES};
 pub use members::{member_id, BindError, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 pub use open_error::{MismatchError, OpenError};
 pub use recovery::StorageOptions;

@@ -17,6 +17,13 @@ macro_rules! counters {
             $(pub(crate) $field: AtomicU64,)*
         }
 
+        impl TransportStats {
+            /// Every counter with its field's name, in declaration order (for reports that list them all).
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field),)*]
+            }
+        }
+
         impl Counters {
             pub(crate) fn snapshot(&self) -> TransportStats {
                 TransportStats { $($field: self.$field.load(Ordering::Relaxed),)* }
