@@ -188,6 +188,8 @@ declare namespace gaggle {
   /** The native transport: the node's Raft loop runs on its own thread and talks to its peers over TCP. */
   interface TcpChannelOptions extends TcpSettings {
     name: 'tcp'
+    /** Serve flotilla's clients (`flotilla/client`, the CLI) on the same port, authenticated as the peers are. */
+    clients?: boolean
   }
 
   type ChannelSpec = MemoryChannelOptions | RedisChannelOptions | SocketIOChannelOptions | TcpChannelOptions
@@ -301,6 +303,8 @@ declare namespace gaggle {
     fsync: { count: number, sumSeconds: number, buckets: Array<[number, number]> } | null
     /** The native transport's address and counters (frames, bytes, connections, refusals); only with it. */
     transport?: { listen: string | null, [counter: string]: number | string | null }
+    /** With the tcp channel's `clients: true`: clients that sent a request, requests served, frames refused. */
+    clients?: { connected: number, requests: number, refused: number }
   }
 
   /** A promise with bluebird's `.spread`, as gaggle's dispatch promises had. */
@@ -405,7 +409,7 @@ declare class GaggleNode extends EventEmitter {
    * follows new commits until `close()` (then it throws `FLOTILLA_CLOSED`). A `from` compacted into a snapshot
    * throws `FLOTILLA_COMPACTED`, whose message names the snapshot's last index.
    */
-  entries (range?: { from?: number, to?: number }): AsyncIterableIterator<{ index: number, term: number, id: string, data: any }>
+  entries (range?: { from?: number, to?: number, signal?: AbortSignal }): AsyncIterableIterator<{ index: number, term: number, id: string, data: any }>
   /** The configuration in force; null until the node runs. */
   members (): gaggle.Members | null
   /** Hands leadership to another node: it catches up, then campaigns at once. Leader only. */

@@ -234,7 +234,9 @@ test('--help for flotilla and for each command', WITHIN, () => {
     assert.equal(status, 0)
     assert.match(stdout, /Usage: flotilla COMMAND/)
     assert.match(stdout, /inspect .*\n.*verify /)
-    assert.match(stdout, /Not available yet: serve, status, members, transfer, append, tail, read/)
+    for (const command of ['serve', 'status', 'members', 'transfer', 'append', 'tail', 'read']) {
+      assert.match(stdout, new RegExp(`\\n  ${command} +\\S`), command)
+    }
   }
   for (const command of ['inspect', 'verify']) {
     for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
@@ -258,7 +260,10 @@ test('usage errors exit 2 with a clear message', WITHIN, () => {
     [['inspect', plainDir, '--bogus'], /Unknown option '--bogus'/],
     [['inspect', plainDir, '--entries', '--from', 'x'], /--from must be a log index/],
     [['frobnicate'], /unknown command 'frobnicate'[\s\S]*inspect[\s\S]*verify/],
-    [['serve'], /'serve' is not available yet/],
+    [['serve'], /give --peers \(a new cluster\) or --join/],
+    [['serve', '--peers', 'b=127.0.0.1:1'], /--listen is required/],
+    [['status'], /give the address of a node/],
+    [['status', '127.0.0.1:1', 'extra'], /unexpected argument 'extra'/],
     [[], /Usage: flotilla COMMAND/]
   ]
   for (const [args, message] of cases) {

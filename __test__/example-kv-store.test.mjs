@@ -1,13 +1,16 @@
 // The example service (examples/kv-store): 3 processes over tcp with data directories and snapshots. Its
 // walkthrough writes through every member, kills the leader with SIGKILL, keeps writing, and reads every
 // acknowledged write back linearizably from each survivor; the killed member restarts and catches up. And the
-// HTTP API: put, linearizable and stale gets, delete, and a member added through it.
+// HTTP API: put, linearizable and stale gets, delete, and a member added through it, then removed by the flotilla
+// CLI on the members' raft port.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const { walkthrough } = require('../examples/kv-store/walkthrough')
@@ -63,4 +66,17 @@ test('kv-store HTTP API: put, get (linearizable and ?stale), delete, 404, a memb
     assert.fail(`d's write: ${JSON.stringify(fromD.body)}; d: ${JSON.stringify({ state: status.state, leader: status.leader, term: status.term, transport: status.transport, dropped: status.dropped, pending: status.pendingProposals })}`)
   }
   assert.deepEqual((await leader.request('GET', '/keys/from-d')).body, { key: 'from-d', value: 'hello' })
+
+  // The members serve flotilla's clients on their raft port: the CLI removes d there, and the leader's view agrees.
+  const removed = await flotillaCli('members', follower.raft, 'remove', 'd', '--cluster', 'kv-store', '--json')
+  assert.deepEqual(JSON.parse(removed).voters.sort(), ['a', 'b', 'c'])
+  assert.deepEqual((await leader.request('GET', '/members')).body.voters.sort(), ['a', 'b', 'c'])
 })
+
+// Runs the flotilla CLI; resolves with its stdout, fails the test on a non-zero exit.
+function flotillaCli (...args) {
+  const bin = fileURLToPath(new URL('../bin/flotilla.js', import.meta.url))
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [bin, ...args], (error, stdout, stderr) => error ? reject(new Error(`flotilla ${args.join(' ')}: ${stderr}`)) : resolve(stdout))
+  })
+}

@@ -60,6 +60,19 @@ export interface InspectedEntry {
   data: Buffer
 }
 
+export interface NativeClientOptions {
+  /** The cluster's name, as its nodes are configured. */
+  cluster: string
+  /** This client's name (with TLS, its certificate must name it). */
+  name: string
+  /** The node to dial, "host:port". */
+  address: string
+  /** The cluster's shared secret, if it has one. */
+  secret?: string
+  /** The cluster's mutual TLS settings, with this client's certificate and key. */
+  tls?: NativeTls
+}
+
 /** The options of one native node. Numbers are JS numbers: counts and sizes must be whole. */
 export interface NativeOptions {
   /** This node's name, unique in its cluster: at most `MAX_NAME_BYTES` bytes of UTF-8. */
@@ -195,6 +208,20 @@ export declare class DataDirInspection {
   readEntries(from: number, max: number): Array<InspectedEntry>
 }
 
+export declare class NativeClient {
+  /**
+   * Connects to the node; `onFrame(text)` is called with each frame the node sends, then `onFrame(null)` once
+   * when the connection ends. Rejects with the reason when the node cannot be reached or refuses the client.
+   */
+  static connect(options: NativeClientOptions, onFrame: (arg: string | undefined | null) => void): Promise<NativeClient>
+  /** The name of the node this client is connected to. */
+  get node(): string
+  /** Queues a frame for the node; false when the connection has ended or too many frames wait. */
+  send(text: string): boolean
+  /** Closes the connection (`onFrame(null)` follows). */
+  close(): void
+}
+
 export declare class NativeNode {
   /**
    * A volatile node, ready at once. A node with a `dataDir` reads its disk, so it is made by
@@ -325,15 +352,22 @@ export declare class NativeNode {
   /**
    * Runs the node on its own thread with the native transport (instead of `start`): it ticks, receives from
    * peers, persists and sends there. `onOutput` is called once for each output it queued (take it with
-   * `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). Throws
-   * when the transport cannot start (the address, the port, the security settings).
+   * `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). With
+   * `onClient`, the node serves clients (`NativeClient`) on the same port: `onClient(client, name, text)` with
+   * each client's frame, `onClient(client, name, null)` when its connection ends; answer with `replyToClient`.
+   * Throws when the transport cannot start (the address, the port, the security settings).
    */
-  startThreaded(transport: NativeTransportOptions, onOutput: () => void, onApplication: (arg0: string, arg1: string) => void): void
+  startThreaded(transport: NativeTransportOptions, onOutput: () => void, onApplication: (arg0: string, arg1: string) => void, onClient?: ((arg0: number, arg1: string, arg2?: string | undefined | null) => void) | undefined | null): void
   /**
    * Sends the application's text to the peer `to` over the native transport (gaggle's dispatchOnLeader); false
    * when the node does not run on its own thread or is closed. Lost like any message when the peer is away.
    */
   sendApplication(to: string, text: string): boolean
+  /**
+   * Sends a reply to a client (`onClient`'s first argument); false when the client is gone, does not read its
+   * replies (it is then disconnected), or the node does not serve clients.
+   */
+  replyToClient(client: number, text: string): boolean
   /**
    * The address the native transport dials `name` at (given in its peers, or learned from its handshake), or
    * null: a membership change asked of this node passes it on to the leader.

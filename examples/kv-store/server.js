@@ -35,7 +35,8 @@ for (const required of ['id', 'raft', 'http', 'data-dir']) {
 }
 
 const peers = Object.fromEntries(args.peers.split(',').filter(Boolean).map((pair) => pair.split('=')))
-const channel = { name: 'tcp', listen: args.raft, peers, cluster: 'kv-store' }
+// `clients: true`: the flotilla CLI and `flotilla/client` reach the cluster on the raft port (status, members).
+const channel = { name: 'tcp', listen: args.raft, peers, cluster: 'kv-store', clients: true }
 if (args['secret-file'] !== undefined) channel.secret = fs.readFileSync(args['secret-file'], 'utf8').trim()
 
 // The application's state: every committed put and delete, in order. Its snapshot is the whole map.
@@ -55,6 +56,8 @@ const node = gaggle({
   }
 })
 node.on('committed', ({ data }) => {
+  // Entries this application did not write (a `flotilla append`, say) are not puts or deletes: skipped.
+  if (data === null || typeof data !== 'object') return
   if (data.op === 'put') store.set(data.key, data.value)
   else if (data.op === 'del') store.delete(data.key)
 })

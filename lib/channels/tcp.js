@@ -14,6 +14,8 @@
 //        the peer (subjectAltName DNS or CN); not with `secret`
 //   advertise: the address peers dial to reach this node (default: the one it listens on)
 //   allowRemote: without a secret the transport listens on loopback only, unless this is true
+//   clients: true to serve flotilla's clients (`flotilla/client`, the CLI) on the same port, authenticated as the
+//            peers are: they can read the status and the entries, append, and change the membership
 'use strict'
 
 const ChannelInterface = require('./channel-interface')
@@ -28,7 +30,11 @@ function TcpChannel (opts) {
   ChannelInterface.apply(this, arguments)
   const { channelOptions } = assertBaseOptions(opts)
   if (channelOptions === undefined) throw invalidArgument('Invalid options: "channelOptions" is required')
-  this._transport = transportSettings('Invalid options', this.id, channelOptions)
+  this._transport = transportSettings('Invalid options', this.id, channelOptions, ['clients'])
+  if (channelOptions.clients !== undefined && typeof channelOptions.clients !== 'boolean') {
+    throw invalidArgument('Invalid options: "clients" must be a boolean', TypeError)
+  }
+  this._servesClients = channelOptions.clients === true
   this._native = null
   this._waiting = [] // [to, text] sent before the node ran
   this.droppedPackets = 0
@@ -36,17 +42,25 @@ function TcpChannel (opts) {
 
 Object.setPrototypeOf(TcpChannel.prototype, ChannelInterface.prototype)
 
+/** The address peers and clients dial to reach this node: the one advertised, or else the one it listens on. */
+Object.defineProperty(TcpChannel.prototype, 'advertisedAddress', {
+  get () { return this._transport.advertise ?? this.address }
+})
+
 /** The address the transport listens on, once the node runs (null before). */
 Object.defineProperty(TcpChannel.prototype, 'address', {
   get () { return this._native === null ? null : this._native.listenAddress }
 })
 
-// For the engine host (see EngineHost.open): the transport's settings and where its application texts go.
+// For the engine host (see EngineHost.open): the transport's settings and where its application texts go;
+// `servesClients`: the node sets `onClient` (its client service) before it opens.
 TcpChannel.prototype.nativeTransport = function nativeTransport () {
   return {
     options: this._transport,
     onApplication: (from, text) => this._application(from, text),
-    onStart: (native) => this._attach(native)
+    onStart: (native) => this._attach(native),
+    servesClients: this._servesClients,
+    onClient: undefined
   }
 }
 

@@ -5,8 +5,10 @@
 const EXIT = Object.freeze({
   OK: 0, // done; for inspect and verify: the data directory is sound
   DAMAGED: 1, // the data directory is damaged (or a file in it cannot be read)
+  REFUSED: 1, // commands of a running cluster: the cluster refused the request (the message gives its code)
   USAGE: 2, // bad arguments, an unknown command, or not a flotilla data directory
-  INTERNAL: 3 // flotilla itself failed (a bug: the message says so)
+  INTERNAL: 3, // flotilla itself failed (a bug: the message says so)
+  UNAVAILABLE: 4 // commands of a running cluster: no node (or no leader) answered in time
 })
 
 class CliError extends Error {

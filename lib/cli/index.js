@@ -6,29 +6,37 @@
 const { parseArgs } = require('node:util')
 const { EXIT, CliError } = require('./cli-error')
 
-const COMMANDS = [require('./inspect'), require('./verify')]
-// Commands of the running cluster that are planned, listed so that nobody hunts for them.
-const NOT_AVAILABLE_YET = ['serve', 'status', 'members', 'transfer', 'append', 'tail', 'read']
+const COMMANDS = [
+  require('./serve'),
+  require('./status'),
+  require('./members'),
+  require('./transfer'),
+  require('./append'),
+  require('./tail'),
+  require('./read'),
+  require('./inspect'),
+  require('./verify')
+]
 
 function commandList () {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2
   return [
     'Commands:',
-    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
-    '',
-    `Not available yet: ${NOT_AVAILABLE_YET.join(', ')}.`
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}${command.summary}`)
   ].join('\n')
 }
 
 function mainHelp () {
   return `Usage: flotilla COMMAND [options]
 
-The flotilla command line: offline tools for a node's data directory.
+The flotilla command line: run a node of a replicated log service, see and change a running cluster (ADDR is
+a node's host:port), and look into a node's data directory offline.
 
 ${commandList()}
 
 Run 'flotilla COMMAND --help' for a command's options.
-Exit status: 0 done (and sound), 1 damaged, 2 usage error, 3 an internal error of flotilla.
+Exit status: 0 done (and sound), 1 damaged or refused by the cluster, 2 usage error, 3 an internal error of
+flotilla, 4 no node of the cluster answered.
 `
 }
 
@@ -54,10 +62,7 @@ async function main (argv, io = { stdout: process.stdout, stderr: process.stderr
   }
   const command = COMMANDS.find((candidate) => candidate.name === name)
   if (!command) {
-    const why = NOT_AVAILABLE_YET.includes(name)
-      ? `'${name}' is not available yet`
-      : `unknown command '${name}'`
-    io.stderr.write(`flotilla: ${why}\n\n${commandList()}\n`)
+    io.stderr.write(`flotilla: unknown command '${name}'\n\n${commandList()}\n`)
     return EXIT.USAGE
   }
   try {

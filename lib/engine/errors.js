@@ -17,6 +17,7 @@ const CODES = Object.freeze({
   NOT_RUNNING: 'FLOTILLA_NOT_RUNNING', // not joined yet, or a durable node still reading its log
   NOT_SUPPORTED: 'FLOTILLA_NOT_SUPPORTED', // brig: writing to the read-only state view
   SNAPSHOT_HOOK: 'FLOTILLA_SNAPSHOT_HOOK', // the application's snapshot save() or restore() failed
+  UNAVAILABLE: 'FLOTILLA_UNAVAILABLE', // flotilla/client: no node of the cluster could be reached (or no leader)
   // raised by the engine (src/binding/error.rs)
   STORAGE: 'FLOTILLA_STORAGE', // the log cannot be read or written
   DATA_MISMATCH: 'FLOTILLA_DATA_MISMATCH', // the data directory holds another node's or cluster's state

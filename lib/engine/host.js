@@ -67,7 +67,8 @@ class EngineHost {
   /**
    * Opens the engine with the native options: in memory at once, or (with `dataDir`) on a worker thread.
    * `transport` (the tcp channel's, see channels/tcp.js): the node runs on its own thread with the native
-   * transport, `{options, onApplication(from, text), onStart(native)}`.
+   * transport, `{options, onApplication(from, text), onStart(native), onClient(client, name, text)}` (without
+   * `onClient` the node refuses clients).
    */
   open (nativeOptions, transport = null) {
     this._transport = transport
@@ -86,9 +87,9 @@ class EngineHost {
     if (this.closed) return native.close()
     if (this._transport !== null) {
       // On its own thread: it ticks, receives and sends there; each output it queued comes with a call to flush.
-      const { options, onApplication, onStart } = this._transport
+      const { options, onApplication, onStart, onClient } = this._transport
       try {
-        native.startThreaded(options, this.flush, onApplication)
+        native.startThreaded(options, this.flush, onApplication, onClient)
       } catch (error) {
         native.close()
         this.log.transportFailed(error)

@@ -43,7 +43,7 @@ const TRANSPORT_LABELLED = [
   ['flotilla_transport_bytes_total', 'Bytes the native transport sent and received.', 'direction',
     [['bytesSent', 'sent'], ['bytesReceived', 'received']]],
   ['flotilla_transport_connections_total', 'Connections the native transport accepted and dialed.', 'origin',
-    [['connectionsAccepted', 'accepted'], ['connectionsDialed', 'dialed']]]
+    [['connectionsAccepted', 'accepted'], ['connectionsDialed', 'dialed'], ['clientsAccepted', 'client']]]
 ]
 
 // Frames dropped without the `dropped` prefix in their key.
@@ -132,6 +132,11 @@ function metricsText (status, extra = {}) {
     out.histogram('flotilla_fsync_duration_seconds', 'How long each fsync of the write-ahead log took (one per group commit).', [[{}, status.fsync]])
   }
   if (status.transport) writeTransport(out, status.transport)
+  if (status.clients) {
+    out.single('flotilla_client_connections_total', 'counter', 'Clients that sent this node a request (the tcp channel with clients: true).', status.clients.connected)
+    out.single('flotilla_client_requests_total', 'counter', 'Requests of clients this node served.', status.clients.requests)
+    out.single('flotilla_client_frames_refused_total', 'counter', 'Frames of clients that were not a request (not JSON, no usable id or op), dropped.', status.clients.refused)
+  }
   return out.text()
 }
 

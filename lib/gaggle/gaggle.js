@@ -16,6 +16,7 @@ const { isAddress } = require('../engine/transport-settings')
 const MemoryChannel = require('../channels/memory')
 const { MAX_CLUSTER_SIZE, MAX_NAME_BYTES: MAX_ID_BYTES } = require('../native')
 const { ABANDONED_BEFORE_COMMIT } = require('../engine/pending-requests')
+const { ClientService } = require('../service/client-service')
 
 const STATES = { CANDIDATE: 'CANDIDATE', LEADER: 'LEADER', FOLLOWER: 'FOLLOWER' }
 const RPC_TYPE = {
@@ -116,7 +117,29 @@ class Gaggle extends EventEmitter {
     this._channel.connect()
     // The tcp channel: the node runs on its own thread and its transport carries the engine's messages.
     const transport = typeof channel.nativeTransport === 'function' ? channel.nativeTransport() : null
+    this._clientService = null
+    if (transport !== null && transport.servesClients) {
+      const reply = (client, text) => this._native !== null && this._native.replyToClient(client, text)
+      this._clientService = new ClientService(this, reply, () => this._clientView())
+      transport.onClient = this._clientService.onClient
+    }
     this._host.open(nativeOptions(options), transport)
+  }
+
+  // What a client's status and members requests tell besides status(): this node's id and every member's address.
+  _clientView () {
+    const members = this.members()
+    const names = members === null ? [this.id] : [...new Set([this.id, ...members.voters, ...members.outgoing, ...members.learners])]
+    const addresses = {}
+    for (const name of names) addresses[name] = this._peerAddress(name)
+    return { id: this.id, addresses }
+  }
+
+  // Where the native transport reaches the node `id` (this node: where it is reached), or null.
+  _peerAddress (id) {
+    if (typeof id !== 'string') throw invalidArgument('Invalid arguments: "id" must be a string', TypeError)
+    if (id === this.id) return this._channel.advertisedAddress
+    return this._native === null ? null : this._native.peerAddress(id)
   }
 
   get _native () { return this._host.native }
@@ -382,6 +405,8 @@ class Gaggle extends EventEmitter {
     if (status === null) return null
     status.pendingAppends = this._pendingAppends.size + this._pendingRequests.size
     status.pendingDispatches = this._dispatch.pendingCount
+    // With `clients: true`: the clients served, their requests, and the frames refused as not a request.
+    if (this._clientService !== null) status.clients = { ...this._clientService.stats }
     return status
   }
 
@@ -408,6 +433,7 @@ class Gaggle extends EventEmitter {
   // data directory (a durable node still opening is closed as soon as it opens).
   _shutDown () {
     this._stopped = true
+    if (this._clientService !== null) this._clientService.close()
     this._wakeCommitWaiters()
     const storageClosed = this._host.close()
     this._channel.removeListener('recieved', this._onRecieved)

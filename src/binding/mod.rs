@@ -10,6 +10,7 @@ mod gaggle_status;
 mod gaggle_view;
 mod inspect;
 mod inspect_report;
+mod native_client;
 mod native_node;
 mod options;
 mod options_error;
@@ -20,4 +21,5 @@ mod strict_object;
 mod tasks;
 mod transport_options;
 
+pub use native_client::NativeClient;
 pub use native_node::{NativeNode, MAX_REQUEST_ID_BYTES};

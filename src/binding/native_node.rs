@@ -15,7 +15,7 @@ use super::tasks::{CloseStorage, OpenNode};
 use super::transport_options::{transport_stats_json, NativeTransportOptions};
 use crate::node::wire::{self, Wanted};
 use crate::node::{own_proposal_id, NodeDriver, StorageOptions};
-use crate::runtime::{Hooks, NodeRuntime, RuntimeOptions};
+use crate::runtime::{ClientEvent, Hooks, NodeRuntime, RuntimeOptions};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -532,14 +532,19 @@ impl NativeNode {
 
     /// Runs the node on its own thread with the native transport (instead of `start`): it ticks, receives from
     /// peers, persists and sends there. `onOutput` is called once for each output it queued (take it with
-    /// `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). Throws
-    /// when the transport cannot start (the address, the port, the security settings).
+    /// `flush`); `onApplication(from, text)` with each application text a peer sent (`sendApplication`). With
+    /// `onClient`, the node serves clients (`NativeClient`) on the same port: `onClient(client, name, text)` with
+    /// each client's frame, `onClient(client, name, null)` when its connection ends; answer with `replyToClient`.
+    /// Throws when the transport cannot start (the address, the port, the security settings).
+    // The callbacks' types stay spelled out: napi-rs writes the TypeScript signatures from them.
+    #[allow(clippy::type_complexity)]
     #[napi(catch_unwind)]
     pub fn start_threaded(
         &mut self,
         transport: NativeTransportOptions,
         on_output: Function<(), ()>,
         on_application: Function<FnArgs<(String, String)>, ()>,
+        on_client: Option<Function<FnArgs<(f64, String, Option<String>)>, ()>>,
     ) -> Result<(), ErrorCode> {
         if self.timer.is_some() || self.runtime.is_some() {
             return Err(error::coded(error::INVALID_STATE, "the node is already started"));
@@ -549,6 +554,24 @@ impl NativeNode {
             on_output.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let application =
             on_application.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
+        let client = match on_client {
+            Some(on_client) => {
+                let calls =
+                    on_client.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
+                // Client ids count up from 0: far below 2^53, so a JS number holds them exactly.
+                let hook: Box<dyn Fn(ClientEvent) + Send> = Box::new(move |event| {
+                    let args = match event {
+                        ClientEvent::Frame { client, name, frame } => {
+                            (client as f64, name, Some(String::from_utf8_lossy(&frame).into_owned()))
+                        }
+                        ClientEvent::Closed { client } => (client as f64, String::new(), None),
+                    };
+                    let _ = calls.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+                });
+                Some(hook)
+            }
+            None => None,
+        };
         let hooks = Hooks {
             output_ready: Box::new(move || {
                 let _ = output.call((), ThreadsafeFunctionCallMode::NonBlocking);
@@ -556,6 +579,7 @@ impl NativeNode {
             application: Box::new(move |from, text| {
                 let _ = application.call(FnArgs::from((from, text)), ThreadsafeFunctionCallMode::NonBlocking);
             }),
+            client,
         };
         let (persisted, tokens) = tokio::sync::mpsc::unbounded_channel();
         let options = RuntimeOptions { tick: Duration::from_millis(u64::from(self.tick_ms)), transport };
@@ -577,6 +601,14 @@ impl NativeNode {
     #[napi(catch_unwind)]
     pub fn send_application(&self, to: String, text: String) -> bool {
         self.runtime.as_ref().is_some_and(|runtime| runtime.send_application(&to, text.into()))
+    }
+
+    /// Sends a reply to a client (`onClient`'s first argument); false when the client is gone, does not read its
+    /// replies (it is then disconnected), or the node does not serve clients.
+    #[napi(catch_unwind)]
+    pub fn reply_to_client(&self, client: f64, text: String) -> bool {
+        let id = client as u64;
+        id as f64 == client && self.runtime.as_ref().is_some_and(|runtime| runtime.reply_to_client(id, text.into()))
     }
 
     /// The address the native transport dials `name` at (given in its peers, or learned from its handshake), or

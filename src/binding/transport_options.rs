@@ -8,7 +8,7 @@ use napi_derive::napi;
 
 /// The largest frame: room for the largest append message (`MAX_FLOW_BYTES` of entries, written as JSON) and
 /// snapshot chunk.
-const MAX_FRAME_BYTES: usize = 3 * super::options::MAX_FLOW_BYTES as usize;
+pub const MAX_FRAME_BYTES: usize = 3 * super::options::MAX_FLOW_BYTES as usize;
 /// The most peers a node is told of at start (the configuration's limit).
 const MAX_PEERS: usize = crate::raft::MAX_MEMBERS;
 /// The largest PEM text accepted for each of the TLS certificate, key and CA (a certificate chain is a few KiB).
@@ -73,26 +73,7 @@ impl NativeTransportOptions {
             }
             peers.push((peer.name.clone(), address("a peer's address", &peer.address)?));
         }
-        let security = match (self.secret, self.tls) {
-            (Some(_), Some(_)) => return Err(wrong("a secret and tls cannot both be given".to_string())),
-            (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
-                return Err(wrong(format!("the secret must be at least {MIN_SECRET_BYTES} bytes")))
-            }
-            (Some(secret), None) => Security::Secret(secret.into_bytes()),
-            (None, Some(tls)) => {
-                for (what, pem) in [("cert", &tls.cert), ("key", &tls.key), ("ca", &tls.ca)] {
-                    if pem.is_empty() || pem.len() > MAX_PEM_BYTES {
-                        return Err(wrong(format!("tls.{what} must be PEM text of 1 byte to 1 MiB")));
-                    }
-                }
-                Security::Tls {
-                    cert_pem: tls.cert.into_bytes(),
-                    key_pem: tls.key.into_bytes(),
-                    ca_pem: tls.ca.into_bytes(),
-                }
-            }
-            (None, None) => Security::None { allow_remote: self.allow_remote.unwrap_or(false) },
-        };
+        let security = security(self.secret, self.tls, self.allow_remote.unwrap_or(false))?;
         Ok(TransportOptions {
             cluster: self.cluster,
             name: name.to_string(),
@@ -102,8 +83,35 @@ impl NativeTransportOptions {
             security,
             max_frame_bytes: MAX_FRAME_BYTES,
             queue_frames: DEFAULT_QUEUE_FRAMES,
+            // The runtime connects it when the node serves clients.
+            clients: None,
         })
     }
+}
+
+/// The security settings of a node or a client: a secret, mutual TLS, or neither.
+pub fn security(secret: Option<String>, tls: Option<NativeTls>, allow_remote: bool) -> Result<Security, CodedError> {
+    let wrong = |why: String| error::invalid_argument(format!("transport: {why}"));
+    Ok(match (secret, tls) {
+        (Some(_), Some(_)) => return Err(wrong("a secret and tls cannot both be given".to_string())),
+        (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
+            return Err(wrong(format!("the secret must be at least {MIN_SECRET_BYTES} bytes")))
+        }
+        (Some(secret), None) => Security::Secret(secret.into_bytes()),
+        (None, Some(tls)) => {
+            for (what, pem) in [("cert", &tls.cert), ("key", &tls.key), ("ca", &tls.ca)] {
+                if pem.is_empty() || pem.len() > MAX_PEM_BYTES {
+                    return Err(wrong(format!("tls.{what} must be PEM text of 1 byte to 1 MiB")));
+                }
+            }
+            Security::Tls {
+                cert_pem: tls.cert.into_bytes(),
+                key_pem: tls.key.into_bytes(),
+                ca_pem: tls.ca.into_bytes(),
+            }
+        }
+        (None, None) => Security::None { allow_remote },
+    })
 }
 
 /// The counters as a JSON object (`status().transport`), in camelCase.

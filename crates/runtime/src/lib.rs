@@ -10,6 +10,7 @@ mod node_runtime;
 
 pub use engine::{Engine, SendMessage};
 pub use flotilla_transport::{
-    Lane, Security, TransportOptions, TransportStats, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES,
+    Client, ClientEvent, ClientOptions, Lane, Security, TransportError, TransportOptions, TransportStats,
+    DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES,
 };
 pub use node_runtime::{Hooks, NodeRuntime, RuntimeError, RuntimeOptions, RuntimeStats};

@@ -7,7 +7,9 @@
 use crate::engine::Engine;
 use crate::frames::{self, Frame};
 use bytes::Bytes;
-use flotilla_transport::{Inbound, Lane, Transport, TransportError, TransportOptions, TransportStats};
+use flotilla_transport::{
+    ClientEvent, ClientReplies, Inbound, Lane, Transport, TransportError, TransportOptions, TransportStats,
+};
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -22,6 +24,8 @@ use tokio::sync::{mpsc, Notify};
 const RECEIVE_BATCH: usize = 256;
 /// Frames the transport hands over before it waits for the loop.
 const INBOUND_QUEUE: usize = 4096;
+/// Clients' frames the transport hands over before it waits for the loop.
+const CLIENT_QUEUE: usize = 1024;
 
 pub struct RuntimeOptions {
     /// The length of one tick of the node's clock.
@@ -35,6 +39,9 @@ pub struct Hooks {
     pub output_ready: Box<dyn Fn() + Send>,
     /// The application's text from a peer.
     pub application: Box<dyn Fn(String, String) + Send>,
+    /// With it, the node serves clients on its transport's port: each client's frames and the end of its
+    /// connection (replies go out through `reply_to_client`). Without it, clients are refused.
+    pub client: Option<Box<dyn Fn(ClientEvent) + Send>>,
 }
 
 #[derive(Debug)]
@@ -94,6 +101,7 @@ pub struct NodeRuntime<E: Engine> {
     commands: mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
     local_addr: SocketAddr,
+    client_replies: ClientReplies,
 }
 
 impl<E: Engine> NodeRuntime<E> {
@@ -120,7 +128,9 @@ impl<E: Engine> NodeRuntime<E> {
             .spawn(move || looped.run(options.transport, command_receiver, persisted, started))
             .map_err(|why| RuntimeError::Thread(why.to_string()))?;
         match started_receiver.recv() {
-            Ok(Ok(local_addr)) => Ok(NodeRuntime { shared, commands, thread: Some(thread), local_addr }),
+            Ok(Ok((local_addr, client_replies))) => {
+                Ok(NodeRuntime { shared, commands, thread: Some(thread), local_addr, client_replies })
+            }
             Ok(Err(why)) => {
                 let _ = thread.join();
                 Err(why)
@@ -153,6 +163,12 @@ impl<E: Engine> NodeRuntime<E> {
         let (reply, answer) = std::sync::mpsc::channel();
         self.commands.send(Command::PeerAddress { name: name.to_string(), reply }).ok()?;
         answer.recv_timeout(Duration::from_secs(1)).ok().flatten()
+    }
+
+    /// Queues a reply to a client (as `Hooks::client` named it); false when the client is gone or does not read
+    /// its replies (it is then disconnected).
+    pub fn reply_to_client(&self, client: u64, frame: Bytes) -> bool {
+        self.client_replies.send(client, frame)
     }
 
     /// The address the transport listens on.
@@ -196,7 +212,7 @@ impl<E: Engine> NodeLoop<E> {
         transport: TransportOptions,
         commands: mpsc::UnboundedReceiver<Command>,
         persisted: mpsc::UnboundedReceiver<u64>,
-        started: std::sync::mpsc::Sender<Result<SocketAddr, RuntimeError>>,
+        started: std::sync::mpsc::Sender<Result<(SocketAddr, ClientReplies), RuntimeError>>,
     ) {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
@@ -206,7 +222,10 @@ impl<E: Engine> NodeLoop<E> {
             }
         };
         runtime.block_on(async move {
+            let mut transport = transport;
             let (inbound_sender, inbound) = mpsc::channel(INBOUND_QUEUE);
+            let (client_sender, clients) = mpsc::channel(CLIENT_QUEUE);
+            transport.clients = self.hooks.client.is_some().then_some(client_sender);
             let transport = match Transport::start(transport, inbound_sender).await {
                 Ok(transport) => transport,
                 Err(why) => {
@@ -214,8 +233,8 @@ impl<E: Engine> NodeLoop<E> {
                     return;
                 }
             };
-            let _ = started.send(Ok(transport.local_addr()));
-            let transport = self.serve(transport, commands, persisted, inbound).await;
+            let _ = started.send(Ok((transport.local_addr(), transport.client_replies())));
+            let transport = self.serve(transport, commands, persisted, inbound, clients).await;
             transport.close().await;
         });
     }
@@ -226,6 +245,7 @@ impl<E: Engine> NodeLoop<E> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut persisted: mpsc::UnboundedReceiver<u64>,
         mut inbound: mpsc::Receiver<Inbound>,
+        mut clients: mpsc::Receiver<ClientEvent>,
     ) -> Transport {
         let mut clock = tokio::time::interval(self.tick);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -246,6 +266,12 @@ impl<E: Engine> NodeLoop<E> {
                     Some(Command::Close) | None => return transport,
                 },
                 Some(token) = persisted.recv() => self.shared.engine().persisted(token),
+                Some(event) = clients.recv() => {
+                    if let Some(client) = &self.hooks.client {
+                        client(event);
+                    }
+                    continue;
+                }
                 Some(first) = inbound.recv() => {
                     let mut engine = self.shared.engine();
                     self.receive(&mut engine, first);

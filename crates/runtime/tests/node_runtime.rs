@@ -53,6 +53,7 @@ fn options(name: &str, listen: &str, peer: &str, peer_address: &str) -> RuntimeO
             security: Security::None { allow_remote: false },
             max_frame_bytes: 1 << 20,
             queue_frames: 1024,
+            clients: None,
         },
     }
 }
@@ -74,6 +75,7 @@ fn start(name: &str, listen: &str, peer: &str, peer_address: &str) -> Started {
             woken.fetch_add(1, Ordering::Relaxed);
         }),
         application: Box::new(move |from, text| heard.lock().unwrap().push((from, text))),
+        client: None,
     };
     let (_persisted, tokens) = tokio::sync::mpsc::unbounded_channel();
     let runtime = NodeRuntime::start(engine.clone(), options(name, listen, peer, peer_address), tokens, hooks).unwrap();

@@ -5,13 +5,13 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::error::TransportError;
-use crate::frame_mac::FrameMac;
+use crate::frame_mac::{Direction, FrameMac, FrameMacs};
 use crate::handshake_messages::{Nonce, ProofMac};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Which side a proof comes from; the labels differ so that an acceptor's proof can never be replayed as a
-/// dialer's (a reflection attack).
+/// Which side a proof comes from (or a session's MACs are for); the labels differ so that an acceptor's proof can
+/// never be replayed as a dialer's (a reflection attack).
 #[derive(Clone, Copy)]
 pub(crate) enum Prover {
     Acceptor,
@@ -49,13 +49,19 @@ impl ClusterKey {
         self.proof_mac(prover, transcript).verify_slice(mac).is_ok()
     }
 
-    /// The key for the frames of one connection: HMAC(secret, "flotilla session" | nonce_d | nonce_a).
-    pub(crate) fn session(&self, nonce_d: &Nonce, nonce_a: &Nonce) -> FrameMac {
+    /// The MACs for the frames of one connection, as seen from `side`, under the session key
+    /// HMAC(secret, "flotilla session" | nonce_d | nonce_a).
+    pub(crate) fn session(&self, nonce_d: &Nonce, nonce_a: &Nonce, side: Prover) -> FrameMacs {
         let mut mac = self.keyed.clone();
         mac.update(b"flotilla session");
         mac.update(nonce_d);
         mac.update(nonce_a);
-        FrameMac::new(mac.finalize().into_bytes().into())
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        let (written, read) = match side {
+            Prover::Dialer => (Direction::DialerToAcceptor, Direction::AcceptorToDialer),
+            Prover::Acceptor => (Direction::AcceptorToDialer, Direction::DialerToAcceptor),
+        };
+        FrameMacs { seal: FrameMac::new(key, written), open: FrameMac::new(key, read) }
     }
 
     fn proof_mac(&self, prover: Prover, transcript: &Transcript<'_>) -> HmacSha256 {

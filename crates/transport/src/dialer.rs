@@ -15,6 +15,7 @@ use crate::connection::Connection;
 use crate::fault::Fault;
 use crate::frame_codec::{FrameCodec, FramedStream};
 use crate::handshake::{self, HANDSHAKE_TIMEOUT};
+use crate::handshake_messages::Route;
 use crate::options::Lane;
 use crate::peers::Dial;
 use crate::shared::Shared;
@@ -127,7 +128,7 @@ async fn open_lane(shared: &Shared, stream: TcpStream, peer: &str, lane: Lane) -
         None => Connection::Plain(stream),
     };
     let mut framed = Framed::new(connection, FrameCodec::handshake());
-    handshake::dial(shared, &mut framed, peer, lane).await?;
+    handshake::dial(&shared.caller(), &mut framed, Some(peer), Route::Peer(lane)).await?;
     Ok(framed)
 }
 

@@ -19,6 +19,8 @@ pub enum TransportError {
     Tls { reason: String },
     /// `max_frame_bytes` or `queue_frames` is out of range.
     InvalidLimit { what: &'static str, value: usize },
+    /// A client could not reach the node at `address`, or the handshake failed there (`reason` says how).
+    Connect { address: String, reason: String },
     /// `start` was not called from within a tokio runtime, which its tasks need.
     NoRuntime,
 }
@@ -44,6 +46,7 @@ impl fmt::Display for TransportError {
             ),
             TransportError::Tls { reason } => write!(f, "TLS settings: {reason}"),
             TransportError::InvalidLimit { what, value } => write!(f, "{what} = {value} is out of range"),
+            TransportError::Connect { address, reason } => write!(f, "cannot connect to {address}: {reason}"),
             TransportError::NoRuntime => write!(f, "the transport must be started from within a tokio runtime"),
         }
     }

@@ -14,6 +14,8 @@ pub(crate) enum Fault {
     /// A dialer using this node's own name, or an acceptor other than the peer that was dialed.
     UnknownOrSelfName,
     BadAuth,
+    /// A client dialed a node that serves no clients.
+    NoClients,
     /// A TLS handshake that failed (or a TLS alert).
     Tls,
     OversizedFrame,
@@ -30,12 +32,32 @@ impl Fault {
             Fault::WrongCluster => &counters.refused_wrong_cluster,
             Fault::UnknownOrSelfName => &counters.refused_unknown_or_self_name,
             Fault::BadAuth => &counters.refused_bad_auth,
+            Fault::NoClients => &counters.refused_clients,
             Fault::Tls => &counters.refused_tls,
             Fault::OversizedFrame => &counters.dropped_oversized_frame,
             Fault::BadFrameMac => &counters.dropped_bad_frame_mac,
             Fault::Malformed => &counters.malformed_frames,
         };
         Counters::bump(counter);
+    }
+}
+
+impl Fault {
+    /// Why a client's connection failed, in words for its caller.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Fault::Gone => "the node closed the connection (it may serve no clients, or not this cluster)",
+            Fault::HandshakeTimeout => "the handshake did not finish in time",
+            Fault::BadMagicOrVersion => "the node speaks another protocol or version",
+            Fault::WrongCluster => "the node is of another cluster",
+            Fault::UnknownOrSelfName => "the node answered with this client's own name",
+            Fault::BadAuth => "authentication failed (a wrong secret, or a certificate that does not name the node)",
+            Fault::NoClients => "the node serves no clients",
+            Fault::Tls => "the TLS handshake failed (a certificate not signed by the cluster's CA, or not TLS)",
+            Fault::OversizedFrame => "the node sent a frame above the size limit",
+            Fault::BadFrameMac => "a frame failed its MAC",
+            Fault::Malformed => "the node sent a malformed message",
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::connection::Connection;
-use crate::frame_mac::{FrameMac, TAG_LEN};
+use crate::frame_mac::{FrameMacs, TAG_LEN};
 
 const PREFIX_LEN: usize = 4;
 /// The largest handshake message (a HELLO with three 255-byte strings is 811 bytes): until a peer has proven
@@ -46,7 +46,7 @@ impl From<io::Error> for FrameError {
 
 pub(crate) struct FrameCodec {
     max_payload: usize,
-    mac: Option<FrameMac>,
+    mac: Option<FrameMacs>,
 }
 
 impl FrameCodec {
@@ -56,7 +56,7 @@ impl FrameCodec {
     }
 
     /// Switches to the data frames that follow the handshake (called at a frame boundary).
-    pub(crate) fn start_frames(&mut self, max_payload: usize, mac: Option<FrameMac>) {
+    pub(crate) fn start_frames(&mut self, max_payload: usize, mac: Option<FrameMacs>) {
         self.max_payload = max_payload;
         self.mac = mac;
     }
@@ -97,7 +97,7 @@ impl Decoder for FrameCodec {
                 return Err(FrameError::BadMac);
             };
             let tag = payload.split_off(payload_len);
-            mac.open(&payload, &tag).map_err(|_| FrameError::BadMac)?;
+            mac.open.open(&payload, &tag).map_err(|_| FrameError::BadMac)?;
         }
         Ok(Some(payload.freeze()))
     }
@@ -121,7 +121,7 @@ impl Encoder<Bytes> for FrameCodec {
         dst.put_u32(prefix);
         dst.extend_from_slice(&payload);
         if let Some(mac) = &mut self.mac {
-            dst.extend_from_slice(&mac.seal(&payload));
+            dst.extend_from_slice(&mac.seal.seal(&payload));
         }
         Ok(())
     }

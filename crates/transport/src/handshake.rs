@@ -1,17 +1,17 @@
 //! The handshake, from each side: HELLO, WELCOME (with the acceptor's proof), PROOF (the dialer's), OK. On
 //! success the connection's codec switches to data frames, with the session's MAC when there is a secret. With
-//! TLS it runs inside the TLS connection, without MACs, and checks that the peer's certificate names it.
+//! TLS it runs inside the TLS connection, without MACs, and checks that the peer's certificate names it. A
+//! client dials the same way as a peer, on its own route, and need not know the node's name beforehand.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 
-use crate::cluster_key::{Prover, Transcript};
+use crate::cluster_key::{ClusterKey, Prover, Transcript};
 use crate::fault::Fault;
 use crate::frame_codec::FramedStream;
-use crate::handshake_messages::{is_ok, ok, Hello, Nonce, Proof, Welcome};
-use crate::options::Lane;
+use crate::handshake_messages::{is_ok, ok, Hello, Nonce, Proof, Route, Welcome};
 use crate::shared::Shared;
 
 /// The whole handshake must be over by then, or the connection is dropped: a silent or slow peer cannot hold
@@ -21,8 +21,17 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Who called, as the acceptor learned it.
 pub(crate) struct Accepted {
     pub(crate) dialer: String,
-    pub(crate) lane: Lane,
+    pub(crate) route: Route,
     pub(crate) advertise: String,
+}
+
+/// Who dials: a node (as its transport is configured) or a client.
+pub(crate) struct Caller<'a> {
+    pub(crate) cluster: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) advertise: &'a str,
+    pub(crate) key: Option<&'a ClusterKey>,
+    pub(crate) max_frame_bytes: usize,
 }
 
 /// The acceptor's side.
@@ -33,6 +42,9 @@ pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result
     }
     if hello.dialer == shared.name {
         return Err(Fault::UnknownOrSelfName);
+    }
+    if hello.route == Route::Client && shared.clients.is_none() {
+        return Err(Fault::NoClients);
     }
     // With TLS, the dialer's certificate must name the node it says it is.
     if !framed.get_ref().certificate_allows(&hello.dialer) {
@@ -52,47 +64,57 @@ pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result
     // Both sides must agree on having a secret: a MAC where none is expected is as wrong as a missing one.
     let session = match (&shared.key, proof.mac) {
         (Some(key), Some(mac)) if key.verify(Prover::Dialer, &transcript, &mac) => {
-            Some(key.session(&hello.nonce, &nonce_a))
+            Some(key.session(&hello.nonce, &nonce_a, Prover::Acceptor))
         }
         (None, None) => None,
         _ => return Err(Fault::BadAuth),
     };
     write_message(framed, ok()).await?;
     framed.codec_mut().start_frames(shared.max_frame_bytes, session);
-    Ok(Accepted { dialer: hello.dialer, lane: hello.lane, advertise: hello.advertise })
+    Ok(Accepted { dialer: hello.dialer, route: hello.route, advertise: hello.advertise })
 }
 
-/// The dialer's side, calling the peer named `peer`.
-pub(crate) async fn dial(shared: &Shared, framed: &mut FramedStream, peer: &str, lane: Lane) -> Result<(), Fault> {
+/// The dialer's side, calling the peer named `peer` (a client: whichever node answers). Returns the acceptor's
+/// name.
+pub(crate) async fn dial(
+    caller: &Caller<'_>,
+    framed: &mut FramedStream,
+    peer: Option<&str>,
+    route: Route,
+) -> Result<String, Fault> {
     // With TLS, the acceptor's certificate must name the peer dialed, or not even the HELLO goes out.
-    if !framed.get_ref().certificate_allows(peer) {
+    if peer.is_some_and(|peer| !framed.get_ref().certificate_allows(peer)) {
         return Err(Fault::BadAuth);
     }
     let nonce_d: Nonce = rand::random();
     let hello = Hello {
-        lane,
-        cluster: shared.cluster.clone(),
-        dialer: shared.name.clone(),
-        advertise: shared.advertise.clone(),
+        route,
+        cluster: caller.cluster.to_string(),
+        dialer: caller.name.to_string(),
+        advertise: caller.advertise.to_string(),
         nonce: nonce_d,
     };
     write_message(framed, hello.encode()).await?;
     let welcome = Welcome::decode(&read_message(framed).await?)?;
     // Another node now answering at the peer's address (or this node itself) is not the peer.
-    if welcome.acceptor != peer {
+    if peer.is_some_and(|peer| welcome.acceptor != peer) || welcome.acceptor == caller.name {
         return Err(Fault::UnknownOrSelfName);
     }
+    // A client learns the node's name only now: its certificate must give that name too.
+    if !framed.get_ref().certificate_allows(&welcome.acceptor) {
+        return Err(Fault::BadAuth);
+    }
     let transcript = Transcript {
-        cluster: &shared.cluster,
-        dialer: &shared.name,
-        acceptor: peer,
+        cluster: caller.cluster,
+        dialer: caller.name,
+        acceptor: &welcome.acceptor,
         nonce_d: &nonce_d,
         nonce_a: &welcome.nonce,
     };
     // The acceptor proves the secret first, so a node that cannot never gets a proof to study.
-    let (proof, session) = match (&shared.key, welcome.mac) {
+    let (proof, session) = match (caller.key, welcome.mac) {
         (Some(key), Some(mac)) if key.verify(Prover::Acceptor, &transcript, &mac) => {
-            (Some(key.proof(Prover::Dialer, &transcript)), Some(key.session(&nonce_d, &welcome.nonce)))
+            (Some(key.proof(Prover::Dialer, &transcript)), Some(key.session(&nonce_d, &welcome.nonce, Prover::Dialer)))
         }
         (None, None) => (None, None),
         _ => return Err(Fault::BadAuth),
@@ -101,8 +123,8 @@ pub(crate) async fn dial(shared: &Shared, framed: &mut FramedStream, peer: &str,
     if !is_ok(&read_message(framed).await?) {
         return Err(Fault::Malformed);
     }
-    framed.codec_mut().start_frames(shared.max_frame_bytes, session);
-    Ok(())
+    framed.codec_mut().start_frames(caller.max_frame_bytes, session);
+    Ok(welcome.acceptor)
 }
 
 async fn read_message(framed: &mut FramedStream) -> Result<Bytes, Fault> {

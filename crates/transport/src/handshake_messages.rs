@@ -21,9 +21,35 @@ pub(crate) enum MessageError {
     Malformed,
 }
 
-/// dialer -> acceptor: who is calling, for which cluster and lane, and where to call it back.
+/// What a connection is for, as its HELLO says: one of a peer's lanes, or a client's requests and replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Peer(Lane),
+    /// A client of the node's service (`Client`): frames both ways, and the dialer is not a peer to dial back.
+    Client,
+}
+
+const CLIENT_ROUTE: u8 = 2;
+
+impl Route {
+    fn to_byte(self) -> u8 {
+        match self {
+            Route::Peer(lane) => lane.to_byte(),
+            Route::Client => CLIENT_ROUTE,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<Route> {
+        match byte {
+            CLIENT_ROUTE => Some(Route::Client),
+            lane => Lane::from_byte(lane).map(Route::Peer),
+        }
+    }
+}
+
+/// dialer -> acceptor: who is calling, for which cluster and route, and where to call it back.
 pub(crate) struct Hello {
-    pub(crate) lane: Lane,
+    pub(crate) route: Route,
     pub(crate) cluster: String,
     pub(crate) dialer: String,
     pub(crate) advertise: String,
@@ -45,7 +71,7 @@ pub(crate) struct Proof {
 impl Hello {
     pub(crate) fn encode(&self) -> Bytes {
         let mut out = header();
-        out.put_u8(self.lane.to_byte());
+        out.put_u8(self.route.to_byte());
         put_text(&mut out, &self.cluster);
         put_text(&mut out, &self.dialer);
         put_text(&mut out, &self.advertise);
@@ -55,7 +81,7 @@ impl Hello {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Hello, MessageError> {
         let mut fields = Fields::after_header(bytes)?;
-        let lane = Lane::from_byte(fields.byte()?).ok_or(MessageError::Malformed)?;
+        let route = Route::from_byte(fields.byte()?).ok_or(MessageError::Malformed)?;
         let cluster = fields.name()?;
         let dialer = fields.name()?;
         let advertise = fields.text()?;
@@ -64,7 +90,7 @@ impl Hello {
         }
         let nonce = fields.nonce()?;
         fields.finish()?;
-        Ok(Hello { lane, cluster, dialer, advertise, nonce })
+        Ok(Hello { route, cluster, dialer, advertise, nonce })
     }
 }
 

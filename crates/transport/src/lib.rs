@@ -7,6 +7,8 @@
 //! certificate signed by the cluster's CA and naming the node, and the same handshake runs inside it.
 
 mod backoff;
+mod client;
+mod client_table;
 mod cluster_key;
 mod connection;
 mod dialer;
@@ -25,7 +27,9 @@ mod stats;
 mod tls;
 mod transport;
 
+pub use client::{Client, ClientOptions};
+pub use client_table::{ClientEvent, CLIENT_QUEUE_FRAMES};
 pub use error::TransportError;
 pub use options::{Lane, Security, TransportOptions, DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES};
 pub use stats::TransportStats;
-pub use transport::{Inbound, Transport};
+pub use transport::{ClientReplies, Inbound, Transport};

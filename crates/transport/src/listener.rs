@@ -1,5 +1,6 @@
 //! This node's side of the connections peers dial: accept within the connection cap, shake hands, learn new
-//! dialers, then read authenticated frames into the inbound channel until the connection ends.
+//! dialers, then read authenticated frames into the inbound channel until the connection ends (a client's
+//! connection goes to the client table instead).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +10,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::codec::Framed;
 
+use crate::client_table;
 use crate::connection::Connection;
 use crate::fault::Fault;
 use crate::frame_codec::{FrameCodec, FramedStream};
 use crate::handshake::{self, HANDSHAKE_TIMEOUT};
+use crate::handshake_messages::Route;
 use crate::shared::Shared;
 use crate::stats::{Counters, OpenConnection};
 use crate::transport::Inbound;
@@ -52,9 +55,13 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
         Ok(Err(fault)) => return fault.record(&shared.stats),
         Err(_) => return Fault::HandshakeTimeout.record(&shared.stats),
     };
+    let lane = match accepted.route {
+        Route::Peer(lane) => lane,
+        Route::Client => return client_table::serve(shared, framed, &accepted.dialer).await,
+    };
     Counters::bump(&shared.stats.connections_accepted);
     shared.learn(&accepted.dialer, &accepted.advertise);
-    let registration = shared.readers.register(&accepted.dialer, accepted.lane, &shared.shutdown);
+    let registration = shared.readers.register(&accepted.dialer, lane, &shared.shutdown);
     registration.closed.run_until_cancelled(read_frames(shared, &mut framed, &accepted.dialer)).await;
 }
 

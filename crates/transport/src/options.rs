@@ -32,6 +32,9 @@ pub struct TransportOptions {
     pub max_frame_bytes: usize,
     /// Per peer and lane: frames waiting to be written (default 4096).
     pub queue_frames: usize,
+    /// Where clients' frames go (`Client`, on the same port as the peers, authenticated the same way); None:
+    /// clients are refused.
+    pub clients: Option<tokio::sync::mpsc::Sender<crate::ClientEvent>>,
 }
 
 impl Default for TransportOptions {
@@ -45,6 +48,7 @@ impl Default for TransportOptions {
             security: Security::None { allow_remote: false },
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             queue_frames: DEFAULT_QUEUE_FRAMES,
+            clients: None,
         }
     }
 }
@@ -61,6 +65,7 @@ impl fmt::Debug for TransportOptions {
             .field("security", &self.security)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("queue_frames", &self.queue_frames)
+            .field("clients", &self.clients.is_some())
             .finish()
     }
 }
@@ -163,7 +168,7 @@ pub(crate) fn name_is_valid(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME_BYTES
 }
 
-fn check_name(what: &'static str, name: &str) -> Result<(), TransportError> {
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), TransportError> {
     if name_is_valid(name) {
         Ok(())
     } else {

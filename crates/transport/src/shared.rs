@@ -11,8 +11,10 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::client_table::{ClientEvent, ClientTable};
 use crate::cluster_key::ClusterKey;
 use crate::dialer;
+use crate::handshake::Caller;
 use crate::options::Lane;
 use crate::peers::PeerTable;
 use crate::readers::Readers;
@@ -34,6 +36,9 @@ pub(crate) struct Shared {
     pub(crate) peers: Mutex<PeerTable>,
     pub(crate) readers: Readers,
     pub(crate) inbound: mpsc::Sender<Inbound>,
+    /// Where clients' requests go; None: the node serves no clients, and refuses their connections.
+    pub(crate) clients: Option<mpsc::Sender<ClientEvent>>,
+    pub(crate) client_table: ClientTable,
     /// The runtime `start` ran in: `set_peer` may be called from outside it and still spawn dialers there.
     pub(crate) runtime: Handle,
     pub(crate) tasks: TaskTracker,
@@ -56,6 +61,17 @@ impl Shared {
             },
             &self.runtime,
         );
+    }
+
+    /// This node as it dials its peers.
+    pub(crate) fn caller(&self) -> Caller<'_> {
+        Caller {
+            cluster: &self.cluster,
+            name: &self.name,
+            advertise: &self.advertise,
+            key: self.key.as_ref(),
+            max_frame_bytes: self.max_frame_bytes,
+        }
     }
 
     pub(crate) fn send(&self, to: &str, lane: Lane, frame: Bytes) -> bool {

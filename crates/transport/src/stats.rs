@@ -73,6 +73,10 @@ counters! {
     refused_tls,
     /// A handshake not finished within 5 seconds.
     refused_handshake_timeout,
+    /// A client's connection to a node that serves no clients.
+    refused_clients,
+    /// Clients' connections that completed the handshake.
+    clients_accepted,
     /// Connections accepted and closed at once because 256 were already open.
     refused_too_many_connections,
     /// An incoming length prefix above the limit (the connection is closed).

@@ -25,6 +25,18 @@ pub struct Inbound {
     pub frame: Bytes,
 }
 
+/// Replies to clients (`Transport::send_to_client`), from wherever the transport handle is not.
+#[derive(Clone)]
+pub struct ClientReplies {
+    shared: Arc<Shared>,
+}
+
+impl ClientReplies {
+    pub fn send(&self, client: u64, frame: Bytes) -> bool {
+        self.shared.send_to_client(client, frame)
+    }
+}
+
 /// A running transport. Dropping it stops its tasks too, without waiting for them; `close` waits.
 pub struct Transport {
     shared: Arc<Shared>,
@@ -76,6 +88,8 @@ impl Transport {
             peers: Default::default(),
             readers: Default::default(),
             inbound,
+            clients: options.clients,
+            client_table: Default::default(),
             runtime,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -107,6 +121,17 @@ impl Transport {
         if name_is_valid(name) && name != self.shared.name && host_port_is_valid(address) {
             self.shared.set_peer(name, address);
         }
+    }
+
+    /// Queues a reply for the client `client` (as `ClientEvent` named it); false (and counted) when that client
+    /// is gone or its queue is full (it does not read its replies): the connection is then closed.
+    pub fn send_to_client(&self, client: u64, frame: Bytes) -> bool {
+        self.shared.send_to_client(client, frame)
+    }
+
+    /// A handle that can reply to clients from any thread, for as long as the transport runs.
+    pub fn client_replies(&self) -> ClientReplies {
+        ClientReplies { shared: Arc::clone(&self.shared) }
     }
 
     pub fn remove_peer(&self, name: &str) {

@@ -4,6 +4,7 @@
 //! One test binary, so that the helpers are shared without dead code and the tests run in parallel.
 
 mod certs;
+mod clients;
 mod delivery;
 mod hostile;
 mod options;

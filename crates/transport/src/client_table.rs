@@ -1,0 +1,148 @@
+//! The clients connected to this node's service (the client route): each gets an id, its frames (requests) go
+//! to the `clients` channel as `ClientEvent`s, and its replies wait in a bounded queue of its own that its
+//! connection's task writes, both ways on the one connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+
+use crate::fault::Fault;
+use crate::frame_codec::FramedStream;
+use crate::shared::{lock, Shared};
+use crate::stats::Counters;
+
+/// Replies waiting to be written to one client: a client that does not read them is disconnected rather than
+/// allowed to hold more.
+pub const CLIENT_QUEUE_FRAMES: usize = 1024;
+
+/// What a node serving clients hears of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A frame from the client `client`, which called itself `name` in its handshake.
+    Frame { client: u64, name: String, frame: Bytes },
+    /// The client's connection ended: replies to it are dropped from now on.
+    Closed { client: u64 },
+}
+
+#[derive(Default)]
+pub(crate) struct ClientTable {
+    open: Mutex<ClientMap>,
+}
+
+#[derive(Default)]
+struct ClientMap {
+    next_id: u64,
+    queues: HashMap<u64, (mpsc::Sender<Bytes>, CancellationToken)>,
+}
+
+impl ClientTable {
+    fn add(&self, queue: mpsc::Sender<Bytes>, closed: CancellationToken) -> u64 {
+        let mut map = lock(&self.open);
+        let id = map.next_id;
+        map.next_id = map.next_id.wrapping_add(1);
+        map.queues.insert(id, (queue, closed));
+        id
+    }
+
+    fn remove(&self, client: u64) {
+        lock(&self.open).queues.remove(&client);
+    }
+}
+
+impl Shared {
+    pub(crate) fn send_to_client(&self, client: u64, frame: Bytes) -> bool {
+        let counter = if frame.len() > self.max_frame_bytes {
+            &self.stats.dropped_too_large
+        } else {
+            let map = lock(&self.client_table.open);
+            match map.queues.get(&client).map(|(queue, closed)| (queue.try_send(frame), closed)) {
+                Some((Ok(()), _)) => return true,
+                Some((Err(TrySendError::Full(_)), closed)) => {
+                    closed.cancel();
+                    &self.stats.dropped_queue_full
+                }
+                Some((Err(TrySendError::Closed(_)), _)) | None => &self.stats.dropped_closed,
+            }
+        };
+        Counters::bump(counter);
+        false
+    }
+}
+
+/// Serves one client's connection after its handshake, until either side closes it.
+pub(crate) async fn serve(shared: &Arc<Shared>, mut framed: FramedStream, name: &str) {
+    let Some(events) = shared.clients.clone() else {
+        return;
+    };
+    Counters::bump(&shared.stats.clients_accepted);
+    let (queue, mut replies) = mpsc::channel(CLIENT_QUEUE_FRAMES);
+    let closed = shared.shutdown.child_token();
+    let client = shared.client_table.add(queue, closed.clone());
+    closed.run_until_cancelled(exchange(shared, &mut framed, client, name, &events, &mut replies)).await;
+    shared.client_table.remove(client);
+    let _ = events.send(ClientEvent::Closed { client }).await;
+}
+
+async fn exchange(
+    shared: &Shared,
+    framed: &mut FramedStream,
+    client: u64,
+    name: &str,
+    events: &mpsc::Sender<ClientEvent>,
+    replies: &mut mpsc::Receiver<Bytes>,
+) {
+    loop {
+        tokio::select! {
+            incoming = framed.next() => match incoming {
+                Some(Ok(frame)) => {
+                    Counters::bump(&shared.stats.frames_received);
+                    Counters::add(&shared.stats.bytes_received, frame.len() as u64);
+                    let event = ClientEvent::Frame { client, name: name.to_string(), frame };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(error)) => return Fault::from(error).record(&shared.stats),
+                None => return,
+            },
+            reply = replies.recv() => match reply {
+                Some(first) => match write_ready(framed, first, replies).await {
+                    Some((frames, bytes)) => {
+                        Counters::add(&shared.stats.frames_sent, frames);
+                        Counters::add(&shared.stats.bytes_sent, bytes);
+                    }
+                    None => return,
+                },
+                None => return,
+            },
+        }
+    }
+}
+
+/// Writes `first` and the frames already queued behind it, then flushes once: the frames and bytes written, or
+/// None when the connection failed. Frames queued meanwhile wait for the next batch, so a steady stream still
+/// gets flushed.
+pub(crate) async fn write_ready(
+    framed: &mut FramedStream,
+    first: Bytes,
+    queue: &mut mpsc::Receiver<Bytes>,
+) -> Option<(u64, u64)> {
+    let ready = queue.len();
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    let mut next = Some(first);
+    while let Some(frame) = next.take() {
+        frames += 1;
+        bytes += frame.len() as u64;
+        framed.feed(frame).await.ok()?;
+        if frames <= ready as u64 {
+            next = queue.try_recv().ok();
+        }
+    }
+    framed.flush().await.ok()?;
+    Some((frames, bytes))
+}

@@ -1,0 +1,141 @@
+//! Clients on the node's port: a client dials with the peers' handshake on its own route, authenticated the
+//! same way, and exchanges frames both ways on its one connection; a node that serves no clients, a wrong secret
+//! or a certificate of another CA refuse it (counted); a client that does not read its replies is disconnected.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use flotilla_transport::{Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_FRAMES};
+use tokio::sync::mpsc;
+
+use crate::certs::{tls, Ca};
+use crate::support::{insecure, options, secret, wait_until, Node, CLUSTER};
+
+const SOON: Duration = Duration::from_secs(10);
+
+struct ServingNode {
+    node: Node,
+    events: mpsc::Receiver<ClientEvent>,
+}
+
+async fn serving(name: &str, security: Security) -> ServingNode {
+    let (sender, events) = mpsc::channel(64);
+    let mut node_options = options(name, security);
+    node_options.clients = Some(sender);
+    let node = crate::support::start(node_options).await;
+    ServingNode { node, events }
+}
+
+fn client_options(node: &Node, security: Security) -> ClientOptions {
+    ClientOptions {
+        cluster: CLUSTER.to_string(),
+        name: "admin".to_string(),
+        address: node.addr(),
+        security,
+        max_frame_bytes: 1 << 20,
+    }
+}
+
+async fn next_event(events: &mut mpsc::Receiver<ClientEvent>) -> ClientEvent {
+    tokio::time::timeout(SOON, events.recv()).await.expect("an event in time").expect("the channel open")
+}
+
+async fn next_frame(replies: &mut mpsc::Receiver<Bytes>) -> Option<Bytes> {
+    tokio::time::timeout(SOON, replies.recv()).await.expect("a reply or the end in time")
+}
+
+async fn exchanges_both_ways(node_security: Security, client_security: Security) {
+    let mut serving = serving("a", node_security).await;
+    let (sender, mut replies) = mpsc::channel(16);
+    let client = Client::connect(client_options(&serving.node, client_security), sender).await.unwrap();
+    assert_eq!(client.node(), "a");
+    for i in 0..50 {
+        assert!(client.send(Bytes::from(format!("request {i}"))));
+    }
+    for i in 0..50 {
+        let ClientEvent::Frame { client: id, name, frame } = next_event(&mut serving.events).await else {
+            panic!("a frame expected");
+        };
+        assert_eq!((name.as_str(), frame), ("admin", Bytes::from(format!("request {i}"))));
+        assert!(serving.node.transport.send_to_client(id, Bytes::from(format!("reply {i}"))));
+    }
+    for i in 0..50 {
+        assert_eq!(next_frame(&mut replies).await, Some(Bytes::from(format!("reply {i}"))));
+    }
+    let stats = serving.node.stats();
+    assert_eq!((stats.clients_accepted, stats.connections_accepted), (1, 0), "a client is not a peer");
+    assert!(serving.node.transport.peers().is_empty(), "a client is never dialed back");
+    client.close();
+    assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Closed { .. }));
+    assert_eq!(next_frame(&mut replies).await, None, "the client's replies end with its connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_exchanges_frames_with_a_node_that_serves_clients() {
+    exchanges_both_ways(insecure(), insecure()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_the_secret_exchanges_authenticated_frames_both_ways() {
+    exchanges_both_ways(secret(), secret()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_with_a_certificate_of_the_cluster_naming_it_is_served() {
+    exchanges_both_ways(tls("a"), tls("admin")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_serves_no_clients_refuses_them() {
+    let node = crate::support::start(options("a", insecure())).await;
+    let (sender, _replies) = mpsc::channel(1);
+    let refused = Client::connect(client_options(&node, insecure()), sender).await;
+    assert!(matches!(refused, Err(TransportError::Connect { .. })), "{:?}", refused.err());
+    wait_until("the refusal is counted", SOON, || node.stats().refused_clients == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_the_wrong_secret_or_none_is_refused() {
+    let mut serving = serving("a", secret()).await;
+    for wrong in [Security::Secret(b"not the cluster's secret at all".to_vec()), insecure()] {
+        let (sender, _replies) = mpsc::channel(1);
+        let refused = Client::connect(client_options(&serving.node, wrong), sender).await;
+        assert!(matches!(refused, Err(TransportError::Connect { .. })), "{:?}", refused.err());
+    }
+    // The client refuses the node's proof (it cannot check it, or it does not match) before it proves anything,
+    // so the node sees only a connection that ended in its handshake.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(serving.node.stats().clients_accepted, 0);
+    assert!(serving.events.try_recv().is_err(), "a refused client reaches nobody");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_of_another_ca_is_refused() {
+    let serving = serving("a", tls("a")).await;
+    let other = Ca::new("another CA");
+    let (sender, _replies) = mpsc::channel(1);
+    let refused = Client::connect(client_options(&serving.node, other.node(&["admin"]).security(&other)), sender).await;
+    assert!(matches!(refused, Err(TransportError::Connect { .. })), "{:?}", refused.err());
+    wait_until("the refusal is counted", SOON, || serving.node.stats().refused_tls >= 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_its_replies_is_disconnected() {
+    let mut serving = serving("a", secret()).await;
+    // The client's side holds one reply and then stops reading: TCP's buffers fill, then the node's queue.
+    let (sender, _unread) = mpsc::channel(1);
+    let client = Client::connect(client_options(&serving.node, secret()), sender).await.unwrap();
+    assert!(client.send(Bytes::from_static(b"hello")));
+    let ClientEvent::Frame { client: id, .. } = next_event(&mut serving.events).await else { panic!("a frame") };
+    let reply = Bytes::from(vec![7u8; 64 * 1024]);
+    let mut sent = 0;
+    while serving.node.transport.send_to_client(id, reply.clone()) {
+        sent += 1;
+        assert!(sent < 100_000, "the node queued replies without bound");
+        if sent % CLIENT_QUEUE_FRAMES == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Closed { client } if client == id));
+    assert!(serving.node.stats().dropped_queue_full >= 1);
+}

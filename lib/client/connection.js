@@ -1,0 +1,113 @@
+// One connection from a client to one node of a `flotilla serve` cluster (or any node whose tcp channel has
+// `clients: true`): requests with ids, each settled by its reply, and entries streams fed batch by batch. The
+// protocol is in lib/service/client-service.js.
+'use strict'
+
+const { NativeClient } = require('../native')
+const { CODES, codedError } = require('../engine/errors')
+
+class Connection {
+  /** Connects to `address`; rejects (FLOTILLA_UNAVAILABLE) when the node cannot be reached or refuses. */
+  static async open (address, settings) {
+    const connection = new Connection(address)
+    try {
+      connection._native = await NativeClient.connect({ ...settings, address }, (text) => connection._onFrame(text))
+    } catch (error) {
+      throw codedError(CODES.UNAVAILABLE, `flotilla/client: ${error.message}`, error)
+    }
+    return connection
+  }
+
+  constructor (address) {
+    this.address = address
+    this.closed = false
+    this._native = null
+    this._nextId = 1
+    this._pending = new Map() // request id -> {resolve, reject, timer}
+    this._streams = new Map() // request id -> (message) => void
+  }
+
+  /** The name of the node at the other end. */
+  get node () { return this._native.node }
+
+  /** Sends `{op, ...args}`; resolves with the reply's result, or rejects with its error (and its code). */
+  request (op, args, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(this._closedError())
+      const id = this._nextId++
+      const timer = setTimeout(() => {
+        this._pending.delete(id)
+        reject(codedError(CODES.TIMEOUT, `flotilla/client: no answer to "${op}" from ${this.address} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this._pending.set(id, { resolve, reject, timer })
+      if (!this._native.send(JSON.stringify({ ...args, id, op }))) {
+        clearTimeout(timer)
+        this._pending.delete(id)
+        reject(this._closedError())
+      }
+    })
+  }
+
+  /** Opens an entries stream: `onMessage` gets each `{entries}`, `{end}` or `{error}`; returns its controls. */
+  stream (args, onMessage) {
+    if (this.closed) throw this._closedError()
+    const id = this._nextId++
+    this._streams.set(id, onMessage)
+    const send = (message) => !this.closed && this._native.send(JSON.stringify({ ...message, id }))
+    send({ ...args, op: 'entries' })
+    return {
+      ack: () => send({ op: 'ack' }),
+      cancel: () => {
+        this._streams.delete(id)
+        send({ op: 'cancel' })
+      }
+    }
+  }
+
+  close () {
+    if (!this.closed && this._native !== null) this._native.close()
+  }
+
+  _onFrame (text) {
+    if (text === null) return this._ended()
+    let message
+    try {
+      message = JSON.parse(text)
+    } catch {
+      return
+    }
+    if (message === null || typeof message !== 'object') return
+    const stream = this._streams.get(message.id)
+    if (stream !== undefined) {
+      if (message.end || message.error) this._streams.delete(message.id)
+      return stream(message)
+    }
+    const pending = this._pending.get(message.id)
+    if (pending === undefined) return
+    this._pending.delete(message.id)
+    clearTimeout(pending.timer)
+    if (message.error) {
+      const { code, message: why } = message.error
+      pending.reject(codedError(typeof code === 'string' ? code : CODES.INTERNAL, `flotilla/client: ${why}`))
+    } else {
+      pending.resolve(message.result)
+    }
+  }
+
+  _ended () {
+    this.closed = true
+    for (const pending of this._pending.values()) {
+      clearTimeout(pending.timer)
+      pending.reject(this._closedError())
+    }
+    this._pending.clear()
+    for (const stream of this._streams.values()) stream({ error: { code: CODES.UNAVAILABLE, message: `the connection to ${this.address} ended` } })
+    this._streams.clear()
+  }
+
+  _closedError () {
+    return codedError(CODES.UNAVAILABLE, `flotilla/client: the connection to ${this.address} ended`)
+  }
+}
+
+module.exports = { Connection }

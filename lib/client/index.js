@@ -1,0 +1,305 @@
+// `require('flotilla/client')`: a client for a cluster run as a service (`flotilla serve`, or nodes whose tcp
+// channel has `clients: true`), as zmq-raft's client is for its peers. It connects to the addresses it is given
+// (TLS or a secret, as the cluster is configured), learns every member's address from them, finds and follows
+// the leader, and retries on another node when one goes away. An append with a request id commits once however
+// often it is retried (the engine remembers request ids). The CLI is built on it.
+'use strict'
+
+const { randomBytes, randomUUID } = require('node:crypto')
+const { Connection } = require('./connection')
+const { CODES, codedError, invalidArgument } = require('../engine/errors')
+const { isAddress } = require('../engine/transport-settings')
+const { membershipTarget } = require('../engine/membership-target')
+const { entriesRange } = require('../engine/entries-stream')
+const { MIN_SECRET_BYTES } = require('../native')
+
+const DEFAULT_TIMEOUT_MS = 10000
+// Between two rounds of looking for the leader (an election may be under way).
+const RETRY_PAUSE_MS = 100
+// Batches of entries an entries stream lets the node send ahead of what the caller took.
+const STREAM_WINDOW = 16
+
+class Client {
+  /**
+   * @param {object} options
+   * @param {string[]} options.addresses - "host:port" of one or more nodes (the others are learned from them)
+   * @param {string} [options.cluster] - the cluster's name (default 'flotilla')
+   * @param {string} [options.secret] - the cluster's shared secret
+   * @param {{cert, key, ca}} [options.tls] - mutual TLS: this client's certificate (naming `name`) and key, the CA
+   * @param {string} [options.name] - this client's name (default 'client-' and random hex)
+   * @param {number} [options.timeout] - ms a call may take, retries included (default 10000)
+   */
+  constructor (options) {
+    if (options === null || typeof options !== 'object') throw invalidArgument('flotilla/client: the options must be an object', TypeError)
+    const { addresses, cluster = 'flotilla', secret, tls, name = 'client-' + randomBytes(6).toString('hex'), timeout = DEFAULT_TIMEOUT_MS } = options
+    if (!Array.isArray(addresses) || addresses.length === 0 || !addresses.every(isAddress)) {
+      throw invalidArgument('flotilla/client: "addresses" must be a non-empty array of "host:port"', TypeError)
+    }
+    if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES)) {
+      throw invalidArgument(`flotilla/client: "secret" must be a string of at least ${MIN_SECRET_BYTES} bytes`, TypeError)
+    }
+    if (!Number.isSafeInteger(timeout) || timeout <= 0) throw invalidArgument('flotilla/client: "timeout" must be a whole number of ms > 0', TypeError)
+    this._settings = { cluster, name }
+    if (secret !== undefined) this._settings.secret = secret
+    if (tls !== undefined) this._settings.tls = pemStrings(tls)
+    this._seeds = [...addresses]
+    this._addresses = new Set(addresses) // every address known, the seeds first
+    this._timeoutMs = timeout
+    this._connections = new Map() // address -> Promise<Connection>
+    this._leader = null // the address of the node last found leading
+    this._closed = false
+  }
+
+  /**
+   * The status of one node: the first of `addresses` that answers (`{leader: true}`: the leader's), with its id,
+   * every member's address and its `status()`.
+   */
+  async status ({ leader = false } = {}) {
+    return leader ? this._onLeader('status', {}) : this._onAny('status', {})
+  }
+
+  /** The configuration `{voters, outgoing, learners, addresses}` and, from the leader, each member's `progress`. */
+  async members () {
+    return this._onLeader('members', {})
+  }
+
+  /** The leader's metrics in the Prometheus text format. */
+  async metrics () {
+    return this._onLeader('metrics', {})
+  }
+
+  /**
+   * Appends `data` (JSON) to the log; resolves with its index once committed. Every append carries a request id
+   * (a random one unless `requestId` is given), so the entry commits once however often it is retried: by this
+   * client when a node goes away, or by the caller (or another client) with the same `requestId`.
+   */
+  async append (data, { requestId = 'client-' + randomUUID(), timeout } = {}) {
+    const args = { data, requestId }
+    if (timeout !== undefined) args.timeout = timeout
+    return this._onLeader('append', args, { retry: true })
+  }
+
+  /** A linearizable read: the index the leader confirmed (every entry acknowledged before the call is at or below it). */
+  async read ({ timeout } = {}) {
+    return this._onLeader('read', timeout === undefined ? {} : { timeout }, { retry: true })
+  }
+
+  /**
+   * Adds the node `id` (started with `join`): a learner, then a voter once caught up (unless `learner`). Its
+   * address is `address`, or else the one it dialed any member from (the members are asked).
+   */
+  async addMember (id, { address, learner } = {}) {
+    const args = { member: memberId(id) }
+    if (address === undefined) address = await this._addressOf(args.member)
+    if (address !== null && address !== undefined) args.address = address
+    if (learner !== undefined) args.learner = learner
+    return this._onLeader('add', args)
+  }
+
+  // The address some member's transport knows for `id` (it dialed that member), or null.
+  async _addressOf (id) {
+    const deadline = Date.now() + this._timeoutMs
+    // Every member's address first (a status names them all), so that every member is asked.
+    await this._onAny('status', {}).catch(() => {})
+    for (const address of [...this._addresses]) {
+      try {
+        const connection = await this._connection(address)
+        const known = await connection.request('address', { member: id }, Math.max(1, deadline - Date.now()))
+        if (isAddress(known)) return known
+      } catch {
+        // That member is away: ask the next.
+      }
+    }
+    return null
+  }
+
+  promoteMember (id) { return this._onLeader('promote', { member: memberId(id) }) }
+  removeMember (id) { return this._onLeader('remove', { member: memberId(id) }) }
+
+  changeMembership (target) {
+    return this._onLeader('change', membershipTarget(target, 'flotilla/client'))
+  }
+
+  transferLeadership (id) { return this._onLeader('transfer', { member: memberId(id) }) }
+
+  /**
+   * The committed entries from `from` to `to` (inclusive, 0-based as gaggle's), as an async iterator of
+   * `{index, term, id, data}`; without `to` it follows new commits until the caller stops (break) or `close()`.
+   */
+  entries (options = {}) {
+    const range = entriesRange(options, 'flotilla/client')
+    return entriesFrom(this, range)
+  }
+
+  /** Closes every connection. */
+  close () {
+    this._closed = true
+    for (const connection of this._connections.values()) connection.then((open) => open.close(), () => {})
+    this._connections.clear()
+  }
+
+  // ---- connections and the leader ----
+
+  _connection (address) {
+    let connection = this._connections.get(address)
+    // Forgets this attempt only: a newer one for the address may have taken its place meanwhile.
+    const forget = () => { if (this._connections.get(address) === connection) this._connections.delete(address) }
+    if (connection === undefined) {
+      connection = Connection.open(address, this._settings)
+      this._connections.set(address, connection)
+      connection.catch(forget)
+    }
+    return connection.then((open) => {
+      if (!open.closed) return open
+      forget()
+      return this._connection(address)
+    })
+  }
+
+  _learn (view) {
+    if (view === null || typeof view !== 'object' || view.addresses === null || typeof view.addresses !== 'object') return
+    for (const address of Object.values(view.addresses)) if (isAddress(address)) this._addresses.add(address)
+  }
+
+  // The first node (seeds first) that answers `op`.
+  async _onAny (op, args) {
+    const deadline = Date.now() + this._timeoutMs
+    let lastError = null
+    while (!this._closed && Date.now() < deadline) {
+      for (const address of [...this._seeds, ...this._addresses]) {
+        try {
+          const connection = await this._connection(address)
+          const result = await connection.request(op, args, Math.max(1, deadline - Date.now()))
+          this._learn(result)
+          return result
+        } catch (error) {
+          lastError = error
+        }
+      }
+      await pause(RETRY_PAUSE_MS)
+    }
+    throw this._unavailable(lastError)
+  }
+
+  // The leader's connection: the one found last if it still leads, else the leader some node names.
+  async _leaderConnection (deadline) {
+    let lastError = null
+    while (!this._closed && Date.now() < deadline) {
+      const candidates = this._leader === null ? [...this._addresses] : [this._leader, ...this._addresses]
+      for (const address of candidates) {
+        try {
+          const connection = await this._connection(address)
+          const view = await connection.request('status', {}, Math.max(1, deadline - Date.now()))
+          this._learn(view)
+          const status = view.status
+          if (status !== null && status.state === 'LEADER') {
+            this._leader = address
+            return connection
+          }
+          const leaderAddress = status !== null && status.leader !== null ? view.addresses[status.leader] : null
+          if (isAddress(leaderAddress) && leaderAddress !== address) {
+            this._addresses.add(leaderAddress)
+            const leader = await this._connection(leaderAddress)
+            const leaderView = await leader.request('status', {}, Math.max(1, deadline - Date.now()))
+            this._learn(leaderView)
+            if (leaderView.status !== null && leaderView.status.state === 'LEADER') {
+              this._leader = leaderAddress
+              return leader
+            }
+          }
+        } catch (error) {
+          lastError = error
+        }
+      }
+      this._leader = null
+      await pause(RETRY_PAUSE_MS)
+    }
+    throw this._unavailable(lastError, 'no leader')
+  }
+
+  // `op` on the leader. A lost connection or a node that no longer leads sends it to the new leader when that is
+  // safe: a read, a status, or (`retry`) an append with a request id.
+  async _onLeader (op, args, { retry = SAFE_TO_RETRY.has(op) } = {}) {
+    const deadline = Date.now() + this._timeoutMs
+    for (;;) {
+      const connection = await this._leaderConnection(deadline)
+      try {
+        const result = await connection.request(op, args, Math.max(1, deadline - Date.now()))
+        this._learn(result)
+        return result
+      } catch (error) {
+        const lost = error.code === CODES.UNAVAILABLE || error.code === CODES.NOT_LEADER
+        if (!lost || !retry || Date.now() >= deadline || this._closed) throw error
+        this._leader = null
+        await pause(RETRY_PAUSE_MS)
+      }
+    }
+  }
+
+  _unavailable (cause, what = 'no node') {
+    if (this._closed) return codedError(CODES.CLOSED, 'flotilla/client: the client is closed')
+    const detail = cause === null ? '' : `; last: ${cause.message.replace(/^flotilla\/client: /, '')}`
+    return codedError(CODES.UNAVAILABLE, `flotilla/client: ${what} of the cluster answered within ${this._timeoutMs} ms${detail}`, cause)
+  }
+}
+
+const SAFE_TO_RETRY = new Set(['status', 'members', 'metrics', 'read'])
+
+// Follows the stream on the leader; when its connection ends, it goes on from the next index on another node.
+async function * entriesFrom (client, { from, to }) {
+  let next = from
+  while (to === undefined || next <= to) {
+    const connection = await client._leaderConnection(Date.now() + client._timeoutMs)
+    const args = { from: next, window: STREAM_WINDOW }
+    if (to !== undefined) args.to = to
+    const messages = []
+    let wake = null
+    const controls = connection.stream(args, (message) => {
+      messages.push(message)
+      if (wake !== null) wake()
+    })
+    try {
+      for (;;) {
+        while (messages.length === 0) await new Promise((resolve) => { wake = resolve })
+        wake = null
+        const message = messages.shift()
+        if (message.end) return
+        if (message.error) {
+          if (message.error.code !== CODES.UNAVAILABLE || client._closed) {
+            throw codedError(message.error.code, `flotilla/client: ${message.error.message}`)
+          }
+          break // the connection ended: go on elsewhere
+        }
+        for (const entry of message.entries) {
+          yield entry
+          next = entry.index + 1
+        }
+        controls.ack()
+      }
+    } finally {
+      controls.cancel()
+    }
+  }
+}
+
+function memberId (id) {
+  if (typeof id !== 'string' || id === '') throw invalidArgument('flotilla/client: a member id must be a non-empty string', TypeError)
+  return id
+}
+
+function pemStrings (tls) {
+  if (tls === null || typeof tls !== 'object') throw invalidArgument('flotilla/client: "tls" must be {cert, key, ca}', TypeError)
+  const pem = {}
+  for (const key of ['cert', 'key', 'ca']) {
+    const value = Buffer.isBuffer(tls[key]) ? tls[key].toString('utf8') : tls[key]
+    if (typeof value !== 'string' || value === '') throw invalidArgument(`flotilla/client: "tls.${key}" must be PEM text`, TypeError)
+    pem[key] = value
+  }
+  return pem
+}
+
+function pause (ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+module.exports = { Client }
