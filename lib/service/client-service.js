@@ -138,15 +138,16 @@ class EntriesStream {
     this._iterator = iterator
     this._abort = abort
     this._window = window
-    this._credit = window
+    this._sent = 0 // batches sent
+    this._acked = 0 // of them, acknowledged
     this._send = send
     this._wakeCredit = null
     this._cancelled = false
   }
 
+  // An acknowledgement of a batch not sent yet counts for nothing: never more than the window ahead.
   ack () {
-    // Never more than the window ahead, however many acknowledgements come.
-    this._credit = Math.min(this._credit + 1, this._window)
+    if (this._acked < this._sent) this._acked++
     if (this._wakeCredit !== null) this._wakeCredit()
   }
 
@@ -192,10 +193,12 @@ class EntriesStream {
 
   // Waits for credit, then sends the batch; false when the stream is over (cancelled, or the client gone).
   async _flush (batch) {
-    while (this._credit === 0 && !this._cancelled) await new Promise((resolve) => { this._wakeCredit = resolve })
+    while (this._sent - this._acked >= this._window && !this._cancelled) {
+      await new Promise((resolve) => { this._wakeCredit = resolve })
+    }
     this._wakeCredit = null
     if (this._cancelled) return false
-    this._credit--
+    this._sent++
     if (!this._send({ entries: batch })) {
       this.cancel()
       return false
