@@ -6,13 +6,17 @@
 // every acknowledged append; transfer hands the leadership over and status then shows the new leader; members
 // adds a node started with --join (a voter once caught up), removes it, and set moves the configuration; and the
 // exit statuses: 0 done, 1 refused by the cluster, 2 usage, 4 nothing answered (a wrong secret), 0 for --help.
+// And `serve --metrics`: Prometheus text a parser reads, whose counters move.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import { ServeProcess, serveCluster, flotilla, freePort, waitFor, STEP_MS } from './fixtures/serve-cluster.mjs'
+
+const parsePrometheusTextFormat = createRequire(import.meta.url)('parse-prometheus-text-format')
 
 const WITHIN = { timeout: 60_000 }
 const IDS = ['n1', 'n2', 'n3']
@@ -20,6 +24,7 @@ const IDS = ['n1', 'n2', 'n3']
 let base
 let secretFile
 let wrongSecretFile
+let metricsAddress // n1's --metrics
 let nodes // the three first members, n1..n3
 const started = [] // every process started, killed after the tests
 
@@ -34,7 +39,8 @@ before(async () => {
   writeFileSync(secretFile, randomBytes(24).toString('hex') + '\n')
   wrongSecretFile = path.join(base, 'wrong-secret')
   writeFileSync(wrongSecretFile, randomBytes(24).toString('hex') + '\n')
-  nodes = await serveCluster(IDS, { base, security: ['--secret-file', secretFile], track })
+  metricsAddress = `127.0.0.1:${await freePort()}`
+  nodes = await serveCluster(IDS, { base, security: ['--secret-file', secretFile], track, extra: (id) => id === 'n1' ? ['--metrics', metricsAddress] : [] })
 })
 
 after(async () => {
@@ -339,4 +345,28 @@ test('arguments the client itself rejects before sending anything are usage erro
     assert.equal(usage.status, 2, `${args.join(' ')}: ${usage.stderr}`)
     assert.match(usage.stderr, /FLOTILLA_INVALID_ARGUMENT|must|needs|twice/)
   }
+})
+
+test('serve --metrics: Prometheus text at /metrics that a parser reads, whose counters move with the clients\' requests', WITHIN, async () => {
+  const scrape = async () => {
+    const response = await fetch(`http://${metricsAddress}/metrics`)
+    assert.equal(response.status, 200)
+    assert.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+    const values = {}
+    for (const family of parsePrometheusTextFormat(await response.text())) {
+      if (family.metrics.length === 1 && family.metrics[0].value !== undefined) values[family.name] = Number(family.metrics[0].value)
+    }
+    return values
+  }
+  const before = await scrape()
+  assert.ok(before.flotilla_term >= 1, JSON.stringify(before))
+  for (const family of ['flotilla_commit_index', 'flotilla_client_requests_total', 'flotilla_client_frames_refused_total']) {
+    assert.equal(typeof before[family], 'number', family)
+  }
+  await ok('status', nodes[0].address)
+  await ok('append', nodes[0].address, '"metrics"')
+  const later = await scrape()
+  assert.ok(later.flotilla_client_requests_total > before.flotilla_client_requests_total, 'requests counted')
+  assert.ok(later.flotilla_commit_index > before.flotilla_commit_index, 'the commit index moved')
+  assert.equal((await fetch(`http://${metricsAddress}/elsewhere`)).status, 404)
 })

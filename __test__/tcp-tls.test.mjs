@@ -5,45 +5,17 @@
 // PEM as Buffers, empty or oversized PEM, tls together with a secret, bad PEM refused at start.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gaggle, trackNodes, waitFor, freePort } from './gaggle-support.mjs'
+import { certificateAuthority } from './fixtures/serve-cluster.mjs'
 
 const STEP_MS = 20_000
 const TIMING = { electionTimeout: { min: 300, max: 600 }, heartbeatInterval: 50 }
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 
-// A CA and node certificates signed by it, made with openssl in `dir`: EC P-256 keys (PKCS#8 PEM), node
-// certificates naming the node in a subjectAltName DNS entry and their CN, good for both ends of a connection.
-function certificateAuthority (dir, label) {
-  const file = (name) => path.join(dir, `${label}-${name}`)
-  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
-  writeFileSync(file('openssl.cnf'), [
-    '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', `CN = ${label}`,
-    '[ca_ext]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash'
-  ].join('\n') + '\n')
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-  openssl('req', '-x509', '-config', file('openssl.cnf'), '-extensions', 'ca_ext', ...key,
-    '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', `/CN=${label}`)
-  const ca = readFileSync(file('ca.pem'), 'utf8')
-  let serial = 1
-  return {
-    ca,
-    node (id) {
-      writeFileSync(file(`${id}.ext`), [
-        '[leaf]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature',
-        'extendedKeyUsage = serverAuth,clientAuth', `subjectAltName = DNS:${id}`, 'authorityKeyIdentifier = keyid'
-      ].join('\n') + '\n')
-      openssl('req', '-new', '-config', file('openssl.cnf'), ...key, '-keyout', file(`${id}.key`),
-        '-out', file(`${id}.csr`), '-subj', `/CN=${id}`)
-      openssl('x509', '-req', '-in', file(`${id}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-        '-set_serial', String(serial++), '-days', '2', '-extfile', file(`${id}.ext`), '-extensions', 'leaf', '-out', file(`${id}.pem`))
-      return { cert: readFileSync(file(`${id}.pem`), 'utf8'), key: readFileSync(file(`${id}.key`), 'utf8'), ca }
-    }
-  }
-}
 
 function tcpNode (track, id, listen, peers, tls, extra = {}) {
   return track(gaggle({
@@ -54,6 +26,9 @@ function tcpNode (track, id, listen, peers, tls, extra = {}) {
     channel: { name: 'tcp', listen, peers, cluster: 'tls-test', tls }
   }))
 }
+
+// The PEM texts of a certificate the CA issued, as the tcp channel's `tls` takes them.
+const pemOnly = ({ cert, key, ca }) => ({ cert, key, ca })
 
 test('tcp with mutual TLS: 3 nodes elect a leader and commit appends; a node of another CA cannot join', { timeout: 120_000, skip: !hasOpenssl && 'openssl is not installed' }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'flotilla-tls-'))
@@ -67,7 +42,7 @@ test('tcp with mutual TLS: 3 nodes elect a leader and commit appends; a node of 
   const nodes = ids.map((id) => {
     const peers = Object.fromEntries(ids.filter((other) => other !== id).map((other) => [other, addresses[other]]))
     // One node is given its PEM as Buffers, as read from files.
-    const { cert, key, ca } = cluster.node(id)
+    const { cert, key, ca } = cluster.issue(id)
     const tls = id === 'c' ? { cert: Buffer.from(cert), key: Buffer.from(key), ca: Buffer.from(ca) } : { cert, key, ca }
     return tcpNode(track, id, addresses[id], peers, tls)
   })
@@ -93,7 +68,7 @@ test('tcp with mutual TLS: 3 nodes elect a leader and commit appends; a node of 
   // member refuses its certificate, and it refuses theirs. Nothing gets through either way.
   const totals = (key) => nodes.reduce((sum, node) => sum + node.status().transport[key], 0)
   const acceptedBefore = totals('connectionsAccepted')
-  const intruder = tcpNode(track, 'd', `127.0.0.1:${await freePort()}`, addresses, other.node('d'), { join: true })
+  const intruder = tcpNode(track, 'd', `127.0.0.1:${await freePort()}`, addresses, pemOnly(other.issue('d')), { join: true })
   await intruder.ready()
   await waitFor(() => intruder.status().transport.refusedTls >= 3 && totals('refusedTls') >= 3, STEP_MS, 'the intruder and the members to refuse each other')
   const seen = intruder.status().transport
