@@ -169,7 +169,7 @@ class Driven extends EventEmitter {
     this.notes = []
     this.requests = new Map()
     this.nextRid = 0
-    this.child = track(spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), script], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...env } }))
+    this.child = track(spawn(process.execPath, [script], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...env } }))
     this.child.stderr.on('data', (chunk) => { this.stderr = (this.stderr + chunk).slice(-4000) })
     this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })))
     this.exit.then(({ code, signal }) => {

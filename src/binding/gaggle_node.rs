@@ -44,9 +44,12 @@ impl GaggleNode {
     }
 
     /// `flush`, handing each message to `send` (recipient, JSON text) and returning the rest of the output (see
-    /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport. The proposals
-    /// named meanwhile go in first.
+    /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport. The payloads
+    /// wanted and the proposals named meanwhile on the JS thread go in first.
     pub fn flush_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+        if let Some(wanted) = self.proposals.as_ref().and_then(|queue| queue.take_wanted()) {
+            self.view.output.set_wanted(wanted);
+        }
         for (id, data) in self.proposals.as_ref().map(|queue| queue.take()).unwrap_or_default() {
             if let Err(why) = self.driver.propose_as(&id, data) {
                 let refusal = error::propose_error(&why);
@@ -55,11 +58,6 @@ impl GaggleNode {
         }
         self.driver.flush(&mut self.view);
         self.view.output.take_apart(send)
-    }
-
-    /// Which event payloads the outputs should hold (see `Wanted`).
-    pub fn set_wanted(&mut self, wanted: Wanted) {
-        self.view.output.set_wanted(wanted);
     }
 
     /// A message from the channel, as gaggle JSON. Anything that does not make sense is dropped and counted.

@@ -256,18 +256,19 @@ impl NativeNode {
         #[napi(ts_arg_type = "string | undefined | null")] data_json: Option<Text>,
         request_id: Option<String>,
     ) -> Result<String, ErrorCode> {
-        if self.node().driver.is_closed() {
-            return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
-        }
         let data_json = data_json.as_ref().map(|text| text.0.as_str());
         if let Some(json) = data_json {
             wire::check_payload(json).map_err(|why| error::payload_error(&why))?;
         }
-        // On its own thread: named here, queued, taken by its next flush (the engine's lock is not waited for).
+        // On its own thread: named here, queued, taken by its next flush; the engine's lock is not waited for
+        // (`close()` drops the queue, so a queue means the node runs).
         if let (Some(queue), None) = (&self.proposals, &request_id) {
             let id = own_proposal_id(&self.name);
             queue.push(id.clone(), wire::payload_from_json(data_json));
             return Ok(id);
+        }
+        if self.node().driver.is_closed() {
+            return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
         }
         // No wake-up here: a burst of proposals goes out with the next `flush` (on its own thread, that wakes it).
         match request_id {
@@ -408,9 +409,11 @@ impl NativeNode {
         let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
         match &self.runtime {
             // The node's thread flushes: it is woken for the inputs given since, and the oldest output it queued is
-            // taken (the wanted parts apply from now).
+            // taken (the wanted parts apply from its next flush). The engine's lock is not waited for.
             Some(runtime) => {
-                self.node().set_wanted(wanted);
+                if let Some(queue) = &self.proposals {
+                    queue.set_wanted(wanted);
+                }
                 runtime.wake();
                 runtime.next_output()
             }
