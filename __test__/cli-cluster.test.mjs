@@ -226,12 +226,12 @@ test('members: a node started with --join is added (a voter once caught up) and 
   assert.deepEqual(removed.map((member) => member.id).sort(), IDS)
   assert.deepEqual([...(await okJson('members', nodes[1].address)).voters].sort(), IDS)
 
-  // set: a learner made a voter, then the configuration set back to the three.
+  // promote: the learner made a voter; set: the configuration set back to the three.
   const n5 = await joiner('n5')
   const learner = memberLines(await ok('members', nodes[2].address, 'add', 'n5', '--learner'))
   assert.deepEqual(learner.find((member) => member.id === 'n5'), { id: 'n5', role: 'learner', address: n5.address })
   await waitFor(async () => (await okJson('members', nodes[0].address)).progress?.n5?.caughtUp === true, STEP_MS, 'n5 to catch up')
-  const four = memberLines(await ok('members', nodes[0].address, 'set', '--voters', 'n1,n2,n3,n5'))
+  const four = memberLines(await ok('members', nodes[0].address, 'promote', 'n5'))
   assert.deepEqual(four.map(({ id, role }) => `${id} ${role}`).sort(), ['n1 voter', 'n2 voter', 'n3 voter', 'n5 voter'])
   const three = memberLines(await ok('members', nodes[1].address, 'set', '--voters', 'n1,n2,n3', '--learners', ''))
   assert.deepEqual(three.map(({ id, role }) => `${id} ${role}`).sort(), ['n1 voter', 'n2 voter', 'n3 voter'])
