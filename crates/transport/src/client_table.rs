@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::fault::Fault;
@@ -19,6 +19,13 @@ use crate::stats::Counters;
 /// Replies waiting to be written to one client: a client that does not read them is disconnected rather than
 /// allowed to hold more.
 pub const CLIENT_QUEUE_FRAMES: usize = 1024;
+/// Clients connected at once, at most (more are refused after their handshake, counted): a pool apart from the
+/// accepted connections' 256 places, so that clients can never keep the members from connecting.
+pub const MAX_CLIENTS: usize = 128;
+/// The largest frame a client may send (a request; an append's data is at most the node's `maxMessageBytes`,
+/// 1 MiB by default): larger closes the connection (`dropped_oversized_frame`). With `MAX_CLIENTS`, it bounds what
+/// clients can make a node buffer.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a node serving clients hears of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +36,15 @@ pub enum ClientEvent {
     Closed { client: u64 },
 }
 
-#[derive(Default)]
 pub(crate) struct ClientTable {
     open: Mutex<ClientMap>,
+    slots: Arc<Semaphore>,
+}
+
+impl Default for ClientTable {
+    fn default() -> Self {
+        ClientTable { open: Mutex::default(), slots: Arc::new(Semaphore::new(MAX_CLIENTS)) }
+    }
 }
 
 #[derive(Default)]
@@ -79,6 +92,10 @@ pub(crate) async fn serve(shared: &Arc<Shared>, mut framed: FramedStream, name: 
     let Some(events) = shared.clients.clone() else {
         return;
     };
+    let Ok(_slot) = Arc::clone(&shared.client_table.slots).try_acquire_owned() else {
+        return Counters::bump(&shared.stats.refused_too_many_clients);
+    };
+    framed.codec_mut().limit_payload(MAX_CLIENT_FRAME_BYTES);
     Counters::bump(&shared.stats.clients_accepted);
     let (queue, mut replies) = mpsc::channel(CLIENT_QUEUE_FRAMES);
     let closed = shared.shutdown.child_token();

@@ -61,6 +61,11 @@ impl FrameCodec {
         self.mac = mac;
     }
 
+    /// Lowers the largest payload accepted from here on (a client's requests are smaller than a peer's frames).
+    pub(crate) fn limit_payload(&mut self, max_payload: usize) {
+        self.max_payload = self.max_payload.min(max_payload);
+    }
+
     fn tag_len(&self) -> usize {
         if self.mac.is_some() {
             TAG_LEN

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::Framed;
 
 use crate::client_table;
@@ -34,8 +34,7 @@ pub(crate) async fn run(shared: Arc<Shared>, listener: TcpListener) {
                 Ok(slot) => {
                     let connection_shared = Arc::clone(&shared);
                     shared.spawn(async move {
-                        serve(&connection_shared, stream).await;
-                        drop(slot);
+                        serve(&connection_shared, stream, slot).await;
                     });
                 }
                 // Dropping the stream closes it at once.
@@ -46,7 +45,9 @@ pub(crate) async fn run(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
+/// `slot`: this connection's place among the accepted ones, held while it lives (a client gives it back once its
+/// handshake is done and takes one of the clients' instead, so that clients can never hold the peers' places).
+async fn serve(shared: &Arc<Shared>, stream: TcpStream, slot: OwnedSemaphorePermit) {
     let _open = OpenConnection::new(&shared.stats);
     // Only the handshake's replies are written here; should NODELAY fail, they are merely a little later.
     let _ = stream.set_nodelay(true);
@@ -57,12 +58,16 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
     };
     let lane = match accepted.route {
         Route::Peer(lane) => lane,
-        Route::Client => return client_table::serve(shared, framed, &accepted.dialer).await,
+        Route::Client => {
+            drop(slot);
+            return client_table::serve(shared, framed, &accepted.dialer).await;
+        }
     };
     Counters::bump(&shared.stats.connections_accepted);
     shared.learn(&accepted.dialer, &accepted.advertise);
     let registration = shared.readers.register(&accepted.dialer, lane, &shared.shutdown);
     registration.closed.run_until_cancelled(read_frames(shared, &mut framed, &accepted.dialer)).await;
+    drop(slot);
 }
 
 /// TLS first (with it), then the handshake: both within the one handshake timeout.

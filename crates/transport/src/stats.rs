@@ -75,8 +75,10 @@ counters! {
     refused_handshake_timeout,
     /// A client's connection to a node that serves no clients.
     refused_clients,
-    /// Clients' connections that completed the handshake.
+    /// Clients' connections that completed the handshake and were served.
     clients_accepted,
+    /// Clients' connections closed after the handshake because 128 clients were already connected.
+    refused_too_many_clients,
     /// Connections accepted and closed at once because 256 were already open.
     refused_too_many_connections,
     /// An incoming length prefix above the limit (the connection is closed).

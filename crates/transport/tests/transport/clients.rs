@@ -1,11 +1,16 @@
 //! Clients on the node's port: a client dials with the peers' handshake on its own route, authenticated the
 //! same way, and exchanges frames both ways on its one connection; a node that serves no clients, a wrong secret
-//! or a certificate of another CA refuse it (counted); a client that does not read its replies is disconnected.
+//! or a certificate of another CA refuse it (counted); a client that does not read its replies is disconnected; at
+//! most 128 clients are served, in a pool apart from the peers' places, and a client frame above 16 MiB closes its
+//! connection.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use flotilla_transport::{Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_FRAMES};
+use flotilla_transport::{
+    Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_FRAMES, MAX_CLIENTS,
+    MAX_CLIENT_FRAME_BYTES,
+};
 use tokio::sync::mpsc;
 
 use crate::certs::{tls, Ca};
@@ -138,4 +143,47 @@ async fn a_client_that_does_not_read_its_replies_is_disconnected() {
     }
     assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Closed { client } if client == id));
     assert!(serving.node.stats().dropped_queue_full >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_serves_at_most_128_clients_apart_from_its_peers_places() {
+    let serving = serving("a", insecure()).await;
+    let mut clients = Vec::new();
+    for _ in 0..MAX_CLIENTS {
+        let (sender, replies) = mpsc::channel(1);
+        clients.push((Client::connect(client_options(&serving.node, insecure()), sender).await.unwrap(), replies));
+    }
+    wait_until("every client is served", SOON, || serving.node.stats().clients_accepted == MAX_CLIENTS as u64).await;
+    // One more completes its handshake, and is closed at once.
+    let (sender, mut replies) = mpsc::channel(1);
+    let _refused = Client::connect(client_options(&serving.node, insecure()), sender).await.unwrap();
+    assert_eq!(next_frame(&mut replies).await, None, "the client beyond the cap is disconnected");
+    assert_eq!(serving.node.stats().refused_too_many_clients, 1);
+    // The clients hold none of the 256 places of the accepted connections: 256 more connections (silent ones,
+    // still in their handshake) are all taken in, none refused.
+    let mut silent = Vec::new();
+    for _ in 0..256 {
+        silent.push(tokio::net::TcpStream::connect(serving.node.addr()).await.unwrap());
+    }
+    wait_until("the silent connections are open", SOON, || serving.node.stats().open_connections >= 256).await;
+    assert_eq!(serving.node.stats().refused_too_many_connections, 0);
+    drop(silent);
+    drop(clients);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_frame_above_16_mib_closes_its_connection() {
+    let mut serving = serving("a", secret()).await;
+    let (sender, mut replies) = mpsc::channel(4);
+    let mut options = client_options(&serving.node, secret());
+    options.max_frame_bytes = 64 << 20;
+    let client = Client::connect(options, sender).await.unwrap();
+    assert!(client.send(Bytes::from(vec![b' '; MAX_CLIENT_FRAME_BYTES])), "the largest request");
+    assert!(
+        matches!(next_event(&mut serving.events).await, ClientEvent::Frame { frame, .. } if frame.len() == MAX_CLIENT_FRAME_BYTES)
+    );
+    assert!(client.send(Bytes::from(vec![b' '; MAX_CLIENT_FRAME_BYTES + 1])), "one byte more");
+    assert_eq!(next_frame(&mut replies).await, None, "the connection is closed");
+    assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Closed { .. }));
+    assert_eq!(serving.node.stats().dropped_oversized_frame, 1);
 }
