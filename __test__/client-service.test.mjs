@@ -1,6 +1,6 @@
 // The client service's rules, against a stand-in node (no engine, no network): replies carry the request's id
 // and its result or coded error; frames that are not a request are counted and dropped; a client has at most 256
-// requests and 8 entries streams at once; an entries stream sends at most `window` batches ahead of the client's
+// requests and 4 entries streams at once; an entries stream sends at most `window` batches ahead of the client's
 // acknowledgements, splits batches at 256 entries, and stops when cancelled or when its client goes away.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -106,9 +106,9 @@ test('a bounded stream ends; a cancelled one and a gone client\'s stop', async (
   assert.ok(!sent.some((m) => m.id === 2 && (m.end || m.error)), 'a cancelled stream sends nothing more')
 })
 
-test('a client has at most 8 entries streams at once', async () => {
+test('a client has at most 4 entries streams at once', async () => {
   const { sent, request } = serve(standIn(0))
-  for (let id = 0; id < 9; id++) request(1, { id, op: 'entries', from: 0 })
+  for (let id = 0; id < 5; id++) request(1, { id, op: 'entries', from: 0 })
   await until('one refusal', () => sent.length === 1)
-  assert.deepEqual([sent[0].id, sent[0].error.code], [8, 'FLOTILLA_TOO_MANY_PENDING'])
+  assert.deepEqual([sent[0].id, sent[0].error.code], [4, 'FLOTILLA_TOO_MANY_PENDING'])
 })

@@ -24,6 +24,12 @@ export declare const DEFAULT_SEGMENT_BYTES: number
 /** The longest member address ("host:port") the native transport and the configuration take, in bytes. */
 export declare const MAX_ADDRESS_BYTES: number
 
+/**
+ * The largest frame a client may send a node (a request), in bytes: `flotilla/client` refuses a larger request
+ * before sending it.
+ */
+export declare const MAX_CLIENT_REQUEST_BYTES: number
+
 /** The largest `clusterSize`, and the most `members`. */
 export declare const MAX_CLUSTER_SIZE: number
 
@@ -357,7 +363,7 @@ export declare class NativeNode {
    * each client's frame, `onClient(client, name, null)` when its connection ends; answer with `replyToClient`.
    * Throws when the transport cannot start (the address, the port, the security settings).
    */
-  startThreaded(transport: NativeTransportOptions, onOutput: () => void, onApplication: (arg0: string, arg1: string) => void, onClient?: ((arg0: number, arg1: string, arg2?: string | undefined | null) => void) | undefined | null): void
+  startThreaded(transport: NativeTransportOptions, onOutput: () => void, onApplication: (arg0: string, arg1: string) => void, onClient?: OnClient | undefined | null): void
   /**
    * Sends the application's text to the peer `to` over the native transport (gaggle's dispatchOnLeader); false
    * when the node does not run on its own thread or is closed. Lost like any message when the peer is away.

@@ -3,7 +3,7 @@
 // protocol is in lib/service/client-service.js.
 'use strict'
 
-const { NativeClient } = require('../native')
+const { NativeClient, MAX_CLIENT_REQUEST_BYTES } = require('../native')
 const { CODES, codedError } = require('../engine/errors')
 
 class Connection {
@@ -30,22 +30,35 @@ class Connection {
   /** The name of the node at the other end. */
   get node () { return this._native.node }
 
-  /** Sends `{op, ...args}`; resolves with the reply's result, or rejects with its error (and its code). */
+  /**
+   * Sends `{op, ...args}`; resolves with the reply's result, or rejects with its error (and its code):
+   * FLOTILLA_TOO_LARGE before sending a request above the node's limit, FLOTILLA_UNAVAILABLE when the connection
+   * ends first, FLOTILLA_TIMEOUT when no answer came within `timeoutMs` (the request may have been carried out).
+   */
   request (op, args, timeoutMs) {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(this._closedError())
       const id = this._nextId++
+      const text = JSON.stringify({ ...args, id, op })
+      if (Buffer.byteLength(text) > MAX_CLIENT_REQUEST_BYTES) {
+        return reject(codedError(CODES.TOO_LARGE, `flotilla/client: the "${op}" request is ${Buffer.byteLength(text)} bytes, more than a node takes (${MAX_CLIENT_REQUEST_BYTES})`))
+      }
       const timer = setTimeout(() => {
         this._pending.delete(id)
         reject(codedError(CODES.TIMEOUT, `flotilla/client: no answer to "${op}" from ${this.address} within ${timeoutMs} ms`))
       }, timeoutMs)
       this._pending.set(id, { resolve, reject, timer })
-      if (!this._native.send(JSON.stringify({ ...args, id, op }))) {
-        clearTimeout(timer)
-        this._pending.delete(id)
-        reject(this._closedError())
-      }
+      // Not queued (too many frames wait): the connection is given up, which fails this request with the others.
+      this._send(text)
     })
+  }
+
+  // Sends a frame; one that cannot be queued ends the connection (everything on it fails over, as when it breaks).
+  _send (text) {
+    if (this.closed) return false
+    if (this._native.send(text)) return true
+    this.close()
+    return false
   }
 
   /** Opens an entries stream: `onMessage` gets each `{entries}`, `{end}` or `{error}`; returns its controls. */
@@ -53,7 +66,7 @@ class Connection {
     if (this.closed) throw this._closedError()
     const id = this._nextId++
     this._streams.set(id, onMessage)
-    const send = (message) => !this.closed && this._native.send(JSON.stringify({ ...message, id }))
+    const send = (message) => this._send(JSON.stringify({ ...message, id }))
     send({ ...args, op: 'entries' })
     return {
       ack: () => send({ op: 'ack' }),

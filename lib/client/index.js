@@ -141,13 +141,15 @@ class Client {
   // ---- connections and the leader ----
 
   _connection (address) {
+    if (this._closed) return Promise.reject(codedError(CODES.CLOSED, 'flotilla/client: the client is closed'))
     let connection = this._connections.get(address)
     // Forgets this attempt only: a newer one for the address may have taken its place meanwhile.
     const forget = () => { if (this._connections.get(address) === connection) this._connections.delete(address) }
     if (connection === undefined) {
       connection = Connection.open(address, this._settings)
       this._connections.set(address, connection)
-      connection.catch(forget)
+      // One that opens after close() is closed at once.
+      connection.then((open) => { if (this._closed) open.close() }, forget)
     }
     return connection.then((open) => {
       if (!open.closed) return open
@@ -182,7 +184,14 @@ class Client {
   }
 
   // The leader's connection: the one found last if it still leads, else the leader some node names.
-  async _leaderConnection (deadline) {
+  // `cached`: the leader found last will do, while its connection lasts (for requests a node that no longer leads
+  // refuses with NOT_LEADER, forwards to the leader, or answers as well: see CACHED_LEADER_OK).
+  async _leaderConnection (deadline, cached = false) {
+    const known = this._leader === null || !cached ? undefined : this._connections.get(this._leader)
+    if (known !== undefined) {
+      const connection = await known.catch(() => null)
+      if (connection !== null && !connection.closed) return connection
+    }
     let lastError = null
     while (!this._closed && Date.now() < deadline) {
       const candidates = this._leader === null ? [...this._addresses] : [this._leader, ...this._addresses]
@@ -217,23 +226,46 @@ class Client {
     throw this._unavailable(lastError, 'no leader')
   }
 
-  // `op` on the leader. A lost connection or a node that no longer leads sends it to the new leader when that is
-  // safe: a read, a status, or (`retry`) an append with a request id.
+  // `op` on the leader. A node that no longer leads refused it (nothing was done): it goes to the new leader. A
+  // lost connection or no answer sends it again only when that is safe: a read, a status, or (`retry`) an append
+  // with a request id. An append sent and never answered ends as FLOTILLA_OUTCOME_UNKNOWN, naming its request id.
   async _onLeader (op, args, { retry = SAFE_TO_RETRY.has(op) } = {}) {
     const deadline = Date.now() + this._timeoutMs
+    let sent = false
     for (;;) {
-      const connection = await this._leaderConnection(deadline)
+      let connection
       try {
+        connection = await this._leaderConnection(deadline, CACHED_LEADER_OK.has(op))
+      } catch (error) {
+        throw sent ? this._outcomeUnknown(op, args, error) : error
+      }
+      try {
+        sent = true
         const result = await connection.request(op, args, Math.max(1, deadline - Date.now()))
         this._learn(result)
         return result
       } catch (error) {
-        const lost = error.code === CODES.UNAVAILABLE || error.code === CODES.NOT_LEADER
-        if (!lost || !retry || Date.now() >= deadline || this._closed) throw error
+        if (error.code === CODES.TOO_LARGE) throw error
+        const refusedElsewhere = error.code === CODES.NOT_LEADER
+        const unanswered = error.code === CODES.UNAVAILABLE || error.code === CODES.TIMEOUT
+        if (refusedElsewhere) sent = false
+        if (!(refusedElsewhere || (unanswered && retry)) || Date.now() >= deadline || this._closed) {
+          throw unanswered ? this._outcomeUnknown(op, args, error) : error
+        }
         this._leader = null
         await pause(RETRY_PAUSE_MS)
       }
     }
+  }
+
+  // A request that may have been carried out though no answer came (a change, or an append: retry it with its
+  // request id, which commits it once).
+  _outcomeUnknown (op, args, cause) {
+    if (SAFE_TO_RETRY.has(op)) return cause
+    const retry = args.requestId === undefined ? '' : `; retry with the request id ${args.requestId}, which commits it once`
+    const error = codedError(CODES.OUTCOME_UNKNOWN, `flotilla/client: "${op}" was sent but not answered, it may have been carried out${retry} (${cause.message.replace(/^flotilla\/client: /, '')})`, cause)
+    if (args.requestId !== undefined) error.requestId = args.requestId
+    return error
   }
 
   _unavailable (cause, what = 'no node') {
@@ -244,6 +276,10 @@ class Client {
 }
 
 const SAFE_TO_RETRY = new Set(['status', 'members', 'metrics', 'read'])
+// Requests that need no status round trip to find the leader each time: a node that no longer leads forwards them
+// (appends, membership changes), refuses them with NOT_LEADER (transfer), or answers them as well (a read index).
+// A status or the members' progress must come from the leader itself.
+const CACHED_LEADER_OK = new Set(['append', 'read', 'add', 'promote', 'remove', 'change', 'transfer'])
 
 // Follows the stream on the leader; when its connection ends, it goes on from the next index on another node.
 async function * entriesFrom (client, { from, to }) {

@@ -14,13 +14,14 @@ const { CODES } = require('../engine/errors')
 // Requests of one client being served at once; more are refused (FLOTILLA_TOO_MANY_PENDING).
 const MAX_PENDING_PER_CLIENT = 256
 // Entries streams of one client open at once.
-const MAX_STREAMS_PER_CLIENT = 8
+const MAX_STREAMS_PER_CLIENT = 4
 // Entries in one reply frame of a stream, at most, and the bytes of their data (a batch goes out once it holds
 // more), so that a frame stays far below the transport's frame limit whatever the entries' size.
 const ENTRIES_PER_BATCH = 256
-const BATCH_DATA_BYTES = 1 << 20
-// Batches a stream sends ahead of the client's acknowledgements, at most (and by default).
-const MAX_WINDOW = 64
+const BATCH_DATA_BYTES = 256 * 1024
+// Batches a stream sends ahead of the client's acknowledgements, at most (and by default): with the limits above,
+// a client's streams hold at most about 16 MiB of replies in the transport's queue for it (whose bound is 32 MiB).
+const MAX_WINDOW = 16
 const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER
 
 class ClientService {
@@ -177,7 +178,7 @@ class EntriesStream {
         pending = null
         if (next.done) break
         batch.push(next.value)
-        batchBytes += JSON.stringify(next.value.data ?? null).length
+        batchBytes += Buffer.byteLength(JSON.stringify(next.value.data ?? null))
         if (batch.length >= ENTRIES_PER_BATCH || batchBytes >= BATCH_DATA_BYTES) {
           if (!await this._flush(batch)) return
           batch = []

@@ -48,3 +48,7 @@ pub const MAX_ADDRESS_BYTES: u32 = crate::node::MAX_ADDRESS_BYTES as u32;
 /// The shortest shared secret of the native transport, in bytes.
 #[napi]
 pub const MIN_SECRET_BYTES: u32 = crate::runtime::MIN_SECRET_BYTES as u32;
+/// The largest frame a client may send a node (a request), in bytes: `flotilla/client` refuses a larger request
+/// before sending it.
+#[napi]
+pub const MAX_CLIENT_REQUEST_BYTES: u32 = crate::runtime::MAX_CLIENT_FRAME_BYTES as u32;

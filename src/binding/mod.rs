@@ -2,6 +2,7 @@
 //! node layer and the core. Bad arguments become thrown JS `Error`s with a stable `code` (`error.rs`); nothing
 //! here panics on input.
 
+mod client_hook;
 pub mod defaults;
 mod error;
 mod gaggle_engine;

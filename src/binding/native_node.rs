@@ -5,6 +5,7 @@
 //! instead (the runtime): it ticks, receives, persists and sends there, and `flush` hands JS the outputs that
 //! thread queued, one per `onOutput` call. The engine sits behind a lock both threads take briefly.
 
+use super::client_hook::{client_hook, OnClient};
 use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
@@ -15,7 +16,7 @@ use super::tasks::{CloseStorage, OpenNode};
 use super::transport_options::{transport_stats_json, NativeTransportOptions};
 use crate::node::wire::{self, Wanted};
 use crate::node::{own_proposal_id, NodeDriver, StorageOptions};
-use crate::runtime::{ClientEvent, Hooks, NodeRuntime, RuntimeOptions};
+use crate::runtime::{Hooks, NodeRuntime, RuntimeOptions};
 use crate::storage::WriterEvent;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -539,15 +540,13 @@ impl NativeNode {
     /// `onClient`, the node serves clients (`NativeClient`) on the same port: `onClient(client, name, text)` with
     /// each client's frame, `onClient(client, name, null)` when its connection ends; answer with `replyToClient`.
     /// Throws when the transport cannot start (the address, the port, the security settings).
-    // The callbacks' types stay spelled out: napi-rs writes the TypeScript signatures from them.
-    #[allow(clippy::type_complexity)]
     #[napi(catch_unwind)]
     pub fn start_threaded(
         &mut self,
         transport: NativeTransportOptions,
         on_output: Function<(), ()>,
         on_application: Function<FnArgs<(String, String)>, ()>,
-        on_client: Option<Function<FnArgs<(f64, String, Option<String>)>, ()>>,
+        on_client: Option<OnClient>,
     ) -> Result<(), ErrorCode> {
         if self.timer.is_some() || self.runtime.is_some() {
             return Err(error::coded(error::INVALID_STATE, "the node is already started"));
@@ -557,24 +556,7 @@ impl NativeNode {
             on_output.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
         let application =
             on_application.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
-        let client = match on_client {
-            Some(on_client) => {
-                let calls =
-                    on_client.build_threadsafe_function().callee_handled::<false>().build().map_err(error::internal)?;
-                // Client ids count up from 0: far below 2^53, so a JS number holds them exactly.
-                let hook: Box<dyn Fn(ClientEvent) + Send> = Box::new(move |event| {
-                    let args = match event {
-                        ClientEvent::Frame { client, name, frame } => {
-                            (client as f64, name, Some(String::from_utf8_lossy(&frame).into_owned()))
-                        }
-                        ClientEvent::Closed { client } => (client as f64, String::new(), None),
-                    };
-                    let _ = calls.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
-                });
-                Some(hook)
-            }
-            None => None,
-        };
+        let client = on_client.map(client_hook).transpose()?;
         let hooks = Hooks {
             output_ready: Box::new(move || {
                 let _ = output.call((), ThreadsafeFunctionCallMode::NonBlocking);

@@ -17,15 +17,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Messages received in one go before the engine is flushed: enough to batch a burst, few enough that replies
 /// do not wait long.
 const RECEIVE_BATCH: usize = 256;
 /// Frames the transport hands over before it waits for the loop.
 const INBOUND_QUEUE: usize = 4096;
-/// Clients' frames the transport hands over before it waits for the loop.
-const CLIENT_QUEUE: usize = 1024;
+/// Clients' frames the transport hands over before it waits (then TCP pushes back on the clients).
+const CLIENT_QUEUE: usize = 16;
+/// Bytes of clients' frames handed to the application and not taken by it yet, at most (in KiB): beyond, the
+/// clients wait, so that a slow application (or a flood of requests) cannot make the node hold more.
+const CLIENT_BUDGET_KIB: usize = 32 * 1024;
+
+/// A client frame's share of the budget of client bytes in flight to the application: dropping it gives it back.
+pub struct ClientBudget(#[allow(dead_code)] OwnedSemaphorePermit);
 
 pub struct RuntimeOptions {
     /// The length of one tick of the node's clock.
@@ -40,8 +46,10 @@ pub struct Hooks {
     /// The application's text from a peer.
     pub application: Box<dyn Fn(String, String) + Send>,
     /// With it, the node serves clients on its transport's port: each client's frames and the end of its
-    /// connection (replies go out through `reply_to_client`). Without it, clients are refused.
-    pub client: Option<Box<dyn Fn(ClientEvent) + Send>>,
+    /// connection (replies go out through `reply_to_client`), each with its share of the budget of client bytes
+    /// on their way to the application, to drop once the application has the frame. Without it, clients are
+    /// refused.
+    pub client: Option<Box<dyn Fn(ClientEvent, ClientBudget) + Send>>,
 }
 
 #[derive(Debug)]
@@ -200,6 +208,24 @@ impl<E: Engine> Drop for NodeRuntime<E> {
     }
 }
 
+/// Hands each client event to the application with its share of the byte budget, waiting while the budget is
+/// spent (the transport's queue then fills, and the clients' connections stop being read).
+async fn hand_over_clients(
+    mut clients: mpsc::Receiver<ClientEvent>,
+    hook: Box<dyn Fn(ClientEvent, ClientBudget) + Send>,
+) {
+    let budget = Arc::new(Semaphore::new(CLIENT_BUDGET_KIB));
+    while let Some(event) = clients.recv().await {
+        let bytes = match &event {
+            ClientEvent::Frame { frame, .. } => frame.len(),
+            ClientEvent::Closed { .. } => 0,
+        };
+        let kib = u32::try_from((bytes / 1024 + 1).min(CLIENT_BUDGET_KIB)).unwrap_or(u32::MAX);
+        let Ok(share) = Arc::clone(&budget).acquire_many_owned(kib).await else { return };
+        hook(event, ClientBudget(share));
+    }
+}
+
 struct NodeLoop<E> {
     shared: Arc<Shared<E>>,
     hooks: Hooks,
@@ -208,7 +234,7 @@ struct NodeLoop<E> {
 
 impl<E: Engine> NodeLoop<E> {
     fn run(
-        self,
+        mut self,
         transport: TransportOptions,
         commands: mpsc::UnboundedReceiver<Command>,
         persisted: mpsc::UnboundedReceiver<u64>,
@@ -225,7 +251,8 @@ impl<E: Engine> NodeLoop<E> {
             let mut transport = transport;
             let (inbound_sender, inbound) = mpsc::channel(INBOUND_QUEUE);
             let (client_sender, clients) = mpsc::channel(CLIENT_QUEUE);
-            transport.clients = self.hooks.client.is_some().then_some(client_sender);
+            let client_hook = self.hooks.client.take();
+            transport.clients = client_hook.is_some().then_some(client_sender);
             let transport = match Transport::start(transport, inbound_sender).await {
                 Ok(transport) => transport,
                 Err(why) => {
@@ -234,7 +261,12 @@ impl<E: Engine> NodeLoop<E> {
                 }
             };
             let _ = started.send(Ok((transport.local_addr(), transport.client_replies())));
-            let transport = self.serve(transport, commands, persisted, inbound, clients).await;
+            // Clients' frames go to the application from a task of their own: they never delay the loop.
+            let clients = client_hook.map(|hook| tokio::spawn(hand_over_clients(clients, hook)));
+            let transport = self.serve(transport, commands, persisted, inbound).await;
+            if let Some(clients) = clients {
+                clients.abort();
+            }
             transport.close().await;
         });
     }
@@ -245,7 +277,6 @@ impl<E: Engine> NodeLoop<E> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut persisted: mpsc::UnboundedReceiver<u64>,
         mut inbound: mpsc::Receiver<Inbound>,
-        mut clients: mpsc::Receiver<ClientEvent>,
     ) -> Transport {
         let mut clock = tokio::time::interval(self.tick);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -266,12 +297,6 @@ impl<E: Engine> NodeLoop<E> {
                     Some(Command::Close) | None => return transport,
                 },
                 Some(token) = persisted.recv() => self.shared.engine().persisted(token),
-                Some(event) = clients.recv() => {
-                    if let Some(client) = &self.hooks.client {
-                        client(event);
-                    }
-                    continue;
-                }
                 Some(first) = inbound.recv() => {
                     let mut engine = self.shared.engine();
                     self.receive(&mut engine, first);

@@ -3,6 +3,7 @@
 //! connection's task writes, both ways on the one connection.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -16,16 +17,17 @@ use crate::frame_codec::FramedStream;
 use crate::shared::{lock, Shared};
 use crate::stats::Counters;
 
-/// Replies waiting to be written to one client: a client that does not read them is disconnected rather than
-/// allowed to hold more.
+/// Replies waiting to be written to one client, at most, in frames and in bytes: a client that does not read them
+/// is disconnected rather than allowed to hold more.
 pub const CLIENT_QUEUE_FRAMES: usize = 1024;
+pub const CLIENT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// Clients connected at once, at most (more are refused after their handshake, counted): a pool apart from the
 /// accepted connections' 256 places, so that clients can never keep the members from connecting.
-pub const MAX_CLIENTS: usize = 128;
+pub const MAX_CLIENTS: usize = 64;
 /// The largest frame a client may send (a request; an append's data is at most the node's `maxMessageBytes`,
 /// 1 MiB by default): larger closes the connection (`dropped_oversized_frame`). With `MAX_CLIENTS`, it bounds what
 /// clients can make a node buffer.
-pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a node serving clients hears of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +52,22 @@ impl Default for ClientTable {
 #[derive(Default)]
 struct ClientMap {
     next_id: u64,
-    queues: HashMap<u64, (mpsc::Sender<Bytes>, CancellationToken)>,
+    queues: HashMap<u64, ClientQueue>,
+}
+
+/// Where a client's replies wait, the bytes waiting there, and the token that disconnects it.
+struct ClientQueue {
+    frames: mpsc::Sender<Bytes>,
+    bytes: Arc<AtomicUsize>,
+    closed: CancellationToken,
 }
 
 impl ClientTable {
-    fn add(&self, queue: mpsc::Sender<Bytes>, closed: CancellationToken) -> u64 {
+    fn add(&self, queue: ClientQueue) -> u64 {
         let mut map = lock(&self.open);
         let id = map.next_id;
         map.next_id = map.next_id.wrapping_add(1);
-        map.queues.insert(id, (queue, closed));
+        map.queues.insert(id, queue);
         id
     }
 
@@ -73,13 +82,29 @@ impl Shared {
             &self.stats.dropped_too_large
         } else {
             let map = lock(&self.client_table.open);
-            match map.queues.get(&client).map(|(queue, closed)| (queue.try_send(frame), closed)) {
-                Some((Ok(()), _)) => return true,
-                Some((Err(TrySendError::Full(_)), closed)) => {
-                    closed.cancel();
-                    &self.stats.dropped_queue_full
+            match map.queues.get(&client) {
+                None => &self.stats.dropped_closed,
+                Some(queue) => {
+                    let len = frame.len();
+                    let waiting = queue.bytes.fetch_add(len, Ordering::Relaxed).saturating_add(len);
+                    let sent = if waiting > CLIENT_QUEUE_BYTES {
+                        Err(TrySendError::Full(frame))
+                    } else {
+                        queue.frames.try_send(frame)
+                    };
+                    match sent {
+                        Ok(()) => return true,
+                        Err(TrySendError::Full(_)) => {
+                            queue.bytes.fetch_sub(len, Ordering::Relaxed);
+                            queue.closed.cancel();
+                            &self.stats.dropped_queue_full
+                        }
+                        Err(TrySendError::Closed(_)) => {
+                            queue.bytes.fetch_sub(len, Ordering::Relaxed);
+                            &self.stats.dropped_closed
+                        }
+                    }
                 }
-                Some((Err(TrySendError::Closed(_)), _)) | None => &self.stats.dropped_closed,
             }
         };
         Counters::bump(counter);
@@ -97,12 +122,20 @@ pub(crate) async fn serve(shared: &Arc<Shared>, mut framed: FramedStream, name: 
     };
     framed.codec_mut().limit_payload(MAX_CLIENT_FRAME_BYTES);
     Counters::bump(&shared.stats.clients_accepted);
-    let (queue, mut replies) = mpsc::channel(CLIENT_QUEUE_FRAMES);
+    let (frames, mut replies) = mpsc::channel(CLIENT_QUEUE_FRAMES);
     let closed = shared.shutdown.child_token();
-    let client = shared.client_table.add(queue, closed.clone());
-    closed.run_until_cancelled(exchange(shared, &mut framed, client, name, &events, &mut replies)).await;
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let client = shared.client_table.add(ClientQueue { frames, bytes: Arc::clone(&bytes), closed: closed.clone() });
+    let replies = Replies { queue: &mut replies, bytes: &bytes };
+    closed.run_until_cancelled(exchange(shared, &mut framed, client, name, &events, replies)).await;
     shared.client_table.remove(client);
     let _ = events.send(ClientEvent::Closed { client }).await;
+}
+
+/// A client's replies as its connection's task takes them: the queue, and the bytes waiting in it.
+struct Replies<'a> {
+    queue: &'a mut mpsc::Receiver<Bytes>,
+    bytes: &'a AtomicUsize,
 }
 
 async fn exchange(
@@ -111,7 +144,7 @@ async fn exchange(
     client: u64,
     name: &str,
     events: &mpsc::Sender<ClientEvent>,
-    replies: &mut mpsc::Receiver<Bytes>,
+    replies: Replies<'_>,
 ) {
     loop {
         tokio::select! {
@@ -127,9 +160,11 @@ async fn exchange(
                 Some(Err(error)) => return Fault::from(error).record(&shared.stats),
                 None => return,
             },
-            reply = replies.recv() => match reply {
-                Some(first) => match write_ready(framed, first, replies).await {
+            reply = replies.queue.recv() => match reply {
+                Some(first) => match write_ready(framed, first, replies.queue).await {
                     Some((frames, bytes)) => {
+                        // Written: no longer waiting.
+                        replies.bytes.fetch_sub(usize::try_from(bytes).unwrap_or(usize::MAX), Ordering::Relaxed);
                         Counters::add(&shared.stats.frames_sent, frames);
                         Counters::add(&shared.stats.bytes_sent, bytes);
                     }

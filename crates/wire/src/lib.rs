@@ -11,7 +11,7 @@ mod snapshot_members;
 
 pub use gaggle::{
     check_payload, decode, encode_hello, payload_from_json, payload_text, write_message, Inbound, PayloadError,
-    WireError,
+    WireError, MAX_DATA_DEPTH,
 };
 pub use gaggle_output::{OutputBatch, OutputParts, Wanted};
 pub use snapshot_members::{NamedMembership, MAX_MEMBERS};
