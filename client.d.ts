@@ -7,8 +7,10 @@ export interface ClientOptions {
   addresses: string[]
   /** The cluster's name (default 'flotilla'). */
   cluster?: string
-  /** The cluster's shared secret (at least 16 bytes). */
+  /** The cluster's shared secret (at least 16 bytes): the client proves the client key made from it. */
   secret?: string
+  /** Instead of the secret: the client key (64 hex digits, `flotilla client-key`). */
+  clientKey?: string
   /** Mutual TLS: this client's certificate (signed by the cluster's CA, naming `name`), its key, the CA (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer }
   /** This client's name (default 'client-' and random hex). */

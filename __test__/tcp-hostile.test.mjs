@@ -109,10 +109,11 @@ function hello ({ magic = 'FLOTILLA', version = 1, lane = 0, cluster = CLUSTER, 
   return Buffer.concat([bytesOf(magic), u16(version), u8(lane), field(cluster), field(dialer), field(advertise), nonce])
 }
 
-// handshake.rs/cluster_key.rs: HMAC-SHA256(secret, label | len cluster | len dialer | len acceptor | nonce_d | nonce_a).
-function proofMac (secret, label, { dialer, acceptor, nonceD, nonceA, cluster = CLUSTER }) {
-  const mac = createHmac('sha256', secret).update(label)
-  for (const text of [cluster, dialer, acceptor]) mac.update(field(text))
+// handshake.rs/cluster_key.rs: HMAC-SHA256(secret, label | route | len advertise | len cluster | len dialer |
+// len acceptor | nonce_d | nonce_a), the route being the HELLO's lane byte.
+function proofMac (secret, label, { lane, advertise, dialer, acceptor, nonceD, nonceA, cluster = CLUSTER }) {
+  const mac = createHmac('sha256', secret).update(label).update(u8(lane))
+  for (const text of [advertise, cluster, dialer, acceptor]) mac.update(field(text))
   return mac.update(nonceD).update(nonceA).digest()
 }
 
@@ -319,7 +320,7 @@ function hostileFrame (rng, from) {
 // A HELLO the node would take from `dialer`.
 function validHello (rng, dialer, { lane = 0, nonce = rng.bytes(32) } = {}) {
   const advertise = IDS.includes(dialer) ? `127.0.0.1:${rng.between(1024, 65535)}` : STRANGER_ADVERTISE
-  return { bytes: hello({ lane, dialer, advertise, nonce }), nonce }
+  return { bytes: hello({ lane, dialer, advertise, nonce }), nonce, lane, advertise }
 }
 
 // ---- the cases ----
@@ -422,13 +423,13 @@ const CASE_KINDS = {
   // A dialer that knows a WRONG secret (or none): it cannot prove itself.
   async wrongSecret (rng, target, context) {
     const dialer = rng.pick([...otherIds(target), rng.pick(STRANGERS)])
-    const { bytes, nonce } = validHello(rng, dialer)
+    const { bytes, nonce, lane, advertise } = validHello(rng, dialer)
     const conn = await Conn.open(target.port)
     conn.write(frame(bytes))
     const welcome = parseWelcome(await conn.readFrame())
     if (welcome === null) return { conn, expect: {}, problem: `${target.id} sent no WELCOME to a valid HELLO` }
     // The acceptor's proof checks with the right secret: these HMACs are computed as the nodes compute them.
-    const transcript = { dialer, acceptor: target.id, nonceD: nonce, nonceA: welcome.nonce }
+    const transcript = { lane, advertise, dialer, acceptor: target.id, nonceD: nonce, nonceA: welcome.nonce }
     if (welcome.acceptor !== target.id || !welcome.mac.equals(proofMac(SECRET, 'flotilla acceptor', transcript))) {
       return { conn, expect: {}, problem: `${target.id}'s WELCOME does not carry the proof computed here` }
     }
@@ -490,12 +491,12 @@ const CASE_KINDS = {
     const lane = IDS.includes(from) ? 1 : rng.int(2)
     // One connection per dialer and lane at a time: a new one replaces the old (readers.rs).
     return context.exclusive(`${target.id}/${from}/${lane}`, async () => {
-      const { bytes, nonce } = validHello(rng, from, { lane })
+      const { bytes, nonce, advertise } = validHello(rng, from, { lane })
       const conn = await Conn.open(target.port)
       conn.write(frame(bytes))
       const welcome = parseWelcome(await conn.readFrame())
       if (welcome === null) return { conn, expect: {}, problem: `${target.id} sent no WELCOME to a valid HELLO` }
-      const transcript = { dialer: from, acceptor: target.id, nonceD: nonce, nonceA: welcome.nonce }
+      const transcript = { lane, advertise, dialer: from, acceptor: target.id, nonceD: nonce, nonceA: welcome.nonce }
       if (!welcome.mac.equals(proofMac(SECRET, 'flotilla acceptor', transcript))) {
         return { conn, expect: {}, problem: `${target.id}'s WELCOME does not carry the proof computed here` }
       }
@@ -711,7 +712,12 @@ test(`tcp, secret mode: a live 3-node cluster under ${CASES} hostile connections
     const nonceD = helloFrame.subarray(helloFrame.length - 32)
     const welcome = parseWelcome(recording.down[0].subarray(4))
     assert.ok(welcome !== null && welcome.acceptor === 'n0', 'n0 answered n1 with a WELCOME')
-    const transcript = { dialer: 'n1', acceptor: 'n0', nonceD, nonceA: welcome.nonce }
+    // The HELLO's lane byte and advertised address (after the 4-byte prefix, the magic, the version).
+    const lane = helloFrame[14]
+    const clusterEnd = 16 + helloFrame[15]
+    const dialerEnd = clusterEnd + 1 + helloFrame[clusterEnd]
+    const advertise = helloFrame.subarray(dialerEnd + 1, dialerEnd + 1 + helloFrame[dialerEnd]).toString()
+    const transcript = { lane, advertise, dialer: 'n1', acceptor: 'n0', nonceD, nonceA: welcome.nonce }
     assert.deepEqual(welcome.mac, proofMac(SECRET, 'flotilla acceptor', transcript), 'n0\'s proof, as computed here')
     assert.deepEqual(proofFrame.subarray(4), field(proofMac(SECRET, 'flotilla dialer', transcript)), 'n1\'s proof, as computed here')
     assert.equal(recording.down[1].subarray(4).toString(), 'OK')

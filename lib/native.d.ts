@@ -73,8 +73,16 @@ export interface NativeClientOptions {
   name: string
   /** The node to dial, "host:port". */
   address: string
-  /** The cluster's shared secret, if it has one. */
+  /**
+   * The cluster's shared secret, if it has one: the client proves the client key made from it (never the
+   * secret itself, which opens the peers' route).
+   */
   secret?: string
+  /**
+   * Instead of the secret: the client key itself (64 hex digits, `clientKeyOf(secret)`), which a client can be
+   * given without the power to act as a member.
+   */
+  clientKey?: string
   /** The cluster's mutual TLS settings, with this client's certificate and key. */
   tls?: NativeTls
 }

@@ -9,6 +9,7 @@ const { Client } = require('../client')
 const clusterOptions = {
   cluster: { type: 'string' },
   'secret-file': { type: 'string' },
+  'client-key-file': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
@@ -20,6 +21,8 @@ const clusterOptions = {
 const clusterHelp = `Connecting:
   --cluster NAME        the cluster's name (default flotilla)
   --secret-file FILE    the cluster's shared secret, read from FILE (trailing newline ignored)
+  --client-key-file FILE  instead: the client key (flotilla client-key), which lets a client in without the
+                        power to act as a member
   --tls-cert FILE       mutual TLS: this client's certificate (PEM; it must name the client, see --name)
   --tls-key FILE        its private key (PEM)
   --tls-ca FILE         the cluster's CA certificate (PEM)
@@ -39,7 +42,10 @@ function readText (path, what) {
 function securityOf (values) {
   const security = {}
   const tlsGiven = ['tls-cert', 'tls-key', 'tls-ca'].filter((key) => values[key] !== undefined)
-  if (values['secret-file'] !== undefined) {
+  if (values['client-key-file'] !== undefined) {
+    if (tlsGiven.length > 0 || values['secret-file'] !== undefined) throw new CliError('give --client-key-file, --secret-file or the --tls-* options, only one')
+    security.clientKey = readText(values['client-key-file'], 'the client key file').trim()
+  } else if (values['secret-file'] !== undefined) {
     if (tlsGiven.length > 0) throw new CliError('give --secret-file or the --tls-* options, not both')
     security.secret = readText(values['secret-file'], 'the secret file').replace(/\r?\n$/, '')
   } else if (tlsGiven.length > 0) {

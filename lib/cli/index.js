@@ -14,6 +14,7 @@ const COMMANDS = [
   require('./append'),
   require('./tail'),
   require('./read'),
+  require('./client-key'),
   require('./inspect'),
   require('./verify')
 ]

@@ -24,23 +24,32 @@ class Client {
    * @param {object} options
    * @param {string[]} options.addresses - "host:port" of one or more nodes (the others are learned from them)
    * @param {string} [options.cluster] - the cluster's name (default 'flotilla')
-   * @param {string} [options.secret] - the cluster's shared secret
+   * @param {string} [options.secret] - the cluster's shared secret (the client proves the client key made from it)
+   * @param {string} [options.clientKey] - instead of the secret: the client key (64 hex digits, `flotilla
+   *   client-key`), which lets a client in without the power to act as a member
    * @param {{cert, key, ca}} [options.tls] - mutual TLS: this client's certificate (naming `name`) and key, the CA
    * @param {string} [options.name] - this client's name (default 'client-' and random hex)
    * @param {number} [options.timeout] - ms a call may take, retries included (default 10000)
    */
   constructor (options) {
     if (options === null || typeof options !== 'object') throw invalidArgument('flotilla/client: the options must be an object', TypeError)
-    const { addresses, cluster = 'flotilla', secret, tls, name = 'client-' + randomBytes(6).toString('hex'), timeout = DEFAULT_TIMEOUT_MS } = options
+    const { addresses, cluster = 'flotilla', secret, clientKey, tls, name = 'client-' + randomBytes(6).toString('hex'), timeout = DEFAULT_TIMEOUT_MS } = options
     if (!Array.isArray(addresses) || addresses.length === 0 || !addresses.every(isAddress)) {
       throw invalidArgument('flotilla/client: "addresses" must be a non-empty array of "host:port"', TypeError)
     }
     if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES)) {
       throw invalidArgument(`flotilla/client: "secret" must be a string of at least ${MIN_SECRET_BYTES} bytes`, TypeError)
     }
+    if (clientKey !== undefined && (typeof clientKey !== 'string' || !/^[0-9a-f]{64}$/.test(clientKey))) {
+      throw invalidArgument('flotilla/client: "clientKey" must be 64 hex digits (flotilla client-key)', TypeError)
+    }
+    if ([secret, clientKey, tls].filter((given) => given !== undefined).length > 1) {
+      throw invalidArgument('flotilla/client: give one of "secret", "clientKey" and "tls"', TypeError)
+    }
     if (!Number.isSafeInteger(timeout) || timeout <= 0) throw invalidArgument('flotilla/client: "timeout" must be a whole number of ms > 0', TypeError)
     this._settings = { cluster, name }
     if (secret !== undefined) this._settings.secret = secret
+    if (clientKey !== undefined) this._settings.clientKey = clientKey
     if (tls !== undefined) this._settings.tls = pemStrings(tls)
     this._seeds = [...addresses]
     this._addresses = new Set(addresses) // every address known, the seeds first

@@ -5,7 +5,7 @@
 use super::error::{self, ErrorCode};
 use super::transport_options::{security, NativeTls, MAX_FRAME_BYTES};
 use crate::node::{MAX_ADDRESS_BYTES, MAX_NAME_BYTES};
-use crate::runtime::{Client, ClientOptions};
+use crate::runtime::{client_key, Client, ClientOptions, Security, MIN_SECRET_BYTES};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -21,8 +21,12 @@ pub struct NativeClientOptions {
     pub name: String,
     /// The node to dial, "host:port".
     pub address: String,
-    /// The cluster's shared secret, if it has one.
+    /// The cluster's shared secret, if it has one: the client proves the client key made from it (never the
+    /// secret itself, which opens the peers' route).
     pub secret: Option<String>,
+    /// Instead of the secret: the client key itself (64 hex digits, `clientKeyOf(secret)`), which a client can be
+    /// given without the power to act as a member.
+    pub client_key: Option<String>,
     /// The cluster's mutual TLS settings, with this client's certificate and key.
     pub tls: Option<NativeTls>,
 }
@@ -91,11 +95,59 @@ fn client_options(options: NativeClientOptions) -> Result<ClientOptions, ErrorCo
     if options.address.is_empty() || options.address.len() > MAX_ADDRESS_BYTES {
         return Err(wrong(format!("the address must be \"host:port\", at most {MAX_ADDRESS_BYTES} bytes")));
     }
+    let security = match (options.client_key, security(options.secret, options.tls, false)?) {
+        (None, Security::Secret(secret)) => Security::Secret(client_key_bytes(&secret)?.to_vec()),
+        (None, other) => other,
+        (Some(key), Security::None { .. }) => Security::Secret(parse_client_key(&key)?),
+        (Some(_), _) => return Err(wrong("give a secret, a client key or tls, only one".to_string())),
+    };
     Ok(ClientOptions {
         cluster: options.cluster,
         name: options.name,
         address: options.address,
-        security: security(options.secret, options.tls, false)?,
+        security,
         max_frame_bytes: MAX_FRAME_BYTES,
     })
+}
+
+/// The client key of a cluster's secret, as 64 hex digits: what `flotilla client-key` prints, to give a client
+/// access without the power to act as a member.
+#[napi(catch_unwind)]
+pub fn client_key_of(secret: String) -> Result<String, ErrorCode> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(error::invalid_argument(format!("the secret must be at least {MIN_SECRET_BYTES} bytes")));
+    }
+    Ok(client_key_bytes(secret.as_bytes())?.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+fn client_key_bytes(secret: &[u8]) -> Result<[u8; 32], ErrorCode> {
+    client_key(secret).map_err(|why| error::invalid_argument(format!("client: {why}")))
+}
+
+fn parse_client_key(hex: &str) -> Result<Vec<u8>, ErrorCode> {
+    let digits = hex.trim();
+    let bytes: Option<Vec<u8>> = (digits.len() == 64)
+        .then(|| {
+            (0..32).map(|i| digits.get(2 * i..2 * i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
+        })
+        .flatten();
+    bytes.ok_or_else(|| error::invalid_argument("client: the client key must be 64 hex digits (flotilla client-key)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_key_reads_back_as_printed_and_a_short_secret_has_none() {
+        let printed = client_key_of("a secret of at least 16 bytes".to_string()).expect("a key");
+        assert_eq!(printed.len(), 64);
+        assert_eq!(
+            parse_client_key(&printed).expect("hex"),
+            client_key_bytes(b"a secret of at least 16 bytes").unwrap()
+        );
+        assert!(client_key_of("short".to_string()).is_err());
+        assert!(parse_client_key("not hex").is_err());
+        assert!(parse_client_key(&"é".repeat(32)).is_err(), "64 bytes that are not 64 hex digits");
+    }
 }

@@ -10,7 +10,7 @@ mod node_runtime;
 
 pub use engine::{Engine, SendMessage};
 pub use flotilla_transport::{
-    Client, ClientEvent, ClientOptions, Lane, Security, TransportError, TransportOptions, TransportStats,
+    client_key, Client, ClientEvent, ClientOptions, Lane, Security, TransportError, TransportOptions, TransportStats,
     DEFAULT_QUEUE_FRAMES, MAX_CLIENT_FRAME_BYTES, MIN_SECRET_BYTES,
 };
 pub use node_runtime::{ClientBudget, Hooks, NodeRuntime, RuntimeError, RuntimeOptions, RuntimeStats};

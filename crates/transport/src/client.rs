@@ -35,7 +35,9 @@ pub struct ClientOptions {
     pub name: String,
     /// The node to dial, "host:port".
     pub address: String,
-    /// As the cluster's nodes are configured (`None`'s `allow_remote` means nothing to a client).
+    /// How the client proves itself: `Secret` holds the client key (`client_key` of the cluster's secret, never
+    /// the secret itself: a client has no business on the peers' route); `Tls` a certificate of the cluster's CA
+    /// naming the client; `None` for a cluster without either (its `allow_remote` means nothing to a client).
     pub security: Security,
     /// The largest frame sent or accepted.
     pub max_frame_bytes: usize,
@@ -65,7 +67,7 @@ impl Client {
             }
             Security::Secret(secret) => (Some(ClusterKey::new(secret)?), None),
             Security::Tls { cert_pem, key_pem, ca_pem } => {
-                (None, Some(TlsContext::new(&options.name, cert_pem, key_pem, ca_pem)?))
+                (None, Some(TlsContext::new(&options.name, cert_pem, key_pem, ca_pem, false)?))
             }
             Security::None { .. } => (None, None),
         };

@@ -18,8 +18,11 @@ pub(crate) enum Prover {
     Dialer,
 }
 
-/// What both proofs cover: a fresh nonce from each side makes every handshake's proofs unique.
+/// What both proofs cover: a fresh nonce from each side makes every handshake's proofs unique, and the route and
+/// the address the dialer advertised are bound in, so that nobody on the way can change them.
 pub(crate) struct Transcript<'a> {
+    pub(crate) route: u8,
+    pub(crate) advertise: &'a str,
     pub(crate) cluster: &'a str,
     pub(crate) dialer: &'a str,
     pub(crate) acceptor: &'a str,
@@ -30,6 +33,15 @@ pub(crate) struct Transcript<'a> {
 #[derive(Clone)]
 pub(crate) struct ClusterKey {
     keyed: HmacSha256,
+}
+
+/// The key clients prove themselves with: HMAC-SHA256(secret, "flotilla client key"). It opens the client route
+/// only; the cluster's secret, which the peers' route needs, cannot be learned from it. So a client can be given
+/// this key without being given the power to act as a member.
+pub fn client_key(secret: &[u8]) -> Result<[u8; 32], TransportError> {
+    let mut mac = ClusterKey::new(secret)?.keyed;
+    mac.update(b"flotilla client key");
+    Ok(mac.finalize().into_bytes().into())
 }
 
 impl ClusterKey {
@@ -72,7 +84,8 @@ impl ClusterKey {
         });
         // Each name goes in behind its length, so that no two different (cluster, dialer, acceptor) triples
         // concatenate to the same bytes.
-        for text in [transcript.cluster, transcript.dialer, transcript.acceptor] {
+        mac.update(&[transcript.route]);
+        for text in [transcript.advertise, transcript.cluster, transcript.dialer, transcript.acceptor] {
             mac.update(&[u8::try_from(text.len()).unwrap_or(u8::MAX)]);
             mac.update(text.as_bytes());
         }

@@ -46,23 +46,36 @@ pub(crate) async fn accept(shared: &Shared, framed: &mut FramedStream) -> Result
     if hello.route == Route::Client && shared.clients.is_none() {
         return Err(Fault::NoClients);
     }
+    // With TLS, a peer's certificate must be a node's: usable as a server too (a client's certificate, for
+    // clientAuth alone, opens the client route only).
+    if hello.route != Route::Client && shared.tls.as_ref().is_some_and(|tls| !tls.is_node_certificate(framed.get_ref()))
+    {
+        return Err(Fault::BadAuth);
+    }
+    // A client proves the client key, a peer the cluster's secret: a client's key cannot open a peer's route.
+    let key = match hello.route {
+        Route::Client => shared.client_key.as_ref(),
+        Route::Peer(_) => shared.key.as_ref(),
+    };
     // With TLS, the dialer's certificate must name the node it says it is.
     if !framed.get_ref().certificate_allows(&hello.dialer) {
         return Err(Fault::BadAuth);
     }
     let nonce_a: Nonce = rand::random();
     let transcript = Transcript {
+        route: hello.route.to_byte(),
+        advertise: &hello.advertise,
         cluster: &shared.cluster,
         dialer: &hello.dialer,
         acceptor: &shared.name,
         nonce_d: &hello.nonce,
         nonce_a: &nonce_a,
     };
-    let mac = shared.key.as_ref().map(|key| key.proof(Prover::Acceptor, &transcript));
+    let mac = key.map(|key| key.proof(Prover::Acceptor, &transcript));
     write_message(framed, Welcome { acceptor: shared.name.clone(), nonce: nonce_a, mac }.encode()).await?;
     let proof = Proof::decode(&read_message(framed).await?)?;
     // Both sides must agree on having a secret: a MAC where none is expected is as wrong as a missing one.
-    let session = match (&shared.key, proof.mac) {
+    let session = match (key, proof.mac) {
         (Some(key), Some(mac)) if key.verify(Prover::Dialer, &transcript, &mac) => {
             Some(key.session(&hello.nonce, &nonce_a, Prover::Acceptor))
         }
@@ -105,6 +118,8 @@ pub(crate) async fn dial(
         return Err(Fault::BadAuth);
     }
     let transcript = Transcript {
+        route: route.to_byte(),
+        advertise: caller.advertise,
         cluster: caller.cluster,
         dialer: caller.name,
         acceptor: &welcome.acceptor,

@@ -32,7 +32,7 @@ pub(crate) enum Route {
 const CLIENT_ROUTE: u8 = 2;
 
 impl Route {
-    fn to_byte(self) -> u8 {
+    pub(crate) fn to_byte(self) -> u8 {
         match self {
             Route::Peer(lane) => lane.to_byte(),
             Route::Client => CLIENT_ROUTE,

@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) advertise: String,
     /// None without a secret.
     pub(crate) key: Option<ClusterKey>,
+    /// With a secret: the key clients prove themselves with (`client_key`), which opens the client route only.
+    pub(crate) client_key: Option<ClusterKey>,
     /// None without TLS.
     pub(crate) tls: Option<TlsContext>,
     pub(crate) max_frame_bytes: usize,

@@ -40,16 +40,19 @@ pub(crate) struct TlsContext {
     acceptor: TlsAcceptor,
     connector: TlsConnector,
     server_name: ServerName<'static>,
+    /// Checks a chain as a node's (a server's) certificate: for the dialers of the peers' routes.
+    node_verifier: Arc<ClusterCaVerifier>,
 }
 
 impl TlsContext {
     /// Reads the PEM settings and checks them: this node's certificate must verify against the CA (as a server
-    /// and as a client) and name `node`, and the key must match it.
+    /// and as a client; a client's, `as_node` false, as a client only) and name `node`, and the key must match it.
     pub(crate) fn new(
         node: &str,
         cert_pem: &[u8],
         key_pem: &[u8],
         ca_pem: &[u8],
+        as_node: bool,
     ) -> Result<TlsContext, TransportError> {
         let chain = certificates("the certificate (cert)", cert_pem)?;
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|error| {
@@ -72,14 +75,17 @@ impl TlsContext {
             .build()
             .map_err(|error| tls_error(format!("the CA certificate (ca): {error}")))?;
         let server_verifier = Arc::new(ClusterCaVerifier { roots, provider: Arc::clone(&provider) });
+        let node_verifier = Arc::clone(&server_verifier);
 
         // This node's own certificate, checked as its peers will check it, so that a wrong one is an error here
         // rather than every connection failing later.
         let now = UnixTime::now();
         let (end_entity, intermediates) = chain.split_first().ok_or_else(|| tls_error("no certificate".into()))?;
-        server_verifier.verify_chain(end_entity, intermediates, now).map_err(|error| {
-            tls_error(format!("this node's certificate does not verify against the CA (as a server): {error}"))
-        })?;
+        if as_node {
+            server_verifier.verify_chain(end_entity, intermediates, now).map_err(|error| {
+                tls_error(format!("this node's certificate does not verify against the CA (as a server): {error}"))
+            })?;
+        }
         client_verifier.verify_client_cert(end_entity, intermediates, now).map_err(|error| {
             tls_error(format!(
                 "this node's certificate does not verify against the CA (as a client: it needs the clientAuth \
@@ -117,7 +123,21 @@ impl TlsContext {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
             server_name,
+            node_verifier,
         })
+    }
+
+    /// Whether the other side's certificate (already verified as a client's by the TLS handshake) is a node's too:
+    /// it verifies against the CA as a server (the serverAuth extended key usage, or none). A certificate for
+    /// clientAuth alone is a client's.
+    pub(crate) fn is_node_certificate(&self, connection: &Connection) -> bool {
+        let Connection::Tls(stream) = connection else { return false };
+        let Some((end_entity, intermediates)) =
+            stream.get_ref().1.peer_certificates().and_then(|chain| chain.split_first())
+        else {
+            return false;
+        };
+        self.node_verifier.verify_chain(end_entity, intermediates, UnixTime::now()).is_ok()
     }
 
     /// The acceptor's TLS handshake: the dialer must present a certificate signed by the CA.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cluster_key::ClusterKey;
+use crate::cluster_key::{client_key, ClusterKey};
 use crate::error::TransportError;
 use crate::listener;
 use crate::options::{host_port_is_valid, name_is_valid, Lane, Security, TransportOptions};
@@ -63,9 +63,11 @@ impl Transport {
             });
         }
         let (key, tls) = match &options.security {
-            Security::Secret(secret) => (Some(ClusterKey::new(secret)?), None),
+            Security::Secret(secret) => {
+                (Some((ClusterKey::new(secret)?, ClusterKey::new(&client_key(secret)?)?)), None)
+            }
             Security::Tls { cert_pem, key_pem, ca_pem } => {
-                (None, Some(TlsContext::new(&options.name, cert_pem, key_pem, ca_pem)?))
+                (None, Some(TlsContext::new(&options.name, cert_pem, key_pem, ca_pem, true)?))
             }
             Security::None { allow_remote } => {
                 if !allow_remote && addresses.iter().any(|address| !address.ip().is_loopback()) {
@@ -80,7 +82,8 @@ impl Transport {
         let shared = Arc::new(Shared {
             cluster: options.cluster,
             advertise: options.advertise.unwrap_or_else(|| local_addr.to_string()),
-            key,
+            client_key: key.as_ref().map(|(_, client)| client.clone()),
+            key: key.map(|(peers, _)| peers),
             tls,
             max_frame_bytes: options.max_frame_bytes,
             queue_frames: options.queue_frames,

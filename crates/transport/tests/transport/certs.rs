@@ -66,6 +66,15 @@ impl Ca {
         NodeCert { cert_pem: params.signed_by(&key, &self.issuer).unwrap().pem(), key_pem: key.serialize_pem() }
     }
 
+    /// A certificate for `name` that is only good for a client (its extended key usage lacks serverAuth): a
+    /// client's, which opens the client route and no peer's.
+    pub fn client_only(&self, name: &str) -> NodeCert {
+        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        NodeCert { cert_pem: params.signed_by(&key, &self.issuer).unwrap().pem(), key_pem: key.serialize_pem() }
+    }
+
     fn sign(&self, mut params: CertificateParams) -> NodeCert {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use flotilla_transport::{
-    Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_BYTES, CLIENT_QUEUE_FRAMES, MAX_CLIENTS,
-    MAX_CLIENT_FRAME_BYTES,
+    client_key, Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_BYTES, CLIENT_QUEUE_FRAMES,
+    MAX_CLIENTS, MAX_CLIENT_FRAME_BYTES,
 };
 use tokio::sync::mpsc;
 
-use crate::certs::{tls, Ca};
-use crate::support::{insecure, options, secret, wait_until, Node, CLUSTER};
+use crate::certs::{tls, Ca, CLUSTER_CA};
+use crate::support::{insecure, options, secret, wait_until, Node, CLUSTER, SECRET};
 
 const SOON: Duration = Duration::from_secs(10);
 
@@ -80,9 +80,59 @@ async fn a_client_exchanges_frames_with_a_node_that_serves_clients() {
     exchanges_both_ways(insecure(), insecure()).await;
 }
 
+/// A client's security for the tests' cluster secret: the client key, never the secret itself.
+fn client_secret() -> Security {
+    Security::Secret(client_key(SECRET).unwrap().to_vec())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_with_the_secret_exchanges_authenticated_frames_both_ways() {
-    exchanges_both_ways(secret(), secret()).await;
+async fn a_client_with_the_client_key_exchanges_authenticated_frames_both_ways() {
+    exchanges_both_ways(secret(), client_secret()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_whose_certificate_is_for_clients_only_is_served() {
+    exchanges_both_ways(tls("a"), CLUSTER_CA.client_only("admin").security(&CLUSTER_CA)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_key_opens_no_peer_route_and_the_cluster_secret_no_client_route() {
+    let mut serving = serving("a", secret()).await;
+    // A node holding the client key only, dialing as a peer: refused.
+    let mut intruder_options = options("intruder", client_secret());
+    intruder_options.peers = vec![("a".to_string(), serving.node.addr())];
+    let intruder = crate::support::start(intruder_options).await;
+    assert!(intruder.send("a", flotilla_transport::Lane::Messages, Bytes::from_static(b"a vote, say")));
+    wait_until("the intruder is refused", SOON, || intruder.stats().refused_bad_auth >= 1).await;
+    assert_eq!(serving.node.stats().connections_accepted, 0);
+    assert_eq!(serving.node.stats().frames_received, 0);
+    // A client proving the cluster's secret instead of the client key: refused too.
+    let (sender, _replies) = mpsc::channel(1);
+    let refused = Client::connect(client_options(&serving.node, secret()), sender).await;
+    assert!(matches!(refused, Err(TransportError::Connect { .. })), "{:?}", refused.err());
+    assert!(serving.events.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_clients_only_opens_no_peer_route() {
+    let serving = serving("a", tls("a")).await;
+    let mut intruder_options = options("admin", CLUSTER_CA.client_only("admin").security(&CLUSTER_CA));
+    intruder_options.peers = vec![("a".to_string(), serving.node.addr())];
+    // A transport refuses to start as a node with a client's certificate.
+    let (tx, _inbox) = mpsc::channel(1);
+    assert!(matches!(
+        flotilla_transport::Transport::start(intruder_options, tx).await,
+        Err(TransportError::Tls { .. })
+    ));
+    // Played by hand: a TLS dialer with the client's certificate that says HELLO on a peer's lane.
+    let cert = CLUSTER_CA.client_only("admin");
+    let config = crate::certs::client_config(&CLUSTER_CA, Some(&cert));
+    let stream = crate::certs::tls_connect(&config, &serving.node.addr(), "a").await.unwrap();
+    let mut dialer = crate::wire::Client::over(stream);
+    dialer.write_lossy(&crate::wire::frame(&crate::wire::hello(0, CLUSTER, "admin", "127.0.0.1:1", &[7; 32]))).await;
+    assert!(dialer.closed_within(SOON).await, "the node closed the peer's lane");
+    wait_until("the refusal is counted", SOON, || serving.node.stats().refused_bad_auth == 1).await;
+    assert_eq!(serving.node.stats().connections_accepted, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +179,7 @@ async fn a_client_that_does_not_read_its_replies_is_disconnected() {
     let mut serving = serving("a", secret()).await;
     // The client's side holds one reply and then stops reading: TCP's buffers fill, then the node's queue.
     let (sender, _unread) = mpsc::channel(1);
-    let client = Client::connect(client_options(&serving.node, secret()), sender).await.unwrap();
+    let client = Client::connect(client_options(&serving.node, client_secret()), sender).await.unwrap();
     assert!(client.send(Bytes::from_static(b"hello")));
     let ClientEvent::Frame { client: id, .. } = next_event(&mut serving.events).await else { panic!("a frame") };
     let reply = Bytes::from(vec![7u8; 64 * 1024]);
@@ -177,7 +227,7 @@ async fn a_node_serves_at_most_64_clients_apart_from_its_peers_places() {
 async fn a_client_frame_above_4_mib_closes_its_connection() {
     let mut serving = serving("a", secret()).await;
     let (sender, mut replies) = mpsc::channel(4);
-    let mut options = client_options(&serving.node, secret());
+    let mut options = client_options(&serving.node, client_secret());
     options.max_frame_bytes = 64 << 20;
     let client = Client::connect(options, sender).await.unwrap();
     assert!(client.send(Bytes::from(vec![b' '; MAX_CLIENT_FRAME_BYTES])), "the largest request");

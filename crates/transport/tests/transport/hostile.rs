@@ -236,7 +236,8 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str, sweep: 
         _ => {
             let nonce_d: [u8; 32] = rng.random();
             let dialer = intruder(rng);
-            let hello = wire::hello(rng.random_range(0..2), CLUSTER, &dialer, "127.0.0.1:1", &nonce_d);
+            let lane = rng.random_range(0..2);
+            let hello = wire::hello(lane, CLUSTER, &dialer, wire::ADVERTISED, &nonce_d);
             if !client.write_lossy(&wire::frame(&hello)).await {
                 return;
             }
@@ -245,7 +246,8 @@ async fn hostile_case(rng: &mut StdRng, target: &str, target_name: &str, sweep: 
             };
             let welcome = wire::parse_welcome(&welcome);
             let mac = secret.map(|secret| {
-                wire::proof_mac(secret, "flotilla dialer", CLUSTER, &dialer, target_name, &nonce_d, &welcome.nonce)
+                let (label, advertise) = ("flotilla dialer", wire::ADVERTISED);
+                wire::proof_mac(secret, label, lane, advertise, CLUSTER, &dialer, target_name, &nonce_d, &welcome.nonce)
             });
             client.write_lossy(&wire::frame(&wire::proof(mac.as_ref()))).await;
             if client.read_frame().await.is_none() {

@@ -78,6 +78,8 @@ async fn a_wrong_secret_is_refused_and_counted() {
     let forged = wire::proof_mac(
         b"a guessed secret, 32 bytes long!",
         "flotilla dialer",
+        0,
+        "127.0.0.1:1",
         CLUSTER,
         "mallory",
         "b",

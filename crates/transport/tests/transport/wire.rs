@@ -19,6 +19,9 @@ pub fn text(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(text);
 }
 
+/// The address hand-played dialers advertise.
+pub const ADVERTISED: &str = "127.0.0.1:1";
+
 pub fn hello(lane: u8, cluster: &str, dialer: &str, advertise: &str, nonce: &[u8; 32]) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.extend_from_slice(&VERSION.to_be_bytes());
@@ -63,9 +66,12 @@ pub fn parse_welcome(bytes: &[u8]) -> Welcome {
 }
 
 /// HMAC(secret, label | cluster | dialer | acceptor | nonce_d | nonce_a), each name behind its one-byte length.
+#[allow(clippy::too_many_arguments)] // the transcript's fields, as the handshake's proof covers them
 pub fn proof_mac(
     secret: &[u8],
     label: &str,
+    route: u8,
+    advertise: &str,
     cluster: &str,
     dialer: &str,
     acceptor: &str,
@@ -74,7 +80,8 @@ pub fn proof_mac(
 ) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(secret).unwrap();
     mac.update(label.as_bytes());
-    for name in [cluster, dialer, acceptor] {
+    mac.update(&[route]);
+    for name in [advertise, cluster, dialer, acceptor] {
         mac.update(&[name.len() as u8]);
         mac.update(name.as_bytes());
     }
@@ -194,14 +201,36 @@ impl Client {
     ) -> (Client, Option<[u8; 32]>) {
         let client = &mut self;
         let nonce_d: [u8; 32] = rand::random();
-        client.write(&frame(&hello(LANE_MESSAGES, cluster, dialer, "127.0.0.1:1", &nonce_d))).await;
+        client.write(&frame(&hello(LANE_MESSAGES, cluster, dialer, ADVERTISED, &nonce_d))).await;
         let welcome = parse_welcome(&client.read_frame().await.expect("a WELCOME"));
         assert_eq!(welcome.acceptor, acceptor);
-        let expected = secret
-            .map(|secret| proof_mac(secret, "flotilla acceptor", cluster, dialer, acceptor, &nonce_d, &welcome.nonce));
+        let expected = secret.map(|secret| {
+            proof_mac(
+                secret,
+                "flotilla acceptor",
+                LANE_MESSAGES,
+                ADVERTISED,
+                cluster,
+                dialer,
+                acceptor,
+                &nonce_d,
+                &welcome.nonce,
+            )
+        });
         assert_eq!(welcome.mac, expected, "the acceptor's proof");
-        let mac = secret
-            .map(|secret| proof_mac(secret, "flotilla dialer", cluster, dialer, acceptor, &nonce_d, &welcome.nonce));
+        let mac = secret.map(|secret| {
+            proof_mac(
+                secret,
+                "flotilla dialer",
+                LANE_MESSAGES,
+                ADVERTISED,
+                cluster,
+                dialer,
+                acceptor,
+                &nonce_d,
+                &welcome.nonce,
+            )
+        });
         client.write(&frame(&proof(mac.as_ref()))).await;
         assert_eq!(client.read_frame().await.expect("an OK"), b"OK");
         let session = secret.map(|secret| session_key(secret, &nonce_d, &welcome.nonce));
