@@ -176,6 +176,8 @@ test('a removed node learns its removal committed, and an append made on it then
   const nodes = memoryCluster(t, 3, STEADY)
   const leader = await electLeader(nodes)
   const removed = nodes.find((node) => node !== leader)
+  // Once an entry of its term committed, the new leader takes membership changes (before, TermNotStarted).
+  await leader.append('before')
   await leader.removeMember(removed.id)
   await waitFor(() => !removed.members().voters.includes(removed.id), 5000, 'the removed node to see the configuration without it')
   // Forwarded, taken by the leader (a non-member's request is answered), but the removed node hears of no more
