@@ -6,7 +6,7 @@
 'use strict'
 
 const { randomBytes, randomUUID } = require('node:crypto')
-const { Connection } = require('./connection')
+const { ConnectionPool } = require('./connection-pool')
 const { CODES, codedError, invalidArgument } = require('../engine/errors')
 const { isAddress } = require('../engine/transport-settings')
 const { membershipTarget } = require('../engine/membership-target')
@@ -47,16 +47,15 @@ class Client {
       throw invalidArgument('flotilla/client: give one of "secret", "clientKey" and "tls"', TypeError)
     }
     if (!Number.isSafeInteger(timeout) || timeout <= 0) throw invalidArgument('flotilla/client: "timeout" must be a whole number of ms > 0', TypeError)
-    this._settings = { cluster, name }
-    if (secret !== undefined) this._settings.secret = secret
-    if (clientKey !== undefined) this._settings.clientKey = clientKey
-    if (tls !== undefined) this._settings.tls = pemStrings(tls)
+    const settings = { cluster, name }
+    if (secret !== undefined) settings.secret = secret
+    if (clientKey !== undefined) settings.clientKey = clientKey
+    if (tls !== undefined) settings.tls = pemStrings(tls)
+    this._connections = new ConnectionPool(settings)
     this._seeds = [...addresses]
     this._addresses = new Set(addresses) // every address known, the seeds first
     this._timeoutMs = timeout
-    this._connections = new Map() // address -> Promise<Connection>
     this._leader = null // the address of the node last found leading
-    this._closed = false
   }
 
   /**
@@ -112,7 +111,7 @@ class Client {
     await this._onAny('status', {}).catch(() => {})
     for (const address of [...this._addresses]) {
       try {
-        const connection = await this._connection(address)
+        const connection = await this._connections.get(address)
         const known = await connection.request('address', { member: id }, Math.max(1, deadline - Date.now()))
         if (isAddress(known)) return known
       } catch {
@@ -142,30 +141,10 @@ class Client {
 
   /** Closes every connection. */
   close () {
-    this._closed = true
-    for (const connection of this._connections.values()) connection.then((open) => open.close(), () => {})
-    this._connections.clear()
+    this._connections.close()
   }
 
   // ---- connections and the leader ----
-
-  _connection (address) {
-    if (this._closed) return Promise.reject(codedError(CODES.CLOSED, 'flotilla/client: the client is closed'))
-    let connection = this._connections.get(address)
-    // Forgets this attempt only: a newer one for the address may have taken its place meanwhile.
-    const forget = () => { if (this._connections.get(address) === connection) this._connections.delete(address) }
-    if (connection === undefined) {
-      connection = Connection.open(address, this._settings)
-      this._connections.set(address, connection)
-      // One that opens after close() is closed at once.
-      connection.then((open) => { if (this._closed) open.close() }, forget)
-    }
-    return connection.then((open) => {
-      if (!open.closed) return open
-      forget()
-      return this._connection(address)
-    })
-  }
 
   _learn (view) {
     if (view === null || typeof view !== 'object' || view.addresses === null || typeof view.addresses !== 'object') return
@@ -176,10 +155,10 @@ class Client {
   async _onAny (op, args) {
     const deadline = Date.now() + this._timeoutMs
     let lastError = null
-    while (!this._closed && Date.now() < deadline) {
+    while (!this._connections.closed && Date.now() < deadline) {
       for (const address of [...this._seeds, ...this._addresses]) {
         try {
-          const connection = await this._connection(address)
+          const connection = await this._connections.get(address)
           const result = await connection.request(op, args, Math.max(1, deadline - Date.now()))
           this._learn(result)
           return result
@@ -196,17 +175,14 @@ class Client {
   // `cached`: the leader found last will do, while its connection lasts (for requests a node that no longer leads
   // refuses with NOT_LEADER, forwards to the leader, or answers as well: see CACHED_LEADER_OK).
   async _leaderConnection (deadline, cached = false) {
-    const known = this._leader === null || !cached ? undefined : this._connections.get(this._leader)
-    if (known !== undefined) {
-      const connection = await known.catch(() => null)
-      if (connection !== null && !connection.closed) return connection
-    }
+    const known = this._leader === null || !cached ? null : await this._connections.current(this._leader)
+    if (known !== null) return known
     let lastError = null
-    while (!this._closed && Date.now() < deadline) {
+    while (!this._connections.closed && Date.now() < deadline) {
       const candidates = this._leader === null ? [...this._addresses] : [this._leader, ...this._addresses]
       for (const address of candidates) {
         try {
-          const connection = await this._connection(address)
+          const connection = await this._connections.get(address)
           const view = await connection.request('status', {}, Math.max(1, deadline - Date.now()))
           this._learn(view)
           const status = view.status
@@ -217,7 +193,7 @@ class Client {
           const leaderAddress = status !== null && status.leader !== null ? view.addresses[status.leader] : null
           if (isAddress(leaderAddress) && leaderAddress !== address) {
             this._addresses.add(leaderAddress)
-            const leader = await this._connection(leaderAddress)
+            const leader = await this._connections.get(leaderAddress)
             const leaderView = await leader.request('status', {}, Math.max(1, deadline - Date.now()))
             this._learn(leaderView)
             if (leaderView.status !== null && leaderView.status.state === 'LEADER') {
@@ -258,7 +234,7 @@ class Client {
         const refusedElsewhere = error.code === CODES.NOT_LEADER
         const unanswered = error.code === CODES.UNAVAILABLE || error.code === CODES.TIMEOUT
         if (refusedElsewhere) sent = false
-        if (!(refusedElsewhere || (unanswered && retry)) || Date.now() >= deadline || this._closed) {
+        if (!(refusedElsewhere || (unanswered && retry)) || Date.now() >= deadline || this._connections.closed) {
           throw unanswered ? this._outcomeUnknown(op, args, error) : error
         }
         this._leader = null
@@ -278,7 +254,7 @@ class Client {
   }
 
   _unavailable (cause, what = 'no node') {
-    if (this._closed) return codedError(CODES.CLOSED, 'flotilla/client: the client is closed')
+    if (this._connections.closed) return codedError(CODES.CLOSED, 'flotilla/client: the client is closed')
     const detail = cause === null ? '' : `; last: ${cause.message.replace(/^flotilla\/client: /, '')}`
     return codedError(CODES.UNAVAILABLE, `flotilla/client: ${what} of the cluster answered within ${this._timeoutMs} ms${detail}`, cause)
   }
@@ -310,7 +286,7 @@ async function * entriesFrom (client, { from, to }) {
         const message = messages.shift()
         if (message.end) return
         if (message.error) {
-          if (message.error.code !== CODES.UNAVAILABLE || client._closed) {
+          if (message.error.code !== CODES.UNAVAILABLE || client._connections.closed) {
             throw codedError(message.error.code, `flotilla/client: ${message.error.message}`)
           }
           break // the connection ended: go on elsewhere

@@ -4,7 +4,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { Connection } = require('../client/connection')
+const { ConnectionPool } = require('../client/connection-pool')
 const { send } = require('./http')
 
 // How often the local node's leader and term are looked at, for the history of elections.
@@ -23,9 +23,8 @@ const ELECTIONS_KEPT = 20
 function createMonitor ({ node, connection: settings }) {
   const page = fs.readFileSync(path.join(__dirname, 'monitor.html'), 'utf8')
   const elections = [] // {at, term, leader}, oldest first
-  const connections = new Map() // address -> Promise<Connection>
+  const connections = new ConnectionPool(settings)
   let cached = null // {at, view: Promise}
-  let closed = false
 
   // Notes a leader (or term) the local node had not reported before.
   function observe (status) {
@@ -39,30 +38,13 @@ function createMonitor ({ node, connection: settings }) {
   watch.unref()
   observe(node.status())
 
-  // The open connection to `address`: the one cached, or a new one once it ended or failed to open.
-  function connectionTo (address) {
-    let opening = connections.get(address)
-    if (opening === undefined) {
-      opening = Connection.open(address, settings)
-      connections.set(address, opening)
-      opening.then((open) => { if (closed) open.close() }, () => {
-        if (connections.get(address) === opening) connections.delete(address)
-      })
-    }
-    return opening.then((open) => {
-      if (!open.closed) return open
-      if (connections.get(address) === opening) connections.delete(address)
-      return connectionTo(address)
-    })
-  }
-
   // `op`'s result from the member at `address`, or null when it does not answer within ASK_TIMEOUT_MS.
   async function ask (address, op) {
     if (typeof address !== 'string') return null
     let timer
     const late = new Promise((resolve, reject) => { timer = setTimeout(reject, ASK_TIMEOUT_MS, new Error('timeout')) })
     try {
-      return await Promise.race([connectionTo(address).then((open) => open.request(op, {}, ASK_TIMEOUT_MS)), late])
+      return await Promise.race([connections.get(address).then((open) => open.request(op, {}, ASK_TIMEOUT_MS)), late])
     } catch {
       return null
     } finally {
@@ -140,10 +122,8 @@ function createMonitor ({ node, connection: settings }) {
     },
 
     close () {
-      closed = true
       clearInterval(watch)
-      for (const opening of connections.values()) opening.then((open) => open.close(), () => {})
-      connections.clear()
+      connections.close()
     }
   }
 }

@@ -4,7 +4,7 @@
 //! refuses and counts like any frame that is not a request, without parsing it.
 
 use super::error::{self, CodedError};
-use crate::node::wire::MAX_DATA_DEPTH;
+use crate::node::wire::{nests_within, MAX_DATA_DEPTH};
 use crate::runtime::{ClientBudget, ClientEvent};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -40,37 +40,9 @@ pub fn client_hook(
 /// The frame as text, or "" when it is not UTF-8 or nested deeper than a request can be.
 fn request_text(frame: &[u8]) -> String {
     match std::str::from_utf8(frame) {
-        Ok(text) if nesting_within(text, MAX_REQUEST_DEPTH) => text.to_string(),
+        Ok(text) if nests_within(text, MAX_REQUEST_DEPTH) => text.to_string(),
         _ => String::new(),
     }
-}
-
-/// Whether brackets outside strings nest at most `limit` deep (the text need not be JSON: JS checks that).
-fn nesting_within(text: &str, limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &byte in text.as_bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
 }
 
 #[cfg(test)]

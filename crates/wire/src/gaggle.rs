@@ -263,8 +263,17 @@ impl std::error::Error for PayloadError {}
 /// most `MAX_DATA_DEPTH` deep, so that every follower can read the entry that carries it.
 pub fn check_payload(json: &str) -> Result<(), PayloadError> {
     serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(PayloadError::NotJson)?;
+    if !nests_within(json, MAX_DATA_DEPTH) {
+        return Err(PayloadError::TooDeep { limit: MAX_DATA_DEPTH });
+    }
+    Ok(())
+}
+
+/// Whether the brackets of `text` outside its strings nest at most `limit` deep, read in one pass without
+/// parsing (the text need not be JSON).
+pub fn nests_within(text: &str, limit: usize) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &byte in json.as_bytes() {
+    for &byte in text.as_bytes() {
         if in_string {
             match byte {
                 _ if escaped => escaped = false,
@@ -278,15 +287,15 @@ pub fn check_payload(json: &str) -> Result<(), PayloadError> {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_DATA_DEPTH {
-                    return Err(PayloadError::TooDeep { limit: MAX_DATA_DEPTH });
+                if depth > limit {
+                    return false;
                 }
             }
-            b']' | b'}' => depth -= 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    Ok(())
+    true
 }
 
 /// Decodes a message from `from` (already resolved from the channel's origin) to `to` (this node).

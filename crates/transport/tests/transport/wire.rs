@@ -204,33 +204,14 @@ impl Client {
         client.write(&frame(&hello(LANE_MESSAGES, cluster, dialer, ADVERTISED, &nonce_d))).await;
         let welcome = parse_welcome(&client.read_frame().await.expect("a WELCOME"));
         assert_eq!(welcome.acceptor, acceptor);
-        let expected = secret.map(|secret| {
-            proof_mac(
-                secret,
-                "flotilla acceptor",
-                LANE_MESSAGES,
-                ADVERTISED,
-                cluster,
-                dialer,
-                acceptor,
-                &nonce_d,
-                &welcome.nonce,
-            )
-        });
-        assert_eq!(welcome.mac, expected, "the acceptor's proof");
-        let mac = secret.map(|secret| {
-            proof_mac(
-                secret,
-                "flotilla dialer",
-                LANE_MESSAGES,
-                ADVERTISED,
-                cluster,
-                dialer,
-                acceptor,
-                &nonce_d,
-                &welcome.nonce,
-            )
-        });
+        let proof_of = |label: &str| {
+            secret.map(|secret| {
+                let (route, advertise) = (LANE_MESSAGES, ADVERTISED);
+                proof_mac(secret, label, route, advertise, cluster, dialer, acceptor, &nonce_d, &welcome.nonce)
+            })
+        };
+        assert_eq!(welcome.mac, proof_of("flotilla acceptor"), "the acceptor's proof");
+        let mac = proof_of("flotilla dialer");
         client.write(&frame(&proof(mac.as_ref()))).await;
         assert_eq!(client.read_frame().await.expect("an OK"), b"OK");
         let session = secret.map(|secret| session_key(secret, &nonce_d, &welcome.nonce));
