@@ -235,7 +235,7 @@ struct NodeLoop<E> {
 impl<E: Engine> NodeLoop<E> {
     fn run(
         mut self,
-        transport: TransportOptions,
+        mut transport: TransportOptions,
         commands: mpsc::UnboundedReceiver<Command>,
         persisted: mpsc::UnboundedReceiver<u64>,
         started: std::sync::mpsc::Sender<Result<(SocketAddr, ClientReplies), RuntimeError>>,
@@ -248,7 +248,6 @@ impl<E: Engine> NodeLoop<E> {
             }
         };
         runtime.block_on(async move {
-            let mut transport = transport;
             let (inbound_sender, inbound) = mpsc::channel(INBOUND_QUEUE);
             let (client_sender, clients) = mpsc::channel(CLIENT_QUEUE);
             let client_hook = self.hooks.client.take();
