@@ -78,8 +78,10 @@ pub fn membership_error(error: &MembershipError) -> CodedError {
             | ConfChangeError::TermNotStarted { .. }
             | ConfChangeError::Joint
             | ConfChangeError::NotCaughtUp { .. },
-        ) => INVALID_STATE,
-        MembershipError::NotAMember { .. } | MembershipError::UnnamedMember { .. } => UNKNOWN_MEMBER,
+        )
+        // A member whose name this leader has not heard yet: a state that passes, like the ones above.
+        | MembershipError::UnnamedMember { .. } => INVALID_STATE,
+        MembershipError::NotAMember { .. } => UNKNOWN_MEMBER,
         MembershipError::Refused(_)
         | MembershipError::InvalidName { .. }
         | MembershipError::InvalidAddress { .. }
@@ -171,6 +173,14 @@ mod tests {
         assert_eq!(request.status, INVALID_ARGUMENT);
         let nested = request_error(&RequestError::Refused(ProposeError::LogFull { limit: 9 }));
         assert_eq!(nested.status, LOG_FULL);
+    }
+
+    #[test]
+    fn a_member_not_named_yet_is_a_state_to_wait_out_and_a_stranger_an_unknown_member() {
+        let unnamed = membership_error(&MembershipError::UnnamedMember { id: 7 });
+        assert_eq!(unnamed.status, INVALID_STATE, "the promotion of a new member asks again on INVALID_STATE");
+        let stranger = membership_error(&MembershipError::NotAMember { name: "x".into() });
+        assert_eq!(stranger.status, UNKNOWN_MEMBER);
     }
 
     fn code_and_message(error: impl Into<OpenError>) -> (ErrorCode, String) {
