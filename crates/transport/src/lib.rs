@@ -18,6 +18,7 @@ mod frame_codec;
 mod frame_mac;
 mod handshake;
 mod handshake_messages;
+mod handshake_places;
 mod listener;
 mod options;
 mod peers;

@@ -1,13 +1,14 @@
-//! This node's side of the connections peers dial: accept within the connection cap, shake hands, learn new
-//! dialers, then read authenticated frames into the inbound channel until the connection ends (a client's
-//! connection goes to the client table instead).
+//! This node's side of the connections peers dial: accept, shake hands within a place of the handshaking ones
+//! (see handshake_places.rs), learn new dialers, then read authenticated frames into the inbound channel within
+//! the cap on peer connections until the connection ends (a client's connection goes to the client table
+//! instead).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::codec::Framed;
 
 use crate::client_table;
@@ -16,52 +17,63 @@ use crate::fault::Fault;
 use crate::frame_codec::{FrameCodec, FramedStream};
 use crate::handshake::{self, HANDSHAKE_TIMEOUT};
 use crate::handshake_messages::Route;
+use crate::handshake_places::{HandshakePlace, HandshakePlaces};
 use crate::shared::Shared;
 use crate::stats::{Counters, OpenConnection};
 use crate::transport::Inbound;
 
-/// Accepted connections open at once, at most: each may buffer up to a frame, so the cap bounds memory, and
-/// half-open connections cannot exhaust file descriptors.
-pub(crate) const MAX_ACCEPTED: usize = 256;
+/// Accepted connections in their handshake at once, at most: beyond, the oldest is closed. With the caps on peer
+/// connections and on clients this bounds what accepted connections can make a node hold (each may buffer up to
+/// a frame) and the file descriptors they take.
+pub(crate) const MAX_HANDSHAKING: usize = 256;
+/// Peers' connections open at once after their handshake, at most (a dialer's new connection on a lane replaces
+/// its old one, so the members' own take a few).
+pub(crate) const MAX_PEER_CONNECTIONS: usize = 256;
 /// After a failed accept (out of file descriptors, say), so that the loop does not spin while it lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(20);
 
 pub(crate) async fn run(shared: Arc<Shared>, listener: TcpListener) {
-    let slots = Arc::new(Semaphore::new(MAX_ACCEPTED));
+    let handshaking = HandshakePlaces::new(MAX_HANDSHAKING);
+    let peer_slots = Arc::new(Semaphore::new(MAX_PEER_CONNECTIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
-                Ok(slot) => {
-                    let connection_shared = Arc::clone(&shared);
-                    shared.spawn(async move {
-                        serve(&connection_shared, stream, slot).await;
-                    });
+            Ok((stream, _)) => {
+                let (place, evicted) = handshaking.take();
+                if evicted {
+                    Counters::bump(&shared.stats.refused_too_many_connections);
                 }
-                // Dropping the stream closes it at once.
-                Err(_) => Counters::bump(&shared.stats.refused_too_many_connections),
-            },
+                let (connection_shared, peer_slots) = (Arc::clone(&shared), Arc::clone(&peer_slots));
+                shared.spawn(async move {
+                    serve(&connection_shared, stream, place, peer_slots).await;
+                });
+            }
             Err(_) => tokio::time::sleep(ACCEPT_ERROR_PAUSE).await,
         }
     }
 }
 
-/// `slot`: this connection's place among the accepted ones, held while it lives (a client gives it back once its
-/// handshake is done and takes one of the clients' instead, so that clients can never hold the peers' places).
-async fn serve(shared: &Arc<Shared>, stream: TcpStream, slot: OwnedSemaphorePermit) {
+/// `place`: this connection's place among the handshaking ones, given back once its handshake is done; a peer
+/// then holds one of `peer_slots` while its connection lives, a client one of the clients' own places, so that
+/// neither can keep the other out.
+async fn serve(shared: &Arc<Shared>, stream: TcpStream, place: HandshakePlace, peer_slots: Arc<Semaphore>) {
     let _open = OpenConnection::new(&shared.stats);
     // Only the handshake's replies are written here; should NODELAY fail, they are merely a little later.
     let _ = stream.set_nodelay(true);
-    let (mut framed, accepted) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, open(shared, stream)).await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(fault)) => return fault.record(&shared.stats),
-        Err(_) => return Fault::HandshakeTimeout.record(&shared.stats),
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, open(shared, stream));
+    let (mut framed, accepted) = match place.evicted.run_until_cancelled(handshake).await {
+        Some(Ok(Ok(opened))) => opened,
+        Some(Ok(Err(fault))) => return fault.record(&shared.stats),
+        Some(Err(_)) => return Fault::HandshakeTimeout.record(&shared.stats),
+        // Counted when a newer connection took its place.
+        None => return,
     };
+    drop(place);
     let lane = match accepted.route {
         Route::Peer(lane) => lane,
-        Route::Client => {
-            drop(slot);
-            return client_table::serve(shared, framed, &accepted.dialer).await;
-        }
+        Route::Client => return client_table::serve(shared, framed, &accepted.dialer).await,
+    };
+    let Ok(slot) = peer_slots.try_acquire_owned() else {
+        return Counters::bump(&shared.stats.refused_too_many_connections);
     };
     Counters::bump(&shared.stats.connections_accepted);
     shared.learn(&accepted.dialer, &accepted.advertise);

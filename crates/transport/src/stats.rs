@@ -77,9 +77,10 @@ counters! {
     refused_clients,
     /// Clients' connections that completed the handshake and were served.
     clients_accepted,
-    /// Clients' connections closed after the handshake because 128 clients were already connected.
+    /// Clients' connections closed after the handshake because 64 clients (`MAX_CLIENTS`) were already connected.
     refused_too_many_clients,
-    /// Connections accepted and closed at once because 256 were already open.
+    /// Accepted connections closed because others were waiting: in their handshake when 256 newer ones were
+    /// (the one waiting longest gives its place to the newest), or after it when 256 peers' connections were open.
     refused_too_many_connections,
     /// An incoming length prefix above the limit (the connection is closed).
     dropped_oversized_frame,
