@@ -29,7 +29,9 @@ mod tls;
 mod transport;
 
 pub use client::{Client, ClientOptions};
-pub use client_table::{ClientEvent, CLIENT_QUEUE_BYTES, CLIENT_QUEUE_FRAMES, MAX_CLIENTS, MAX_CLIENT_FRAME_BYTES};
+pub use client_table::{
+    ClientEvent, CLIENT_QUEUE_BYTES, CLIENT_QUEUE_FRAMES, IDLE_BEFORE_EVICTION, MAX_CLIENTS, MAX_CLIENT_FRAME_BYTES,
+};
 pub use cluster_key::client_key;
 pub use error::TransportError;
 pub use options::{Lane, Security, TransportOptions, DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES};

@@ -77,7 +77,8 @@ counters! {
     refused_clients,
     /// Clients' connections that completed the handshake and were served.
     clients_accepted,
-    /// Clients' connections closed after the handshake because 64 clients (`MAX_CLIENTS`) were already connected.
+    /// Clients' connections closed because 64 clients (`MAX_CLIENTS`) were connected: a newcomer, after its
+    /// handshake, or the client idle longest, whose place a newcomer took.
     refused_too_many_clients,
     /// Accepted connections closed because others were waiting: in their handshake when 256 newer ones were
     /// (the one waiting longest gives its place to the newest), or after it when 256 peers' connections were open.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use flotilla_transport::{
     client_key, Client, ClientEvent, ClientOptions, Security, TransportError, CLIENT_QUEUE_BYTES, CLIENT_QUEUE_FRAMES,
-    MAX_CLIENTS, MAX_CLIENT_FRAME_BYTES,
+    IDLE_BEFORE_EVICTION, MAX_CLIENTS, MAX_CLIENT_FRAME_BYTES,
 };
 use tokio::sync::mpsc;
 
@@ -220,6 +220,39 @@ async fn a_node_serves_at_most_64_clients_apart_from_its_peers_places() {
     wait_until("the silent connections are open", SOON, || serving.node.stats().open_connections >= 256).await;
     assert_eq!(serving.node.stats().refused_too_many_connections, 0);
     drop(silent);
+    drop(clients);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_beyond_the_cap_takes_the_place_of_the_one_idle_longest_once_it_idled_long_enough() {
+    let mut serving = serving("a", insecure()).await;
+    let mut clients = Vec::new();
+    for _ in 0..MAX_CLIENTS {
+        let (sender, replies) = mpsc::channel(1);
+        clients.push((Client::connect(client_options(&serving.node, insecure()), sender).await.unwrap(), replies));
+    }
+    wait_until("every client is served", SOON, || serving.node.stats().clients_accepted == MAX_CLIENTS as u64).await;
+    // The first client to connect stays active; the second is then the one idle longest.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < IDLE_BEFORE_EVICTION + Duration::from_millis(500) {
+        assert!(clients[0].0.send(Bytes::from_static(b"still here")));
+        assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Frame { .. }));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (sender, mut newcomer_replies) = mpsc::channel(1);
+    let newcomer = Client::connect(client_options(&serving.node, insecure()), sender).await.unwrap();
+    assert_eq!(next_frame(&mut clients[1].1).await, None, "the client idle longest is disconnected");
+    assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Closed { .. }));
+    wait_until("the newcomer is served", SOON, || serving.node.stats().clients_accepted == MAX_CLIENTS as u64 + 1)
+        .await;
+    assert_eq!(serving.node.stats().refused_too_many_clients, 1, "the one that gave up its place");
+    assert!(newcomer.send(Bytes::from_static(b"hello")));
+    assert!(matches!(next_event(&mut serving.events).await, ClientEvent::Frame { frame, .. } if frame == "hello"));
+    assert!(tokio::time::timeout(Duration::from_millis(200), newcomer_replies.recv()).await.is_err(), "still open");
+    assert!(clients[0].0.send(Bytes::from_static(b"still served")));
+    assert!(
+        matches!(next_event(&mut serving.events).await, ClientEvent::Frame { frame, .. } if frame == "still served")
+    );
     drop(clients);
 }
 
