@@ -72,17 +72,19 @@ pub fn request_error(error: &RequestError) -> CodedError {
 
 pub fn membership_error(error: &MembershipError) -> CodedError {
     let code = match error {
-        MembershipError::Refused(ConfChangeError::NotLeader) => NOT_LEADER,
-        MembershipError::Refused(
-            ConfChangeError::InFlight { .. }
-            | ConfChangeError::TermNotStarted { .. }
-            | ConfChangeError::Joint
-            | ConfChangeError::NotCaughtUp { .. },
-        )
+        MembershipError::Refused { why: ConfChangeError::NotLeader, .. } => NOT_LEADER,
+        MembershipError::Refused {
+            why:
+                ConfChangeError::InFlight { .. }
+                | ConfChangeError::TermNotStarted { .. }
+                | ConfChangeError::Joint
+                | ConfChangeError::NotCaughtUp { .. },
+            ..
+        }
         // A member whose name this leader has not heard yet: a state that passes, like the ones above.
         | MembershipError::UnnamedMember { .. } => INVALID_STATE,
         MembershipError::NotAMember { .. } => UNKNOWN_MEMBER,
-        MembershipError::Refused(_)
+        MembershipError::Refused { .. }
         | MembershipError::InvalidName { .. }
         | MembershipError::InvalidAddress { .. }
         | MembershipError::AlreadyAVoter { .. }

@@ -275,8 +275,16 @@ fn a_refused_membership_change_learns_none_of_the_names_it_held() {
     let _ = flush(&mut driver);
     let names = |names: &[&str]| names.iter().map(|name| name.to_string()).collect::<Vec<_>>();
     let refused = driver.change_membership(&names(&["a", "x", "y"]), &[]);
-    assert!(matches!(refused, Err(MembershipError::Refused(ConfChangeError::NotALearner(_)))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(MembershipError::Refused { why: ConfChangeError::NotALearner(_), .. })),
+        "{refused:?}"
+    );
     assert!(!driver.is_peer("x") && !driver.is_peer("y"), "a refused change leaves no name behind");
+    let message = refused.err().map(|error| error.to_string()).unwrap_or_default();
+    assert!(
+        ["x", "y"].iter().any(|name| message.starts_with(&format!("node {name:?} is not a learner"))),
+        "the refusal names the member: {message}"
+    );
     let twins = driver.change_membership(&names(&["a"]), &names(&["x", "x"]));
     assert!(twins.is_ok(), "a name given twice is one member: {twins:?}");
     assert!(driver.is_peer("x"), "an accepted change learns its names");

@@ -14,8 +14,9 @@ use std::fmt;
 /// Why a membership change was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipError {
-    /// The core refused it (not the leader, another change in flight, a learner behind, ...).
-    Refused(ConfChangeError),
+    /// The core refused it (not the leader, another change in flight, a learner behind, ...); `member`: the name
+    /// of the node the refusal is about, if it is about one this node can name.
+    Refused { why: ConfChangeError, member: Option<String> },
     /// A name no member can have (empty, or longer than `MAX_NAME_BYTES`).
     InvalidName { name: String },
     /// The name is not a member (to promote or remove).
@@ -36,7 +37,8 @@ pub enum MembershipError {
 impl fmt::Display for MembershipError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MembershipError::Refused(why) => write!(f, "{why}"),
+            MembershipError::Refused { why, member: Some(name) } => write!(f, "{}", why.naming(name)),
+            MembershipError::Refused { why, member: None } => write!(f, "{why}"),
             MembershipError::InvalidName { name } => {
                 write!(f, "{name:?} cannot be a member's name: names are 1 to {MAX_NAME_BYTES} bytes")
             }
@@ -151,8 +153,12 @@ impl NodeDriver {
         };
         let members: Vec<(&str, Option<&str>)> = names.iter().map(|name| (name.as_str(), address_of(name))).collect();
         let context = member_names::encode_addressed(&members);
-        let index =
-            self.raft.propose_membership(&voter_ids, &learner_ids, context).map_err(MembershipError::Refused)?;
+        let index = self.raft.propose_membership(&voter_ids, &learner_ids, context).map_err(|why| {
+            let member = why
+                .member()
+                .and_then(|id| named.get(&id).cloned().or_else(|| self.peers.name_of(id).map(str::to_string)));
+            MembershipError::Refused { why, member }
+        })?;
         for name in voters.iter().chain(learners) {
             self.learn_name(name)?;
         }

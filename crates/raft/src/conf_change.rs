@@ -113,8 +113,25 @@ pub enum ConfChangeError {
     TooManyMembers,
 }
 
-impl std::fmt::Display for ConfChangeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ConfChangeError {
+    /// The node the refusal is about, if it is about one.
+    pub fn member(&self) -> Option<NodeId> {
+        match self {
+            ConfChangeError::VoterAndLearner(id)
+            | ConfChangeError::NotALearner(id)
+            | ConfChangeError::Demotion(id)
+            | ConfChangeError::NotCaughtUp { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The message with the node it is about called by its name (quoted) instead of its id: for a layer that
+    /// knows the names.
+    pub fn naming<'a>(&'a self, name: &'a str) -> impl std::fmt::Display + 'a {
+        Named { error: self, name }
+    }
+
+    fn write_message(&self, f: &mut std::fmt::Formatter<'_>, member: &dyn std::fmt::Display) -> std::fmt::Result {
         match self {
             ConfChangeError::NotLeader => write!(f, "only the leader can change the membership"),
             ConfChangeError::InFlight { index } => {
@@ -127,17 +144,37 @@ impl std::fmt::Display for ConfChangeError {
             ConfChangeError::Unchanged => write!(f, "the membership is already that"),
             ConfChangeError::NoVoters => write!(f, "a cluster needs at least one voter"),
             ConfChangeError::ZeroNodeId => write!(f, "the node id must not be 0"),
-            ConfChangeError::VoterAndLearner(id) => write!(f, "node {id} cannot be both a voter and a learner"),
-            ConfChangeError::NotALearner(id) => {
-                write!(f, "node {id} is not a learner: a new member is added as a learner, then promoted")
+            ConfChangeError::VoterAndLearner(_) => write!(f, "node {member} cannot be both a voter and a learner"),
+            ConfChangeError::NotALearner(_) => {
+                write!(f, "node {member} is not a learner: a new member is added as a learner, then promoted")
             }
-            ConfChangeError::NotCaughtUp { id, matched, last_index } => {
-                write!(f, "learner {id} is behind: it holds the log up to {matched} of {last_index}")
+            ConfChangeError::NotCaughtUp { matched, last_index, .. } => {
+                write!(f, "learner {member} is behind: it holds the log up to {matched} of {last_index}")
             }
-            ConfChangeError::Demotion(id) => {
-                write!(f, "voter {id} cannot become a learner: remove it, then add it again as a learner")
+            ConfChangeError::Demotion(_) => {
+                write!(f, "voter {member} cannot become a learner: remove it, then add it again as a learner")
             }
             ConfChangeError::TooManyMembers => write!(f, "a configuration has at most {MAX_MEMBERS} members"),
+        }
+    }
+}
+
+struct Named<'a> {
+    error: &'a ConfChangeError,
+    name: &'a str,
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.write_message(f, &format_args!("{:?}", self.name))
+    }
+}
+
+impl std::fmt::Display for ConfChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.member() {
+            Some(id) => self.write_message(f, &id),
+            None => self.write_message(f, &""),
         }
     }
 }
