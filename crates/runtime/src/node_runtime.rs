@@ -8,7 +8,8 @@ use crate::engine::Engine;
 use crate::frames::{self, Frame};
 use bytes::Bytes;
 use flotilla_transport::{
-    ClientEvent, ClientReplies, Inbound, Lane, Transport, TransportError, TransportOptions, TransportStats,
+    ClientEvent, ClientReplies, Inbound, Lane, PeerAddresses, Transport, TransportError, TransportOptions,
+    TransportStats,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -83,7 +84,6 @@ pub struct RuntimeStats {
 
 enum Command {
     SendApplication { to: String, text: Bytes },
-    PeerAddress { name: String, reply: std::sync::mpsc::Sender<Option<String>> },
     Close,
 }
 
@@ -110,6 +110,7 @@ pub struct NodeRuntime<E: Engine> {
     thread: Option<JoinHandle<()>>,
     local_addr: SocketAddr,
     client_replies: ClientReplies,
+    peer_addresses: PeerAddresses,
 }
 
 impl<E: Engine> NodeRuntime<E> {
@@ -136,8 +137,8 @@ impl<E: Engine> NodeRuntime<E> {
             .spawn(move || looped.run(options.transport, command_receiver, persisted, started))
             .map_err(|why| RuntimeError::Thread(why.to_string()))?;
         match started_receiver.recv() {
-            Ok(Ok((local_addr, client_replies))) => {
-                Ok(NodeRuntime { shared, commands, thread: Some(thread), local_addr, client_replies })
+            Ok(Ok(Started { local_addr, client_replies, peer_addresses })) => {
+                Ok(NodeRuntime { shared, commands, thread: Some(thread), local_addr, client_replies, peer_addresses })
             }
             Ok(Err(why)) => {
                 let _ = thread.join();
@@ -165,12 +166,9 @@ impl<E: Engine> NodeRuntime<E> {
         self.commands.send(Command::SendApplication { to: to.to_string(), text }).is_ok()
     }
 
-    /// The address the transport dials `name` at (given, or learned from its handshake), if any. Waits for the
-    /// loop's next turn: for rare calls (a membership change), never on a hot path.
+    /// The address the transport dials `name` at (given, or learned from its handshake), if any.
     pub fn peer_address(&self, name: &str) -> Option<String> {
-        let (reply, answer) = std::sync::mpsc::channel();
-        self.commands.send(Command::PeerAddress { name: name.to_string(), reply }).ok()?;
-        answer.recv_timeout(Duration::from_secs(1)).ok().flatten()
+        self.peer_addresses.get(name)
     }
 
     /// Queues a reply to a client (as `Hooks::client` named it); false when the client is gone or does not read
@@ -226,6 +224,13 @@ async fn hand_over_clients(
     }
 }
 
+/// What the loop's thread hands back once its transport listens.
+struct Started {
+    local_addr: SocketAddr,
+    client_replies: ClientReplies,
+    peer_addresses: PeerAddresses,
+}
+
 struct NodeLoop<E> {
     shared: Arc<Shared<E>>,
     hooks: Hooks,
@@ -238,7 +243,7 @@ impl<E: Engine> NodeLoop<E> {
         mut transport: TransportOptions,
         commands: mpsc::UnboundedReceiver<Command>,
         persisted: mpsc::UnboundedReceiver<u64>,
-        started: std::sync::mpsc::Sender<Result<(SocketAddr, ClientReplies), RuntimeError>>,
+        started: std::sync::mpsc::Sender<Result<Started, RuntimeError>>,
     ) {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
@@ -259,7 +264,11 @@ impl<E: Engine> NodeLoop<E> {
                     return;
                 }
             };
-            let _ = started.send(Ok((transport.local_addr(), transport.client_replies())));
+            let _ = started.send(Ok(Started {
+                local_addr: transport.local_addr(),
+                client_replies: transport.client_replies(),
+                peer_addresses: transport.peer_addresses(),
+            }));
             // Clients' frames go to the application from a task of their own: they never delay the loop.
             let clients = client_hook.map(|hook| tokio::spawn(hand_over_clients(clients, hook)));
             let transport = self.serve(transport, commands, persisted, inbound).await;
@@ -286,11 +295,6 @@ impl<E: Engine> NodeLoop<E> {
                 command = commands.recv() => match command {
                     Some(Command::SendApplication { to, text }) => {
                         transport.send(&to, Lane::Messages, frames::application(&text));
-                        continue;
-                    }
-                    Some(Command::PeerAddress { name, reply }) => {
-                        let address = transport.peers().into_iter().find(|(peer, _)| *peer == name).map(|(_, a)| a);
-                        let _ = reply.send(address);
                         continue;
                     }
                     Some(Command::Close) | None => return transport,

@@ -36,4 +36,4 @@ pub use cluster_key::client_key;
 pub use error::TransportError;
 pub use options::{Lane, Security, TransportOptions, DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_FRAMES, MIN_SECRET_BYTES};
 pub use stats::TransportStats;
-pub use transport::{ClientReplies, Inbound, Transport};
+pub use transport::{ClientReplies, Inbound, PeerAddresses, Transport};

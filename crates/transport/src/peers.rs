@@ -96,6 +96,11 @@ impl PeerTable {
         }
     }
 
+    /// The address `name` is dialed at, if it is a peer.
+    pub(crate) fn address_of(&self, name: &str) -> Option<String> {
+        self.peers.get(name).map(|peer| peer.dial.borrow().address.clone())
+    }
+
     pub(crate) fn list(&self) -> Vec<(String, String)> {
         let mut list: Vec<(String, String)> =
             self.peers.iter().map(|(name, peer)| (name.clone(), peer.dial.borrow().address.clone())).collect();

@@ -37,6 +37,20 @@ impl ClientReplies {
     }
 }
 
+/// The peers' addresses (given, or learned from their handshakes), read from wherever the transport handle is
+/// not, without waiting for the thread that holds it.
+#[derive(Clone)]
+pub struct PeerAddresses {
+    shared: Arc<Shared>,
+}
+
+impl PeerAddresses {
+    /// The address the transport dials `name` at, if it is a peer.
+    pub fn get(&self, name: &str) -> Option<String> {
+        lock(&self.shared.peers).address_of(name)
+    }
+}
+
 /// A running transport. Dropping it stops its tasks too, without waiting for them; `close` waits.
 pub struct Transport {
     shared: Arc<Shared>,
@@ -135,6 +149,11 @@ impl Transport {
     /// A handle that can reply to clients from any thread, for as long as the transport runs.
     pub fn client_replies(&self) -> ClientReplies {
         ClientReplies { shared: Arc::clone(&self.shared) }
+    }
+
+    /// A handle that reads the peers' addresses from any thread, for as long as the transport runs.
+    pub fn peer_addresses(&self) -> PeerAddresses {
+        PeerAddresses { shared: Arc::clone(&self.shared) }
     }
 
     pub fn remove_peer(&self, name: &str) {

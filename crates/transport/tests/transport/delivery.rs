@@ -138,6 +138,10 @@ async fn an_unknown_dialer_is_learned_as_a_peer_with_its_advertised_address() {
     let mut b = start(b_options).await;
     let b_addr = b.addr();
     wait_until("a learns b", SOON, || a.transport.peers() == vec![("b".to_string(), b_addr.clone())]).await;
+    // Read from another thread, without the transport's handle.
+    let addresses = a.transport.peer_addresses();
+    let learned = std::thread::spawn(move || (addresses.get("b"), addresses.get("c"))).join().unwrap();
+    assert_eq!(learned, (Some(b_addr.clone()), None));
 
     // a can answer the newcomer at once, on a connection of its own.
     assert!(a.send("b", Lane::Messages, numbered(1)));
@@ -163,8 +167,10 @@ async fn a_peer_given_a_new_address_is_dialed_there_and_a_removed_peer_is_forgot
     assert_numbered(&moved.receive(1, SOON).await, "a", 1);
     assert!(b.drain(Duration::from_millis(100)).await.is_empty());
 
+    assert_eq!(a.transport.peer_addresses().get("b"), Some(moved.addr()));
     a.transport.remove_peer("b");
     assert!(a.transport.peers().is_empty());
+    assert_eq!(a.transport.peer_addresses().get("b"), None);
     assert!(!a.send("b", Lane::Messages, numbered(2)));
     assert_eq!(a.stats().dropped_unknown_peer, 1);
     // Its connection to the moved node closed with it.
