@@ -19,6 +19,7 @@ const { EngineHost } = require('../engine/host')
 const { requestIdOf } = require('../engine/request-id')
 const { readOptionsOf } = require('../engine/read-options')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
+const { Deadlines, stopWaiting } = require('../engine/deadlines')
 const { savedStateOf } = require('./saved-state')
 const { membershipTarget } = require('../engine/membership-target')
 const { transportSettings } = require('../engine/transport-settings')
@@ -136,6 +137,9 @@ function checkOptions (options) {
   return { ...options }
 }
 
+const TIMED_OUT_BEFORE_COMMIT = 'flotilla/brig: timed out before the entry was committed'
+const broadcastCommittedLate = () => outcomeUnknown(TIMED_OUT_BEFORE_COMMIT)
+
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
 const MAX_ID_BYTES = MAX_NAME_BYTES
 
@@ -190,6 +194,7 @@ class Cluster extends EventEmitter {
     this._closed = false // the node stopped (after handing over): no input, no output
     this._closePromise = null
     this._broadcastsBeforeJoin = [] // {json, requestId, pending}, proposed in order at join()
+    this._deadlines = new Deadlines((pending) => this._broadcastTimedOut(pending))
     this._memberIds = null
     this._configIds = null
     this._role = Follower
@@ -346,23 +351,13 @@ class Cluster extends EventEmitter {
     return new Promise((resolve, reject) => {
       if (this._closing) return reject(notCommitted('flotilla/brig: the cluster is closed'))
       this._emitToListeners(Broadcast, message)
-      const pending = { id: null, resolve, reject, timer: null, waiting: true }
-      if (timeout !== undefined && timeout !== Infinity) {
-        pending.timer = setTimeout(() => {
-          // Not yet taken by the engine (still before join, or opening): it will not commit.
-          if (pending.id === null) return this._rejectRequest(pending, notCommitted('flotilla/brig: timed out before the entry was committed'))
-          this._host.pendingRequests.remove(pending)
-          this._rejectRequest(pending, outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
-        }, Math.min(timeout, 2147483647))
-        // A deadline, as gaggle's timeouts are: an index that arrives at or after it settles as timed out, even
-        // before the timer fires (so a timeout of 0 always times out). The entry did commit: its outcome is unknown
-        // to this caller, who retries with the same request id and gets the same index.
-        const deadline = performance.now() + timeout
-        pending.resolve = (index) => {
-          if (performance.now() < deadline) return resolve(index)
-          reject(outcomeUnknown('flotilla/brig: timed out before the entry was committed'))
-        }
+      // A deadline, as gaggle's timeouts are: an index that arrives at or after it settles as timed out (`late`),
+      // even before the timer fires (so a timeout of 0 always times out). The entry did commit: its outcome is
+      // unknown to this caller, who retries with the same request id and gets the same index. See deadlines.js.
+      const pending = {
+        id: null, resolve, reject, waiting: true, deadline: null, deadlineQueue: null, late: broadcastCommittedLate
       }
+      if (timeout !== undefined && timeout !== Infinity) this._deadlines.add(pending, timeout)
       if (this._native === null) this._broadcastsBeforeJoin.push({ json, requestId, pending })
       else this._proposeRequest(json, requestId, pending)
     })
@@ -587,10 +582,17 @@ class Cluster extends EventEmitter {
   }
 
   _rejectRequest (pending, error) {
-    clearTimeout(pending.timer)
     if (!pending.waiting) return
-    pending.waiting = false
+    stopWaiting(pending)
     pending.reject(error)
+  }
+
+  // A broadcast whose timeout passed before it committed.
+  _broadcastTimedOut (pending) {
+    // Not yet taken by the engine (still before join, or opening): it will not commit.
+    if (pending.id === null) return pending.reject(notCommitted(TIMED_OUT_BEFORE_COMMIT))
+    this._host.pendingRequests.remove(pending)
+    pending.reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
   }
 
   _proposeJson (json) {

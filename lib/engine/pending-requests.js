@@ -4,13 +4,14 @@
 'use strict'
 
 const { outcomeUnknown } = require('./errors')
+const { settleInTime, stopWaiting } = require('./deadlines')
 
 // The engine stopped retrying: the log moved on so far that a retry could have committed the entry twice.
 const ABANDONED_BEFORE_COMMIT = "The entry's outcome is unknown: the log moved on too far while it was waiting"
 
 class PendingRequests {
   constructor () {
-    this._byId = new Map() // entry id -> [pending, ...]; a pending is {id, resolve, reject, timer, waiting}
+    this._byId = new Map() // entry id -> [pending, ...]; a pending is {id, ...} and a waiter of deadlines.js
   }
 
   get size () {
@@ -37,11 +38,7 @@ class PendingRequests {
       const waiting = this._byId.get(id)
       if (waiting === undefined) continue
       this._byId.delete(id)
-      for (const pending of waiting) {
-        clearTimeout(pending.timer)
-        pending.waiting = false
-        pending.resolve(index)
-      }
+      for (const pending of waiting) settleInTime(pending, index)
     }
   }
 
@@ -52,9 +49,8 @@ class PendingRequests {
       if (waiting === undefined) continue
       this._byId.delete(id)
       for (const pending of waiting) {
-        clearTimeout(pending.timer)
         if (!pending.waiting) continue
-        pending.waiting = false
+        stopWaiting(pending)
         pending.reject(outcomeUnknown(ABANDONED_BEFORE_COMMIT))
       }
     }

@@ -10,6 +10,7 @@ const { parseAppendArgs, parseDispatchArgs, parseReadArgs, parseCloseArgs, settl
 const { DispatchLink } = require('./dispatch')
 const { EngineHost } = require('../engine/host')
 const { CODES, codedError, invalidArgument, notCommitted, outcomeUnknown } = require('../engine/errors')
+const { Deadlines, settleInTime, stopWaiting } = require('../engine/deadlines')
 const { membershipTarget } = require('../engine/membership-target')
 const { entriesRange, entriesStream } = require('../engine/entries-stream')
 const { isAddress } = require('../engine/transport-settings')
@@ -31,6 +32,8 @@ const RPC_TYPE = {
 
 const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed'
 const TIMED_OUT_BEFORE_COMMIT = 'Timed out before the entry was committed'
+// An append that committed at or after its deadline settles as gaggle's did, with the code for an unknown outcome.
+const appendCommittedLate = () => outcomeUnknown(TIMED_OUT_BEFORE_COMMIT)
 
 // How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
 const MAX_MESSAGES_WHILE_OPENING = 10000
@@ -102,7 +105,8 @@ class Gaggle extends EventEmitter {
     this._messagesWhileOpening = options.dataDir === undefined ? null : []
     this._commitIndex = -1
     this._knownLeader = null
-    this._pendingAppends = new Map() // entry id -> {resolve, reject, timer}
+    this._pendingAppends = new Map() // entry id -> pending append (see append)
+    this._deadlines = new Deadlines((pending) => this._appendTimedOut(pending))
     this._closePromise = null // set by close(): no new appends from then on
     this._stopped = false // set once close() has handed over (or had nothing to hand): no input, no output
     this._droppedInJs = 0
@@ -197,25 +201,13 @@ class Gaggle extends EventEmitter {
       } catch (error) {
         return reject(notCommitted('The data cannot be serialized to JSON: ' + error.message, error))
       }
-      // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it).
-      const pending = { resolve, reject, timer: null, id: null, waiting: true }
-      if (call.timeoutMs !== null) {
-        pending.timer = setTimeout(() => {
-          pending.waiting = false
-          // Still waiting for the engine to open: it never saw the entry.
-          if (pending.id === null) return reject(notCommitted(TIMED_OUT_BEFORE_COMMIT))
-          this._forgetPending(pending)
-          reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
-        }, Math.min(call.timeoutMs, 2147483647))
-        // The timeout is a deadline, as in gaggle: a commit seen at or after it settles the append as timed out,
-        // even when it comes before the timer fires (so a 0 ms timeout always times out).
-        const deadline = performance.now() + call.timeoutMs
-        // Such an append did commit, but too late: it settles as gaggle's did, with the code for an unknown outcome.
-        pending.resolve = (index) => {
-          if (performance.now() < deadline) resolve(index)
-          else reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
-        }
+      // `waiting`: not settled yet (a timeout may settle it before the engine has even taken it). The timeout is
+      // a deadline, as in gaggle: a commit seen at or after it settles the append as timed out (`late`), even
+      // when it comes before the timer fires (so a 0 ms timeout always times out). See deadlines.js.
+      const pending = {
+        resolve, reject, id: null, request: false, waiting: true, deadline: null, deadlineQueue: null, late: appendCommittedLate
       }
+      if (call.timeoutMs !== null) this._deadlines.add(pending, call.timeoutMs)
       if (this._native === null) this._appendsWhileOpening.push({ json, requestId: call.requestId, pending })
       else this._proposeWaiting(json, call.requestId, pending)
     })
@@ -229,8 +221,7 @@ class Gaggle extends EventEmitter {
     try {
       id = requestId === null ? this._native.propose(json) : this._native.propose(json, requestId)
     } catch (error) {
-      clearTimeout(pending.timer)
-      pending.waiting = false
+      stopWaiting(pending)
       // The engine's error (with its own code: FLOTILLA_TOO_MANY_PENDING, ...) says why it was refused.
       return pending.reject(notCommitted(error.message, error))
     }
@@ -239,6 +230,14 @@ class Gaggle extends EventEmitter {
     if (pending.request) this._pendingRequests.add(pending)
     else this._pendingAppends.set(id, pending)
     this._scheduleFlush()
+  }
+
+  // An append whose timeout passed before it committed.
+  _appendTimedOut (pending) {
+    // Still waiting for the engine to open: it never saw the entry.
+    if (pending.id === null) return pending.reject(notCommitted(TIMED_OUT_BEFORE_COMMIT))
+    this._forgetPending(pending)
+    pending.reject(outcomeUnknown(TIMED_OUT_BEFORE_COMMIT))
   }
 
   // An append that timed out stops waiting for its entry.
@@ -442,9 +441,8 @@ class Gaggle extends EventEmitter {
     const notTaken = this._appendsWhileOpening.map(({ pending }) => pending)
     const openError = this._host.openError
     for (const pending of [...taken, ...notTaken]) {
-      clearTimeout(pending.timer)
       if (!pending.waiting) continue
-      pending.waiting = false
+      stopWaiting(pending)
       if (openError !== null) pending.reject(notCommitted(openError.message, openError))
       else if (pending.id === null) pending.reject(notCommitted(CLOSED_BEFORE_COMMIT))
       else pending.reject(outcomeUnknown(CLOSED_BEFORE_COMMIT))
@@ -563,8 +561,7 @@ class Gaggle extends EventEmitter {
     const pending = this._pendingAppends.get(id)
     if (pending === undefined) return
     this._pendingAppends.delete(id)
-    clearTimeout(pending.timer)
-    pending.waiting = false
+    stopWaiting(pending)
     pending.reject(notCommitted(cause.message, cause))
   }
 
@@ -572,7 +569,7 @@ class Gaggle extends EventEmitter {
     const pending = this._pendingAppends.get(id)
     if (pending === undefined) return
     this._pendingAppends.delete(id)
-    clearTimeout(pending.timer)
+    stopWaiting(pending)
     pending.reject(outcomeUnknown(ABANDONED_BEFORE_COMMIT))
   }
 
@@ -581,8 +578,7 @@ class Gaggle extends EventEmitter {
     const pending = this._pendingAppends.get(id)
     if (pending === undefined) return
     this._pendingAppends.delete(id)
-    clearTimeout(pending.timer)
-    pending.resolve()
+    settleInTime(pending, undefined)
   }
 
 
