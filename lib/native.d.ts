@@ -275,6 +275,17 @@ export declare class NativeNode {
    */
   propose(dataJson?: string | undefined | null, requestId?: string | undefined | null): string
   /**
+   * On its own thread: proposes a batch of entries the JS thread named, in one call (one call per flush
+   * instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
+   * writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
+   * `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
+   * a newline outside a string's escapes). Returns null when every entry was queued for the node's next flush,
+   * or the JSON text of those refused, `[[position, code, message], ...]` (text that is not JSON, or that
+   * nests too deeply); the others were queued. Throws, and queues none of them, when the batch itself is
+   * malformed or the node does not run on its own thread.
+   */
+  proposeNamed(uuids: Text, datas: Text): string | null
+  /**
    * Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
    * this node has applied every entry up to the read index (settle it after the output's committed entries:
    * `index` is the gaggle index of the last user entry applied, -1 for none). `lease`: the leader may answer

@@ -152,6 +152,11 @@ class EngineHost {
     })
   }
 
+  // Whether the node runs on its own thread (the native transport): it takes inputs at its next flush.
+  get ownThread () {
+    return this._transport !== null
+  }
+
   scheduleFlush () {
     if (this._flushScheduled) return
     this._flushScheduled = true

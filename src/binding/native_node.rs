@@ -30,6 +30,18 @@ use std::time::Duration;
 #[napi]
 pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
 
+/// The length of a UUID's text (`proposeNamed`).
+const UUID_LEN: usize = 36;
+
+/// Whether `text` is a UUID as `crypto.randomUUID()` writes it: lowercase hex digits in groups of 8-4-4-4-12.
+fn is_uuid(text: &[u8]) -> bool {
+    text.len() == UUID_LEN
+        && text.iter().enumerate().all(|(i, &byte)| match i {
+            8 | 13 | 18 | 23 => byte == b'-',
+            _ => byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte),
+        })
+}
+
 #[napi]
 pub struct NativeNode {
     node: Arc<Mutex<GaggleNode>>,
@@ -278,6 +290,54 @@ impl NativeNode {
                 self.node().propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
             }
         }
+    }
+
+    /// On its own thread: proposes a batch of entries the JS thread named, in one call (one call per flush
+    /// instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
+    /// writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
+    /// `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
+    /// a newline outside a string's escapes). Returns null when every entry was queued for the node's next flush,
+    /// or the JSON text of those refused, `[[position, code, message], ...]` (text that is not JSON, or that
+    /// nests too deeply); the others were queued. Throws, and queues none of them, when the batch itself is
+    /// malformed or the node does not run on its own thread.
+    #[napi(catch_unwind)]
+    pub fn propose_named(&mut self, uuids: Text, datas: Text) -> Result<Option<String>, ErrorCode> {
+        let Some(queue) = &self.proposals else {
+            return Err(error::coded(error::INVALID_STATE, "proposeNamed is for a node on its own thread"));
+        };
+        let (uuids, datas) = (uuids.0, datas.0);
+        if uuids.len() % UUID_LEN != 0 || !uuids.as_bytes().chunks(UUID_LEN).all(is_uuid) {
+            return Err(error::invalid_argument("uuids must be UUIDs of 36 characters each, back to back"));
+        }
+        let count = uuids.len() / UUID_LEN;
+        if count == 0 || datas.bytes().filter(|&byte| byte == b'\n').count() + 1 != count {
+            return Err(error::invalid_argument(format!("{count} UUIDs need as many data texts, joined by newlines")));
+        }
+        let mut refused: Option<wire::json::JsonWriter> = None;
+        let mut batch = Vec::with_capacity(count);
+        for (position, (uuid, data)) in uuids.as_bytes().chunks(UUID_LEN).zip(datas.split('\n')).enumerate() {
+            if let Err(why) = wire::check_payload(data) {
+                let refusal = error::payload_error(&why);
+                let list = refused.get_or_insert_with(|| {
+                    let mut list = wire::json::JsonWriter::new();
+                    list.begin_array();
+                    list
+                });
+                list.begin_array().uint(position as u64).string(refusal.status).string(&refusal.reason).end_array();
+                continue;
+            }
+            let mut id = String::with_capacity(self.name.len() + 1 + UUID_LEN);
+            id.push_str(&self.name);
+            id.push('_');
+            // A UUID is ASCII (checked above).
+            id.extend(uuid.iter().map(|&byte| char::from(byte)));
+            batch.push((id, wire::payload_from_json(Some(data))));
+        }
+        queue.push_all(batch);
+        Ok(refused.map(|mut list| {
+            list.end_array();
+            list.finish()
+        }))
     }
 
     /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once

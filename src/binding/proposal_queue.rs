@@ -1,7 +1,8 @@
 //! What the JS thread hands a node on its own thread without waiting for the engine's lock (which that thread
-//! holds while it steps the engine): the proposals, named on the JS thread (`own_proposal_id`) and handed to the
-//! engine in batches at its next flush, and which event payloads the outputs should hold. A proposal the engine
-//! refuses then goes out in the output's `refused` list, with the code it would have thrown.
+//! holds while it steps the engine): the proposals, named on the JS thread (by `own_proposal_id`, or by JS itself
+//! for `proposeNamed`) and handed to the engine in batches at its next flush, and which event payloads the
+//! outputs should hold. A proposal the engine refuses then goes out in the output's `refused` list, with the code
+//! it would have thrown.
 
 use crate::node::wire::Wanted;
 use crate::raft::Payload;
@@ -17,6 +18,16 @@ pub struct ProposalQueue {
 impl ProposalQueue {
     pub fn push(&self, id: String, data: Payload) {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((id, data));
+    }
+
+    /// A batch of proposals, after those waiting.
+    pub fn push_all(&self, mut batch: Vec<(String, Payload)>) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if waiting.is_empty() {
+            std::mem::swap(&mut *waiting, &mut batch);
+        } else {
+            waiting.append(&mut batch);
+        }
     }
 
     /// Every proposal waiting, oldest first.
