@@ -279,12 +279,12 @@ export declare class NativeNode {
    * instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
    * writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
    * `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
-   * a newline outside a string's escapes). Returns null when every entry was queued for the node's next flush,
-   * or the JSON text of those refused, `[[position, code, message], ...]` (text that is not JSON, or that
-   * nests too deeply); the others were queued. Throws, and queues none of them, when the batch itself is
-   * malformed or the node does not run on its own thread.
+   * a newline outside a string's escapes). The node's thread takes them at its next flush; a text that is not
+   * JSON, or that nests too deeply, is refused there (the output's `refused` list names it, with its code), as
+   * any proposal the engine refuses. Throws, and queues none of them, when the batch is malformed or the node
+   * does not run on its own thread.
    */
-  proposeNamed(uuids: Text, datas: Text): string | null
+  proposeNamed(uuids: Text, datas: Text): void
   /**
    * Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
    * this node has applied every entry up to the read index (settle it after the output's committed entries:

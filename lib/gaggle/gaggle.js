@@ -250,20 +250,15 @@ class Gaggle extends EventEmitter {
     this._scheduleFlush()
   }
 
-  // The appends named since the last flush, to the engine in one call; those it refuses settle now.
+  // The appends named since the last flush, to the engine in one call (those it refuses come back in an output's
+  // `refused` list).
   _handOverNamed (native) {
     const { uuids, datas, pendings } = this._named
     this._named = { uuids: [], datas: [], pendings: [] }
-    let refused
     try {
-      refused = native.proposeNamed(uuids.join(''), datas.join('\n'))
+      native.proposeNamed(uuids.join(''), datas.join('\n'))
     } catch (error) {
       for (const pending of pendings) this._refuseAppend(pending.id, error)
-      return
-    }
-    if (refused === null) return
-    for (const [position, code, message] of JSON.parse(refused)) {
-      this._refuseAppend(pendings[position].id, codedError(code, message))
     }
   }
 

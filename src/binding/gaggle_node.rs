@@ -3,10 +3,10 @@
 
 use super::error;
 use super::gaggle_view::GaggleView;
-use super::proposal_queue::ProposalQueue;
+use super::proposal_queue::{ProposalQueue, Queued, UUID_LEN};
 use crate::node::wire::{self, Inbound, OutputParts, Wanted};
 use crate::node::{NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
-use crate::raft::{Index, ProposeError};
+use crate::raft::{Index, Payload, ProposeError};
 use std::sync::Arc;
 
 pub struct GaggleNode {
@@ -50,14 +50,36 @@ impl GaggleNode {
         if let Some(wanted) = self.proposals.as_ref().and_then(|queue| queue.take_wanted()) {
             self.view.output.set_wanted(wanted);
         }
-        for (id, data) in self.proposals.as_ref().map(|queue| queue.take()).unwrap_or_default() {
-            if let Err(why) = self.driver.propose_as(&id, data) {
-                let refusal = error::propose_error(&why);
-                self.view.output.refused(&id, refusal.status, &refusal.reason);
+        for queued in self.proposals.as_ref().map(|queue| queue.take()).unwrap_or_default() {
+            match queued {
+                Queued::One(id, data) => self.propose_as(&id, data),
+                Queued::Named(batch) => {
+                    for (uuid, data) in batch.entries() {
+                        let mut id = String::with_capacity(self.driver.name().len() + 1 + UUID_LEN);
+                        id.push_str(self.driver.name());
+                        id.push('_');
+                        id.push_str(uuid);
+                        match wire::check_payload(data) {
+                            Ok(()) => self.propose_as(&id, wire::payload_from_json(Some(data))),
+                            Err(why) => {
+                                let refusal = error::payload_error(&why);
+                                self.view.output.refused(&id, refusal.status, &refusal.reason);
+                            }
+                        }
+                    }
+                }
             }
         }
         self.driver.flush(&mut self.view);
         self.view.output.take_apart(send)
+    }
+
+    /// Proposes an entry named on the JS thread; a refusal goes out in the output's `refused` list.
+    fn propose_as(&mut self, id: &str, data: Payload) {
+        if let Err(why) = self.driver.propose_as(id, data) {
+            let refusal = error::propose_error(&why);
+            self.view.output.refused(id, refusal.status, &refusal.reason);
+        }
     }
 
     /// A message from the channel, as gaggle JSON. Anything that does not make sense is dropped and counted.

@@ -10,7 +10,7 @@ use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
 use super::peer_replication::PeerReplication;
-use super::proposal_queue::ProposalQueue;
+use super::proposal_queue::{NamedBatch, ProposalQueue, Queued};
 use super::storage_acks::StorageAcks;
 use super::tasks::{CloseStorage, OpenNode};
 use super::transport_options::{transport_stats_json, NativeTransportOptions};
@@ -29,18 +29,6 @@ use std::time::Duration;
 /// wrapping that keeps request ids apart from the nodes' own ids).
 #[napi]
 pub const MAX_REQUEST_ID_BYTES: u32 = crate::node::MAX_REQUEST_ID_BYTES as u32;
-
-/// The length of a UUID's text (`proposeNamed`).
-const UUID_LEN: usize = 36;
-
-/// Whether `text` is a UUID as `crypto.randomUUID()` writes it: lowercase hex digits in groups of 8-4-4-4-12.
-fn is_uuid(text: &[u8]) -> bool {
-    text.len() == UUID_LEN
-        && text.iter().enumerate().all(|(i, &byte)| match i {
-            8 | 13 | 18 | 23 => byte == b'-',
-            _ => byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte),
-        })
-}
 
 #[napi]
 pub struct NativeNode {
@@ -277,7 +265,7 @@ impl NativeNode {
         // (`close()` drops the queue, so a queue means the node runs).
         if let (Some(queue), None) = (&self.proposals, &request_id) {
             let id = own_proposal_id(&self.name);
-            queue.push(id.clone(), wire::payload_from_json(data_json));
+            queue.push(Queued::One(id.clone(), wire::payload_from_json(data_json)));
             return Ok(id);
         }
         if self.node().driver.is_closed() {
@@ -296,48 +284,22 @@ impl NativeNode {
     /// instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
     /// writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
     /// `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
-    /// a newline outside a string's escapes). Returns null when every entry was queued for the node's next flush,
-    /// or the JSON text of those refused, `[[position, code, message], ...]` (text that is not JSON, or that
-    /// nests too deeply); the others were queued. Throws, and queues none of them, when the batch itself is
-    /// malformed or the node does not run on its own thread.
+    /// a newline outside a string's escapes). The node's thread takes them at its next flush; a text that is not
+    /// JSON, or that nests too deeply, is refused there (the output's `refused` list names it, with its code), as
+    /// any proposal the engine refuses. Throws, and queues none of them, when the batch is malformed or the node
+    /// does not run on its own thread.
     #[napi(catch_unwind)]
-    pub fn propose_named(&mut self, uuids: Text, datas: Text) -> Result<Option<String>, ErrorCode> {
+    pub fn propose_named(&mut self, uuids: Text, datas: Text) -> Result<(), ErrorCode> {
         let Some(queue) = &self.proposals else {
             return Err(error::coded(error::INVALID_STATE, "proposeNamed is for a node on its own thread"));
         };
-        let (uuids, datas) = (uuids.0, datas.0);
-        if uuids.len() % UUID_LEN != 0 || !uuids.as_bytes().chunks(UUID_LEN).all(is_uuid) {
-            return Err(error::invalid_argument("uuids must be UUIDs of 36 characters each, back to back"));
-        }
-        let count = uuids.len() / UUID_LEN;
-        if count == 0 || datas.bytes().filter(|&byte| byte == b'\n').count() + 1 != count {
-            return Err(error::invalid_argument(format!("{count} UUIDs need as many data texts, joined by newlines")));
-        }
-        let mut refused: Option<wire::json::JsonWriter> = None;
-        let mut batch = Vec::with_capacity(count);
-        for (position, (uuid, data)) in uuids.as_bytes().chunks(UUID_LEN).zip(datas.split('\n')).enumerate() {
-            if let Err(why) = wire::check_payload(data) {
-                let refusal = error::payload_error(&why);
-                let list = refused.get_or_insert_with(|| {
-                    let mut list = wire::json::JsonWriter::new();
-                    list.begin_array();
-                    list
-                });
-                list.begin_array().uint(position as u64).string(refusal.status).string(&refusal.reason).end_array();
-                continue;
-            }
-            let mut id = String::with_capacity(self.name.len() + 1 + UUID_LEN);
-            id.push_str(&self.name);
-            id.push('_');
-            // A UUID is ASCII (checked above).
-            id.extend(uuid.iter().map(|&byte| char::from(byte)));
-            batch.push((id, wire::payload_from_json(Some(data))));
-        }
-        queue.push_all(batch);
-        Ok(refused.map(|mut list| {
-            list.end_array();
-            list.finish()
-        }))
+        let batch = NamedBatch::new(uuids.0, datas.0).ok_or_else(|| {
+            error::invalid_argument(
+                "a batch is UUIDs of 36 characters each, back to back, and as many data texts joined by newlines",
+            )
+        })?;
+        queue.push(Queued::Named(batch));
+        Ok(())
     }
 
     /// Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
