@@ -83,11 +83,6 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
             }
         };
         if let Some(why) = damage {
-            if is_newest && group.is_none() && bytes[offset..].iter().all(|&b| b == 0) {
-                // Zeros after the last whole record: the space the log prepares ahead of its end (a write that
-                // never reached the disk leaves the same, and nothing of it was acknowledged).
-                return Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None });
-            }
             // An incomplete record can only be a torn tail of the newest segment, with nothing valid after it.
             if is_newest {
                 if valid_record_after(bytes, offset) {
@@ -168,26 +163,11 @@ mod tests {
         let mut bytes = two_records();
         bytes[0..4].fill(0);
         assert_eq!(scan(Path::new("seg"), &bytes, true).err().map(|e| e.offset), Some(Some(0)));
-    }
-
-    #[test]
-    fn zeros_after_the_last_record_of_the_newest_segment_are_prepared_space_not_a_torn_write() {
-        let mut bytes = two_records();
-        let end = bytes.len() as u64;
-        bytes.extend_from_slice(&[0; 100]);
-        let scanned = scan(Path::new("seg"), &bytes, true).expect("prepared space");
-        assert_eq!((scanned.records.len(), scanned.valid_len, scanned.torn_at), (2, end, None));
-        // A record cut short and then zeros is still a torn write.
-        let mut bytes = two_records();
-        bytes.truncate(end as usize - 3);
-        bytes.extend_from_slice(&[0; 100]);
-        let scanned = scan(Path::new("seg"), &bytes, true).expect("torn tail");
-        assert_eq!(scanned.records.len(), 1);
-        assert!(scanned.torn_at.is_some());
-        // An older segment ends at its last record.
+        // Zeros to the end of the file are what a torn write leaves: cut off.
         let mut bytes = two_records();
         bytes.extend_from_slice(&[0; 100]);
-        assert!(scan(Path::new("seg"), &bytes, false).is_err());
+        let scanned = scan(Path::new("seg"), &bytes, true).expect("a zeroed tail is torn");
+        assert_eq!(scanned.records.len(), 2);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::manifest;
 use super::segment;
 use flotilla_raft::{Entry, HardState, Index, NodeId, Term};
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What a node restarts from.
@@ -42,10 +42,7 @@ pub struct Wal {
     dir: PathBuf,
     segments: Vec<SegmentInfo>,
     active: File,
-    /// Where the log's next record goes in the active segment.
     active_bytes: u64,
-    /// The active segment's length: zeros from `active_bytes` on (see `prepare_space`).
-    prepared_bytes: u64,
     segment_bytes: u64,
     buffer: Vec<u8>,
     hard_state: HardState,
@@ -64,9 +61,6 @@ pub struct Wal {
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Smaller segment sizes are raised to this: a segment holds its header records and at least a few more.
 pub const MIN_SEGMENT_BYTES: u64 = 4096;
-
-/// Zeros written ahead of the log's end at a time (see `prepare_space`).
-const PREPARED_SPACE_BYTES: u64 = 1024 * 1024;
 
 /// The encoding buffer's usual size, and the most it keeps after a larger batch.
 const BUFFER_BYTES: usize = 64 * 1024;
@@ -111,7 +105,7 @@ impl Wal {
         let mut torn_tail = None;
         // The segment read before the current one: (sequence, path, length in bytes).
         let mut previous: Option<(u64, PathBuf, u64)> = None;
-        let (mut newest_records, mut newest_valid_len) = (0, 0);
+        let mut newest_records = 0;
         for (position, &sequence) in sequences.iter().enumerate() {
             let path = dir.join(segment_name(sequence));
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
@@ -123,7 +117,7 @@ impl Wal {
             if let Some(offset) = scanned.torn_at {
                 torn_tail = Some((path.clone(), offset, scanned.valid_len));
             }
-            (newest_records, newest_valid_len) = (scanned.records.len(), scanned.valid_len);
+            newest_records = scanned.records.len();
             let mut max_index = 0;
             for (offset, record) in scanned.records {
                 if let Record::Write { entries, .. } = &record {
@@ -154,18 +148,16 @@ impl Wal {
                     None => (0, 0),
                 };
                 let active =
-                    OpenOptions::new().write(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
-                let file_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
-                let mut wal = Wal::new_handle(dir, lock, segments, active, newest_valid_len, segment_bytes, &recovered);
-                // The zeros after the last record (prepared space) stay: the next records overwrite them.
-                wal.prepared_bytes = file_bytes.max(newest_valid_len);
+                    OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
+                let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
+                let mut wal = Wal::new_handle(dir, lock, segments, active, active_bytes, segment_bytes, &recovered);
                 wal.segments.push(last);
                 if newest_records < HEADER_RECORDS {
                     // A crash while the segment was started: it holds header records only, which restate the
                     // recovered state. Write the whole header again, so that older segments stay deletable.
                     let path = wal.segments.last().map(|s| s.path.clone()).unwrap_or_default();
                     wal.active.set_len(0).map_err(|e| StorageError::io(&path, e))?;
-                    (wal.active_bytes, wal.prepared_bytes) = (0, 0);
+                    wal.active_bytes = 0;
                     wal.write_segment_header(follows)?;
                     wal.sync()?;
                 }
@@ -203,7 +195,6 @@ impl Wal {
             segments,
             active,
             active_bytes,
-            prepared_bytes: active_bytes,
             segment_bytes: segment_bytes.max(MIN_SEGMENT_BYTES),
             buffer: Vec::with_capacity(BUFFER_BYTES),
             hard_state: recovered.hard_state,
@@ -254,37 +245,14 @@ impl Wal {
     }
 
     fn write_buffer(&mut self) -> Result<(), StorageError> {
-        let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
-        let end = self.active_bytes + self.buffer.len() as u64;
-        write_all_at(&self.active, &self.buffer, self.active_bytes).map_err(|e| StorageError::io(&path, e))?;
-        if end > self.prepared_bytes {
-            self.prepare_space(end).map_err(|e| StorageError::io(&path, e))?;
-        }
-        self.active_bytes = end;
+        let path = &self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        self.active.write_all(&self.buffer).map_err(|e| StorageError::io(path, e))?;
+        self.active_bytes += self.buffer.len() as u64;
         self.buffer.clear();
         if self.buffer.capacity() > KEPT_BUFFER_BYTES {
             // A burst of large entries grew it: give the memory back rather than hold it for the node's life.
             self.buffer = Vec::with_capacity(BUFFER_BYTES);
         }
-        Ok(())
-    }
-
-    /// Writes zeros after the log's end (`end`), up to `PREPARED_SPACE_BYTES` on but not past the segment's size,
-    /// for the records that follow to overwrite. A file that grows makes each fdatasync commit its new size and
-    /// blocks to the filesystem's journal as well as the data; inside space already written and durable (this
-    /// write is made durable by the next sync, with the records before it), an fdatasync writes the data only:
-    /// on ext4 here it took 110-130 µs instead of 170-180. Reading back, zeros after the last record are this
-    /// space, not a torn write (`segment::scan`).
-    fn prepare_space(&mut self, end: u64) -> io::Result<()> {
-        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-        let target = (end + PREPARED_SPACE_BYTES).min(self.segment_bytes).max(end);
-        let mut at = end;
-        while at < target {
-            let n = (target - at).min(ZEROS.len() as u64);
-            write_all_at(&self.active, &ZEROS[..n as usize], at)?;
-            at += n;
-        }
-        self.prepared_bytes = target;
         Ok(())
     }
 
@@ -340,19 +308,13 @@ impl Wal {
     }
 
     fn roll(&mut self) -> Result<(), StorageError> {
-        if self.prepared_bytes > self.active_bytes {
-            // A closed segment ends at its last record: the next one's header names that length.
-            let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
-            self.active.set_len(self.active_bytes).map_err(|e| StorageError::io(&path, e))?;
-            self.prepared_bytes = self.active_bytes;
-        }
         self.sync()?;
         let previous = self.segments.last().map_or(0, |s| s.sequence);
         let follows = (previous, self.active_bytes);
         self.lock.check()?;
         let (path, file) = create_segment(&self.dir, previous + 1)?;
         self.active = file;
-        (self.active_bytes, self.prepared_bytes) = (0, 0);
+        self.active_bytes = 0;
         self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
         self.write_segment_header(follows)?;
         // Recorded once the segment exists: a crash in between leaves one segment more than the manifest says.
@@ -381,29 +343,9 @@ impl Wal {
     }
 }
 
-/// Writes all of `bytes` at `offset` (the file's cursor is not used: records go where the log ends, before the
-/// prepared space).
-#[cfg(unix)]
-fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
-}
-
-#[cfg(windows)]
-fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let written = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        bytes = &bytes[written..];
-        offset += written as u64;
-    }
-    Ok(())
-}
-
 fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageError> {
     let path = dir.join(segment_name(sequence));
-    let file = OpenOptions::new().create_new(true).write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+    let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     Ok((path, file))
 }
@@ -651,38 +593,6 @@ mod tests {
     }
 
     #[test]
-    fn the_log_writes_into_zeros_prepared_ahead_and_a_closed_segment_ends_at_its_last_record() {
-        let dir = temp_dir("prepared");
-        let segment_bytes = 3 * PREPARED_SPACE_BYTES;
-        {
-            let (mut wal, _) = Wal::open(&dir, segment_bytes).expect("open");
-            wal.append(&[write(vec![entry(1, 1), entry(2, 1)])]).unwrap();
-            wal.sync().unwrap();
-        }
-        let path = dir.join(segment_name(1));
-        let records = records_only(&path).len() as u64;
-        let file_bytes = fs::metadata(&path).unwrap().len();
-        assert!(file_bytes > records && file_bytes >= PREPARED_SPACE_BYTES, "zeros ahead of the records");
-        {
-            let (mut wal, recovered) = Wal::open(&dir, segment_bytes).expect("reopen");
-            assert_eq!(recovered.torn_tail, None, "prepared space is not a torn write");
-            assert_eq!(recovered.entries.len(), 2);
-            wal.append(&[write(vec![entry(3, 1)])]).unwrap();
-            wal.sync().unwrap();
-            // Past the first segment's size: the next append rolls.
-            wal.append(&[write(vec![big_entry(4, segment_bytes as usize)])]).unwrap();
-            wal.append(&[write(vec![entry(5, 1)])]).unwrap();
-            wal.sync().unwrap();
-        }
-        let first = fs::read(&path).unwrap();
-        assert_eq!(segment::scan(&path, &first, false).expect("a whole older segment").records.len(), 7);
-        let (_, recovered) = Wal::open(&dir, segment_bytes).expect("reopen");
-        assert_eq!(recovered.torn_tail, None);
-        assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
     fn a_torn_tail_is_cut_and_the_log_goes_on() {
         let dir = temp_dir("torn");
         {
@@ -692,7 +602,7 @@ mod tests {
             wal.sync().unwrap();
         }
         let path = dir.join(segment_name(1));
-        let len = records_only(&path).len() as u64;
+        let len = fs::metadata(&path).unwrap().len();
         OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
         {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("torn tail recovered");
@@ -733,7 +643,7 @@ mod tests {
             wal.sync().unwrap();
         }
         let path = dir.join(segment_name(1));
-        let bytes = records_only(&path);
+        let bytes = fs::read(&path).unwrap();
         let mut frames = 0;
         let mut at = 0;
         while at < bytes.len() {
@@ -751,15 +661,6 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// The newest segment's records, without the space prepared after them.
-    fn records_only(path: &Path) -> Vec<u8> {
-        let mut bytes = fs::read(path).unwrap();
-        let end = segment::scan(path, &bytes, true).unwrap().valid_len;
-        assert!(bytes[end as usize..].iter().all(|&b| b == 0), "only zeros after the records");
-        bytes.truncate(end as usize);
-        bytes
-    }
-
     /// Writes a log whose last request is split into parts; returns the segment and where that group starts.
     fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64) {
         let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
@@ -767,7 +668,7 @@ mod tests {
         wal.append(&[write(vec![entry(1, 1)])]).unwrap();
         wal.sync().unwrap();
         let path = dir.join(segment_name(1));
-        let group_start = records_only(&path).len() as u64;
+        let group_start = fs::metadata(&path).unwrap().len();
         wal.append(&[write((2..=6).map(|i| big_entry(i, 900)).collect())]).unwrap();
         wal.sync().unwrap();
         (path, group_start)
@@ -777,7 +678,7 @@ mod tests {
     fn a_split_record_torn_anywhere_at_the_tail_is_cut_whole() {
         let dir = temp_dir("torn-group");
         let (path, group_start) = log_ending_in_a_group(&dir);
-        let whole = records_only(&path);
+        let whole = fs::read(&path).unwrap();
         for cut in (group_start + 1..whole.len() as u64).step_by(97) {
             fs::write(&path, &whole[..cut as usize]).unwrap();
             let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn group is a torn tail");
@@ -792,7 +693,7 @@ mod tests {
     fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
         let dir = temp_dir("broken-group");
         let (path, group_start) = log_ending_in_a_group(&dir);
-        let mut bytes = records_only(&path);
+        let mut bytes = fs::read(&path).unwrap();
         // Find the last part (the group's last frame) and drop it, then append a whole record after the rest.
         let mut at = group_start as usize;
         let mut last_part = at;

@@ -119,12 +119,11 @@ struct Frame {
     end: u64,
 }
 
-/// The frames of an undamaged segment, read from the framing alone (length, checksum, payload); the zeros the
-/// log prepares after its last record in the newest segment are not frames.
+/// The frames of an undamaged segment, read from the framing alone (length, checksum, payload).
 fn frames(bytes: &[u8]) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut at = 0usize;
-    while at < bytes.len() && bytes[at..].iter().any(|&b| b != 0) {
+    while at < bytes.len() {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         let end = at + 8 + len;
         assert!(end <= bytes.len(), "the undamaged segment frames cleanly");
@@ -247,10 +246,6 @@ fn write_history(seed: u64, name: &str) -> History {
     drop(wal);
     let segments = segment_files(&path);
     assert!(segments.len() >= 4, "seed {seed}: {} segments, want several", segments.len());
-    // The damage goes to records: the newest segment ends at its last one, without the space prepared after it.
-    let newest = segments.last().expect("a segment");
-    let records_end = frames(&fs::read(newest).expect("read segment")).last().map_or(0, |frame| frame.end);
-    fs::OpenOptions::new().write(true).open(newest).and_then(|file| file.set_len(records_end)).expect("trim");
     let places = batch_places
         .into_iter()
         .flat_map(|(segment, frames)| frames.into_iter().map(move |frame| (segment, frame)))
@@ -292,8 +287,7 @@ enum Damage {
     Cut(u64),
     /// The byte at this offset is XORed with a non-zero mask.
     Flip(u64, u8),
-    /// Every byte from this offset on is zero (the file keeps its length): from a record's start, the same as
-    /// the space the log prepares after its last record.
+    /// Every byte from this offset on is zero (the file keeps its length).
     ZeroTail(u64),
 }
 
@@ -355,12 +349,7 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
             let frame_start = frames.iter().find(|f| f.end > at).map_or(original.len() as u64, |f| f.start);
             match damage {
                 Damage::Cut(_) | Damage::ZeroTail(_) if is_newest => {
-                    // A cut at a record's start leaves whole records; zeros from a record's start on are what
-                    // the log's prepared space looks like: neither is a torn write.
-                    let clean_cut = match damage {
-                        Damage::Cut(_) => frame_start == at,
-                        _ => original[frame_start as usize..at as usize].iter().all(|&b| b == 0),
-                    };
+                    let clean_cut = matches!(damage, Damage::Cut(_)) && frame_start == at;
                     let torn_at = (!clean_cut).then_some(frame_start);
                     Allowed::Prefix { records: history.records_before(segment, at), torn_at }
                 }
