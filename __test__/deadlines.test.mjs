@@ -104,3 +104,27 @@ test('an expiry that adds and settles waiters of the same queue leaves one timer
   assert.deepEqual(log, ['a expired', 'b resolved b', 'late expired'])
   assert.equal(timers(), before)
 })
+
+test('timeouts of many lengths leave no queue behind once settled, and a callback that throws stops no other expiry', async () => {
+  const log = []
+  const deadlines = new Deadlines((w) => {
+    log.push(`${w.name} expired`)
+    if (w.name === 'thrower') throw new Error('a callback that throws')
+  })
+  for (let i = 0; i < 10_000; i++) {
+    const w = waiter(`w${i}`, log)
+    deadlines.add(w, 1000 + i / 7) // a remaining budget, say: a new length each time
+    settleInTime(w, i)
+  }
+  assert.equal(deadlines._queues.size, 0, 'an empty queue is dropped')
+  const thrower = waiter('thrower', log)
+  const after = waiter('after', log)
+  deadlines.add(thrower, 60_000)
+  deadlines.add(after, 60_000)
+  thrower.deadline = after.deadline = performance.now() - 1 // both due: expire them now, by hand
+  assert.throws(() => thrower.deadlineQueue._expire(), { message: 'a callback that throws' })
+  assert.deepEqual(log.slice(-1), ['thrower expired'])
+  await sleep(20)
+  assert.deepEqual(log.slice(-2), ['thrower expired', 'after expired'], 'the timer was set again for the others')
+  assert.equal(deadlines._queues.size, 0)
+})

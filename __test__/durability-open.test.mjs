@@ -139,9 +139,12 @@ test('a log that cannot be read: ready() rejects, appends reject with the reason
 
   const refused = soloNode(dataDir)
   const waiting = refused.append('waits for the engine')
+  const timed = refused.append('waits with a timeout', 60_000)
   const error = await rejection(refused.ready())
   assert.match(error.message, /^flotilla: the node cannot start: .*LOCK.*in use/)
   assert.equal((await rejection(waiting)).message, error.message)
+  assert.equal((await rejection(timed)).message, error.message)
+  assert.equal(refused._deadlines._queues.size, 0, 'no timeout left running: it would keep the process alive')
   assert.equal((await rejection(refused.append('later'))).message, error.message)
   assert.equal(refused.status(), null)
   await refused.close()

@@ -504,6 +504,11 @@ test('a node id longer than proposal ids allow throws a clear error at construct
   assert.throws(() => new consensus.Cluster('a', [peer]).join(), { constructor: TypeError, message: /at most 219 bytes/ })
   assert.throws(() => new NativeNode({ id: 'n'.repeat(220), clusterSize: 1, electionTimeoutMin: 300,
     electionTimeoutMax: 500, heartbeatInterval: 50 }), /"id" is 220 bytes long, more than the limit of 219 bytes/)
+  // A lone surrogate has no UTF-8 form: the engine would hold another name (with U+FFFD), and an append named in
+  // JS (over tcp) would never match its entry.
+  assert.throws(() => gaggle({ id: 'n\ud800', channel: { name: 'memory', namespace }, clusterSize: 3 }),
+    { code: 'FLOTILLA_INVALID_ARGUMENT', message: 'Invalid options: "id" must be well-formed Unicode (no lone surrogates)' })
+  assert.throws(() => new consensus.Cluster('n\udc00').join(), { constructor: TypeError, message: /well-formed/ })
 
   // The longest id works: three nodes elect a leader and commit.
   const nodes = [0, 1, 2].map((i) => track(gaggle({ id: 'n'.repeat(218) + i, channel: { name: 'memory', namespace },

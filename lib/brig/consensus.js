@@ -143,8 +143,9 @@ const broadcastCommittedLate = () => outcomeUnknown(TIMED_OUT_BEFORE_COMMIT)
 // A node's proposal ids are its id, '_' and a 36-character UUID, and the wire takes ids of at most 256 bytes
 const MAX_ID_BYTES = MAX_NAME_BYTES
 
+// (Well-formed: a lone surrogate has no UTF-8 form, so the engine would hold another name than the one given.)
 function isNodeId (id) {
-  return typeof id === 'string' && id !== '' && Buffer.byteLength(id) <= MAX_ID_BYTES
+  return typeof id === 'string' && id !== '' && id.isWellFormed() && Buffer.byteLength(id) <= MAX_ID_BYTES
 }
 
 class Cluster extends EventEmitter {
@@ -219,7 +220,7 @@ class Cluster extends EventEmitter {
     }
     if (this._joined) return this
     if (!isNodeId(this.id)) {
-      const what = `a non-empty string of at most ${MAX_ID_BYTES} bytes`
+      const what = `a non-empty, well-formed string of at most ${MAX_ID_BYTES} bytes`
       throw invalidArgument(`flotilla/brig: the cluster id must be ${what}`, TypeError)
     }
     if (!Array.isArray(this.peers)) throw invalidArgument('flotilla/brig: peers must be an array of Peer', TypeError)

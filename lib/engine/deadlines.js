@@ -4,7 +4,8 @@
 // with `waiting` (true until it settles), `deadline` and `deadlineQueue` (both null without a timeout),
 // `resolve`, `reject` and `late` (a function that makes the error of a waiter settled at or after its deadline).
 // A waiter settled before its deadline leaves its queue when it reaches the front, or when settled waiters
-// make up most of the queue; once none waits, the queue's timer stops, so it keeps no process alive.
+// make up most of the queue; once none waits, the queue's timer stops, so it keeps no process alive, and the
+// queue is dropped (timeouts of many lengths, a remaining budget say, leave nothing behind).
 'use strict'
 
 // setTimeout's longest delay: longer ones fire at once.
@@ -23,17 +24,22 @@ class Deadlines {
   add (waiter, timeoutMs) {
     let queue = this._queues.get(timeoutMs)
     if (queue === undefined) {
-      queue = new DeadlineQueue(timeoutMs, this._onExpired)
-      this._queues.set(timeoutMs, queue)
+      const created = new DeadlineQueue(timeoutMs, this._onExpired, () => {
+        if (this._queues.get(timeoutMs) === created) this._queues.delete(timeoutMs)
+      })
+      this._queues.set(timeoutMs, created)
+      queue = created
     }
     queue.push(waiter)
   }
 }
 
 class DeadlineQueue {
-  constructor (timeoutMs, onExpired) {
+  // `onEmpty`: called when no waiter is left (the queue is then not used again).
+  constructor (timeoutMs, onExpired, onEmpty) {
     this._timeoutMs = timeoutMs
     this._onExpired = onExpired
+    this._onEmpty = onEmpty
     this._waiters = [] // oldest first, from `_head` on; settled ones stay until they reach the front
     this._head = 0
     this._waiting = 0
@@ -69,19 +75,23 @@ class DeadlineQueue {
   _expire () {
     this._timer = null
     const now = performance.now()
-    for (;;) {
-      this._skipSettled()
-      const waiter = this._waiters[this._head]
-      if (waiter === undefined || waiter.deadline > now) break
-      this._head++
-      waiter.deadlineQueue = null
-      this._waiting--
-      waiter.waiting = false
-      // It may settle or add other waiters, even of this queue.
-      this._onExpired(waiter)
+    try {
+      for (;;) {
+        this._skipSettled()
+        const waiter = this._waiters[this._head]
+        if (waiter === undefined || waiter.deadline > now) break
+        this._head++
+        waiter.deadlineQueue = null
+        this._waiting--
+        waiter.waiting = false
+        // It may settle or add other waiters, even of this queue.
+        this._onExpired(waiter)
+      }
+    } finally {
+      // Even after a callback that threw, the others still expire.
+      if (this._waiting === 0) this._clear()
+      else this._arm()
     }
-    if (this._waiting === 0) this._clear()
-    else this._arm()
   }
 
   _skipSettled () {
@@ -103,6 +113,7 @@ class DeadlineQueue {
     this._timer = null
     this._waiters = []
     this._head = 0
+    this._onEmpty()
   }
 }
 

@@ -172,7 +172,9 @@ class Gaggle extends EventEmitter {
   // The log cannot be read: the appends that waited for the engine fail with the reason.
   _openFailed (error) {
     for (const { pending } of this._appendsWhileOpening.splice(0)) {
-      if (pending.waiting) pending.reject(notCommitted(error.message, error))
+      if (!pending.waiting) continue
+      stopWaiting(pending)
+      pending.reject(notCommitted(error.message, error))
     }
   }
 

@@ -23,7 +23,7 @@ function sibling (key) {
 // gaggle's keys keep gaggle's schema order and ours come after them.
 // rule fields: type ('string'|'number'|'boolean'|'function'|'object'), required, valid (list), integer,
 // alsoValid (accepted too, left out of the message), min, max (number or sibling(key)),
-// maxBytes (a string's UTF-8 length at most), keys (rules of an object's
+// maxBytes (a string's UTF-8 length at most; such a string must be well-formed Unicode too), keys (rules of an object's
 // keys; unknown keys are then rejected unless allowUnknown), parseJson (a JSON string counts as the object it
 // encodes), default (a value, or a function of the object being filled, for objects and values derived from
 // siblings).
@@ -136,6 +136,8 @@ function checkValue (rule, value, key, parent) {
   if (rule.maxBytes !== undefined && Buffer.byteLength(value) > rule.maxBytes) {
     return fail('must be at most ' + rule.maxBytes + ' bytes long (in UTF-8)')
   }
+  // A lone surrogate has no UTF-8 form: the engine would hold another name than the one given.
+  if (rule.maxBytes !== undefined && !value.isWellFormed()) return fail('must be well-formed Unicode (no lone surrogates)')
   for (const [bound, words, within] of LIMITS) {
     if (rule[bound] === undefined) continue
     const limit = resolveLimit(rule[bound], parent)
