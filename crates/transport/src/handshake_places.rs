@@ -36,11 +36,11 @@ impl HandshakePlaces {
         Arc::new(HandshakePlaces { capacity: capacity.max(1), taken: Mutex::new(Taken::default()) })
     }
 
-    /// A place for a new connection, and whether the oldest one had to give up its own.
-    pub(crate) fn take(self: &Arc<Self>) -> (HandshakePlace, bool) {
+    /// A place for a new connection; with every place taken, the oldest connection's is given up (its
+    /// `evicted` is cancelled).
+    pub(crate) fn take(self: &Arc<Self>) -> HandshakePlace {
         let mut taken = lock(&self.taken);
-        let evicted = taken.places.len() >= self.capacity;
-        if evicted {
+        if taken.places.len() >= self.capacity {
             if let Some((_, oldest)) = taken.places.pop_front() {
                 oldest.cancel();
             }
@@ -49,7 +49,7 @@ impl HandshakePlaces {
         taken.next_id = taken.next_id.wrapping_add(1);
         let token = CancellationToken::new();
         taken.places.push_back((id, token.clone()));
-        (HandshakePlace { places: Arc::clone(self), id, evicted: token }, evicted)
+        HandshakePlace { places: Arc::clone(self), id, evicted: token }
     }
 
     #[cfg(test)]
@@ -75,21 +75,18 @@ mod tests {
     #[test]
     fn a_new_connection_beyond_the_places_evicts_the_one_waiting_longest() {
         let places = HandshakePlaces::new(2);
-        let (first, evicted) = places.take();
-        assert!(!evicted);
-        let (second, evicted) = places.take();
-        assert!(!evicted);
-        let (third, evicted) = places.take();
-        assert!(evicted, "all places were taken");
-        assert!(first.evicted.is_cancelled(), "the oldest gives up its place");
+        let first = places.take();
+        let second = places.take();
+        assert!(!first.evicted.is_cancelled() && !second.evicted.is_cancelled());
+        let third = places.take();
+        assert!(first.evicted.is_cancelled(), "all places were taken: the oldest gives up its place");
         assert!(!second.evicted.is_cancelled() && !third.evicted.is_cancelled());
         assert_eq!(places.len(), 2);
         drop(first);
         assert_eq!(places.len(), 2, "an evicted place was given back already");
         drop(second);
         assert_eq!(places.len(), 1);
-        let (_fourth, evicted) = places.take();
-        assert!(!evicted, "a place given back is free again");
-        assert!(!third.evicted.is_cancelled());
+        let _fourth = places.take();
+        assert!(!third.evicted.is_cancelled(), "a place given back is free again");
     }
 }

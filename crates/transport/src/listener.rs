@@ -38,10 +38,7 @@ pub(crate) async fn run(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let (place, evicted) = handshaking.take();
-                if evicted {
-                    Counters::bump(&shared.stats.refused_too_many_connections);
-                }
+                let place = handshaking.take();
                 let (connection_shared, peer_slots) = (Arc::clone(&shared), Arc::clone(&peer_slots));
                 shared.spawn(async move {
                     serve(&connection_shared, stream, place, peer_slots).await;
@@ -64,8 +61,8 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream, place: HandshakePlace, p
         Some(Ok(Ok(opened))) => opened,
         Some(Ok(Err(fault))) => return fault.record(&shared.stats),
         Some(Err(_)) => return Fault::HandshakeTimeout.record(&shared.stats),
-        // Counted when a newer connection took its place.
-        None => return,
+        // A newer connection took its place before its handshake was done (a handshake done first goes on).
+        None => return Counters::bump(&shared.stats.refused_too_many_connections),
     };
     drop(place);
     let lane = match accepted.route {
