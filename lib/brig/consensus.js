@@ -220,7 +220,7 @@ class Cluster extends EventEmitter {
     }
     if (this._joined) return this
     if (!isNodeId(this.id)) {
-      const what = `a non-empty, well-formed string of at most ${MAX_ID_BYTES} bytes`
+      const what = `a non-empty string of at most ${MAX_ID_BYTES} bytes, with no lone surrogates`
       throw invalidArgument(`flotilla/brig: the cluster id must be ${what}`, TypeError)
     }
     if (!Array.isArray(this.peers)) throw invalidArgument('flotilla/brig: peers must be an array of Peer', TypeError)
