@@ -2,7 +2,7 @@
 // and its result or coded error; frames that are not a request are counted and dropped; a client has at most 256
 // requests and 4 entries streams at once; an entries stream sends at most `window` batches ahead of the client's
 // acknowledgements, splits batches at 256 entries, and stops when cancelled or when its client goes away.
-import { test } from 'node:test'
+import { test, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { setImmediate as turn } from 'node:timers/promises'
@@ -111,4 +111,27 @@ test('a client has at most 4 entries streams at once', async () => {
   for (let id = 0; id < 5; id++) request(1, { id, op: 'entries', from: 0 })
   await until('one refusal', () => sent.length === 1)
   assert.deepEqual([sent[0].id, sent[0].error.code], [4, 'FLOTILLA_TOO_MANY_PENDING'])
+})
+
+test('a client with a request or a stream under way hears from the node every 2 s; an idle one does not', async () => {
+  mock.timers.enable({ apis: ['setInterval'] })
+  try {
+    const { service, sent, request } = serve(standIn(0))
+    request(1, { id: 1, op: 'entries', from: 0 }) // waits at the end of an empty log
+    request(2, { id: 1, op: 'read' }) // never answered
+    request(3, { id: 1, op: 'status' })
+    await until('the status reply', () => sent.some((m) => m.client === 3))
+    const keepalives = () => sent.filter((m) => m.id === undefined).map((m) => m.client).sort()
+    assert.deepEqual(keepalives(), [])
+    mock.timers.tick(2000)
+    assert.deepEqual(keepalives(), [1, 2], 'the busy clients: their frames keep them from counting as idle')
+    service.onClient(1, 'tester', null) // client 1 goes away
+    mock.timers.tick(2000)
+    assert.deepEqual(keepalives(), [1, 2, 2])
+    service.close()
+    mock.timers.tick(2000)
+    assert.equal(keepalives().length, 3, 'none after close()')
+  } finally {
+    mock.timers.reset()
+  }
 })

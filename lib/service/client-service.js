@@ -1,12 +1,14 @@
 // A node's service to clients (`flotilla/client`, the CLI, the monitor): the requests they send over the native
 // transport's client route (same port as the peers, authenticated the same way) and the replies this node sends
-// back, each a JSON frame. The protocol (see PROTOCOL.md):
+// back, each a JSON frame. The protocol:
 //   request  {id, op, ...arguments}      reply  {id, result} | {id, error: {code, message}}
 //   entries  {id, op: 'entries', from, to, window}   replies {id, entries: [...]} ... then {id, end: true};
 //            the client acknowledges each batch with {id, op: 'ack'} (at most `window` batches unacknowledged)
 //            and may stop the stream with {id, op: 'cancel'}.
+//   keepalive {} from the node, to a client with a request or a stream under way (clients ignore it).
 // Hostile or broken requests never throw here: they get an error reply (or, without a usable id, are dropped)
-// and are counted.
+// and are counted. A client with a request or a stream under way gets a frame `{}` (which clients ignore) at least
+// every 2 s, so that the transport never takes it for idle (an idle client may lose its place to a newcomer).
 'use strict'
 
 const { CODES } = require('../engine/errors')
@@ -23,6 +25,8 @@ const BATCH_DATA_BYTES = 256 * 1024
 // a client's streams hold at most about 16 MiB of replies in the transport's queue for it (whose bound is 32 MiB).
 const MAX_WINDOW = 16
 const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER
+// How often a busy client hears from the node at least: well within the transport's 5 s before a client is idle.
+const KEEPALIVE_MS = 2000
 
 class ClientService {
   /**
@@ -37,6 +41,8 @@ class ClientService {
     this._clients = new Map() // client -> {pending: number, streams: Map<id, stream>}
     this.stats = { connected: 0, requests: 0, refused: 0 }
     this.onClient = this.onClient.bind(this)
+    // Never keeps the process alive by itself.
+    this._keepalive = setInterval(() => this._keepBusyClientsAlive(), KEEPALIVE_MS).unref()
   }
 
   /** The transport's call: a client's frame (`text`), or its connection's end (`text` null). */
@@ -121,7 +127,14 @@ class ClientService {
 
   /** Stops every stream (the node is closing). */
   close () {
+    clearInterval(this._keepalive)
     for (const client of [...this._clients.keys()]) this._closed(client)
+  }
+
+  _keepBusyClientsAlive () {
+    for (const [client, state] of this._clients) {
+      if (state.pending > 0 || state.streams.size > 0) this._reply(client, '{}')
+    }
   }
 
   _send (client, message) {
