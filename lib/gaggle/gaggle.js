@@ -34,6 +34,8 @@ const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed
 const TIMED_OUT_BEFORE_COMMIT = 'Timed out before the entry was committed'
 // An append that committed at or after its deadline settles as gaggle's did, with the code for an unknown outcome.
 const appendCommittedLate = () => outcomeUnknown(TIMED_OUT_BEFORE_COMMIT)
+// On its own thread: the appends named in JS and not handed to the engine yet (see _nameAppend).
+const noNamedAppends = () => ({ uuids: [], datas: [], pendings: [] })
 
 // How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
 const MAX_MESSAGES_WHILE_OPENING = 10000
@@ -109,7 +111,7 @@ class Gaggle extends EventEmitter {
     this._pendingAppends = new Map() // entry id -> pending append (see append)
     this._deadlines = new Deadlines((pending) => this._appendTimedOut(pending))
     // On its own thread, appends named here and not yet handed to the engine (see _nameAppend).
-    this._named = { uuids: [], datas: [], pendings: [] }
+    this._named = noNamedAppends()
     this._closePromise = null // set by close(): no new appends from then on
     this._stopped = false // set once close() has handed over (or had nothing to hand): no input, no output
     this._droppedInJs = 0
@@ -256,7 +258,7 @@ class Gaggle extends EventEmitter {
   // `refused` list).
   _handOverNamed (native) {
     const { uuids, datas, pendings } = this._named
-    this._named = { uuids: [], datas: [], pendings: [] }
+    this._named = noNamedAppends()
     try {
       native.proposeNamed(uuids.join(''), datas.join('\n'))
     } catch (error) {
@@ -471,7 +473,7 @@ class Gaggle extends EventEmitter {
     // Appends the engine took may commit all the same; those still waiting for it to open, or named and not
     // handed over, will not.
     const notHandedOver = this._named.pendings
-    this._named = { uuids: [], datas: [], pendings: [] }
+    this._named = noNamedAppends()
     for (const pending of notHandedOver) {
       this._pendingAppends.delete(pending.id)
       pending.id = null

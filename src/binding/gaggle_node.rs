@@ -3,9 +3,9 @@
 
 use super::error;
 use super::gaggle_view::GaggleView;
-use super::proposal_queue::{ProposalQueue, Queued, UUID_LEN};
+use super::proposal_queue::{ProposalQueue, Queued};
 use crate::node::wire::{self, Inbound, OutputParts, Wanted};
-use crate::node::{NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
+use crate::node::{named_proposal_id, NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
 use crate::raft::{Index, Payload, ProposeError};
 use std::sync::Arc;
 
@@ -55,10 +55,7 @@ impl GaggleNode {
                 Queued::One(id, data) => self.propose_as(&id, data),
                 Queued::Named(batch) => {
                     for (uuid, data) in batch.entries() {
-                        let mut id = String::with_capacity(self.driver.name().len() + 1 + UUID_LEN);
-                        id.push_str(self.driver.name());
-                        id.push('_');
-                        id.push_str(uuid);
+                        let id = named_proposal_id(self.driver.name(), uuid);
                         match wire::check_payload(data) {
                             Ok(()) => self.propose_as(&id, wire::payload_from_json(Some(data))),
                             Err(why) => {

@@ -9,7 +9,7 @@ use crate::raft::Payload;
 use std::sync::Mutex;
 
 /// The length of a UUID's text.
-pub const UUID_LEN: usize = 36;
+const UUID_LEN: usize = 36;
 
 /// Proposals waiting for the engine's thread, in the order they were made.
 pub enum Queued {

@@ -800,13 +800,25 @@ fn free_elsewhere(entries: Vec<Entry>) {
     let _ = std::thread::Builder::new().name("flotilla-free".into()).spawn(move || drop(entries));
 }
 
-/// A fresh id for a proposal of the node `name`: `<name>_<uuid>`.
 /// A fresh id for a proposal of the node `name`: `<name>_<random UUID>`.
 pub fn own_proposal_id(name: &str) -> String {
+    let mut id = proposal_id_prefix(name);
+    push_uuid_v4(&mut id);
+    id
+}
+
+/// The id of the node `name`'s proposal that its application named with `uuid` (a UUID's text).
+pub fn named_proposal_id(name: &str, uuid: &str) -> String {
+    let mut id = proposal_id_prefix(name);
+    id.push_str(uuid);
+    id
+}
+
+/// `<name>_`, with room for the UUID after it.
+fn proposal_id_prefix(name: &str) -> String {
     let mut id = String::with_capacity(name.len() + 37);
     id.push_str(name);
     id.push('_');
-    push_uuid_v4(&mut id);
     id
 }
 
