@@ -535,8 +535,8 @@ test('NativeNode.propose takes only JSON text, and nothing after close()', WITHI
   while ((output = node.flush()) !== null) JSON.parse(output) // every output is still JSON
   assert.equal(node.commitIndex, 5)
 
-  // Batches named in JS are for a node on its own thread.
-  assert.throws(() => node.proposeNamed('0123abcd-4567-4def-8abc-0123456789ab', '1'), { code: 'FLOTILLA_INVALID_STATE' })
+  // Batches numbered in JS are for a node on its own thread.
+  assert.throws(() => node.proposeBatch(1, 1, '1'), { code: 'FLOTILLA_INVALID_STATE' })
   await node.close()
   assert.throws(() => node.propose('1'), { message: 'the node is closed: it takes no more proposals' })
   // getters answer after close

@@ -268,7 +268,7 @@ test('tcp: a proposal the engine refuses on its own thread rejects with its code
   assert.equal(refused.cause.code, 'FLOTILLA_TOO_LARGE')
   await node.append('fits again')
   assert.deepEqual(node.getLog().map((entry) => entry.data), ['fits', 'fits again'])
-  // Appends of one turn go to the engine in one call (proposeNamed): one it refuses (data nested deeper than a
+  // Appends of one turn go to the engine in one call (proposeBatch): one it refuses (data nested deeper than a
   // follower reads) rejects alone, with its code; the others of the batch commit, in order.
   let nested = 'leaf'
   for (let i = 0; i < 200; i++) nested = [nested]
@@ -278,15 +278,16 @@ test('tcp: a proposal the engine refuses on its own thread rejects with its code
   assert.equal(settled[1].reason.code, 'FLOTILLA_NOT_COMMITTED')
   assert.equal(settled[1].reason.cause.code, 'FLOTILLA_INVALID_ARGUMENT')
   assert.deepEqual(node.getLog().map((entry) => entry.data), ['fits', 'fits again', 'before', 'after', null])
-  assert.ok(node.getLog().every((entry) => entry.id.startsWith('solo_')), 'entry ids are the node\'s name and a UUID')
+  const ids = node.getLog().map((entry) => entry.id)
+  assert.ok(ids.every((id) => /^solo_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)), `entry ids are the node's name and a random UUID: ${ids}`)
+  assert.equal(new Set(ids).size, ids.length, 'every entry has an id of its own')
   // The call itself, given what no face would give it: malformed batches throw and queue nothing; texts that are
   // not JSON are refused (and never reach the log); the node goes on.
   const native = node._native
-  const uuid = '0123abcd-4567-4def-8abc-0123456789ab'
-  for (const [uuids, datas] of [['', ''], ['x'.repeat(36), '1'], [uuid.toUpperCase(), '1'], [uuid + uuid, '1'], [uuid, '1\n2'], [uuid.slice(1), '1']]) {
-    assert.throws(() => native.proposeNamed(uuids, datas), { code: 'FLOTILLA_INVALID_ARGUMENT' }, `${uuids} / ${datas}`)
+  for (const [first, count, datas] of [[1e9, 0, ''], [1e9, 2, '1'], [1e9, 1, '1\n2'], [-1, 1, '1'], [1.5, 1, '1'], [NaN, 1, '1'], [2 ** 53 - 1, 2, '1\n2'], [Infinity, 1, '1']]) {
+    assert.throws(() => native.proposeBatch(first, count, datas), { code: 'FLOTILLA_INVALID_ARGUMENT' }, `${first} / ${count} / ${datas}`)
   }
-  native.proposeNamed(uuid + uuid.replace('0123', '4567'), '{"a":\n7}')
+  native.proposeBatch(1e9, 2, '{"a":\n7}')
   await node.append('still committing')
   assert.deepEqual(node.getLog().slice(-2).map((entry) => entry.data), [null, 'still committing'])
 })

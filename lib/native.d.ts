@@ -275,16 +275,16 @@ export declare class NativeNode {
    */
   propose(dataJson?: string | undefined | null, requestId?: string | undefined | null): string
   /**
-   * On its own thread: proposes a batch of entries the JS thread named, in one call (one call per flush
-   * instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
-   * writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
-   * `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
-   * a newline outside a string's escapes). The node's thread takes them at its next flush; a text that is not
-   * JSON, or that nests too deeply, is refused there (the output's `refused` list names it, with its code), as
-   * any proposal the engine refuses. Throws, and queues none of them, when the batch is malformed or the node
-   * does not run on its own thread.
+   * On its own thread: proposes a batch of appends in one call (one call per flush instead of one per append).
+   * JS numbers them `first`, `first + 1`, ... (`count` of them, numbers at most 2^53 - 1, which a JS number holds exactly) and the outputs speak of
+   * each by its number: `committedSeqs` (`[first, count, ...]` runs of those that committed), and the numbers in
+   * `settledIds`, `abandoned` and `refused`. The engine names each entry as `propose` does. `datas` holds the
+   * entries' JSON texts in order, joined by newlines (`JSON.stringify` never writes a newline outside a string's
+   * escapes). The node's thread takes them at its next flush; a text that is not JSON, or that nests too
+   * deeply, is refused there, as any proposal the engine refuses. Throws, and queues none of them, when the
+   * batch is malformed or the node does not run on its own thread.
    */
-  proposeNamed(uuids: Text, datas: Text): void
+  proposeBatch(first: number, count: number, datas: Text): void
   /**
    * Starts a linearizable read and returns its number; the flush output's `reads` lists `[number, index]` once
    * this node has applied every entry up to the read index (settle it after the output's committed entries:

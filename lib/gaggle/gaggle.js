@@ -34,8 +34,8 @@ const CLOSED_BEFORE_COMMIT = 'The node was closed before the entry was committed
 const TIMED_OUT_BEFORE_COMMIT = 'Timed out before the entry was committed'
 // An append that committed at or after its deadline settles as gaggle's did, with the code for an unknown outcome.
 const appendCommittedLate = () => outcomeUnknown(TIMED_OUT_BEFORE_COMMIT)
-// On its own thread: the appends named in JS and not handed to the engine yet (see _nameAppend).
-const noNamedAppends = () => ({ uuids: [], datas: [], pendings: [] })
+// On its own thread: the appends numbered in JS and not handed to the engine yet (see _numberAppend).
+const noNumberedAppends = () => ({ datas: [], pendings: [] })
 
 // How many channel messages a durable node keeps while it reads its log; more are dropped (Raft sends again).
 const MAX_MESSAGES_WHILE_OPENING = 10000
@@ -87,7 +87,6 @@ class Gaggle extends EventEmitter {
       throw invalidArgument('Invalid options: "clusterSize" must be a whole number from 1 to ' + MAX_CLUSTER_SIZE)
     }
     this.id = options.id
-    this._idPrefix = this.id + '_' // an append's entry id: the prefix and a UUID (see _nameAppend)
     this._rpc = options.rpc
     this._handOverTiming = { electionTimeoutMin: options.electionTimeout.min, heartbeatInterval: options.heartbeatInterval }
     this._channel = options.channel
@@ -108,10 +107,11 @@ class Gaggle extends EventEmitter {
     this._messagesWhileOpening = options.dataDir === undefined ? null : []
     this._commitIndex = -1
     this._knownLeader = null
-    this._pendingAppends = new Map() // entry id -> pending append (see append)
+    this._pendingAppends = new Map() // entry id, or number on its own thread -> pending append (see append)
     this._deadlines = new Deadlines((pending) => this._appendTimedOut(pending))
-    // On its own thread, appends named here and not yet handed to the engine (see _nameAppend).
-    this._named = noNamedAppends()
+    // On its own thread, appends numbered here and not yet handed to the engine (see _numberAppend).
+    this._numbered = noNumberedAppends()
+    this._nextAppendNumber = 1
     this._closePromise = null // set by close(): no new appends from then on
     this._stopped = false // set once close() has handed over (or had nothing to hand): no input, no output
     this._droppedInJs = 0
@@ -224,7 +224,7 @@ class Gaggle extends EventEmitter {
   // Hands an append's data to the engine, which names the entry (after the request id, if there is one); the
   // append settles when it commits. Retries of one request id on this node wait together.
   _proposeWaiting (json, requestId, pending) {
-    if (requestId === null && this._host.ownThread) return this._nameAppend(json, pending)
+    if (requestId === null && this._host.ownThread) return this._numberAppend(json, pending)
     let id
     try {
       id = requestId === null ? this._native.propose(json) : this._native.propose(json, requestId)
@@ -240,27 +240,26 @@ class Gaggle extends EventEmitter {
     this._scheduleFlush()
   }
 
-  // On its own thread the engine takes proposals at its next flush anyway: an append is named here, as the engine
-  // would name it, and handed over with the others of this turn in one call at the flush (a call per append
-  // cost more than the rest of the append on this thread).
-  _nameAppend (json, pending) {
-    const uuid = randomUUID()
-    pending.id = this._idPrefix + uuid
+  // On its own thread the engine takes proposals at its next flush anyway: an append is numbered here and handed
+  // over with the others of this turn in one call at the flush (a call per append cost more than the rest of the
+  // append on this thread). The engine names the entries; its outputs speak of them by these numbers, so that no
+  // entry id is made, parsed or looked up on this thread.
+  _numberAppend (json, pending) {
+    pending.id = this._nextAppendNumber++
     this._pendingAppends.set(pending.id, pending)
-    const named = this._named
-    named.uuids.push(uuid)
-    named.datas.push(json === undefined ? 'null' : json)
-    named.pendings.push(pending)
+    const numbered = this._numbered
+    numbered.datas.push(json === undefined ? 'null' : json)
+    numbered.pendings.push(pending)
     this._scheduleFlush()
   }
 
-  // The appends named since the last flush, to the engine in one call (those it refuses come back in an output's
-  // `refused` list).
-  _handOverNamed (native) {
-    const { uuids, datas, pendings } = this._named
-    this._named = noNamedAppends()
+  // The appends numbered since the last flush (consecutive numbers), to the engine in one call (those it refuses
+  // come back in an output's `refused` list).
+  _handOverNumbered (native) {
+    const { datas, pendings } = this._numbered
+    this._numbered = noNumberedAppends()
     try {
-      native.proposeNamed(uuids.join(''), datas.join('\n'))
+      native.proposeBatch(pendings[0].id, pendings.length, datas.join('\n'))
     } catch (error) {
       for (const pending of pendings) this._refuseAppend(pending.id, error)
     }
@@ -470,10 +469,10 @@ class Gaggle extends EventEmitter {
     this._wakeCommitWaiters()
     const storageClosed = this._host.close()
     this._channel.removeListener('recieved', this._onRecieved)
-    // Appends the engine took may commit all the same; those still waiting for it to open, or named and not
+    // Appends the engine took may commit all the same; those still waiting for it to open, or numbered and not
     // handed over, will not.
-    const notHandedOver = this._named.pendings
-    this._named = noNamedAppends()
+    const notHandedOver = this._numbered.pendings
+    this._numbered = noNumberedAppends()
     for (const pending of notHandedOver) {
       this._pendingAppends.delete(pending.id)
       pending.id = null
@@ -539,7 +538,7 @@ class Gaggle extends EventEmitter {
 
   // Carries out what the engine decided: send, then report appends and commits, then role changes.
   _carryOut (native) {
-    if (this._named.pendings.length > 0) this._handOverNamed(native)
+    if (this._numbered.pendings.length > 0) this._handOverNumbered(native)
     // Event payloads nobody listens for are left out of the output: less to write, and less to parse.
     const announceAppended = this.listenerCount('appended') > 0
     const announceCommitted = this.listenerCount('committed') > 0
@@ -581,6 +580,7 @@ class Gaggle extends EventEmitter {
     }
     if (output.committed) this._onCommitted(output.committed, announceCommitted)
     if (output.commitIndex !== undefined) this._onCommitIndex(output.commitIndex, output.committedIds)
+    if (output.committedSeqs) this._settleNumbered(output.committedSeqs)
     if ((output.committed || output.commitIndex !== undefined) && this._commitWaiters.size > 0) this._wakeCommitWaiters()
     // After the commits: a read resolves once the application's state machine has every entry up to it.
     this._host.settleReads(output)
@@ -613,6 +613,13 @@ class Gaggle extends EventEmitter {
     this._pendingAppends.delete(id)
     stopWaiting(pending)
     pending.reject(outcomeUnknown(ABANDONED_BEFORE_COMMIT))
+  }
+
+  // Appends of this node, handed over by number, that committed: `[first, count, ...]` runs of numbers.
+  _settleNumbered (runs) {
+    for (let i = 0; i < runs.length; i += 2) {
+      for (let number = runs[i], end = runs[i] + runs[i + 1]; number < end; number++) this._settleAppend(number)
+    }
   }
 
   // An append of this node committed (seen in a commit, or only through a snapshot from the leader).

@@ -4,8 +4,8 @@
 use super::error;
 use super::gaggle_view::GaggleView;
 use super::proposal_queue::{ProposalQueue, Queued};
-use crate::node::wire::{self, Inbound, OutputParts, Wanted};
-use crate::node::{named_proposal_id, NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
+use crate::node::wire::{self, AppendKey, Inbound, OutputParts, Wanted};
+use crate::node::{NamedMembership, NodeDriver, Received, RequestError, SnapshotError};
 use crate::raft::{Index, Payload, ProposeError};
 use std::sync::Arc;
 
@@ -53,16 +53,9 @@ impl GaggleNode {
         for queued in self.proposals.as_ref().map(|queue| queue.take()).unwrap_or_default() {
             match queued {
                 Queued::One(id, data) => self.propose_as(&id, data),
-                Queued::Named(batch) => {
-                    for (uuid, data) in batch.entries() {
-                        let id = named_proposal_id(self.driver.name(), uuid);
-                        match wire::check_payload(data) {
-                            Ok(()) => self.propose_as(&id, wire::payload_from_json(Some(data))),
-                            Err(why) => {
-                                let refusal = error::payload_error(&why);
-                                self.view.output.refused(&id, refusal.status, &refusal.reason);
-                            }
-                        }
+                Queued::Batch(batch) => {
+                    for (number, data) in batch.entries() {
+                        self.propose_numbered(number, data);
                     }
                 }
             }
@@ -75,7 +68,22 @@ impl GaggleNode {
     fn propose_as(&mut self, id: &str, data: Payload) {
         if let Err(why) = self.driver.propose_as(id, data) {
             let refusal = error::propose_error(&why);
-            self.view.output.refused(id, refusal.status, &refusal.reason);
+            self.view.output.refused(AppendKey::Id(id), refusal.status, &refusal.reason);
+        }
+    }
+
+    /// Proposes the data text of the append JS numbered `number` (from a batch); the outputs then speak of it by
+    /// that number, a refusal in the `refused` list.
+    fn propose_numbered(&mut self, number: u64, data: &str) {
+        let proposed = match wire::check_payload(data) {
+            Ok(()) => {
+                self.driver.propose(wire::payload_from_json(Some(data))).map_err(|why| error::propose_error(&why))
+            }
+            Err(why) => Err(error::payload_error(&why)),
+        };
+        match proposed {
+            Ok(id) => self.view.numbered(id, number),
+            Err(refusal) => self.view.output.refused(AppendKey::Number(number), refusal.status, &refusal.reason),
         }
     }
 

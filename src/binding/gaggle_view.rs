@@ -3,9 +3,10 @@
 //! (raft indices, the core's entries) into that numbering and writes them straight into the JS output batch
 //! (`OutputBatch`), one JSON text per flush.
 
-use crate::node::wire::{self, snapshot_envelope, OutputBatch};
+use crate::node::wire::{self, snapshot_envelope, AppendKey, OutputBatch};
 use crate::node::{EventSink, MemberRegistry, Proposer};
 use crate::raft::{Entry, Index, Message, NodeId, Payload, Raft, Role, Snapshot};
+use std::collections::HashMap;
 
 pub struct GaggleView {
     /// This node's name, which its messages carry.
@@ -18,6 +19,9 @@ pub struct GaggleView {
     snapshot_wanted: Option<(Index, u64)>,
     /// The output batch being written, handed over by the next flush.
     pub output: OutputBatch,
+    /// The numbers JS gave this node's batched appends (`proposeBatch`), by entry id, until each commits or is
+    /// given up: the outputs speak of those by number.
+    numbered: HashMap<String, u64>,
 }
 
 impl GaggleView {
@@ -28,6 +32,21 @@ impl GaggleView {
             leader_user_entries: None,
             snapshot_wanted: None,
             output: OutputBatch::default(),
+            numbered: HashMap::new(),
+        }
+    }
+
+    /// The engine proposed the append JS numbered `number` as the entry `id`.
+    pub fn numbered(&mut self, id: String, number: u64) {
+        self.numbered.insert(id, number);
+    }
+
+    /// How the outputs speak of this node's append `id` (which the caller is done with): by its number, if JS
+    /// gave it one.
+    fn key_of<'a>(&mut self, id: &'a str) -> AppendKey<'a> {
+        match self.numbered.is_empty() {
+            true => AppendKey::Id(id),
+            false => self.numbered.remove(id).map_or(AppendKey::Id(id), AppendKey::Number),
         }
     }
 
@@ -118,7 +137,10 @@ impl EventSink for GaggleView {
 
     fn settled_in_snapshot(&mut self, snapshot: &Snapshot, index: Index, id: &str, proposer: Proposer) {
         match proposer {
-            Proposer::ThisNode => self.output.settled(id),
+            Proposer::ThisNode => {
+                let key = self.key_of(id);
+                self.output.settled(key)
+            }
             Proposer::WaitedRequest => {
                 if let Some(gaggle_index) = user_index_in_snapshot(snapshot, index) {
                     self.output.request_settled(id, gaggle_index);
@@ -136,12 +158,20 @@ impl EventSink for GaggleView {
         if let (Proposer::WaitedRequest, Some(id)) = (proposer, entry.id.as_deref()) {
             self.output.request_settled(id, self.committed_user_entries);
         }
-        self.output.committed(self.committed_user_entries, entry, proposer == Proposer::ThisNode);
+        let mut own = proposer == Proposer::ThisNode;
+        if let (true, Some(id)) = (own, entry.id.as_deref()) {
+            if let AppendKey::Number(number) = self.key_of(id) {
+                self.output.committed_number(number);
+                own = false;
+            }
+        }
+        self.output.committed(self.committed_user_entries, entry, own);
         self.committed_user_entries += 1;
     }
 
     fn abandoned(&mut self, id: &str) {
-        self.output.abandoned(id);
+        let key = self.key_of(id);
+        self.output.abandoned(key);
     }
 
     fn read_done(&mut self, request: u64, _index: Index) {

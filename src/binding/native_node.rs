@@ -10,7 +10,7 @@ use super::error::{self, ErrorCode};
 use super::gaggle_node::GaggleNode;
 use super::options;
 use super::peer_replication::PeerReplication;
-use super::proposal_queue::{NamedBatch, ProposalQueue, Queued};
+use super::proposal_queue::{AppendBatch, ProposalQueue, Queued};
 use super::storage_acks::StorageAcks;
 use super::tasks::{CloseStorage, OpenNode};
 use super::transport_options::{transport_stats_json, NativeTransportOptions};
@@ -280,25 +280,26 @@ impl NativeNode {
         }
     }
 
-    /// On its own thread: proposes a batch of entries the JS thread named, in one call (one call per flush
-    /// instead of one per append). `uuids` holds one UUID per entry, 36 characters each as `crypto.randomUUID()`
-    /// writes them, back to back; an entry's id is this node's name, "_" and its UUID (as `propose` names them).
-    /// `datas` holds the entries' JSON texts in the same order, joined by newlines (`JSON.stringify` never writes
-    /// a newline outside a string's escapes). The node's thread takes them at its next flush; a text that is not
-    /// JSON, or that nests too deeply, is refused there (the output's `refused` list names it, with its code), as
-    /// any proposal the engine refuses. Throws, and queues none of them, when the batch is malformed or the node
-    /// does not run on its own thread.
+    /// On its own thread: proposes a batch of appends in one call (one call per flush instead of one per append).
+    /// JS numbers them `first`, `first + 1`, ... (`count` of them, numbers at most 2^53 - 1, which a JS number holds exactly) and the outputs speak of
+    /// each by its number: `committedSeqs` (`[first, count, ...]` runs of those that committed), and the numbers in
+    /// `settledIds`, `abandoned` and `refused`. The engine names each entry as `propose` does. `datas` holds the
+    /// entries' JSON texts in order, joined by newlines (`JSON.stringify` never writes a newline outside a string's
+    /// escapes). The node's thread takes them at its next flush; a text that is not JSON, or that nests too
+    /// deeply, is refused there, as any proposal the engine refuses. Throws, and queues none of them, when the
+    /// batch is malformed or the node does not run on its own thread.
     #[napi(catch_unwind)]
-    pub fn propose_named(&mut self, uuids: Text, datas: Text) -> Result<(), ErrorCode> {
+    pub fn propose_batch(&mut self, first: f64, count: u32, datas: Text) -> Result<(), ErrorCode> {
         let Some(queue) = &self.proposals else {
-            return Err(error::coded(error::INVALID_STATE, "proposeNamed is for a node on its own thread"));
+            return Err(error::coded(error::INVALID_STATE, "proposeBatch is for a node on its own thread"));
         };
-        let batch = NamedBatch::new(uuids.0, datas.0).ok_or_else(|| {
+        let batch = AppendBatch::new(first, count, datas.0).ok_or_else(|| {
             error::invalid_argument(
-                "a batch is UUIDs of 36 characters each, back to back, and as many data texts joined by newlines",
+                "a batch is its first number (a whole number, 0 or more, and its last number at most 2^53 - 1), how \
+                 many (1 or more) and as many data texts joined by newlines",
             )
         })?;
-        queue.push(Queued::Named(batch));
+        queue.push(Queued::Batch(batch));
         Ok(())
     }
 

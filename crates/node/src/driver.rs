@@ -465,7 +465,7 @@ impl NodeDriver {
     }
 
     /// Proposes application data under an id named beforehand by `own_proposal_id` (a node on its own thread names
-    /// its proposals on the caller's thread and hands them over in batches).
+    /// a proposal on the caller's thread, which then does not wait for the engine's thread to take it).
     pub fn propose_as(&mut self, id: &str, data: Payload) -> Result<(), ProposeError> {
         self.raft.propose(id.into(), data)?;
         self.counters.proposals += 1;
@@ -804,13 +804,6 @@ fn free_elsewhere(entries: Vec<Entry>) {
 pub fn own_proposal_id(name: &str) -> String {
     let mut id = proposal_id_prefix(name);
     push_uuid_v4(&mut id);
-    id
-}
-
-/// The id of the node `name`'s proposal that its application named with `uuid` (a UUID's text).
-pub fn named_proposal_id(name: &str, uuid: &str) -> String {
-    let mut id = proposal_id_prefix(name);
-    id.push_str(uuid);
     id
 }
 

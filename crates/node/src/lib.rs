@@ -20,8 +20,8 @@ mod timing;
 mod transfer_error;
 
 pub use driver::{
-    named_proposal_id, own_proposal_id, Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed,
-    WireStats, APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
+    own_proposal_id, Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed, WireStats,
+    APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
 };
 pub use driver_stats::DriverStats;
 pub use events::{Event, EventSink, Events, Proposer};

@@ -24,6 +24,23 @@ impl Default for Wanted {
     }
 }
 
+/// How the JS side knows one of this node's appends: by its entry id, or by the number JS gave it when it handed
+/// it over in a batch (a node on its own thread), which JS finds its append by without reading ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendKey<'a> {
+    Id(&'a str),
+    Number(u64),
+}
+
+impl AppendKey<'_> {
+    fn write(self, w: &mut JsonWriter) -> &mut JsonWriter {
+        match self {
+            AppendKey::Id(id) => w.string(id),
+            AppendKey::Number(number) => w.uint(number),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct OutputBatch {
     /// The `send` list, written as messages come: `[recipient name or null for a broadcast, message]` pairs.
@@ -34,16 +51,20 @@ pub struct OutputBatch {
     /// Without committed data: the gaggle index of the last committed entry, and the ids of this node's own.
     commit_index: Option<u64>,
     committed_ids: Option<JsonWriter>,
+    /// The numbers of this node's batched appends that committed, as `first, count` runs (they mostly commit in
+    /// the order they were numbered), and the run still growing.
+    committed_numbers: Option<JsonWriter>,
+    numbers_run: Option<(u64, u64)>,
     appended: Option<JsonWriter>,
     state_changed: bool,
     /// The snapshot envelope `{userEntries, data}` (JSON text) to restore before the committed entries of this output.
     restore: Option<String>,
     /// The log index at which the application should take a snapshot now.
     snapshot_wanted: Option<u64>,
-    /// Ids of this node's proposals that committed inside a snapshot received from the leader.
+    /// Keys of this node's proposals that committed inside a snapshot received from the leader.
     settled_ids: Option<JsonWriter>,
     abandoned: Option<JsonWriter>,
-    /// `[id, code, message]` of proposals named before the engine took them (a node on its own thread) that it
+    /// `[key, code, message]` of proposals named before the engine took them (a node on its own thread) that it
     /// refused: they never commit.
     refused: Option<JsonWriter>,
     /// `[proposal id, gaggle index]` of the client requests (see `requests`) that this node waited for and that
@@ -105,6 +126,23 @@ impl OutputBatch {
         }
     }
 
+    /// One of this node's batched appends committed (its entry goes to `committed` as anyone's).
+    pub fn committed_number(&mut self, number: u64) {
+        match &mut self.numbers_run {
+            Some((first, count)) if *first + *count == number => *count += 1,
+            _ => {
+                self.close_numbers_run();
+                self.numbers_run = Some((number, 1));
+            }
+        }
+    }
+
+    fn close_numbers_run(&mut self) {
+        if let Some((first, count)) = self.numbers_run.take() {
+            self.committed_numbers.get_or_insert_with(begin_list).uint(first).uint(count);
+        }
+    }
+
     pub fn appended(&mut self, gaggle_index: u64, entry: &Entry) {
         if self.wanted.appended {
             write_entry(self.appended.get_or_insert_with(begin_list), gaggle_index, entry);
@@ -121,19 +159,20 @@ impl OutputBatch {
     }
 
     /// One of this node's proposals committed, but its entry arrived only inside a snapshot.
-    pub fn settled(&mut self, id: &str) {
-        self.settled_ids.get_or_insert_with(begin_list).string(id);
+    pub fn settled(&mut self, key: AppendKey) {
+        key.write(self.settled_ids.get_or_insert_with(begin_list));
     }
 
     /// This node stopped waiting for one of its proposals or client requests: the log moved on too far for a retry
     /// to be safe, so whether it committed is unknown.
-    pub fn abandoned(&mut self, id: &str) {
-        self.abandoned.get_or_insert_with(begin_list).string(id);
+    pub fn abandoned(&mut self, key: AppendKey) {
+        key.write(self.abandoned.get_or_insert_with(begin_list));
     }
 
     /// A proposal named before the engine took it was refused (`code` says why): it never commits.
-    pub fn refused(&mut self, id: &str, code: &str, message: &str) {
-        self.refused.get_or_insert_with(begin_list).begin_array().string(id).string(code).string(message).end_array();
+    pub fn refused(&mut self, key: AppendKey, code: &str, message: &str) {
+        let w = self.refused.get_or_insert_with(begin_list).begin_array();
+        key.write(w).string(code).string(message).end_array();
     }
 
     /// A client request this node waited for is committed, as the user entry at `gaggle_index`.
@@ -178,6 +217,8 @@ impl OutputBatch {
         self.sends.is_none()
             && self.committed.is_none()
             && self.commit_index.is_none()
+            && self.committed_numbers.is_none()
+            && self.numbers_run.is_none()
             && self.appended.is_none()
             && !self.state_changed
             && self.restore.is_none()
@@ -195,7 +236,7 @@ impl OutputBatch {
     }
 
     /// `{"send":[[to|null, message],...], "appended":[[index, term, id, data],...], "committed":[...],
-    /// "commitIndex":i, "committedIds":[id,...], "settledRequests":[[id, index],...], "abandoned":[id,...],
+    /// "commitIndex":i, "committedIds":[id,...], "committedSeqs":[first, count,...], "settledRequests":[[id, index],...], "abandoned":[id,...],
     /// "reads":[[read, index],...],
     /// "state":1, "electionStarted":1, "heartbeatSent":1, "more":1}`, each key present only when it has
     /// something; `None` when there is nothing at all. `commitIndex` and `committedIds` replace `committed` when
@@ -248,11 +289,13 @@ impl OutputBatch {
 
     /// The output object around the given `send` list, taking everything else there is.
     fn take_object(&mut self, sends: Option<JsonWriter>) -> String {
+        self.close_numbers_run();
         let lists = [
             ("send", sends),
             ("appended", self.appended.take()),
             ("committed", self.committed.take()),
             ("committedIds", self.committed_ids.take()),
+            ("committedSeqs", self.committed_numbers.take()),
             ("settledIds", self.settled_ids.take()),
             ("settledRequests", self.settled_requests.take()),
             ("abandoned", self.abandoned.take()),
@@ -415,12 +458,12 @@ mod tests {
     #[test]
     fn refused_proposals_go_out_with_their_code_and_message() {
         let mut output = OutputBatch::default();
-        output.refused("a_1", "FLOTILLA_TOO_MANY_PENDING", "more than 2 proposals are pending");
-        output.refused("a_2", "FLOTILLA_LOG_FULL", "the log is \"full\"");
+        output.refused(AppendKey::Id("a_1"), "FLOTILLA_TOO_MANY_PENDING", "more than 2 proposals are pending");
+        output.refused(AppendKey::Number(7), "FLOTILLA_LOG_FULL", "the log is \"full\"");
         assert_eq!(
             output.take_json().as_deref(),
             Some(
-                r#"{"refused":[["a_1","FLOTILLA_TOO_MANY_PENDING","more than 2 proposals are pending"],["a_2","FLOTILLA_LOG_FULL","the log is \"full\""]]}"#
+                r#"{"refused":[["a_1","FLOTILLA_TOO_MANY_PENDING","more than 2 proposals are pending"],[7,"FLOTILLA_LOG_FULL","the log is \"full\""]]}"#
             )
         );
     }
@@ -428,9 +471,10 @@ mod tests {
     #[test]
     fn abandoned_ids_go_out_in_their_own_list() {
         let mut output = OutputBatch::default();
-        output.abandoned("a_1");
-        output.abandoned("req(r)");
-        assert_eq!(output.take_json().as_deref(), Some(r#"{"abandoned":["a_1","req(r)"]}"#));
+        output.abandoned(AppendKey::Id("a_1"));
+        output.abandoned(AppendKey::Number(3));
+        output.abandoned(AppendKey::Id("req(r)"));
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"abandoned":["a_1",3,"req(r)"]}"#));
         assert_eq!(output.take_json(), None);
     }
 
@@ -452,6 +496,18 @@ mod tests {
         output.committed(5, &entry, true);
         output.committed(6, &entry, false);
         assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
+    }
+
+    #[test]
+    fn committed_batch_numbers_go_out_as_runs_of_first_and_count() {
+        let mut output = OutputBatch::default();
+        for number in [5, 6, 7, 9, 3, 4] {
+            output.committed_number(number);
+        }
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"committedSeqs":[5,3,9,1,3,2]}"#));
+        assert!(output.is_empty(), "the open run went out with the rest");
+        output.committed_number(10);
+        assert_eq!(output.take_json().as_deref(), Some(r#"{"committedSeqs":[10,1]}"#));
     }
 
     #[test]

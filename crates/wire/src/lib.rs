@@ -13,5 +13,5 @@ pub use gaggle::{
     check_payload, decode, encode_hello, nests_within, payload_from_json, payload_text, write_message, Inbound,
     PayloadError, WireError, MAX_DATA_DEPTH,
 };
-pub use gaggle_output::{OutputBatch, OutputParts, Wanted};
+pub use gaggle_output::{AppendKey, OutputBatch, OutputParts, Wanted};
 pub use snapshot_members::{NamedMembership, MAX_MEMBERS};
