@@ -238,3 +238,33 @@ fn the_status_carries_the_driver_counters_and_the_snapshots_and_no_fsync_times_i
     assert!(snapshots["lastTakenBytes"].as_u64().is_some_and(|bytes| bytes > 7), "the envelope: {snapshots}");
     assert!(status["fsync"].is_null(), "a node in memory does not fsync: {status}");
 }
+
+#[test]
+fn a_batch_of_numbered_appends_is_named_by_the_engine_and_reported_by_number() {
+    use super::super::proposal_queue::{AppendBatch, ProposalQueue, Queued};
+    let mut node = discovering_driver("a", 1);
+    node.driver.campaign();
+    let queue = std::sync::Arc::new(ProposalQueue::default());
+    node.proposals = Some(queue.clone());
+    while node.flush_apart(&mut |_, _| {}).is_some() {}
+    let batch = AppendBatch::new(10.0, 4, "1\n{bad\n\"x\"\n[2]".into()).expect("well shaped");
+    queue.push(Queued::Batch(batch));
+    let (mut runs, mut refused) = (Vec::new(), Vec::new());
+    while let Some(text) = node.flush_apart(&mut |_, _| {}) {
+        let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
+        assert!(output["committedIds"].is_null(), "no entry id goes out for a numbered append: {output}");
+        runs.extend(output["committedSeqs"].as_array().cloned().unwrap_or_default());
+        refused.extend(output["refused"].as_array().cloned().unwrap_or_default());
+    }
+    assert_eq!(runs, [10, 1, 12, 2].map(serde_json::Value::from), "runs of first and count");
+    assert_eq!(refused.len(), 1);
+    assert_eq!((&refused[0][0], &refused[0][1]), (&11.into(), &"FLOTILLA_INVALID_ARGUMENT".into()));
+    let log = node.driver.raft().log();
+    let ids: Vec<String> = (log.first_index()..=log.last_index())
+        .filter_map(|index| log.entry(index))
+        .filter(|entry| entry.is_user_data())
+        .filter_map(|entry| entry.id.as_deref().map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 3, "the refused text made no entry: {ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("a_") && id.len() == 38), "the engine's names: {ids:?}");
+}
