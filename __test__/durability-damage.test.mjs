@@ -68,7 +68,8 @@ function segmentsOf (dataDir, id) {
 // Where the records of an undamaged segment start and end: [start, end) each.
 function framesOf (bytes) {
   const frames = []
-  for (let at = 0; at < bytes.length;) {
+  // The newest segment's file runs on past its records with zeros (written ahead of them): a zero length ends them.
+  for (let at = 0; at + 4 <= bytes.length && bytes.readUInt32LE(at) !== 0;) {
     const end = at + 8 + bytes.readUInt32LE(at)
     frames.push([at, end])
     at = end

@@ -54,6 +54,12 @@ const PART: u8 = 6;
 /// only once its last part is read, so a crash inside it keeps none of it.
 const LAST_PART: u8 = 7;
 const MEMBERS: u8 = 8;
+/// Several records written together (one append, synced together), in one frame. Before the sync, the pages of
+/// a write can reach the disk in any order, and a crash can keep a later page without an earlier one: one
+/// checksum over the whole write makes recovery keep all of it or none. Each record inside is its payload's
+/// length (u32 LE) and the payload, with no checksum of its own, so that no piece of a torn write can pass for a
+/// whole record.
+const BATCH: u8 = 9;
 
 /// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
 pub enum Frame<'a> {
@@ -70,11 +76,40 @@ pub fn frame_of(payload: &[u8]) -> Frame<'_> {
     }
 }
 
+/// Appends the records of one write to `out`: a lone record as its own frame, several as one batch frame; either
+/// way split into a group of parts when larger than `max_payload` (see `encode_bounded`).
+pub fn encode_write(records: &[Record], out: &mut Vec<u8>, max_payload: usize) {
+    match records {
+        [] => {}
+        [record] => encode_bounded(record, out, max_payload),
+        _ => {
+            let start = out.len();
+            out.extend_from_slice(&[0; HEADER_BYTES]);
+            out.push(BATCH);
+            for record in records {
+                let at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_payload(record, out);
+                let len = (out.len() - at - 4) as u32;
+                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            }
+            close_frame(out, start);
+            split_if_larger(out, start, max_payload);
+        }
+    }
+}
+
 /// Appends `record` to `out` as one frame, or, if its payload is larger than `max_payload`, as a group of parts
 /// of at most `max_payload` bytes each (the last one marked), which recovery applies whole or not at all.
 pub fn encode_bounded(record: &Record, out: &mut Vec<u8>, max_payload: usize) {
     let start = out.len();
     encode(record, out);
+    split_if_larger(out, start, max_payload);
+}
+
+/// Splits the frame that starts at `start` (the last one in `out`) into a group of parts if its payload is larger
+/// than `max_payload`.
+fn split_if_larger(out: &mut Vec<u8>, start: usize, max_payload: usize) {
     if out.len() - start - HEADER_BYTES <= max_payload {
         return;
     }
@@ -103,6 +138,20 @@ fn frame(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
+    encode_payload(record, out);
+    close_frame(out, start);
+}
+
+/// Fills in the header of the frame that starts at `start` and runs to the end of `out`.
+fn close_frame(out: &mut [u8], start: usize) {
+    let payload_len = (out.len() - start - HEADER_BYTES) as u32;
+    let crc = crc32c::crc32c(&out[start + HEADER_BYTES..]);
+    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends a record's payload (its type, then its fields) to `out`.
+fn encode_payload(record: &Record, out: &mut Vec<u8>) {
     match record {
         Record::Write { hard_state, reset, entries } => {
             out.push(WRITE);
@@ -169,10 +218,32 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             put_u64(out, *bytes);
         }
     }
-    let payload_len = (out.len() - start - HEADER_BYTES) as u32;
-    let crc = crc32c::crc32c(&out[start + HEADER_BYTES..]);
-    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes the records of a payload whose checksum already matched: a batch's records in order, or the one
+/// record it is. `Err` names what is wrong.
+pub fn decode_write(payload: &[u8]) -> Result<Vec<Record>, String> {
+    if payload.first() != Some(&BATCH) {
+        return decode(payload).map(|record| vec![record]);
+    }
+    let mut records = Vec::new();
+    let mut at = 1;
+    while at < payload.len() {
+        let len = payload
+            .get(at..at + 4)
+            .map(|bytes| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
+            .ok_or("a record length in a batch is cut short")?;
+        let record = payload.get(at + 4..at + 4 + len).ok_or("a record in a batch is cut short")?;
+        if record.first() == Some(&BATCH) {
+            return Err("a batch inside a batch".to_string());
+        }
+        records.push(decode(record)?);
+        at += 4 + len;
+    }
+    if records.len() < 2 {
+        return Err(format!("a batch of {} records", records.len()));
+    }
+    Ok(records)
 }
 
 /// Decodes a payload whose checksum already matched. `Err` names what is wrong.
@@ -351,6 +422,46 @@ mod tests {
             assert_eq!(crc, crc32c::crc32c(&bytes[HEADER_BYTES..]));
             assert_eq!(decode(&bytes[HEADER_BYTES..]), Ok(record));
         }
+    }
+
+    #[test]
+    fn the_records_of_one_write_are_one_frame_and_come_back_in_order() {
+        let records = vec![
+            Record::HardState(HardState { term: 4, vote: Some(2), commit: 8 }),
+            Record::Members(vec![(7, "a".into())]),
+            Record::Compacted { index: 9, term: 3 },
+        ];
+        let mut bytes = Vec::new();
+        encode_write(&records, &mut bytes, MAX_RECORD_BYTES);
+        let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - HEADER_BYTES, "one frame");
+        assert_eq!(decode_write(&bytes[HEADER_BYTES..]), Ok(records.clone()));
+        // A lone record is a plain frame, as before batches.
+        let mut lone = Vec::new();
+        encode_write(&records[..1], &mut lone, MAX_RECORD_BYTES);
+        assert_eq!(decode(&lone[HEADER_BYTES..]), Ok(records[0].clone()));
+        // Larger than a frame may be: a group of parts, whose joined payload is the batch.
+        let mut split = Vec::new();
+        encode_write(&records, &mut split, 10);
+        assert!(split.len() > bytes.len() + HEADER_BYTES, "split into parts");
+    }
+
+    #[test]
+    fn a_batch_that_does_not_parse_is_an_error() {
+        let mut one = Vec::new();
+        encode(&Record::Compacted { index: 9, term: 3 }, &mut one);
+        let inner = &one[HEADER_BYTES..];
+        let with_length = |payload: &[u8]| [&(payload.len() as u32).to_le_bytes()[..], payload].concat();
+        let whole = [&[BATCH][..], &with_length(inner), &with_length(inner)].concat();
+        assert_eq!(decode_write(&whole).map(|records| records.len()), Ok(2));
+        for cut in 1..whole.len() {
+            assert!(decode_write(&whole[..cut]).is_err(), "cut at {cut}");
+        }
+        let nested = [&[BATCH][..], &with_length(&whole), &with_length(inner)].concat();
+        assert!(decode_write(&nested).is_err());
+        let mut long = whole.clone();
+        long[1] = 200;
+        assert!(decode_write(&long).is_err());
     }
 
     /// What `decode` accepts, `encode` writes back byte for byte: nothing in a payload is ignored or read twice.

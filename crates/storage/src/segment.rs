@@ -2,7 +2,9 @@
 //! newest segment is a torn write (the process died mid-append) and is cut off; damage anywhere else means the
 //! disk or someone changed acknowledged data, and is an error that names the file and offset. "At the very end"
 //! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
-//! record (a flipped length that makes a record look cut short, say) is an error too.
+//! record (a flipped length that makes a record look cut short, say) is an error too. Zeros after the last
+//! record of the newest segment are its unwritten end (the log makes the file longer ahead of its records), not
+//! damage.
 
 use super::codec::{self, Frame, Record, HEADER_BYTES, MAX_RECORD_BYTES};
 use super::error::StorageError;
@@ -46,8 +48,10 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                 let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
                 if crc32c::crc32c(payload) != crc {
                     // The last record, or one followed only by zeros, is a torn write; anything else is damage.
+                    // So is a damaged length that swallows whole records (the zeros of the unwritten end after
+                    // them): a torn write holds no whole record.
                     let after = &rest[HEADER_BYTES + len..];
-                    if is_newest && after.iter().all(|&b| b == 0) {
+                    if is_newest && is_unwritten(after) && !valid_record_after(bytes, offset) {
                         // A torn part tears its whole group: none of the record was durable.
                         let cut = group.as_ref().map_or(offset, |g| g.start);
                         return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
@@ -59,9 +63,9 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                         return damaged(open.start, "a split record lacks its last part, and other records follow it");
                     }
                     (Frame::Whole(payload), None) => {
-                        let record =
-                            codec::decode(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
-                        records.push((offset as u64, record));
+                        let decoded =
+                            codec::decode_write(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
+                        records.extend(decoded.into_iter().map(|record| (offset as u64, record)));
                     }
                     (Frame::Part { bytes: part, last }, open) => {
                         let open = match open {
@@ -71,9 +75,9 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                         open.payload.extend_from_slice(part);
                         if last {
                             let start = open.start;
-                            let record = codec::decode(&open.payload)
+                            let decoded = codec::decode_write(&open.payload)
                                 .map_err(|why| StorageError::at(path, start as u64, why))?;
-                            records.push((start as u64, record));
+                            records.extend(decoded.into_iter().map(|record| (start as u64, record)));
                             group = None;
                         }
                     }
@@ -83,6 +87,9 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
             }
         };
         if let Some(why) = damage {
+            if is_newest && is_unwritten(&bytes[offset..]) {
+                break;
+            }
             // An incomplete record can only be a torn tail of the newest segment, with nothing valid after it.
             if is_newest {
                 if valid_record_after(bytes, offset) {
@@ -102,6 +109,16 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
         return damaged(open.start, "a split record lacks its last part at the end of an older segment");
     }
     Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None })
+}
+
+/// Whether `bytes` is only zeros: a segment's end that no record reached yet.
+fn is_unwritten(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
+/// The length of a segment's bytes without its unwritten (zero) end: what was written to it, whole or torn.
+pub fn written_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1)
 }
 
 /// Whether a whole record with a matching checksum starts anywhere after `damage_at`. Only called on damage: a
@@ -163,11 +180,43 @@ mod tests {
         let mut bytes = two_records();
         bytes[0..4].fill(0);
         assert_eq!(scan(Path::new("seg"), &bytes, true).err().map(|e| e.offset), Some(Some(0)));
-        // Zeros to the end of the file are what a torn write leaves: cut off.
-        let mut bytes = two_records();
+    }
+
+    #[test]
+    fn zeros_after_the_last_record_of_the_newest_segment_are_its_unwritten_end_not_a_torn_tail() {
+        let whole = two_records();
+        let mut bytes = whole.clone();
         bytes.extend_from_slice(&[0; 100]);
-        let scanned = scan(Path::new("seg"), &bytes, true).expect("a zeroed tail is torn");
+        let scanned = scan(Path::new("seg"), &bytes, true).expect("an unwritten end is no damage");
         assert_eq!(scanned.records.len(), 2);
+        assert_eq!((scanned.valid_len, scanned.torn_at), (whole.len() as u64, None));
+        assert_eq!(written_len(&bytes), whole.len());
+        assert!(scan(Path::new("seg"), &bytes, false).is_err(), "an older segment is its records only");
+    }
+
+    #[test]
+    fn a_damaged_length_that_swallows_whole_records_before_the_unwritten_end_is_an_error() {
+        let mut bytes = two_records();
+        bytes.resize(bytes.len() + 4096, 0);
+        // The first record now runs over the second one and into the zeros: its checksum fails, and only zeros
+        // follow it, as after a torn write, but a whole record lies inside it.
+        bytes[1] ^= 0x04;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert_eq!(error.offset, Some(0));
+    }
+
+    #[test]
+    fn a_record_cut_short_before_the_unwritten_end_is_a_torn_tail() {
+        let whole = two_records();
+        let first_len = whole.len() - (HEADER_BYTES + 1 + 4 + 2 * (8 + 4 + 1));
+        for cut in first_len + 1..whole.len() {
+            // The second record's bytes from `cut` on never reached the disk: zeros in the preallocated file.
+            let mut bytes = whole[..cut].to_vec();
+            bytes.resize(whole.len() + 100, 0);
+            let scanned = scan(Path::new("seg"), &bytes, true).expect("torn tail tolerated");
+            assert_eq!(scanned.records.len(), 1, "cut at {cut}");
+            assert_eq!(scanned.torn_at, Some(first_len as u64), "cut at {cut}");
+        }
     }
 
     #[test]

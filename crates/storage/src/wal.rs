@@ -1,6 +1,11 @@
 //! The segmented write-ahead log: records appended to numbered segment files, each bounded in size; a new
 //! segment starts with the current hard state, members and compaction point, so that old segments can be deleted
 //! once a snapshot covers their entries. Opening replays every segment and returns what the node persisted.
+//!
+//! The active segment's file is made longer than its records ahead of time (`PREALLOCATE_BYTES` of zeros, sparse):
+//! an fsync that does not have to record a new file size is cheaper (here 207 -> 135 us alone, 300 -> 240 us with
+//! three nodes on one disk). The zeros after the records are the segment's unwritten end, not damage; a segment
+//! is cut to its records when the next one starts, so only the newest ever has such an end.
 
 use super::codec::{self, Record, MAX_RECORD_BYTES};
 use super::crash_point;
@@ -11,7 +16,7 @@ use super::manifest;
 use super::segment;
 use flotilla_raft::{Entry, HardState, Index, NodeId, Term};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// What a node restarts from.
@@ -42,7 +47,10 @@ pub struct Wal {
     dir: PathBuf,
     segments: Vec<SegmentInfo>,
     active: File,
+    /// Bytes of records in the active segment: where the next record is written.
     active_bytes: u64,
+    /// The active segment file's length: its records, then zeros not written yet.
+    allocated: u64,
     segment_bytes: u64,
     buffer: Vec<u8>,
     hard_state: HardState,
@@ -61,6 +69,10 @@ pub struct Wal {
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Smaller segment sizes are raised to this: a segment holds its header records and at least a few more.
 pub const MIN_SEGMENT_BYTES: u64 = 4096;
+
+/// How far ahead of its records the active segment's file is made long (in one step, when writing reaches the
+/// end): a new file size (which an fsync must then record) once per this many bytes, not at every write.
+const PREALLOCATE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The encoding buffer's usual size, and the most it keeps after a larger batch.
 const BUFFER_BYTES: usize = 64 * 1024;
@@ -106,6 +118,7 @@ impl Wal {
         // The segment read before the current one: (sequence, path, length in bytes).
         let mut previous: Option<(u64, PathBuf, u64)> = None;
         let mut newest_records = 0;
+        let mut newest_len = 0;
         for (position, &sequence) in sequences.iter().enumerate() {
             let path = dir.join(segment_name(sequence));
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
@@ -118,6 +131,7 @@ impl Wal {
                 torn_tail = Some((path.clone(), offset, scanned.valid_len));
             }
             newest_records = scanned.records.len();
+            newest_len = scanned.valid_len;
             let mut max_index = 0;
             for (offset, record) in scanned.records {
                 if let Record::Write { entries, .. } = &record {
@@ -147,17 +161,22 @@ impl Wal {
                     }
                     None => (0, 0),
                 };
-                let active =
-                    OpenOptions::new().append(true).open(&last.path).map_err(|e| StorageError::io(&last.path, e))?;
-                let active_bytes = active.metadata().map_err(|e| StorageError::io(&last.path, e))?.len();
-                let mut wal = Wal::new_handle(dir, lock, segments, active, active_bytes, segment_bytes, &recovered);
+                let io_error = |e| StorageError::io(&last.path, e);
+                let mut active = OpenOptions::new().write(true).open(&last.path).map_err(io_error)?;
+                let allocated = active.metadata().map_err(io_error)?.len();
+                // Records go on right after the valid ones, over the unwritten (zero) end.
+                active.seek(SeekFrom::Start(newest_len)).map_err(io_error)?;
+                let mut wal = Wal::new_handle(dir, lock, segments, active, newest_len, segment_bytes, &recovered);
+                wal.allocated = allocated;
                 wal.segments.push(last);
                 if newest_records < HEADER_RECORDS {
                     // A crash while the segment was started: it holds header records only, which restate the
                     // recovered state. Write the whole header again, so that older segments stay deletable.
                     let path = wal.segments.last().map(|s| s.path.clone()).unwrap_or_default();
-                    wal.active.set_len(0).map_err(|e| StorageError::io(&path, e))?;
-                    wal.active_bytes = 0;
+                    let io_error = |e| StorageError::io(&path, e);
+                    wal.active.set_len(0).map_err(io_error)?;
+                    wal.active.seek(SeekFrom::Start(0)).map_err(io_error)?;
+                    (wal.active_bytes, wal.allocated) = (0, 0);
                     wal.write_segment_header(follows)?;
                     wal.sync()?;
                 }
@@ -195,6 +214,7 @@ impl Wal {
             segments,
             active,
             active_bytes,
+            allocated: active_bytes,
             segment_bytes: segment_bytes.max(MIN_SEGMENT_BYTES),
             buffer: Vec::with_capacity(BUFFER_BYTES),
             hard_state: recovered.hard_state,
@@ -214,7 +234,8 @@ impl Wal {
         self.record_limit = bytes;
     }
 
-    /// Appends records (not yet durable: call `sync`). Starts a new segment when the active one is full.
+    /// Appends records (not yet durable: call `sync`), all in one frame (see `codec::encode_write`): recovery
+    /// keeps all of them or none. Starts a new segment when the active one is full.
     pub fn append(&mut self, records: &[Record]) -> Result<(), StorageError> {
         if self.active_bytes >= self.segment_bytes {
             self.roll()?;
@@ -239,13 +260,20 @@ impl Wal {
                     }
                 }
             }
-            codec::encode_bounded(record, &mut self.buffer, self.record_limit);
         }
+        codec::encode_write(records, &mut self.buffer, self.record_limit);
         self.write_buffer()
     }
 
     fn write_buffer(&mut self) -> Result<(), StorageError> {
         let path = &self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+        let end = self.active_bytes + self.buffer.len() as u64;
+        if end > self.allocated {
+            // Up to the segment's size, not past it: a record that crosses it only makes the file as long as it.
+            let allocated = end.max((end + PREALLOCATE_BYTES).min(self.segment_bytes));
+            self.active.set_len(allocated).map_err(|e| StorageError::io(path, e))?;
+            self.allocated = allocated;
+        }
         self.active.write_all(&self.buffer).map_err(|e| StorageError::io(path, e))?;
         self.active_bytes += self.buffer.len() as u64;
         self.buffer.clear();
@@ -309,12 +337,22 @@ impl Wal {
 
     fn roll(&mut self) -> Result<(), StorageError> {
         self.sync()?;
+        if self.allocated > self.active_bytes {
+            // An older segment is its records and nothing else: its unwritten end goes, durably, before the next
+            // segment (whose header names this one's length) exists.
+            let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone());
+            self.active
+                .set_len(self.active_bytes)
+                .and_then(|_| self.active.sync_all())
+                .map_err(|e| StorageError::io(&path, e))?;
+            self.allocated = self.active_bytes;
+        }
         let previous = self.segments.last().map_or(0, |s| s.sequence);
         let follows = (previous, self.active_bytes);
         self.lock.check()?;
         let (path, file) = create_segment(&self.dir, previous + 1)?;
         self.active = file;
-        self.active_bytes = 0;
+        (self.active_bytes, self.allocated) = (0, 0);
         self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
         self.write_segment_header(follows)?;
         // Recorded once the segment exists: a crash in between leaves one segment more than the manifest says.
@@ -325,27 +363,25 @@ impl Wal {
     /// the state it must carry for older segments to be deletable.
     fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
         self.buffer.clear();
-        let limit = self.record_limit;
-        codec::encode_bounded(&Record::Follows { sequence: follows.0, bytes: follows.1 }, &mut self.buffer, limit);
-        codec::encode_bounded(&Record::HardState(self.hard_state), &mut self.buffer, limit);
         let naming = if self.slot_peers.is_empty() {
             Record::Members(self.members.clone())
         } else {
             Record::SlotPeers(self.slot_peers.clone())
         };
-        codec::encode_bounded(&naming, &mut self.buffer, limit);
-        codec::encode_bounded(
-            &Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
-            &mut self.buffer,
-            limit,
-        );
+        let header = [
+            Record::Follows { sequence: follows.0, bytes: follows.1 },
+            Record::HardState(self.hard_state),
+            naming,
+            Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
+        ];
+        codec::encode_write(&header, &mut self.buffer, self.record_limit);
         self.write_buffer()
     }
 }
 
 fn create_segment(dir: &Path, sequence: u64) -> Result<(PathBuf, File), StorageError> {
     let path = dir.join(segment_name(sequence));
-    let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+    let file = OpenOptions::new().create_new(true).write(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     Ok((path, file))
 }
@@ -595,14 +631,14 @@ mod tests {
     #[test]
     fn a_torn_tail_is_cut_and_the_log_goes_on() {
         let dir = temp_dir("torn");
-        {
+        let len = {
             let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
             wal.append(&[write(vec![entry(1, 1), entry(2, 1)])]).unwrap();
             wal.append(&[write(vec![entry(3, 1)])]).unwrap();
             wal.sync().unwrap();
-        }
+            wal.active_bytes
+        };
         let path = dir.join(segment_name(1));
-        let len = fs::metadata(&path).unwrap().len();
         OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
         {
             let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("torn tail recovered");
@@ -615,6 +651,77 @@ mod tests {
         assert_eq!(recovered.torn_tail, None);
         assert_eq!(recovered.entries.iter().map(|e| e.term).collect::<Vec<_>>(), vec![1, 1, 2]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_active_segment_is_made_longer_than_its_records_and_cut_to_them_when_the_next_one_starts() {
+        let dir = temp_dir("preallocated");
+        let (mut wal, _) = Wal::open(&dir, 64 * 1024).expect("open");
+        wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+        wal.sync().unwrap();
+        let first = dir.join(segment_name(1));
+        assert_eq!(fs::metadata(&first).unwrap().len(), 64 * 1024, "written ahead up to the segment's size");
+        assert!(wal.active_bytes < 1024);
+        for i in 2..=5000 {
+            wal.append(&[write(vec![entry(i, 1)])]).unwrap();
+        }
+        wal.sync().unwrap();
+        assert!(wal.segment_count() > 2, "{} segments", wal.segment_count());
+        for segment in &wal.segments[..wal.segments.len() - 1] {
+            let bytes = fs::read(&segment.path).unwrap();
+            let scanned = segment::scan(&segment.path, &bytes, false).expect("an older segment is its records only");
+            assert_eq!(scanned.valid_len, bytes.len() as u64);
+        }
+        drop(wal);
+        let (_, recovered) = Wal::open(&dir, 64 * 1024).expect("reopen");
+        assert_eq!(recovered.torn_tail, None, "the unwritten end of the newest segment is not a torn write");
+        assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), (1..=5000).collect::<Vec<_>>());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn records_written_after_reopening_follow_the_last_valid_one_over_the_unwritten_end() {
+        let dir = temp_dir("reopen-preallocated");
+        for round in 0..3u64 {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("open");
+            assert_eq!(recovered.entries.len() as u64, 2 * round);
+            assert_eq!(recovered.torn_tail, None);
+            wal.append(&[write(vec![entry(2 * round + 1, 1), entry(2 * round + 2, 1)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_whose_pages_reached_the_disk_in_any_order_is_torn_whole_not_damage() {
+        const PAGE: usize = 4096;
+        for lost_page in 0..4 {
+            let dir = temp_dir(&format!("pages-{lost_page}"));
+            let (synced_end, write_end) = {
+                let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+                wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+                wal.sync().unwrap();
+                let synced_end = wal.active_bytes as usize;
+                // The write under way at the power cut: many records, over several pages, in the zeros ahead.
+                let records: Vec<Record> = (2..=40).map(|i| write(vec![big_entry(i, 300)])).collect();
+                wal.append(&records).unwrap();
+                (synced_end, wal.active_bytes as usize)
+            };
+            assert!(write_end - synced_end > 3 * PAGE);
+            // One page of it never reached the disk (the first one keeps the synced records it shares); the pages
+            // after it did.
+            let path = dir.join(segment_name(1));
+            let mut bytes = fs::read(&path).unwrap();
+            let page = synced_end / PAGE + lost_page;
+            bytes[(page * PAGE).max(synced_end)..((page + 1) * PAGE).min(write_end)].fill(0);
+            fs::write(&path, &bytes).unwrap();
+            let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn write, not damage");
+            assert_eq!(recovered.torn_tail, Some((path, synced_end as u64)), "page {lost_page} lost");
+            assert_eq!(recovered.entries.len(), 1, "page {lost_page} lost: none of the write is kept");
+            fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     fn big_entry(index: Index, bytes: usize) -> Entry {
@@ -661,24 +768,27 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Writes a log whose last request is split into parts; returns the segment and where that group starts.
-    fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64) {
+    /// Writes a log whose last request is split into parts; returns the segment, where that group starts and
+    /// the segment's records (without its unwritten end).
+    fn log_ending_in_a_group(dir: &Path) -> (PathBuf, u64, Vec<u8>) {
         let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
         wal.limit_records_to(1000);
         wal.append(&[write(vec![entry(1, 1)])]).unwrap();
         wal.sync().unwrap();
         let path = dir.join(segment_name(1));
-        let group_start = fs::metadata(&path).unwrap().len();
+        let group_start = wal.active_bytes;
         wal.append(&[write((2..=6).map(|i| big_entry(i, 900)).collect())]).unwrap();
         wal.sync().unwrap();
-        (path, group_start)
+        let mut records = fs::read(&path).unwrap();
+        records.truncate(wal.active_bytes as usize);
+        (path, group_start, records)
     }
 
     #[test]
     fn a_split_record_torn_anywhere_at_the_tail_is_cut_whole() {
         let dir = temp_dir("torn-group");
-        let (path, group_start) = log_ending_in_a_group(&dir);
-        let whole = fs::read(&path).unwrap();
+        let (path, group_start, whole) = log_ending_in_a_group(&dir);
+        assert!(whole.len() as u64 > group_start + 97, "the group is written");
         for cut in (group_start + 1..whole.len() as u64).step_by(97) {
             fs::write(&path, &whole[..cut as usize]).unwrap();
             let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn group is a torn tail");
@@ -692,8 +802,7 @@ mod tests {
     #[test]
     fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
         let dir = temp_dir("broken-group");
-        let (path, group_start) = log_ending_in_a_group(&dir);
-        let mut bytes = fs::read(&path).unwrap();
+        let (path, group_start, mut bytes) = log_ending_in_a_group(&dir);
         // Find the last part (the group's last frame) and drop it, then append a whole record after the rest.
         let mut at = group_start as usize;
         let mut last_part = at;

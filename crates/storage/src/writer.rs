@@ -173,6 +173,8 @@ fn write_batch(
     wal.check_lock()?;
     let mut durable_token = None;
     let mut compact_after_sync = None;
+    // The records of the writes until the next sync, appended together: one frame, kept whole or not at all.
+    let mut unsynced: Vec<Record> = Vec::new();
     for job in batch {
         match job {
             Job::Write { token, snapshot, records } => {
@@ -180,20 +182,22 @@ fn write_batch(
                     snapshot_file::save_core(wal.dir(), &snapshot)?;
                     compact_after_sync = Some((snapshot.meta.index, snapshot.meta.term));
                 }
-                wal.append(&records)?;
+                unsynced.extend(records);
                 durable_token = Some(token);
             }
             Job::Snapshot(snapshot) => {
+                append_unsynced(wal, &mut unsynced)?;
                 save_snapshot(wal, &snapshot)?;
                 if let Some(token) = durable_token.take() {
                     report(WriterEvent::Durable(token));
                 }
             }
-            Job::Note(records) => wal.append(&records)?,
+            Job::Note(records) => unsynced.extend(records),
             #[cfg(test)]
             Job::Panic => panic!("a test made the disk thread panic"),
         }
     }
+    append_unsynced(wal, &mut unsynced)?;
     if let Some(token) = durable_token {
         let started = Instant::now();
         wal.sync()?;
@@ -204,6 +208,13 @@ fn write_batch(
         wal.compact(index, term)?;
     }
     Ok(())
+}
+
+fn append_unsynced(wal: &mut Wal, unsynced: &mut Vec<Record>) -> Result<(), StorageError> {
+    if unsynced.is_empty() {
+        return Ok(());
+    }
+    wal.append(&std::mem::take(unsynced))
 }
 
 /// Saves a snapshot the application took, then drops the log it covers: in this order, so that a crash between

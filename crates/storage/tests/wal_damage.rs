@@ -119,11 +119,12 @@ struct Frame {
     end: u64,
 }
 
-/// The frames of an undamaged segment, read from the framing alone (length, checksum, payload).
+/// The frames of an undamaged segment, read from the framing alone (length, checksum, payload), up to the
+/// zeros the log writes ahead of its records in the newest segment (its unwritten end), if any.
 fn frames(bytes: &[u8]) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut at = 0usize;
-    while at < bytes.len() {
+    while at < bytes.len() && bytes[at..].iter().any(|&b| b != 0) {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         let end = at + 8 + len;
         assert!(end <= bytes.len(), "the undamaged segment frames cleanly");
@@ -229,13 +230,12 @@ fn write_history(seed: u64, name: &str) -> History {
         }
         wal.append(&batch).expect("append");
         wal.sync().expect("sync");
-        // The batch is the last frames of the newest segment (a full segment rolls before a batch, never inside).
+        // The batch is the last frame of the newest segment, all of its records in that one frame (a full segment
+        // rolls before a batch, never inside).
         let segments = segment_files(&path);
         let newest = fs::read(segments.last().expect("a segment")).expect("read segment");
-        let newest_frames = frames(&newest);
-        assert!(newest_frames.len() >= batch.len());
-        let placed = &newest_frames[newest_frames.len() - batch.len()..];
-        batch_places.push((segments.len() - 1, placed.to_vec()));
+        let placed = *frames(&newest).last().expect("the batch's frame");
+        batch_places.push((segments.len() - 1, vec![placed; batch.len()]));
         for record in &batch {
             let mut next = states.last().expect("a state").clone();
             next.apply(record);
@@ -346,10 +346,13 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
     let allowed = match apply_damage(target, damage) {
         None => Allowed::Prefix { records: history.places.len(), torn_at: None },
         Some(at) => {
-            let frame_start = frames.iter().find(|f| f.end > at).map_or(original.len() as u64, |f| f.start);
+            let records_end = frames.last().map_or(0, |f| f.end);
+            let frame_start = frames.iter().find(|f| f.end > at).map_or(records_end, |f| f.start);
             match damage {
                 Damage::Cut(_) | Damage::ZeroTail(_) if is_newest => {
-                    let clean_cut = matches!(damage, Damage::Cut(_)) && frame_start == at;
+                    // Nothing but zeros left from a record's start on (a cut at a record boundary, or in the
+                    // unwritten end): the segment's unwritten end, where the records left are all there is.
+                    let clean_cut = original[frame_start as usize..at as usize].iter().all(|&b| b == 0);
                     let torn_at = (!clean_cut).then_some(frame_start);
                     Allowed::Prefix { records: history.records_before(segment, at), torn_at }
                 }

@@ -41,7 +41,7 @@ pub struct SegmentReport {
     pub sequence: u64,
     pub bytes: u64,
     /// Records read whole with a matching checksum, up to the damage if there is any (a record written as a group
-    /// of parts counts once; each of its parts was checked).
+    /// of parts counts once, each of its parts checked; each record of a batch counts, under the batch's one).
     pub records: u64,
     /// Entries written into this segment, including those a later record replaced.
     pub entries: u64,

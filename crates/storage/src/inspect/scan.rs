@@ -159,7 +159,7 @@ impl Inspection {
         }
         if let Some(offset) = scanned.torn_at {
             report.torn_at = Some(offset);
-            let torn_bytes = report.bytes.saturating_sub(scanned.valid_len);
+            let torn_bytes = (segment::written_len(bytes) as u64).saturating_sub(scanned.valid_len);
             self.findings.push(Finding::notice(
                 path.clone(),
                 Some(offset),
