@@ -108,7 +108,7 @@ impl GaggleNode {
 
     /// Proposes application data (JSON text, `None` for null) and returns its id.
     pub fn propose(&mut self, data_json: Option<&str>) -> Result<String, ProposeError> {
-        self.driver.propose(wire::payload_from_json(data_json))
+        self.driver.propose(wire::payload_from_json(data_json)).map(|id| id.to_string())
     }
 
     /// Proposes application data under a client's request id, and returns its proposal id. A request that

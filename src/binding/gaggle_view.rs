@@ -5,7 +5,7 @@
 
 use crate::node::wire::{self, snapshot_envelope, AppendKey, OutputBatch};
 use crate::node::{EventSink, MemberRegistry, Proposer};
-use crate::raft::{Entry, Index, Message, NodeId, Payload, Raft, Role, Snapshot};
+use crate::raft::{Entry, Index, Message, NodeId, Payload, ProposalId, Raft, Role, Snapshot};
 use std::collections::HashMap;
 
 pub struct GaggleView {
@@ -21,7 +21,7 @@ pub struct GaggleView {
     pub output: OutputBatch,
     /// The numbers JS gave this node's batched appends (`proposeBatch`), by entry id, until each commits or is
     /// given up: the outputs speak of those by number.
-    numbered: HashMap<String, u64>,
+    numbered: HashMap<ProposalId, u64>,
 }
 
 impl GaggleView {
@@ -37,7 +37,7 @@ impl GaggleView {
     }
 
     /// The engine proposed the append JS numbered `number` as the entry `id`.
-    pub fn numbered(&mut self, id: String, number: u64) {
+    pub fn numbered(&mut self, id: ProposalId, number: u64) {
         self.numbered.insert(id, number);
     }
 

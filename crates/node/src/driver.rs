@@ -458,9 +458,10 @@ impl NodeDriver {
     }
 
     /// Proposes application data under a fresh id `<name>_<uuid>`, which it returns.
-    pub fn propose(&mut self, data: Payload) -> Result<String, ProposeError> {
-        let id = own_proposal_id(self.peers.self_name());
-        self.propose_as(&id, data)?;
+    pub fn propose(&mut self, data: Payload) -> Result<ProposalId, ProposeError> {
+        let id = own_proposal_id_shared(self.peers.self_name());
+        self.raft.propose(id.clone(), data)?;
+        self.counters.proposals += 1;
         Ok(id)
     }
 
@@ -807,6 +808,21 @@ pub fn own_proposal_id(name: &str) -> String {
     id
 }
 
+/// `own_proposal_id` made where the log keeps it, in one allocation (one per append, on the engine's thread).
+fn own_proposal_id_shared(name: &str) -> ProposalId {
+    /// The longest name written on the stack; a longer one (names go up to 255 bytes) takes the String's way.
+    const ON_STACK: usize = 128;
+    let mut id = [0u8; ON_STACK + 37];
+    if name.len() > ON_STACK {
+        return own_proposal_id(name).into();
+    }
+    id[..name.len()].copy_from_slice(name.as_bytes());
+    id[name.len()] = b'_';
+    write_uuid_v4(&mut id[name.len() + 1..]);
+    // Valid UTF-8: the name was a str, and the rest is ASCII.
+    std::str::from_utf8(&id[..name.len() + 37]).map_or_else(|_| own_proposal_id(name).into(), ProposalId::from)
+}
+
 /// `<name>_`, with room for the UUID after it.
 fn proposal_id_prefix(name: &str) -> String {
     let mut id = String::with_capacity(name.len() + 37);
@@ -817,16 +833,26 @@ fn proposal_id_prefix(name: &str) -> String {
 
 /// Appends a random (version 4) UUID in its usual text form (one per append, so written without `format!`).
 fn push_uuid_v4(out: &mut String) {
+    let mut text = [0u8; 36];
+    write_uuid_v4(&mut text);
+    out.extend(text.iter().map(|&b| char::from(b)));
+}
+
+/// Writes a random (version 4) UUID in its usual text form (36 ASCII bytes) at the start of `out`.
+fn write_uuid_v4(out: &mut [u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut at = 0;
     for (i, byte) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
+            out[at] = b'-';
+            at += 1;
         }
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
     }
 }
 

@@ -42,6 +42,20 @@ fn proposal_ids_are_the_name_and_a_version_4_uuid() {
 }
 
 #[test]
+fn an_id_made_where_the_log_keeps_it_is_the_name_and_a_version_4_uuid_for_short_and_long_names() {
+    for name in ["a", "é-node", &"n".repeat(128), &"long".repeat(60)] {
+        for id in [super::own_proposal_id_shared(name), super::own_proposal_id(name).into()] {
+            let uuid = id.strip_prefix(&format!("{name}_")).expect("name prefix");
+            let groups: Vec<&str> = uuid.split('-').collect();
+            assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12], "{id}");
+            assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+            assert!(groups[2].starts_with('4') && "89ab".contains(&groups[3][..1]), "{id}");
+        }
+    }
+    assert_ne!(super::own_proposal_id_shared("a"), super::own_proposal_id_shared("a"));
+}
+
+#[test]
 fn committed_events_carry_raft_indices_and_who_proposed_each_entry() {
     let mut driver = single_node();
     driver.campaign();
@@ -54,10 +68,7 @@ fn committed_events_carry_raft_indices_and_who_proposed_each_entry() {
     let committed: Vec<(Index, Option<&str>, Proposer)> =
         events.committed().map(|(entry, proposer)| (entry.index, entry.id.as_deref(), proposer)).collect();
     // Index 1 is the new leader's empty entry, which is the engine's own: not reported.
-    assert_eq!(
-        committed,
-        vec![(2, Some(own.as_str()), Proposer::ThisNode), (3, Some("req(r)"), Proposer::WaitedRequest)]
-    );
+    assert_eq!(committed, vec![(2, Some(&*own), Proposer::ThisNode), (3, Some("req(r)"), Proposer::WaitedRequest)]);
     let appended: Vec<Index> =
         events.0.iter().filter_map(|e| if let Event::Appended(entry) = e { Some(entry.index) } else { None }).collect();
     assert_eq!(appended, vec![2, 3], "the leader reports its own appends");

@@ -147,5 +147,5 @@ fn an_append_commits_and_settles_only_once_the_leaders_copy_is_durable() {
     let after = node.output_once_durable("the commit", |output| committed(output) > 0);
     assert_eq!(committed(&after), 1, "{after:?}");
     let (entry, proposer) = after.committed().next().expect("the append");
-    assert_eq!((entry.id.as_deref(), proposer), (Some(id.as_str()), flotilla_node::Proposer::ThisNode));
+    assert_eq!((entry.id.as_deref(), proposer), (Some(&*id), flotilla_node::Proposer::ThisNode));
 }
