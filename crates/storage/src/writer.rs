@@ -255,6 +255,39 @@ mod tests {
     }
 
     #[test]
+    fn the_writes_one_fsync_covers_are_appended_as_one_frame() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-frame-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+        let hard_state = |term| Record::HardState(HardState { term, vote: None, commit: 0 });
+        let batch = vec![
+            Job::Write { token: 1, snapshot: None, records: vec![hard_state(1)] },
+            Job::Note(vec![Record::Members(vec![(1, "a".into())])]),
+            Job::Write { token: 2, snapshot: None, records: vec![hard_state(2), hard_state(3)] },
+        ];
+        let durable = Mutex::new(Vec::new());
+        write_batch(
+            &mut wal,
+            batch,
+            &|event| durable.lock().expect("lock").push(format!("{event:?}")),
+            &Default::default(),
+        )
+        .expect("written");
+        assert_eq!(*durable.lock().expect("lock"), vec!["Durable(2)".to_string()]);
+        drop(wal);
+        let path = dir.join("segment-0000000000000001.wal");
+        let bytes = std::fs::read(&path).expect("read");
+        let scanned = crate::segment::scan(&path, &bytes, true).expect("sound");
+        let frame_starts: std::collections::BTreeSet<u64> = scanned.records.iter().map(|(at, _)| *at).collect();
+        // The segment's header (one frame), then the four records of the three jobs, all at one offset.
+        assert_eq!(frame_starts.len(), 2, "{:?}", scanned.records);
+        assert_eq!(scanned.records.len(), 4 + 4);
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!((recovered.hard_state.term, recovered.members.len()), (3, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn each_group_commit_fsync_is_timed_into_the_histogram() {
         let dir = std::env::temp_dir().join(format!("flotilla-writer-fsync-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
