@@ -67,6 +67,17 @@ pub enum Frame<'a> {
     Part { bytes: &'a [u8], last: bool },
 }
 
+/// Whether a payload of `len` bytes that starts with `first` could be a whole record: its type is one, and the
+/// records of fixed size have that size. Cheap, so that a search for whole records in damaged bytes checksums
+/// only the few places that pass it.
+pub fn could_be_whole(first: u8, len: usize) -> bool {
+    match first {
+        COMPACTED | FOLLOWS => len == 17,
+        WRITE | HARD_STATE | SLOT_PEERS | MEMBERS | BATCH => true,
+        _ => false,
+    }
+}
+
 /// What a checksummed payload holds: a part of a split record is told apart before it is decoded.
 pub fn frame_of(payload: &[u8]) -> Frame<'_> {
     match payload.first() {

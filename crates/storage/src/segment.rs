@@ -47,11 +47,10 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
             } else {
                 let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
                 if crc32c::crc32c(payload) != crc {
-                    // The last record, or one followed only by zeros, is a torn write; anything else is damage.
-                    // So is a damaged length that swallows whole records (the zeros of the unwritten end after
-                    // them): a torn write holds no whole record.
-                    let after = &rest[HEADER_BYTES + len..];
-                    if is_newest && is_unwritten(after) && !valid_record_after(bytes, offset) {
+                    // A torn write if no whole record follows it (a crash leaves none behind the write it tore;
+                    // later parts of a torn split write are not whole records); anything else is damage, a
+                    // damaged length that swallows whole records (and runs into the unwritten end) included.
+                    if is_newest && !valid_record_after(bytes, offset) {
                         // A torn part tears its whole group: none of the record was durable.
                         let cut = group.as_ref().map_or(offset, |g| g.start);
                         return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
@@ -121,17 +120,39 @@ pub fn written_len(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1)
 }
 
+/// Zeros a record's payload may end with and still be found inside the written part of a segment (its last
+/// field is a number, an empty entry's length or text: a few zero bytes at most).
+const MOST_TRAILING_ZEROS: usize = 16;
+
+/// Checksum work `valid_record_after` does at most, in bytes. A written part crafted so that most offsets read
+/// as plausible lengths would otherwise cost time quadratic in its size; past this, whole records are taken to
+/// follow, and the log is refused rather than cut.
+const MOST_BYTES_CHECKED: usize = 1 << 30;
+
 /// Whether a whole record with a matching checksum starts anywhere after `damage_at`. Only called on damage: a
-/// torn tail is one unsynced batch at most, and damage elsewhere finds the next record within one record's length.
+/// torn tail is one unsynced write at most, and damage elsewhere finds the next record within one record's
+/// length. Only the written part counts (a record in the zeros of the unwritten end is not one), and a part of a
+/// split record is not a whole record: a torn write split into parts may keep later parts after a lost page.
 fn valid_record_after(bytes: &[u8], damage_at: usize) -> bool {
-    (damage_at + 1..bytes.len().saturating_sub(HEADER_BYTES)).any(|start| {
-        let rest = &bytes[start..];
+    let written = (written_len(bytes) + MOST_TRAILING_ZEROS).min(bytes.len());
+    let mut budget = MOST_BYTES_CHECKED;
+    (damage_at + 1..written.saturating_sub(HEADER_BYTES)).any(|start| {
+        let rest = &bytes[start..written];
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if len == 0 || len > MAX_RECORD_BYTES || HEADER_BYTES + len > rest.len() {
+            return false;
+        }
+        // (A part of a split record is not whole either: it fails this.)
+        if !codec::could_be_whole(rest[HEADER_BYTES], len) {
+            return false;
+        }
+        if budget < len {
+            return true;
+        }
+        budget -= len;
+        let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        len != 0
-            && len <= MAX_RECORD_BYTES
-            && HEADER_BYTES + len <= rest.len()
-            && crc32c::crc32c(&rest[HEADER_BYTES..HEADER_BYTES + len]) == crc
+        crc32c::crc32c(payload) == crc
     })
 }
 
@@ -203,6 +224,31 @@ mod tests {
         bytes[1] ^= 0x04;
         let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
         assert_eq!(error.offset, Some(0));
+    }
+
+    /// `two_records`, then a torn frame (its checksum fails) whose payload is `pattern` repeated `times`, then the
+    /// unwritten end.
+    fn torn_after_two_records(pattern: [u8; 4], times: usize) -> Vec<u8> {
+        let mut bytes = two_records();
+        let payload: Vec<u8> = pattern.iter().copied().cycle().take(4 * times).collect();
+        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(crc32c::crc32c(&payload) ^ 1).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        bytes.resize(bytes.len() + 4096, 0);
+        bytes
+    }
+
+    #[test]
+    fn a_torn_write_crafted_to_cost_more_checking_than_the_budget_is_refused_not_cut() {
+        // Every fourth offset reads as a length of 61,441 bytes that fits in what follows, with a record type
+        // after it: each one is checksummed.
+        let small = torn_after_two_records([0x01, 0xF0, 0x00, 0x00], 20_000);
+        let scanned = scan(Path::new("seg"), &small, true).expect("within the budget: a torn tail");
+        assert_eq!(scanned.records.len(), 2);
+        assert!(scanned.torn_at.is_some());
+        let large = torn_after_two_records([0x01, 0xF0, 0x00, 0x00], 40_000);
+        let error = scan(Path::new("seg"), &large, true).err().expect("past the budget: refused, not cut");
+        assert!(error.to_string().contains("checksum"), "{error}");
     }
 
     #[test]

@@ -355,6 +355,9 @@ impl Wal {
         (self.active_bytes, self.allocated) = (0, 0);
         self.segments.push(SegmentInfo { sequence: previous + 1, path, max_index: 0 });
         self.write_segment_header(follows)?;
+        // Synced on its own: the header and the records that rolled the segment must not be two frames of one
+        // unsynced write.
+        self.sync()?;
         // Recorded once the segment exists: a crash in between leaves one segment more than the manifest says.
         manifest::write(&self.dir, previous + 1)
     }
@@ -722,6 +725,33 @@ mod tests {
             assert_eq!(recovered.entries.len(), 1, "page {lost_page} lost: none of the write is kept");
             fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_write_split_into_parts_whose_middle_page_was_lost_is_torn_whole_not_damage() {
+        const PAGE: usize = 4096;
+        let dir = temp_dir("pages-split");
+        let (synced_end, write_end) = {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.limit_records_to(1000);
+            wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+            wal.sync().unwrap();
+            let synced_end = wal.active_bytes as usize;
+            // A write larger than a frame may be: a group of parts, each with its own checksum.
+            let records: Vec<Record> = (2..=40).map(|i| write(vec![big_entry(i, 300)])).collect();
+            wal.append(&records).unwrap();
+            (synced_end, wal.active_bytes as usize)
+        };
+        let path = dir.join(segment_name(1));
+        let mut bytes = fs::read(&path).unwrap();
+        let page = synced_end / PAGE + 1;
+        assert!(write_end > (page + 2) * PAGE, "whole parts lie after the lost page");
+        bytes[page * PAGE..(page + 1) * PAGE].fill(0);
+        fs::write(&path, &bytes).unwrap();
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn write, not damage");
+        assert_eq!(recovered.torn_tail, Some((path, synced_end as u64)));
+        assert_eq!(recovered.entries.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     fn big_entry(index: Index, bytes: usize) -> Entry {

@@ -173,7 +173,8 @@ fn write_batch(
     wal.check_lock()?;
     let mut durable_token = None;
     let mut compact_after_sync = None;
-    // The records of the writes until the next sync, appended together: one frame, kept whole or not at all.
+    // The records of the writes until the next sync, appended together: one frame per fsync, kept whole or not at
+    // all (a power cut may keep any of the pages of an unsynced write and lose others).
     let mut unsynced: Vec<Record> = Vec::new();
     for job in batch {
         match job {
@@ -186,7 +187,10 @@ fn write_batch(
                 durable_token = Some(token);
             }
             Job::Snapshot(snapshot) => {
-                append_unsynced(wal, &mut unsynced)?;
+                // Synced on their own: the compaction's record is then a write (and a frame) of its own.
+                if append_unsynced(wal, &mut unsynced)? {
+                    wal.sync()?;
+                }
                 save_snapshot(wal, &snapshot)?;
                 if let Some(token) = durable_token.take() {
                     report(WriterEvent::Durable(token));
@@ -197,12 +201,14 @@ fn write_batch(
             Job::Panic => panic!("a test made the disk thread panic"),
         }
     }
-    append_unsynced(wal, &mut unsynced)?;
-    if let Some(token) = durable_token {
+    // Notes alone are synced too: left unsynced, they and the next batch would be two frames under one fsync.
+    if append_unsynced(wal, &mut unsynced)? || durable_token.is_some() {
         let started = Instant::now();
         wal.sync()?;
         fsyncs.record(started.elapsed());
-        report(WriterEvent::Durable(token));
+        if let Some(token) = durable_token {
+            report(WriterEvent::Durable(token));
+        }
     }
     if let Some((index, term)) = compact_after_sync {
         wal.compact(index, term)?;
@@ -210,11 +216,13 @@ fn write_batch(
     Ok(())
 }
 
-fn append_unsynced(wal: &mut Wal, unsynced: &mut Vec<Record>) -> Result<(), StorageError> {
+/// Appends the records waiting for a sync, as one frame; whether there were any.
+fn append_unsynced(wal: &mut Wal, unsynced: &mut Vec<Record>) -> Result<bool, StorageError> {
     if unsynced.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    wal.append(&std::mem::take(unsynced))
+    wal.append(&std::mem::take(unsynced))?;
+    Ok(true)
 }
 
 /// Saves a snapshot the application took, then drops the log it covers: in this order, so that a crash between
@@ -284,6 +292,79 @@ mod tests {
         assert_eq!(scanned.records.len(), 4 + 4);
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
         assert_eq!((recovered.hard_state.term, recovered.members.len()), (3, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A log with one synced write (the entry 1), and where its records end.
+    fn synced_log(dir: &std::path::Path) -> (Wal, usize) {
+        let _ = std::fs::remove_dir_all(dir);
+        let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
+        wal.append(&[write_of(&[1])]).unwrap();
+        wal.sync().unwrap();
+        let synced_end = crate::segment::written_len(&std::fs::read(segment_of(dir)).unwrap());
+        (wal, synced_end)
+    }
+
+    fn write_of(indices: &[u64]) -> Record {
+        use flotilla_raft::{Entry, EntryKind, Payload};
+        let entry =
+            |index| Entry { term: 1, index, kind: EntryKind::Normal, id: None, data: Payload::from(vec![7; 300]) };
+        Record::Write { hard_state: None, reset: None, entries: indices.iter().map(|&i| entry(i)).collect() }
+    }
+
+    fn segment_of(dir: &std::path::Path) -> std::path::PathBuf {
+        dir.join("segment-0000000000000001.wal")
+    }
+
+    /// A power cut that lost the page after `synced_end`'s and kept the rest: the log opens, with what was synced.
+    fn opens_after_losing_the_page_after(dir: &std::path::Path, synced_end: usize) -> Vec<u64> {
+        let path = segment_of(dir);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = synced_end / 4096 + 1;
+        assert!(crate::segment::written_len(&bytes) > (page + 1) * 4096, "records lie after the lost page");
+        bytes[page * 4096..(page + 1) * 4096].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, recovered) = Wal::open(dir, 1 << 20).expect("a torn write, not damage");
+        recovered.entries.iter().map(|entry| entry.index).collect()
+    }
+
+    #[test]
+    fn a_snapshot_among_the_writes_of_one_batch_leaves_one_frame_per_fsync() {
+        use flotilla_raft::{Membership, Payload, SnapshotMeta};
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-snapshot-frame-{}", std::process::id()));
+        let (mut wal, _) = synced_log(&dir);
+        let meta = SnapshotMeta { index: 1, term: 1, membership: Membership::with_voters([1, 2, 3]) };
+        let snapshot = Snapshot { meta, data: Payload::from(&b"{}"[..]), ..Default::default() };
+        let indices: Vec<u64> = (2..=40).collect();
+        let batch =
+            vec![Job::Write { token: 1, snapshot: None, records: vec![write_of(&indices)] }, Job::Snapshot(snapshot)];
+        write_batch(&mut wal, batch, &|_| {}, &Default::default()).expect("written");
+        drop(wal);
+        // The batch's writes were synced before the compaction's record was written: each fsync covered one frame.
+        let bytes = std::fs::read(segment_of(&dir)).unwrap();
+        let scanned = crate::segment::scan(&segment_of(&dir), &bytes, true).expect("sound");
+        let frames: std::collections::BTreeSet<u64> = scanned.records.iter().map(|(at, _)| *at).collect();
+        assert_eq!(frames.len(), 4, "header, the first write, the batch's writes, the compaction: {frames:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn notes_alone_are_synced_so_that_the_next_write_is_a_frame_of_its_own_fsync() {
+        let dir = std::env::temp_dir().join(format!("flotilla-writer-notes-frame-{}", std::process::id()));
+        let (mut wal, _) = synced_log(&dir);
+        let members: Vec<(u64, String)> = (1..=3).map(|i| (i, format!("node-{i}-{}", "x".repeat(1500)))).collect();
+        let (durable, fsyncs) = (Mutex::new(Vec::new()), FsyncHistogram::default());
+        let report = |event| durable.lock().expect("lock").push(format!("{event:?}"));
+        write_batch(&mut wal, vec![Job::Note(vec![Record::Members(members)])], &report, &fsyncs).unwrap();
+        assert_eq!(fsyncs.times().count, 1, "the notes were synced");
+        let notes_end = crate::segment::written_len(&std::fs::read(segment_of(&dir)).unwrap());
+        let indices: Vec<u64> = (2..=40).collect();
+        let batch = vec![Job::Write { token: 1, snapshot: None, records: vec![write_of(&indices)] }];
+        write_batch(&mut wal, batch, &report, &fsyncs).unwrap();
+        drop(wal);
+        assert_eq!(*durable.lock().expect("lock"), vec!["Durable(1)".to_string()]);
+        // The write after the notes, torn by a power cut (a page of it lost, later ones kept): cut whole.
+        assert_eq!(opens_after_losing_the_page_after(&dir, notes_end), vec![1]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
