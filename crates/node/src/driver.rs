@@ -460,15 +460,18 @@ impl NodeDriver {
     /// Proposes application data under a fresh id `<name>_<uuid>`, which it returns.
     pub fn propose(&mut self, data: Payload) -> Result<ProposalId, ProposeError> {
         let id = own_proposal_id_shared(self.peers.self_name());
-        self.raft.propose(id.clone(), data)?;
-        self.counters.proposals += 1;
+        self.propose_id(id.clone(), data)?;
         Ok(id)
     }
 
     /// Proposes application data under an id named beforehand by `own_proposal_id` (a node on its own thread names
     /// a proposal on the caller's thread, which then does not wait for the engine's thread to take it).
     pub fn propose_as(&mut self, id: &str, data: Payload) -> Result<(), ProposeError> {
-        self.raft.propose(id.into(), data)?;
+        self.propose_id(id.into(), data)
+    }
+
+    fn propose_id(&mut self, id: ProposalId, data: Payload) -> Result<(), ProposeError> {
+        self.raft.propose(id, data)?;
         self.counters.proposals += 1;
         Ok(())
     }

@@ -697,21 +697,27 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A log of one synced entry, then a write under way at a power cut (many records, over several pages, in the
+    /// zeros ahead), framed with at most `record_limit` bytes per frame if given: where each ends.
+    fn log_with_an_unsynced_write(dir: &Path, record_limit: Option<usize>) -> (usize, usize) {
+        let (mut wal, _) = Wal::open(dir, 1 << 20).expect("open");
+        if let Some(limit) = record_limit {
+            wal.limit_records_to(limit);
+        }
+        wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+        wal.sync().unwrap();
+        let synced_end = wal.active_bytes as usize;
+        let records: Vec<Record> = (2..=40).map(|i| write(vec![big_entry(i, 300)])).collect();
+        wal.append(&records).unwrap();
+        (synced_end, wal.active_bytes as usize)
+    }
+
     #[test]
     fn a_write_whose_pages_reached_the_disk_in_any_order_is_torn_whole_not_damage() {
         const PAGE: usize = 4096;
         for lost_page in 0..4 {
             let dir = temp_dir(&format!("pages-{lost_page}"));
-            let (synced_end, write_end) = {
-                let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
-                wal.append(&[write(vec![entry(1, 1)])]).unwrap();
-                wal.sync().unwrap();
-                let synced_end = wal.active_bytes as usize;
-                // The write under way at the power cut: many records, over several pages, in the zeros ahead.
-                let records: Vec<Record> = (2..=40).map(|i| write(vec![big_entry(i, 300)])).collect();
-                wal.append(&records).unwrap();
-                (synced_end, wal.active_bytes as usize)
-            };
+            let (synced_end, write_end) = log_with_an_unsynced_write(&dir, None);
             assert!(write_end - synced_end > 3 * PAGE);
             // One page of it never reached the disk (the first one keeps the synced records it shares); the pages
             // after it did.
@@ -731,17 +737,8 @@ mod tests {
     fn a_write_split_into_parts_whose_middle_page_was_lost_is_torn_whole_not_damage() {
         const PAGE: usize = 4096;
         let dir = temp_dir("pages-split");
-        let (synced_end, write_end) = {
-            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
-            wal.limit_records_to(1000);
-            wal.append(&[write(vec![entry(1, 1)])]).unwrap();
-            wal.sync().unwrap();
-            let synced_end = wal.active_bytes as usize;
-            // A write larger than a frame may be: a group of parts, each with its own checksum.
-            let records: Vec<Record> = (2..=40).map(|i| write(vec![big_entry(i, 300)])).collect();
-            wal.append(&records).unwrap();
-            (synced_end, wal.active_bytes as usize)
-        };
+        // A write larger than a frame may be: a group of parts, each with its own checksum.
+        let (synced_end, write_end) = log_with_an_unsynced_write(&dir, Some(1000));
         let path = dir.join(segment_name(1));
         let mut bytes = fs::read(&path).unwrap();
         let page = synced_end / PAGE + 1;
