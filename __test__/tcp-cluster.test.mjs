@@ -291,3 +291,61 @@ test('tcp: a proposal the engine refuses on its own thread rejects with its code
   await node.append('still committing')
   assert.deepEqual(node.getLog().slice(-2).map((entry) => entry.data), [null, 'still committing'])
 })
+
+test('tcp: a sequential append wakes the node\'s thread once; taking its outputs wakes it not at all', { timeout: 30_000 }, async (t) => {
+  const { createRequire } = await import('node:module')
+  const gaggle = createRequire(import.meta.url)('..')
+  const node = gaggle({
+    id: 'solo', clusterSize: 1, electionTimeout: { min: 50, max: 60 }, heartbeatInterval: 10,
+    channel: { name: 'tcp', listen: '127.0.0.1:0', peers: {} }
+  })
+  t.after(() => node.close())
+  await waitFor(() => node.isLeader(), STEP_MS, 'the single node to lead')
+  await node.append('first')
+  const appends = 100
+  const before = node.status().transport
+  for (let i = 0; i < appends; i++) await node.append(i)
+  const after = node.status().transport
+  // Each append is a proposal handed over at a flush (one wake-up) and an output that settles it, which JS takes
+  // with flushes that hand over nothing (no wake-up): three wake-ups an append before.
+  const wakeups = after.wakeups - before.wakeups
+  assert.ok(wakeups <= appends + 2, `${wakeups} wake-ups for ${appends} sequential appends`)
+  assert.ok(after.outputs - before.outputs >= appends / 2, 'the appends were settled through outputs')
+  assert.match(node.metrics(), /^flotilla_transport_wakeups_total \d+$/m)
+})
+
+test('tcp: a follower nobody waits on learns new commit indexes at its ticks, not in an output per entry; an entries() stream on it gets every entry', { timeout: 60_000 }, async (t) => {
+  const { createRequire } = await import('node:module')
+  const gaggle = createRequire(import.meta.url)('..')
+  const ids = ['a', 'b', 'c']
+  const addresses = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  // A tick of 50 ms (an election timeout's minimum / 20): a few ticks for the whole run of appends.
+  const nodes = ids.map((id) => gaggle({
+    id,
+    clusterSize: 3,
+    electionTimeout: { min: 1000, max: 1500 },
+    heartbeatInterval: 200,
+    channel: { name: 'tcp', listen: addresses[id], peers: Object.fromEntries(ids.filter((other) => other !== id).map((other) => [other, addresses[other]])) }
+  }))
+  t.after(() => Promise.all(nodes.map((node) => node.close())))
+  const leader = await waitFor(() => nodes.find((node) => node.isLeader()), STEP_MS, 'a leader')
+  const [quiet, streaming] = nodes.filter((node) => node !== leader)
+  await leader.append('first')
+  await waitFor(() => quiet.getCommitIndex() === 0 && streaming.getCommitIndex() === 0, STEP_MS, 'the followers to learn the first commit')
+  const streamed = []
+  const stream = (async () => {
+    for await (const entry of streaming.entries({ from: 1 })) {
+      streamed.push(entry.data)
+      if (entry.data === 'last') return
+    }
+  })()
+  const appends = 200
+  const before = quiet.status().transport.outputs
+  for (let i = 0; i < appends; i++) await leader.append(i)
+  const outputs = quiet.status().transport.outputs - before
+  await leader.append('last')
+  assert.ok(outputs < appends / 4, `the quiet follower had ${outputs} outputs for ${appends} appends`)
+  await waitFor(() => quiet.getCommitIndex() === leader.getCommitIndex(), STEP_MS, 'the quiet follower to learn the last commit')
+  await stream
+  assert.deepEqual(streamed, [...Array.from({ length: appends }, (_, i) => i), 'last'])
+})

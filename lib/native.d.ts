@@ -333,9 +333,10 @@ export declare class NativeNode {
   /**
    * Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
    * leaves out appended entries and `committedData` false the term and data of committed ones (nobody
-   * listens for them); both default to true.
+   * listens for them); both default to true. On its own thread, `commitIndexAtOnce` false lets a new commit
+   * index that comes alone wait for the node's next tick (nobody waits for the next commit); default true.
    */
-  flush(appended?: boolean | undefined | null, committedData?: boolean | undefined | null): string | null
+  flush(appended?: boolean | undefined | null, committedData?: boolean | undefined | null, commitIndexAtOnce?: boolean | undefined | null): string | null
   /**
    * `flush` with the messages apart, for a channel that hands messages on within this process: an array
    * `[outputJson, message0, message1, ...]` (or null when there is nothing to do), where `outputJson` is the

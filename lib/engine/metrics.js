@@ -155,6 +155,7 @@ function writeTransport (out, transport) {
   out.family('flotilla_transport_dropped_frames_total', 'counter', 'Frames the native transport dropped, by reason.',
     dropped.map(([key, reason]) => ['', { reason }, transport[key]]))
   out.single('flotilla_transport_outputs_total', 'counter', 'Outputs the node\'s thread queued for the JS thread.', transport.outputs)
+  out.single('flotilla_transport_wakeups_total', 'counter', 'Times the JS thread woke the node\'s thread after inputs.', transport.wakeups)
 }
 
 module.exports = { metricsText }

@@ -377,7 +377,11 @@ class Gaggle extends EventEmitter {
     const source = {
       native: () => this._native,
       closed: () => this._closePromise !== null,
-      nextCommit: () => new Promise((resolve) => this._commitWaiters.add(resolve))
+      // The flush tells the engine that someone waits: the next commit index comes at once, not at a tick.
+      nextCommit: () => new Promise((resolve) => {
+        this._commitWaiters.add(resolve)
+        this._scheduleFlush()
+      })
     }
     return entriesStream(source, range, 'flotilla')
   }
@@ -554,7 +558,9 @@ class Gaggle extends EventEmitter {
         for (let i = 0; i < send.length; i++) this._send(send[i], parts[i + 1], true)
       }
     } else {
-      const text = native.flush(announceAppended, announceCommitted)
+      // On its own thread, a new commit index alone may wait for the node's next tick unless someone waits for
+      // the next commit (entries()): a follower is then not woken for each entry only to learn the index.
+      const text = native.flush(announceAppended, announceCommitted, this._commitWaiters.size > 0)
       if (text === null) return null
       output = JSON.parse(text)
       if (output.send) {

@@ -28,10 +28,13 @@ impl Engine for GaggleNode {
         self.driver.take_member_addresses()
     }
 
-    fn flush(&mut self, send: &mut SendMessage<'_>) -> Option<String> {
-        self.flush_apart(&mut |to, message| {
-            let lane = if message.as_bytes().starts_with(INSTALL_SNAPSHOT) { Lane::Bulk } else { Lane::Messages };
-            send(to, lane, message.as_bytes());
-        })
+    fn flush(&mut self, send: &mut SendMessage<'_>, may_wait: bool) -> Option<String> {
+        self.flush_apart(
+            &mut |to, message| {
+                let lane = if message.as_bytes().starts_with(INSTALL_SNAPSHOT) { Lane::Bulk } else { Lane::Messages };
+                send(to, lane, message.as_bytes());
+            },
+            may_wait,
+        )
     }
 }

@@ -46,7 +46,7 @@ impl GaggleNode {
     /// `flush`, handing each message to `send` (recipient, JSON text) and returning the rest of the output (see
     /// `OutputBatch::take_apart`): for a node whose messages travel over the native transport. The payloads
     /// wanted and the proposals named meanwhile on the JS thread go in first.
-    pub fn flush_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+    pub fn flush_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str), may_wait: bool) -> Option<String> {
         if let Some(wanted) = self.proposals.as_ref().and_then(|queue| queue.take_wanted()) {
             self.view.output.set_wanted(wanted);
         }
@@ -61,7 +61,7 @@ impl GaggleNode {
             }
         }
         self.driver.flush(&mut self.view);
-        self.view.output.take_apart(send)
+        self.view.output.take_apart(send, may_wait)
     }
 
     /// Proposes an entry named on the JS thread; a refusal goes out in the output's `refused` list.

@@ -246,11 +246,11 @@ fn a_batch_of_numbered_appends_is_named_by_the_engine_and_reported_by_number() {
     node.driver.campaign();
     let queue = std::sync::Arc::new(ProposalQueue::default());
     node.proposals = Some(queue.clone());
-    while node.flush_apart(&mut |_, _| {}).is_some() {}
+    while node.flush_apart(&mut |_, _| {}, false).is_some() {}
     let batch = AppendBatch::new(10.0, 4, "1\n{bad\n\"x\"\n[2]".into()).expect("well shaped");
     queue.push(Queued::Batch(batch));
     let (mut runs, mut refused) = (Vec::new(), Vec::new());
-    while let Some(text) = node.flush_apart(&mut |_, _| {}) {
+    while let Some(text) = node.flush_apart(&mut |_, _| {}, false) {
         let output: serde_json::Value = serde_json::from_str(&text).expect("output is JSON");
         assert!(output["committedIds"].is_null(), "no entry id goes out for a numbered append: {output}");
         runs.extend(output["committedSeqs"].as_array().cloned().unwrap_or_default());

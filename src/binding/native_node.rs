@@ -119,8 +119,8 @@ impl NativeNode {
         self.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// After an input that no `flush` follows (the faces flush after proposals, reads and messages): a node on its
-    /// own thread flushes there.
+    /// After an input given to the engine directly (not queued for its next flush): a node on its own thread
+    /// flushes there. Its `flush` wakes it only for the proposals queued.
     fn wake(&self) {
         if let Some(runtime) = &self.runtime {
             runtime.wake();
@@ -271,13 +271,16 @@ impl NativeNode {
         if self.node().driver.is_closed() {
             return Err(error::coded(error::CLOSED, "the node is closed: it takes no more proposals"));
         }
-        // No wake-up here: a burst of proposals goes out with the next `flush` (on its own thread, that wakes it).
-        match request_id {
+        // No wake-up here: a burst of proposals goes out with the next `flush`. On its own thread, a request was
+        // given to the engine directly: its thread flushes it.
+        let proposed = match request_id {
             None => self.node().propose(data_json).map_err(|e| error::propose_error(&e)),
             Some(request_id) => {
                 self.node().propose_request(&request_id, data_json).map_err(|e| error::request_error(&e))
             }
-        }
+        };
+        self.wake();
+        proposed
     }
 
     /// On its own thread: proposes a batch of appends in one call (one call per flush instead of one per append).
@@ -315,6 +318,7 @@ impl NativeNode {
         }
         self.sync_clock();
         let request = self.node().driver.read(lease.unwrap_or(false)).map_err(|e| error::read_error(&e))?;
+        self.wake();
         Ok(request as f64)
     }
 
@@ -333,6 +337,7 @@ impl NativeNode {
     pub fn cancel_read(&mut self, request: f64) {
         if request.is_finite() && request >= 1.0 {
             self.node().driver.cancel_read(request as u64);
+            self.wake();
         }
     }
 
@@ -427,18 +432,32 @@ impl NativeNode {
 
     /// Everything to do since the last flush, as JSON text (see `OutputBatch::take_json`), or null. `appended` false
     /// leaves out appended entries and `committedData` false the term and data of committed ones (nobody
-    /// listens for them); both default to true.
+    /// listens for them); both default to true. On its own thread, `commitIndexAtOnce` false lets a new commit
+    /// index that comes alone wait for the node's next tick (nobody waits for the next commit); default true.
     #[napi(catch_unwind)]
-    pub fn flush(&mut self, appended: Option<bool>, committed_data: Option<bool>) -> Option<String> {
-        let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
+    pub fn flush(
+        &mut self,
+        appended: Option<bool>,
+        committed_data: Option<bool>,
+        commit_index_at_once: Option<bool>,
+    ) -> Option<String> {
+        let wanted = Wanted {
+            appended: appended.unwrap_or(true),
+            committed_data: committed_data.unwrap_or(true),
+            commit_index_at_once: commit_index_at_once.unwrap_or(true),
+        };
         match &self.runtime {
-            // The node's thread flushes: it is woken for the inputs given since, and the oldest output it queued is
-            // taken (the wanted parts apply from its next flush). The engine's lock is not waited for.
+            // The node's thread flushes: it is woken once for the proposals queued since the last flush (the other
+            // inputs wake it themselves), and the oldest output it queued is taken (the wanted parts apply from its
+            // next flush). The engine's lock is not waited for. No new proposal, no wake-up: taking outputs is not
+            // an input.
             Some(runtime) => {
                 if let Some(queue) = &self.proposals {
                     queue.set_wanted(wanted);
+                    if queue.take_unannounced() {
+                        runtime.wake();
+                    }
                 }
-                runtime.wake();
                 runtime.next_output()
             }
             None => self.node().flush_wanting(wanted),
@@ -456,10 +475,14 @@ impl NativeNode {
         appended: Option<bool>,
         committed_data: Option<bool>,
     ) -> Result<Option<Array<'env>>> {
-        let wanted = Wanted { appended: appended.unwrap_or(true), committed_data: committed_data.unwrap_or(true) };
+        let wanted = Wanted {
+            appended: appended.unwrap_or(true),
+            committed_data: committed_data.unwrap_or(true),
+            commit_index_at_once: true,
+        };
         if self.runtime.is_some() {
             // Its messages went out from the node's thread: the output alone.
-            let Some(output) = self.flush(appended, committed_data) else { return Ok(None) };
+            let Some(output) = self.flush(appended, committed_data, None) else { return Ok(None) };
             let mut array = env.create_array(1)?;
             array.set(0, output.as_str())?;
             return Ok(Some(array));

@@ -7,6 +7,7 @@
 
 use crate::node::wire::Wanted;
 use crate::raft::Payload;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The largest integer a JS number holds exactly: batch numbers stay below it.
@@ -49,6 +50,8 @@ impl AppendBatch {
 #[derive(Default)]
 pub struct ProposalQueue {
     waiting: Mutex<Vec<Queued>>,
+    /// Set by `push`, taken by the flush that wakes the engine's thread for them.
+    unannounced: AtomicBool,
     /// Set by the JS thread's flush, applied by the engine's next one.
     wanted: Mutex<Option<Wanted>>,
 }
@@ -56,6 +59,12 @@ pub struct ProposalQueue {
 impl ProposalQueue {
     pub fn push(&self, queued: Queued) {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(queued);
+        self.unannounced.store(true, Ordering::Release);
+    }
+
+    /// Whether proposals were queued since the last call: the engine's thread must be woken for them (once).
+    pub fn take_unannounced(&self) -> bool {
+        self.unannounced.swap(false, Ordering::AcqRel)
     }
 
     /// Every proposal waiting, oldest first.
@@ -95,5 +104,17 @@ mod tests {
         ] {
             assert!(AppendBatch::new(first, count, datas.into()).is_none(), "{first} / {count} / {datas}");
         }
+    }
+
+    #[test]
+    fn proposals_queued_since_the_last_flush_wake_the_engines_thread_once() {
+        let queue = ProposalQueue::default();
+        assert!(!queue.take_unannounced(), "nothing queued");
+        queue.push(Queued::Batch(AppendBatch::new(1.0, 1, "1".into()).expect("well shaped")));
+        queue.push(Queued::Batch(AppendBatch::new(2.0, 1, "2".into()).expect("well shaped")));
+        assert!(queue.take_unannounced(), "the first flush after them wakes the thread");
+        assert!(!queue.take_unannounced(), "a second flush before the thread took them does not");
+        assert_eq!(queue.take().len(), 2, "both wait for the engine's thread");
+        assert!(!queue.take_unannounced());
     }
 }

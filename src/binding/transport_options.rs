@@ -116,7 +116,7 @@ pub fn security(secret: Option<String>, tls: Option<NativeTls>, allow_remote: bo
 
 /// The counters as a JSON object (`status().transport`), in camelCase.
 pub fn transport_stats_json(stats: &RuntimeStats) -> String {
-    let runtime = [("unknown_frames", stats.unknown_frames), ("outputs", stats.outputs)];
+    let runtime = [("unknown_frames", stats.unknown_frames), ("outputs", stats.outputs), ("wakeups", stats.wakeups)];
     let fields: Vec<String> = (stats.transport.fields().into_iter().chain(runtime))
         .map(|(name, value)| format!("\"{}\":{value}", camel_case(name)))
         .collect();
@@ -143,13 +143,14 @@ mod tests {
 
     #[test]
     fn every_counter_is_in_the_json_in_camel_case() {
-        let stats = RuntimeStats { unknown_frames: 3, outputs: 4, ..RuntimeStats::default() };
+        let stats = RuntimeStats { unknown_frames: 3, outputs: 4, wakeups: 5, ..RuntimeStats::default() };
         let json: serde_json::Value = serde_json::from_str(&transport_stats_json(&stats)).expect("JSON");
         let keys: Vec<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
-        assert_eq!(keys.len(), stats.transport.fields().len() + 2, "{keys:?}");
+        assert_eq!(keys.len(), stats.transport.fields().len() + 3, "{keys:?}");
         for key in ["framesSent", "refusedBadMagicOrVersion", "refusedTls", "droppedBadFrameMac", "malformedFrames"] {
             assert_eq!(json[key], 0, "{key}");
         }
         assert_eq!((json["unknownFrames"].as_u64(), json["outputs"].as_u64()), (Some(3), Some(4)));
+        assert_eq!(json["wakeups"].as_u64(), Some(5));
     }
 }

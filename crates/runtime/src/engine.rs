@@ -16,8 +16,9 @@ pub trait Engine: Send + 'static {
     /// The disk made every write up to `token` durable.
     fn persisted(&mut self, token: u64);
     /// Runs the ready loop: each message goes to `send` (`to` None: every peer) with the lane it travels on; the
-    /// output for the application comes back (None when there is none).
-    fn flush(&mut self, send: &mut SendMessage<'_>) -> Option<String>;
+    /// output for the application comes back (None when there is none). `may_wait`: the engine may keep back
+    /// what nobody waits for until a later flush; the flush after each tick of the clock passes false.
+    fn flush(&mut self, send: &mut SendMessage<'_>, may_wait: bool) -> Option<String>;
     /// Members' addresses (name, "host:port") learned since the last call, from the configurations in the log:
     /// the transport dials them there.
     fn take_addresses(&mut self) -> Vec<(String, String)> {

@@ -80,6 +80,8 @@ pub struct RuntimeStats {
     pub unknown_frames: u64,
     /// Outputs handed to the application.
     pub outputs: u64,
+    /// Times the application woke the loop (after inputs it gave the engine).
+    pub wakeups: u64,
 }
 
 enum Command {
@@ -94,6 +96,7 @@ struct Shared<E> {
     stats: Mutex<TransportStats>,
     unknown_frames: AtomicU64,
     output_count: AtomicU64,
+    wakeup_count: AtomicU64,
 }
 
 impl<E> Shared<E> {
@@ -128,6 +131,7 @@ impl<E: Engine> NodeRuntime<E> {
             stats: Mutex::new(TransportStats::default()),
             unknown_frames: AtomicU64::new(0),
             output_count: AtomicU64::new(0),
+            wakeup_count: AtomicU64::new(0),
         });
         let (commands, command_receiver) = mpsc::unbounded_channel();
         let (started, started_receiver) = std::sync::mpsc::channel();
@@ -153,6 +157,7 @@ impl<E: Engine> NodeRuntime<E> {
 
     /// After a change to the engine: the loop flushes it.
     pub fn wake(&self) {
+        self.shared.wakeup_count.fetch_add(1, Ordering::Relaxed);
         self.shared.wake.notify_one();
     }
 
@@ -188,6 +193,7 @@ impl<E: Engine> NodeRuntime<E> {
             transport: self.shared.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
             unknown_frames: self.shared.unknown_frames.load(Ordering::Relaxed),
             outputs: self.shared.output_count.load(Ordering::Relaxed),
+            wakeups: self.shared.wakeup_count.load(Ordering::Relaxed),
         }
     }
 
@@ -290,6 +296,8 @@ impl<E: Engine> NodeLoop<E> {
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         clock.tick().await;
         loop {
+            // After a tick the engine hands over everything; otherwise it may keep back what nobody waits for.
+            let mut ticked = false;
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
@@ -310,10 +318,13 @@ impl<E: Engine> NodeLoop<E> {
                         }
                     }
                 }
-                _ = clock.tick() => self.shared.engine().tick(),
+                _ = clock.tick() => {
+                    self.shared.engine().tick();
+                    ticked = true;
+                }
                 () = self.shared.wake.notified() => {}
             }
-            self.flush(&transport);
+            self.flush(&transport, !ticked);
             *self.shared.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = transport.stats();
         }
     }
@@ -334,13 +345,16 @@ impl<E: Engine> NodeLoop<E> {
     }
 
     /// Flushes the engine, sends its messages (after the lock is released) and queues its output.
-    fn flush(&self, transport: &Transport) {
+    fn flush(&self, transport: &Transport, may_wait: bool) {
         let mut outgoing: Vec<(Option<String>, Lane, Bytes)> = Vec::new();
         let (output, addresses) = {
             let mut engine = self.shared.engine();
-            let output = engine.flush(&mut |to, lane, message| {
-                outgoing.push((to.map(str::to_string), lane, frames::engine(message)));
-            });
+            let output = engine.flush(
+                &mut |to, lane, message| {
+                    outgoing.push((to.map(str::to_string), lane, frames::engine(message)));
+                },
+                may_wait,
+            );
             (output, engine.take_addresses())
         };
         for (name, address) in addresses {

@@ -15,6 +15,9 @@ struct Pinger {
     ticks: u64,
     received: Vec<String>,
     unread: usize,
+    /// Each flush: whether a tick came since the one before, and whether the engine was let keep back output.
+    flushes: Vec<(bool, bool)>,
+    ticks_at_last_flush: u64,
 }
 
 impl Engine for Pinger {
@@ -29,7 +32,9 @@ impl Engine for Pinger {
 
     fn persisted(&mut self, _token: u64) {}
 
-    fn flush(&mut self, send: &mut SendMessage<'_>) -> Option<String> {
+    fn flush(&mut self, send: &mut SendMessage<'_>, may_wait: bool) -> Option<String> {
+        self.flushes.push((self.ticks != self.ticks_at_last_flush, may_wait));
+        self.ticks_at_last_flush = self.ticks;
         send(Some(&self.peer), Lane::Messages, format!("ping {}", self.ticks).as_bytes());
         (self.unread > 0).then(|| format!("read {}", std::mem::take(&mut self.unread)))
     }
@@ -106,6 +111,23 @@ fn the_loop_ticks_and_carries_messages_while_nobody_takes_its_outputs() {
     assert_eq!(b.wakeups.load(Ordering::Relaxed), 1, "one wake-up for the outputs waiting");
     assert!(b.runtime.next_output().is_none(), "each output is taken once");
     assert!(b.runtime.stats().transport.frames_received > 0);
+}
+
+#[test]
+fn the_flush_after_a_tick_hands_over_everything_and_the_others_may_keep_back_what_nobody_waits_for() {
+    let (a_address, b_address) = (free_address(), free_address());
+    let a = start("a", &a_address, "b", &b_address);
+    let b = start("b", &b_address, "a", &a_address);
+    wait_until("b to hear a few pings", || b.engine.lock().unwrap().received.len() >= 10);
+    b.runtime.wake();
+    let flushes = std::mem::take(&mut b.engine.lock().unwrap().flushes);
+    let after_tick = flushes.iter().filter(|(ticked, _)| *ticked).count();
+    assert!(after_tick > 0 && after_tick < flushes.len(), "flushes after ticks and after messages: {flushes:?}");
+    for (ticked, may_wait) in flushes {
+        assert_eq!(may_wait, !ticked, "a flush may keep output back unless a tick came before it");
+    }
+    assert!(b.runtime.stats().wakeups >= 1, "the application's wake-up is counted");
+    drop(a);
 }
 
 #[test]

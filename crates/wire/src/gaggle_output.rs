@@ -16,11 +16,14 @@ pub struct Wanted {
     /// Committed entries one by one, with term and data (for a `committed` listener). Without, only the new
     /// commit index and the ids of this node's own entries (to settle their appends) are given.
     pub committed_data: bool,
+    /// A new commit index alone at once (someone waits for the next commit). Without, an output that would hold
+    /// nothing else may wait for the node's next tick (see `take_apart`).
+    pub commit_index_at_once: bool,
 }
 
 impl Default for Wanted {
     fn default() -> Self {
-        Wanted { appended: true, committed_data: true }
+        Wanted { appended: true, committed_data: true, commit_index_at_once: true }
     }
 }
 
@@ -214,9 +217,13 @@ impl OutputBatch {
     }
 
     pub fn is_empty(&self) -> bool {
+        self.commit_index.is_none() && self.is_empty_but_commit_index()
+    }
+
+    fn is_empty_but_commit_index(&self) -> bool {
         self.sends.is_none()
             && self.committed.is_none()
-            && self.commit_index.is_none()
+            && self.committed_ids.is_none()
             && self.committed_numbers.is_none()
             && self.numbers_run.is_none()
             && self.appended.is_none()
@@ -272,8 +279,10 @@ impl OutputBatch {
 
     /// For a node whose messages travel natively (the runtime's transport): hands each message to `send` with its
     /// recipient (None: every peer), in order, and returns the rest of the output as JSON text, without a `send`
-    /// list (None when there was nothing else).
-    pub fn take_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str)) -> Option<String> {
+    /// list (None when there was nothing else). `may_wait`: a new commit index alone, which nobody waits for
+    /// (`Wanted::commit_index_at_once`), is kept for a later output (a flush after the node's next tick passes
+    /// false): a follower's JS thread is then not woken for every entry it is sent, only to learn the index.
+    pub fn take_apart(&mut self, send: &mut dyn FnMut(Option<&str>, &str), may_wait: bool) -> Option<String> {
         if self.is_empty() {
             return None;
         }
@@ -284,7 +293,8 @@ impl OutputBatch {
                 send(to.as_deref(), &sends[range.message.0..range.message.1]);
             }
         }
-        (!self.is_empty()).then(|| self.take_object(None))
+        let keep_commit_index = may_wait && !self.wanted.commit_index_at_once && self.is_empty_but_commit_index();
+        (!self.is_empty() && !keep_commit_index).then(|| self.take_object(None))
     }
 
     /// The output object around the given `send` list, taking everything else there is.
@@ -441,7 +451,7 @@ mod tests {
         output.send(None, "{\"n\":2}");
         let mut sent = Vec::new();
         assert_eq!(
-            output.take_apart(&mut |to, message| sent.push((to.map(str::to_string), message.to_string()))),
+            output.take_apart(&mut |to, message| sent.push((to.map(str::to_string), message.to_string())), false),
             None
         );
         assert_eq!(
@@ -450,7 +460,7 @@ mod tests {
         );
         output.send(Some("c"), "{}");
         output.state_changed();
-        let rest = output.take_apart(&mut |_, _| {});
+        let rest = output.take_apart(&mut |_, _| {}, false);
         assert_eq!(rest.as_deref(), Some(r#"{"state":1}"#));
         assert!(output.is_empty());
     }
@@ -481,7 +491,7 @@ mod tests {
     #[test]
     fn unwanted_event_payloads_are_left_out() {
         let mut output = OutputBatch::default();
-        output.set_wanted(Wanted { appended: false, committed_data: false });
+        output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: true });
         let entry = Entry {
             term: 2,
             index: 3,
@@ -496,6 +506,39 @@ mod tests {
         output.committed(5, &entry, true);
         output.committed(6, &entry, false);
         assert_eq!(output.take_json().as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
+    }
+
+    #[test]
+    fn a_new_commit_index_alone_that_nobody_waits_for_waits_for_the_next_tick() {
+        let mut output = OutputBatch::default();
+        output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: false });
+        let entry = |index: u64, id: &str| Entry {
+            term: 2,
+            index,
+            kind: EntryKind::Normal,
+            id: Some(id.into()),
+            data: Payload::from(&b"1"[..]),
+        };
+        let mut sent = 0;
+        output.committed(4, &entry(5, "b_1"), false);
+        output.send(Some("b"), r#"{"type":"APPEND_ENTRIES_REPLY"}"#);
+        assert_eq!(output.take_apart(&mut |_, _| sent += 1, true), None, "the index alone stays for a later output");
+        assert_eq!(sent, 1, "the messages went out all the same");
+        let mut send = |_: Option<&str>, _: &str| {};
+        output.committed(5, &entry(6, "b_2"), false);
+        assert_eq!(output.take_apart(&mut send, false).as_deref(), Some(r#"{"commitIndex":5}"#), "the tick's flush");
+        assert!(output.is_empty());
+        // Anything else in the output takes the index with it at once.
+        output.committed(6, &entry(7, "a_1"), true);
+        assert_eq!(output.take_apart(&mut send, true).as_deref(), Some(r#"{"committedIds":["a_1"],"commitIndex":6}"#));
+        // Someone waits for the next commit: at once.
+        output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: true });
+        output.committed(7, &entry(8, "b_3"), false);
+        assert_eq!(output.take_apart(&mut send, true).as_deref(), Some(r#"{"commitIndex":7}"#));
+        // Committed entries with their data (a `committed` listener) never wait.
+        output.set_wanted(Wanted { appended: false, committed_data: true, commit_index_at_once: false });
+        output.committed(8, &entry(9, "b_4"), false);
+        assert!(output.take_apart(&mut send, true).is_some_and(|json| json.starts_with(r#"{"committed":[[8,"#)));
     }
 
     #[test]
