@@ -120,6 +120,8 @@ impl OutputBatch {
     /// A committed entry; `own` when this node proposed it.
     pub fn committed(&mut self, gaggle_index: u64, entry: &Entry, own: bool) {
         if self.wanted.committed_data {
+            // The entries say how far the commits went: a commit index kept back from before is older.
+            self.commit_index = None;
             write_entry(self.committed.get_or_insert_with(begin_list), gaggle_index, entry);
             return;
         }
@@ -158,6 +160,8 @@ impl OutputBatch {
 
     /// The application must restore this state (JSON text) before it applies the commits that follow.
     pub fn restore(&mut self, data_json: &str) {
+        // A commit index kept back from before the snapshot is older than what the snapshot restores.
+        self.commit_index = None;
         self.restore = Some(data_json.to_string());
     }
 
@@ -535,10 +539,24 @@ mod tests {
         output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: true });
         output.committed(7, &entry(8, "b_3"), false);
         assert_eq!(output.take_apart(&mut send, true).as_deref(), Some(r#"{"commitIndex":7}"#));
-        // Committed entries with their data (a `committed` listener) never wait.
-        output.set_wanted(Wanted { appended: false, committed_data: true, commit_index_at_once: false });
+        // Committed entries with their data (a `committed` listener) never wait, and an index kept back before
+        // them, older than they are, does not go out after them.
+        output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: false });
         output.committed(8, &entry(9, "b_4"), false);
-        assert!(output.take_apart(&mut send, true).is_some_and(|json| json.starts_with(r#"{"committed":[[8,"#)));
+        assert_eq!(output.take_apart(&mut send, true), None);
+        output.set_wanted(Wanted { appended: false, committed_data: true, commit_index_at_once: false });
+        output.committed(9, &entry(10, "b_5"), false);
+        let json = output.take_apart(&mut send, true).expect("committed entries go out at once");
+        assert!(json.starts_with(r#"{"committed":[[9,"#) && !json.contains("commitIndex"), "{json}");
+        // Nor one kept back before a snapshot the follower installs.
+        output.set_wanted(Wanted { appended: false, committed_data: false, commit_index_at_once: false });
+        output.committed(10, &entry(11, "b_6"), false);
+        assert_eq!(output.take_apart(&mut send, true), None);
+        output.restore(r#"{"userEntries":100,"data":null}"#);
+        assert_eq!(
+            output.take_apart(&mut send, true).as_deref(),
+            Some(r#"{"restore":{"userEntries":100,"data":null}}"#)
+        );
     }
 
     #[test]
