@@ -7,7 +7,8 @@
 //                                                 turns, as in gaggle-compare.mjs); with this process's event loop
 //                                                 watched over the measured phase
 //   loopStart / loopStop                          this process's event loop watched (monitorEventLoopDelay, 1 ms),
-//                                                 and the CPU it used
+//                                                 its garbage collections (each pause blocks the loop), and the CPU
+//                                                 it used
 //   watch                                         from now on, the moment this node leads it appends one entry, and
 //                                                 reports the wall-clock time the append committed (failover)
 //   close                                         reports the time, then close() (a leader hands over first)
@@ -16,7 +17,7 @@
 'use strict'
 
 const fs = require('node:fs')
-const { monitorEventLoopDelay, performance } = require('node:perf_hooks')
+const { monitorEventLoopDelay, performance, PerformanceObserver } = require('node:perf_hooks')
 const gaggle = require('..')
 
 const options = JSON.parse(process.env.NETWORK_NODE_OPTIONS)
@@ -54,17 +55,31 @@ function jsThreadCpuMs () {
   }
 }
 
-// The event loop (monitorEventLoopDelay, 1 ms timer) and the CPU this process used (all its threads, and its JS
-// thread alone), in percent of one core, between start() and stats().
+// The event loop (monitorEventLoopDelay, 1 ms timer), the garbage collections' pauses, and the CPU this process
+// used (all its threads, and its JS thread alone), in percent of one core, between start() and stats().
 const histogram = monitorEventLoopDelay({ resolution: 1 })
 let cpuFrom = null
+let gc = null
+const gcObserver = new PerformanceObserver((list) => {
+  if (gc === null) return
+  for (const { duration } of list.getEntries()) {
+    gc.count++
+    gc.totalMs += duration
+    gc.maxMs = Math.max(gc.maxMs, duration)
+  }
+})
 function loopStart () {
   histogram.reset()
   histogram.enable()
+  gc = { count: 0, totalMs: 0, maxMs: 0 }
+  gcObserver.observe({ entryTypes: ['gc'] })
   cpuFrom = { wall: performance.now(), process: process.cpuUsage(), js: jsThreadCpuMs() }
 }
 function loopStats () {
   histogram.disable()
+  gcObserver.disconnect()
+  const collections = gc
+  gc = null
   const wall = performance.now() - cpuFrom.wall
   const used = process.cpuUsage(cpuFrom.process)
   const js = jsThreadCpuMs()
@@ -72,6 +87,7 @@ function loopStats () {
     maxMs: histogram.max / 1e6,
     p99Ms: histogram.percentile(99) / 1e6,
     meanMs: histogram.mean / 1e6,
+    gc: collections,
     cpuPercent: (100 * (used.user + used.system) / 1000) / wall,
     jsThreadCpuPercent: js === null || cpuFrom.js === null ? null : (100 * (js - cpuFrom.js)) / wall
   }

@@ -27,8 +27,9 @@
 // --seconds: per measured workload (default 3; each has a 1 s warm-up before it). --only: some of the systems
 // above. --in-flight: the appends kept outstanding in the second workload (default 1,000; the goals are named for
 // the default). --json: one JSON object on stdout instead of the table (progress goes to stderr either way).
-// After the table: each process's event loop and CPU during the in-flight workload, every failover trial, and the
-// ratios flotilla-tcp-durable / etcd and / flotilla-redis-durable with the issue's goals beside them, met or not.
+// After the table: each process's event loop, garbage collections and CPU during the in-flight workload, every
+// failover trial, and the ratios flotilla-tcp-durable / etcd and / flotilla-redis-durable with the issue's goals
+// beside them, met or not.
 // The loop goal (a block < 1 ms) is judged on the leader's max less 1 ms: monitorEventLoopDelay's max is the
 // longest interval between runs of its 1 ms timer, which counts that 1 ms itself. The idle baseline shows how far
 // this machine's scheduler alone stretches that interval.
@@ -616,6 +617,12 @@ function report (results, meta) {
       const { leader, followers, benchProcessIdle } = results[name].loop
       const cell = (l) => `${fmt(l.maxMs, 2)} (${fmt(l.p99Ms, 2)})`
       log(`  ${name.padEnd(24)} leader ${leader.id} ${cell(leader)}; ${followers.map((f) => `${f.id} ${cell(f)}`).join(', ')}; idle baseline ${cell(benchProcessIdle)}`)
+    }
+    log(`garbage collection during ${fmt(options.inFlight)} in flight, per process: collections, longest pause (each blocks the event loop), time paused:`)
+    for (const name of loops) {
+      const { leader, followers } = results[name].loop
+      const cell = (l) => l.gc ? `${fmt(l.gc.count)}, ${fmt(l.gc.maxMs, 2)} ms, ${fmt(l.gc.totalMs)} ms` : '-'
+      log(`  ${name.padEnd(24)} leader ${leader.id} ${cell(leader)}; ${followers.map((f) => `${f.id} ${cell(f)}`).join('; ')}`)
     }
     log(`CPU during ${fmt(options.inFlight)} in flight, % of one core: whole process (JS thread alone):`)
     for (const name of loops) {
