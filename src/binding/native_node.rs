@@ -441,11 +441,7 @@ impl NativeNode {
         committed_data: Option<bool>,
         commit_index_at_once: Option<bool>,
     ) -> Option<String> {
-        let wanted = Wanted {
-            appended: appended.unwrap_or(true),
-            committed_data: committed_data.unwrap_or(true),
-            commit_index_at_once: commit_index_at_once.unwrap_or(true),
-        };
+        let wanted = wanted(appended, committed_data, commit_index_at_once);
         match &self.runtime {
             // The node's thread flushes: it is woken once for the proposals queued since the last flush (the other
             // inputs wake it themselves), and the oldest output it queued is taken (the wanted parts apply from its
@@ -475,11 +471,7 @@ impl NativeNode {
         appended: Option<bool>,
         committed_data: Option<bool>,
     ) -> Result<Option<Array<'env>>> {
-        let wanted = Wanted {
-            appended: appended.unwrap_or(true),
-            committed_data: committed_data.unwrap_or(true),
-            commit_index_at_once: true,
-        };
+        let wanted = wanted(appended, committed_data, None);
         if self.runtime.is_some() {
             // Its messages went out from the node's thread: the output alone.
             let Some(output) = self.flush(appended, committed_data, None) else { return Ok(None) };
@@ -672,6 +664,15 @@ impl NativeNode {
             runtime.close();
         }
         self.proposals = None;
+    }
+}
+
+/// The parts of the outputs a flush's arguments ask for; each defaults to true.
+fn wanted(appended: Option<bool>, committed_data: Option<bool>, commit_index_at_once: Option<bool>) -> Wanted {
+    Wanted {
+        appended: appended.unwrap_or(true),
+        committed_data: committed_data.unwrap_or(true),
+        commit_index_at_once: commit_index_at_once.unwrap_or(true),
     }
 }
 
