@@ -1,5 +1,12 @@
 //! The binary form of write-ahead log records: a header (payload length, CRC32C of the payload) and a payload
 //! that starts with a record type. Decoding is defensive: a record that does not parse is reported, never trusted.
+//!
+//! A segment's checksums are salted: the frame that opens it is checksummed plainly and names a random salt (in its
+//! `Follows` record), and every later frame's CRC32C starts from that salt instead of zero. Entry data is the
+//! client's, and may hold bytes laid out as a frame with a matching plain checksum; after a crash tore a write,
+//! such a frame would pass for a whole record written after the tear, and recovery would refuse the log as damaged.
+//! A client does not know the salt: a frame it forges matches one time in 2^32. Segments written before salts
+//! (their `Follows` record has none) keep plain checksums: salt 0, since `crc32c_append(0, x) == crc32c(x)`.
 
 use flotilla_raft::{Entry, EntryKind, HardState, Index, NodeId, Payload, ProposalId};
 
@@ -36,10 +43,13 @@ pub enum Record {
     },
     /// Opens each segment: the sequence number of the segment before it (0 for none) and that segment's length
     /// in bytes when this one started. An older segment cut at a record boundary holds only whole records; this
-    /// is how the cut shows.
+    /// is how the cut shows. `salt` seeds the checksums of the segment's later frames (see the module's comment);
+    /// 0 in segments written before salts. It is written twice, so that one damaged byte of it leaves a copy that
+    /// recovery can check the records after it with (see `segment::salts_in_opening_frame`).
     Follows {
         sequence: u64,
         bytes: u64,
+        salt: u32,
     },
 }
 
@@ -60,6 +70,11 @@ const MEMBERS: u8 = 8;
 /// length (u32 LE) and the payload, with no checksum of its own, so that no piece of a torn write can pass for a
 /// whole record.
 const BATCH: u8 = 9;
+/// A `Follows` record with the salt of its segment's checksums, twice (`FOLLOWS` is the one written before salts).
+const SALTED_FOLLOWS: u8 = 10;
+/// Where the two copies of the salt are in the frame that opens a segment the log writes: its header, the batch
+/// type, the length of the batch's first record, then that record (`SALTED_FOLLOWS`, sequence, bytes, salt, salt).
+pub const OPENING_SALTS_AT: [usize; 2] = [HEADER_BYTES + 1 + 4 + 1 + 16, HEADER_BYTES + 1 + 4 + 1 + 16 + 4];
 
 /// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
 pub enum Frame<'a> {
@@ -73,6 +88,7 @@ pub enum Frame<'a> {
 pub fn could_be_whole(first: u8, len: usize) -> bool {
     match first {
         COMPACTED | FOLLOWS => len == 17,
+        SALTED_FOLLOWS => len == 25,
         WRITE | HARD_STATE | SLOT_PEERS | MEMBERS | BATCH => true,
         _ => false,
     }
@@ -87,12 +103,18 @@ pub fn frame_of(payload: &[u8]) -> Frame<'_> {
     }
 }
 
+/// The checksum of a frame's payload in a segment whose salt is `salt` (0: plain, see the module's comment).
+pub fn checksum(salt: u32, payload: &[u8]) -> u32 {
+    crc32c::crc32c_append(salt, payload)
+}
+
 /// Appends the records of one write to `out`: a lone record as its own frame, several as one batch frame; either
-/// way split into a group of parts when larger than `max_payload` (see `encode_bounded`).
-pub fn encode_write(records: &[Record], out: &mut Vec<u8>, max_payload: usize) {
+/// way split into a group of parts when larger than `max_payload` (see `encode_bounded`). Checksums start from
+/// `salt`.
+pub fn encode_write(records: &[Record], out: &mut Vec<u8>, max_payload: usize, salt: u32) {
     match records {
         [] => {}
-        [record] => encode_bounded(record, out, max_payload),
+        [record] => encode_bounded(record, out, max_payload, salt),
         _ => {
             let start = out.len();
             out.extend_from_slice(&[0; HEADER_BYTES]);
@@ -104,23 +126,24 @@ pub fn encode_write(records: &[Record], out: &mut Vec<u8>, max_payload: usize) {
                 let len = (out.len() - at - 4) as u32;
                 out[at..at + 4].copy_from_slice(&len.to_le_bytes());
             }
-            close_frame(out, start);
-            split_if_larger(out, start, max_payload);
+            close_frame(out, start, salt);
+            split_if_larger(out, start, max_payload, salt);
         }
     }
 }
 
 /// Appends `record` to `out` as one frame, or, if its payload is larger than `max_payload`, as a group of parts
 /// of at most `max_payload` bytes each (the last one marked), which recovery applies whole or not at all.
-pub fn encode_bounded(record: &Record, out: &mut Vec<u8>, max_payload: usize) {
+/// Checksums start from `salt`.
+pub fn encode_bounded(record: &Record, out: &mut Vec<u8>, max_payload: usize, salt: u32) {
     let start = out.len();
-    encode(record, out);
-    split_if_larger(out, start, max_payload);
+    encode_salted(record, out, salt);
+    split_if_larger(out, start, max_payload, salt);
 }
 
 /// Splits the frame that starts at `start` (the last one in `out`) into a group of parts if its payload is larger
 /// than `max_payload`.
-fn split_if_larger(out: &mut Vec<u8>, start: usize, max_payload: usize) {
+fn split_if_larger(out: &mut Vec<u8>, start: usize, max_payload: usize, salt: u32) {
     if out.len() - start - HEADER_BYTES <= max_payload {
         return;
     }
@@ -131,32 +154,38 @@ fn split_if_larger(out: &mut Vec<u8>, start: usize, max_payload: usize) {
     let parts = payload.len().div_ceil(part_bytes);
     for (number, chunk) in payload.chunks(part_bytes).enumerate() {
         let kind = if number + 1 == parts { LAST_PART } else { PART };
-        frame(out, kind, chunk);
+        frame(out, kind, chunk, salt);
     }
 }
 
 /// Appends one frame whose payload is `kind` then `bytes`.
-fn frame(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+fn frame(out: &mut Vec<u8>, kind: u8, bytes: &[u8], salt: u32) {
     let payload_len = (1 + bytes.len()) as u32;
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&[kind]), bytes);
+    let crc = crc32c::crc32c_append(checksum(salt, &[kind]), bytes);
     out.extend_from_slice(&payload_len.to_le_bytes());
     out.extend_from_slice(&crc.to_le_bytes());
     out.push(kind);
     out.extend_from_slice(bytes);
 }
 
-/// Appends one framed record to `out`.
+/// Test-only: appends one framed record to `out`, checksummed plainly (as in a segment written before salts).
+#[cfg(test)]
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
+    encode_salted(record, out, 0);
+}
+
+/// Appends one framed record to `out`, its checksum starting from `salt`.
+pub fn encode_salted(record: &Record, out: &mut Vec<u8>, salt: u32) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     encode_payload(record, out);
-    close_frame(out, start);
+    close_frame(out, start, salt);
 }
 
 /// Fills in the header of the frame that starts at `start` and runs to the end of `out`.
-fn close_frame(out: &mut [u8], start: usize) {
+fn close_frame(out: &mut [u8], start: usize, salt: u32) {
     let payload_len = (out.len() - start - HEADER_BYTES) as u32;
-    let crc = crc32c::crc32c(&out[start + HEADER_BYTES..]);
+    let crc = checksum(salt, &out[start + HEADER_BYTES..]);
     out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
@@ -223,10 +252,14 @@ fn encode_payload(record: &Record, out: &mut Vec<u8>) {
             put_u64(out, *index);
             put_u64(out, *term);
         }
-        Record::Follows { sequence, bytes } => {
-            out.push(FOLLOWS);
+        Record::Follows { sequence, bytes, salt } => {
+            out.push(if *salt == 0 { FOLLOWS } else { SALTED_FOLLOWS });
             put_u64(out, *sequence);
             put_u64(out, *bytes);
+            if *salt != 0 {
+                put_u32(out, *salt);
+                put_u32(out, *salt);
+            }
         }
     }
 }
@@ -326,7 +359,14 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
             Record::SlotPeers(names)
         }
         COMPACTED => Record::Compacted { index: reader.u64()?, term: reader.u64()? },
-        FOLLOWS => Record::Follows { sequence: reader.u64()?, bytes: reader.u64()? },
+        FOLLOWS => Record::Follows { sequence: reader.u64()?, bytes: reader.u64()?, salt: 0 },
+        SALTED_FOLLOWS => {
+            let (sequence, bytes, salt, copy) = (reader.u64()?, reader.u64()?, reader.u32()?, reader.u32()?);
+            if salt == 0 || copy != salt {
+                return Err(format!("a segment's salt is {salt:#x} and its copy {copy:#x}"));
+            }
+            Record::Follows { sequence, bytes, salt }
+        }
         other => return Err(format!("unknown record type {other}")),
     };
     if reader.at != payload.len() {
@@ -422,7 +462,8 @@ mod tests {
             Record::Members(vec![(7, "a".into()), (1 << 53, "bé".into())]),
             Record::SlotPeers(vec!["a".into(), "bé".into()]),
             Record::Compacted { index: 9, term: 3 },
-            Record::Follows { sequence: 4, bytes: 65_536 },
+            Record::Follows { sequence: 4, bytes: 65_536, salt: 0 },
+            Record::Follows { sequence: 4, bytes: 65_536, salt: 0xdead_beef },
         ];
         for record in records {
             let mut bytes = Vec::new();
@@ -443,18 +484,71 @@ mod tests {
             Record::Compacted { index: 9, term: 3 },
         ];
         let mut bytes = Vec::new();
-        encode_write(&records, &mut bytes, MAX_RECORD_BYTES);
+        encode_write(&records, &mut bytes, MAX_RECORD_BYTES, 0);
         let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
         assert_eq!(len, bytes.len() - HEADER_BYTES, "one frame");
         assert_eq!(decode_write(&bytes[HEADER_BYTES..]), Ok(records.clone()));
         // A lone record is a plain frame, as before batches.
         let mut lone = Vec::new();
-        encode_write(&records[..1], &mut lone, MAX_RECORD_BYTES);
+        encode_write(&records[..1], &mut lone, MAX_RECORD_BYTES, 0);
         assert_eq!(decode(&lone[HEADER_BYTES..]), Ok(records[0].clone()));
         // Larger than a frame may be: a group of parts, whose joined payload is the batch.
         let mut split = Vec::new();
-        encode_write(&records, &mut split, 10);
+        encode_write(&records, &mut split, 10, 0);
         assert!(split.len() > bytes.len() + HEADER_BYTES, "split into parts");
+    }
+
+    #[test]
+    fn a_frame_checksummed_with_a_salt_matches_only_that_salt() {
+        let record = Record::Write {
+            hard_state: None,
+            reset: None,
+            entries: vec![Entry {
+                term: 1,
+                index: 1,
+                kind: EntryKind::Normal,
+                id: None,
+                data: Payload::from(&b"x"[..]),
+            }],
+        };
+        for salt in [0, 1, 0x8000_0000, 0xdead_beef] {
+            for max_payload in [MAX_RECORD_BYTES, 10] {
+                let mut bytes = Vec::new();
+                encode_write(std::slice::from_ref(&record), &mut bytes, max_payload, salt);
+                let mut at = 0;
+                while at < bytes.len() {
+                    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                    let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap());
+                    let payload = &bytes[at + HEADER_BYTES..at + HEADER_BYTES + len];
+                    assert_eq!(crc, checksum(salt, payload));
+                    for other in [0, 1, 2, 0x8000_0000, 0xdead_beef].into_iter().filter(|&other| other != salt) {
+                        assert_ne!(crc, checksum(other, payload), "salt {salt:#x} frame passes under {other:#x}");
+                    }
+                    at += HEADER_BYTES + len;
+                }
+            }
+        }
+        // Salt 0 is the plain checksum of the segments written before salts.
+        assert_eq!(checksum(0, b"abc"), crc32c::crc32c(b"abc"));
+    }
+
+    #[test]
+    fn the_salt_of_a_segments_opening_frame_is_where_recovery_looks_for_its_copies() {
+        let opening = [
+            Record::Follows { sequence: 3, bytes: 4096, salt: 0x0102_0304 },
+            Record::HardState(HardState { term: 1, vote: None, commit: 0 }),
+            Record::Members(vec![(7, "a".into())]),
+            Record::Compacted { index: 0, term: 0 },
+        ];
+        let mut bytes = Vec::new();
+        encode_write(&opening, &mut bytes, MAX_RECORD_BYTES, 0);
+        for at in OPENING_SALTS_AT {
+            assert_eq!(bytes[at..at + 4], 0x0102_0304_u32.to_le_bytes());
+        }
+        // The two copies must agree.
+        let mut differing = bytes[HEADER_BYTES..].to_vec();
+        differing[OPENING_SALTS_AT[1] - HEADER_BYTES] ^= 1;
+        assert!(decode_write(&differing).is_err());
     }
 
     #[test]
@@ -499,7 +593,7 @@ mod tests {
             (state >> 56) as u8
         };
         // Random bytes after each record type: almost all refused, and anything accepted re-encodes to itself.
-        for kind in [WRITE, HARD_STATE, MEMBERS, SLOT_PEERS, COMPACTED, FOLLOWS, 0, 99] {
+        for kind in [WRITE, HARD_STATE, MEMBERS, SLOT_PEERS, COMPACTED, FOLLOWS, SALTED_FOLLOWS, 0, 99] {
             for len in 0..200 {
                 let bytes: Vec<u8> = std::iter::once(kind).chain((0..len).map(|_| random())).collect();
                 assert_decodes_exactly(&bytes);

@@ -13,6 +13,7 @@ mod fsync_log;
 pub mod inspect;
 mod lock;
 mod manifest;
+mod range_checksums;
 mod segment;
 pub mod snapshot_file;
 mod volatile;

@@ -4,10 +4,12 @@
 //! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
 //! record (a flipped length that makes a record look cut short, say) is an error too. Zeros after the last
 //! record of the newest segment are its unwritten end (the log makes the file longer ahead of its records), not
-//! damage.
+//! damage. Only a frame with the segment's salt counts as a whole record there (see `codec`): one a client laid out
+//! in its entry data, inside the torn write, does not.
 
 use super::codec::{self, Frame, Record, HEADER_BYTES, MAX_RECORD_BYTES};
 use super::error::StorageError;
+use super::range_checksums::RangeChecksums;
 use std::path::Path;
 
 pub struct ScannedSegment {
@@ -17,6 +19,9 @@ pub struct ScannedSegment {
     pub valid_len: u64,
     /// Set when a torn tail was found (only in the newest segment): the offset where it starts.
     pub torn_at: Option<u64>,
+    /// The salt of the segment's checksums after its opening frame (0: plain, a segment written before salts, or
+    /// one whose opening frame was not read).
+    pub salt: u32,
 }
 
 /// The parts read so far of a record split over several frames: where the first starts, and their bytes.
@@ -30,6 +35,8 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
     let mut records = Vec::new();
     let mut offset = 0usize;
     let mut group: Option<OpenGroup> = None;
+    // Plain for the frame that opens the segment, then what its `Follows` record says (`None` until it is read).
+    let mut salt = None;
     let damaged = |offset: usize, why: &str| -> Result<ScannedSegment, StorageError> {
         Err(StorageError::at(path, offset as u64, why.to_string()))
     };
@@ -46,14 +53,19 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                 Some("a record is cut short")
             } else {
                 let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
-                if crc32c::crc32c(payload) != crc {
+                if codec::checksum(salt.unwrap_or(0), payload) != crc {
                     // A torn write if no whole record follows it (a crash leaves none behind the write it tore;
                     // later parts of a torn split write are not whole records); anything else is damage, a
                     // damaged length that swallows whole records (and runs into the unwritten end) included.
-                    if is_newest && !valid_record_after(bytes, offset) {
+                    if is_newest && !valid_record_after(bytes, offset, salt) {
                         // A torn part tears its whole group: none of the record was durable.
                         let cut = group.as_ref().map_or(offset, |g| g.start);
-                        return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
+                        return Ok(ScannedSegment {
+                            records,
+                            valid_len: cut as u64,
+                            torn_at: Some(cut as u64),
+                            salt: salt.unwrap_or(0),
+                        });
                     }
                     return damaged(offset, "a record fails its checksum");
                 }
@@ -64,6 +76,7 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     (Frame::Whole(payload), None) => {
                         let decoded =
                             codec::decode_write(payload).map_err(|why| StorageError::at(path, offset as u64, why))?;
+                        salt = salt_after(&records, &decoded, salt);
                         records.extend(decoded.into_iter().map(|record| (offset as u64, record)));
                     }
                     (Frame::Part { bytes: part, last }, open) => {
@@ -76,6 +89,7 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                             let start = open.start;
                             let decoded = codec::decode_write(&open.payload)
                                 .map_err(|why| StorageError::at(path, start as u64, why))?;
+                            salt = salt_after(&records, &decoded, salt);
                             records.extend(decoded.into_iter().map(|record| (start as u64, record)));
                             group = None;
                         }
@@ -91,11 +105,12 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
             }
             // An incomplete record can only be a torn tail of the newest segment, with nothing valid after it.
             if is_newest {
-                if valid_record_after(bytes, offset) {
+                if valid_record_after(bytes, offset, salt) {
                     return damaged(offset, &format!("{why}, and whole records follow it: not a torn write"));
                 }
                 let cut = group.as_ref().map_or(offset, |g| g.start);
-                return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64) });
+                let salt = salt.unwrap_or(0);
+                return Ok(ScannedSegment { records, valid_len: cut as u64, torn_at: Some(cut as u64), salt });
             }
             return damaged(offset, why);
         }
@@ -103,11 +118,29 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
     if let Some(open) = group {
         // The parts written so far, and nothing after them: a crash before the last part, in the newest segment.
         if is_newest {
-            return Ok(ScannedSegment { records, valid_len: open.start as u64, torn_at: Some(open.start as u64) });
+            let cut = Some(open.start as u64);
+            return Ok(ScannedSegment { records, valid_len: open.start as u64, torn_at: cut, salt: salt.unwrap_or(0) });
         }
         return damaged(open.start, "a split record lacks its last part at the end of an older segment");
     }
-    Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None })
+    Ok(ScannedSegment { records, valid_len: offset as u64, torn_at: None, salt: salt.unwrap_or(0) })
+}
+
+/// The salt for the frames after `decoded`, the records of one frame (or group) read after `before`: once the
+/// segment's opening frame is read, the one its `Follows` record names (0 if it has none, or no such record).
+fn salt_after(before: &[(u64, Record)], decoded: &[Record], salt: Option<u32>) -> Option<u32> {
+    match (before, decoded.first()) {
+        ([], Some(Record::Follows { salt, .. })) => Some(*salt),
+        ([], _) => Some(0),
+        _ => salt,
+    }
+}
+
+/// The salts a segment whose opening frame is damaged may have: plain (0), and the two copies the log writes in
+/// that frame (`codec::OPENING_SALTS_AT`), one of which a damaged byte leaves intact.
+fn salts_in_opening_frame(bytes: &[u8]) -> Vec<u32> {
+    let copy = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    std::iter::once(0).chain(codec::OPENING_SALTS_AT.into_iter().filter_map(copy)).collect()
 }
 
 /// Whether `bytes` is only zeros: a segment's end that no record reached yet.
@@ -121,45 +154,56 @@ pub fn written_len(bytes: &[u8]) -> usize {
 }
 
 /// Zeros a record's payload may end with and still be found inside the written part of a segment (its last
-/// field is a number, an empty entry's length or text: a few zero bytes at most).
-const MOST_TRAILING_ZEROS: usize = 16;
+/// field is a number, an empty entry's length or text: at most 23 zero bytes, a hard state of a small term with no
+/// vote and nothing committed).
+const MOST_TRAILING_ZEROS: usize = 32;
 
-/// Checksum work `valid_record_after` does at most, in bytes. A written part crafted so that most offsets read
-/// as plausible lengths would otherwise cost time quadratic in its size; past this, whole records are taken to
-/// follow, and the log is refused rather than cut.
-const MOST_BYTES_CHECKED: usize = 1 << 30;
-
-/// Whether a whole record with a matching checksum starts anywhere after `damage_at`. Only called on damage: a
-/// torn tail is one unsynced write at most, and damage elsewhere finds the next record within one record's
-/// length. Only the written part counts (a record in the zeros of the unwritten end is not one), and a part of a
-/// split record is not a whole record: a torn write split into parts may keep later parts after a lost page.
-fn valid_record_after(bytes: &[u8], damage_at: usize) -> bool {
+/// Whether a whole record with a matching checksum starts anywhere after `damage_at`: started from the segment's
+/// `salt`, or, if the damage is in its opening frame (`None`: the salt is not known), from one it may have
+/// (`salts_in_opening_frame`) or from any one salt that two records in a row agree on. Only called on damage: a
+/// torn tail is one unsynced write at most, and damage elsewhere finds the next record within one record's length.
+/// (A torn opening frame has nothing after it: the log syncs it before it writes another record.) Only the
+/// written part counts (a record in the zeros of the unwritten end is not one), and a part of a split record is
+/// not a whole record: a torn write split into parts may keep later parts after a lost page. Every offset may read
+/// as a plausible length, so each candidate's checksum costs constant time (`RangeChecksums`), not its length: the
+/// search is linear in the bytes after the damage.
+fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool {
     let written = (written_len(bytes) + MOST_TRAILING_ZEROS).min(bytes.len());
-    let mut budget = MOST_BYTES_CHECKED;
-    (damage_at + 1..written.saturating_sub(HEADER_BYTES)).any(|start| {
-        let rest = &bytes[start..written];
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if len == 0 || len > MAX_RECORD_BYTES || HEADER_BYTES + len > rest.len() {
-            return false;
-        }
+    let Some(searched) = bytes.get(damage_at + 1..written) else { return false };
+    let salts = match salt {
+        Some(salt) => vec![salt],
+        None => salts_in_opening_frame(bytes),
+    };
+    let ranges = RangeChecksums::new(searched);
+    // A frame's (payload start, payload end, checksum) if a frame of a plausible length starts at `start`.
+    let frame_at = |start: usize| {
+        let header = searched.get(start..start + HEADER_BYTES)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let payload_start = start + HEADER_BYTES;
+        (len != 0 && len <= MAX_RECORD_BYTES && payload_start + len <= searched.len()).then_some((
+            payload_start,
+            payload_start + len,
+            crc,
+        ))
+    };
+    (0..searched.len().saturating_sub(HEADER_BYTES)).any(|start| {
+        let Some(frame) = frame_at(start) else { return false };
         // (A part of a split record is not whole either: it fails this.)
-        if !codec::could_be_whole(rest[HEADER_BYTES], len) {
+        if !codec::could_be_whole(searched[frame.0], frame.1 - frame.0) {
             return false;
         }
-        if budget < len {
+        if salts.iter().any(|&salt| ranges.checksum(salt, frame.0, frame.1) == frame.2) {
             return true;
         }
-        budget -= len;
-        let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        crc32c::crc32c(payload) == crc
+        salt.is_none() && frame_at(frame.1).is_some_and(|next| ranges.one_seed_gives_both(frame, next))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flotilla_raft::HardState;
+    use flotilla_raft::{Entry, EntryKind, HardState, Payload};
 
     fn two_records() -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -239,16 +283,120 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_write_crafted_to_cost_more_checking_than_the_budget_is_refused_not_cut() {
-        // Every fourth offset reads as a length of 61,441 bytes that fits in what follows, with a record type
-        // after it: each one is checksummed.
-        let small = torn_after_two_records([0x01, 0xF0, 0x00, 0x00], 20_000);
-        let scanned = scan(Path::new("seg"), &small, true).expect("within the budget: a torn tail");
+    fn a_torn_write_crafted_so_that_every_fourth_offset_reads_as_a_record_is_cut_in_linear_time() {
+        // Every fourth offset reads as a length of 61,441 bytes that fits in what follows, with a record type after
+        // it: each one is a candidate whose checksum is compared. Checksumming each from its start would take
+        // ~60 GB of CRC work here; the search is linear.
+        let crafted = torn_after_two_records([0x01, 0xF0, 0x00, 0x00], 1_000_000);
+        let scanned = scan(Path::new("seg"), &crafted, true).expect("a torn tail, not refused");
         assert_eq!(scanned.records.len(), 2);
-        assert!(scanned.torn_at.is_some());
-        let large = torn_after_two_records([0x01, 0xF0, 0x00, 0x00], 40_000);
-        let error = scan(Path::new("seg"), &large, true).err().expect("past the budget: refused, not cut");
-        assert!(error.to_string().contains("checksum"), "{error}");
+        assert_eq!(scanned.torn_at, Some(two_records().len() as u64));
+    }
+
+    const SALT: u32 = 0x5a17_c0de;
+
+    /// A segment as the log writes it: an opening frame checksummed plainly that names `SALT`, then two records
+    /// checksummed from it. Returns the bytes and where the second record starts.
+    fn salted_segment() -> (Vec<u8>, usize) {
+        let mut bytes = Vec::new();
+        let opening = [
+            Record::Follows { sequence: 1, bytes: 4096, salt: SALT },
+            Record::HardState(HardState { term: 1, vote: Some(1), commit: 0 }),
+        ];
+        codec::encode_write(&opening, &mut bytes, MAX_RECORD_BYTES, 0);
+        codec::encode_salted(&Record::Members(vec![(1, "a".into()), (2, "b".into())]), &mut bytes, SALT);
+        let second = bytes.len();
+        codec::encode_salted(&Record::HardState(HardState { term: 2, vote: Some(1), commit: 3 }), &mut bytes, SALT);
+        (bytes, second)
+    }
+
+    /// A write whose entry data holds whole frames as a client could send them, not knowing `SALT`: one checksummed
+    /// plainly, one from a guess.
+    fn write_holding_frames() -> Record {
+        let mut data = Vec::new();
+        codec::encode(&Record::HardState(HardState { term: 9, vote: None, commit: 0 }), &mut data);
+        codec::encode_salted(&Record::HardState(HardState { term: 9, vote: None, commit: 0 }), &mut data, SALT ^ 1);
+        data.push(b'!');
+        let entry = Entry { term: 2, index: 1, kind: EntryKind::Normal, id: None, data: Payload::from(&data[..]) };
+        Record::Write { hard_state: None, reset: None, entries: vec![entry] }
+    }
+
+    #[test]
+    fn the_salt_named_by_the_opening_frame_checks_every_later_frame() {
+        let (bytes, _) = salted_segment();
+        let scanned = scan(Path::new("seg"), &bytes, false).expect("sound");
+        assert_eq!((scanned.records.len(), scanned.salt), (4, SALT));
+        // A later frame checksummed plainly is damage: the salt is not optional.
+        let mut plain = bytes.clone();
+        codec::encode(&Record::HardState(HardState { term: 3, vote: None, commit: 0 }), &mut plain);
+        assert!(scan(Path::new("seg"), &plain, false).is_err());
+        // A segment written before salts checks its frames plainly.
+        let scanned = scan(Path::new("seg"), &two_records(), false).expect("sound");
+        assert_eq!((scanned.records.len(), scanned.salt), (2, 0));
+    }
+
+    #[test]
+    fn a_damaged_opening_frame_with_records_after_it_is_an_error_whichever_byte_is_damaged() {
+        let (two_after, second) = salted_segment();
+        let opening_len = HEADER_BYTES + u32::from_le_bytes(two_after[0..4].try_into().unwrap()) as usize;
+        // With one record after the opening frame the salt cannot come from two records that agree on it: one of
+        // its two copies in the frame has to be intact.
+        for bytes in [two_after.clone(), two_after[..second].to_vec()] {
+            for at in 0..opening_len {
+                for mask in [0x01, 0x10, 0x80, 0xff] {
+                    let mut damaged = bytes.clone();
+                    damaged[at] ^= mask;
+                    damaged.resize(bytes.len() + 4096, 0);
+                    let error = scan(Path::new("seg"), &damaged, true).err();
+                    assert!(error.is_some(), "byte {at} ^ {mask:#x} of {} taken for a torn write", bytes.len());
+                }
+            }
+        }
+        // Torn inside the opening frame: nothing was written after it (the log syncs it alone).
+        // (Its last bytes are zeros: a cut among them changes nothing.)
+        for cut in 1..written_len(&two_after[..opening_len]) {
+            let mut torn = two_after[..cut].to_vec();
+            torn.resize(opening_len + 4096, 0);
+            let scanned = scan(Path::new("seg"), &torn, true).expect("a torn opening frame");
+            assert_eq!((scanned.records.len(), scanned.torn_at), (0, Some(0)), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_torn_write_whose_entry_data_holds_a_whole_frame_is_cut_not_refused() {
+        let (whole, _) = salted_segment();
+        let mut torn = whole.clone();
+        let write_at = torn.len();
+        codec::encode_salted(&write_holding_frames(), &mut torn, SALT);
+        let write_end = torn.len();
+        torn.resize(write_end + 4096, 0);
+        // Torn anywhere: its header's checksum lost, its last bytes lost, or some of it in the middle.
+        for lost in [write_at + 4..write_at + 8, write_end - 3..write_end, write_at + 30..write_at + 40] {
+            let mut bytes = torn.clone();
+            bytes[lost.clone()].fill(0);
+            let scanned = scan(Path::new("seg"), &bytes, true).expect("a torn tail, not refused");
+            assert_eq!((scanned.records.len(), scanned.torn_at), (4, Some(write_at as u64)), "{lost:?} lost");
+        }
+        // The same write in a segment checksummed plainly (before salts): the plain frame inside passes for a
+        // whole record, and the log is refused. This is what the salt is for.
+        let mut plain = two_records();
+        let write_at = plain.len();
+        codec::encode(&write_holding_frames(), &mut plain);
+        plain[write_at + 4] ^= 0xff;
+        assert!(scan(Path::new("seg"), &plain, true).is_err());
+    }
+
+    #[test]
+    fn a_damaged_length_in_a_salted_segment_with_whole_records_after_it_is_an_error() {
+        let (mut bytes, second) = salted_segment();
+        // Where the first salted record starts: after the opening frame.
+        let first = HEADER_BYTES + u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        assert!(first < second);
+        bytes.resize(bytes.len() + 4096, 0);
+        // The first salted record's length now runs over the second and into the zeros.
+        bytes[first + 1] ^= 0x04;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert_eq!(error.offset, Some(first as u64));
     }
 
     #[test]

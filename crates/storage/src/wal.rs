@@ -61,6 +61,8 @@ pub struct Wal {
     lock: DirLock,
     /// No frame is larger than this: a larger record is split over a group of parts (`MAX_RECORD_BYTES`).
     record_limit: usize,
+    /// What the checksums of the active segment's frames start from, after its opening frame (see `codec`).
+    salt: u32,
     /// Test-only (`FLOTILLA_TEST_FSYNC_LOG`): where each fsync is noted, for a simulated power cut.
     fsync_log: Option<FsyncLog>,
 }
@@ -119,12 +121,14 @@ impl Wal {
         let mut previous: Option<(u64, PathBuf, u64)> = None;
         let mut newest_records = 0;
         let mut newest_len = 0;
+        let mut newest_salt = 0;
         for (position, &sequence) in sequences.iter().enumerate() {
             let path = dir.join(segment_name(sequence));
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
             let is_newest = position + 1 == sequences.len();
             let scanned = segment::scan(&path, &bytes, is_newest)?;
-            if let Some((_, Record::Follows { sequence: followed, bytes: followed_len })) = scanned.records.first() {
+            if let Some((_, Record::Follows { sequence: followed, bytes: followed_len, .. })) = scanned.records.first()
+            {
                 check_follows(&path, sequence, previous.as_ref(), *followed, *followed_len)?;
             }
             if let Some(offset) = scanned.torn_at {
@@ -132,6 +136,7 @@ impl Wal {
             }
             newest_records = scanned.records.len();
             newest_len = scanned.valid_len;
+            newest_salt = scanned.salt;
             let mut max_index = 0;
             for (offset, record) in scanned.records {
                 if let Record::Write { entries, .. } = &record {
@@ -168,6 +173,7 @@ impl Wal {
                 active.seek(SeekFrom::Start(newest_len)).map_err(io_error)?;
                 let mut wal = Wal::new_handle(dir, lock, segments, active, newest_len, segment_bytes, &recovered);
                 wal.allocated = allocated;
+                wal.salt = newest_salt;
                 wal.segments.push(last);
                 if newest_records < HEADER_RECORDS {
                     // A crash while the segment was started: it holds header records only, which restate the
@@ -179,6 +185,9 @@ impl Wal {
                     (wal.active_bytes, wal.allocated) = (0, 0);
                     wal.write_segment_header(follows)?;
                     wal.sync()?;
+                } else if wal.salt == 0 {
+                    // Written before salts: new records go to a segment of their own, whose checksums are salted.
+                    wal.roll()?;
                 }
                 wal
             }
@@ -223,6 +232,7 @@ impl Wal {
             compacted: (recovered.compacted_index, recovered.compacted_term),
             lock,
             record_limit: MAX_RECORD_BYTES,
+            salt: 0,
             fsync_log: FsyncLog::from_env(),
         }
     }
@@ -261,7 +271,7 @@ impl Wal {
                 }
             }
         }
-        codec::encode_write(records, &mut self.buffer, self.record_limit);
+        codec::encode_write(records, &mut self.buffer, self.record_limit, self.salt);
         self.write_buffer()
     }
 
@@ -362,9 +372,12 @@ impl Wal {
         manifest::write(&self.dir, previous + 1)
     }
 
-    /// What a segment starts with (`HEADER_RECORDS` records): the segment it follows, `(sequence, length)`, and
-    /// the state it must carry for older segments to be deletable.
+    /// What a segment starts with (`HEADER_RECORDS` records, in one frame checksummed plainly): the segment it
+    /// follows, `(sequence, length)`, with a new random salt for the segment's later frames, and the state it must
+    /// carry for older segments to be deletable.
     fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
+        // Never 0, which means plain checksums.
+        let salt = rand::random::<u32>().max(1);
         self.buffer.clear();
         let naming = if self.slot_peers.is_empty() {
             Record::Members(self.members.clone())
@@ -372,12 +385,13 @@ impl Wal {
             Record::SlotPeers(self.slot_peers.clone())
         };
         let header = [
-            Record::Follows { sequence: follows.0, bytes: follows.1 },
+            Record::Follows { sequence: follows.0, bytes: follows.1, salt },
             Record::HardState(self.hard_state),
             naming,
             Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
         ];
-        codec::encode_write(&header, &mut self.buffer, self.record_limit);
+        codec::encode_write(&header, &mut self.buffer, self.record_limit, 0);
+        self.salt = salt;
         self.write_buffer()
     }
 }
@@ -601,10 +615,12 @@ mod tests {
         let header: Vec<Record> =
             segment::scan(&path, &bytes, true).unwrap().records.into_iter().map(|(_, r)| r).collect();
         let first_len = fs::metadata(dir.join(segment_name(1))).unwrap().len();
+        let Some(Record::Follows { salt, .. }) = header.first().cloned() else { panic!("{header:?}") };
+        assert_ne!(salt, 0);
         assert_eq!(
             header,
             vec![
-                Record::Follows { sequence: 1, bytes: first_len },
+                Record::Follows { sequence: 1, bytes: first_len, salt },
                 Record::HardState(HardState { term: 3, vote: Some(2), commit: 1 }),
                 Record::Members(vec![(7, "a".into()), (9, "b".into())]),
                 Record::Compacted { index: 0, term: 0 },
@@ -616,6 +632,89 @@ mod tests {
         let (_, recovered) = Wal::open(&dir, 4096).expect("reopen");
         assert_eq!(recovered.torn_tail, None);
         assert_eq!(recovered.entries.last().map(|e| (e.index, e.term)), Some((151, 4)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_write_whose_entry_data_holds_a_whole_frame_is_cut_not_refused() {
+        let dir = temp_dir("frame-in-data");
+        // What a client could put in an entry without knowing the segment's salt: frames checksummed plainly.
+        let mut data = Vec::new();
+        for term in 1..=3 {
+            codec::encode(&Record::HardState(HardState { term, vote: None, commit: 0 }), &mut data);
+        }
+        data.push(b'!');
+        let crafted = Entry { term: 1, index: 2, kind: EntryKind::Normal, id: None, data: Payload::from(&data[..]) };
+        let (write_at, write_end) = {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+            wal.sync().unwrap();
+            let write_at = wal.active_bytes as usize;
+            wal.append(&[write(vec![crafted])]).unwrap();
+            (write_at, wal.active_bytes as usize)
+        };
+        // A power cut kept the write's pages but the last few bytes: the frames inside it are all there.
+        let path = dir.join(segment_name(1));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[write_end - 2..write_end].fill(0);
+        fs::write(&path, &bytes).unwrap();
+        let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn tail, not refused as damage");
+        assert_eq!(recovered.torn_tail, Some((path, write_at as u64)));
+        assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_segment_salts_its_checksums_with_a_salt_of_its_own() {
+        let dir = temp_dir("salts");
+        let (mut wal, _) = Wal::open(&dir, 4096).expect("open");
+        for index in 1..=200 {
+            wal.append(&[write(vec![entry(index, 1)])]).unwrap();
+        }
+        wal.sync().unwrap();
+        let salts: Vec<u32> = wal
+            .segments
+            .iter()
+            .map(|segment| segment::scan(&segment.path, &fs::read(&segment.path).unwrap(), true).unwrap().salt)
+            .collect();
+        assert!(salts.len() >= 3, "{salts:?}");
+        assert!(salts.iter().all(|&salt| salt != 0), "{salts:?}");
+        let mut distinct = salts.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), salts.len(), "{salts:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_written_before_salts_is_read_and_goes_on_in_a_salted_segment() {
+        let dir = temp_dir("before-salts");
+        fs::create_dir_all(&dir).unwrap();
+        // A segment as releases before salts wrote it: every frame checksummed plainly.
+        let header = [
+            Record::Follows { sequence: 0, bytes: 0, salt: 0 },
+            Record::HardState(HardState { term: 1, vote: Some(7), commit: 1 }),
+            Record::Members(vec![(7, "a".into())]),
+            Record::Compacted { index: 0, term: 0 },
+        ];
+        let mut bytes = Vec::new();
+        codec::encode_write(&header, &mut bytes, MAX_RECORD_BYTES, 0);
+        codec::encode_write(&[write(vec![entry(1, 1), entry(2, 1)])], &mut bytes, MAX_RECORD_BYTES, 0);
+        fs::write(dir.join(segment_name(1)), &bytes).unwrap();
+        {
+            let (mut wal, recovered) = Wal::open(&dir, 1 << 20).expect("a log before salts opens");
+            assert_eq!(recovered.entries.len(), 2);
+            assert_eq!(fs::read(dir.join(segment_name(1))).unwrap(), bytes, "the old segment is left as it was");
+            assert_eq!(wal.segment_count(), 2, "new records go to a new segment");
+            assert_ne!(wal.salt, 0);
+            wal.append(&[write(vec![entry(3, 1)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let (wal, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
+        assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(recovered.members, vec![(7, "a".to_string())]);
+        assert_eq!(wal.segment_count(), 2, "a salted newest segment goes on");
+        drop(wal);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -780,13 +879,14 @@ mod tests {
         let bytes = fs::read(&path).unwrap();
         let mut frames = 0;
         let mut at = 0;
-        while at < bytes.len() {
+        // Up to the segment's unwritten end.
+        while at < segment::written_len(&bytes) {
             let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
             assert!(len <= 10_000, "a frame of {len} bytes");
             frames += 1;
             at += codec::HEADER_BYTES + len;
         }
-        assert!(frames > HEADER_RECORDS + 12, "{frames} frames");
+        assert!(frames > 1 + 12, "the header, a dozen parts or more, the last write: {frames} frames");
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("reopen");
         assert_eq!(recovered.torn_tail, None);
         assert_eq!(recovered.hard_state, hard_state);
@@ -830,6 +930,7 @@ mod tests {
     fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
         let dir = temp_dir("broken-group");
         let (path, group_start, mut bytes) = log_ending_in_a_group(&dir);
+        let salt = segment::scan(&path, &bytes, true).unwrap().salt;
         // Find the last part (the group's last frame) and drop it, then append a whole record after the rest.
         let mut at = group_start as usize;
         let mut last_part = at;
@@ -838,7 +939,7 @@ mod tests {
             at += codec::HEADER_BYTES + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         }
         bytes.truncate(last_part);
-        codec::encode(&Record::HardState(HardState { term: 2, vote: None, commit: 0 }), &mut bytes);
+        codec::encode_salted(&Record::HardState(HardState { term: 2, vote: None, commit: 0 }), &mut bytes, salt);
         fs::write(&path, &bytes).unwrap();
         let error = Wal::open(&dir, 1 << 20).err().expect("refused");
         assert_eq!((error.file.clone(), error.offset), (path, Some(group_start)), "{error}");

@@ -141,7 +141,8 @@ impl Inspection {
                 // log up to it, as far as it can be read.
                 let readable = error.offset.filter(|_| error.file == path).unwrap_or(0).min(report.bytes);
                 let before = segment::scan(&path, &bytes[..readable as usize], false);
-                let before = before.unwrap_or(ScannedSegment { records: Vec::new(), valid_len: 0, torn_at: None });
+                let before =
+                    before.unwrap_or(ScannedSegment { records: Vec::new(), valid_len: 0, torn_at: None, salt: 0 });
                 (before, Some(error))
             }
         };
@@ -151,7 +152,7 @@ impl Inspection {
             report.damaged = true;
             self.findings.push(Finding::damage(error));
         }
-        if let Some((_, Record::Follows { sequence: followed, bytes: followed_len })) = scanned.records.first() {
+        if let Some((_, Record::Follows { sequence: followed, bytes: followed_len, .. })) = scanned.records.first() {
             let previous = self.previous.as_ref();
             if let Err(error) = wal::check_follows(&path, report.sequence, previous, *followed, *followed_len) {
                 self.damage(report, error);
