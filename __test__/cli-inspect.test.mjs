@@ -108,8 +108,11 @@ test('inspect --json reports the log a durable node wrote', WITHIN, () => {
   assert.ok(report.hardState.commit >= COUNT && report.hardState.commit <= report.log.lastIndex, `commit ${report.hardState.commit}`)
   assert.deepEqual(report.segments.map((segment) => segment.file), segments(plainDir))
   assert.ok(report.segments.length > 2, `${report.segments.length} segments`)
-  for (const segment of report.segments) {
+  for (const [i, segment] of report.segments.entries()) {
     assert.equal(segment.bytes, statSync(path.join(plainDir, segment.file)).size)
+    // Only the newest segment's file may be longer than what was written to it: zeros ahead of its records.
+    if (i < report.segments.length - 1) assert.equal(segment.writtenBytes, segment.bytes, JSON.stringify(segment))
+    else assert.ok(segment.writtenBytes > 0 && segment.writtenBytes <= segment.bytes, JSON.stringify(segment))
     // A frame holds one record, or all the records of one write (the records of a segment's header, say).
     const frames = recordStarts(readFileSync(path.join(plainDir, segment.file))).length
     assert.ok(segment.records > frames, `${segment.records} records in ${frames} frames`)
@@ -122,6 +125,11 @@ test('inspect --json reports the log a durable node wrote', WITHIN, () => {
   assert.match(human.stdout, /: sound\n/)
   assert.match(human.stdout, new RegExp(`log {9}indices 1 to ${report.log.lastIndex} \\(${report.log.entries} entries`))
   assert.match(human.stdout, /Problems: none/)
+  // A segment's line says what was written, and the file's size when that is more.
+  for (const segment of report.segments) {
+    const line = human.stdout.split('\n').find((text) => text.includes(segment.file))
+    assert.equal(/ written \(file /.test(line), segment.writtenBytes < segment.bytes, line)
+  }
 })
 
 test('inspect --entries gives back what was appended, as JSON lines', WITHIN, () => {

@@ -46,7 +46,11 @@ function describeChecksums (report) {
 
 function describeSegment (segment) {
   const range = segment.firstIndex === null ? 'no entries' : `indices ${segment.firstIndex} to ${segment.lastIndex}`
-  const parts = [formatBytes(segment.bytes), plural(segment.records, 'record'), plural(segment.entries, 'entry', 'entries'), range]
+  // The newest segment's file is made longer ahead of its records: its size is not what was written.
+  const size = segment.writtenBytes === segment.bytes
+    ? formatBytes(segment.bytes)
+    : `${formatBytes(segment.writtenBytes)} written (file ${formatBytes(segment.bytes)})`
+  const parts = [size, plural(segment.records, 'record'), plural(segment.entries, 'entry', 'entries'), range]
   if (segment.tornAt !== null) parts.push(`torn at offset ${segment.tornAt}`)
   if (segment.damaged) parts.push('DAMAGED')
   return `  ${segment.file}  ${parts.join(', ')}`

@@ -57,7 +57,8 @@ pub fn report_json(report: &DataDirReport) -> String {
     w.key("segments").begin_array();
     for segment in &report.segments {
         w.begin_object().key("file").string(&shown(dir, &segment.file)).key("sequence").uint(segment.sequence);
-        w.key("bytes").uint(segment.bytes).key("records").uint(segment.records).key("entries").uint(segment.entries);
+        w.key("bytes").uint(segment.bytes).key("writtenBytes").uint(segment.written_bytes);
+        w.key("records").uint(segment.records).key("entries").uint(segment.entries);
         w.key("firstIndex");
         opt_uint(&mut w, segment.index_range.map(|(first, _)| first));
         w.key("lastIndex");

@@ -134,8 +134,17 @@ fn a_sound_log_reports_its_segments_state_and_the_entries_it_keeps() {
     assert_eq!(report.manifest_newest_segment, report.segments.last().map(|s| s.sequence));
     for segment in &report.segments {
         assert_eq!(segment.bytes, fs::metadata(&segment.file).expect("metadata").len());
+        let bytes = fs::read(&segment.file).expect("read");
         // Each frame is one record, but for the header's four records, written as one batch.
-        assert_eq!(segment.records, frame_starts(&fs::read(&segment.file).expect("read")).len() as u64 + 3);
+        let starts = frame_starts(&bytes);
+        assert_eq!(segment.records, starts.len() as u64 + 3);
+        // What was written ends with the last frame; only the newest file is longer (zeros ahead of its records).
+        let last = *starts.last().expect("a frame") as usize;
+        let end = last + 8 + u32::from_le_bytes(bytes[last..last + 4].try_into().expect("a length")) as usize;
+        assert_eq!(segment.written_bytes, end as u64);
+        if Some(segment.sequence) != report.manifest_newest_segment {
+            assert_eq!(segment.written_bytes, segment.bytes, "{segment:?}");
+        }
         assert!(!segment.damaged && segment.torn_at.is_none());
     }
     // Every entry written is counted where it was written, the replaced copies of 90..=100 too.

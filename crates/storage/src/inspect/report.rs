@@ -39,7 +39,11 @@ impl Finding {
 pub struct SegmentReport {
     pub file: PathBuf,
     pub sequence: u64,
+    /// The file's length.
     pub bytes: u64,
+    /// What was written to it: its records, and a torn write's bytes if there is one. The newest segment's file is
+    /// longer: zeros ahead of its records (see `Wal`), which count in `bytes` but not here.
+    pub written_bytes: u64,
     /// Records read whole with a matching checksum, up to the damage if there is any (a record written as a group
     /// of parts counts once, each of its parts checked; each record of a batch counts, under the batch's one).
     pub records: u64,

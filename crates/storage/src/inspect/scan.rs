@@ -113,6 +113,7 @@ impl Inspection {
             file: path.clone(),
             sequence,
             bytes: file.bytes,
+            written_bytes: file.bytes,
             records: 0,
             entries: 0,
             index_range: None,
@@ -122,6 +123,7 @@ impl Inspection {
         match fs::read(&path) {
             Ok(bytes) => {
                 report.bytes = bytes.len() as u64;
+                report.written_bytes = segment::written_len(bytes.as_slice()) as u64;
                 self.replay_segment(&mut report, &bytes, is_newest);
             }
             Err(error) => self.damage(&mut report, StorageError::io(&path, error)),
@@ -171,6 +173,8 @@ impl Inspection {
             ));
         }
         report.records = scanned.records.len() as u64;
+        // Records may end with a few zero bytes, which `written_len` does not count.
+        report.written_bytes = report.written_bytes.max(scanned.valid_len);
         if !self.replay_stopped {
             let max_index = scanned.records.iter().map(|(_, record)| last_index_written(record)).max().unwrap_or(0);
             let readable_len = damaged_within.then_some(scanned.valid_len);
