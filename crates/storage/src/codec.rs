@@ -44,8 +44,8 @@ pub enum Record {
     /// Opens each segment: the sequence number of the segment before it (0 for none) and that segment's length
     /// in bytes when this one started. An older segment cut at a record boundary holds only whole records; this
     /// is how the cut shows. `salt` seeds the checksums of the segment's later frames (see the module's comment);
-    /// 0 in segments written before salts. It is written twice, so that one damaged byte of it leaves a copy that
-    /// recovery can check the records after it with (see `segment::salts_in_opening_frame`).
+    /// 0 in segments written before salts. It is written twice: recovery checks the records after a damaged
+    /// opening frame with either copy (see `segment::salts_in_opening_frame`).
     Follows {
         sequence: u64,
         bytes: u64,

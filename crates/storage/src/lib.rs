@@ -25,7 +25,7 @@ pub use durable::DurableStorage;
 pub use error::StorageError;
 pub use fsync_histogram::{FsyncTimes, FSYNC_BUCKET_BOUNDS_SECONDS};
 pub use volatile::VolatileStorage;
-pub use wal::{Recovered, Wal, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES};
+pub use wal::{seed_salts_for_tests, Recovered, Wal, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES};
 pub use writer::{WalWriter, WriterEvent};
 
 use flotilla_raft::PersistRequest;

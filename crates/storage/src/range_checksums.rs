@@ -21,6 +21,8 @@ pub struct RangeChecksums<'a> {
     checkpoints: Vec<u32>,
     /// `zeros[i][j]` is x^(8 * j * 256^i) mod P: appending `j * 256^i` zero bytes.
     zeros: Box<[[u32; 256]; 4]>,
+    /// The last length asked of `appending_zeros`, and its operator: lengths repeat in a search.
+    last_zeros: std::cell::Cell<(usize, u32)>,
 }
 
 impl<'a> RangeChecksums<'a> {
@@ -42,14 +44,18 @@ impl<'a> RangeChecksums<'a> {
             // The next table's step is 256 times this one's.
             step = multiply(table[255], step);
         }
-        RangeChecksums { bytes, checkpoints, zeros }
+        RangeChecksums { bytes, checkpoints, zeros, last_zeros: std::cell::Cell::new((0, ONE)) }
     }
 
     /// The CRC32C of `bytes[start..end]`, started from `seed` (`crc32c::crc32c_append(seed, &bytes[start..end])`).
     /// The range must lie within the buffer.
     pub fn checksum(&self, seed: u32, start: usize, end: usize) -> u32 {
-        let len = end - start;
-        self.prefix(end) ^ multiply(self.appending_zeros(len), seed ^ self.prefix(start))
+        self.checksum_after(seed, self.prefix(start), start, end)
+    }
+
+    /// `checksum`, given `prefix(start)` (which a caller moving `start` one byte at a time rolls forward cheaply).
+    pub fn checksum_after(&self, seed: u32, prefix_at_start: u32, start: usize, end: usize) -> u32 {
+        self.prefix(end) ^ multiply(self.appending_zeros(end - start), seed ^ prefix_at_start)
     }
 
     /// Whether one seed makes the checksums of both ranges (`start`, `end`) what is given for each, whatever that
@@ -62,17 +68,25 @@ impl<'a> RangeChecksums<'a> {
     }
 
     /// The CRC32C of the buffer's first `len` bytes.
-    fn prefix(&self, len: usize) -> u32 {
+    pub fn prefix(&self, len: usize) -> u32 {
         let checkpoint = len / STRIDE;
         crc32c::crc32c_append(self.checkpoints[checkpoint], &self.bytes[checkpoint * STRIDE..len])
     }
 
     /// x^(8 * len) mod P: the operator that appends `len` zero bytes to a CRC.
     fn appending_zeros(&self, len: usize) -> u32 {
+        let (last_len, last) = self.last_zeros.get();
+        if len == last_len {
+            return last;
+        }
+        // (Ranges are within one segment's bytes, far below 4 GiB.)
+        debug_assert!(len <= u32::MAX as usize);
         let [b0, b1, b2, b3] = (len as u32).to_le_bytes().map(usize::from);
         let low = multiply(self.zeros[0][b0], self.zeros[1][b1]);
         let high = multiply(self.zeros[2][b2], self.zeros[3][b3]);
-        multiply(low, high)
+        let operator = multiply(low, high);
+        self.last_zeros.set((len, operator));
+        operator
     }
 }
 

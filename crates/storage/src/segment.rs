@@ -57,7 +57,8 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     // A torn write if no whole record follows it (a crash leaves none behind the write it tore;
                     // later parts of a torn split write are not whole records); anything else is damage, a
                     // damaged length that swallows whole records (and runs into the unwritten end) included.
-                    if is_newest && !valid_record_after(bytes, offset, salt) {
+                    let written_after = group.is_none() && written_after_whole_frame(bytes, offset);
+                    if is_newest && !written_after && !valid_record_after(bytes, offset, salt) {
                         // A torn part tears its whole group: none of the record was durable.
                         let cut = group.as_ref().map_or(offset, |g| g.start);
                         return Ok(ScannedSegment {
@@ -137,10 +138,32 @@ fn salt_after(before: &[(u64, Record)], decoded: &[Record], salt: Option<u32>) -
 }
 
 /// The salts a segment whose opening frame is damaged may have: plain (0), and the two copies the log writes in
-/// that frame (`codec::OPENING_SALTS_AT`), one of which a damaged byte leaves intact.
+/// that frame (`codec::OPENING_SALTS_AT`).
 fn salts_in_opening_frame(bytes: &[u8]) -> Vec<u32> {
     let copy = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     std::iter::once(0).chain(codec::OPENING_SALTS_AT.into_iter().filter_map(copy)).collect()
+}
+
+/// Whether anything was written after the whole frame (not a part of a split record) at `at`, whose checksum
+/// failed, as far as its length says where it ends. A write is one frame or one group of parts, and a crash tears
+/// the last one: nothing follows a torn whole frame. (If its length is what was damaged, the search for a record
+/// after it, `valid_record_after`, decides.)
+fn written_after_whole_frame(bytes: &[u8], at: usize) -> bool {
+    let Some(header) = bytes.get(at..at + HEADER_BYTES) else { return false };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let end = at + HEADER_BYTES + len;
+    let whole = bytes.get(at + HEADER_BYTES).is_some_and(|&kind| codec::could_be_whole(kind, len));
+    len != 0 && len <= MAX_RECORD_BYTES && end <= bytes.len() && whole && written_len(bytes) > end
+}
+
+/// Whether anything was written after a segment's damaged opening frame, as far as its length (if one a frame can
+/// have) says where it ends. A torn opening frame has nothing after it: the log syncs it alone before it writes
+/// anything else.
+fn written_after_opening_frame(bytes: &[u8]) -> bool {
+    let Some(len) = bytes.get(0..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+        return false;
+    };
+    len != 0 && len <= MAX_RECORD_BYTES && written_len(bytes) > HEADER_BYTES + len
 }
 
 /// Whether `bytes` is only zeros: a segment's end that no record reached yet.
@@ -153,23 +176,24 @@ pub fn written_len(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1)
 }
 
-/// Zeros a record's payload may end with and still be found inside the written part of a segment (its last
-/// field is a number, an empty entry's length or text: at most 23 zero bytes, a hard state of a small term with no
-/// vote and nothing committed).
-const MOST_TRAILING_ZEROS: usize = 32;
-
-/// Whether a whole record with a matching checksum starts anywhere after `damage_at`: started from the segment's
-/// `salt`, or, if the damage is in its opening frame (`None`: the salt is not known), from one it may have
-/// (`salts_in_opening_frame`) or from any one salt that two records in a row agree on. Only called on damage: a
-/// torn tail is one unsynced write at most, and damage elsewhere finds the next record within one record's length.
-/// (A torn opening frame has nothing after it: the log syncs it before it writes another record.) Only the
-/// written part counts (a record in the zeros of the unwritten end is not one), and a part of a split record is
-/// not a whole record: a torn write split into parts may keep later parts after a lost page. Every offset may read
-/// as a plausible length, so each candidate's checksum costs constant time (`RangeChecksums`), not its length: the
-/// search is linear in the bytes after the damage.
+/// Whether a whole record with a matching checksum starts anywhere after `damage_at`, started from the segment's
+/// `salt`. Only called on damage: a torn tail is one unsynced write at most, and damage elsewhere finds the next
+/// record within one record's length. A record starts in the written part (not in the zeros of the unwritten end),
+/// but may end in zeros (entry data can). A part of a split record is not a whole record: a torn write split into
+/// parts may keep later parts after a lost page. Every offset may read as a plausible length, so each candidate's
+/// checksum costs constant time (`RangeChecksums`), not its length: the search is linear in the bytes after the
+/// damage.
+///
+/// With the damage in the segment's opening frame (`salt` None: not known), anything written after that frame
+/// (`written_after_opening_frame`) is evidence enough; if the frame's length is damaged too, a record is looked
+/// for under the salts the segment may have (`salts_in_opening_frame`) or any one salt two records in a row agree
+/// on (two identical frames in a row always agree: that only ever makes recovery refuse more).
 fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool {
-    let written = (written_len(bytes) + MOST_TRAILING_ZEROS).min(bytes.len());
-    let Some(searched) = bytes.get(damage_at + 1..written) else { return false };
+    if salt.is_none() && written_after_opening_frame(bytes) {
+        return true;
+    }
+    let Some(searched) = bytes.get(damage_at + 1..) else { return false };
+    let written = written_len(searched);
     let salts = match salt {
         Some(salt) => vec![salt],
         None => salts_in_opening_frame(bytes),
@@ -187,17 +211,25 @@ fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool
             crc,
         ))
     };
-    (0..searched.len().saturating_sub(HEADER_BYTES)).any(|start| {
-        let Some(frame) = frame_at(start) else { return false };
+    // The checksum of the searched bytes up to the payload of a frame at `start`, rolled forward one byte a step.
+    let mut payload_prefix = ranges.prefix(HEADER_BYTES.min(searched.len()));
+    for start in 0..written.min(searched.len().saturating_sub(HEADER_BYTES)) {
+        if start > 0 {
+            payload_prefix = crc32c::crc32c_append(payload_prefix, &searched[start + HEADER_BYTES - 1..][..1]);
+        }
+        let Some(frame) = frame_at(start) else { continue };
         // (A part of a split record is not whole either: it fails this.)
         if !codec::could_be_whole(searched[frame.0], frame.1 - frame.0) {
-            return false;
+            continue;
         }
-        if salts.iter().any(|&salt| ranges.checksum(salt, frame.0, frame.1) == frame.2) {
+        if salts.iter().any(|&salt| ranges.checksum_after(salt, payload_prefix, frame.0, frame.1) == frame.2) {
             return true;
         }
-        salt.is_none() && frame_at(frame.1).is_some_and(|next| ranges.one_seed_gives_both(frame, next))
-    })
+        if salt.is_none() && frame_at(frame.1).is_some_and(|next| ranges.one_seed_gives_both(frame, next)) {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -339,8 +371,8 @@ mod tests {
     fn a_damaged_opening_frame_with_records_after_it_is_an_error_whichever_byte_is_damaged() {
         let (two_after, second) = salted_segment();
         let opening_len = HEADER_BYTES + u32::from_le_bytes(two_after[0..4].try_into().unwrap()) as usize;
-        // With one record after the opening frame the salt cannot come from two records that agree on it: one of
-        // its two copies in the frame has to be intact.
+        // Whatever the damage, something was written after the opening frame (which a torn opening frame never
+        // has): with two records after it, and with one (then no two records can agree on a salt).
         for bytes in [two_after.clone(), two_after[..second].to_vec()] {
             for at in 0..opening_len {
                 for mask in [0x01, 0x10, 0x80, 0xff] {
@@ -349,6 +381,15 @@ mod tests {
                     damaged.resize(bytes.len() + 4096, 0);
                     let error = scan(Path::new("seg"), &damaged, true).err();
                     assert!(error.is_some(), "byte {at} ^ {mask:#x} of {} taken for a torn write", bytes.len());
+                }
+                // A run of damaged bytes: both copies of the salt, say.
+                for run in [2, 5, 9, 16] {
+                    let mut damaged = bytes.clone();
+                    let end = (at + run).min(opening_len);
+                    damaged[at..end].iter_mut().for_each(|byte| *byte ^= 0x5a);
+                    damaged.resize(bytes.len() + 4096, 0);
+                    let error = scan(Path::new("seg"), &damaged, true).err();
+                    assert!(error.is_some(), "bytes {at}..{end} of {} taken for a torn write", bytes.len());
                 }
             }
         }
@@ -360,6 +401,39 @@ mod tests {
             let scanned = scan(Path::new("seg"), &torn, true).expect("a torn opening frame");
             assert_eq!((scanned.records.len(), scanned.torn_at), (0, Some(0)), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn damage_over_the_end_of_a_record_and_the_header_of_the_last_one_is_an_error() {
+        let (whole, last) = salted_segment();
+        // The record before the last fails its checksum and the last one's header is gone: no whole record
+        // follows, but something was written after the damaged record's end, which a torn write never leaves.
+        let mut bytes = whole.clone();
+        bytes[last - 3..last + HEADER_BYTES + 2].iter_mut().for_each(|byte| *byte ^= 0xa5);
+        bytes.resize(whole.len() + 4096, 0);
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert!(error.offset.is_some_and(|offset| offset < last as u64), "{error}");
+        // Damage to the last record alone is a torn write.
+        let mut torn = whole.clone();
+        torn[last + 2..last + HEADER_BYTES + 2].iter_mut().for_each(|byte| *byte ^= 0xa5);
+        torn.resize(whole.len() + 4096, 0);
+        assert_eq!(scan(Path::new("seg"), &torn, true).expect("torn").torn_at, Some(last as u64));
+    }
+
+    #[test]
+    fn damage_before_a_last_record_whose_entry_data_ends_in_zeros_is_an_error() {
+        let (mut bytes, _) = salted_segment();
+        let damaged_at = bytes.len();
+        codec::encode_salted(&Record::HardState(HardState { term: 3, vote: Some(1), commit: 2 }), &mut bytes, SALT);
+        let zeros = vec![0; 300];
+        let entry = Entry { term: 3, index: 1, kind: EntryKind::Normal, id: None, data: Payload::from(&zeros[..]) };
+        let last = Record::Write { hard_state: None, reset: None, entries: vec![entry] };
+        codec::encode_salted(&last, &mut bytes, SALT);
+        bytes.resize(bytes.len() + 4096, 0);
+        assert!(scan(Path::new("seg"), &bytes, true).is_ok_and(|scanned| scanned.torn_at.is_none()));
+        bytes[damaged_at + 9] ^= 0x01;
+        let error = scan(Path::new("seg"), &bytes, true).err().expect("not taken for a torn tail");
+        assert_eq!(error.offset, Some(damaged_at as u64));
     }
 
     #[test]

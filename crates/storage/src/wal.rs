@@ -18,6 +18,7 @@ use flotilla_raft::{Entry, HardState, Index, NodeId, Term};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a node restarts from.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -82,6 +83,31 @@ const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Records at the start of every segment (see `write_segment_header`), written together before any other.
 const HEADER_RECORDS: usize = 4;
+
+/// Set by `seed_salts_for_tests` (0: not set, salts are random).
+static SALT_SEED: AtomicU64 = AtomicU64::new(0);
+
+/// For tests that damage logs on purpose: from now on every new segment's salt comes from `seed` and the segment's
+/// sequence number instead of at random, so that a seeded history is written byte for byte the same at every run
+/// and a failure replays. Never called by a node.
+#[doc(hidden)]
+pub fn seed_salts_for_tests(seed: u64) {
+    SALT_SEED.store(seed, Ordering::Relaxed);
+}
+
+/// The salt of a new segment's checksums: random (or see `seed_salts_for_tests`), never 0 (plain checksums).
+fn new_salt(sequence: u64) -> u32 {
+    match SALT_SEED.load(Ordering::Relaxed) {
+        0 => rand::random::<u32>().max(1),
+        seed => {
+            // splitmix64's finalizer: a different salt for each sequence number.
+            let mut z = seed ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) as u32).max(1)
+        }
+    }
+}
 
 fn segment_name(sequence: u64) -> String {
     format!("segment-{sequence:016}.wal")
@@ -376,8 +402,7 @@ impl Wal {
     /// follows, `(sequence, length)`, with a new random salt for the segment's later frames, and the state it must
     /// carry for older segments to be deletable.
     fn write_segment_header(&mut self, follows: (u64, u64)) -> Result<(), StorageError> {
-        // Never 0, which means plain checksums.
-        let salt = rand::random::<u32>().max(1);
+        let salt = new_salt(self.segments.last().map_or(0, |segment| segment.sequence));
         self.buffer.clear();
         let naming = if self.slot_peers.is_empty() {
             Record::Members(self.members.clone())
@@ -390,7 +415,8 @@ impl Wal {
             naming,
             Record::Compacted { index: self.compacted.0, term: self.compacted.1 },
         ];
-        codec::encode_write(&header, &mut self.buffer, self.record_limit, 0);
+        // One frame, never split: recovery finds the salt at a fixed place in it (`codec::OPENING_SALTS_AT`).
+        codec::encode_write(&header, &mut self.buffer, MAX_RECORD_BYTES, 0);
         self.salt = salt;
         self.write_buffer()
     }
@@ -661,6 +687,24 @@ mod tests {
         let (_, recovered) = Wal::open(&dir, 1 << 20).expect("a torn tail, not refused as damage");
         assert_eq!(recovered.torn_tail, Some((path, write_at as u64)));
         assert_eq!(recovered.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_opening_frame_followed_only_by_a_split_record_is_refused() {
+        let dir = temp_dir("opening-then-parts");
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.limit_records_to(200);
+            wal.append(&[write(vec![big_entry(1, 1000)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let path = dir.join(segment_name(1));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[20] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        let error = Wal::open(&dir, 1 << 20).err().expect("refused: the parts were written after the opening frame");
+        assert_eq!((error.file, error.offset), (path, Some(0)));
         fs::remove_dir_all(&dir).unwrap();
     }
 

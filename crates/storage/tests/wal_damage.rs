@@ -176,6 +176,8 @@ fn write_history(seed: u64, name: &str) -> History {
     let dir = TempDir::new(&format!("{name}-{seed}"));
     let path = dir.0.join("log");
     let mut rng = Rng(seed);
+    // Salts from the seed, not at random: a seed replays byte for byte.
+    flotilla_storage::seed_salts_for_tests(seed.wrapping_add(1));
     let (mut wal, recovered) = Wal::open(&path, SEGMENT_BYTES).expect("open a new log");
     assert_eq!(recovered, Recovered::default());
     let mut state = State::default();
@@ -289,6 +291,8 @@ enum Damage {
     Flip(u64, u8),
     /// Every byte from this offset on is zero (the file keeps its length).
     ZeroTail(u64),
+    /// The bytes from this offset on, this many (up to the file's end), are XORed with a non-zero mask.
+    FlipRun(u64, u64),
 }
 
 /// What opening the damaged log may do.
@@ -310,6 +314,11 @@ fn apply_damage(path: &Path, damage: Damage) -> Option<u64> {
         }
         Damage::Flip(offset, mask) => {
             bytes[offset as usize] ^= mask;
+            Some(offset)
+        }
+        Damage::FlipRun(offset, len) => {
+            let end = (offset + len).min(bytes.len() as u64) as usize;
+            bytes[offset as usize..end].iter_mut().for_each(|byte| *byte ^= 0xa5);
             Some(offset)
         }
         Damage::ZeroTail(offset) => {
@@ -356,7 +365,7 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
                     let torn_at = (!clean_cut).then_some(frame_start);
                     Allowed::Prefix { records: history.records_before(segment, at), torn_at }
                 }
-                Damage::Flip(..) if is_newest && at >= frames.last().expect("frames").start => {
+                Damage::Flip(..) | Damage::FlipRun(..) if is_newest && at >= frames.last().expect("frames").start => {
                     Allowed::PrefixOrRefuse { records: history.records_before(segment, frame_start) }
                 }
                 _ => Allowed::Refuse,
@@ -364,7 +373,7 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
         }
     };
     let damage_at = match damage {
-        Damage::Cut(at) | Damage::Flip(at, _) | Damage::ZeroTail(at) => at,
+        Damage::Cut(at) | Damage::Flip(at, _) | Damage::ZeroTail(at) | Damage::FlipRun(at, _) => at,
     };
     let check_refusal = |error: &StorageError| {
         assert_eq!(&error.file, target, "{what}: the error names the damaged file: {error}");
@@ -512,6 +521,22 @@ fn a_flipped_byte_is_refused_unless_it_is_in_the_last_record_of_the_newest_segme
             _ => rng.below(len),
         };
         Damage::Flip(offset, 1 + rng.below(255) as u8)
+    });
+    assert!(opened > 0 && refused > 0, "both outcomes happen: {opened} opened, {refused} refused");
+}
+
+#[test]
+fn a_run_of_damaged_bytes_is_refused_unless_it_is_in_the_last_record_of_the_newest_segment() {
+    let (opened, refused) = damage_many("run", 4, |rng, history, segment, len| {
+        let bytes = fs::read(&history.segments[segment]).expect("segment");
+        let frames = frames(&bytes);
+        // Often over a frame's header, or the first frame (the segment's opening one, which names its salt).
+        let offset = match rng.below(4) {
+            0 => frames[rng.below(frames.len() as u64) as usize].start + rng.below(8),
+            1 => rng.below(frames[0].end),
+            _ => rng.below(len),
+        };
+        Damage::FlipRun(offset, 2 + rng.below(15))
     });
     assert!(opened > 0 && refused > 0, "both outcomes happen: {opened} opened, {refused} refused");
 }
