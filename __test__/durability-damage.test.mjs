@@ -224,6 +224,62 @@ test('a data directory open in one node refuses a second node, and is free again
   await again.close()
 })
 
+// CRC32C (Castagnoli), bit-reflected, as the write-ahead log checksums its frames when a segment has no salt.
+const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+  return c >>> 0
+})
+function crc32c (bytes) {
+  let c = 0xffffffff
+  for (const byte of bytes) c = CRC32C_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+// What a hostile client can send without knowing anything of the node: a whole log frame (a compaction record,
+// checksummed plainly) whose every byte is below 0x80, so that a request id made of those characters holds exactly
+// those bytes.
+function forgedFrameAsText () {
+  for (let index = 1; ; index++) {
+    const payload = Buffer.alloc(17)
+    payload[0] = 4 // a compaction record: index and term
+    payload.writeBigUInt64LE(BigInt(index), 1)
+    payload.writeBigUInt64LE(1n, 9)
+    const header = Buffer.alloc(8)
+    header.writeUInt32LE(payload.length, 0)
+    header.writeUInt32LE(crc32c(payload), 4)
+    const frame = Buffer.concat([header, payload])
+    if (frame.every((byte) => byte < 0x80)) return frame.toString('latin1')
+  }
+}
+
+test('a torn write whose request id holds a whole log frame is cut at restart, not refused as damage', WITHIN, async (t) => {
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283, 'the checksum is CRC32C')
+  const dataDir = mkdtempSync(path.join(base, 'forged-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const namespace = uniqueName('forged')
+  const start = () => gaggle({ id: 'a', channel: { name: 'memory', namespace }, clusterSize: 1, ...FAST, dataDir: path.join(dataDir, 'a') })
+  const node = start()
+  await node.ready()
+  for (let i = 0; i < 5; i++) await node.append({ i })
+  const forged = forgedFrameAsText()
+  await node.append({ hostile: true }, { requestId: forged })
+  await node.close()
+  // A crash tore that write: its last bytes never reached the disk, and nothing came after it.
+  const newest = segmentsOf(dataDir, 'a').at(-1)
+  const bytes = readFileSync(newest)
+  const forgedAt = bytes.indexOf(Buffer.from(forged, 'latin1'))
+  assert.ok(forgedAt > 0, 'the request id is in the log as it was sent')
+  const [tornStart, tornEnd] = framesOf(bytes).find(([start, end]) => start < forgedAt && forgedAt < end)
+  truncateSync(newest, tornEnd - 2)
+  const reopened = start()
+  t.after(() => reopened.close())
+  await reopened.ready()
+  assert.equal(reopened.status().recoveredTornTail, `${newest} at offset ${tornStart}`)
+  assert.deepEqual(reopened.getLog().filter((entry) => entry.data?.i !== undefined).map((entry) => entry.data.i), [0, 1, 2, 3, 4])
+  assert.ok(!reopened.getLog().some((entry) => entry.data?.hostile), 'the torn write is gone')
+})
+
 // A node in another process, on `dataDir`: resolves with 'ready', or with the reason it refused to start.
 function nodeInAnotherProcess (dataDir) {
   const script = `
