@@ -1,8 +1,9 @@
 //! Reading one segment file back: its records in order, and where valid data ends. Damage at the very end of the
 //! newest segment is a torn write (the process died mid-append) and is cut off; damage anywhere else means the
 //! disk or someone changed acknowledged data, and is an error that names the file and offset. "At the very end"
-//! is checked, not assumed: a crash leaves no whole record behind the one it tore, so damage followed by a valid
-//! record (a flipped length that makes a record look cut short, say) is an error too. Zeros after the last
+//! is checked, not assumed: a crash writes nothing after the write it tore, so damage followed by a valid record
+//! (a flipped length that makes a record look cut short, say), or by any byte past the end a damaged whole frame
+//! gives itself, is an error too. Zeros after the last
 //! record of the newest segment are its unwritten end (the log makes the file longer ahead of its records), not
 //! damage. Only a frame with the segment's salt counts as a whole record there (see `codec`): one a client laid out
 //! in its entry data, inside the torn write, does not.
