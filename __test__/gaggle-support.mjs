@@ -217,12 +217,26 @@ export async function allDiscovered (nodes, timeoutMs = 5000) {
 // ---- real transports ----
 
 export async function freePort () {
+  const { port, release } = await reservePort()
+  await release()
+  return port
+}
+
+// `count` distinct free loopback ports: held all at once while chosen (a port freed before the next is chosen
+// could be chosen again), then freed.
+export async function freePorts (count) {
+  const reserved = await Promise.all(Array.from({ length: count }, () => reservePort()))
+  await Promise.all(reserved.map(({ release }) => release()))
+  return reserved.map(({ port }) => port)
+}
+
+// A loopback port held open until `release()`: nothing else in this process (a proxy listening on port 0, say)
+// can be given it meanwhile. Resolves {port, release}.
+export async function reservePort () {
   const net = await import('node:net')
   const server = net.createServer().listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
+  return { port: server.address().port, release: () => new Promise((resolve) => server.close(resolve)) }
 }
 
 // Starts `redis-server` on a free port without persistence, with `extraArgs` as further options; resolves

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gaggle, memoryCluster, electLeader, allCommitted, trackNodes, waitFor, STEADY, WITHIN, freePort } from './gaggle-support.mjs'
+import { gaggle, memoryCluster, electLeader, allCommitted, trackNodes, waitFor, STEADY, WITHIN, freePorts } from './gaggle-support.mjs'
 import { brig } from './brig-support.mjs'
 
 const require = createRequire(import.meta.url)
@@ -206,8 +206,8 @@ test('label values are escaped as the text format asks', () => {
 
 test('a node on the native transport reports its frames, bytes, connections and refusals', WITHIN, async (t) => {
   const ids = ['ta', 'tb', 'tc']
-  const addresses = {}
-  for (const id of ids) addresses[id] = `127.0.0.1:${await freePort()}`
+  const ports = await freePorts(ids.length)
+  const addresses = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
   const track = trackNodes(t)
   const nodes = ids.map((id) => {
     const peers = Object.fromEntries(ids.filter((other) => other !== id).map((other) => [other, addresses[other]]))

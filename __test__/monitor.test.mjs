@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, waitFor } from './gaggle-support.mjs'
+import { freePorts, waitFor } from './gaggle-support.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/flotilla.js', import.meta.url))
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -78,12 +78,9 @@ test('the monitor page follows the cluster through the loss of its leader', { sk
   base = mkdtempSync(path.join(tmpdir(), 'flotilla-monitor-'))
   const secretFile = path.join(base, 'secret')
   writeFileSync(secretFile, randomBytes(16).toString('hex')) // 32 bytes
-  const ports = {}
-  const monitors = {}
-  for (const id of IDS) {
-    ports[id] = await freePort()
-    monitors[id] = await freePort()
-  }
+  const chosen = await freePorts(2 * IDS.length)
+  const ports = Object.fromEntries(IDS.map((id, i) => [id, chosen[i]]))
+  const monitors = Object.fromEntries(IDS.map((id, i) => [id, chosen[IDS.length + i]]))
   for (const id of IDS) {
     const peers = IDS.filter((other) => other !== id).map((other) => `${other}=127.0.0.1:${ports[other]}`).join(',')
     servers.push(new Serve(id, [

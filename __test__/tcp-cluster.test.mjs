@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { waitFor, freePort } from './gaggle-support.mjs'
+import { waitFor, freePort, freePorts, reservePort } from './gaggle-support.mjs'
 import { NodeProcess, STEP_MS, statuses, leaderAmong, acknowledged, progress, assertConverged } from './node-process.mjs'
 
 const TIMING = { electionTimeout: { min: 300, max: 600 }, heartbeatInterval: 50 }
@@ -60,8 +60,11 @@ async function proxies (t, ids, addresses) {
 async function tcpCluster (t, ids, { secret, joiners = [], seeds = ids, appenders = 2, proxied = false, startJoiners = true } = {}) {
   const base = mkdtempSync(path.join(tmpdir(), 'flotilla-tcp-'))
   const all = [...ids, ...joiners]
-  const addresses = Object.fromEntries(await Promise.all(all.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  // The nodes' ports are held until the proxies listen, so that no proxy is given one of them.
+  const reserved = await Promise.all(all.map(() => reservePort()))
+  const addresses = Object.fromEntries(all.map((id, i) => [id, `127.0.0.1:${reserved[i].port}`]))
   const network = proxied ? await proxies(t, all, addresses) : null
+  await Promise.all(reserved.map(({ release }) => release()))
   const nodes = all.map((id) => {
     // The first members are not told of a joiner; a joiner knows the `seeds` only. The configuration that adds it
     // carries its address to every member.
@@ -201,7 +204,8 @@ test('tcp: a node joins and is added over TCP; a secret cluster refuses a node w
 test('brig over tcp: three Clusters with the tcp option elect a leader and commit a broadcast; the Peers\' tx carry nothing', { timeout: 60_000 }, async (t) => {
   const { brig, waitFor: waitForEvents, commitRecorder } = await import('./brig-support.mjs')
   const ids = ['x', 'y', 'z']
-  const addresses = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const ports = await freePorts(ids.length)
+  const addresses = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
   const saved = { ...brig.consensus }
   Object.assign(brig.consensus, { ELECTION_T_MIN: 300, ELECTION_T_MAX: 600, REPLICATE_T: 50 })
   let clusters
@@ -318,7 +322,8 @@ test('tcp: a follower nobody waits on learns new commit indexes at its ticks, no
   const { createRequire } = await import('node:module')
   const gaggle = createRequire(import.meta.url)('..')
   const ids = ['a', 'b', 'c']
-  const addresses = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const ports = await freePorts(ids.length)
+  const addresses = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
   // A tick of 100 ms (an election timeout's minimum / 20): a few ticks for the whole run of appends.
   const TICK_MS = 100
   const nodes = ids.map((id) => gaggle({

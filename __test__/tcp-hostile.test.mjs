@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import { connect, createServer } from 'node:net'
 import { createHmac } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { gaggle, waitFor, freePort } from './gaggle-support.mjs'
+import { gaggle, waitFor, freePorts } from './gaggle-support.mjs'
 
 const CASES = Number(process.env.FLOTILLA_TCP_HOSTILE_CASES || 10_000)
 const SEED = Number(process.env.FLOTILLA_TCP_HOSTILE_SEED || 0x5eed1e)
@@ -660,7 +660,8 @@ test(`tcp, secret mode: a live 3-node cluster under ${CASES} hostile connections
   const problems = []
 
   // n1 reaches n0 through a recording proxy, so that a real dialer's handshake can be replayed.
-  const ports = Object.fromEntries(await Promise.all(IDS.map(async (id) => [id, await freePort()])))
+  const chosen = await freePorts(IDS.length)
+  const ports = Object.fromEntries(IDS.map((id, i) => [id, chosen[i]]))
   const proxy = await recordingProxy(t, ports.n0)
   const nodes = IDS.map((id) => {
     const peers = Object.fromEntries(IDS.filter((other) => other !== id)

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gaggle, trackNodes, waitFor, freePort } from './gaggle-support.mjs'
+import { gaggle, trackNodes, waitFor, freePort, freePorts } from './gaggle-support.mjs'
 import { certificateAuthority } from './fixtures/serve-cluster.mjs'
 
 const STEP_MS = 20_000
@@ -38,7 +38,8 @@ test('tcp with mutual TLS: 3 nodes elect a leader and commit appends; a node of 
   const track = trackNodes(t)
 
   const ids = ['a', 'b', 'c']
-  const addresses = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, `127.0.0.1:${await freePort()}`])))
+  const ports = await freePorts(ids.length)
+  const addresses = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
   const nodes = ids.map((id) => {
     const peers = Object.fromEntries(ids.filter((other) => other !== id).map((other) => [other, addresses[other]]))
     // One node is given its PEM as Buffers, as read from files.
