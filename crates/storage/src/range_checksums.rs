@@ -8,6 +8,8 @@
 //! `C(x)` comes from the nearest checkpoint before `x` and the few bytes after it; `M^n` is a product of four
 //! precomputed powers, one per byte of `n`.
 
+use std::cell::Cell;
+
 /// Bytes between checkpoints: a range's ends are each at most this far from one.
 const STRIDE: usize = 256;
 /// The CRC32C polynomial, bit-reflected (bit 31 is the coefficient of x^0).
@@ -22,7 +24,10 @@ pub struct RangeChecksums<'a> {
     /// `zeros[i][j]` is x^(8 * j * 256^i) mod P: appending `j * 256^i` zero bytes.
     zeros: Box<[[u32; 256]; 4]>,
     /// The last length asked of `appending_zeros`, and its operator: lengths repeat in a search.
-    last_zeros: std::cell::Cell<(usize, u32)>,
+    last_zeros: Cell<(usize, u32)>,
+    /// The last length asked of `prefix`, and its CRC: a search asks for the next one, one byte further, again and
+    /// again (each candidate's end, when one length repeats).
+    last_prefix: Cell<(usize, u32)>,
 }
 
 impl<'a> RangeChecksums<'a> {
@@ -44,7 +49,7 @@ impl<'a> RangeChecksums<'a> {
             // The next table's step is 256 times this one's.
             step = multiply(table[255], step);
         }
-        RangeChecksums { bytes, checkpoints, zeros, last_zeros: std::cell::Cell::new((0, ONE)) }
+        RangeChecksums { bytes, checkpoints, zeros, last_zeros: Cell::new((0, ONE)), last_prefix: Cell::new((0, 0)) }
     }
 
     /// The CRC32C of `bytes[start..end]`, started from `seed` (`crc32c::crc32c_append(seed, &bytes[start..end])`).
@@ -69,8 +74,15 @@ impl<'a> RangeChecksums<'a> {
 
     /// The CRC32C of the buffer's first `len` bytes.
     pub fn prefix(&self, len: usize) -> u32 {
-        let checkpoint = len / STRIDE;
-        crc32c::crc32c_append(self.checkpoints[checkpoint], &self.bytes[checkpoint * STRIDE..len])
+        let (last_len, last) = self.last_prefix.get();
+        let crc = if len == last_len + 1 {
+            crc32c::crc32c_append(last, &self.bytes[last_len..len])
+        } else {
+            let checkpoint = len / STRIDE;
+            crc32c::crc32c_append(self.checkpoints[checkpoint], &self.bytes[checkpoint * STRIDE..len])
+        };
+        self.last_prefix.set((len, crc));
+        crc
     }
 
     /// x^(8 * len) mod P: the operator that appends `len` zero bytes to a CRC.
@@ -131,6 +143,17 @@ mod tests {
             }
         }
         assert!(checked > 10_000);
+    }
+
+    #[test]
+    fn prefixes_asked_one_byte_apart_or_in_any_order_are_the_crc32c_of_the_buffers_start() {
+        let bytes: Vec<u8> = (0..3 * STRIDE as u32 + 5).map(|i| (i * 31 + i / 7) as u8).collect();
+        let ranges = RangeChecksums::new(&bytes);
+        // One byte further each time (rolled from the last), then back and forth (from checkpoints).
+        let order = (0..=bytes.len()).chain((0..=bytes.len()).rev()).chain((0..=bytes.len()).step_by(37));
+        for len in order {
+            assert_eq!(ranges.prefix(len), crc32c::crc32c(&bytes[..len]), "prefix of {len} bytes");
+        }
     }
 
     #[test]
