@@ -76,6 +76,12 @@ const SALTED_FOLLOWS: u8 = 10;
 /// type, the length of the batch's first record, then that record (`SALTED_FOLLOWS`, sequence, bytes, salt, salt).
 pub const OPENING_SALTS_AT: [usize; 2] = [HEADER_BYTES + 1 + 4 + 1 + 16, HEADER_BYTES + 1 + 4 + 1 + 16 + 4];
 
+/// Whether `segment` starts with a salted segment's opening frame, as far as the type of its first record (after
+/// the frame's header, the batch type and the record's length) says.
+pub fn opens_a_salted_segment(segment: &[u8]) -> bool {
+    segment.get(HEADER_BYTES + 1 + 4) == Some(&SALTED_FOLLOWS)
+}
+
 /// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
 pub enum Frame<'a> {
     Whole(&'a [u8]),
@@ -545,6 +551,11 @@ mod tests {
         for at in OPENING_SALTS_AT {
             assert_eq!(bytes[at..at + 4], 0x0102_0304_u32.to_le_bytes());
         }
+        assert!(opens_a_salted_segment(&bytes));
+        let mut plain = Vec::new();
+        let unsalted = [Record::Follows { sequence: 3, bytes: 4096, salt: 0 }, opening[1].clone()];
+        encode_write(&unsalted, &mut plain, MAX_RECORD_BYTES, 0);
+        assert!(!opens_a_salted_segment(&plain));
         // The two copies must agree.
         let mut differing = bytes[HEADER_BYTES..].to_vec();
         differing[OPENING_SALTS_AT[1] - HEADER_BYTES] ^= 1;

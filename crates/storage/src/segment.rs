@@ -58,7 +58,9 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     // A torn write if no whole record follows it (a crash leaves none behind the write it tore;
                     // later parts of a torn split write are not whole records); anything else is damage, a
                     // damaged length that swallows whole records (and runs into the unwritten end) included.
-                    let written_after = group.is_none() && written_after_whole_frame(bytes, offset);
+                    // (Only in salted segments: releases before salts could write several frames per fsync.)
+                    let salted = salt.is_some_and(|salt| salt != 0);
+                    let written_after = salted && group.is_none() && written_after_whole_frame(bytes, offset);
                     if is_newest && !written_after && !valid_record_after(bytes, offset, salt) {
                         // A torn part tears its whole group: none of the record was durable.
                         let cut = group.as_ref().map_or(offset, |g| g.start);
@@ -151,21 +153,32 @@ fn salts_in_opening_frame(bytes: &[u8]) -> Vec<u32> {
 /// after it, `valid_record_after`, decides.)
 fn written_after_whole_frame(bytes: &[u8], at: usize) -> bool {
     let Some(header) = bytes.get(at..at + HEADER_BYTES) else { return false };
+    // A length field across a sector boundary may be half written (a torn write keeps one sector and loses the
+    // other): then it may read shorter than it is, and where the frame ends is not known.
+    if at / SECTOR_BYTES != (at + 3) / SECTOR_BYTES {
+        return false;
+    }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let end = at + HEADER_BYTES + len;
     let whole = bytes.get(at + HEADER_BYTES).is_some_and(|&kind| codec::could_be_whole(kind, len));
     len != 0 && len <= MAX_RECORD_BYTES && end <= bytes.len() && whole && written_len(bytes) > end
 }
 
-/// Whether anything was written after a segment's damaged opening frame, as far as its length (if one a frame can
-/// have) says where it ends. A torn opening frame has nothing after it: the log syncs it alone before it writes
-/// anything else.
+/// Whether anything was written after a salted segment's damaged opening frame, as far as its length (if one a
+/// frame can have) says where it ends. A torn opening frame has nothing after it: the log syncs it alone before it
+/// writes anything else (releases before salts did not always).
 fn written_after_opening_frame(bytes: &[u8]) -> bool {
     let Some(len) = bytes.get(0..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
         return false;
     };
-    len != 0 && len <= MAX_RECORD_BYTES && written_len(bytes) > HEADER_BYTES + len
+    codec::opens_a_salted_segment(bytes)
+        && len != 0
+        && len <= MAX_RECORD_BYTES
+        && written_len(bytes) > HEADER_BYTES + len
 }
+
+/// The smallest unit a disk writes whole: a torn write keeps or loses each sector of it.
+const SECTOR_BYTES: usize = 512;
 
 /// Whether `bytes` is only zeros: a segment's end that no record reached yet.
 fn is_unwritten(bytes: &[u8]) -> bool {
@@ -419,6 +432,33 @@ mod tests {
         torn[last + 2..last + HEADER_BYTES + 2].iter_mut().for_each(|byte| *byte ^= 0xa5);
         torn.resize(whole.len() + 4096, 0);
         assert_eq!(scan(Path::new("seg"), &torn, true).expect("torn").torn_at, Some(last as u64));
+    }
+
+    #[test]
+    fn a_torn_write_whose_length_lies_across_a_sector_boundary_is_cut_whichever_sector_was_lost() {
+        for header_at in [SECTOR_BYTES - 3, SECTOR_BYTES - 2, SECTOR_BYTES - 1] {
+            // A salted record padded so that the torn write's header starts `header_at` bytes into the file.
+            let (mut bytes, _) = salted_segment();
+            let name_len = header_at - bytes.len() - (HEADER_BYTES + 1 + 4 + 8 + 4);
+            codec::encode_salted(&Record::Members(vec![(3, "n".repeat(name_len))]), &mut bytes, SALT);
+            assert_eq!(bytes.len(), header_at);
+            let data = vec![b'x'; 3000];
+            let entry = Entry { term: 2, index: 1, kind: EntryKind::Normal, id: None, data: Payload::from(&data[..]) };
+            codec::encode_salted(
+                &Record::Write { hard_state: None, reset: None, entries: vec![entry] },
+                &mut bytes,
+                SALT,
+            );
+            bytes.resize(bytes.len() + 4096, 0);
+            // The sector before the boundary lost (the length's low bytes read as the zeros that were there), or
+            // the one after it (its high bytes): the length reads shorter, and the write's own bytes lie after it.
+            for lost in [header_at..SECTOR_BYTES, SECTOR_BYTES..2 * SECTOR_BYTES] {
+                let mut torn = bytes.clone();
+                torn[lost.clone()].fill(0);
+                let scanned = scan(Path::new("seg"), &torn, true).expect("a torn write, not damage");
+                assert_eq!(scanned.torn_at, Some(header_at as u64), "header at {header_at}, {lost:?} lost");
+            }
+        }
     }
 
     #[test]

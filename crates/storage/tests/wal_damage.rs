@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 const SEGMENT_BYTES: u64 = 4096;
 const DEFAULT_HISTORIES: u64 = 3;
 const DEFAULT_CASES: u64 = 150;
+/// What a disk writes whole: a power cut keeps or loses each sector of an unsynced write.
+const SECTOR: usize = 512;
 
 fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
@@ -293,6 +295,9 @@ enum Damage {
     ZeroTail(u64),
     /// The bytes from this offset on, this many (up to the file's end), are XORed with a non-zero mask.
     FlipRun(u64, u64),
+    /// The bytes from this offset to the end of its 512-byte sector read as zeros: a power cut lost the sector's
+    /// write (and kept others); what the sector held before it, the bytes before the offset, stays.
+    LostSector(u64),
 }
 
 /// What opening the damaged log may do.
@@ -315,6 +320,12 @@ fn apply_damage(path: &Path, damage: Damage) -> Option<u64> {
         Damage::Flip(offset, mask) => {
             bytes[offset as usize] ^= mask;
             Some(offset)
+        }
+        Damage::LostSector(offset) => {
+            let end = ((offset as usize / SECTOR + 1) * SECTOR).min(bytes.len());
+            let first_non_zero = bytes[offset as usize..end].iter().position(|&b| b != 0);
+            bytes[offset as usize..end].fill(0);
+            first_non_zero.map(|at| offset + at as u64)
         }
         Damage::FlipRun(offset, len) => {
             let end = (offset + len).min(bytes.len() as u64) as usize;
@@ -365,6 +376,14 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
                     let torn_at = (!clean_cut).then_some(frame_start);
                     Allowed::Prefix { records: history.records_before(segment, at), torn_at }
                 }
+                // Made only inside the newest segment's last write: a crash can leave that, and the log must open.
+                Damage::LostSector(_) => {
+                    // Nothing left of the write (all its bytes were in the lost sector): the segment just ends.
+                    let damaged = fs::read(target).expect("read damaged segment");
+                    let gone = damaged[frame_start as usize..].iter().all(|&b| b == 0);
+                    let torn_at = (!gone).then_some(frame_start);
+                    Allowed::Prefix { records: history.records_before(segment, frame_start), torn_at }
+                }
                 Damage::Flip(..) | Damage::FlipRun(..) if is_newest && at >= frames.last().expect("frames").start => {
                     Allowed::PrefixOrRefuse { records: history.records_before(segment, frame_start) }
                 }
@@ -373,7 +392,11 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
         }
     };
     let damage_at = match damage {
-        Damage::Cut(at) | Damage::Flip(at, _) | Damage::ZeroTail(at) | Damage::FlipRun(at, _) => at,
+        Damage::Cut(at)
+        | Damage::Flip(at, _)
+        | Damage::ZeroTail(at)
+        | Damage::FlipRun(at, _)
+        | Damage::LostSector(at) => at,
     };
     let check_refusal = |error: &StorageError| {
         assert_eq!(&error.file, target, "{what}: the error names the damaged file: {error}");
@@ -539,6 +562,25 @@ fn a_run_of_damaged_bytes_is_refused_unless_it_is_in_the_last_record_of_the_newe
         Damage::FlipRun(offset, 2 + rng.below(15))
     });
     assert!(opened > 0 && refused > 0, "both outcomes happen: {opened} opened, {refused} refused");
+}
+
+#[test]
+fn a_lost_sector_of_the_newest_segments_last_write_is_a_torn_write_and_the_log_opens() {
+    let (opened, refused) = damage_many("sector", 5, |rng, history, segment, len| {
+        // Only the newest segment's last write (not its opening frame, which the log syncs alone), one of the
+        // sectors it wrote: what a power cut during that write can leave. Elsewhere, nothing (no bytes zeroed).
+        let bytes = fs::read(&history.segments[segment]).expect("segment");
+        let frames = frames(&bytes);
+        let last = frames.last().expect("frames");
+        if segment + 1 < history.segments.len() || frames.len() < 2 {
+            return Damage::ZeroTail(len);
+        }
+        // The sector the write starts in often (where its header is), any of its sectors otherwise.
+        let (first, end) = (last.start / SECTOR as u64, (last.end - 1) / SECTOR as u64 + 1);
+        let sector = if rng.chance(50) { first } else { first + rng.below(end - first) };
+        Damage::LostSector((sector * SECTOR as u64).max(last.start))
+    });
+    assert!(opened > 0 && refused == 0, "{opened} opened, {refused} refused");
 }
 
 #[test]
