@@ -82,7 +82,7 @@ const BUFFER_BYTES: usize = 64 * 1024;
 const KEPT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Records at the start of every segment (see `write_segment_header`), written together before any other.
-const HEADER_RECORDS: usize = 4;
+pub(crate) const HEADER_RECORDS: usize = 4;
 
 /// Set by `seed_salts_for_tests` (0: not set, salts are random).
 static SALT_SEED: AtomicU64 = AtomicU64::new(0);
@@ -153,6 +153,7 @@ impl Wal {
             let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
             let is_newest = position + 1 == sequences.len();
             let scanned = segment::scan(&path, &bytes, is_newest)?;
+            check_opening_records(&path, sequence, recorded_newest, scanned.records.len())?;
             if let Some((_, Record::Follows { sequence: followed, bytes: followed_len, .. })) = scanned.records.first()
             {
                 check_follows(&path, sequence, previous.as_ref(), *followed, *followed_len)?;
@@ -466,6 +467,27 @@ pub(crate) fn check_follows(
     Ok(())
 }
 
+/// Checks that a segment the manifest names as the newest holds its opening records (`records` read): the manifest
+/// names a segment only once they are durable, so their loss is damage, not a write a crash tore (which is what
+/// the newest segment's missing opening records are when the manifest still names the one before it).
+pub(crate) fn check_opening_records(
+    path: &Path,
+    sequence: u64,
+    recorded_newest: Option<u64>,
+    records: usize,
+) -> Result<(), StorageError> {
+    if recorded_newest == Some(sequence) && records < HEADER_RECORDS {
+        return Err(StorageError::at(
+            path,
+            0,
+            "the segment's opening records are damaged or missing, but MANIFEST names it, which it does only once \
+             they are durable: not a torn write"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that the replayed log starts right after the compaction point: entries missing before the first one
 /// kept were lost, not compacted.
 pub(crate) fn check_log_start(dir: &Path, recovered: &Recovered) -> Result<(), StorageError> {
@@ -631,9 +653,13 @@ mod tests {
             wal.sync().unwrap();
             assert_eq!(wal.segment_count(), 2);
         }
-        // A crash while the second segment was started: its header is cut short.
+        // A crash while the second segment was started: its header is cut short, and the manifest (written once
+        // the header is durable) still names the first. With the manifest naming it, the same is damage.
         let path = dir.join(segment_name(2));
         OpenOptions::new().write(true).open(&path).unwrap().set_len(20).unwrap();
+        let error = Wal::open(&dir, 4096).err().expect("the manifest names a segment only once its header is durable");
+        assert_eq!((error.file.clone(), error.offset), (path.clone(), Some(0)), "{error}");
+        manifest::write(&dir, 1).unwrap();
         let (mut wal, recovered) = Wal::open(&dir, 4096).expect("a torn header is a torn tail");
         assert_eq!(recovered.torn_tail, Some((path.clone(), 0)));
         assert_eq!(recovered.entries.len(), 150);

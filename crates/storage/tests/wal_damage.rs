@@ -369,6 +369,9 @@ fn check_damage(history: &History, case_dir: &Path, segment: usize, damage: Dama
             let records_end = frames.last().map_or(0, |f| f.end);
             let frame_start = frames.iter().find(|f| f.end > at).map_or(records_end, |f| f.start);
             match damage {
+                // The manifest (which names the newest segment here) names a segment only once its opening frame
+                // is durable: a crash cannot leave that frame damaged.
+                Damage::Cut(_) | Damage::ZeroTail(_) if is_newest && at < frames[0].end => Allowed::Refuse,
                 Damage::Cut(_) | Damage::ZeroTail(_) if is_newest => {
                     // Nothing but zeros left from a record's start on (a cut at a record boundary, or in the
                     // unwritten end): the segment's unwritten end, where the records left are all there is.

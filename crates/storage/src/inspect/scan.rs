@@ -154,13 +154,20 @@ impl Inspection {
             report.damaged = true;
             self.findings.push(Finding::damage(error));
         }
+        let recorded = self.manifest_newest_segment;
+        let opening = wal::check_opening_records(&path, report.sequence, recorded, scanned.records.len());
+        let opening_lost = !damaged_within && is_newest && opening.is_err();
+        if let (true, Err(error)) = (opening_lost, opening) {
+            // What the node refuses: the torn write it would otherwise see at the start is not one.
+            self.damage(report, error);
+        }
         if let Some((_, Record::Follows { sequence: followed, bytes: followed_len, .. })) = scanned.records.first() {
             let previous = self.previous.as_ref();
             if let Err(error) = wal::check_follows(&path, report.sequence, previous, *followed, *followed_len) {
                 self.damage(report, error);
             }
         }
-        if let Some(offset) = scanned.torn_at {
+        if let Some(offset) = scanned.torn_at.filter(|_| !opening_lost) {
             report.torn_at = Some(offset);
             let torn_bytes = (segment::written_len(bytes) as u64).saturating_sub(scanned.valid_len);
             self.findings.push(Finding::notice(
