@@ -143,8 +143,21 @@ fn salt_after(before: &[(u64, Record)], decoded: &[Record], salt: Option<u32>) -
 /// The salts a segment whose opening frame is damaged may have: plain (0), and the two copies the log writes in
 /// that frame (`codec::OPENING_SALTS_AT`).
 fn salts_in_opening_frame(bytes: &[u8]) -> Vec<u32> {
-    let copy = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    std::iter::once(0).chain(codec::OPENING_SALTS_AT.into_iter().filter_map(copy)).collect()
+    std::iter::once(0).chain(codec::OPENING_SALTS_AT.into_iter().filter_map(|at| u32_at(bytes, at))).collect()
+}
+
+/// The u32 (little-endian) at `at`, if `bytes` holds one there.
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The payload length and checksum in the header of a frame at `at`, if the length is one a frame can have and the
+/// frame fits in `bytes`.
+fn frame_header_at(bytes: &[u8], at: usize) -> Option<(usize, u32)> {
+    let len = u32_at(bytes, at)? as usize;
+    let crc = u32_at(bytes, at + 4)?;
+    (len != 0 && len <= MAX_RECORD_BYTES && at + HEADER_BYTES + len <= bytes.len()).then_some((len, crc))
 }
 
 /// Whether anything was written after the whole frame (not a part of a split record) at `at`, whose checksum
@@ -152,29 +165,22 @@ fn salts_in_opening_frame(bytes: &[u8]) -> Vec<u32> {
 /// the last one: nothing follows a torn whole frame. (If its length is what was damaged, the search for a record
 /// after it, `valid_record_after`, decides.)
 fn written_after_whole_frame(bytes: &[u8], at: usize) -> bool {
-    let Some(header) = bytes.get(at..at + HEADER_BYTES) else { return false };
     // A length field across a sector boundary may be half written (a torn write keeps one sector and loses the
     // other): then it may read shorter than it is, and where the frame ends is not known.
     if at / SECTOR_BYTES != (at + 3) / SECTOR_BYTES {
         return false;
     }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let Some((len, _)) = frame_header_at(bytes, at) else { return false };
     let end = at + HEADER_BYTES + len;
-    let whole = bytes.get(at + HEADER_BYTES).is_some_and(|&kind| codec::could_be_whole(kind, len));
-    len != 0 && len <= MAX_RECORD_BYTES && end <= bytes.len() && whole && written_len(bytes) > end
+    codec::could_be_whole(bytes[at + HEADER_BYTES], len) && written_len(bytes) > end
 }
 
 /// Whether anything was written after a salted segment's damaged opening frame, as far as its length (if one a
 /// frame can have) says where it ends. A torn opening frame has nothing after it: the log syncs it alone before it
 /// writes anything else (releases before salts did not always).
 fn written_after_opening_frame(bytes: &[u8]) -> bool {
-    let Some(len) = bytes.get(0..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
-        return false;
-    };
-    codec::opens_a_salted_segment(bytes)
-        && len != 0
-        && len <= MAX_RECORD_BYTES
-        && written_len(bytes) > HEADER_BYTES + len
+    let Some((len, _)) = frame_header_at(bytes, 0) else { return false };
+    codec::opens_a_salted_segment(bytes) && written_len(bytes) > HEADER_BYTES + len
 }
 
 /// The smallest unit a disk writes whole: a torn write keeps or loses each sector of it.
@@ -215,15 +221,8 @@ fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool
     let ranges = RangeChecksums::new(searched);
     // A frame's (payload start, payload end, checksum) if a frame of a plausible length starts at `start`.
     let frame_at = |start: usize| {
-        let header = searched.get(start..start + HEADER_BYTES)?;
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let payload_start = start + HEADER_BYTES;
-        (len != 0 && len <= MAX_RECORD_BYTES && payload_start + len <= searched.len()).then_some((
-            payload_start,
-            payload_start + len,
-            crc,
-        ))
+        let (len, crc) = frame_header_at(searched, start)?;
+        Some((start + HEADER_BYTES, start + HEADER_BYTES + len, crc))
     };
     // The checksum of the searched bytes up to the payload of a frame at `start`, rolled forward one byte a step.
     let mut payload_prefix = ranges.prefix(HEADER_BYTES.min(searched.len()));
