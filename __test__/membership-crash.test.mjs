@@ -35,8 +35,14 @@ async function cluster (t) {
   return nodes
 }
 
+// A member that joined but has not spoken to `node` yet cannot be named in a change there: that refusal says to try
+// again shortly, and so the test does, as an application would.
 async function change (node, method, ...args) {
-  const { error } = await node.request('change', { method, args })
+  let error
+  await waitFor(async () => {
+    ({ error } = await node.request('change', { method, args }))
+    return !(error?.code === 'FLOTILLA_INVALID_STATE' && /has not spoken yet/.test(error.message))
+  }, STEP_MS, `${node.id} to know the members named in ${method}`)
   assert.equal(error, null, `${node.id}.${method}(${JSON.stringify(args)}): ${error?.message}`)
 }
 
