@@ -323,6 +323,26 @@ test('a dispatch from a sender that is not a member does not run', WITHIN, async
   assert.equal(leader.status().dropped.total - before, 2)
 })
 
+test('a stranger known from its vote request cannot append nor read through the leader', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3)
+  const leader = await stableLeader(nodes)
+  await leader.append('before')
+  const term = leader._currentTerm
+  const before = leader.status().dropped.unknownSender
+  // A vote request makes the stranger's name known (a server answers candidates outside its configuration)...
+  leader._channel.emit('recieved', 'mallory', { type: 'REQUEST_VOTE', term, candidateId: 'mallory', lastLogIndex: -1, lastLogTerm: -1 })
+  // ...but its forwarded proposals, alone and in a batch, and its read request are not a member's.
+  leader._channel.emit('recieved', 'mallory', { type: 'APPEND_ENTRY', data: { forged: true }, id: 'mallory_1' })
+  leader._channel.emit('recieved', 'mallory', { type: 'APPEND_ENTRY', batch: [{ data: { forged: true }, id: 'mallory_2' }] })
+  leader._channel.emit('recieved', 'mallory', { type: 'READ_INDEX', request: 1 })
+  await leader.append('after')
+  await allCommitted(nodes, 1)
+  const log = assertSameLogs(nodes)
+  assert.deepEqual(log.map((entry) => entry.data), ['before', 'after'])
+  assert.equal(leader.status().dropped.unknownSender - before, 3)
+  assert.equal(leader._currentTerm, term)
+})
+
 test('malformed messages from strangers do not take the seat of a member still to come', WITHIN, async (t) => {
   const namespace = uniqueName('ns')
   const track = trackNodes(t)

@@ -1729,6 +1729,28 @@ fn leader_appends_a_retried_proposal_only_once() {
 }
 
 #[test]
+fn a_leader_takes_proposals_and_reads_only_from_members() {
+    // A node that is not a member (a stranger the driver learned from a vote request, say) cannot put an entry
+    // into the log nor have the leader run a read for it: both are dropped as from an unknown sender.
+    let mut leader = new_node(paper_config(1), &[1, 2, 3]);
+    elect(&mut leader);
+    drain(&mut leader);
+    let last = leader.log().last_index();
+    let proposal = flotilla_raft::Proposal { id: Arc::from("9_p"), data: Arc::from(&b"forged"[..]) };
+    let forwarded = msg(9, 1, 1, MessageBody::Propose { proposals: vec![proposal.clone()] });
+    assert_eq!(leader.step(forwarded), Err(DropReason::UnknownSender));
+    let read = msg(9, 1, 1, MessageBody::ReadIndex { request: 1, lease: false });
+    assert_eq!(leader.step(read), Err(DropReason::UnknownSender));
+    assert_eq!(leader.log().last_index(), last, "nothing appended");
+    assert!(drain(&mut leader).messages.is_empty(), "nothing sent for the stranger");
+    assert_eq!(leader.stats().dropped_unknown_sender, 2);
+
+    // The same proposal from a member is appended.
+    leader.step(msg(3, 1, 1, MessageBody::Propose { proposals: vec![proposal] })).unwrap();
+    assert_eq!(leader.log().last_index(), last + 1);
+}
+
+#[test]
 fn unanswered_proposal_is_sent_again_after_the_retry_interval() {
     // A pending proposal that has not committed after `proposal_retry_ticks` is sent to the leader again.
     let mut config = paper_config(3);

@@ -525,15 +525,24 @@ impl Raft {
             }
             return Err(DropReason::Malformed);
         }
+        // Proposals and reads are not requests a server must answer whoever sends them (thesis 4.1 covers votes
+        // and a leader's messages): a leader takes them only from a member of its configuration, so that a
+        // stranger (or a removed member, which is told it was removed) puts nothing into the log.
         if let MessageBody::Propose { proposals } = m.body {
             if self.role == Role::Leader {
                 self.tell_removed_member(m.from);
+                if !self.tracker.is_member(m.from) {
+                    return Err(DropReason::UnknownSender);
+                }
             }
             return self.handle_forwarded_proposals(proposals);
         }
         if let MessageBody::ReadIndex { request, lease } = m.body {
             if self.role == Role::Leader {
                 self.tell_removed_member(m.from);
+                if !self.tracker.is_member(m.from) {
+                    return Err(DropReason::UnknownSender);
+                }
             }
             self.handle_read_index_request(m.from, request, lease);
             return Ok(());
