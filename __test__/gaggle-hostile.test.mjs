@@ -323,7 +323,7 @@ test('a dispatch from a sender that is not a member does not run', WITHIN, async
   assert.equal(leader.status().dropped.total - before, 2)
 })
 
-test('a stranger known from its vote request cannot append nor read through the leader', WITHIN, async (t) => {
+test('a stranger known from its vote request cannot append nor read through the leader, nor lead in its term', WITHIN, async (t) => {
   const nodes = memoryCluster(t, 3)
   const leader = await stableLeader(nodes)
   await leader.append('before')
@@ -335,6 +335,16 @@ test('a stranger known from its vote request cannot append nor read through the 
   leader._channel.emit('recieved', 'mallory', { type: 'APPEND_ENTRY', data: { forged: true }, id: 'mallory_1' })
   leader._channel.emit('recieved', 'mallory', { type: 'APPEND_ENTRY', batch: [{ data: { forged: true }, id: 'mallory_2' }] })
   leader._channel.emit('recieved', 'mallory', { type: 'READ_INDEX', request: 1 })
+  // Nor does a follower take an append of the leader's term from it: its entry would sit where the leader's next
+  // entry of the same term is taken as matching.
+  const follower = nodes.find((node) => node !== leader)
+  const unexpectedBefore = follower.status().dropped.unexpected
+  follower._channel.emit('recieved', 'mallory', { type: 'REQUEST_VOTE', term, candidateId: 'mallory', lastLogIndex: -1, lastLogTerm: -1 })
+  follower._channel.emit('recieved', 'mallory', {
+    type: 'APPEND_ENTRIES', term, leaderId: 'mallory', prevLogIndex: 0, prevLogTerm: term, leaderCommit: 0,
+    entries: [{ index: 1, term, data: { forged: true }, id: 'mallory_3' }]
+  })
+  assert.equal(follower.status().dropped.unexpected - unexpectedBefore, 1)
   await leader.append('after')
   await allCommitted(nodes, 1)
   const log = assertSameLogs(nodes)

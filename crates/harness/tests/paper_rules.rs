@@ -929,6 +929,26 @@ fn follower_refuses_entries_when_previous_entry_does_not_match_5_3() {
 }
 
 #[test]
+fn a_follower_takes_no_leader_message_from_another_node_in_the_term_of_its_leader() {
+    // At most one leader per term (5.2): once node 1 has spoken as leader of term 1, an append, heartbeat or
+    // snapshot from node 3 in term 1 comes from no correct node. Taken, its entry would sit where node 1's entry
+    // of the same index and term would be taken as matching, and the logs would differ for good.
+    let mut follower = new_node(paper_config(2), &[1, 2, 3]);
+    follower.step(append(1, 2, 1, (0, 0), vec![entry(1, 1)], 0)).unwrap();
+    drain(&mut follower);
+    assert_eq!(follower.step(append(3, 2, 1, (1, 1), vec![entry(2, 1)], 1)), Err(DropReason::Unexpected));
+    assert_eq!(follower.step(heartbeat(3, 2, 1)), Err(DropReason::Unexpected));
+    assert!(drain(&mut follower).messages.is_empty(), "no answer to the impostor");
+    assert_eq!((follower.log().last_index(), follower.leader()), (1, Some(1)));
+
+    // The leader's own entry for that place is taken; a leader of a later term is followed.
+    follower.step(append(1, 2, 1, (1, 1), vec![entry(2, 1)], 1)).unwrap();
+    assert_eq!(follower.log().last_index(), 2);
+    follower.step(heartbeat(3, 2, 2)).unwrap();
+    assert_eq!(follower.leader(), Some(3));
+}
+
+#[test]
 fn follower_deletes_conflicting_entries_and_appends_new_ones_5_3() {
     // "If an existing entry conflicts with a new one (same index but different terms), delete the existing
     // entry and all that follow it. Append any new entries not already in the log", and persist them.

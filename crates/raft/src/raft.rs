@@ -805,6 +805,15 @@ impl Raft {
     }
 
     fn step_follower(&mut self, m: Message) -> Result<(), DropReason> {
+        let from_a_leader = matches!(
+            m.body,
+            MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. }
+        );
+        if from_a_leader && self.leader.is_some_and(|leader| leader != m.from) {
+            // Two leaders in one term cannot happen between correct nodes: a second one is not taken, lest an
+            // entry of its own sit where the real leader's entry of the same term is taken as matching.
+            return Err(DropReason::Unexpected);
+        }
         match m.body {
             MessageBody::Append { prev_index, prev_term, entries, commit } => {
                 self.election_elapsed = 0;
