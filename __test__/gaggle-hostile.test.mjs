@@ -323,7 +323,7 @@ test('a dispatch from a sender that is not a member does not run', WITHIN, async
   assert.equal(leader.status().dropped.total - before, 2)
 })
 
-test('a stranger known from its vote request cannot append nor read through the leader, nor lead in its term', WITHIN, async (t) => {
+test('a stranger known from its vote request cannot append nor read through the leader, nor lead or campaign in its term', WITHIN, async (t) => {
   const nodes = memoryCluster(t, 3)
   const leader = await stableLeader(nodes)
   await leader.append('before')
@@ -344,7 +344,11 @@ test('a stranger known from its vote request cannot append nor read through the 
     type: 'APPEND_ENTRIES', term, leaderId: 'mallory', prevLogIndex: 0, prevLogTerm: term, leaderCommit: 0,
     entries: [{ index: 1, term, data: { forged: true }, id: 'mallory_3' }]
   })
-  assert.equal(follower.status().dropped.unexpected - unexpectedBefore, 1)
+  // Nor a campaign, which would skip pre-vote and the leader's lease: only the leader hands over.
+  follower._channel.emit('recieved', 'mallory', { type: 'TIMEOUT_NOW', term })
+  follower._channel.emit('recieved', 'mallory', { type: 'TIMEOUT_NOW', term: term + 1 })
+  assert.equal(follower.status().dropped.unexpected - unexpectedBefore, 3)
+  assert.equal(follower._currentTerm, term)
   await leader.append('after')
   await allCommitted(nodes, 1)
   const log = assertSameLogs(nodes)

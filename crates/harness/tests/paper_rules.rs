@@ -446,6 +446,7 @@ fn a_node_at_the_max_term_never_campaigns() {
         for _ in 0..3 * config.election_ticks_max {
             at.tick();
         }
+        at.step(heartbeat(2, 1, MAX_TERM)).unwrap();
         at.step(msg(2, 1, MAX_TERM, MessageBody::TimeoutNow)).unwrap();
         let out = drain(&mut at);
         assert!(out.messages.iter().all(|m| m.term <= MAX_TERM), "{:?}", out.messages);
@@ -1859,6 +1860,21 @@ fn a_leader_that_leaves_hands_over_to_the_most_caught_up_voter() {
     let mut alone = Cluster::new(1);
     assert!(alone.elect(1));
     assert_eq!(alone.node_mut(1).transfer_leadership_to_most_caught_up(), Err(TransferError::NoOtherVoter));
+}
+
+#[test]
+fn a_follower_campaigns_on_timeout_now_only_from_the_leader_it_follows() {
+    // A transfer skips pre-vote and every lease; only the leader of the term may ask for one. A TimeoutNow from
+    // another node, or from a later term (a leader hands over only to a node that answered it in its term), is
+    // dropped and changes neither role nor term.
+    let mut raft = follower_in_lease();
+    assert_eq!(raft.step(msg(3, 1, 1, MessageBody::TimeoutNow)), Err(DropReason::Unexpected));
+    assert_eq!(raft.step(msg(2, 1, 2, MessageBody::TimeoutNow)), Err(DropReason::Unexpected));
+    assert_eq!(raft.step(msg(3, 1, 5, MessageBody::TimeoutNow)), Err(DropReason::Unexpected));
+    assert_eq!((raft.role(), raft.term(), raft.leader()), (Role::Follower, 1, Some(2)));
+    assert!(drain(&mut raft).messages.is_empty());
+    raft.step(msg(2, 1, 1, MessageBody::TimeoutNow)).unwrap();
+    assert_eq!((raft.role(), raft.term()), (Role::Candidate, 2));
 }
 
 #[test]

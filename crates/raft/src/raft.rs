@@ -578,6 +578,8 @@ impl Raft {
                 MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. } => {
                     self.become_follower(m.term, Some(m.from));
                 }
+                // A leader hands over only to a node that has answered it in its term: never to one in an older term.
+                MessageBody::TimeoutNow => return Err(DropReason::Unexpected),
                 _ => self.become_follower(m.term, None),
             }
         } else if m.term < self.term {
@@ -613,7 +615,8 @@ impl Raft {
             | MessageBody::PreVoteReply { granted: true }
             | MessageBody::Propose { .. }
             | MessageBody::ReadIndex { .. }
-            | MessageBody::CommitNotice { .. } => false,
+            | MessageBody::CommitNotice { .. }
+            | MessageBody::TimeoutNow => false,
             MessageBody::Vote { transfer, .. } => transfer || !self.in_leader_lease(),
             _ => true,
         }
@@ -837,6 +840,11 @@ impl Raft {
                 Ok(())
             }
             MessageBody::TimeoutNow => {
+                // Only the leader of this term hands over to this node; from anyone else, a campaign that skips
+                // pre-vote and every lease would only unseat that leader.
+                if self.leader != Some(m.from) {
+                    return Err(DropReason::Unexpected);
+                }
                 if self.tracker.is_voter(self.id) {
                     self.stats.transfers_received += 1;
                     self.start_election(true);
