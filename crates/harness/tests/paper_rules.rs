@@ -1772,6 +1772,41 @@ fn a_leader_takes_proposals_and_reads_only_from_members() {
 }
 
 #[test]
+fn a_commit_notice_counts_only_from_a_member_of_a_configuration_the_log_holds() {
+    // Node 2 of five follows leader 1 and holds 2@1, not committed. A stranger's notice that 2@1 committed is
+    // dropped: taken, node 2 would apply 2@1, and then answer a later leader's 2@2 as matched without holding it.
+    let mut raft = new_node(paper_config(2), &[1, 2, 3, 4, 5]);
+    raft.step(append(1, 2, 1, (0, 0), entries(1, &[1, 1]), 1)).unwrap();
+    drain(&mut raft);
+    let notice = |from| msg(from, 2, 7, MessageBody::CommitNotice { index: 2, term: 1 });
+    assert_eq!(raft.step(notice(99)), Err(DropReason::UnknownSender));
+    assert_eq!(raft.log().committed, 1);
+    assert!(drain(&mut raft).committed.is_empty());
+    // The same notice from a member (a voter that answered this node's vote request) teaches the commit.
+    raft.step(notice(3)).unwrap();
+    assert_eq!(raft.log().committed, 2);
+}
+
+#[test]
+fn a_read_index_reply_counts_only_from_the_leader_this_node_follows() {
+    // Follower 1 asks leader 2 for read 7; an answer from anyone else (here with a stale index) answers nothing.
+    let mut raft = follower_in_lease();
+    raft.read_index(7, false).unwrap();
+    drain(&mut raft);
+    assert_eq!(
+        raft.step(msg(99, 1, 1, MessageBody::ReadIndexReply { request: 7, index: 0 })),
+        Err(DropReason::Unexpected)
+    );
+    assert_eq!(
+        raft.step(msg(3, 1, 1, MessageBody::ReadIndexReply { request: 7, index: 0 })),
+        Err(DropReason::Unexpected)
+    );
+    assert!(raft.ready().reads.is_empty(), "no read answered");
+    raft.step(msg(2, 1, 1, MessageBody::ReadIndexReply { request: 7, index: 0 })).unwrap();
+    assert_eq!(raft.ready().reads.len(), 1);
+}
+
+#[test]
 fn unanswered_proposal_is_sent_again_after_the_retry_interval() {
     // A pending proposal that has not committed after `proposal_retry_ticks` is sent to the leader again.
     let mut config = paper_config(3);

@@ -280,6 +280,11 @@ impl ConfigHistory {
         self.entries.iter().rev().find(|(at, _, _)| *at <= index).map(|(at, term, _)| (*at, *term))
     }
 
+    /// Whether `id` is a member (voter, outgoing voter or learner) of any configuration the log holds.
+    pub fn ever_holds(&self, id: NodeId) -> bool {
+        self.base.contains(id) || self.entries.iter().any(|(_, _, entry)| entry.membership.contains(id))
+    }
+
     /// The configuration in force at `index` (as of that entry, for a snapshot taken there).
     pub fn at(&self, index: Index) -> &Membership {
         self.entries.iter().rev().find(|(at, _, _)| *at <= index).map_or(&self.base, |(_, _, entry)| &entry.membership)

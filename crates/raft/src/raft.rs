@@ -548,6 +548,11 @@ impl Raft {
             return Ok(());
         }
         if let MessageBody::CommitNotice { index, term } = m.body {
+            // Sent by a voter a candidate asked, or by a leader to a member it removed: by a member of some
+            // configuration this log holds. From anyone else it would commit what no quorum may hold.
+            if !self.configs.ever_holds(m.from) {
+                return Err(DropReason::UnknownSender);
+            }
             self.handle_commit_notice(index, term);
             // Told by the leader of a configuration it holds that leaves it out: it was removed.
             if self.log.term(index) == Some(term) && index <= self.log.committed {
@@ -596,6 +601,11 @@ impl Raft {
                 Ok(())
             }
             MessageBody::ReadIndexReply { request, index } => {
+                // Reads are asked of the leader; an answer from anyone else (or from a leader since replaced,
+                // whose reads were asked again of the next) is not taken.
+                if self.leader != Some(m.from) {
+                    return Err(DropReason::Unexpected);
+                }
                 self.handle_read_index_reply(request, index);
                 Ok(())
             }
