@@ -311,10 +311,12 @@ test('a live cluster survives 12,000 hostile messages and counts what it drops',
   assert.deepEqual(await follower.dispatchOnLeader('count', []), [rpcCallsBefore + 1])
 })
 
-test('a dispatch from a sender that is not a member does not run', WITHIN, async (t) => {
+test('a dispatch from a sender that is not a member does not run, even once its vote request made its name known', WITHIN, async (t) => {
   let calls = 0
   const nodes = memoryCluster(t, 3, { rpc: { effect (cb) { calls++; cb(null, 'done') } } })
   const leader = await stableLeader(nodes)
+  // a vote request makes its name known, not a member's
+  leader._channel.emit('recieved', 'mallory', { type: 'REQUEST_VOTE', term: leader._currentTerm, candidateId: 'mallory', lastLogIndex: -1, lastLogTerm: -1 })
   const before = leader.status().dropped.total
   leader._channel.emit('recieved', 'mallory', { type: 'DISPATCH', term: leader._currentTerm, id: 'rpc-1', methodName: 'effect', args: [] })
   leader._channel.emit('recieved', 'mallory', { type: 'DISPATCH_REPLY', term: leader._currentTerm, id: 'rpc-2', returnValues: [null] })

@@ -425,7 +425,9 @@ impl NodeDriver {
     /// (a vote, or a leader's message) is taken as well, and its name learned: Raft servers answer requests from
     /// servers outside their latest configuration (thesis 4.1: a member added by a change this node has not seen
     /// yet, a leader it does not know, a candidate it must vote for to keep the cluster available); a removed
-    /// server cannot disturb it where pre-vote and check-quorum hold. At most `MAX_STRANGERS` are learned so.
+    /// server cannot disturb it where pre-vote and check-quorum hold. At most `MAX_STRANGERS` are kept so: beyond,
+    /// the oldest that no configuration holds and that is neither the leader nor the vote is forgotten. A stranger
+    /// is no peer: its proposals, reads and rpc calls are not taken.
     fn sender_id(&mut self, from_name: &str, request: bool) -> Option<Option<NodeId>> {
         if self.closed || from_name == self.peers.self_name() {
             return None;
@@ -438,11 +440,18 @@ impl NodeDriver {
         if known.is_some() || self.peers.has_vacant_seats() {
             return Some(known);
         }
-        let is_member = self.raft.membership().contains(member_id(from_name));
-        if (is_member || request) && self.peers.learned_count() < MAX_STRANGERS {
-            if let Ok(id) = self.peers.learn(from_name) {
-                return Some(Some(id));
-            }
+        let learned = if self.raft.membership().contains(member_id(from_name)) {
+            self.peers.learn(from_name).ok()
+        } else if request {
+            let raft = &self.raft;
+            let still_needed =
+                |id| raft.config_history_holds(id) || raft.leader() == Some(id) || raft.vote() == Some(id);
+            self.peers.learn_stranger(from_name, MAX_STRANGERS, still_needed)
+        } else {
+            None
+        };
+        if let Some(id) = learned {
+            return Some(Some(id));
         }
         self.wire_stats.unknown_sender += 1;
         None
@@ -452,9 +461,9 @@ impl NodeDriver {
         self.closed
     }
 
-    /// Whether `name` is a member this node has met (itself excluded).
+    /// Whether `name` is a member this node has met (itself excluded): not a stranger known from its requests.
     pub fn is_peer(&self, name: &str) -> bool {
-        name != self.peers.self_name() && self.peers.id_of(name).is_some()
+        name != self.peers.self_name() && self.peers.id_of(name).is_some_and(|id| !self.peers.is_stranger(id))
     }
 
     /// Proposes application data under a fresh id `<name>_<uuid>`, which it returns.

@@ -377,3 +377,57 @@ fn a_durable_node_reports_its_fsync_times_and_the_snapshots_it_took_and_restored
     drop(driver.close());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn request(body: MessageBody) -> Received {
+    Received::Message(Message { from: 0, to: 0, term: 1, body })
+}
+
+fn pre_vote() -> Received {
+    request(MessageBody::PreVote { last_index: 0, last_term: 0 })
+}
+
+#[test]
+fn strangers_cannot_use_up_the_names_a_joining_node_can_learn() {
+    // MAX_STRANGERS junk names, one pre-vote each, and then the leader that adds this joining node speaks: the
+    // oldest junk name is forgotten to make room, and the leader is heard.
+    let mut driver = NodeDriver::new(options("j", Members::Join)).expect("driver");
+    for i in 0..MAX_STRANGERS {
+        driver.receive(&format!("junk{i}"), pre_vote());
+    }
+    driver.receive("leader", request(MessageBody::Heartbeat { commit: 0, read_round: 0 }));
+    assert_eq!(driver.raft().leader(), Some(member_id("leader")), "wire: {:?}", driver.status().wire);
+    assert_eq!(driver.name_of(member_id("junk0")), None, "the oldest stranger was forgotten");
+    // The leader is needed: more junk does not push it out.
+    for i in MAX_STRANGERS..2 * MAX_STRANGERS {
+        driver.receive(&format!("junk{i}"), pre_vote());
+    }
+    assert_eq!(driver.name_of(member_id("leader")), Some("leader"));
+}
+
+#[test]
+fn a_stranger_known_from_its_requests_is_no_peer() {
+    // Its vote request is answered, but it runs no rpc and its proposals are not a member's.
+    let mut driver = NodeDriver::new(options("a", Members::Named(vec!["a".into(), "b".into()]))).expect("driver");
+    driver.receive("mallory", pre_vote());
+    assert_eq!(driver.name_of(member_id("mallory")), Some("mallory"));
+    assert!(!driver.is_peer("mallory"));
+    assert!(driver.is_peer("b"));
+    assert!(!driver.is_peer("a"), "not itself");
+}
+
+#[test]
+fn a_stranger_whose_name_has_the_id_of_a_member_to_come_gives_way_to_it() {
+    // FNV-1a reduced to 53 bits: these two names have one id. The impostor speaks first (one pre-vote) and is
+    // learned under the id the real member will have; adding the real member displaces it.
+    let (real, impostor) = ("n-05aeb7705f8b18", "n-0e39b0ca3e51ca");
+    assert_eq!(member_id(real), member_id(impostor));
+    let mut driver = NodeDriver::new(options("a", Members::Named(vec!["a".into()]))).expect("driver");
+    driver.campaign();
+    flush(&mut driver);
+    assert_eq!(driver.raft().role(), Role::Leader);
+    driver.receive(impostor, pre_vote());
+    assert_eq!(driver.name_of(member_id(real)), Some(impostor));
+    driver.add_member(real, None).expect("the member is added");
+    assert_eq!(driver.name_of(member_id(real)), Some(real));
+    assert!(driver.is_peer(real) && !driver.is_peer(impostor));
+}

@@ -5,7 +5,7 @@
 //! when a new name speaks (the core's `Raft::fill_vacant_seat`).
 
 use flotilla_raft::{Membership, NodeId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// The largest id a name hashes to: ids stay exact as JS numbers (`Number.MAX_SAFE_INTEGER`), and 0 is never one.
 pub const MAX_MEMBER_ID: NodeId = (1 << 53) - 1;
@@ -84,6 +84,8 @@ pub struct MemberRegistry {
     names: HashMap<NodeId, String>,
     /// The voter seats in the order they were taken, this node's first; a vacant one holds its placeholder id.
     seats: Vec<NodeId>,
+    /// The ids of names learned only because they sent a request (`learn_stranger`), oldest first.
+    strangers: VecDeque<NodeId>,
 }
 
 impl MemberRegistry {
@@ -96,6 +98,7 @@ impl MemberRegistry {
             ids: HashMap::from([(self_name.to_string(), self_id)]),
             names: HashMap::from([(self_id, self_name.to_string())]),
             seats,
+            strangers: VecDeque::new(),
         }
     }
 
@@ -162,14 +165,54 @@ impl MemberRegistry {
         Ok(Bound::Seated { id, vacant })
     }
 
-    /// How many names are known beyond the seats (see `learn`).
-    pub fn learned_count(&self) -> usize {
-        self.names.len().saturating_sub(self.seats.iter().filter(|id| self.names.contains_key(id)).count())
+    /// Whether `id` is known only because it sent a request (see `learn_stranger`).
+    pub fn is_stranger(&self, id: NodeId) -> bool {
+        self.strangers.contains(&id)
+    }
+
+    /// Learns the name of a sender in no configuration this node knows, because it sent a request (thesis 4.1:
+    /// it may be a member added by a change this node has not seen). At most `limit` are kept: beyond, the oldest
+    /// that `still_needed` lets go is forgotten, so that junk names cannot use up the room a real newcomer needs.
+    /// `None` when each of them is still needed, or when the name's id is another's.
+    pub fn learn_stranger(
+        &mut self,
+        name: &str,
+        limit: usize,
+        still_needed: impl Fn(NodeId) -> bool,
+    ) -> Option<NodeId> {
+        if let Some(id) = self.id_of(name) {
+            return Some(id);
+        }
+        let id = member_id(name);
+        if self.names.contains_key(&id) {
+            return None;
+        }
+        if self.strangers.len() >= limit {
+            let oldest_unneeded = self.strangers.iter().position(|&stranger| !still_needed(stranger))?;
+            let forgotten = self.strangers.remove(oldest_unneeded)?;
+            self.forget(forgotten);
+        }
+        self.ids.insert(name.to_string(), id);
+        self.names.insert(id, name.to_string());
+        self.strangers.push_back(id);
+        Some(id)
+    }
+
+    fn forget(&mut self, id: NodeId) {
+        if let Some(name) = self.names.remove(&id) {
+            self.ids.remove(&name);
+        }
     }
 
     /// Learns a member's name without giving it a seat: a member added by a membership change (its name comes
-    /// with the configuration), or one that speaks and is a member of the configuration in force.
+    /// with the configuration), or one that speaks and is a member of the configuration in force. A stranger
+    /// known by that name is a member from now on; one whose name only has the same id gives way to it.
     pub fn learn(&mut self, name: &str) -> Result<NodeId, BindError> {
+        let own_id = member_id(name);
+        if self.is_stranger(own_id) && self.id_of(name) != Some(own_id) {
+            self.forget(own_id);
+        }
+        self.strangers.retain(|&stranger| stranger != own_id);
         let id = self.id_to_learn(name)?;
         if self.ids.contains_key(name) {
             return Ok(id);
@@ -180,15 +223,17 @@ impl MemberRegistry {
     }
 
     /// The id `learn(name)` would give, without learning it: the name's id when known, else its own id unless
-    /// another member holds that.
+    /// another member holds that (a stranger holding it gives way).
     pub fn id_to_learn(&self, name: &str) -> Result<NodeId, BindError> {
         if let Some(id) = self.id_of(name) {
             return Ok(id);
         }
         let id = member_id(name);
         match self.names.get(&id) {
-            Some(member) => Err(BindError::IdCollision { name: name.to_string(), member: member.clone() }),
-            None => Ok(id),
+            Some(member) if !self.is_stranger(id) => {
+                Err(BindError::IdCollision { name: name.to_string(), member: member.clone() })
+            }
+            _ => Ok(id),
         }
     }
 

@@ -270,6 +270,10 @@ impl Raft {
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
     }
+    /// Whether `id` is a member of any configuration the log holds (the snapshot's, and each entry's after it).
+    pub fn config_history_holds(&self, id: NodeId) -> bool {
+        self.configs.ever_holds(id)
+    }
     pub fn log(&self) -> &RaftLog {
         &self.log
     }
@@ -550,7 +554,7 @@ impl Raft {
         if let MessageBody::CommitNotice { index, term } = m.body {
             // Sent by a voter a candidate asked, or by a leader to a member it removed: by a member of some
             // configuration this log holds. From anyone else it would commit what no quorum may hold.
-            if !self.configs.ever_holds(m.from) {
+            if !self.config_history_holds(m.from) {
                 return Err(DropReason::UnknownSender);
             }
             self.handle_commit_notice(index, term);
