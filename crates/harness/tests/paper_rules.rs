@@ -7,7 +7,7 @@ use flotilla_harness::{progress, Cluster, MemoryStorage};
 use flotilla_raft::{
     Config, ConfigError, DropReason, Entry, EntryKind, HardState, Index, InjectedBug, Membership, Message, MessageBody,
     NodeId, PersistRequest, ProposeError, Raft, RestoredState, RestoredStateError, Role, SnapshotMeta, Term,
-    TransferError, MAX_INDEX, MAX_TERM, MAX_TERM_STEP,
+    TransferError, MAX_INDEX, MAX_STRANGER_TERM_STEP, MAX_TERM, MAX_TERM_STEP,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -410,6 +410,23 @@ fn a_message_raises_the_term_by_at_most_max_term_step() {
     let mut raft = restored_node(Config::new(1), restored(&[1, 2, 3], 1, None, 0, &[]));
     assert_eq!(raft.step(vote_reply(2, 1, (1 << 53) - 1, false)), Err(DropReason::Malformed));
     assert_eq!(raft.term(), 1 + MAX_TERM_STEP);
+}
+
+#[test]
+fn a_sender_no_configuration_holds_raises_the_term_by_at_most_max_stranger_term_step() {
+    // Each message of a stranger far ahead raises the node by the smaller step only: the two million messages
+    // that take a node to MAX_TERM by MAX_TERM_STEP move it no further than 2^29 here.
+    let mut raft = restored_node(paper_config(1), restored(&[1, 2, 3], 1, None, 0, &[]));
+    assert_eq!(raft.step(heartbeat(99, 1, 1 + MAX_TERM_STEP)), Err(DropReason::Malformed));
+    assert_eq!(raft.term(), 1 + MAX_STRANGER_TERM_STEP);
+    for _ in 0..(1 << 21) {
+        let _ = raft.step(heartbeat(99, 1, MAX_TERM));
+    }
+    assert_eq!(raft.term(), 1 + MAX_STRANGER_TERM_STEP * ((1 << 21) + 1));
+    // A member of the configuration still moves it by the whole step.
+    let before = raft.term();
+    assert_eq!(raft.step(heartbeat(2, 1, MAX_TERM)), Err(DropReason::Malformed));
+    assert_eq!(raft.term(), before + MAX_TERM_STEP);
 }
 
 #[test]

@@ -99,7 +99,7 @@ pub use config::InjectedBug;
 pub use error::{
     CompactError, ConfigError, DropReason, ProposeError, ReadError, RestoredStateError, SeatError, TransferError,
 };
-pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
+pub use limits::{MAX_ID_BYTES, MAX_INDEX, MAX_STRANGER_TERM_STEP, MAX_TERM, MAX_TERM_STEP, MAX_WIRE_INTEGER};
 pub use log::RaftLog;
 pub use message::{Message, MessageBody};
 pub use own_indices::OwnIndices;

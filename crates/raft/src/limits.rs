@@ -16,6 +16,11 @@ pub const MAX_TERM: Term = MAX_WIRE_INTEGER;
 /// once (it would take two million such messages, each adopted, to exhaust the terms).
 pub const MAX_TERM_STEP: Term = 1 << 32;
 
+/// `MAX_TERM_STEP` for a sender that no configuration of the receiver's log holds: a member added by a change the
+/// receiver has not seen yet rises to its term by this much per message, and a stranger would need 2^45 messages
+/// to exhaust the terms.
+pub const MAX_STRANGER_TERM_STEP: Term = 1 << 8;
+
 /// The highest log index any message may carry, and the highest a log may reach: half of what a message can
 /// express, so that adding one entry, or a batch, to any accepted index never leaves the range a message can
 /// carry. A leader whose log is full refuses proposals (`ProposeError::LogFull`).
@@ -26,7 +31,7 @@ pub const MAX_INDEX: Index = 1 << 52;
 pub const MAX_ID_BYTES: usize = 256;
 
 /// Whether a message of `term` may be taken by a node in `current`: not above what a node may reach, and no
-/// further above the node's own term than `MAX_TERM_STEP`.
-pub fn term_is_acceptable(current: Term, term: Term) -> bool {
-    term <= MAX_TERM && term.saturating_sub(current) <= MAX_TERM_STEP
+/// further above the node's own term than `step` (`MAX_TERM_STEP`, or `MAX_STRANGER_TERM_STEP`).
+pub fn term_is_acceptable(current: Term, term: Term, step: Term) -> bool {
+    term <= MAX_TERM && term.saturating_sub(current) <= step
 }

@@ -520,12 +520,16 @@ impl Raft {
         // Thesis 4.1: requests are answered without consulting the configuration (a leader that is not in it, or
         // not yet; a candidate whose vote keeps the cluster available); a reply counts only from a member.
         validate_body(&m)?;
-        if !limits::term_is_acceptable(self.term, m.term) {
+        // A sender no configuration of this log holds (a member added by a change not seen yet, or a stranger)
+        // moves the term by a smaller step: strangers' messages could otherwise exhaust the terms in millions.
+        let step =
+            if self.config_history_holds(m.from) { limits::MAX_TERM_STEP } else { limits::MAX_STRANGER_TERM_STEP };
+        if !limits::term_is_acceptable(self.term, m.term, step) {
             // Dropped, but not ignored: the node rises by the most one message may take it, so that a node left far
             // behind (its peers pushed ahead by a hostile term) is never cut off for good; each such message brings
-            // it `MAX_TERM_STEP` closer. Raising one's own term is always safe (it is what an election timeout does).
+            // it `step` closer. Raising one's own term is always safe (it is what an election timeout does).
             if m.term <= limits::MAX_TERM && self.adopts_the_term_of(&m) {
-                self.become_follower(self.term + limits::MAX_TERM_STEP, None);
+                self.become_follower(self.term + step, None);
             }
             return Err(DropReason::Malformed);
         }
