@@ -33,6 +33,9 @@ pub enum InjectedBug {
     TwoChangesInFlight,
     /// Learners count in the quorum that commits entries (an entry held by a minority of voters commits).
     LearnerCountedInQuorum,
+    /// Who may say what goes unchecked: a leader appends a stranger's forwarded proposals, a node takes its
+    /// commit notices and read answers, and a follower takes its appends in the term of the leader it knows.
+    StrangersTrusted,
 }
 
 #[derive(Clone, Debug)]

@@ -539,7 +539,7 @@ impl Raft {
         if let MessageBody::Propose { proposals } = m.body {
             if self.role == Role::Leader {
                 self.tell_removed_member(m.from);
-                if !self.tracker.is_member(m.from) {
+                if !self.tracker.is_member(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
                     return Err(DropReason::UnknownSender);
                 }
             }
@@ -548,7 +548,7 @@ impl Raft {
         if let MessageBody::ReadIndex { request, lease } = m.body {
             if self.role == Role::Leader {
                 self.tell_removed_member(m.from);
-                if !self.tracker.is_member(m.from) {
+                if !self.tracker.is_member(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
                     return Err(DropReason::UnknownSender);
                 }
             }
@@ -558,7 +558,7 @@ impl Raft {
         if let MessageBody::CommitNotice { index, term } = m.body {
             // Sent by a voter a candidate asked, or by a leader to a member it removed: by a member of some
             // configuration this log holds. From anyone else it would commit what no quorum may hold.
-            if !self.config_history_holds(m.from) {
+            if !self.config_history_holds(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
                 return Err(DropReason::UnknownSender);
             }
             self.handle_commit_notice(index, term);
@@ -611,7 +611,7 @@ impl Raft {
             MessageBody::ReadIndexReply { request, index } => {
                 // Reads are asked of the leader; an answer from anyone else (or from a leader since replaced,
                 // whose reads were asked again of the next) is not taken.
-                if self.leader != Some(m.from) {
+                if self.leader != Some(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
                     return Err(DropReason::Unexpected);
                 }
                 self.handle_read_index_reply(request, index);
@@ -830,7 +830,8 @@ impl Raft {
             m.body,
             MessageBody::Append { .. } | MessageBody::Heartbeat { .. } | MessageBody::InstallSnapshot { .. }
         );
-        if from_a_leader && self.leader.is_some_and(|leader| leader != m.from) {
+        let second_leader = self.leader.is_some_and(|leader| leader != m.from);
+        if from_a_leader && second_leader && !self.config.injects(InjectedBug::StrangersTrusted) {
             // Two leaders in one term cannot happen between correct nodes: a second one is not taken, lest an
             // entry of its own sit where the real leader's entry of the same term is taken as matching.
             return Err(DropReason::Unexpected);

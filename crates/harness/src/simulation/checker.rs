@@ -57,7 +57,13 @@ pub enum Invariant {
     Liveness,
     /// The core panicked.
     Panic,
+    /// No entry a stranger (a name no configuration holds) proposed or appended is committed.
+    MembersOnly,
 }
+
+/// The name of the stranger on the simulated channel (see `world/stranger.rs`); its forged entries' ids begin
+/// with it.
+pub const STRANGER: &str = "stranger";
 
 #[derive(Clone, Debug)]
 pub struct Violation {
@@ -533,6 +539,12 @@ impl Checker {
                 continue;
             }
             if let Some(proposal) = &entry.id {
+                if proposal.starts_with(STRANGER) {
+                    return Err(Violation::new(
+                        Invariant::MembersOnly,
+                        format!("node {id} considers the stranger's entry {proposal} committed at index {index}"),
+                    ));
+                }
                 if let Some(&earlier) = self.index_of_id.get(proposal) {
                     return Err(Violation::new(
                         Invariant::ExactlyOnce,

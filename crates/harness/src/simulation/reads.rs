@@ -39,6 +39,11 @@ impl Reads {
         self.pending.insert((node, request), AskedRead { at_least, lease });
     }
 
+    /// A read of `node` still waiting for its answer, if any.
+    pub fn pending_of(&self, node: NodeId) -> Option<u64> {
+        self.pending.range((node, 0)..=(node, u64::MAX)).next().map(|(&(_, request), _)| request)
+    }
+
     /// The node reports read `request` done at `index`, having applied up to `applied`.
     pub fn done(&mut self, node: NodeId, request: u64, index: Index, applied: Index) -> Result<(), Violation> {
         if self.given_up.remove(&(node, request)) {

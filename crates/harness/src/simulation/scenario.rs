@@ -108,6 +108,7 @@ impl Scenario {
             InjectedBug::JointStepSkipped,
             InjectedBug::TwoChangesInFlight,
             InjectedBug::LearnerCountedInQuorum,
+            InjectedBug::StrangersTrusted,
         ]
         .into_iter()
         .find(|bug| format!("{bug:?}") == name)

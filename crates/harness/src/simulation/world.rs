@@ -7,6 +7,7 @@
 mod churn;
 mod driver;
 mod nemesis;
+mod stranger;
 
 use crate::simulation::checker::{Checker, Invariant, Violation};
 use crate::simulation::clients::Clients;
@@ -64,6 +65,8 @@ enum Event {
     Read,
     Operator,
     Fault,
+    /// The stranger says what only members may (`world/stranger.rs`).
+    Stranger,
 }
 
 #[derive(Debug)]
@@ -126,9 +129,13 @@ pub struct World {
     reads: Reads,
     /// Draws the readers' choices, apart from the main stream.
     read_rng: StdRng,
+    /// The stranger's choices, a stream of their own so that the other faults stay as the seed drew them.
+    stranger_rng: StdRng,
     healed: bool,
     steps: u64,
     crashes: u64,
+    /// What the stranger said so far (each forged entry's id is numbered by it).
+    stranger_messages: u64,
     /// The counters of crashed incarnations.
     core_stats: Stats,
     /// A node snapshots and compacts once it applied this many entries past its snapshot (0: never).
@@ -160,9 +167,11 @@ impl World {
             clients: Clients::new(size),
             reads: Reads::default(),
             read_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_4EAD_0000_0001),
+            stranger_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_5743_0000_0002),
             healed: false,
             steps: 0,
             crashes: 0,
+            stranger_messages: 0,
             core_stats: Stats::default(),
             compact_every,
             rng,
@@ -200,6 +209,8 @@ impl World {
         } else {
             let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
             world.schedule(first_fault, Event::Fault);
+            let first_stranger = world.stranger_rng.random_range(1..=world.tuning.fault_interval_max);
+            world.schedule(first_stranger, Event::Stranger);
         }
         if world.scenario.churn {
             let first_change = world.rng.random_range(1..=20 * TICK);
@@ -334,6 +345,7 @@ impl World {
             Event::Read => self.read()?,
             Event::Operator => self.operator()?,
             Event::Fault => self.fault()?,
+            Event::Stranger => self.stranger_speaks()?,
         }
         if self.steps.is_multiple_of(FULL_CHECK_EVERY) {
             for position in 0..self.nodes.len() {

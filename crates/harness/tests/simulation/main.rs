@@ -356,3 +356,11 @@ fn finds_a_learner_counted_in_a_quorum() {
         find_injected_bug(InjectedBug::LearnerCountedInQuorum, 500);
     }
 }
+
+/// Without the checks of who may say what, the stranger's proposals, notices, read answers or appends are taken.
+#[test]
+fn finds_what_a_stranger_says_taken_on_trust() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::StrangersTrusted, 300);
+    }
+}
