@@ -430,6 +430,17 @@ fn a_sender_no_configuration_holds_raises_the_term_by_at_most_max_stranger_term_
 }
 
 #[test]
+fn a_joining_node_that_knows_no_member_takes_the_whole_term_step_from_its_leader() {
+    // The leader that adds a joining node is in no configuration the joiner holds: were it held to the stranger's
+    // step, a cluster far ahead in terms would take the joiner millions of heartbeats to reach.
+    let mut joiner = Raft::new(paper_config(4), RestoredState { joining: true, ..RestoredState::default() }).unwrap();
+    assert_eq!(joiner.step(heartbeat(1, 4, 2 * MAX_TERM_STEP)), Err(DropReason::Malformed));
+    assert_eq!(joiner.term(), MAX_TERM_STEP);
+    joiner.step(heartbeat(1, 4, 2 * MAX_TERM_STEP)).unwrap();
+    assert_eq!((joiner.term(), joiner.leader()), (2 * MAX_TERM_STEP, Some(1)));
+}
+
+#[test]
 fn a_node_far_behind_its_peers_terms_catches_up_instead_of_being_cut_off() {
     // Peers pushed (by a hostile term) far past this node's term: every message of theirs is too far ahead to be
     // taken, but each raises this node by the step, so a few heartbeats later it follows their leader again.

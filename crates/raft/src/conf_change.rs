@@ -280,6 +280,11 @@ impl ConfigHistory {
         self.entries.iter().rev().find(|(at, _, _)| *at <= index).map(|(at, term, _)| (*at, *term))
     }
 
+    /// Whether no configuration the log holds has a member: a node that joins and has heard of none yet.
+    pub fn holds_no_member(&self) -> bool {
+        self.base.members().is_empty() && self.entries.iter().all(|(_, _, entry)| entry.membership.members().is_empty())
+    }
+
     /// Whether `id` is a member (voter, outgoing voter or learner) of any configuration the log holds.
     pub fn ever_holds(&self, id: NodeId) -> bool {
         self.base.contains(id) || self.entries.iter().any(|(_, _, entry)| entry.membership.contains(id))

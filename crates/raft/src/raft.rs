@@ -521,9 +521,10 @@ impl Raft {
         // not yet; a candidate whose vote keeps the cluster available); a reply counts only from a member.
         validate_body(&m)?;
         // A sender no configuration of this log holds (a member added by a change not seen yet, or a stranger)
-        // moves the term by a smaller step: strangers' messages could otherwise exhaust the terms in millions.
-        let step =
-            if self.config_history_holds(m.from) { limits::MAX_TERM_STEP } else { limits::MAX_STRANGER_TERM_STEP };
+        // moves the term by a smaller step: strangers' messages could otherwise exhaust the terms in millions. A
+        // node that joins and knows no member yet takes the whole step from anyone: its leader is such a sender.
+        let trusted_step = self.config_history_holds(m.from) || self.configs.holds_no_member();
+        let step = if trusted_step { limits::MAX_TERM_STEP } else { limits::MAX_STRANGER_TERM_STEP };
         if !limits::term_is_acceptable(self.term, m.term, step) {
             // Dropped, but not ignored: the node rises by the most one message may take it, so that a node left far
             // behind (its peers pushed ahead by a hostile term) is never cut off for good; each such message brings
