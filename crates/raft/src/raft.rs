@@ -520,12 +520,14 @@ impl Raft {
         // Thesis 4.1: requests are answered without consulting the configuration (a leader that is not in it, or
         // not yet; a candidate whose vote keeps the cluster available); a reply counts only from a member.
         validate_body(&m)?;
-        // A sender no configuration of this log holds (a member added by a change not seen yet, or a stranger)
-        // moves the term by a smaller step: strangers' messages could otherwise exhaust the terms in millions. A
-        // node that joins and knows no member yet takes the whole step from anyone: its leader is such a sender.
-        let trusted_step = self.config_history_holds(m.from) || self.configs.holds_no_member();
-        let step = if trusted_step { limits::MAX_TERM_STEP } else { limits::MAX_STRANGER_TERM_STEP };
-        if !limits::term_is_acceptable(self.term, m.term, step) {
+        // The sender's step is looked up only for a term beyond the smaller one (most messages are within it).
+        let within = |step| limits::term_is_acceptable(self.term, m.term, step);
+        let step = if within(limits::MAX_STRANGER_TERM_STEP) {
+            limits::MAX_STRANGER_TERM_STEP
+        } else {
+            self.term_step_of(m.from)
+        };
+        if !within(step) {
             // Dropped, but not ignored: the node rises by the most one message may take it, so that a node left far
             // behind (its peers pushed ahead by a hostile term) is never cut off for good; each such message brings
             // it `step` closer. Raising one's own term is always safe (it is what an election timeout does).
@@ -538,21 +540,11 @@ impl Raft {
         // and a leader's messages): a leader takes them only from a member of its configuration, so that a
         // stranger (or a removed member, which is told it was removed) puts nothing into the log.
         if let MessageBody::Propose { proposals } = m.body {
-            if self.role == Role::Leader {
-                self.tell_removed_member(m.from);
-                if !self.tracker.is_member(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
-                    return Err(DropReason::UnknownSender);
-                }
-            }
+            self.leader_hears_a_member(m.from)?;
             return self.handle_forwarded_proposals(proposals);
         }
         if let MessageBody::ReadIndex { request, lease } = m.body {
-            if self.role == Role::Leader {
-                self.tell_removed_member(m.from);
-                if !self.tracker.is_member(m.from) && !self.config.injects(InjectedBug::StrangersTrusted) {
-                    return Err(DropReason::UnknownSender);
-                }
-            }
+            self.leader_hears_a_member(m.from)?;
             self.handle_read_index_request(m.from, request, lease);
             return Ok(());
         }
@@ -623,6 +615,32 @@ impl Raft {
                 Role::Candidate | Role::PreCandidate => self.step_candidate(m),
                 Role::Follower => self.step_follower(m),
             },
+        }
+    }
+
+    /// How far one message from `from` may move this node's term: a sender no configuration of this log holds (a
+    /// member added by a change not seen yet, or a stranger) moves it by a smaller step, since strangers' messages
+    /// could otherwise exhaust the terms in millions. A node that joins and knows no member yet takes the whole
+    /// step from anyone: its leader is such a sender.
+    fn term_step_of(&self, from: NodeId) -> Term {
+        if self.config_history_holds(from) || self.configs.holds_no_member() {
+            limits::MAX_TERM_STEP
+        } else {
+            limits::MAX_STRANGER_TERM_STEP
+        }
+    }
+
+    /// For a proposal or a read sent to a leader: it is taken only from a member of its configuration (a removed
+    /// member is told it was removed). A node that does not lead drops or keeps them by its own rules.
+    fn leader_hears_a_member(&mut self, from: NodeId) -> Result<(), DropReason> {
+        if self.role != Role::Leader {
+            return Ok(());
+        }
+        self.tell_removed_member(from);
+        if self.tracker.is_member(from) || self.config.injects(InjectedBug::StrangersTrusted) {
+            Ok(())
+        } else {
+            Err(DropReason::UnknownSender)
         }
     }
 
