@@ -101,7 +101,10 @@ test('counters move with appends, reads and elections', WITHIN, async (t) => {
   const leader = await electLeader(nodes, nodes[1])
   const follower = nodes[0]
   const elected = metricsOf(leader)
-  assert.equal(value(elected, 'flotilla_elections_started_total'), 1)
+  // The campaign that won, and any before it that a lost pre-vote round cost (timing on a busy machine).
+  const started = value(elected, 'flotilla_elections_started_total')
+  assert.ok(started >= 1, `elections started: ${started}`)
+  assert.equal(started, leader.status().stats.electionsStarted, 'the metric is the engine\'s own count')
   assert.equal(value(elected, 'flotilla_role', { role: 'leader' }), 1)
   await waitFor(() => value(metricsOf(follower), 'flotilla_leader_changes_total') >= 1, 5000, 'the follower to count the new leader')
 
