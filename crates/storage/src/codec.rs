@@ -58,7 +58,8 @@ const HARD_STATE: u8 = 2;
 const SLOT_PEERS: u8 = 3;
 const COMPACTED: u8 = 4;
 const FOLLOWS: u8 = 5;
-/// A part of a record too large for one frame: its payload continues in the next frame (another part).
+/// A part of a record too large for one frame, after the first: its payload continues in the next frame (another
+/// part). Releases before `FIRST_PART` wrote it for the first part too, and such groups are still read.
 const PART: u8 = 6;
 /// The last part of a split record: the parts' bytes, joined, are the record's payload. A group is replayed
 /// only once its last part is read, so a crash inside it keeps none of it.
@@ -72,6 +73,10 @@ const MEMBERS: u8 = 8;
 const BATCH: u8 = 9;
 /// A `Follows` record with the salt of its segment's checksums, twice (`FOLLOWS` is the one written before salts).
 const SALTED_FOLLOWS: u8 = 10;
+/// The first part of a split record. A group that starts with it, followed by its parts up to the last, is a whole
+/// write: a search for whole records after damage can tell it from the later parts of a torn group, which it could
+/// not when every part but the last was a `PART`.
+const FIRST_PART: u8 = 11;
 /// Where the two copies of the salt are in the frame that opens a segment the log writes: its header, the batch
 /// type, the length of the batch's first record, then that record (`SALTED_FOLLOWS`, sequence, bytes, salt, salt).
 pub const OPENING_SALTS_AT: [usize; 2] = [HEADER_BYTES + 1 + 4 + 1 + 16, HEADER_BYTES + 1 + 4 + 1 + 16 + 4];
@@ -82,10 +87,11 @@ pub fn opens_a_salted_segment(segment: &[u8]) -> bool {
     segment.get(HEADER_BYTES + 1 + 4) == Some(&SALTED_FOLLOWS)
 }
 
-/// A frame's payload: a whole record, or a part of a split one (its bytes, and whether it is the last part).
+/// A frame's payload: a whole record, or a part of a split one (its bytes, whether it is marked as the first part,
+/// and whether it is the last).
 pub enum Frame<'a> {
     Whole(&'a [u8]),
-    Part { bytes: &'a [u8], last: bool },
+    Part { bytes: &'a [u8], first: bool, last: bool },
 }
 
 /// Whether a payload of `len` bytes that starts with `first` could be a whole record: its type is one, and the
@@ -100,11 +106,26 @@ pub fn could_be_whole(first: u8, len: usize) -> bool {
     }
 }
 
+/// Whether a payload that starts with `first` is the first part of a split record (one marked so: see `FIRST_PART`).
+pub fn opens_a_group(first: u8) -> bool {
+    first == FIRST_PART
+}
+
+/// Whether a payload that starts with `first` is a later part of a split record: `last` if it is the last one.
+pub fn continues_a_group(first: u8) -> Option<bool> {
+    match first {
+        PART => Some(false),
+        LAST_PART => Some(true),
+        _ => None,
+    }
+}
+
 /// What a checksummed payload holds: a part of a split record is told apart before it is decoded.
 pub fn frame_of(payload: &[u8]) -> Frame<'_> {
     match payload.first() {
-        Some(&PART) => Frame::Part { bytes: &payload[1..], last: false },
-        Some(&LAST_PART) => Frame::Part { bytes: &payload[1..], last: true },
+        Some(&FIRST_PART) => Frame::Part { bytes: &payload[1..], first: true, last: false },
+        Some(&PART) => Frame::Part { bytes: &payload[1..], first: false, last: false },
+        Some(&LAST_PART) => Frame::Part { bytes: &payload[1..], first: false, last: true },
         _ => Frame::Whole(payload),
     }
 }
@@ -159,7 +180,11 @@ fn split_if_larger(out: &mut Vec<u8>, start: usize, max_payload: usize, salt: u3
     let part_bytes = max_payload.saturating_sub(1).max(1);
     let parts = payload.len().div_ceil(part_bytes);
     for (number, chunk) in payload.chunks(part_bytes).enumerate() {
-        let kind = if number + 1 == parts { LAST_PART } else { PART };
+        let kind = match number {
+            _ if number + 1 == parts => LAST_PART,
+            0 => FIRST_PART,
+            _ => PART,
+        };
         frame(out, kind, chunk, salt);
     }
 }

@@ -74,7 +74,7 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                     return damaged(offset, "a record fails its checksum");
                 }
                 match (codec::frame_of(payload), group.as_mut()) {
-                    (Frame::Whole(_), Some(open)) => {
+                    (Frame::Whole(_) | Frame::Part { first: true, .. }, Some(open)) => {
                         return damaged(open.start, "a split record lacks its last part, and other records follow it");
                     }
                     (Frame::Whole(payload), None) => {
@@ -83,7 +83,7 @@ pub fn scan(path: &Path, bytes: &[u8], is_newest: bool) -> Result<ScannedSegment
                         salt = salt_after(&records, &decoded, salt);
                         records.extend(decoded.into_iter().map(|record| (offset as u64, record)));
                     }
-                    (Frame::Part { bytes: part, last }, open) => {
+                    (Frame::Part { bytes: part, last, .. }, open) => {
                         let open = match open {
                             Some(open) => open,
                             None => group.insert(OpenGroup { start: offset, payload: Vec::new() }),
@@ -200,9 +200,10 @@ pub fn written_len(bytes: &[u8]) -> usize {
 /// `salt`. Only called on damage: a torn tail is one unsynced write at most, and damage elsewhere finds the next
 /// record within one record's length. A record starts in the written part (not in the zeros of the unwritten end),
 /// but may end in zeros (entry data can). A part of a split record is not a whole record: a torn write split into
-/// parts may keep later parts after a lost page. Every offset may read as a plausible length, so each candidate's
-/// checksum costs constant time (`RangeChecksums`), not its length: the search is linear in the bytes after the
-/// damage.
+/// parts may keep later parts after a lost page. A whole group is: its first part (marked as such), then each
+/// part up to the last, every one with a matching checksum (`whole_group_at`). Every offset may read as a
+/// plausible length, so each candidate's checksum costs constant time (`RangeChecksums`), not its length: the
+/// search is linear in the bytes after the damage.
 ///
 /// With the damage in the segment's opening frame (`salt` None: not known), anything written after that frame
 /// (`written_after_opening_frame`) is evidence enough; if the frame's length is damaged too, a record is looked
@@ -231,6 +232,15 @@ fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool
             payload_prefix = crc32c::crc32c_append(payload_prefix, &searched[start + HEADER_BYTES - 1..][..1]);
         }
         let Some(frame) = frame_at(start) else { continue };
+        if codec::opens_a_group(searched[frame.0]) {
+            let first_part_matches =
+                |salt: u32| ranges.checksum_after(salt, payload_prefix, frame.0, frame.1) == frame.2;
+            if salts.iter().any(|&salt| first_part_matches(salt) && whole_group_after(searched, &ranges, frame.1, salt))
+            {
+                return true;
+            }
+            continue;
+        }
         // (A part of a split record is not whole either: it fails this.)
         if !codec::could_be_whole(searched[frame.0], frame.1 - frame.0) {
             continue;
@@ -245,6 +255,23 @@ fn valid_record_after(bytes: &[u8], damage_at: usize, salt: Option<u32>) -> bool
     false
 }
 
+/// Whether the frames from `at` on, in `bytes` (which `ranges` covers), are the later parts of a split record up to its last one,
+/// each with a matching checksum from `salt`: with a first part just before `at`, a whole group.
+fn whole_group_after(bytes: &[u8], ranges: &RangeChecksums, mut at: usize, salt: u32) -> bool {
+    while let Some((len, crc)) = frame_header_at(bytes, at) {
+        let payload = at + HEADER_BYTES;
+        let Some(last) = codec::continues_a_group(bytes[payload]) else { return false };
+        if ranges.checksum(salt, payload, payload + len) != crc {
+            return false;
+        }
+        if last {
+            return true;
+        }
+        at = payload + len;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +282,25 @@ mod tests {
         codec::encode(&Record::HardState(HardState { term: 1, vote: Some(1), commit: 0 }), &mut bytes);
         codec::encode(&Record::Members(vec![(1, "a".into()), (2, "b".into())]), &mut bytes);
         bytes
+    }
+
+    #[test]
+    fn a_split_record_whose_first_part_is_not_marked_first_is_read_as_releases_before_the_mark_wrote_it() {
+        let entries: Vec<Entry> = (1..=3)
+            .map(|index| Entry { term: 1, index, kind: EntryKind::Normal, id: None, data: Payload::from(vec![7; 300]) })
+            .collect();
+        let record = Record::Write { hard_state: None, reset: None, entries: entries.clone() };
+        let mut bytes = Vec::new();
+        codec::encode_write(std::slice::from_ref(&record), &mut bytes, 200, 0);
+        let first_len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert!(codec::opens_a_group(bytes[HEADER_BYTES]), "written with the mark");
+        // As before the mark: the first part's type is that of any part but the last (`continues_a_group`).
+        bytes[HEADER_BYTES] = 6;
+        assert_eq!(codec::continues_a_group(bytes[HEADER_BYTES]), Some(false));
+        let crc = codec::checksum(0, &bytes[HEADER_BYTES..HEADER_BYTES + first_len]);
+        bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+        let scanned = scan(Path::new("seg"), &bytes, false).expect("read");
+        assert_eq!(scanned.records, vec![(0, record)]);
     }
 
     #[test]

@@ -997,6 +997,20 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_length_followed_only_by_a_whole_split_record_is_refused() {
+        let dir = temp_dir("length-then-group");
+        let (path, group_start, mut bytes) = log_ending_in_a_group(&dir);
+        // The write before the group: its length now says nothing of where it ends, and only parts follow it.
+        let write_at = codec::HEADER_BYTES + u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert!((write_at as u64) < group_start);
+        bytes[write_at..write_at + 4].fill(0xff);
+        fs::write(&path, &bytes).unwrap();
+        let error = Wal::open(&dir, 1 << 20).err().expect("refused: a whole group was written after the damage");
+        assert_eq!((error.file, error.offset), (path, Some(write_at as u64)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_split_record_missing_its_last_part_before_other_records_is_refused() {
         let dir = temp_dir("broken-group");
         let (path, group_start, mut bytes) = log_ending_in_a_group(&dir);
