@@ -462,6 +462,37 @@ test('a closing leader hands over: with 60 s election timeouts, the others have 
   assert.ok(['b', 'c'].includes(b.state.currentLeader))
 })
 
+test('a node restarted under its id (brig kept nothing on disk) gets the log again from the leader', { timeout: TIMEOUT }, async (t) => {
+  const net = memoryNetwork(['a', 'b', 'c'])
+  t.after(() => net.close())
+  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const [a, b, c] = net.clusters
+  a.startElection()
+  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
+  a.broadcast('one')
+  a.broadcast('two')
+  await waitFor(net.clusters, () => net.clusters.every((cluster) => cluster.state.commitLength === 2))
+  await c.close()
+  // The same id, empty, wired as the first one was: its peers' messages now reach it.
+  const restarted = new consensus.Cluster('c')
+  t.after(() => restarted.close())
+  for (const peer of [a, b]) {
+    restarted.addPeer(new consensus.Peer(peer.id, (to, msg) => {
+      const plain = JSON.parse(msg.serialize())
+      setImmediate(() => net.mappings.get(to)[msg.constructor.method](plain, () => {}))
+    }))
+  }
+  net.mappings.set('c', restarted.createProtocolMapping())
+  const commits = commitRecorder([restarted])
+  withTiming(NO_TIMEOUTS, () => restarted.join())
+  // No broadcast: the leader's heartbeats carry a commit index beyond the empty log, and the node says so.
+  await waitFor([restarted], () => restarted.state.commitLength === 2)
+  a.broadcast('three')
+  await waitFor([restarted], () => restarted.state.commitLength === 3)
+  assert.deepEqual(commits.get('c'), ['one', 'two', 'three'])
+  assert.deepEqual(restarted.state.log.entries.map((entry) => entry.data.payload), ['one', 'two', 'three'])
+})
+
 test('addPeer after join(): the leader adds a joining node, which catches up and votes; removePeer removes one', { timeout: TIMEOUT }, async (t) => {
   const net = memoryNetwork(['a', 'b', 'c'])
   const d = new consensus.Cluster('d', [], undefined, { join: true })

@@ -2,7 +2,7 @@
 // remaining node, and their logs stay identical.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WITHIN, STEADY, memoryCluster, electLeader, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
+import { WITHIN, STEADY, FAST, gaggle, uniqueName, trackNodes, memoryCluster, electLeader, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
 
 test('closing the leader of 3: a new leader, appends continue, logs identical', WITHIN, async (t) => {
   const nodes = memoryCluster(t, 3, STEADY)
@@ -77,4 +77,26 @@ test('five nodes lose two leaders in a row and keep a single history', WITHIN, a
   for (const node of alive) {
     assert.deepEqual(committedOn.get(node), log.map((_, i) => i), `committed once per index, in order, on ${node.id}`)
   }
+})
+
+test('a follower kept in memory that restarts under its id gets the log again, with or without new appends', WITHIN, async (t) => {
+  // gaggle's nodes live in memory: a restarted one is empty, and its leader counted it at its old match point.
+  const namespace = uniqueName('ns')
+  const track = trackNodes(t)
+  const start = (id) => track(gaggle({ id, channel: { name: 'memory', namespace }, clusterSize: 3, ...FAST, ...STEADY }))
+  const nodes = ['n0', 'n1', 'n2'].map(start)
+  const leader = await electLeader(nodes)
+  await leader.append('one')
+  await leader.append('two')
+  await allCommitted(nodes, 1)
+  const follower = nodes.find((node) => node !== leader)
+  await follower.close()
+  const restarted = start(follower.id)
+  const survivors = nodes.filter((node) => node !== follower)
+  // No append: the next heartbeat tells the restarted node the commit index, beyond its empty log, and it says so.
+  await allCommitted([restarted], 1)
+  assert.deepEqual(restarted.getLog().map((entry) => entry.data), ['one', 'two'])
+  await leader.append('three')
+  await allCommitted([...survivors, restarted], 2)
+  assertSameLogs([...survivors, restarted])
 })

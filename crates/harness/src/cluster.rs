@@ -298,6 +298,16 @@ impl Cluster {
         self.nodes.insert(id, TestNode::new(raft, MemoryStorage::default()));
     }
 
+    /// Restarts a node with nothing of its state but the membership its options give: a node kept in memory (no
+    /// data directory, as gaggle's were) that restarted.
+    pub fn restart_empty(&mut self, id: NodeId, config: Config) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let membership = node.raft.membership().clone();
+        let raft = Raft::new(config, RestoredState { membership, ..RestoredState::default() }).expect("valid node");
+        *node = TestNode::new(raft, MemoryStorage::default());
+        self.in_flight.retain(|m| m.from != id && m.to != id);
+    }
+
     /// Crashes a node and restarts it from what its storage holds. Whatever it had not persisted is lost, and
     /// its state machine starts from the stored snapshot (or empty), then re-applies the log as it learns the
     /// commit index again.

@@ -1303,6 +1303,45 @@ fn crashed_follower_catches_up_after_restart_5_5() {
     assert_eq!(log_entries(cluster.node(3)), log_entries(cluster.node(1)));
 }
 
+/// A cluster of three whose leader (1) committed three entries, and whose follower 3 then restarted empty, as a
+/// node kept in memory does.
+fn cluster_with_a_follower_restarted_empty() -> Cluster {
+    let mut cluster = Cluster::with_config(3, paper_config);
+    assert!(cluster.elect(1));
+    for name in ["a", "b", "c"] {
+        cluster.propose(1, name, name.as_bytes());
+    }
+    cluster.settle();
+    assert_eq!(progress(cluster.node(1), 3).map(|p| p.match_index), Some(cluster.node(1).log().last_index()));
+    cluster.restart_empty(3, paper_config(3));
+    assert_eq!(cluster.node(3).log().last_index(), 0);
+    cluster
+}
+
+#[test]
+fn a_follower_that_restarted_empty_is_sent_the_log_again_with_the_next_append() {
+    // The leader counted it at its old match point; its rejection hints below that point, and the leader probes
+    // it from there (before, it went on probing just above the old match point, and the follower stayed empty).
+    let mut cluster = cluster_with_a_follower_restarted_empty();
+    cluster.propose(1, "d", b"d");
+    cluster.settle();
+    assert_eq!(log_entries(cluster.node(3)), log_entries(cluster.node(1)));
+    assert_eq!(cluster.node(3).log().committed, cluster.node(1).log().committed);
+}
+
+#[test]
+fn a_follower_that_restarted_empty_is_sent_the_log_again_at_the_next_heartbeat() {
+    // No new entry: the heartbeat's commit index, capped at the old match point, is beyond the follower's log,
+    // and it says so.
+    let mut cluster = cluster_with_a_follower_restarted_empty();
+    for _ in 0..Config::new(1).heartbeat_ticks {
+        cluster.tick_all();
+    }
+    cluster.settle();
+    assert_eq!(log_entries(cluster.node(3)), log_entries(cluster.node(1)));
+    assert_eq!(cluster.applied_data(3), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+}
+
 #[test]
 fn restarted_follower_keeps_its_term_and_vote_5_5() {
     // currentTerm and votedFor are persistent state (Figure 2): after a crash, a node does not vote twice in a term.

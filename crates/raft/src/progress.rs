@@ -153,27 +153,38 @@ impl Progress {
     /// A rejection of the append that followed `rejected`; `hint_next` is where the follower's log may match.
     /// Returns whether the rejection was current (not a stale answer to an older message).
     pub fn reject(&mut self, rejected: Index, hint_next: Index) -> bool {
+        let current = match self.state {
+            // A rejection below the match point answers a message older than the acknowledgement.
+            ProgressState::Replicate => rejected >= self.matched,
+            // Only the answer to the probe we sent (at next - 1) counts.
+            ProgressState::Probe => self.next != 0 && rejected == self.next - 1,
+            // Appends were not sent in this state: a rejection answers an older one.
+            ProgressState::Snapshot => false,
+        };
+        if !current {
+            return false;
+        }
+        if hint_next <= self.matched {
+            // A follower that holds what it acknowledged never hints below it: it lost entries (a node kept in
+            // memory restarted empty). The leader no longer counts on anything it held, and probes it from its hint.
+            self.matched = 0;
+            self.become_probe();
+            self.next = hint_next.max(1);
+            return true;
+        }
         match self.state {
+            // At the match point itself, with a hint above it: an answer from before the acknowledgement.
+            ProgressState::Replicate if rejected == self.matched => false,
             ProgressState::Replicate => {
-                // A rejection at or below the match point answers an old message: ignore it.
-                if rejected <= self.matched {
-                    return false;
-                }
                 self.become_probe();
                 self.next = hint_next.clamp(self.matched + 1, self.next.max(self.matched + 1));
                 true
             }
-            ProgressState::Probe => {
-                // Only the answer to the probe we sent (at next - 1) counts.
-                if self.next == 0 || rejected != self.next - 1 {
-                    return false;
-                }
+            _ => {
                 self.next = hint_next.clamp(self.matched + 1, self.next);
                 self.probe_sent = false;
                 true
             }
-            // Appends were not sent in this state: a rejection answers an older one.
-            ProgressState::Snapshot => false,
         }
     }
 }
@@ -216,5 +227,21 @@ mod tests {
         assert!(progress.reject(7, 6));
         assert_eq!(progress.state, ProgressState::Probe);
         assert_eq!(progress.next, 6);
+    }
+
+    #[test]
+    fn a_current_rejection_hinting_below_the_match_point_probes_from_the_hint_and_counts_on_nothing() {
+        for probing in [false, true] {
+            let mut progress = Progress::new(1, false);
+            progress.acknowledge(5);
+            if probing {
+                progress.become_probe();
+            } else {
+                progress.become_replicate();
+            }
+            // At the match point: an append after it (replicating), or the probe (at next - 1 = 5).
+            assert!(progress.reject(5, 1), "probing: {probing}");
+            assert_eq!((progress.state, progress.matched, progress.next), (ProgressState::Probe, 0, 1));
+        }
     }
 }

@@ -875,6 +875,17 @@ impl Raft {
                 self.log.commit_to(commit);
                 self.apply_committed_configuration();
                 self.send_now(m.from, MessageBody::HeartbeatReply { read_round });
+                if commit > self.log.last_index() {
+                    // The leader counts this node as holding entries it does not hold: it lost them (a node kept
+                    // in memory restarted empty). A rejection says where its log ends, and the leader sends the
+                    // rest from there, without waiting for an append to be rejected.
+                    let (hint_index, hint_term) = (self.log.last_index(), self.log.last_term());
+                    self.stats.append_rejections += 1;
+                    self.send_after_persist(
+                        m.from,
+                        MessageBody::AppendReply { success: false, index: commit, hint_index, hint_term },
+                    );
+                }
                 Ok(())
             }
             MessageBody::TimeoutNow => {
