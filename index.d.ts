@@ -348,7 +348,11 @@ declare class GaggleNode extends EventEmitter {
   constructor (options: gaggle.ConstructorOptions)
   readonly id: string
   readonly _state: gaggle.State
-  readonly _currentTerm: number
+  /**
+   * Setting a later term (as gaggle's own tests do) makes the node a follower in it, as if it had heard of it; a
+   * lower one throws (FLOTILLA_INVALID_ARGUMENT).
+   */
+  _currentTerm: number
   /** The leader's id; null on the leader itself and when unknown. */
   readonly _leader: string | null
   readonly _votedFor: string | null

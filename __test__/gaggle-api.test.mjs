@@ -177,6 +177,25 @@ describe('state fields', () => {
     await node.append(undefined)
     assert.equal(node.getLog().at(-1).data, null)
   })
+
+  test('setting _currentTerm to a later term, as gaggle\'s own tests do: the old leader is answered with failure in it', WITHIN, async (t) => {
+    const nodes = memoryCluster(t, 2, STEADY)
+    const leader = await electLeader(nodes)
+    const follower = nodes.find((node) => node !== leader)
+    const later = follower._currentTerm + 1
+    const answered = new Promise((resolve) => leader._channel.on('recieved', (from, message) => {
+      if (message.type === 'APPEND_ENTRIES_REPLY' && message.term === later) resolve(message.success)
+    }))
+    follower._currentTerm = later
+    assert.equal(follower._currentTerm, later)
+    assert.equal(follower._state, 'FOLLOWER')
+    assert.equal(follower._votedFor, null)
+    assert.equal(await answered, false)
+    follower._currentTerm = follower._currentTerm // the current term: nothing changes
+    for (const term of [later - 1, 1.5, 'x', Number.MAX_VALUE]) {
+      assert.throws(() => { follower._currentTerm = term }, { code: 'FLOTILLA_INVALID_ARGUMENT' }, String(term))
+    }
+  })
 })
 
 describe('events', () => {

@@ -301,6 +301,12 @@ export declare class NativeNode {
   leaseRead(): number | null
   /** Gives up a read (its caller timed out): it is never reported done. */
   cancelRead(request: number): void
+  /**
+   * Moves the node to the later `term` as a follower, as if it had heard of that term (gaggle's tests set
+   * `_currentTerm` so); a leader of an earlier term steps down when it hears the node's answer. The term must
+   * be a whole number after the node's own (at most the largest a term may be).
+   */
+  raiseTerm(term: number): void
   /** Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it. */
   campaign(): void
   transferLeadership(to: string): void

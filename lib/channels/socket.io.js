@@ -53,7 +53,9 @@ class SocketIOChannel extends ChannelInterface {
       socket.removeAllListeners()
       socket.disconnect()
     }
-    setImmediate(() => this._settleDisconnect())
+    // At once, as gaggle's did (socket.io's client says 'disconnect' within the call): gaggle's own tests close
+    // their socket.io server on 'disconnected' and start the next test's server on the same port right after.
+    this._settleDisconnect()
   }
 
   _broadcast (packet) {

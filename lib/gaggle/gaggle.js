@@ -185,6 +185,16 @@ class Gaggle extends EventEmitter {
   // Until a durable node has read its log, it reports a follower that knows nothing yet.
   get _state () { return this._native === null ? STATES.FOLLOWER : this._native.state }
   get _currentTerm () { return this._native === null ? 0 : this._native.term }
+  // gaggle's own tests move a node to a later term by setting this: the node becomes a follower in that term, as if
+  // it had heard of it, and a leader of an earlier term steps down when it hears the node's answer. A term can only
+  // be raised; setting the current one changes nothing.
+  set _currentTerm (term) {
+    if (this._native === null) throw codedError(CODES.NOT_RUNNING, 'The node is not running yet: its term cannot be set')
+    if (typeof term !== 'number') throw invalidArgument('Invalid arguments: "_currentTerm" must be a number', TypeError)
+    if (term === this._native.term) return
+    this._native.raiseTerm(term)
+    this._scheduleFlush()
+  }
   get _votedFor () { return this._native === null ? null : this._native.votedFor }
   get _log () { return this.getLog() }
   get _lastApplied () { return this._commitIndex }

@@ -341,6 +341,24 @@ impl NativeNode {
         }
     }
 
+    /// Moves the node to the later `term` as a follower, as if it had heard of that term (gaggle's tests set
+    /// `_currentTerm` so); a leader of an earlier term steps down when it hears the node's answer. The term must
+    /// be a whole number after the node's own (at most the largest a term may be).
+    #[napi(catch_unwind)]
+    pub fn raise_term(&mut self, term: f64) -> Result<(), ErrorCode> {
+        let current = self.node().driver.raft().term();
+        let valid = term.is_finite() && term.fract() == 0.0 && term > current as f64;
+        if !valid || !self.node().driver.raise_term(term as u64) {
+            let message = format!(
+                "the term can only be raised: {term} is not a whole number after {current} and at most {}",
+                crate::raft::MAX_TERM
+            );
+            return Err(error::invalid_argument(message));
+        }
+        self.wake();
+        Ok(())
+    }
+
     /// Starts an election now (after a pre-vote round when pre-vote is on); a leader ignores it.
     #[napi(catch_unwind)]
     pub fn campaign(&mut self) {

@@ -343,6 +343,24 @@ fn request_with_stale_term_is_rejected_5_1() {
 }
 
 #[test]
+fn a_node_whose_term_is_raised_follows_no_one_in_it_and_answers_the_old_leader_with_it() {
+    // gaggle's own tests set a follower's `_currentTerm`: as if it had heard of a later term (5.1).
+    let mut config = paper_config(1);
+    config.pre_vote = true;
+    let mut follower = restored_node(config, restored(&[1, 2, 3], 2, Some(2), 0, &[1, 2]));
+    follower.step(heartbeat(2, 1, 2)).unwrap();
+    drain(&mut follower);
+    assert!(!follower.raise_term(2), "not after the current term");
+    assert!(!follower.raise_term(MAX_TERM + 1), "beyond the largest term");
+    assert!(follower.raise_term(5));
+    assert_eq!((follower.term(), follower.vote(), follower.leader(), follower.role()), (5, None, None, Role::Follower));
+    follower.step(append(2, 1, 2, (2, 2), entries(3, &[2]), 2)).unwrap();
+    let out = drain(&mut follower);
+    assert_eq!(out.append_replies().iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>(), vec![(2, 5, false)]);
+    assert_eq!(log_terms(&follower), vec![1, 2], "the old leader's append changed nothing");
+}
+
+#[test]
 fn vote_request_with_stale_term_is_answered_false_with_the_current_term_figure_2() {
     // Figure 2, RequestVote, receiver implementation 1: "Reply false if term < currentTerm". The reply carries the
     // receiver's term, so the stale candidate learns it and steps down instead of waiting for an answer forever.

@@ -17,7 +17,7 @@ use super::timing::Ticks;
 use super::transfer_error::TransferError;
 use flotilla_raft::{
     Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId, ProposeError,
-    Proposed, Raft, ReadError, RestoredState, Role, Snapshot, SnapshotMeta, MAX_ID_BYTES,
+    Proposed, Raft, ReadError, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_ID_BYTES,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
 use std::collections::BTreeSet;
@@ -542,6 +542,12 @@ impl NodeDriver {
     /// Reads asked here and not yet done: waiting for their read index or for this node's apply.
     pub fn pending_reads(&self) -> usize {
         self.raft.pending_reads() + self.reads_awaiting_apply.len()
+    }
+
+    /// Moves the node to the later `term` as a follower (see `Raft::raise_term`); false for a term not after
+    /// the current one, beyond the largest, or on a closed node.
+    pub fn raise_term(&mut self, term: Term) -> bool {
+        !self.closed && self.raft.raise_term(term)
     }
 
     /// Starts an election now, as if the election timer had fired (brig's `startElection`). A leader ignores it.

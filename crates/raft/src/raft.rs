@@ -351,6 +351,18 @@ impl Raft {
         }
     }
 
+    /// Moves this node to the later `term` as a follower, as if it had heard of that term (gaggle's tests set a
+    /// node's `_currentTerm` so): it has voted for no one in it, and a leader of an earlier term is told the new
+    /// term in the answer to its next append, and steps down. False, changing nothing, for a term that is not
+    /// after the current one or is beyond `MAX_TERM`.
+    pub fn raise_term(&mut self, term: Term) -> bool {
+        if term <= self.term || term > limits::MAX_TERM {
+            return false;
+        }
+        self.become_follower(term, None);
+        true
+    }
+
     /// Starts an election now (after a pre-vote round when pre-vote is on), as if the timer had fired.
     pub fn campaign(&mut self) {
         if self.role != Role::Leader && self.tracker.is_voter(self.id) {
