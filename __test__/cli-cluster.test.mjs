@@ -387,3 +387,29 @@ test('client-key: a client given the client key instead of the secret is served;
   const both = await flotilla('status', nodes[0].address, '--client-key-file', keyFile, '--secret-file', secretFile)
   assert.equal(both.status, 2, both.stderr)
 })
+
+test('a member never heard from (it never started): the two others serve status, appends and the monitor', WITHIN, async () => {
+  const ids = ['u1', 'u2', 'u3']
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const addresses = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
+  const monitor = `127.0.0.1:${await freePort()}`
+  const two = ids.slice(0, 2).map((id) => track(new ServeProcess({
+    id,
+    address: addresses[id],
+    peers: Object.fromEntries(ids.filter((other) => other !== id).map((other) => [other, addresses[other]])),
+    dataDir: path.join(base, id),
+    security: ['--secret-file', secretFile],
+    extra: id === 'u1' ? ['--monitor', monitor] : []
+  })))
+  await Promise.all(two.map((node) => node.start()))
+  await waitFor(() => two.some((node) => node.states().some((state) => state.state === 'LEADER')), STEP_MS, 'a leader of u1 and u2')
+  // u1's view names no one for u3's seat: the answers say so instead of failing.
+  const status = await ok('status', addresses.u1)
+  assert.match(status, /\(not heard\)\s+voter/)
+  assert.match(await ok('append', addresses.u2, '{"unheard":1}'), /^\d+\s*$/)
+  const response = await fetch(`http://${monitor}/cluster.json`)
+  assert.equal(response.status, 200)
+  const cluster = await response.json()
+  assert.deepEqual(cluster.members.map((member) => member.id).sort(), ['u1', 'u2'])
+  assert.equal(cluster.unheardVoters, 1)
+})

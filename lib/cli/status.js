@@ -35,19 +35,27 @@ function describe (view, members, leaderView) {
     const progress = members.progress ? members.progress[member.id] : undefined
     const isLeader = leaderView !== null && member.id === leaderView.id
     const lag = isLeader ? ', leader' : progress && lastIndex !== null ? `, match ${progress.matchIndex}, lag ${lastIndex - progress.matchIndex}` : ''
+    if (member.id === null) {
+      lines.push(`  ${'(not heard)'.padEnd(12)} ${member.role.padEnd(16)} its name is not known to the leader yet`)
+      continue
+    }
     const address = members.addresses[member.id] ?? 'address unknown'
     lines.push(`  ${member.id.padEnd(12)} ${member.role.padEnd(16)} ${address}${lag}`)
   }
   return lines
 }
 
-/** Every member once, with its role in the configuration. */
+/** Every member once, with its role in the configuration; each seat whose member is not heard yet (null). */
 function memberRows (members) {
   const rows = new Map()
-  for (const id of members.voters) rows.set(id, { id, role: 'voter' })
-  for (const id of members.outgoing) if (!rows.has(id)) rows.set(id, { id, role: 'outgoing voter' })
-  for (const id of members.learners) rows.set(id, { id, role: 'learner' })
-  return [...rows.values()]
+  const unheard = []
+  for (const id of members.voters) {
+    if (id === null) unheard.push({ id, role: 'voter' })
+    else rows.set(id, { id, role: 'voter' })
+  }
+  for (const id of members.outgoing) if (id !== null && !rows.has(id)) rows.set(id, { id, role: 'outgoing voter' })
+  for (const id of members.learners) if (id !== null) rows.set(id, { id, role: 'learner' })
+  return [...rows.values(), ...unheard]
 }
 
 async function run ({ values, positionals }, io) {

@@ -135,10 +135,12 @@ class Gaggle extends EventEmitter {
     this._host.open(nativeOptions(options), transport)
   }
 
-  // What a client's status and members requests tell besides status(): this node's id and every member's address.
+  // What a client's status and members requests tell besides status(): this node's id and every member's address
+  // (a member whose name this node has not heard yet, null in members(), has none to tell).
   _clientView () {
     const members = this.members()
-    const names = members === null ? [this.id] : [...new Set([this.id, ...members.voters, ...members.outgoing, ...members.learners])]
+    const all = members === null ? [this.id] : [this.id, ...members.voters, ...members.outgoing, ...members.learners]
+    const names = [...new Set(all.filter((name) => name !== null))]
     const addresses = {}
     for (const name of names) addresses[name] = this._peerAddress(name)
     return { id: this.id, addresses }

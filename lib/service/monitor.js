@@ -66,6 +66,9 @@ function createMonitor ({ node, connection: settings }) {
     for (const id of members.learners) roles.set(id, 'learner')
     for (const id of members.outgoing) roles.set(id, 'outgoing voter')
     for (const id of members.voters) roles.set(id, 'voter')
+    // A seat whose member this node has not heard yet (null in members()) has no name to ask or show.
+    const unheard = members.voters.filter((id) => id === null).length
+    roles.delete(null)
     const ids = [...roles.keys()].sort()
     const leader = status.leader
     // Each other member's status, and the leader's progress (when another node leads), all at once.
@@ -98,7 +101,7 @@ function createMonitor ({ node, connection: settings }) {
         lag: lagOf(id)
       }
     })
-    return { observedAt, monitoredBy: node.id, leader, term: status.term, members: rows, elections: history }
+    return { observedAt, monitoredBy: node.id, leader, term: status.term, members: rows, unheardVoters: unheard, elections: history }
   }
 
   function view () {
