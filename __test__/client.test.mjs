@@ -524,3 +524,22 @@ test('entries streams cancelled while they wait past the end of the log free the
     raw.native.close()
   }
 })
+
+test('the client checks its own arguments at once (FLOTILLA_INVALID_ARGUMENT): timeout, name, cluster, port, data that is not JSON', WITHIN, async () => {
+  const addresses = [nodes[0].address]
+  const bad = [
+    { timeout: 2 ** 31 }, { timeout: 3e9 }, { timeout: 0 }, { timeout: 1.5 },
+    { name: '' }, { name: 'a'.repeat(300) }, { name: 7 }, { cluster: '' }, { cluster: 'c'.repeat(300) }
+  ]
+  for (const options of bad) {
+    assert.throws(() => new Client({ addresses, secret, ...options }), { code: INVALID }, JSON.stringify(options))
+  }
+  assert.throws(() => new Client({ addresses: ['127.0.0.1:99999'], secret }), { code: INVALID }, 'a port above 65535')
+  const client = newClient(addresses, { timeout: 2 ** 31 - 1 })
+  const circular = {}
+  circular.self = circular
+  for (const data of [circular, 10n]) {
+    await assert.rejects(client.append(data), { code: INVALID, name: 'TypeError' })
+  }
+  assert.equal(typeof await client.append({ fine: true }), 'number', 'the longest timeout a timer has works')
+})

@@ -4,7 +4,7 @@
 'use strict'
 
 const { NativeClient, MAX_CLIENT_REQUEST_BYTES } = require('../native')
-const { CODES, codedError } = require('../engine/errors')
+const { CODES, codedError, invalidArgument } = require('../engine/errors')
 
 class Connection {
   /** Connects to `address`; rejects (FLOTILLA_UNAVAILABLE) when the node cannot be reached or refuses. */
@@ -39,7 +39,12 @@ class Connection {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(this._closedError())
       const id = this._nextId++
-      const text = JSON.stringify({ ...args, id, op })
+      let text
+      try {
+        text = JSON.stringify({ ...args, id, op })
+      } catch (error) {
+        return reject(invalidArgument(`flotilla/client: the "${op}" request cannot be serialized to JSON: ${error.message}`, TypeError))
+      }
       if (Buffer.byteLength(text) > MAX_CLIENT_REQUEST_BYTES) {
         return reject(codedError(CODES.TOO_LARGE, `flotilla/client: the "${op}" request is ${Buffer.byteLength(text)} bytes, more than a node takes (${MAX_CLIENT_REQUEST_BYTES})`))
       }

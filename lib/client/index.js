@@ -11,9 +11,11 @@ const { CODES, codedError, invalidArgument } = require('../engine/errors')
 const { isAddress } = require('../engine/transport-settings')
 const { membershipTarget } = require('../engine/membership-target')
 const { entriesRange } = require('../engine/entries-stream')
-const { MIN_SECRET_BYTES } = require('../native')
+const { MIN_SECRET_BYTES, MAX_NAME_BYTES } = require('../native')
 
 const DEFAULT_TIMEOUT_MS = 10000
+// The longest a timer waits in Node.js (a longer one fires at once).
+const MAX_TIMEOUT_MS = 2147483647
 // Between two rounds of looking for the leader (an election may be under way).
 const RETRY_PAUSE_MS = 100
 // Batches of entries an entries stream lets the node send ahead of what the caller took.
@@ -46,7 +48,14 @@ class Client {
     if ([secret, clientKey, tls].filter((given) => given !== undefined).length > 1) {
       throw invalidArgument('flotilla/client: give one of "secret", "clientKey" and "tls"', TypeError)
     }
-    if (!Number.isSafeInteger(timeout) || timeout <= 0) throw invalidArgument('flotilla/client: "timeout" must be a whole number of ms > 0', TypeError)
+    if (!Number.isSafeInteger(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_MS) {
+      throw invalidArgument(`flotilla/client: "timeout" must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}`, TypeError)
+    }
+    for (const [what, text] of [['cluster', cluster], ['name', name]]) {
+      if (typeof text !== 'string' || text === '' || Buffer.byteLength(text) > MAX_NAME_BYTES) {
+        throw invalidArgument(`flotilla/client: "${what}" must be a string of 1 to ${MAX_NAME_BYTES} bytes`, TypeError)
+      }
+    }
     const settings = { cluster, name }
     if (secret !== undefined) settings.secret = secret
     if (clientKey !== undefined) settings.clientKey = clientKey

@@ -14,7 +14,9 @@ const TLS_KEYS = ['cert', 'key', 'ca']
 
 /** Whether `address` is a member's network address: "host:port", at most MAX_ADDRESS_BYTES bytes. */
 function isAddress (address) {
-  return typeof address === 'string' && Buffer.byteLength(address) <= MAX_ADDRESS_BYTES && /^.+:\d{1,5}$/.test(address)
+  if (typeof address !== 'string' || Buffer.byteLength(address) > MAX_ADDRESS_BYTES) return false
+  const port = /^.+:(\d{1,5})$/.exec(address)
+  return port !== null && Number(port[1]) <= 65535
 }
 
 function checkAddress (prefix, what, address) {
