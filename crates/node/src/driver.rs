@@ -16,8 +16,8 @@ use super::status::{MemberStatus, Status};
 use super::timing::Ticks;
 use super::transfer_error::TransferError;
 use flotilla_raft::{
-    Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId, ProposeError,
-    Proposed, Raft, ReadError, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_ID_BYTES,
+    CompactError, Config, Entry, EntryKind, Index, Membership, Message, MessageBody, NodeId, Payload, ProposalId,
+    ProposeError, Proposed, Raft, ReadError, RestoredState, Role, Snapshot, SnapshotMeta, Term, MAX_ID_BYTES,
 };
 use flotilla_storage::{Storage, Submitted, WriterEvent};
 use std::collections::BTreeSet;
@@ -587,7 +587,13 @@ impl NodeDriver {
             return Err(SnapshotError::TooLarge { bytes: data.len() as u64, limit: MAX_SNAPSHOT_DATA_BYTES });
         }
         let bytes = data.len();
-        let dropped = self.raft.compact(index, data).map_err(SnapshotError::Compact)?;
+        let dropped = match self.raft.compact(index, data) {
+            Ok(dropped) => dropped,
+            // A snapshot from the leader came while the application saved: it holds more than this one, and
+            // nothing failed.
+            Err(CompactError::AlreadyCompacted { .. }) => return Ok(()),
+            Err(error) => return Err(SnapshotError::Compact(error)),
+        };
         self.counters.snapshot_taken(bytes);
         free_elsewhere(dropped);
         if let Some(snapshot) = self.raft.snapshot() {

@@ -431,3 +431,83 @@ fn a_stranger_whose_name_has_the_id_of_a_member_to_come_gives_way_to_it() {
     assert_eq!(driver.name_of(member_id(real)), Some(real));
     assert!(driver.is_peer(real) && !driver.is_peer(impostor));
 }
+
+/// Three named nodes a, b, c with snapshots every 3 entries; b leads.
+fn three_with_snapshots() -> Vec<NodeDriver> {
+    let members = || Members::Named(vec!["a".into(), "b".into(), "c".into()]);
+    let mut nodes: Vec<NodeDriver> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            NodeDriver::new(NodeOptions { snapshot_threshold: Some(3), ..options(name, members()) }).expect("driver")
+        })
+        .collect();
+    nodes[1].campaign();
+    nodes
+}
+
+/// Flushes every node and delivers what it sends, until nothing moves; `cut` (a node's position) hears nothing
+/// and is heard by no one. Snapshots asked for are taken at once, but `held`'s own, which are returned.
+fn pump(nodes: &mut [NodeDriver], cut: Option<usize>, held: usize) -> Vec<Index> {
+    let mut asked = Vec::new();
+    for _ in 0..1000 {
+        let mut moved = false;
+        for from in 0..nodes.len() {
+            let events = flush(&mut nodes[from]);
+            for event in events.0 {
+                match event {
+                    Event::Send { to, message } => {
+                        let Some(to) = nodes[from].name_of(to).and_then(|n| nodes.iter().position(|d| d.name() == n))
+                        else {
+                            continue;
+                        };
+                        if cut != Some(from) && cut != Some(to) {
+                            let from_name = nodes[from].name().to_string();
+                            nodes[to].receive(&from_name, Received::Message(message));
+                            moved = true;
+                        }
+                    }
+                    Event::SnapshotWanted(index) if from == held => asked.push(index),
+                    Event::SnapshotWanted(index) => {
+                        nodes[from].snapshot_taken(index, Some(data("state"))).expect("taken");
+                        moved = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    asked
+}
+
+#[test]
+fn a_snapshot_the_application_saves_after_the_leader_s_superseded_it_is_dropped_without_an_error() {
+    // The application's save() answers later than a snapshot from the leader arrives: its state is older than
+    // what the node holds now, and nothing failed.
+    let mut nodes = three_with_snapshots();
+    pump(&mut nodes, None, 0);
+    assert_eq!(nodes[1].raft().role(), Role::Leader);
+    for n in 0..3 {
+        nodes[1].propose(data(&n.to_string())).expect("accepted");
+    }
+    let asked = pump(&mut nodes, None, 0);
+    let &[index] = &asked[..] else { panic!("a asked for one snapshot: {asked:?}") };
+    // a is cut off while its application saves; the others go on and compact past it.
+    for n in 3..20 {
+        nodes[1].propose(data(&n.to_string())).expect("accepted");
+        pump(&mut nodes, Some(0), 0);
+    }
+    for _ in 0..50 {
+        for node in nodes.iter_mut() {
+            node.tick();
+        }
+        pump(&mut nodes, None, 0);
+    }
+    let installed = nodes[0].raft().log().snapshot_index();
+    assert!(installed > index, "a holds the leader's snapshot ({installed}), past the one it was asked for ({index})");
+    let answered = nodes[0].snapshot_taken(index, Some(data("older state")));
+    assert!(answered.is_ok(), "{answered:?}");
+    assert_eq!(nodes[0].raft().log().snapshot_index(), installed, "the older state changed nothing");
+}
