@@ -413,3 +413,25 @@ test('a member never heard from (it never started): the two others serve status,
   assert.deepEqual(cluster.members.map((member) => member.id).sort(), ['u1', 'u2'])
   assert.equal(cluster.unheardVoters, 1)
 })
+
+test('serve --metrics holds at most 64 connections at once, and closes idle ones: a flood of them leaves the node serving', WITHIN, async () => {
+  const net = await import('node:net')
+  const [host, port] = [metricsAddress.slice(0, metricsAddress.lastIndexOf(':')), Number(metricsAddress.slice(metricsAddress.lastIndexOf(':') + 1))]
+  const sockets = Array.from({ length: 300 }, () => {
+    const socket = net.connect(port, host)
+    socket.on('error', () => {})
+    socket.closedByServer = false
+    socket.on('close', () => { socket.closedByServer = true })
+    return socket
+  })
+  try {
+    await waitFor(() => sockets.filter((socket) => !socket.closedByServer).length <= 64, STEP_MS, 'the connections beyond 64 closed')
+    assert.equal((await cli('status', nodes[0].address)).status, 0, 'n1 still serves its clients')
+    // Idle ones are closed too, after 5 s.
+    await waitFor(() => sockets.every((socket) => socket.closedByServer), STEP_MS, 'the idle connections closed')
+  } finally {
+    for (const socket of sockets) socket.destroy()
+  }
+  const response = await fetch(`http://${metricsAddress}/metrics`)
+  assert.equal(response.status, 200)
+})

@@ -6,6 +6,12 @@ const http = require('node:http')
 const { isAddress } = require('../engine/transport-settings')
 
 const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+// Connections open at once, at most: more are closed as they come, so that idle or slow connections to these
+// read-only endpoints cannot take the file descriptors the node's own transport needs.
+const MAX_CONNECTIONS = 64
+// A request's headers must come within this; an idle kept-alive connection is closed after IDLE_MS.
+const HEADERS_MS = 5000
+const IDLE_MS = 5000
 
 /**
  * Listens on `address` ("host:port") and serves `{metrics: node}` or `{monitor: {node, connection}}` (connection: the settings to reach the other members); resolves to
@@ -36,6 +42,11 @@ function startHttp (address, serves) {
       send(response, 500, 'text/plain', `${error.message}\n`)
     }
   })
+  server.maxConnections = MAX_CONNECTIONS
+  server.headersTimeout = HEADERS_MS
+  server.requestTimeout = HEADERS_MS
+  server.keepAliveTimeout = IDLE_MS
+  server.setTimeout(IDLE_MS, (socket) => socket.destroy())
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
