@@ -6,6 +6,11 @@
 const { NativeClient, MAX_CLIENT_REQUEST_BYTES } = require('../native')
 const { CODES, codedError, invalidArgument } = require('../engine/errors')
 
+// A node sends `{}` every 2 s to a client with a stream under way: a streaming connection silent for this long
+// leads to a node that is gone or frozen (its TCP connection may stay open), and is given up, so that the
+// stream goes on from another node.
+const SILENT_STREAM_MS = 7000
+
 class Connection {
   /** Connects to `address`; rejects (FLOTILLA_UNAVAILABLE) when the node cannot be reached or refuses. */
   static async open (address, settings) {
@@ -25,6 +30,8 @@ class Connection {
     this._nextId = 1
     this._pending = new Map() // request id -> {resolve, reject, timer}
     this._streams = new Map() // request id -> (message) => void
+    this._heardAt = 0 // when the node last sent a frame
+    this._watchdog = null // while streams are open: gives up a connection silent for SILENT_STREAM_MS
   }
 
   /** The name of the node at the other end. */
@@ -71,6 +78,10 @@ class Connection {
     if (this.closed) throw this._closedError()
     const id = this._nextId++
     this._streams.set(id, onMessage)
+    if (this._watchdog === null) {
+      this._heardAt = Date.now()
+      this._watchdog = setInterval(() => this._watch(), 1000).unref()
+    }
     const send = (message) => this._send(JSON.stringify({ ...message, id }))
     send({ ...args, op: 'entries' })
     return {
@@ -86,8 +97,18 @@ class Connection {
     if (!this.closed && this._native !== null) this._native.close()
   }
 
+  _watch () {
+    if (this._streams.size === 0) {
+      clearInterval(this._watchdog)
+      this._watchdog = null
+    } else if (Date.now() - this._heardAt > SILENT_STREAM_MS) {
+      this.close()
+    }
+  }
+
   _onFrame (text) {
     if (text === null) return this._ended()
+    this._heardAt = Date.now()
     let message
     try {
       message = JSON.parse(text)
@@ -114,6 +135,8 @@ class Connection {
 
   _ended () {
     this.closed = true
+    clearInterval(this._watchdog)
+    this._watchdog = null
     for (const pending of this._pending.values()) {
       clearTimeout(pending.timer)
       pending.reject(this._closedError())

@@ -295,10 +295,16 @@ async function * entriesFrom (client, { from, to }) {
         const message = messages.shift()
         if (message.end) return
         if (message.error) {
-          if (message.error.code !== CODES.UNAVAILABLE || client._connections.closed) {
-            throw codedError(message.error.code, `flotilla/client: ${message.error.message}`)
+          const { code, message: why } = message.error
+          if (code !== CODES.UNAVAILABLE || client._connections.closed) {
+            throw codedError(typeof code === 'string' ? code : CODES.INTERNAL, `flotilla/client: ${why}`)
           }
           break // the connection ended: go on elsewhere
+        }
+        // `{}` keeps the connection alive; anything else must be the entries from `next` on, in order.
+        if (message.entries === undefined && Object.keys(message).length <= 1) continue
+        if (!wellFormedEntries(message.entries, next, to)) {
+          throw codedError(CODES.UNAVAILABLE, `flotilla/client: the node at ${connection.address} sent entries that are not the ones from ${next} on`)
         }
         for (const entry of message.entries) {
           yield entry
@@ -310,6 +316,13 @@ async function * entriesFrom (client, { from, to }) {
       controls.cancel()
     }
   }
+}
+
+// Whether `entries` are entry objects whose indices run from `next` on, one by one (none beyond `to`).
+function wellFormedEntries (entries, next, to) {
+  if (!Array.isArray(entries)) return false
+  return entries.every((entry, i) => entry !== null && typeof entry === 'object' && entry.index === next + i &&
+    (to === undefined || entry.index <= to))
 }
 
 function memberId (id) {
