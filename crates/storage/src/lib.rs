@@ -14,6 +14,7 @@ pub mod inspect;
 mod lock;
 mod manifest;
 mod range_checksums;
+mod regular_file;
 mod segment;
 pub mod snapshot_file;
 mod volatile;

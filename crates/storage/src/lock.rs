@@ -3,6 +3,7 @@
 //! older releases lock), and the directory at the path is checked to still be the one locked before new files go in.
 
 use super::error::StorageError;
+use super::regular_file;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,11 @@ impl DirLock {
     /// Takes `dir` for this process, or says who has it.
     pub fn take(dir: &Path) -> Result<DirLock, StorageError> {
         let path = dir.join("LOCK");
+        if let Err(error) = regular_file::check_regular(&path) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                return Err(StorageError::io(&path, error));
+            }
+        }
         let lock_file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -3,6 +3,7 @@
 //! newer number, no longer passes for the log's end: recovery compares what it finds with what the manifest says.
 
 use super::error::StorageError;
+use super::regular_file;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ fn path(dir: &Path) -> PathBuf {
 /// The newest segment the manifest names, or `None` when there is no manifest (a log written before it existed).
 pub fn read(dir: &Path) -> Result<Option<u64>, StorageError> {
     let path = path(dir);
-    let text = match fs::read_to_string(&path) {
+    let text = match regular_file::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(StorageError::io(&path, error)),

@@ -4,6 +4,7 @@
 
 use super::crash_point;
 use super::error::StorageError;
+use super::regular_file;
 use flotilla_raft::{stream_len, write_stream, Index, Membership, NodeId, Payload, Snapshot, Term};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -206,7 +207,7 @@ pub fn load_latest(dir: &Path) -> Result<Option<StoredSnapshot>, StorageError> {
         }
     }
     let Some((path, index, term)) = list(dir)?.pop() else { return Ok(None) };
-    let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+    let bytes = regular_file::read(&path).map_err(|e| StorageError::io(&path, e))?;
     let snapshot = decode(&bytes).map_err(|why| StorageError::other(&path, why))?;
     if (snapshot.index, snapshot.term) != (index, term) {
         return Err(StorageError::other(&path, "the snapshot's contents do not match its file name"));

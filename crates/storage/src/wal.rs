@@ -13,6 +13,7 @@ use super::error::StorageError;
 use super::fsync_log::FsyncLog;
 use super::lock::DirLock;
 use super::manifest;
+use super::regular_file;
 use super::segment;
 use flotilla_raft::{Entry, HardState, Index, NodeId, Term};
 use std::fs::{self, File, OpenOptions};
@@ -150,7 +151,7 @@ impl Wal {
         let mut newest_salt = 0;
         for (position, &sequence) in sequences.iter().enumerate() {
             let path = dir.join(segment_name(sequence));
-            let bytes = fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+            let bytes = regular_file::read(&path).map_err(|e| StorageError::io(&path, e))?;
             let is_newest = position + 1 == sequences.len();
             let scanned = segment::scan(&path, &bytes, is_newest)?;
             check_opening_records(&path, sequence, recorded_newest, scanned.records.len())?;
@@ -1007,6 +1008,25 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let error = Wal::open(&dir, 1 << 20).err().expect("refused: a whole group was written after the damage");
         assert_eq!((error.file, error.offset), (path, Some(write_at as u64)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_named_as_a_segment_is_refused_not_waited_on() {
+        let dir = temp_dir("fifo-segment");
+        {
+            let (mut wal, _) = Wal::open(&dir, 1 << 20).expect("open");
+            wal.append(&[write(vec![entry(1, 1)])]).unwrap();
+            wal.sync().unwrap();
+        }
+        let fifo = dir.join(segment_name(1));
+        fs::remove_file(&fifo).unwrap();
+        if !std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|status| status.success()) {
+            return fs::remove_dir_all(&dir).unwrap(); // no mkfifo here: nothing to show
+        }
+        let error = Wal::open(&dir, 1 << 20).err().expect("refused");
+        assert_eq!(error.file, fifo, "{error}");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

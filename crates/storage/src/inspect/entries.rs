@@ -7,9 +7,8 @@
 
 use super::term_runs::TermRuns;
 use crate::codec::Record;
-use crate::{segment, StorageError};
+use crate::{regular_file, segment, StorageError};
 use flotilla_raft::{Entry, Index};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// A segment the replay read: where it is, whether a torn tail is allowed in it, how much of it could be read
@@ -26,7 +25,7 @@ pub(super) struct ReplayedSegment {
 
 impl ReplayedSegment {
     fn read(&self) -> Result<Vec<(u64, Record)>, StorageError> {
-        let mut bytes = fs::read(&self.path).map_err(|error| StorageError::io(&self.path, error))?;
+        let mut bytes = regular_file::read(&self.path).map_err(|error| StorageError::io(&self.path, error))?;
         if let Some(len) = self.readable_len {
             bytes.truncate(len as usize);
         }

@@ -11,9 +11,8 @@ use super::snapshots;
 use super::term_runs::TermRuns;
 use crate::codec::Record;
 use crate::segment::{self, ScannedSegment};
-use crate::{manifest, wal, Recovered, StorageError};
+use crate::{manifest, regular_file, wal, Recovered, StorageError};
 use flotilla_raft::{Entry, Index, Payload};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 pub struct Inspection {
@@ -120,7 +119,7 @@ impl Inspection {
             torn_at: None,
             damaged: false,
         };
-        match fs::read(&path) {
+        match regular_file::read(&path) {
             Ok(bytes) => {
                 report.bytes = bytes.len() as u64;
                 report.written_bytes = segment::written_len(bytes.as_slice()) as u64;

@@ -3,9 +3,8 @@
 //! one and removing the old one leaves: the node ignores it, so its state is a notice, never damage.
 
 use super::report::{Finding, SnapshotReport};
-use crate::{snapshot_file, StorageError};
+use crate::{regular_file, snapshot_file, StorageError};
 use flotilla_raft::{decode_stream, Index, SnapshotMeta, Term};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Checks `snapshots` (oldest first, as `snapshot_file::list` gives them), adding what is wrong to `findings`.
@@ -57,7 +56,7 @@ pub(super) fn check(snapshots: &[(PathBuf, Index, Term)], findings: &mut Vec<Fin
 
 /// Reads one snapshot file: its size and voters, or its size and what is wrong with it.
 fn read(path: &Path, index: Index, term: Term, is_newest: bool) -> Result<(u64, Vec<u64>), (u64, String)> {
-    let bytes = fs::read(path).map_err(|error| (0, format!("cannot be read: {error}")))?;
+    let bytes = regular_file::read(path).map_err(|error| (0, format!("cannot be read: {error}")))?;
     let len = bytes.len() as u64;
     let stored = snapshot_file::decode(&bytes).map_err(|why| (len, why))?;
     if (stored.index, stored.term) != (index, term) {
