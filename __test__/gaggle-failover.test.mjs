@@ -2,7 +2,7 @@
 // remaining node, and their logs stay identical.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WITHIN, STEADY, FAST, gaggle, uniqueName, trackNodes, memoryCluster, electLeader, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
+import { WITHIN, STEADY, FAST, gaggle, uniqueName, trackNodes, waitFor, memoryCluster, electLeader, stableLeader, allCommitted, assertSameLogs } from './gaggle-support.mjs'
 
 test('closing the leader of 3: a new leader, appends continue, logs identical', WITHIN, async (t) => {
   const nodes = memoryCluster(t, 3, STEADY)
@@ -99,4 +99,52 @@ test('a follower kept in memory that restarts under its id gets the log again, w
   await leader.append('three')
   await allCommitted([...survivors, restarted], 2)
   assertSameLogs([...survivors, restarted])
+})
+
+test('a node kept in memory that comes back under a new id (gaggle\'s uuids) takes the seat of the member silent longest', WITHIN, async (t) => {
+  // gaggle counted any node toward clusterSize; here the leader gives the seat of a voter silent for 10 election
+  // timeouts to the new name that says hello: removed and added as a learner, then promoted once caught up.
+  const namespace = uniqueName('ns')
+  const track = trackNodes(t)
+  const start = (id) => track(gaggle({ id, channel: { name: 'memory', namespace }, clusterSize: 3, ...FAST }))
+  const nodes = ['n0', 'n1', 'n2'].map(start)
+  const leader = await stableLeader(nodes)
+  await leader.append('before')
+  const gone = nodes.find((node) => node !== leader)
+  await gone.close()
+  const replacement = start('n3')
+  await replacement.append('from the replacement', 15_000)
+  const survivors = [...nodes.filter((node) => node !== gone), replacement]
+  await allCommitted(survivors, 1)
+  assertSameLogs(survivors)
+  const ids = survivors.map((node) => node.id).sort()
+  const members = await waitFor(() => {
+    const seen = survivors.find((node) => node.isLeader())?.members()
+    return seen && seen.learners.length === 0 && [...seen.voters].sort().join() === ids.join() ? seen : null
+  }, 10_000, `the voters to be ${ids} (promoted once caught up)`)
+  assert.deepEqual(members.outgoing, [])
+})
+
+test('a cluster kept on disk gives no seat away: its members come back under their own id', WITHIN, async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const path = await import('node:path')
+  const base = mkdtempSync(path.join(tmpdir(), 'flotilla-seats-'))
+  t.after(() => rmSync(base, { recursive: true, force: true }))
+  const namespace = uniqueName('ns')
+  const track = trackNodes(t)
+  const start = (id) => track(gaggle({ id, channel: { name: 'memory', namespace }, clusterSize: 3, dataDir: path.join(base, id), ...FAST }))
+  const nodes = ['d0', 'd1', 'd2'].map(start)
+  await Promise.all(nodes.map((node) => node.ready()))
+  const leader = await stableLeader(nodes)
+  await leader.append('before')
+  const gone = nodes.find((node) => node !== leader)
+  await gone.close()
+  const stranger = start('d3')
+  await stranger.ready()
+  // Well past 10 election timeouts (80 ms at most here) of silence.
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const members = leader.members()
+  assert.deepEqual([...members.voters].sort(), nodes.map((node) => node.id).sort())
+  assert.deepEqual(members.learners, [])
 })

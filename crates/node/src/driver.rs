@@ -39,8 +39,11 @@ pub const MAX_NAME_BYTES: usize = MAX_ID_BYTES - 37;
 
 #[path = "membership_changes.rs"]
 mod membership_changes;
+#[path = "seat_replacement.rs"]
+mod seat_replacement;
 pub use membership_changes::MembershipError;
 use membership_changes::PendingChange;
+use seat_replacement::SeatWatch;
 
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak; or none yet, for
 /// a node that joins an existing cluster (it waits to be added, and learns the members from the leader's log).
@@ -168,6 +171,8 @@ pub struct NodeDriver {
     addresses: MemberAddresses,
     /// The configuration in force when last reported (`EventSink::membership_changed`).
     membership_reported: Option<Membership>,
+    /// As the leader of gaggle's in-memory clusters: which voters are silent, and who asks to take part.
+    seat_watch: SeatWatch,
     /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
     /// `applied` runs ahead of it while a received snapshot waits to be durable.
     handed_out: Index,
@@ -211,6 +216,9 @@ impl NodeDriver {
         #[cfg(not(feature = "bug-injection"))]
         let acknowledge_before_durable = false;
         let hello_every_ticks = config.election_ticks_min;
+        let replaces_silent_voters =
+            matches!(options.members, Members::Discover { .. }) && matches!(options.storage, StorageOptions::Volatile);
+        let seat_watch = SeatWatch::new(replaces_silent_voters, config.election_ticks_max);
         let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
         // A restart hands the application its snapshot at the first flush, before anything else.
         let handed_out = raft.log().snapshot_index();
@@ -238,6 +246,7 @@ impl NodeDriver {
             pending_changes: Vec::new(),
             addresses: MemberAddresses::default(),
             membership_reported: None,
+            seat_watch,
             closed: false,
         };
         if opened.record_peers {
@@ -324,6 +333,7 @@ impl NodeDriver {
             return;
         }
         self.raft.tick();
+        self.replace_a_silent_voter();
         self.ticks_since_hello += 1;
         if self.ticks_since_hello >= self.hello_every_ticks {
             self.say_hello_if_discovering();
@@ -337,7 +347,18 @@ impl NodeDriver {
             Received::Message(message) | Received::Snapshot { message, .. } => is_request(&message.body),
             Received::Introduction => false,
         };
-        let Some(from) = self.sender_id(from_name, request) else { return };
+        let Some(from) = self.sender_id(from_name, request) else {
+            // A new name that says hello when every seat is taken asks for one (gaggle's discovery).
+            let stranger = self.peers.id_of(from_name).is_none() && !self.closed && from_name != self.peers.self_name();
+            if stranger
+                && matches!(received, Received::Introduction)
+                && !from_name.is_empty()
+                && from_name.len() <= MAX_NAME_BYTES
+            {
+                self.seat_watch.asked_to_take_part(from_name);
+            }
+            return;
+        };
         let from = match from {
             Some(id) => id,
             None => {
@@ -364,6 +385,9 @@ impl NodeDriver {
         }
         message.from = from;
         message.to = self.peers.self_id();
+        if self.raft.membership().contains(from) {
+            self.seat_watch.heard(from);
+        }
         let _ = self.raft.step(message);
     }
 

@@ -250,7 +250,7 @@ impl NodeDriver {
         self.peers.id_of(name).filter(|&id| membership.contains(id))
     }
 
-    fn names_of(&self, ids: &BTreeSet<NodeId>) -> Result<Vec<String>, MembershipError> {
+    pub(crate) fn names_of(&self, ids: &BTreeSet<NodeId>) -> Result<Vec<String>, MembershipError> {
         ids.iter()
             .map(|&id| self.peers.name_of(id).map(str::to_string).ok_or(MembershipError::UnnamedMember { id }))
             .collect()
