@@ -62,9 +62,10 @@ class DispatchLink {
       if (unserializable) return reject(invalidArgument('The arguments cannot be serialized to JSON: ' + unserializable))
       const id = this._node._newRpcId()
       // The timeout is a deadline, as in gaggle: an answer seen at or after it settles the call as timed out,
-      // even when it comes before the timer fires (so a 0 ms timeout always times out).
+      // even when it comes before the timer fires (so a 0 ms timeout times out), but for an answer within the
+      // call itself (on the leader, an rpc that calls back at once), which came before gaggle's timer could.
       const deadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs
-      const call = { name, args, resolve, reject, timer: null, deadline }
+      const call = { name, args, resolve, reject, timer: null, deadline, starting: true }
       if (timeoutMs !== null) {
         call.timer = setTimeout(() => {
           this._pending.delete(id)
@@ -74,7 +75,8 @@ class DispatchLink {
       }
       this._pending.set(id, call)
       this._send(id, call)
-      this._armRetry()
+      call.starting = false
+      if (this._pending.has(id)) this._armRetry()
     })
   }
 
@@ -162,7 +164,7 @@ class DispatchLink {
     if (call === undefined) return
     this._pending.delete(id)
     clearTimeout(call.timer)
-    if (performance.now() >= call.deadline) call.reject(codedError(CODES.TIMEOUT, TIMED_OUT))
+    if (!call.starting && performance.now() >= call.deadline) call.reject(codedError(CODES.TIMEOUT, TIMED_OUT))
     else if (returnValues[0] != null) call.reject(deserializeError(returnValues[0]))
     else call.resolve(returnValues.slice(1))
     this._stopRetryIfIdle()
