@@ -185,3 +185,24 @@ test('a removed node learns its removal committed, and an append made on it then
   const error = await rejection(removed.append('orphan'))
   assert.equal(error.code, CODES.OUTCOME_UNKNOWN)
 })
+
+test('removeMember on a follower resolves when the leader that carried it out stepped down before answering: the next leader finds the change in flight, then the member gone', WITHIN, async (t) => {
+  const nodes = memoryCluster(t, 3, STEADY)
+  const leader = await electLeader(nodes)
+  const follower = nodes.find((node) => node !== leader)
+  // What the next leaders answer the request the follower forwards (its own dispatch, as a lost answer leaves it).
+  const answers = [
+    Object.assign(new Error('a membership change (entry 9) has not committed yet: one change at a time'), { code: CODES.INVALID_STATE }),
+    Object.assign(new Error(`"${leader.id}" is not a member of the cluster`), { code: CODES.UNKNOWN_MEMBER })
+  ]
+  const asked = []
+  follower._dispatch.request = (call) => {
+    asked.push(call.args)
+    return Promise.reject(answers.shift())
+  }
+  assert.equal(await follower.removeMember(leader.id), undefined)
+  assert.deepEqual(asked, [['remove', leader.id], ['remove', leader.id]])
+  // A name that was never a member is refused as before.
+  follower._dispatch.request = () => Promise.reject(Object.assign(new Error('"nobody" is not a member'), { code: CODES.UNKNOWN_MEMBER }))
+  assert.equal((await rejection(follower.removeMember('nobody'))).code, CODES.UNKNOWN_MEMBER)
+})

@@ -418,7 +418,31 @@ class Gaggle extends EventEmitter {
     if (this.isLeader()) return this._host.changeMembership(action, id, address)
     // With the native transport, the new member may have dialed this node only: its address goes along.
     if (action === 'add' && address === undefined && this._native !== null) address = this._native.peerAddress(id) ?? undefined
-    return this._dispatch.request({ name: 'flotilla:changeMembership', args: address === undefined ? [action, id] : [action, id, address], timeoutMs: null }).then(() => undefined)
+    const args = address === undefined ? [action, id] : [action, id, address]
+    if (action === 'remove' && this._isMember(id)) return this._removeThroughLeader(args)
+    return this._dispatch.request({ name: 'flotilla:changeMembership', args, timeoutMs: null }).then(() => undefined)
+  }
+
+  // The leader that carried out a removal may step down before its answer arrives (the removed member may be
+  // that leader): the request then goes to the next leader, which finds the change not committed yet (asked
+  // again a heartbeat later), or the member gone: removed, as asked.
+  async _removeThroughLeader (args) {
+    for (;;) {
+      try {
+        await this._dispatch.request({ name: 'flotilla:changeMembership', args, timeoutMs: null })
+        return
+      } catch (error) {
+        if (error.code === CODES.UNKNOWN_MEMBER) return
+        if (error.code !== CODES.INVALID_STATE || this._closePromise) throw error
+        await new Promise((resolve) => setTimeout(resolve, this._handOverTiming.heartbeatInterval))
+      }
+    }
+  }
+
+  // Whether `id` is a member of the configuration this node knows.
+  _isMember (id) {
+    const members = this.members()
+    return members !== null && [members.voters, members.outgoing, members.learners].some((ids) => ids.includes(id))
   }
 
   // The leader's side of a forwarded change (DispatchLink's built-in method).
