@@ -354,7 +354,10 @@ class Gaggle extends EventEmitter {
       (options.address !== undefined && !isAddress(options.address))) {
       return Promise.reject(invalidArgument('Invalid arguments: the options must be an object {learner: boolean, address: "host:port"}', TypeError))
     }
-    const added = this._changeMembership('add', id, options.address)
+    // A learner already (an addMember whose node went away before it promoted it, say): asked again, it is
+    // promoted (or, with {learner: true}, left as it is).
+    const members = this.members()
+    const added = members !== null && members.learners.includes(id) ? Promise.resolve() : this._changeMembership('add', id, options.address)
     return options.learner === true ? added : added.then(() => this._promoteOnceCaughtUp(id))
   }
 
