@@ -91,3 +91,24 @@ for (const [what, answer] of [
     }
   })
 }
+
+test('an entry larger than a stream carries (16 MiB of data) ends the stream with FLOTILLA_TOO_LARGE, after the entries before it', { timeout: 60_000 }, async () => {
+  const port = await freePort()
+  const address = `127.0.0.1:${port}`
+  const node = gaggle({ id: 'big', clusterSize: 1, maxMessageBytes: 64 * 1024 * 1024, channel: { name: 'tcp', listen: address, peers: {}, clients: true } })
+  cleanups.push(() => node.close())
+  await waitFor(() => node.isLeader(), 10_000, 'the node to lead')
+  await node.append('small')
+  await node.append('x'.repeat(17 * 1024 * 1024), 30_000)
+  const client = new Client({ addresses: [address], timeout: 10_000 })
+  try {
+    const yielded = []
+    const error = await (async () => {
+      for await (const entry of client.entries({ from: 0, to: 1 })) yielded.push(entry.data)
+    })().then(() => null, (e) => e)
+    assert.deepEqual(yielded, ['small'])
+    assert.equal(error?.code, 'FLOTILLA_TOO_LARGE', String(error))
+  } finally {
+    client.close()
+  }
+})

@@ -11,7 +11,7 @@
 // every 2 s, so that the transport never takes it for idle (an idle client may lose its place to a newcomer).
 'use strict'
 
-const { CODES } = require('../engine/errors')
+const { CODES, codedError } = require('../engine/errors')
 
 // Requests of one client being served at once; more are refused (FLOTILLA_TOO_MANY_PENDING).
 const MAX_PENDING_PER_CLIENT = 256
@@ -21,6 +21,10 @@ const MAX_STREAMS_PER_CLIENT = 4
 // more), so that a frame stays far below the transport's frame limit whatever the entries' size.
 const ENTRIES_PER_BATCH = 256
 const BATCH_DATA_BYTES = 256 * 1024
+// The largest entry (its data as JSON) a stream carries: half the replies a client's queue holds (32 MiB), so
+// that a batch with it always fits an empty queue. A larger one (a node may allow up to 64 MiB) ends the stream
+// with FLOTILLA_TOO_LARGE: sent anyway, the client would be disconnected and ask for it again and again.
+const MAX_STREAMED_ENTRY_BYTES = 16 * 1024 * 1024
 // Batches a stream sends ahead of the client's acknowledgements, at most (and by default): with the limits above,
 // a client's streams hold at most about 16 MiB of replies in the transport's queue for it (whose bound is 32 MiB).
 const MAX_WINDOW = 16
@@ -190,8 +194,13 @@ class EntriesStream {
         }
         pending = null
         if (next.done) break
+        const bytes = Buffer.byteLength(JSON.stringify(next.value.data ?? null))
+        if (bytes > MAX_STREAMED_ENTRY_BYTES) {
+          if (batch.length > 0 && !await this._flush(batch)) return
+          throw codedError(CODES.TOO_LARGE, `entry ${next.value.index} holds ${bytes} bytes of data, more than a client's entries stream carries (${MAX_STREAMED_ENTRY_BYTES})`)
+        }
         batch.push(next.value)
-        batchBytes += Buffer.byteLength(JSON.stringify(next.value.data ?? null))
+        batchBytes += bytes
         if (batch.length >= ENTRIES_PER_BATCH || batchBytes >= BATCH_DATA_BYTES) {
           if (!await this._flush(batch)) return
           batch = []
