@@ -543,3 +543,31 @@ test('the client checks its own arguments at once (FLOTILLA_INVALID_ARGUMENT): t
   }
   assert.equal(typeof await client.append({ fine: true }), 'number', 'the longest timeout a timer has works')
 })
+
+test('clients that send their 256 reads and leave, again and again, make the node hold at most 64 x 256 (then refused, FLOTILLA_TOO_MANY_PENDING); status still answers', WITHIN, async () => {
+  const lonely = track(new ServeProcess({
+    id: 'lonely2',
+    address: `127.0.0.1:${await freePort()}`,
+    peers: { n1: byId('n1').address },
+    join: true,
+    dataDir: path.join(base, 'lonely2'),
+    security: ['--secret-file', path.join(base, 'secret')]
+  }))
+  await lonely.start()
+  // 64 clients' worth of reads that cannot complete (a node that is no member yet), each client gone after.
+  for (let round = 0; round < 64; round++) {
+    const raw = await rawClient(lonely.address, `leaver-${round}`)
+    for (let id = 1; id <= 256; id++) raw.send({ id, op: 'read' })
+    await raw.sync()
+    raw.native.close()
+  }
+  const raw = await rawClient(lonely.address, 'one-more')
+  raw.send({ id: 1, op: 'read', timeout: 60_000 })
+  raw.send({ id: 2, op: 'status' })
+  await waitFor(() => raw.replies.has(1) && raw.replies.has(2), STEP_MS, 'the replies')
+  assert.equal(raw.replies.get(1)[0].error?.code, TOO_MANY, 'the node holds no more reads')
+  assert.equal(raw.replies.get(2)[0].result.id, 'lonely2', 'a status is answered at once all the same')
+  assert.ok(lonely.alive)
+  raw.native.close()
+  await lonely.kill()
+})

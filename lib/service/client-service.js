@@ -15,6 +15,14 @@ const { CODES, codedError } = require('../engine/errors')
 
 // Requests of one client being served at once; more are refused (FLOTILLA_TOO_MANY_PENDING).
 const MAX_PENDING_PER_CLIENT = 256
+// Requests under way for all clients, those that left included (a client's requests go on when it leaves): a
+// client that sends its 256 and reconnects, again and again, cannot make the node hold more.
+const MAX_PENDING = 64 * MAX_PENDING_PER_CLIENT
+// The longest a client's read waits on the node (a read of a client that left would otherwise wait for good on a
+// node that cannot complete it, a member to come, say); the client's own timeout may be shorter.
+const MAX_CLIENT_READ_MS = 120_000
+// Requests the node answers at once, which MAX_PENDING does not hold back (a client can always see the node).
+const ANSWERED_AT_ONCE = new Set(['status', 'members', 'metrics', 'address'])
 // Entries streams of one client open at once.
 const MAX_STREAMS_PER_CLIENT = 4
 // Entries in one reply frame of a stream, at most, and the bytes of their data (a batch goes out once it holds
@@ -43,6 +51,7 @@ class ClientService {
     this._reply = reply
     this._view = view
     this._clients = new Map() // client -> {pending: number, streams: Map<id, stream>}
+    this._pending = 0 // requests under way, of every client
     this.stats = { connected: 0, requests: 0, refused: 0 }
     this.onClient = this.onClient.bind(this)
     // Never keeps the process alive by itself.
@@ -87,7 +96,11 @@ class ClientService {
     if (state.pending >= MAX_PENDING_PER_CLIENT) {
       return this._fail(client, id, CODES.TOO_MANY_PENDING, `at most ${MAX_PENDING_PER_CLIENT} requests at once`)
     }
+    if (this._pending >= MAX_PENDING && !ANSWERED_AT_ONCE.has(op)) {
+      return this._fail(client, id, CODES.TOO_MANY_PENDING, `at most ${MAX_PENDING} requests of all clients at once`)
+    }
     state.pending++
+    this._pending++
     let result
     try {
       result = Promise.resolve(handler(this._node, request, this._view))
@@ -97,7 +110,10 @@ class ClientService {
     result.then(
       (value) => this._send(client, { id, result: value === undefined ? null : value }),
       (error) => this._fail(client, id, codeOf(error), error.message)
-    ).finally(() => { state.pending-- })
+    ).finally(() => {
+      state.pending--
+      this._pending--
+    })
   }
 
   _entries (client, state, request) {
@@ -250,7 +266,7 @@ const OPS = {
     if (timeout !== undefined) options.timeout = timeout
     return node.append(data === undefined ? null : data, options)
   },
-  read: (node, { timeout }) => node.read(timeout === undefined ? {} : { timeout }),
+  read: (node, { timeout = MAX_CLIENT_READ_MS }) => node.read({ timeout: typeof timeout === 'number' && timeout > MAX_CLIENT_READ_MS ? MAX_CLIENT_READ_MS : timeout }),
   add: (node, { member, address, learner }) => {
     const options = {}
     if (address !== undefined) options.address = address
