@@ -350,7 +350,9 @@ impl NativeNode {
         let valid = term.is_finite() && term.fract() == 0.0 && term > current as f64;
         if !valid || !self.node().driver.raise_term(term as u64) {
             let message = format!(
-                "the term can only be raised: {term} is not a whole number after {current} and at most {}",
+                "the term can only be raised: {term} is not a whole number after {current}, at most {} after it and \
+                 below {}",
+                crate::raft::MAX_TERM_STEP,
                 crate::raft::MAX_TERM
             );
             return Err(error::invalid_argument(message));

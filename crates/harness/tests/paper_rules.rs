@@ -351,7 +351,8 @@ fn a_node_whose_term_is_raised_follows_no_one_in_it_and_answers_the_old_leader_w
     follower.step(heartbeat(2, 1, 2)).unwrap();
     drain(&mut follower);
     assert!(!follower.raise_term(2), "not after the current term");
-    assert!(!follower.raise_term(MAX_TERM + 1), "beyond the largest term");
+    assert!(!follower.raise_term(MAX_TERM), "a term in which no node could campaign again");
+    assert!(!follower.raise_term(2 + MAX_TERM_STEP + 1), "further than a peer's message may move it");
     assert!(follower.raise_term(5));
     assert_eq!((follower.term(), follower.vote(), follower.leader(), follower.role()), (5, None, None, Role::Follower));
     follower.step(append(2, 1, 2, (2, 2), entries(3, &[2]), 2)).unwrap();
@@ -1337,14 +1338,68 @@ fn cluster_with_a_follower_restarted_empty() -> Cluster {
 }
 
 #[test]
-fn a_follower_that_restarted_empty_is_sent_the_log_again_with_the_next_append() {
-    // The leader counted it at its old match point; its rejection hints below that point, and the leader probes
-    // it from there (before, it went on probing just above the old match point, and the follower stayed empty).
-    let mut cluster = cluster_with_a_follower_restarted_empty();
-    cluster.propose(1, "d", b"d");
+fn a_follower_that_restarted_empty_counts_for_nothing_once_a_heartbeat_finds_it_so_even_above_the_commit_index() {
+    // Five voters, 3 to 5 cut off: 2 acknowledges an entry that does not commit, then restarts empty. Its old
+    // acknowledgement must not count when 3 comes back: the entry would commit on 1 and 3 only.
+    let mut cluster = Cluster::with_config(5, paper_config);
+    assert!(cluster.elect(1));
     cluster.settle();
-    assert_eq!(log_entries(cluster.node(3)), log_entries(cluster.node(1)));
-    assert_eq!(cluster.node(3).log().committed, cluster.node(1).log().committed);
+    cluster.isolated = vec![3, 4, 5];
+    cluster.propose(1, "x", b"x");
+    cluster.settle();
+    let last = cluster.node(1).log().last_index();
+    assert!(cluster.node(1).log().committed < last, "1 and 2 are no quorum of 5");
+    assert_eq!(progress(cluster.node(1), 2).map(|p| p.match_index), Some(last));
+    cluster.restart_empty(2, paper_config(2));
+    for _ in 0..Config::new(1).heartbeat_ticks {
+        cluster.node_mut(1).tick();
+    }
+    cluster.settle();
+    // The heartbeat found 2 empty: the leader counted on nothing it held and sent it the log again.
+    assert_eq!(log_entries(cluster.node(2)), log_entries(cluster.node(1)));
+    cluster.isolated = vec![4, 5];
+    for _ in 0..20 {
+        for id in [1, 2, 3] {
+            cluster.node_mut(id).tick();
+        }
+        while cluster.round() {
+            if cluster.node(1).log().committed >= last {
+                let term = cluster.node(1).log().term(last);
+                let holders = (1..=5).filter(|&id| cluster.node(id).log().term(last) == term).count();
+                assert!(holders >= 3, "entry {last} committed on {holders} of 5");
+            }
+        }
+    }
+    assert!(cluster.node(1).log().committed >= last, "it commits once 1, 2 and 3 hold it");
+}
+
+#[test]
+fn a_stale_rejection_repeated_after_the_follower_caught_up_changes_nothing() {
+    // A network that duplicates: a rejection 3 sent while behind arrives again once it caught up.
+    let mut cluster = Cluster::with_config(3, paper_config);
+    assert!(cluster.elect(1));
+    cluster.settle();
+    cluster.isolated = vec![3];
+    for n in 0..20 {
+        cluster.propose(1, &format!("p{n}"), b"v");
+        cluster.settle();
+    }
+    cluster.isolated = vec![];
+    let mut rejection = None;
+    for _ in 0..10 {
+        cluster.node_mut(1).tick();
+        cluster.settle_with(|m| {
+            if m.from == 3 && matches!(m.body, MessageBody::AppendReply { success: false, .. }) {
+                rejection.get_or_insert_with(|| m.clone());
+            }
+            Some(m)
+        });
+    }
+    let before = progress(cluster.node(1), 3).expect("progress of 3");
+    assert_eq!(before.match_index, cluster.node(1).log().last_index(), "3 caught up");
+    let _ = cluster.node_mut(1).step(rejection.expect("3 rejected an append while behind"));
+    cluster.settle();
+    assert_eq!(progress(cluster.node(1), 3), Some(before));
 }
 
 #[test]

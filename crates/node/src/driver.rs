@@ -171,7 +171,7 @@ pub struct NodeDriver {
     addresses: MemberAddresses,
     /// The configuration in force when last reported (`EventSink::membership_changed`).
     membership_reported: Option<Membership>,
-    /// As the leader of gaggle's in-memory clusters: which voters are silent, and who asks to take part.
+    /// As the leader of gaggle's in-memory clusters: which members are silent, and who asks to take part.
     seat_watch: SeatWatch,
     /// The last index handed to the application (a restored snapshot's or a committed entry's). The core's own
     /// `applied` runs ahead of it while a received snapshot waits to be durable.
@@ -216,9 +216,13 @@ impl NodeDriver {
         #[cfg(not(feature = "bug-injection"))]
         let acknowledge_before_durable = false;
         let hello_every_ticks = config.election_ticks_min;
-        let replaces_silent_voters =
-            matches!(options.members, Members::Discover { .. }) && matches!(options.storage, StorageOptions::Volatile);
-        let seat_watch = SeatWatch::new(replaces_silent_voters, config.election_ticks_max);
+        // Only gaggle's clusters kept in memory: their nodes come back under a new name.
+        let seat_watch = match options.members {
+            Members::Discover { cluster_size } if matches!(options.storage, StorageOptions::Volatile) => {
+                SeatWatch::new(cluster_size, config.election_ticks_max)
+            }
+            _ => SeatWatch::default(),
+        };
         let raft = Raft::new(config, opened.restored).map_err(OpenError::Core)?;
         // A restart hands the application its snapshot at the first flush, before anything else.
         let handed_out = raft.log().snapshot_index();
@@ -333,7 +337,7 @@ impl NodeDriver {
             return;
         }
         self.raft.tick();
-        self.replace_a_silent_voter();
+        self.keep_seats_filled();
         self.ticks_since_hello += 1;
         if self.ticks_since_hello >= self.hello_every_ticks {
             self.say_hello_if_discovering();
@@ -347,18 +351,15 @@ impl NodeDriver {
             Received::Message(message) | Received::Snapshot { message, .. } => is_request(&message.body),
             Received::Introduction => false,
         };
-        let Some(from) = self.sender_id(from_name, request) else {
-            // A new name that says hello when every seat is taken asks for one (gaggle's discovery).
-            let stranger = self.peers.id_of(from_name).is_none() && !self.closed && from_name != self.peers.self_name();
-            if stranger
-                && matches!(received, Received::Introduction)
-                && !from_name.is_empty()
-                && from_name.len() <= MAX_NAME_BYTES
-            {
+        if matches!(received, Received::Introduction) && !self.peers.has_vacant_seats() {
+            // A name outside the configuration that says hello (gaggle's discovery) asks for a seat.
+            let member = self.peers.id_of(from_name).is_some_and(|id| self.raft.membership().contains(id));
+            let valid = !from_name.is_empty() && from_name.len() <= MAX_NAME_BYTES;
+            if !member && valid && !self.closed && from_name != self.peers.self_name() {
                 self.seat_watch.asked_to_take_part(from_name);
             }
-            return;
-        };
+        }
+        let Some(from) = self.sender_id(from_name, request) else { return };
         let from = match from {
             Some(id) => id,
             None => {

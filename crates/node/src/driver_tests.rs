@@ -511,3 +511,157 @@ fn a_snapshot_the_application_saves_after_the_leader_s_superseded_it_is_dropped_
     assert!(answered.is_ok(), "{answered:?}");
     assert_eq!(nodes[0].raft().log().snapshot_index(), installed, "the older state changed nothing");
 }
+
+/// gaggle's clusters kept in memory: nodes that discover their cluster of 3, on a network that delivers every
+/// message and introduction; `up[i]` false cuts node i off (it neither hears, is heard, nor ticks), `deaf[i]` makes
+/// it hear nothing.
+struct Net {
+    nodes: Vec<NodeDriver>,
+    up: Vec<bool>,
+    deaf: Vec<bool>,
+}
+
+impl Net {
+    fn new(names: &[&str]) -> Net {
+        let nodes: Vec<NodeDriver> = names
+            .iter()
+            .map(|n| NodeDriver::new(options(n, Members::Discover { cluster_size: 3 })).expect("driver"))
+            .collect();
+        let up = vec![true; nodes.len()];
+        let deaf = vec![false; nodes.len()];
+        Net { nodes, up, deaf }
+    }
+    fn add(&mut self, name: &str) {
+        self.nodes.push(NodeDriver::new(options(name, Members::Discover { cluster_size: 3 })).expect("driver"));
+        self.up.push(true);
+        self.deaf.push(false);
+    }
+    fn pos(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|d| d.name() == name)
+    }
+    fn pump(&mut self) {
+        for _ in 0..200 {
+            let mut moved = false;
+            for from in 0..self.nodes.len() {
+                let events = flush(&mut self.nodes[from]);
+                if !self.up[from] {
+                    continue;
+                }
+                let from_name = self.nodes[from].name().to_string();
+                for event in events.0 {
+                    match event {
+                        Event::Send { to, message } => {
+                            let Some(to) = self.nodes[from].name_of(to).and_then(|n| self.pos(n)) else { continue };
+                            if self.up[to] && !self.deaf[to] {
+                                self.nodes[to].receive(&from_name, Received::Message(message));
+                                moved = true;
+                            }
+                        }
+                        Event::Introduce { to } => {
+                            for t in 0..self.nodes.len() {
+                                let hit = to.as_deref().is_none_or(|n| n == self.nodes[t].name());
+                                if t != from && self.up[t] && hit {
+                                    self.nodes[t].receive(&from_name, Received::Introduction);
+                                    moved = true;
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    fn tick(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.up[i] {
+                self.nodes[i].tick();
+            }
+        }
+        self.pump();
+    }
+    fn leader(&self) -> Option<usize> {
+        (0..self.nodes.len()).find(|&i| self.up[i] && self.nodes[i].raft().role() == Role::Leader)
+    }
+    fn names(&self, i: usize) -> NamedMembership {
+        self.nodes[i].member_names()
+    }
+}
+
+fn voter_names(m: &NamedMembership) -> Vec<String> {
+    let mut v: Vec<String> = m.voters.iter().flatten().cloned().collect();
+    v.sort();
+    v
+}
+
+/// a, b and c discover each other and elect a leader; a follower is cut off for good; a stranger, d, starts.
+fn replacement_setup() -> (Net, usize) {
+    let mut net = Net::new(&["a", "b", "c"]);
+    for _ in 0..400 {
+        net.tick();
+        if net.leader().is_some() && (0..3).all(|i| net.names(i).voters.iter().all(Option::is_some)) {
+            break;
+        }
+    }
+    let leader = net.leader().expect("a leader");
+    let silent = (0..3).find(|&i| i != leader).unwrap();
+    net.up[silent] = false;
+    net.add("d");
+    (net, leader)
+}
+
+#[test]
+fn in_a_cluster_kept_in_memory_a_voter_silent_for_ten_election_timeouts_gives_its_seat_to_a_new_name() {
+    let (mut net, _) = replacement_setup();
+    for _ in 0..3000 {
+        net.tick();
+    }
+    let leader = net.leader().expect("a leader");
+    let members = net.names(leader);
+    assert_eq!(voter_names(&members).len(), 3, "{members:?}");
+    assert!(voter_names(&members).contains(&"d".to_string()), "{members:?}");
+    assert!(members.learners.is_empty(), "{members:?}");
+}
+
+#[test]
+fn the_next_leader_promotes_a_newcomer_its_predecessor_seated_as_a_learner() {
+    let (mut net, _) = replacement_setup();
+    let mut stepped_down = false;
+    for _ in 0..6000 {
+        net.tick();
+        let Some(leader) = net.leader() else { continue };
+        if !stepped_down && net.names(leader).learners.iter().flatten().any(|name| name == "d") {
+            // The leader loses office before it promotes d.
+            let term = net.nodes[leader].raft().term();
+            assert!(net.nodes[leader].raise_term(term + 1));
+            stepped_down = true;
+        }
+    }
+    assert!(stepped_down, "the leader seated d as a learner");
+    let members = net.names(net.leader().expect("a leader"));
+    assert!(voter_names(&members).contains(&"d".to_string()), "d is a voter: {members:?}");
+}
+
+#[test]
+fn a_newcomer_that_goes_away_before_it_catches_up_gives_its_place_to_the_next_one() {
+    let (mut net, _) = replacement_setup();
+    let d = net.pos("d").expect("d");
+    net.deaf[d] = true;
+    let mut seated = false;
+    for _ in 0..6000 {
+        net.tick();
+        let Some(leader) = net.leader() else { continue };
+        if !seated && net.names(leader).learners.iter().flatten().any(|name| name == "d") {
+            seated = true;
+            net.up[d] = false;
+            net.add("e");
+        }
+    }
+    assert!(seated, "d was seated as a learner");
+    let members = net.names(net.leader().expect("a leader"));
+    assert!(members.learners.iter().flatten().all(|name| name != "d"), "d is gone: {members:?}");
+    assert!(voter_names(&members).contains(&"e".to_string()), "e took the seat: {members:?}");
+}

@@ -153,39 +153,40 @@ impl Progress {
     /// A rejection of the append that followed `rejected`; `hint_next` is where the follower's log may match.
     /// Returns whether the rejection was current (not a stale answer to an older message).
     pub fn reject(&mut self, rejected: Index, hint_next: Index) -> bool {
-        let current = match self.state {
-            // A rejection below the match point answers a message older than the acknowledgement.
-            ProgressState::Replicate => rejected >= self.matched,
-            // Only the answer to the probe we sent (at next - 1) counts.
-            ProgressState::Probe => self.next != 0 && rejected == self.next - 1,
-            // Appends were not sent in this state: a rejection answers an older one.
-            ProgressState::Snapshot => false,
-        };
-        if !current {
-            return false;
-        }
-        if hint_next <= self.matched {
-            // A follower that holds what it acknowledged never hints below it: it lost entries (a node kept in
-            // memory restarted empty). The leader no longer counts on anything it held, and probes it from its hint.
-            self.matched = 0;
-            self.become_probe();
-            self.next = hint_next.max(1);
-            return true;
-        }
         match self.state {
-            // At the match point itself, with a hint above it: an answer from before the acknowledgement.
-            ProgressState::Replicate if rejected == self.matched => false,
             ProgressState::Replicate => {
+                // A rejection at or below the match point answers an old message: ignore it.
+                if rejected <= self.matched {
+                    return false;
+                }
                 self.become_probe();
                 self.next = hint_next.clamp(self.matched + 1, self.next.max(self.matched + 1));
                 true
             }
-            _ => {
+            ProgressState::Probe => {
+                // Only the answer to the probe we sent (at next - 1) counts.
+                if self.next == 0 || rejected != self.next - 1 {
+                    return false;
+                }
                 self.next = hint_next.clamp(self.matched + 1, self.next);
                 self.probe_sent = false;
                 true
             }
+            // Appends were not sent in this state: a rejection answers an older one.
+            ProgressState::Snapshot => false,
         }
+    }
+
+    /// The follower holds less than it acknowledged (a node kept in memory restarted empty, and says so): the
+    /// leader counts on nothing it held, and sends it the log from the start. Returns whether anything changed (a
+    /// snapshot under way goes on: the follower answers its chunks for itself).
+    pub fn lost_entries(&mut self) -> bool {
+        if self.state == ProgressState::Snapshot || self.matched == 0 {
+            return false;
+        }
+        self.matched = 0;
+        self.become_probe();
+        true
     }
 }
 
@@ -230,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn a_current_rejection_hinting_below_the_match_point_probes_from_the_hint_and_counts_on_nothing() {
+    fn a_follower_that_lost_its_entries_is_counted_on_for_nothing_and_probed_from_the_start() {
         for probing in [false, true] {
             let mut progress = Progress::new(1, false);
             progress.acknowledge(5);
@@ -239,9 +240,9 @@ mod tests {
             } else {
                 progress.become_replicate();
             }
-            // At the match point: an append after it (replicating), or the probe (at next - 1 = 5).
-            assert!(progress.reject(5, 1), "probing: {probing}");
+            assert!(progress.lost_entries(), "probing: {probing}");
             assert_eq!((progress.state, progress.matched, progress.next), (ProgressState::Probe, 0, 1));
+            assert!(!progress.lost_entries(), "nothing more to forget");
         }
     }
 }

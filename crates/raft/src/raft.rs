@@ -56,6 +56,10 @@ impl RestoredState {
     }
 }
 
+/// A follower's answer to a heartbeat whose commit index is beyond its log: it holds less than it acknowledged (a
+/// node kept in memory that restarted empty). A rejection of index 0, which no append gets from a correct node.
+const LOST_ENTRIES: MessageBody = MessageBody::AppendReply { success: false, index: 0, hint_index: 0, hint_term: 0 };
+
 /// A write handed to storage and not yet acknowledged.
 #[derive(Debug)]
 struct PendingWrite {
@@ -354,9 +358,10 @@ impl Raft {
     /// Moves this node to the later `term` as a follower, as if it had heard of that term (gaggle's tests set a
     /// node's `_currentTerm` so): it has voted for no one in it, and a leader of an earlier term is told the new
     /// term in the answer to its next append, and steps down. False, changing nothing, for a term that is not
-    /// after the current one or is beyond `MAX_TERM`.
+    /// after the current one, more than `MAX_TERM_STEP` after it (as far as a peer's message may move a term), or
+    /// not below `MAX_TERM` (a term in which no node could campaign again).
     pub fn raise_term(&mut self, term: Term) -> bool {
-        if term <= self.term || term > limits::MAX_TERM {
+        if term <= self.term || term >= limits::MAX_TERM || term - self.term > limits::MAX_TERM_STEP {
             return false;
         }
         self.become_follower(term, None);
@@ -754,6 +759,13 @@ impl Raft {
                 self.maybe_finish_transfer(from);
                 Ok(())
             }
+            MessageBody::AppendReply { success: false, index: 0, .. } => {
+                // `LOST_ENTRIES`: the follower holds less than it acknowledged.
+                if progress.lost_entries() {
+                    self.replication_dirty = true;
+                }
+                Ok(())
+            }
             MessageBody::AppendReply { success: false, index, hint_index, hint_term } => {
                 // Fast back-off (paper 5.3, last paragraphs): skip to where the terms may agree.
                 let (agree_index, _) = self.log.find_conflict_by_term(hint_index, hint_term);
@@ -889,14 +901,10 @@ impl Raft {
                 self.send_now(m.from, MessageBody::HeartbeatReply { read_round });
                 if commit > self.log.last_index() {
                     // The leader counts this node as holding entries it does not hold: it lost them (a node kept
-                    // in memory restarted empty). A rejection says where its log ends, and the leader sends the
-                    // rest from there, without waiting for an append to be rejected.
-                    let (hint_index, hint_term) = (self.log.last_index(), self.log.last_term());
+                    // in memory restarted empty). It says so with a rejection of index 0, which no append gets
+                    // (everything matches at index 0): the leader sends it the log from the start.
                     self.stats.append_rejections += 1;
-                    self.send_after_persist(
-                        m.from,
-                        MessageBody::AppendReply { success: false, index: commit, hint_index, hint_term },
-                    );
+                    self.send_after_persist(m.from, LOST_ENTRIES);
                 }
                 Ok(())
             }
