@@ -16,6 +16,17 @@ function leaderAgreed (clusters) {
   return leader !== null && clusters.every((c) => c.state.currentLeader === leader)
 }
 
+// a, b and c on a memory network with no election timer within the test; a leads, as all of them know.
+async function threeLedByA (t) {
+  const net = memoryNetwork(['a', 'b', 'c'])
+  t.after(() => net.close())
+  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const [a] = net.clusters
+  a.startElection()
+  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
+  return net
+}
+
 function allCommitted (commits, count) {
   return () => [...commits.values()].every((list) => list.length >= count)
 }
@@ -447,12 +458,8 @@ test('startElection() and transferLeadership() hand leadership over', { timeout:
 })
 
 test('a closing leader hands over: with 60 s election timeouts, the others have a leader at once', { timeout: TIMEOUT }, async (t) => {
-  const net = memoryNetwork(['a', 'b', 'c'])
-  t.after(() => net.close())
-  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const net = await threeLedByA(t)
   const [a, b, c] = net.clusters
-  a.startElection()
-  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
   const term = a.state.currentTerm
   await a.close()
   assert.equal(a.broadcast({ late: true }), false, 'a closed cluster takes no broadcast')
@@ -463,12 +470,8 @@ test('a closing leader hands over: with 60 s election timeouts, the others have 
 })
 
 test('a node restarted under its id (brig kept nothing on disk) gets the log again from the leader', { timeout: TIMEOUT }, async (t) => {
-  const net = memoryNetwork(['a', 'b', 'c'])
-  t.after(() => net.close())
-  withTiming(NO_TIMEOUTS, () => net.joinAll())
+  const net = await threeLedByA(t)
   const [a, b, c] = net.clusters
-  a.startElection()
-  await waitFor(net.clusters, () => leaderAgreed(net.clusters) && a.state.currentLeader === 'a')
   a.broadcast('one')
   a.broadcast('two')
   await waitFor(net.clusters, () => net.clusters.every((cluster) => cluster.state.commitLength === 2))

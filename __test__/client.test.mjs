@@ -472,16 +472,22 @@ test('hostile frames: no crash, error replies with their codes, frames without a
   t.diagnostic(`${sent} hostile frames (${refusedSent} without a usable id); reads: ${readCodes.filter((code) => code === TOO_MANY).length} over the limit`)
 })
 
-test('the per-client limit: 300 reads that cannot complete (a node that is no member yet): 256 wait, 44 are refused', WITHIN, async () => {
-  const lonely = track(new ServeProcess({
-    id: 'lonely',
+// A node started with join, which no leader adds: its reads can never complete.
+async function startJoiner (id) {
+  const joiner = track(new ServeProcess({
+    id,
     address: `127.0.0.1:${await freePort()}`,
     peers: { n1: byId('n1').address },
     join: true,
-    dataDir: path.join(base, 'lonely'),
+    dataDir: path.join(base, id),
     security: ['--secret-file', path.join(base, 'secret')]
   }))
-  await lonely.start()
+  await joiner.start()
+  return joiner
+}
+
+test('the per-client limit: 300 reads that cannot complete (a node that is no member yet): 256 wait, 44 are refused', WITHIN, async () => {
+  const lonely = await startJoiner('lonely')
   const raw = await rawClient(lonely.address)
   const reads = Array.from({ length: 300 }, (_, i) => i + 1)
   for (const key of reads) raw.send({ id: key, op: 'read', timeout: 1000 })
@@ -545,15 +551,7 @@ test('the client checks its own arguments at once (FLOTILLA_INVALID_ARGUMENT): t
 })
 
 test('clients that send their 256 reads and leave, again and again, make the node hold at most 64 x 256 (then refused, FLOTILLA_TOO_MANY_PENDING); status still answers', WITHIN, async () => {
-  const lonely = track(new ServeProcess({
-    id: 'lonely2',
-    address: `127.0.0.1:${await freePort()}`,
-    peers: { n1: byId('n1').address },
-    join: true,
-    dataDir: path.join(base, 'lonely2'),
-    security: ['--secret-file', path.join(base, 'secret')]
-  }))
-  await lonely.start()
+  const lonely = await startJoiner('lonely2')
   // 64 clients' worth of reads that cannot complete (a node that is no member yet), each client gone after.
   for (let round = 0; round < 64; round++) {
     const raw = await rawClient(lonely.address, `leaver-${round}`)

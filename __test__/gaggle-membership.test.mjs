@@ -18,6 +18,16 @@ function joiner (t, namespace, id) {
   return node
 }
 
+// Three nodes with a leader and a committed entry, and the node `id` started with join (not added yet).
+async function withJoiner (t, id) {
+  const namespace = uniqueName('members')
+  const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
+  const leader = await electLeader(nodes)
+  await leader.append({ before: true })
+  joiner(t, namespace, id)
+  return { nodes, leader }
+}
+
 test('a joining node is added as a learner, promoted once caught up, and the old leader removed', WITHIN, async (t) => {
   const namespace = uniqueName('members')
   const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
@@ -50,11 +60,7 @@ test('a joining node is added as a learner, promoted once caught up, and the old
 })
 
 test('addMember without {learner: true} promotes once caught up; refusals are coded', WITHIN, async (t) => {
-  const namespace = uniqueName('members')
-  const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
-  const leader = await electLeader(nodes)
-  await leader.append({ before: true })
-  joiner(t, namespace, 'n4')
+  const { leader } = await withJoiner(t, 'n4')
   await leader.addMember('n4')
   assert.ok(leader.members().voters.includes('n4'), 'a voter once caught up')
   assert.equal((await rejection(leader.addMember('n4'))).code, CODES.INVALID_ARGUMENT, 'a member already')
@@ -208,11 +214,7 @@ test('removeMember on a follower resolves when the leader that carried it out st
 })
 
 test('addMember of a node that is a learner already (its first addMember\'s node went away before promoting it) promotes it', WITHIN, async (t) => {
-  const namespace = uniqueName('members')
-  const nodes = memoryCluster(t, 3, { namespace, ...STEADY })
-  const leader = await electLeader(nodes)
-  await leader.append({ before: true })
-  joiner(t, namespace, 'n4')
+  const { nodes, leader } = await withJoiner(t, 'n4')
   await leader.addMember('n4', { learner: true })
   const follower = nodes.find((node) => node !== leader)
   await waitFor(() => follower.members().learners.includes('n4'), 5000, 'the follower to know the learner')

@@ -34,14 +34,13 @@ impl SeatWatch {
         SeatWatch { cluster_size, silent_after_ticks, ..SeatWatch::default() }
     }
 
-    fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.cluster_size > 0
     }
 
+    /// The member `id` spoke (called only while `enabled`).
     pub(crate) fn heard(&mut self, id: NodeId) {
-        if self.enabled() {
-            self.heard.insert(id, self.ticks);
-        }
+        self.heard.insert(id, self.ticks);
     }
 
     pub(crate) fn asked_to_take_part(&mut self, name: &str) {
