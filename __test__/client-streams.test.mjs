@@ -92,6 +92,26 @@ for (const [what, answer] of [
   })
 }
 
+test('a stream that keeps breaking before any node says a word ends with FLOTILLA_UNAVAILABLE after the client\'s timeout, across its reconnections', { timeout: 30_000 }, async () => {
+  let streams = 0
+  const address = await nodeAnswering((op, id) => {
+    if (op !== 'entries') return null
+    streams++
+    return { id, error: { code: 'FLOTILLA_UNAVAILABLE', message: 'the stream ended' } }
+  })
+  const client = new Client({ addresses: [address], timeout: 1000 })
+  try {
+    const error = await (async () => {
+      for await (const entry of client.entries({ from: 0 })) assert.fail(`an entry from a node that sent none: ${JSON.stringify(entry)}`)
+    })().then(() => null, (e) => e)
+    assert.equal(error?.code, 'FLOTILLA_UNAVAILABLE', String(error))
+    assert.match(error.message, /the stream ended/)
+    assert.ok(streams > 1, `the stream was asked for ${streams} time(s): it did not go on after the first break`)
+  } finally {
+    client.close()
+  }
+})
+
 test('an entry larger than a stream carries (16 MiB of data) ends the stream with FLOTILLA_TOO_LARGE, after the entries before it', { timeout: 60_000 }, async () => {
   const port = await freePort()
   const address = `127.0.0.1:${port}`

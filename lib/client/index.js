@@ -275,11 +275,21 @@ const SAFE_TO_RETRY = new Set(['status', 'members', 'metrics', 'read'])
 // A status or the members' progress must come from the leader itself.
 const CACHED_LEADER_OK = new Set(['append', 'read', 'add', 'promote', 'remove', 'change', 'transfer'])
 
-// Follows the stream on the leader; when its connection ends, it goes on from the next index on another node.
+// Follows the stream on the leader; when its connection ends, it goes on from the next index on another node. The
+// client's timeout runs from the last word a node said on the stream (entries, or the keepalive of a stream that
+// waits for them), across reconnections: a stream that keeps breaking before any node says anything ends with
+// FLOTILLA_UNAVAILABLE, as a call would.
 async function * entriesFrom (client, { from, to }) {
   let next = from
+  let lastHeard = Date.now()
+  let lastBreak = null
   while (to === undefined || next <= to) {
-    const connection = await client._leaderConnection(Date.now() + client._timeoutMs)
+    const deadline = lastHeard + client._timeoutMs
+    if (lastBreak !== null) {
+      await pause(RETRY_PAUSE_MS)
+      if (Date.now() >= deadline) throw client._unavailable(lastBreak, 'no leader')
+    }
+    const connection = await client._leaderConnection(deadline)
     const args = { from: next, window: STREAM_WINDOW }
     if (to !== undefined) args.to = to
     const messages = []
@@ -299,8 +309,10 @@ async function * entriesFrom (client, { from, to }) {
           if (code !== CODES.UNAVAILABLE || client._connections.closed) {
             throw codedError(typeof code === 'string' ? code : CODES.INTERNAL, `flotilla/client: ${why}`)
           }
+          lastBreak = codedError(CODES.UNAVAILABLE, `flotilla/client: ${why}`)
           break // the connection ended: go on elsewhere
         }
+        lastHeard = Date.now()
         // `{}` keeps the connection alive; anything else must be the entries from `next` on, in order.
         if (message.entries === undefined && Object.keys(message).length <= 1) continue
         if (!wellFormedEntries(message.entries, next, to)) {
