@@ -54,6 +54,11 @@ export class Client {
   append (data: unknown, options?: { requestId?: string; timeout?: number }): Promise<number>
   /** A linearizable read index (-1 for an empty log). */
   read (options?: { timeout?: number }): Promise<number>
+  /**
+   * The committed entries from `from` to `to` (inclusive; without `to` it follows new commits), going on from
+   * another node when its node goes away; ends with FLOTILLA_UNAVAILABLE when no node said anything on it (entries
+   * or a keepalive) for the client's `timeout`, across reconnections.
+   */
   entries (options?: { from?: number; to?: number }): AsyncIterableIterator<Entry>
   addMember (id: string, options?: { address?: string; learner?: boolean }): Promise<null>
   promoteMember (id: string): Promise<null>
