@@ -6,7 +6,7 @@
 use super::driver_stats::DriverStats;
 use super::events::{EventSink, Proposer};
 use super::member_addresses::MemberAddresses;
-use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
+use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 use super::open_error::OpenError;
 use super::recovery::{self, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
@@ -44,6 +44,7 @@ mod seat_replacement;
 pub use membership_changes::MembershipError;
 use membership_changes::PendingChange;
 use seat_replacement::SeatWatch;
+pub use seat_replacement::SILENT_ELECTION_TIMEOUTS;
 
 /// Who the members are: known by name, or only counted (gaggle), to be discovered as they speak; or none yet, for
 /// a node that joins an existing cluster (it waits to be added, and learns the members from the leader's log).
@@ -219,7 +220,14 @@ impl NodeDriver {
         // Only gaggle's clusters kept in memory: their nodes come back under a new name.
         let seat_watch = match options.members {
             Members::Discover { cluster_size } if matches!(options.storage, StorageOptions::Volatile) => {
-                SeatWatch::new(cluster_size, config.election_ticks_max)
+                #[allow(unused_mut)]
+                let mut watch = SeatWatch::new(cluster_size, config.election_ticks_max);
+                #[cfg(feature = "bug-injection")]
+                {
+                    watch.gives_seats_outside_the_log =
+                        config.injects(flotilla_raft::InjectedBug::SeatGivenAwayOutsideTheLog);
+                }
+                watch
             }
             _ => SeatWatch::default(),
         };
@@ -351,7 +359,7 @@ impl NodeDriver {
             Received::Message(message) | Received::Snapshot { message, .. } => is_request(&message.body),
             Received::Introduction => false,
         };
-        if matches!(received, Received::Introduction) && !self.peers.has_vacant_seats() {
+        if matches!(received, Received::Introduction) && !self.discovering() {
             // A name outside the configuration that says hello (gaggle's discovery) asks for a seat.
             let member = self.peers.id_of(from_name).is_some_and(|id| self.raft.membership().contains(id));
             let valid = !from_name.is_empty() && from_name.len() <= MAX_NAME_BYTES;
@@ -423,7 +431,7 @@ impl NodeDriver {
                         // While seats are vacant (discovery), a name not met yet is one of them.
                         Some(name) => match self.peers.id_of(name) {
                             Some(id) => Some(Some(id)),
-                            None if self.peers.has_vacant_seats() => Some(None),
+                            None if self.discovering() => Some(None),
                             None => Some(Some(member_id(name))),
                         },
                     };
@@ -463,7 +471,7 @@ impl NodeDriver {
             return None;
         }
         let known = self.peers.id_of(from_name);
-        if known.is_some() || self.peers.has_vacant_seats() {
+        if known.is_some() || self.discovering() {
             return Some(known);
         }
         let learned = if self.raft.membership().contains(member_id(from_name)) {
@@ -675,9 +683,18 @@ impl NodeDriver {
         }
     }
 
+    /// Whether this node still discovers its cluster (gaggle's): the configuration in force keeps a seat for a
+    /// member it has not met. A newcomer that a cluster adopted holds that cluster's configuration, whatever
+    /// vacant seats its own registry began with: it no longer seats whoever speaks, nor says hello.
+    fn discovering(&self) -> bool {
+        let membership = self.raft.membership();
+        let mut ids = membership.voters.iter().chain(&membership.outgoing).chain(&membership.learners);
+        self.peers.has_vacant_seats() && ids.any(|&id| id > MAX_MEMBER_ID)
+    }
+
     fn say_hello_if_discovering(&mut self) {
         self.ticks_since_hello = 0;
-        if self.peers.has_vacant_seats() && !self.introductions.contains(&None) {
+        if self.discovering() && !self.introductions.contains(&None) {
             self.introductions.push(None);
         }
     }

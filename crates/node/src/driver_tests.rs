@@ -525,14 +525,16 @@ impl Net {
     fn new(names: &[&str]) -> Net {
         let nodes: Vec<NodeDriver> = names
             .iter()
-            .map(|n| NodeDriver::new(options(n, Members::Discover { cluster_size: 3 })).expect("driver"))
+            .map(|n| NodeDriver::new(options(n, Members::Discover { cluster_size: names.len() })).expect("driver"))
             .collect();
         let up = vec![true; nodes.len()];
         let deaf = vec![false; nodes.len()];
         Net { nodes, up, deaf }
     }
+    /// A newcomer that discovers a cluster of as many seats as the first nodes had.
     fn add(&mut self, name: &str) {
-        self.nodes.push(NodeDriver::new(options(name, Members::Discover { cluster_size: 3 })).expect("driver"));
+        let cluster_size = self.nodes[0].peers.seats().len();
+        self.nodes.push(NodeDriver::new(options(name, Members::Discover { cluster_size })).expect("driver"));
         self.up.push(true);
         self.deaf.push(false);
     }
@@ -664,4 +666,48 @@ fn a_newcomer_that_goes_away_before_it_catches_up_gives_its_place_to_the_next_on
     let members = net.names(net.leader().expect("a leader"));
     assert!(members.learners.iter().flatten().all(|name| name != "d"), "d is gone: {members:?}");
     assert!(voter_names(&members).contains(&"e".to_string()), "e took the seat: {members:?}");
+}
+
+/// A newcomer adopted by a cluster of 5 leads it, its own registry begun with four vacant seats: it still gives
+/// the seat of the next silent member to the next newcomer (it had taken itself for a node still discovering its
+/// cluster, and kept every seat as it was).
+#[test]
+fn a_newcomer_that_leads_gives_the_seat_of_the_next_silent_member_away_in_turn() {
+    let mut net = Net::new(&["a", "b", "c", "d", "e"]);
+    for _ in 0..400 {
+        net.tick();
+        if net.leader().is_some() && (0..5).all(|i| net.names(i).voters.iter().all(Option::is_some)) {
+            break;
+        }
+    }
+    let first_leader = net.leader().expect("a leader");
+    let silent = (0..5).find(|&i| i != first_leader).expect("a follower");
+    net.up[silent] = false;
+    net.add("f");
+    let f = net.pos("f").expect("f");
+    for _ in 0..3000 {
+        net.tick();
+    }
+    let leader = net.leader().expect("a leader");
+    assert!(voter_names(&net.names(leader)).contains(&"f".to_string()), "f took a seat: {:?}", net.names(leader));
+    if leader != f {
+        assert_eq!(net.nodes[leader].transfer_leadership("f"), Ok(()));
+        for _ in 0..200 {
+            net.tick();
+            if net.leader() == Some(f) {
+                break;
+            }
+        }
+    }
+    assert_eq!(net.leader(), Some(f), "f leads");
+    let next_silent = (0..5).find(|&i| net.up[i] && i != f).expect("a first member still up");
+    let next_silent_name = net.nodes[next_silent].name().to_string();
+    net.up[next_silent] = false;
+    net.add("g");
+    for _ in 0..3000 {
+        net.tick();
+    }
+    let members = net.names(net.leader().expect("a leader"));
+    assert!(voter_names(&members).contains(&"g".to_string()), "g took the seat of {next_silent_name}: {members:?}");
+    assert!(!voter_names(&members).contains(&next_silent_name), "{next_silent_name} gave its seat away: {members:?}");
 }

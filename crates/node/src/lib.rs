@@ -21,7 +21,7 @@ mod transfer_error;
 
 pub use driver::{
     own_proposal_id, Members, MembershipError, NodeDriver, NodeOptions, Received, RequestProposed, WireStats,
-    APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES, MAX_READ_NUMBER_BASE,
+    APPLY_BYTES_PER_FLUSH, MAX_NAME_BYTES, MAX_READ_NUMBER_BASE, SILENT_ELECTION_TIMEOUTS,
 };
 pub use driver_stats::DriverStats;
 pub use events::{Event, EventSink, Events, Proposer};

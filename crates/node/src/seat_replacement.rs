@@ -26,6 +26,9 @@ pub(crate) struct SeatWatch {
     heard: BTreeMap<NodeId, u64>,
     /// A name outside the configuration that asked for a seat, and when.
     asking: Option<(String, u64)>,
+    /// `InjectedBug::SeatGivenAwayOutsideTheLog`, switched on by the simulation's tests only.
+    #[cfg(feature = "bug-injection")]
+    pub(crate) gives_seats_outside_the_log: bool,
 }
 
 impl SeatWatch {
@@ -80,7 +83,7 @@ impl NodeDriver {
             }
         }
         let membership = self.raft.membership().clone();
-        if !membership.outgoing.is_empty() || self.peers.has_vacant_seats() || !self.pending_changes.is_empty() {
+        if !membership.outgoing.is_empty() || self.discovering() || !self.pending_changes.is_empty() {
             return;
         }
         let (Ok(voters), Ok(learners)) = (self.names_of(&membership.voters), self.names_of(&membership.learners))
@@ -109,7 +112,16 @@ impl NodeDriver {
         let mut voters = voters;
         if voters.len() + learners.len() >= self.seat_watch.cluster_size {
             let others = membership.voters.iter().copied().filter(|&id| id != self_id);
-            let Some(silent) = self.seat_watch.silent_longest(others).and_then(|id| name(self, id)) else { return };
+            let Some(silent_id) = self.seat_watch.silent_longest(others) else { return };
+            let Some(silent) = name(self, silent_id) else { return };
+            #[cfg(feature = "bug-injection")]
+            if self.seat_watch.gives_seats_outside_the_log {
+                if let Ok(id) = self.peers.learn(&newcomer) {
+                    let _ = self.raft.fill_vacant_seat(silent_id, id);
+                }
+                self.seat_watch.asking = None;
+                return;
+            }
             voters.retain(|voter| *voter != silent);
         }
         let learners: Vec<String> = learners.into_iter().chain(std::iter::once(newcomer)).collect();

@@ -36,6 +36,10 @@ pub enum InjectedBug {
     /// Who may say what goes unchecked: a leader appends a stranger's forwarded proposals, a node takes its
     /// commit notices and read answers, and a follower takes its appends in the term of the leader it knows.
     StrangersTrusted,
+    /// In the node driver: a leader that keeps its seats filled gives a silent voter's seat to a newcomer in its
+    /// own configuration only, not by a change through the log (as gaggle's discovery let any node count whoever
+    /// it heard): its majorities and the other members' need not overlap.
+    SeatGivenAwayOutsideTheLog,
 }
 
 #[derive(Clone, Debug)]

@@ -27,6 +27,8 @@ pub struct Network {
     size: usize,
     /// `cut[from * size + to]` (0-based ids): messages from `from` to `to` are lost.
     cut: Vec<bool>,
+    /// `held[id - 1]`: the node is cut off from every other until `release`d, whatever partitions heal.
+    held: Vec<bool>,
     pub faults: Faults,
     /// The short delay is uniform in 1..=short_delay_max time units.
     short_delay_max: u64,
@@ -35,7 +37,14 @@ pub struct Network {
 
 impl Network {
     pub fn new(size: usize, short_delay_max: u64, long_delay_max: u64) -> Network {
-        Network { size, cut: vec![false; size * size], faults: Faults::default(), short_delay_max, long_delay_max }
+        Network {
+            size,
+            cut: vec![false; size * size],
+            held: vec![false; size],
+            faults: Faults::default(),
+            short_delay_max,
+            long_delay_max,
+        }
     }
 
     fn link(&self, from: NodeId, to: NodeId) -> usize {
@@ -43,7 +52,21 @@ impl Network {
     }
 
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.cut[self.link(from, to)]
+        self.cut[self.link(from, to)] || self.held[(from - 1) as usize] || self.held[(to - 1) as usize]
+    }
+
+    /// Cuts `id` off from every other node until `release(id)`: partitions that heal meanwhile do not reach it.
+    pub fn hold(&mut self, id: NodeId) {
+        self.held[(id - 1) as usize] = true;
+    }
+
+    pub fn release(&mut self, id: NodeId) {
+        self.held[(id - 1) as usize] = false;
+    }
+
+    /// Whether a node is held (see `hold`).
+    pub fn holds_any(&self) -> bool {
+        self.held.contains(&true)
     }
 
     /// The delays after which one sent message arrives: none if it is lost, two if it is duplicated.
@@ -83,7 +106,14 @@ impl Network {
         self.cut[link] = true;
     }
 
+    /// Heals the partitions, not the nodes held (see `hold`).
     pub fn heal_partitions(&mut self) {
         self.cut.iter_mut().for_each(|cut| *cut = false);
+    }
+
+    /// Heals everything: the partitions and the nodes held.
+    pub fn heal_all(&mut self) {
+        self.heal_partitions();
+        self.held.iter_mut().for_each(|held| *held = false);
     }
 }

@@ -16,6 +16,8 @@ pub struct Outcome {
     /// Reads completed (and checked), and how many of them were lease reads.
     pub reads: u64,
     pub lease_reads: u64,
+    /// In a replacing run: the newcomers that hold a voter's seat at the end.
+    pub newcomers_seated: u64,
     /// The cores' own counters, summed over nodes and incarnations: evidence of which paths the run took.
     pub core: Stats,
 }
@@ -32,6 +34,7 @@ impl Outcome {
         self.crashes += other.crashes;
         self.reads += other.reads;
         self.lease_reads += other.lease_reads;
+        self.newcomers_seated += other.newcomers_seated;
         add_stats(&mut self.core, &other.core);
     }
 }

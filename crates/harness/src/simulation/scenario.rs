@@ -25,6 +25,9 @@ pub struct Scenario {
     /// Membership changes all through the faulty phase: two more nodes start as joining nodes, and the leader
     /// adds learners, promotes them, removes members and changes several voters at once (joint consensus).
     pub churn: bool,
+    /// gaggle's clusters kept in memory (`Scenario::replacing`): every node discovers its cluster, a crash is for
+    /// good, and spare nodes start under new names to take the seats of silent members.
+    pub replacing: bool,
     /// Print every event.
     pub trace: bool,
 }
@@ -51,6 +54,7 @@ impl Scenario {
             compact_every: None,
             lagging_follower: false,
             churn: false,
+            replacing: false,
             trace: false,
         }
     }
@@ -60,12 +64,33 @@ impl Scenario {
         Scenario { churn: true, ..Scenario::for_seed(seed, steps) }
     }
 
-    /// How many nodes run: the first members, and two that may join in a churning run.
+    /// Seat replacement in gaggle's clusters kept in memory, a cluster of 3 or 5 (`replacing`): the nodes discover
+    /// each other, and a crashed node never comes back (its memory is gone); a spare starts under a new name after
+    /// each crash, and now and then by itself, while members are cut off for longer than a seat is kept. There are
+    /// fewer spares than a majority, so that newcomers alone never form a cluster of their own (gaggle's discovery
+    /// would let them).
+    pub fn replacing(seed: u64, steps: u64) -> Scenario {
+        let mut scenario = Scenario::for_seed(seed, steps);
+        scenario.size = [3, 5][(seed % 2) as usize];
+        scenario.replacing = true;
+        scenario
+    }
+
+    /// The spare nodes of a replacing run.
+    pub fn spares(&self) -> u64 {
+        if self.replacing {
+            (self.size - 1) / 2
+        } else {
+            0
+        }
+    }
+
+    /// How many nodes run: the first members, two that may join in a churning run, and the spares of a replacing one.
     pub fn pool(&self) -> u64 {
         if self.churn {
             self.size + 2
         } else {
-            self.size
+            self.size + self.spares()
         }
     }
 
@@ -82,6 +107,8 @@ impl Scenario {
             InjectedBug::JointStepSkipped | InjectedBug::TwoChangesInFlight | InjectedBug::LearnerCountedInQuorum
         );
         scenario.churn = membership_bug;
+        // A bug of seat replacement needs seats to replace.
+        scenario.replacing = bug == InjectedBug::SeatGivenAwayOutsideTheLog;
         scenario
     }
 
@@ -109,6 +136,7 @@ impl Scenario {
             InjectedBug::TwoChangesInFlight,
             InjectedBug::LearnerCountedInQuorum,
             InjectedBug::StrangersTrusted,
+            InjectedBug::SeatGivenAwayOutsideTheLog,
         ]
         .into_iter()
         .find(|bug| format!("{bug:?}") == name)
@@ -124,5 +152,6 @@ impl Scenario {
             self.injected_bug.map_or(String::new(), |bug| format!(", injected bug {bug:?}")),
         ) + if self.lagging_follower { ", lagging follower" } else { "" }
             + if self.churn { ", membership churn" } else { "" }
+            + if self.replacing { ", seats replaced" } else { "" }
     }
 }

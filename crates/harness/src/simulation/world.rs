@@ -7,6 +7,7 @@
 mod churn;
 mod driver;
 mod nemesis;
+mod seats;
 mod stranger;
 
 use crate::simulation::checker::{Checker, Invariant, Violation};
@@ -67,6 +68,20 @@ enum Event {
     Fault,
     /// The stranger says what only members may (`world/stranger.rs`).
     Stranger,
+    /// A replacing run's nemesis: a spare starts, or a member is cut off for longer than its seat is kept
+    /// (`world/seats.rs`).
+    Seats,
+    /// A node held apart (see `Network::hold`) is reachable again.
+    Release {
+        node: NodeId,
+    },
+    /// A discovering node's hello (`Received::Introduction`).
+    Introduction {
+        from: NodeId,
+        to: NodeId,
+        from_incarnation: u64,
+        to_incarnation: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -109,6 +124,10 @@ struct SimNode {
     /// Led when last looked at (a new leader may be struck).
     leading: bool,
     tick_interval: u64,
+    /// Started once (a replacing run's spares are not, until their turn comes).
+    born: bool,
+    /// Crashed for good (in a replacing run: a node kept in memory has nothing to come back with).
+    gone: bool,
 }
 
 pub struct World {
@@ -131,6 +150,8 @@ pub struct World {
     read_rng: StdRng,
     /// The stranger's choices, a stream of their own so that the other faults stay as the seed drew them.
     stranger_rng: StdRng,
+    /// A replacing run's nemesis' choices, a stream of its own too.
+    seats_rng: StdRng,
     healed: bool,
     steps: u64,
     crashes: u64,
@@ -168,6 +189,7 @@ impl World {
             reads: Reads::default(),
             read_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_4EAD_0000_0001),
             stranger_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_5743_0000_0002),
+            seats_rng: StdRng::seed_from_u64(scenario.seed ^ 0x5EED_5EA7_0000_0003),
             healed: false,
             steps: 0,
             crashes: 0,
@@ -179,12 +201,16 @@ impl World {
         };
         for id in 1..=size as NodeId {
             let disk = SharedDisk::default();
-            let options = world.node_options(id, 0);
-            let driver = NodeDriver::with_storage(options, Box::new(disk.clone()), RestoredState::default())
-                .expect("a valid configuration");
+            // A replacing run's spares start later (`World::seat_a_newcomer`).
+            let born = id <= world.scenario.size || !world.scenario.replacing;
+            let driver = born.then(|| {
+                let options = world.node_options(id, 0);
+                NodeDriver::with_storage(options, Box::new(disk.clone()), RestoredState::default())
+                    .expect("a valid configuration")
+            });
             let tick_interval = world.draw_tick_interval();
             world.nodes.push(SimNode {
-                driver: Some(driver),
+                driver,
                 incarnation: 0,
                 disk,
                 disk_busy: false,
@@ -192,6 +218,8 @@ impl World {
                 restoring_at_start: false,
                 leading: false,
                 tick_interval,
+                born,
+                gone: false,
             });
             let first_tick = world.rng.random_range(1..=TICK);
             world.schedule(first_tick, Event::Tick { node: id, incarnation: 0 });
@@ -209,12 +237,20 @@ impl World {
         } else {
             let first_fault = world.rng.random_range(1..=world.tuning.fault_interval_max);
             world.schedule(first_fault, Event::Fault);
-            let first_stranger = world.stranger_rng.random_range(1..=world.tuning.fault_interval_max);
-            world.schedule(first_stranger, Event::Stranger);
+            // A cluster that discovers its members seats any name that speaks while a seat is vacant (gaggle's
+            // discovery): there, a stranger is a member by design, so only the other runs have one.
+            if !world.scenario.replacing {
+                let first_stranger = world.stranger_rng.random_range(1..=world.tuning.fault_interval_max);
+                world.schedule(first_stranger, Event::Stranger);
+            }
         }
         if world.scenario.churn {
             let first_change = world.rng.random_range(1..=20 * TICK);
             world.schedule(first_change, Event::Churn);
+        }
+        if world.scenario.replacing {
+            let first_change = world.seats_rng.random_range(1..=20 * TICK);
+            world.schedule(first_change, Event::Seats);
         }
         if world.tuning.operator {
             let first_operator = world.rng.random_range(1..=20 * TICK);
@@ -289,7 +325,10 @@ impl World {
         self.heal()?;
         let healed_at = self.now;
         let longest_log = (1..=self.size()).filter_map(|id| self.core(id)).map(|raft| raft.log().last_index());
-        let budget = LIVENESS_TICKS + longest_log.max().unwrap_or(0) + self.clients.pending_total() as u64;
+        let budget = LIVENESS_TICKS
+            + longest_log.max().unwrap_or(0)
+            + self.clients.pending_total() as u64
+            + self.seat_replacement_ticks();
         let deadline = healed_at + budget * TICK;
         loop {
             self.forget_non_members();
@@ -310,6 +349,7 @@ impl World {
                     crashes: self.crashes,
                     reads: self.reads.completed,
                     lease_reads: self.reads.completed_by_lease,
+                    newcomers_seated: self.newcomers_seated(),
                 });
             }
             if self.now > deadline {
@@ -346,6 +386,14 @@ impl World {
             Event::Operator => self.operator()?,
             Event::Fault => self.fault()?,
             Event::Stranger => self.stranger_speaks()?,
+            Event::Seats => self.seats()?,
+            Event::Release { node } => {
+                self.network.release(node);
+                self.trace(|| format!("fault: {node} is reachable again"));
+            }
+            Event::Introduction { from, to, from_incarnation, to_incarnation } => {
+                self.deliver_introduction(from, to, (from_incarnation, to_incarnation))?
+            }
         }
         if self.steps.is_multiple_of(FULL_CHECK_EVERY) {
             for position in 0..self.nodes.len() {
@@ -481,7 +529,8 @@ impl World {
 
     /// The node starts again from what its disk holds.
     fn restart(&mut self, id: NodeId) -> Result<(), Violation> {
-        if self.alive(id) {
+        let node = self.node(id);
+        if node.driver.is_some() || !node.born || node.gone {
             return Ok(());
         }
         let incarnation = self.node(id).incarnation;
@@ -506,11 +555,12 @@ impl World {
         self.after_input(id)
     }
 
-    /// The faults stop: a reliable network, no partitions, every node up, no new proposals.
+    /// The faults stop: a reliable network, no partitions, every node up (but those gone for good, and the spares
+    /// not started), no new proposals.
     fn heal(&mut self) -> Result<(), Violation> {
         self.healed = true;
         self.network.faults = Faults::default();
-        self.network.heal_partitions();
+        self.network.heal_all();
         self.tuning.disk_latency_max = self.tuning.disk_latency_max.min(30);
         self.trace(|| "heal: reliable network, no partitions, every node up".to_string());
         for id in 1..=self.size() {

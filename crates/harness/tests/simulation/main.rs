@@ -10,18 +10,19 @@
 //! every completed read is checked against the writes and reads that completed before it was asked.
 //!
 //! `cargo test --release -p flotilla-harness --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
-//! steps each, 40 lagging-follower seeds, and shows that the checker finds each `InjectedBug` (the core's, and the
-//! driver's `AcknowledgeBeforeDurable`).
+//! steps each, 1,000 churning seeds, 200 seeds of clusters that replace their members (gaggle's kept in memory), 40
+//! lagging-follower seeds, and shows that the checker finds each `InjectedBug` (the core's, and the driver's
+//! `AcknowledgeBeforeDurable` and `SeatGivenAwayOutsideTheLog`).
 //! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
 //! seed, `FLOTILLA_SIM_COMPACT=<n>` makes every seed compact every n applied entries (0: never). The ignored test
 //! `replay_one_seed` is a tool: `FLOTILLA_SIM_SEED=<seed> cargo test --release -p flotilla-harness --test simulation
 //! replay_one_seed -- --ignored --nocapture` replays one seed (add `FLOTILLA_SIM_TRACE=1` to print every event,
 //! `FLOTILLA_SIM_BUG=<InjectedBug variant>` to replay a seed of a bug-finding test, `FLOTILLA_SIM_LAGGING=1` one of
-//! the lagging-follower test). A failure prints its replay command. The simulation itself is the harness's
-//! (`crates/harness/src/simulation`): `world.rs` (the event loop), `world/driver.rs` (runs each node's driver),
-//! `world/nemesis.rs`,
-//! `network.rs`, `storage.rs`, `clients.rs`, `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a
-//! seed means), `outcome.rs`.
+//! the lagging-follower test, `FLOTILLA_SIM_CHURN=1` or `FLOTILLA_SIM_REPLACING=1` a churning or a replacing one). A
+//! failure prints its replay command. The simulation itself is the harness's (`crates/harness/src/simulation`):
+//! `world.rs` (the event loop), `world/driver.rs` (runs each node's driver), `world/nemesis.rs`, `world/churn.rs`
+//! (membership changes), `world/seats.rs` (seat replacement), `network.rs`, `storage.rs`, `clients.rs`,
+//! `checker.rs` (the invariants), `scenario.rs` and `tuning.rs` (what a seed means), `outcome.rs`.
 
 use flotilla_harness::simulation::{Invariant, Outcome, Scenario, Violation, World, SIZES};
 use flotilla_raft::InjectedBug;
@@ -89,6 +90,7 @@ fn replay_one_seed() {
             Scenario::with_bug(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(BUG_STEPS), bug)
         }
         Err(_) if env_u64("FLOTILLA_SIM_CHURN").is_some_and(|on| on != 0) => Scenario::churning(seed, steps()),
+        Err(_) if env_u64("FLOTILLA_SIM_REPLACING").is_some_and(|on| on != 0) => Scenario::replacing(seed, steps()),
         Err(_) if env_u64("FLOTILLA_SIM_LAGGING").is_some_and(|on| on != 0) => {
             Scenario::lagging_follower(seed, env_u64("FLOTILLA_SIM_STEPS").unwrap_or(LAGGING_STEPS))
         }
@@ -224,6 +226,57 @@ fn membership_churn_is_safe_and_live_with_pre_vote_and_check_quorum() {
     assert!(total.core.membership_changes >= seeds, "the churn changed the membership");
 }
 
+// ---- seat replacement (gaggle's clusters kept in memory) ---------------------------------------------------
+
+const REPLACING_SEEDS: u64 = 200;
+
+/// gaggle's clusters kept in memory (`Scenario::replacing`, clusters of 3 and 5): the nodes discover each other; a
+/// crashed node never comes back, and a spare starts under a new name to take its seat; spares also start by
+/// themselves, and members are cut off for longer than a seat is kept, then come back to find it given away. The
+/// leader keeps its seats filled by membership changes through the log, under every other fault. Every safety
+/// property is checked after every step; once healed, the leader's configuration must be whole again (every
+/// member alive and caught up), which needs the seats of the members gone for good given to newcomers. As in the
+/// churning runs, liveness is asserted where pre-vote and check-quorum are both on: without them a newcomer not
+/// seated yet, or a member whose seat was given away, may keep deposing the leaders with higher terms.
+/// `FLOTILLA_SIM_REPLACING_SEEDS=<n>` runs more; a seed replays with `FLOTILLA_SIM_REPLACING=1 FLOTILLA_SIM_SEED=<seed>`.
+#[test]
+fn clusters_kept_in_memory_give_the_seats_of_silent_members_to_newcomers_safely() {
+    if replaying() {
+        return;
+    }
+    let started = Instant::now();
+    let seeds = env_u64("FLOTILLA_SIM_REPLACING_SEEDS").unwrap_or(REPLACING_SEEDS);
+    let mut total = Outcome::default();
+    let mut stalled = Vec::new();
+    for seed in 0..seeds {
+        let scenario = Scenario::replacing(seed, steps());
+        let description = scenario.describe();
+        let protected = scenario.pre_vote && scenario.check_quorum;
+        match run(scenario) {
+            Ok(outcome) => total.add(&outcome),
+            Err(violation) if protected || violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
+                "replacing seed {seed} ({description}) failed: {violation}\nreplay: FLOTILLA_SIM_REPLACING=1 {}",
+                replay_command(seed, None)
+            ),
+            Err(_) => stalled.push(seed),
+        }
+    }
+    println!(
+        "{seeds} replacing seeds in {:.1}s: {} entries committed, {} crashes for good, {} membership changes, {} \
+         newcomers holding a voter's seat at the end, {} reads checked; {} seeds without pre-vote or check-quorum \
+         did not recover after healing ({:?})",
+        started.elapsed().as_secs_f64(),
+        total.committed,
+        total.crashes,
+        total.core.membership_changes,
+        total.newcomers_seated,
+        total.reads,
+        stalled.len(),
+        &stalled[..stalled.len().min(10)]
+    );
+    assert!(total.newcomers_seated >= seeds / 4, "newcomers took seats");
+}
+
 // ---- the checker catches deliberate bugs ---------------------------------------------------------------
 
 /// Runs seeds with `bug` in every node until the checker reports a safety violation; fails if none does.
@@ -276,6 +329,14 @@ fn lagging_follower_catches_up_by_install_snapshot() {
         total.core.snapshot_chunks_sent,
         total.core.snapshots_installed
     );
+}
+
+/// A bug of seat replacement in the node driver: a seat given to a newcomer in the leader's configuration only.
+#[test]
+fn finds_a_seat_given_away_outside_the_log() {
+    if !replaying() {
+        find_injected_bug(InjectedBug::SeatGivenAwayOutsideTheLog, 1_000);
+    }
 }
 
 #[test]

@@ -13,14 +13,21 @@ use flotilla_raft::{Index, Message, MessageBody, NodeId, Raft, Role};
 use rand::Rng;
 
 impl World {
-    /// The options of node `id` in its `incarnation`: every member named, the world's core settings, a snapshot
-    /// every `compact_every` applied entries.
+    /// The options of node `id` in its `incarnation`: every member named (or, in a replacing run, discovered), the
+    /// world's core settings, a snapshot every `compact_every` applied entries.
     pub(super) fn node_options(&self, id: NodeId, incarnation: u64) -> NodeOptions {
         let first_members = &self.names[..self.scenario.size as usize];
         NodeOptions {
             name: self.names[(id - 1) as usize].clone(),
             // The first members know each other; the nodes that may be added later join.
-            members: if id <= self.scenario.size { Members::Named(first_members.to_vec()) } else { Members::Join },
+            // In a replacing run every node discovers its cluster, as gaggle's nodes kept in memory do.
+            members: if self.scenario.replacing {
+                Members::Discover { cluster_size: self.scenario.size as usize }
+            } else if id <= self.scenario.size {
+                Members::Named(first_members.to_vec())
+            } else {
+                Members::Join
+            },
             raft: self.config(id, incarnation),
             tick_ms: 1,
             storage: StorageOptions::Volatile,
@@ -109,6 +116,7 @@ impl World {
                 }
                 DriverEvent::Abandoned(proposal) => self.clients.gave_up(id, &proposal),
                 DriverEvent::More => more = true,
+                DriverEvent::Introduce { to } if self.scenario.replacing => self.introduce(id, to.as_deref()),
                 _ => {}
             }
         }

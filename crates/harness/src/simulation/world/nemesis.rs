@@ -141,6 +141,9 @@ impl World {
     /// The node's process dies: its memory, its unwritten writes and its in-flight messages are gone. Some of the
     /// writes may have reached the disk without being acknowledged.
     pub(super) fn crash(&mut self, id: NodeId) {
+        if self.scenario.replacing && !self.may_go_for_good(id) {
+            return;
+        }
         self.crashes += 1;
         let pending = self.node(id).disk.lock().pending();
         let survivors = if self.rng.random_bool(0.3) { self.rng.random_range(0..=pending) } else { 0 };
@@ -162,8 +165,14 @@ impl World {
         self.reads.crashed(id);
         let durable_term = self.node(id).disk.lock().durable.hard_state.term;
         self.checker.on_crash(id, durable_term);
-        self.schedule(downtime, Event::Restart { node: id, incarnation });
         self.trace(|| format!("fault: crash {id} ({survivors} of {pending} unacknowledged writes reached the disk)"));
+        if self.scenario.replacing {
+            // Kept in memory, it has nothing to come back with: a newcomer starts instead.
+            self.node(id).gone = true;
+            self.seat_a_newcomer(downtime);
+        } else {
+            self.schedule(downtime, Event::Restart { node: id, incarnation });
+        }
     }
 
     /// The reactive part of the nemesis: a new leader is crashed, or cut off before its first appends arrive.
