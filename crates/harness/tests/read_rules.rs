@@ -265,6 +265,36 @@ fn a_leadership_transfer_voids_the_lease_6_4_1() {
     assert_eq!(cluster.node_mut(1).read_by_lease(), None);
 }
 
+/// Once told to campaign, the target wins with votes the followers grant in spite of their lease, whenever the
+/// message arrives (it may be delayed past the transfer's own timeout): rounds confirmed after it went out hold
+/// no lease either, for the rest of the term.
+#[test]
+fn once_its_timeout_now_went_out_a_leader_serves_no_lease_read_in_that_term_even_after_the_transfer_gave_up_6_4_1() {
+    let mut cluster = elected(3, with_lease);
+    cluster.tick_all();
+    cluster.node_mut(1).transfer_leadership(2).expect("transfer starts");
+    cluster.process_ready();
+    let timeout_now = queued(&cluster, "TimeoutNow");
+    assert_eq!(timeout_now.len(), 1, "the target is caught up: it is told to campaign at once");
+    cluster.in_flight.retain(|m| m.body.kind_name() != "TimeoutNow");
+    // The message is slow; the transfer gives up after an election timeout, and rounds go on being confirmed.
+    for _ in 0..config(1).election_ticks_min + 1 {
+        cluster.tick_all();
+    }
+    assert_eq!(cluster.node(1).lead_transferee(), None, "the transfer gave up");
+    assert_eq!(cluster.node(1).role(), Role::Leader);
+    assert_eq!(cluster.node_mut(1).read_by_lease(), None, "no lease in the term a TimeoutNow went out");
+    // Then it arrives: the target wins with the forced votes, while the old leader, cut off, still leads.
+    cluster.isolated.push(1);
+    for message in timeout_now {
+        cluster.node_mut(2).step(message).expect("taken");
+    }
+    cluster.settle();
+    assert_eq!(cluster.node(2).role(), Role::Leader, "the target won");
+    assert_eq!(cluster.node(1).role(), Role::Leader, "the old leader has not heard");
+    assert_eq!(cluster.node_mut(1).read_by_lease(), None);
+}
+
 #[test]
 fn a_restarted_node_grants_no_vote_for_an_election_timeout_6_4_1() {
     // A follower that answered the leader's round and restarted at once must not help elect anyone else within

@@ -6,7 +6,7 @@
 use super::driver_stats::DriverStats;
 use super::events::{EventSink, Proposer};
 use super::member_addresses::MemberAddresses;
-use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
+use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
 use super::open_error::OpenError;
 use super::recovery::{self, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
@@ -417,8 +417,7 @@ impl NodeDriver {
     /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids: the leader's
     /// configuration as of the snapshot, which the core adopts with it. A name stands for its id (known here or
     /// not: the snapshot's own context names the members, learned once the core takes it); a member its teller
-    /// had not met, or one this node has not met while it still discovers its members, stands for one of this
-    /// node's vacant seats (gaggle's discovery). A name no member can have, or
+    /// had not met stands for one of this node's vacant seats (gaggle's discovery). A name no member can have, or
     /// more unknown members than vacant seats, is refused (`None`). Nothing in it seats anyone. An empty one by
     /// id (from a sender that does not send it) is this node's own.
     fn snapshot_membership(&self, named: Option<&NamedMembership>, by_id: &Membership) -> Option<Membership> {
@@ -428,12 +427,10 @@ impl NodeDriver {
                     let id = |name: &Option<String>| match name.as_deref() {
                         None => Some(None),
                         Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                        // While seats are vacant (discovery), a name not met yet is one of them.
-                        Some(name) => match self.peers.id_of(name) {
-                            Some(id) => Some(Some(id)),
-                            None if self.discovering() => Some(None),
-                            None => Some(Some(member_id(name))),
-                        },
+                        // A member named is that member, met here or not: were it one of this node's vacant
+                        // seats, whoever spoke next would take it, here only (a newcomer's hello, say), and this
+                        // node's configuration would no longer be the leader's.
+                        Some(name) => Some(Some(self.peers.id_of(name).unwrap_or_else(|| member_id(name)))),
                     };
                     names.iter().map(id).collect()
                 };
@@ -683,13 +680,15 @@ impl NodeDriver {
         }
     }
 
-    /// Whether this node still discovers its cluster (gaggle's): the configuration in force keeps a seat for a
-    /// member it has not met. A newcomer that a cluster adopted holds that cluster's configuration, whatever
-    /// vacant seats its own registry began with: it no longer seats whoever speaks, nor says hello.
+    /// Whether this node still discovers its cluster (gaggle's): it has a vacant seat, and the configuration in
+    /// force holds a member whose name it has not met (a seat kept for a member not met yet, or one it knows only
+    /// by id from the leader's snapshot). A newcomer that a cluster adopted holds that cluster's configuration
+    /// with every name, whatever vacant seats its own registry began with: it no longer seats whoever speaks, nor
+    /// says hello, and as leader it replaces silent members.
     fn discovering(&self) -> bool {
         let membership = self.raft.membership();
         let mut ids = membership.voters.iter().chain(&membership.outgoing).chain(&membership.learners);
-        self.peers.has_vacant_seats() && ids.any(|&id| id > MAX_MEMBER_ID)
+        self.peers.has_vacant_seats() && ids.any(|&id| self.peers.name_of(id).is_none())
     }
 
     fn say_hello_if_discovering(&mut self) {

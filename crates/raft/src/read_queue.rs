@@ -78,7 +78,8 @@ pub(crate) struct ReadRounds {
     held: VecDeque<(u64, HeldRead)>,
     /// Recent rounds of this term and the tick each was sent at (ascending), for the lease.
     sent_at: VecDeque<(u64, u64)>,
-    /// The first round a lease may count on: a leadership transfer voids the rounds before it.
+    /// The first round a lease may count on: none from a term's start, and none at all once a transferee was told
+    /// to campaign in it.
     lease_floor: u64,
 }
 
@@ -149,10 +150,11 @@ impl ReadRounds {
         self.sent_at.front().filter(|&&(round, _)| round == confirmed).map(|&(_, tick)| tick)
     }
 
-    /// A leadership transfer began: rounds sent so far no longer hold a lease (the transferee's election skips
-    /// the followers' wait, which is what the lease counts on).
+    /// The transferee was told to campaign: no round of this term holds a lease any more, those sent so far nor
+    /// those to come (its election skips the followers' wait, which is what the lease counts on, and the message
+    /// may arrive at any time, after the transfer gave up too). The next term starts afresh (`start_term`).
     pub fn void_lease(&mut self) {
-        self.lease_floor = self.sent + 1;
+        self.lease_floor = u64::MAX;
     }
 }
 
@@ -187,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_counts_only_on_rounds_after_the_floor() {
+    fn a_lease_counts_only_on_rounds_after_the_floor_and_none_after_a_transfer_in_that_term() {
         let mut rounds = ReadRounds::default();
         rounds.start_term();
         rounds.next_round(5);
@@ -195,7 +197,10 @@ mod tests {
         rounds.void_lease();
         rounds.next_round(6);
         assert_eq!(rounds.lease_start(1), None, "round 1 was before the transfer");
-        assert_eq!(rounds.lease_start(2), Some(6));
+        assert_eq!(rounds.lease_start(2), None, "nor does a round after it, in the same term");
+        rounds.start_term();
+        rounds.next_round(9);
+        assert_eq!(rounds.lease_start(3), Some(9), "a new term starts afresh");
     }
 
     #[test]

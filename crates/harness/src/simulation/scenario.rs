@@ -65,10 +65,9 @@ impl Scenario {
     }
 
     /// Seat replacement in gaggle's clusters kept in memory, a cluster of 3 or 5 (`replacing`): the nodes discover
-    /// each other, and a crashed node never comes back (its memory is gone); a spare starts under a new name after
-    /// each crash, and now and then by itself, while members are cut off for longer than a seat is kept. There are
-    /// fewer spares than a majority, so that newcomers alone never form a cluster of their own (gaggle's discovery
-    /// would let them).
+    /// each other, and a crashed node never comes back (its memory is gone); a spare starts under a new name while
+    /// a member gone for good holds a seat, and now and then by itself, while members are cut off for longer than a
+    /// seat is kept (see `world/seats.rs`).
     pub fn replacing(seed: u64, steps: u64) -> Scenario {
         let mut scenario = Scenario::for_seed(seed, steps);
         scenario.size = [3, 5][(seed % 2) as usize];
@@ -76,10 +75,10 @@ impl Scenario {
         scenario
     }
 
-    /// The spare nodes of a replacing run.
+    /// The spare nodes of a replacing run: two newcomers for each first member, at most.
     pub fn spares(&self) -> u64 {
         if self.replacing {
-            (self.size - 1) / 2
+            2 * self.size
         } else {
             0
         }

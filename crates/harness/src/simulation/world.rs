@@ -128,6 +128,9 @@ struct SimNode {
     born: bool,
     /// Crashed for good (in a replacing run: a node kept in memory has nothing to come back with).
     gone: bool,
+    /// A replacing run's spare that held the configuration of the leader of the highest term once (see
+    /// `World::note_adoption`).
+    adopted: bool,
 }
 
 pub struct World {
@@ -201,7 +204,7 @@ impl World {
         };
         for id in 1..=size as NodeId {
             let disk = SharedDisk::default();
-            // A replacing run's spares start later (`World::seat_a_newcomer`).
+            // A replacing run's spares start later (`World::seats`).
             let born = id <= world.scenario.size || !world.scenario.replacing;
             let driver = born.then(|| {
                 let options = world.node_options(id, 0);
@@ -220,6 +223,7 @@ impl World {
                 tick_interval,
                 born,
                 gone: false,
+                adopted: false,
             });
             let first_tick = world.rng.random_range(1..=TICK);
             world.schedule(first_tick, Event::Tick { node: id, incarnation: 0 });

@@ -10,7 +10,7 @@
 //! every completed read is checked against the writes and reads that completed before it was asked.
 //!
 //! `cargo test --release -p flotilla-harness --test simulation` runs seeds 0..2000 (400 per cluster size) of 10,000 faulty
-//! steps each, 1,000 churning seeds, 200 seeds of clusters that replace their members (gaggle's kept in memory), 40
+//! steps each, 1,000 churning seeds, 1,000 seeds of clusters that replace their members (gaggle's kept in memory), 40
 //! lagging-follower seeds, and shows that the checker finds each `InjectedBug` (the core's, and the driver's
 //! `AcknowledgeBeforeDurable` and `SeatGivenAwayOutsideTheLog`).
 //! Environment variables: `FLOTILLA_SIM_SEEDS=<n>` runs seeds 0..n, `FLOTILLA_SIM_STEPS=<n>` sets the faulty steps per
@@ -228,7 +228,7 @@ fn membership_churn_is_safe_and_live_with_pre_vote_and_check_quorum() {
 
 // ---- seat replacement (gaggle's clusters kept in memory) ---------------------------------------------------
 
-const REPLACING_SEEDS: u64 = 200;
+const REPLACING_SEEDS: u64 = 1_000;
 
 /// gaggle's clusters kept in memory (`Scenario::replacing`, clusters of 3 and 5): the nodes discover each other; a
 /// crashed node never comes back, and a spare starts under a new name to take its seat; spares also start by

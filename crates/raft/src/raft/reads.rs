@@ -124,7 +124,8 @@ impl Raft {
     }
 
     /// Whether this leader may answer reads without a round: CheckQuorum is on, no leadership transfer is under
-    /// way, its term's entry has committed, and a quorum answered a round sent at most `lease_ticks` ago.
+    /// way (nor was a transferee told to campaign in this term: `ReadRounds::void_lease`), its term's entry has
+    /// committed, and a quorum answered a round sent at most `lease_ticks` ago.
     fn lease_holds(&mut self) -> bool {
         if !self.leases_enabled() || self.clock_behind || self.lead_transferee.is_some() || !self.committed_in_term() {
             return false;

@@ -61,6 +61,7 @@ impl World {
     }
 
     fn observe(&mut self, id: NodeId) -> Result<(), Violation> {
+        self.note_adoption(id);
         match self.nodes[(id - 1) as usize].driver.as_ref() {
             Some(driver) => self.checker.observe(id, driver.raft()),
             None => Ok(()),

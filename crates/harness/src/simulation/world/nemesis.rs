@@ -167,9 +167,8 @@ impl World {
         self.checker.on_crash(id, durable_term);
         self.trace(|| format!("fault: crash {id} ({survivors} of {pending} unacknowledged writes reached the disk)"));
         if self.scenario.replacing {
-            // Kept in memory, it has nothing to come back with: a newcomer starts instead.
+            // Kept in memory, it has nothing to come back with: a newcomer starts instead (`World::seats`).
             self.node(id).gone = true;
-            self.seat_a_newcomer(downtime);
         } else {
             self.schedule(downtime, Event::Restart { node: id, incarnation });
         }
