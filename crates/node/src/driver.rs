@@ -417,7 +417,8 @@ impl NodeDriver {
     /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids: the leader's
     /// configuration as of the snapshot, which the core adopts with it. A name stands for its id (known here or
     /// not: the snapshot's own context names the members, learned once the core takes it); a member its teller
-    /// had not met stands for one of this node's vacant seats (gaggle's discovery). A name no member can have, or
+    /// had not met, or one this node has not met while it still discovers its members, stands for one of this
+    /// node's vacant seats (gaggle's discovery). A name no member can have, or
     /// more unknown members than vacant seats, is refused (`None`). Nothing in it seats anyone. An empty one by
     /// id (from a sender that does not send it) is this node's own.
     fn snapshot_membership(&self, named: Option<&NamedMembership>, by_id: &Membership) -> Option<Membership> {
@@ -427,10 +428,12 @@ impl NodeDriver {
                     let id = |name: &Option<String>| match name.as_deref() {
                         None => Some(None),
                         Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                        // A member named is that member, met here or not: were it one of this node's vacant
-                        // seats, whoever spoke next would take it, here only (a newcomer's hello, say), and this
-                        // node's configuration would no longer be the leader's.
-                        Some(name) => Some(Some(self.peers.id_of(name).unwrap_or_else(|| member_id(name)))),
+                        // While seats are vacant (discovery), a name not met yet is one of them.
+                        Some(name) => match self.peers.id_of(name) {
+                            Some(id) => Some(Some(id)),
+                            None if self.discovering() => Some(None),
+                            None => Some(Some(member_id(name))),
+                        },
                     };
                     names.iter().map(id).collect()
                 };
@@ -468,6 +471,13 @@ impl NodeDriver {
             return None;
         }
         let known = self.peers.id_of(from_name);
+        if known.is_none() && self.raft.membership().contains(member_id(from_name)) {
+            // A member this node knows by id only (from a snapshot's configuration): it is learned, and takes no
+            // vacant seat, which stays for the member the configuration still keeps one for.
+            if let Ok(id) = self.peers.learn(from_name) {
+                return Some(Some(id));
+            }
+        }
         if known.is_some() || self.discovering() {
             return Some(known);
         }

@@ -201,3 +201,49 @@ fn a_discovering_node_restarted_with_another_cluster_size_is_refused() {
     drop(a);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// A node of a 5-seat gaggle cluster that has met only the leader gets a snapshot naming two
+/// members it has not met (and one the leader has not met either); then those three say hello. Its
+/// configuration must end up with all five members.
+#[test]
+fn members_named_in_a_snapshot_who_then_speak_leave_the_vacant_seat_to_the_member_not_named() {
+    let mut r = NodeDriver::new(options("r", Members::Discover { cluster_size: 5 })).expect("driver");
+    r.receive("l", Received::Introduction);
+    // l's snapshot: l met a, b and r, not x yet (None).
+    let members = NamedMembership {
+        voters: [Some("l"), Some("a"), Some("b"), Some("r"), None].iter().map(|v| v.map(str::to_string)).collect(),
+        ..Default::default()
+    };
+    let Received::Snapshot { message, .. } = snapshot_told(&[], 1) else { unreachable!() };
+    r.receive("l", Received::Snapshot { message, members });
+    let events = flush(&mut r);
+    assert!(events.0.iter().any(|event| matches!(event, Event::Restore(_))), "installed: {events:?}");
+    for name in ["a", "b", "x"] {
+        r.receive(name, Received::Introduction);
+    }
+    let _ = flush(&mut r);
+    let want: BTreeSet<u64> = ["l", "a", "b", "r", "x"].map(member_id).into();
+    assert_eq!(r.raft().membership().voters, want, "every member seated once it spoke");
+}
+
+/// The same through a snapshot whose membership is told by id (`Received::Message`, as the simulation sends it).
+#[test]
+fn members_known_by_id_from_a_snapshot_who_then_speak_take_no_vacant_seat() {
+    let mut r = NodeDriver::new(options("r", Members::Discover { cluster_size: 5 })).expect("driver");
+    r.receive("l", Received::Introduction);
+    let voters = vec![member_id("l"), member_id("a"), member_id("b"), member_id("r"), (1 << 53) + 4];
+    let meta = SnapshotMeta { index: 8, term: 1, membership: Membership::with_voters(voters) };
+    let data = br#"{"userEntries":8,"data":{"k":1}}"#;
+    let stream = encode_stream(&Snapshot { meta: meta.clone(), data: data[..].into(), ..Snapshot::default() });
+    let total = stream.len() as u64;
+    let body = MessageBody::InstallSnapshot { meta: Box::new(meta), offset: 0, total, chunk: stream };
+    r.receive("l", Received::Message(Message { from: 0, to: 0, term: 1, body }));
+    let events = flush(&mut r);
+    assert!(events.0.iter().any(|event| matches!(event, Event::Restore(_))), "installed: {events:?}");
+    for name in ["a", "b", "x"] {
+        r.receive(name, Received::Introduction);
+    }
+    let _ = flush(&mut r);
+    let want: BTreeSet<u64> = ["l", "a", "b", "r", "x"].map(member_id).into();
+    assert_eq!(r.raft().membership().voters, want, "every member seated once it spoke");
+}
