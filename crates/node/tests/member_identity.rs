@@ -218,12 +218,7 @@ fn members_named_in_a_snapshot_who_then_speak_leave_the_vacant_seat_to_the_membe
     r.receive("l", Received::Snapshot { message, members });
     let events = flush(&mut r);
     assert!(events.0.iter().any(|event| matches!(event, Event::Restore(_))), "installed: {events:?}");
-    for name in ["a", "b", "x"] {
-        r.receive(name, Received::Introduction);
-    }
-    let _ = flush(&mut r);
-    let want: BTreeSet<u64> = ["l", "a", "b", "r", "x"].map(member_id).into();
-    assert_eq!(r.raft().membership().voters, want, "every member seated once it spoke");
+    every_member_seated_once_the_others_spoke(&mut r);
 }
 
 /// The same through a snapshot whose membership is told by id (`Received::Message`, as the simulation sends it).
@@ -240,10 +235,15 @@ fn members_known_by_id_from_a_snapshot_who_then_speak_take_no_vacant_seat() {
     r.receive("l", Received::Message(Message { from: 0, to: 0, term: 1, body }));
     let events = flush(&mut r);
     assert!(events.0.iter().any(|event| matches!(event, Event::Restore(_))), "installed: {events:?}");
+    every_member_seated_once_the_others_spoke(&mut r);
+}
+
+/// a, b and x (the member r's snapshot did not name) say hello to r: each takes its own place, and x the seat left.
+fn every_member_seated_once_the_others_spoke(r: &mut NodeDriver) {
     for name in ["a", "b", "x"] {
         r.receive(name, Received::Introduction);
     }
-    let _ = flush(&mut r);
+    let _ = flush(r);
     let want: BTreeSet<u64> = ["l", "a", "b", "r", "x"].map(member_id).into();
     assert_eq!(r.raft().membership().voters, want, "every member seated once it spoke");
 }

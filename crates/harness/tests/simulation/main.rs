@@ -178,6 +178,34 @@ fn seven_node_clusters_are_safe_and_live() {
     simulate_size(4);
 }
 
+/// Runs seeds 0..`seeds` of `scenario_of(seed, steps)`, `what` runs replayed with `replay_env`: a safety violation
+/// or a panic fails the test, and a liveness violation too where pre-vote and check-quorum are both on; the other
+/// seeds that did not recover are returned (without them, a node outside the configuration may keep deposing the
+/// leaders with higher terms: thesis 4.2.3).
+fn run_live_where_protected(
+    seeds: u64,
+    what: &str,
+    replay_env: &str,
+    scenario_of: fn(u64, u64) -> Scenario,
+) -> (Outcome, Vec<u64>) {
+    let mut total = Outcome::default();
+    let mut stalled = Vec::new();
+    for seed in 0..seeds {
+        let scenario = scenario_of(seed, steps());
+        let description = scenario.describe();
+        let protected = scenario.pre_vote && scenario.check_quorum;
+        match run(scenario) {
+            Ok(outcome) => total.add(&outcome),
+            Err(violation) if protected || violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
+                "{what} seed {seed} ({description}) failed: {violation}\nreplay: {replay_env} {}",
+                replay_command(seed, None)
+            ),
+            Err(_) => stalled.push(seed),
+        }
+    }
+    (total, stalled)
+}
+
 // ---- membership churn ------------------------------------------------------------------------------------
 
 const CHURN_SEEDS: u64 = 1_000;
@@ -196,21 +224,7 @@ fn membership_churn_is_safe_and_live_with_pre_vote_and_check_quorum() {
     }
     let started = Instant::now();
     let seeds = env_u64("FLOTILLA_SIM_CHURN_SEEDS").unwrap_or(CHURN_SEEDS);
-    let mut total = Outcome::default();
-    let mut stalled = Vec::new();
-    for seed in 0..seeds {
-        let scenario = Scenario::churning(seed, steps());
-        let description = scenario.describe();
-        let protected = scenario.pre_vote && scenario.check_quorum;
-        match run(scenario) {
-            Ok(outcome) => total.add(&outcome),
-            Err(violation) if protected || violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
-                "churning seed {seed} ({description}) failed: {violation}\nreplay: FLOTILLA_SIM_CHURN=1 {}",
-                replay_command(seed, None)
-            ),
-            Err(_) => stalled.push(seed),
-        }
-    }
+    let (total, stalled) = run_live_where_protected(seeds, "churning", "FLOTILLA_SIM_CHURN=1", Scenario::churning);
     println!(
         "{seeds} churning seeds in {:.1}s: {} entries committed, {} membership changes, {} hand-overs by removed \
          leaders, {} reads checked; {} seeds without pre-vote or check-quorum did not recover a leader after healing \
@@ -246,21 +260,8 @@ fn clusters_kept_in_memory_give_the_seats_of_silent_members_to_newcomers_safely(
     }
     let started = Instant::now();
     let seeds = env_u64("FLOTILLA_SIM_REPLACING_SEEDS").unwrap_or(REPLACING_SEEDS);
-    let mut total = Outcome::default();
-    let mut stalled = Vec::new();
-    for seed in 0..seeds {
-        let scenario = Scenario::replacing(seed, steps());
-        let description = scenario.describe();
-        let protected = scenario.pre_vote && scenario.check_quorum;
-        match run(scenario) {
-            Ok(outcome) => total.add(&outcome),
-            Err(violation) if protected || violation.is_safety() || violation.invariant == Invariant::Panic => panic!(
-                "replacing seed {seed} ({description}) failed: {violation}\nreplay: FLOTILLA_SIM_REPLACING=1 {}",
-                replay_command(seed, None)
-            ),
-            Err(_) => stalled.push(seed),
-        }
-    }
+    let (total, stalled) =
+        run_live_where_protected(seeds, "replacing", "FLOTILLA_SIM_REPLACING=1", Scenario::replacing);
     println!(
         "{seeds} replacing seeds in {:.1}s: {} entries committed, {} crashes for good, {} membership changes, {} \
          newcomers holding a voter's seat at the end, {} reads checked; {} seeds without pre-vote or check-quorum \
