@@ -6,7 +6,7 @@
 use super::driver_stats::DriverStats;
 use super::events::{EventSink, Proposer};
 use super::member_addresses::MemberAddresses;
-use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership};
+use super::members::{member_id, BindError, Bound, MemberRegistry, NamedMembership, MAX_MEMBER_ID};
 use super::open_error::OpenError;
 use super::recovery::{self, Opened, StorageOptions};
 use super::requests::{self, PendingRequests, RequestError};
@@ -416,9 +416,9 @@ impl NodeDriver {
 
     /// A received snapshot's membership, told by name (`named`) or by id, in this node's ids: the leader's
     /// configuration as of the snapshot, which the core adopts with it. A name stands for its id (known here or
-    /// not: the snapshot's own context names the members, learned once the core takes it); a member its teller
-    /// had not met, or one this node has not met while it still discovers its members, stands for one of this
-    /// node's vacant seats (gaggle's discovery). A name no member can have, or
+    /// not: the snapshot's own context names the members, learned once the core takes it, and a member known by
+    /// id is learned when it speaks); a member its teller had not met stands for one of this node's vacant seats
+    /// (gaggle's discovery). A name no member can have, or
     /// more unknown members than vacant seats, is refused (`None`). Nothing in it seats anyone. An empty one by
     /// id (from a sender that does not send it) is this node's own.
     fn snapshot_membership(&self, named: Option<&NamedMembership>, by_id: &Membership) -> Option<Membership> {
@@ -428,12 +428,10 @@ impl NodeDriver {
                     let id = |name: &Option<String>| match name.as_deref() {
                         None => Some(None),
                         Some(name) if name.is_empty() || name.len() > MAX_NAME_BYTES => None,
-                        // While seats are vacant (discovery), a name not met yet is one of them.
-                        Some(name) => match self.peers.id_of(name) {
-                            Some(id) => Some(Some(id)),
-                            None if self.discovering() => Some(None),
-                            None => Some(Some(member_id(name))),
-                        },
+                        // A member named is that member, met here or not (learned when it speaks: see
+                        // `sender_id`). Were it one of this node's vacant seats, whoever spoke next would take it,
+                        // a newcomer's hello say, and a node adopted by the cluster would keep seats it never fills.
+                        Some(name) => Some(Some(self.peers.id_of(name).unwrap_or_else(|| member_id(name)))),
                     };
                     names.iter().map(id).collect()
                 };
@@ -661,10 +659,13 @@ impl NodeDriver {
     /// The node's state: the core's, with names, the torn tail recovery cut off, and the driver's counters.
     pub fn status(&self) -> Status {
         let core = self.raft.status();
-        // The seats first (the configured or discovered order), then the members added since.
-        let mut ids: Vec<NodeId> = self.peers.seats()[1..].to_vec();
+        // The seats first (the configured or discovered order), then the members added since. A vacant seat the
+        // configuration does not hold (a snapshot's gave it another member) is no seat of the cluster's.
+        let membership = self.raft.membership();
+        let vacant_elsewhere = |id: &NodeId| *id > MAX_MEMBER_ID && !membership.contains(*id);
+        let mut ids: Vec<NodeId> = self.peers.seats()[1..].iter().copied().filter(|id| !vacant_elsewhere(id)).collect();
         let self_id = self.peers.self_id();
-        for id in self.raft.membership().members() {
+        for id in membership.members() {
             if id != self_id && !ids.contains(&id) {
                 ids.push(id);
             }

@@ -1,6 +1,7 @@
 //! The simulated network: decides each message's fate (dropped, delivered once or twice, after a short or a long
 //! delay, which reorders messages) and which directed links are cut by partitions, symmetric or one-way.
 
+use flotilla_node::NamedMembership;
 use flotilla_raft::{Message, NodeId};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -9,6 +10,8 @@ use rand::Rng;
 #[derive(Clone, Debug)]
 pub struct Envelope {
     pub message: Message,
+    /// A snapshot's membership by the sender's names, as gaggle's codec carries it (replacing runs).
+    pub members: Option<NamedMembership>,
     pub from_incarnation: u64,
     pub to_incarnation: u64,
 }

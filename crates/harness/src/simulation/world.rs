@@ -435,8 +435,12 @@ impl World {
         }
         self.trace(|| format!("deliver {}", describe(&envelope.message)));
         let from_name = self.names[(from - 1) as usize].clone();
+        let received = match envelope.members {
+            Some(members) => Received::Snapshot { message: envelope.message, members },
+            None => Received::Message(envelope.message),
+        };
         if let Some(driver) = self.node(to).driver.as_mut() {
-            driver.receive(&from_name, Received::Message(envelope.message));
+            driver.receive(&from_name, received);
         }
         self.after_input(to)
     }

@@ -8,9 +8,10 @@ use super::{Event, World};
 use crate::simulation::checker::{Invariant, Violation};
 use crate::simulation::network::Envelope;
 use crate::simulation::tuning::TICK;
-use flotilla_node::{Event as DriverEvent, Events, Members, NodeDriver, NodeOptions, StorageOptions};
+use flotilla_node::{Event as DriverEvent, Events, Members, NamedMembership, NodeDriver, NodeOptions, StorageOptions};
 use flotilla_raft::{Index, Message, MessageBody, NodeId, Raft, Role};
 use rand::Rng;
+use std::collections::BTreeSet;
 
 impl World {
     /// The options of node `id` in its `incarnation`: every member named (or, in a replacing run, discovered), the
@@ -94,7 +95,8 @@ impl World {
                     // The network knows nodes by position: the driver's ids are its members' name hashes.
                     let Some(&to) = self.position_of.get(&to) else { continue };
                     (message.from, message.to) = (id, to);
-                    self.send(message);
+                    let members = self.snapshot_members_by_name(id, &message);
+                    self.send(message, members);
                 }
                 DriverEvent::Restore(snapshot) => {
                     let fresh = std::mem::take(&mut self.nodes[(id - 1) as usize].restoring_at_start);
@@ -166,7 +168,21 @@ impl World {
         self.observe(id)
     }
 
-    pub(super) fn send(&mut self, message: Message) {
+    /// In a replacing run, an InstallSnapshot's membership by the sending node's names (`None` for a seat it has
+    /// not met), as gaggle's codec sends it: the receiver maps the names, not the ids, to its own seats.
+    fn snapshot_members_by_name(&self, id: NodeId, message: &Message) -> Option<NamedMembership> {
+        let MessageBody::InstallSnapshot { meta, .. } = &message.body else { return None };
+        let driver = self.nodes[(id - 1) as usize].driver.as_ref().filter(|_| self.scenario.replacing)?;
+        let names = |ids: &BTreeSet<NodeId>| ids.iter().map(|&id| driver.name_of(id).map(str::to_string)).collect();
+        let membership = &meta.membership;
+        Some(NamedMembership {
+            voters: names(&membership.voters),
+            outgoing: names(&membership.outgoing),
+            learners: names(&membership.learners),
+        })
+    }
+
+    pub(super) fn send(&mut self, message: Message, members: Option<NamedMembership>) {
         let (from, to) = (message.from, message.to);
         if to == 0 || to > self.size() || !self.alive(to) {
             return;
@@ -179,6 +195,7 @@ impl World {
         for delay in delays {
             let envelope = Envelope {
                 message: message.clone(),
+                members: members.clone(),
                 from_incarnation: envelope_incarnations.0,
                 to_incarnation: envelope_incarnations.1,
             };
