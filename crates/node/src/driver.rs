@@ -469,9 +469,10 @@ impl NodeDriver {
             return None;
         }
         let known = self.peers.id_of(from_name);
-        if known.is_none() && self.raft.membership().contains(member_id(from_name)) {
-            // A member this node knows by id only (from a snapshot's configuration): it is learned, and takes no
-            // vacant seat, which stays for the member the configuration still keeps one for.
+        // A member this node knows by id only (from a snapshot's configuration) is learned, and takes no vacant
+        // seat, which stays for the member the configuration still keeps one for.
+        let member_by_id = known.is_none() && self.raft.membership().contains(member_id(from_name));
+        if member_by_id {
             if let Ok(id) = self.peers.learn(from_name) {
                 return Some(Some(id));
             }
@@ -479,8 +480,8 @@ impl NodeDriver {
         if known.is_some() || self.discovering() {
             return Some(known);
         }
-        let learned = if self.raft.membership().contains(member_id(from_name)) {
-            self.peers.learn(from_name).ok()
+        let learned = if member_by_id {
+            None
         } else if request {
             let raft = &self.raft;
             let still_needed =

@@ -178,8 +178,13 @@ impl NodeDriver {
 
     /// The configuration in force, by name (`None` for a seat whose member has not spoken yet).
     pub fn member_names(&self) -> NamedMembership {
+        self.names_of_membership(self.raft.membership())
+    }
+
+    /// `membership` by this node's names (`None` for a member it has not met): as a codec that speaks names sends
+    /// a snapshot's.
+    pub fn names_of_membership(&self, membership: &Membership) -> NamedMembership {
         let named = |ids: &BTreeSet<NodeId>| ids.iter().map(|&id| self.peers.name_of(id).map(str::to_string)).collect();
-        let membership = self.raft.membership();
         NamedMembership {
             voters: named(&membership.voters),
             outgoing: named(&membership.outgoing),

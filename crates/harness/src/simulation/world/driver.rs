@@ -11,7 +11,6 @@ use crate::simulation::tuning::TICK;
 use flotilla_node::{Event as DriverEvent, Events, Members, NamedMembership, NodeDriver, NodeOptions, StorageOptions};
 use flotilla_raft::{Index, Message, MessageBody, NodeId, Raft, Role};
 use rand::Rng;
-use std::collections::BTreeSet;
 
 impl World {
     /// The options of node `id` in its `incarnation`: every member named (or, in a replacing run, discovered), the
@@ -173,13 +172,7 @@ impl World {
     fn snapshot_members_by_name(&self, id: NodeId, message: &Message) -> Option<NamedMembership> {
         let MessageBody::InstallSnapshot { meta, .. } = &message.body else { return None };
         let driver = self.nodes[(id - 1) as usize].driver.as_ref().filter(|_| self.scenario.replacing)?;
-        let names = |ids: &BTreeSet<NodeId>| ids.iter().map(|&id| driver.name_of(id).map(str::to_string)).collect();
-        let membership = &meta.membership;
-        Some(NamedMembership {
-            voters: names(&membership.voters),
-            outgoing: names(&membership.outgoing),
-            learners: names(&membership.learners),
-        })
+        Some(driver.names_of_membership(&meta.membership))
     }
 
     pub(super) fn send(&mut self, message: Message, members: Option<NamedMembership>) {
