@@ -73,12 +73,18 @@ class RedisChannel extends ChannelInterface {
     }, this._onError)
   }
 
+  // Disconnected at once: from here on this node neither sends nor hears, while its two connections close in
+  // the background. (Waiting for them gave the other nodes of a process I/O turns first: after a leader's
+  // close(), which hands leadership over, they could elect and all follow the new leader before close()
+  // settled, and gaggle's own test/raft.js checks that consensus is not reached yet at that moment.)
   _disconnect () {
     const clients = this._clients
     this._clients = null
     this._reassembly.clear()
-    const closing = clients === null ? [] : [closeClient(clients.subscriber), closeClient(clients.publisher)]
-    Promise.allSettled(closing).then(() => this._settleDisconnect())
+    if (clients !== null) {
+      Promise.allSettled([closeClient(clients.subscriber), closeClient(clients.publisher)])
+    }
+    this._settleDisconnect()
   }
 
   _broadcast (packet) {
